@@ -69,7 +69,7 @@ if [ ! -x "$OUT/kube-apiserver" ]; then
     echo "require k8s.io/kubernetes $K8S_VERSION"
     echo
     echo "replace ("
-    grep -oE 'k8s\.io/[A-Za-z0-9._/-]+ v0\.0\.0' "$gomod" | awk '{print $1}' | sort -u \
+    awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u \
       | while read -r m; do echo "	$m => $m $staging"; done
     echo ")"
   } >"$work/apiserver/go.mod"

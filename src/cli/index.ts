@@ -1,0 +1,17 @@
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+
+/** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const program = new Command("bird-operator")
+    .description("Manage Bird phone numbers and alphanumeric senders as Kubernetes resources")
+    .version(pkg.version, "-V, --version", "print the version");
+  program
+    .command("version")
+    .description("print the version")
+    .action(() => {
+      process.stdout.write(`bird-operator ${pkg.version}\n`);
+    });
+  return program;
+}
