@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
+import { registerClusterCommand } from "./cluster.js";
 
 /** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -13,5 +14,6 @@ export function buildProgram(): Command {
     .action(() => {
       process.stdout.write(`bird-operator ${pkg.version}\n`);
     });
+  registerClusterCommand(program);
   return program;
 }

@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "../log.js";
+import { classifyError, errorMessage } from "./errors.js";
+import { objectKey, type Informer } from "./informer.js";
+import type { Metrics } from "./metrics.js";
+import { WorkQueue } from "./queue.js";
+
+export interface ReconcileContext {
+  log: Logger;
+  reconcileId: string;
+}
+
+/** `requeueAfterMs` polls sooner than the resync interval (e.g. while Bird provisions a number). */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export type ReconcileFn = (key: string, context: ReconcileContext) => Promise<ReconcileResult | undefined>;
+
+export interface ControllerOptions {
+  name: string;
+  reconcile: ReconcileFn;
+  logger: Logger;
+  metrics?: Metrics;
+  workers?: number;
+  /** Successful reconciles come back after this long, jittered by +/-10 %, to repair drift. */
+  resyncMs?: number;
+  /** Delay after a write conflict: the cache usually catches up within a few milliseconds. */
+  conflictDelayMs?: number;
+  queue?: WorkQueue;
+}
+
+/** Watches → queue → reconcile → classify the outcome → requeue. Reconcilers only ever see a key. */
+export class Controller {
+  readonly queue: WorkQueue;
+  private readonly workers: number;
+  private readonly resyncMs: number;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.queue = options.queue ?? new WorkQueue({ name: options.name, metrics: options.metrics });
+    this.workers = options.workers ?? 4;
+    this.resyncMs = options.resyncMs ?? 10 * 60_000;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The controller's own kind: every change except a status-only update enqueues the object's key. */
+  watchPrimary<T extends KubernetesObject>(informer: Informer<T>): this {
+    informer.on((type, object, old) => {
+      if (type !== "update" || !old || specOrMetaChanged(old, object)) this.queue.add(objectKey(object));
+    });
+    return this;
+  }
+
+  /** Another kind whose changes affect this controller's objects (e.g. a Secret behind a workspace). */
+  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[]): this {
+    informer.on((_type, object) => {
+      for (const key of map(object)) this.queue.add(key);
+    });
+    return this;
+  }
+
+  start(): void {
+    this.queue.start(this.workers, (key) => this.process(key));
+  }
+
+  async stop(deadlineMs: number): Promise<void> {
+    await this.queue.shutdown(deadlineMs);
+  }
+
+  private async process(key: string): Promise<void> {
+    const { name, metrics, logger } = this.options;
+    const reconcileId = randomBytes(4).toString("hex");
+    const log = logger.child({ controller: name, key, reconcileId });
+    const started = process.hrtime.bigint();
+    let result: string;
+    try {
+      const outcome = await this.options.reconcile(key, { log, reconcileId });
+      this.queue.forget(key);
+      if (outcome?.requeueAfterMs !== undefined) {
+        this.queue.addAfter(key, outcome.requeueAfterMs);
+        result = "requeue_after";
+      } else {
+        this.queue.addAfter(key, this.resyncMs * (0.9 + Math.random() * 0.2));
+        result = "success";
+      }
+    } catch (error) {
+      result = this.handleError(key, error, log);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics?.reconcileTotal.inc({ controller: name, result });
+    metrics?.reconcileTime.observe({ controller: name }, seconds);
+  }
+
+  private handleError(key: string, error: unknown, log: Logger): string {
+    const errorClass = classifyError(error);
+    switch (errorClass) {
+      case "not-found":
+        this.queue.forget(key);
+        return "success";
+      case "conflict":
+        log.debug({ err: errorMessage(error) }, "Write conflict; requeueing");
+        this.queue.addAfter(key, this.options.conflictDelayMs ?? 50);
+        return "requeue";
+      case "permanent":
+        this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
+        log.error({ err: errorMessage(error) }, "Reconcile failed permanently; waiting for a change to the object");
+        this.queue.forget(key);
+        return "error";
+      case "transient":
+        this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
+        log.warn({ err: errorMessage(error), failures: this.queue.failures(key) + 1 }, "Reconcile failed; retrying with backoff");
+        this.queue.addRateLimited(key);
+        return "error";
+    }
+  }
+}
+
+/** Status-only updates (our own writes, mostly) carry no new intent; everything users change does. */
+export function specOrMetaChanged(old: KubernetesObject, current: KubernetesObject): boolean {
+  const a = old.metadata ?? {};
+  const b = current.metadata ?? {};
+  if (a.generation !== b.generation || a.deletionTimestamp !== b.deletionTimestamp) return true;
+  if (b.generation === undefined) return true;
+  return (
+    JSON.stringify(a.finalizers ?? []) !== JSON.stringify(b.finalizers ?? []) ||
+    JSON.stringify(a.annotations ?? {}) !== JSON.stringify(b.annotations ?? {}) ||
+    JSON.stringify(a.labels ?? {}) !== JSON.stringify(b.labels ?? {})
+  );
+}

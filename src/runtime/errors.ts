@@ -1,0 +1,55 @@
+import { ApiException } from "@kubernetes/client-node";
+
+/**
+ * How the controller reacts to a failed reconcile. Classified once, at the controller boundary:
+ * not-found -> done; conflict -> quick requeue, no error log; transient -> backoff; permanent -> no retry until
+ * the object's generation changes.
+ */
+export type ErrorClass = "not-found" | "conflict" | "transient" | "permanent";
+
+/** An error a reconciler throws when retrying cannot help until the spec (or a referenced object) changes. */
+export class PermanentError extends Error {
+  readonly errorClass = "permanent" as const;
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "PermanentError";
+  }
+}
+
+/** An error worth retrying with backoff, carrying the condition reason to report meanwhile. */
+export class TransientError extends Error {
+  readonly errorClass = "transient" as const;
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "TransientError";
+  }
+}
+
+export function classifyError(error: unknown): ErrorClass {
+  if (error instanceof PermanentError) return "permanent";
+  if (error instanceof TransientError) return "transient";
+  if (error instanceof ApiException) {
+    if (error.code === 404) return "not-found";
+    if (error.code === 409) return "conflict";
+    return "transient";
+  }
+  const kind = (error as { kind?: string } | null)?.kind;
+  if (kind === "permanent" || kind === "unauthorized" || kind === "forbidden") return "permanent";
+  return "transient";
+}
+
+export function isApiStatus(error: unknown, code: number): boolean {
+  return error instanceof ApiException && error.code === code;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

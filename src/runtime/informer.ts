@@ -1,0 +1,217 @@
+import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "../log.js";
+import { KubeHttp } from "./kube-http.js";
+
+export type InformerEventType = "add" | "update" | "delete";
+export type InformerHandler<T> = (type: InformerEventType, object: T, old?: T) => void;
+
+export interface InformerOptions {
+  kubeConfig: KubeConfig;
+  /** Collection paths to list and watch, e.g. `/apis/g/v1/phonenumbers` or one per watched namespace. */
+  paths: string[];
+  logger: Logger;
+  labelSelector?: string;
+  /** Server-side watch timeout is picked at random in this range, as client-go does, so watches don't reconnect in step. */
+  watchTimeoutSeconds?: [number, number];
+  /** A watch that has not ended this long after its timeout is considered stalled and is replaced by a relist. */
+  watchdogGraceMs?: number;
+  pageSize?: number;
+  http?: KubeHttp;
+}
+
+interface ListResponse<T> {
+  metadata: { resourceVersion: string; continue?: string };
+  items: T[];
+}
+
+/** Stops a watch cycle: `gone` asks for a relist (410 Gone, stalled watch), `closed` reconnects from the last version. */
+type WatchEnd = "gone" | "closed";
+
+export function objectKey(object: KubernetesObject): string {
+  const { namespace, name } = object.metadata ?? {};
+  return namespace ? `${namespace}/${name}` : (name ?? "");
+}
+
+/**
+ * List, then watch from the list's resourceVersion, with bookmarks and randomized timeouts; relist on 410 Gone;
+ * reconnect with backoff on any error; a watchdog replaces a watch that went silent past its own timeout. Keeps a
+ * local cache for reads. This replaces client-node's informer, which stops on errors and can stall silently.
+ */
+export class Informer<T extends KubernetesObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly origin = new Map<string, string>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private readonly synced = new Set<string>();
+  private readonly aborts = new Set<AbortController>();
+  private readonly http: KubeHttp;
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  /** Counts relists per path: tests and metrics read it. */
+  readonly relists = new Map<string, number>();
+
+  constructor(private readonly options: InformerOptions) {
+    this.http = options.http ?? new KubeHttp(options.kubeConfig);
+  }
+
+  on(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  hasSynced(): boolean {
+    return this.options.paths.every((path) => this.synced.has(path));
+  }
+
+  start(): void {
+    this.loops = this.options.paths.map((path) => this.run(path));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const abort of this.aborts) abort.abort();
+    await Promise.all(this.loops);
+  }
+
+  async waitForSync(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.hasSynced()) {
+      if (Date.now() > deadline) throw new Error(`cache not synced after ${timeoutMs} ms (${this.options.paths.join(", ")})`);
+      await sleep(50);
+    }
+  }
+
+  private async run(path: string): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        let resourceVersion = await this.relist(path);
+        this.synced.add(path);
+        failures = 0;
+        for (;;) {
+          const end = await this.watch(path, resourceVersion, (rv) => (resourceVersion = rv));
+          if (this.stopped || end === "gone") break;
+        }
+      } catch (error) {
+        if (this.stopped) break;
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
+        this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, "List/watch failed; retrying");
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Lists in pages and replaces this path's part of the cache, emitting the differences as events. */
+  private async relist(path: string): Promise<string> {
+    this.relists.set(path, (this.relists.get(path) ?? 0) + 1);
+    const seen = new Set<string>();
+    let continueToken: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page = await this.http.request<ListResponse<T>>({
+        method: "GET",
+        path,
+        query: { limit: this.options.pageSize ?? 500, continue: continueToken, labelSelector: this.options.labelSelector },
+      });
+      for (const item of page.items) {
+        seen.add(objectKey(item));
+        this.upsert(path, item);
+      }
+      continueToken = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (continueToken);
+    for (const [key, from] of this.origin) {
+      if (from === path && !seen.has(key)) this.remove(key);
+    }
+    return resourceVersion;
+  }
+
+  private watch(path: string, resourceVersion: string, onVersion: (rv: string) => void): Promise<WatchEnd> {
+    const [min, max] = this.options.watchTimeoutSeconds ?? [300, 600];
+    const timeoutSeconds = Math.floor(min + Math.random() * (max - min));
+    return new Promise<WatchEnd>((resolve, reject) => {
+      let end: WatchEnd = "closed";
+      let abort: AbortController | undefined;
+      const watchdog = setTimeout(() => {
+        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
+        end = "gone";
+        abort?.abort();
+      }, timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000));
+      const finish = (error?: unknown): void => {
+        clearTimeout(watchdog);
+        if (abort) this.aborts.delete(abort);
+        const code = (error as { statusCode?: number } | undefined)?.statusCode;
+        if (code === 410) resolve("gone");
+        else if (error && end !== "gone" && !this.stopped && !isAbort(error)) reject(error instanceof Error ? error : new Error(String(error)));
+        else resolve(end);
+      };
+      const onEvent = (phase: string, object: T & { code?: number }): void => {
+        if (phase === "ERROR") {
+          end = object.code === 410 ? "gone" : "closed";
+          if (end === "closed") this.options.logger.warn({ path, status: object }, "Watch returned an error");
+          abort?.abort();
+          return;
+        }
+        const rv = object.metadata?.resourceVersion;
+        if (rv) onVersion(rv);
+        if (phase === "ADDED" || phase === "MODIFIED") this.upsert(path, object);
+        else if (phase === "DELETED") this.remove(objectKey(object));
+      };
+      const query = { allowWatchBookmarks: true, resourceVersion, timeoutSeconds, labelSelector: this.options.labelSelector };
+      new Watch(this.options.kubeConfig)
+        .watch(path, query, onEvent, finish)
+        .then((controller) => {
+          abort = controller;
+          this.aborts.add(controller);
+          if (this.stopped) controller.abort();
+        })
+        .catch(finish);
+    });
+  }
+
+  private upsert(path: string, object: T): void {
+    const key = objectKey(object);
+    const old = this.cache.get(key);
+    if (old?.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+    this.cache.set(key, object);
+    this.origin.set(key, path);
+    this.emit(old ? "update" : "add", object, old);
+  }
+
+  private remove(key: string): void {
+    const old = this.cache.get(key);
+    if (!old) return;
+    this.cache.delete(key);
+    this.origin.delete(key);
+    this.emit("delete", old);
+  }
+
+  private emit(type: InformerEventType, object: T, old?: T): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(type, object, old);
+      } catch (error) {
+        this.options.logger.error({ err: describe(error) }, "Informer handler threw");
+      }
+    }
+  }
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === "AbortError" || (error as { type?: string } | undefined)?.type === "aborted";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}

@@ -1,0 +1,77 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { KubeHttp } from "./kube-http.js";
+
+export interface ResourceKind {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export type KubeWriteVerb = "create" | "update" | "patch" | "patch-status" | "delete";
+export type WriteObserver = (kind: string, verb: KubeWriteVerb) => void;
+
+export const MERGE_PATCH = "application/merge-patch+json";
+export const JSON_PATCH = "application/json-patch+json";
+
+export interface JsonPatchOp {
+  op: "add" | "remove" | "replace" | "test";
+  path: string;
+  value?: unknown;
+}
+
+/** Typed reads and writes of one custom resource kind, over the shared keep-alive connection pool. */
+export class ResourceClient<T extends KubernetesObject> {
+  constructor(
+    private readonly http: KubeHttp,
+    readonly kind: ResourceKind,
+    private readonly onWrite?: WriteObserver,
+  ) {}
+
+  get apiVersion(): string {
+    return `${this.kind.group}/${this.kind.version}`;
+  }
+
+  collectionPath(namespace?: string): string {
+    const base = `/apis/${this.kind.group}/${this.kind.version}`;
+    return this.kind.namespaced && namespace ? `${base}/namespaces/${namespace}/${this.kind.plural}` : `${base}/${this.kind.plural}`;
+  }
+
+  get(namespace: string | undefined, name: string): Promise<T> {
+    return this.http.request<T>({ method: "GET", path: `${this.collectionPath(namespace)}/${name}` });
+  }
+
+  create(object: T): Promise<T> {
+    this.onWrite?.(this.kind.kind, "create");
+    return this.http.request<T>({ method: "POST", path: this.collectionPath(object.metadata?.namespace), body: object });
+  }
+
+  /** A full update carries metadata.resourceVersion: a stale copy gets 409 Conflict instead of overwriting. */
+  update(object: T): Promise<T> {
+    this.onWrite?.(this.kind.kind, "update");
+    const { namespace, name } = object.metadata ?? {};
+    return this.http.request<T>({ method: "PUT", path: `${this.collectionPath(namespace)}/${name}`, body: object });
+  }
+
+  patch(namespace: string | undefined, name: string, patch: unknown, contentType = MERGE_PATCH): Promise<T> {
+    this.onWrite?.(this.kind.kind, "patch");
+    return this.http.request<T>({ method: "PATCH", path: `${this.collectionPath(namespace)}/${name}`, body: patch, contentType });
+  }
+
+  /** Merge patch of the status subresource: the only way status can be written. */
+  patchStatus(namespace: string | undefined, name: string, status: unknown): Promise<T> {
+    this.onWrite?.(this.kind.kind, "patch-status");
+    return this.http.request<T>({
+      method: "PATCH",
+      path: `${this.collectionPath(namespace)}/${name}/status`,
+      body: { status },
+      contentType: MERGE_PATCH,
+    });
+  }
+
+  delete(namespace: string | undefined, name: string): Promise<unknown> {
+    this.onWrite?.(this.kind.kind, "delete");
+    return this.http.request({ method: "DELETE", path: `${this.collectionPath(namespace)}/${name}` });
+  }
+}

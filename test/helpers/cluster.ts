@@ -1,0 +1,26 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { inject } from "vitest";
+import { kubectl, type KubectlOptions, type KubectlResult } from "./kubectl.js";
+
+export interface TestCluster {
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  kubectl(args: string[], options?: KubectlOptions): Promise<KubectlResult>;
+}
+
+/** The control plane the global setup started for this run. */
+export function testCluster(): TestCluster {
+  const kubeconfigPath = inject("kubeconfigPath");
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return {
+    kubeconfigPath,
+    kubeConfig,
+    kubectl: (args, options) => kubectl(kubeconfigPath, args, options),
+  };
+}
+
+/** A short random suffix for names: the test cluster has no garbage collector, so names must not collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,25 @@
+import type { TestProject } from "vitest/node";
+import { ControlPlane } from "../../src/control-plane/control-plane.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kubeconfigPath: string;
+  }
+}
+
+/**
+ * One real etcd + kube-apiserver for the whole run, with the CRDs installed. Tests isolate themselves by unique
+ * names; tests that must restart the API server start a control plane of their own.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const plane = await ControlPlane.start({
+    crdDir: new URL("../../crds", import.meta.url).pathname,
+    onProgress: (line) => console.log(line),
+  });
+  console.log(`[control-plane] ready at ${plane.server} in ${Date.now() - started} ms (kubeconfig ${plane.kubeconfigPath})`);
+  project.provide("kubeconfigPath", plane.kubeconfigPath);
+  return async () => {
+    await plane.stop();
+  };
+}
