@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",
+    // Integration tests share one API server and start operators and simulators: one file at a time keeps them
+    // from reconciling each other's objects and keeps timings sane on two cores.
+    fileParallelism: false,
     globalSetup: ["test/helpers/global-setup.ts"],
   },
 });

@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerClusterCommand } from "./cluster.js";
+import { registerRunCommand } from "./run.js";
+import { registerSimulateCommand } from "./simulate.js";
 
 /** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
 export function buildProgram(): Command {
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .action(() => {
       process.stdout.write(`bird-operator ${pkg.version}\n`);
     });
+  registerRunCommand(program);
   registerClusterCommand(program);
+  registerSimulateCommand(program);
   return program;
 }

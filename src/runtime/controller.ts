@@ -55,10 +55,16 @@ export class Controller {
     return this;
   }
 
-  /** Another kind whose changes affect this controller's objects (e.g. a Secret behind a workspace). */
-  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[]): this {
+  /**
+   * Another kind whose changes affect this controller's objects (e.g. a Secret behind a workspace). A delay
+   * coalesces bursts (a thousand numbers turning Ready make one workspace status update, not a thousand).
+   */
+  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[], delayMs = 0): this {
     informer.on((_type, object) => {
-      for (const key of map(object)) this.queue.add(key);
+      for (const key of map(object)) {
+        if (delayMs > 0) this.queue.addAfter(key, delayMs);
+        else this.queue.add(key);
+      }
     });
     return this;
   }

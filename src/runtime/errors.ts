@@ -53,3 +53,24 @@ export function isApiStatus(error: unknown, code: number): boolean {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Not an error of the operator: the resource waits for something outside it (stock, quota, a workspace). The
+ * reconciler reports the reason on the object and polls again after `requeueAfterMs`; the controller never sees it.
+ */
+export class Waiting extends Error {
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly requeueAfterMs: number,
+  ) {
+    super(message);
+    this.name = "Waiting";
+  }
+}
+
+/** The condition reason an error should be reported with. */
+export function errorReason(error: unknown, fallback: string): string {
+  if (error instanceof PermanentError || error instanceof TransientError || error instanceof Waiting) return error.reason;
+  return fallback;
+}

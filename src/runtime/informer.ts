@@ -87,23 +87,36 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
+  /** Relists only when it must (start, 410 Gone, a stalled watch); any other failure re-watches from the last version. */
   private async run(path: string): Promise<void> {
     let failures = 0;
+    const backoff = async (error: unknown, what: string): Promise<void> => {
+      failures++;
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+      this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, `${what} failed; retrying`);
+      await sleep(delay);
+    };
     while (!this.stopped) {
+      let resourceVersion: string;
       try {
-        let resourceVersion = await this.relist(path);
+        resourceVersion = await this.relist(path);
         this.synced.add(path);
         failures = 0;
-        for (;;) {
-          const end = await this.watch(path, resourceVersion, (rv) => (resourceVersion = rv));
-          if (this.stopped || end === "gone") break;
-        }
       } catch (error) {
-        if (this.stopped) break;
-        failures++;
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
-        this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, "List/watch failed; retrying");
-        await sleep(delay);
+        if (!this.stopped) await backoff(error, "List");
+        continue;
+      }
+      while (!this.stopped) {
+        const started = Date.now();
+        try {
+          const end = await this.watch(path, resourceVersion, (rv) => (resourceVersion = rv));
+          if (end === "gone") break;
+          // A watch that closes at once, over and over, would spin: treat that as a failure.
+          if (Date.now() - started < 1000) await backoff(new Error("watch closed immediately"), "Watch");
+          else failures = 0;
+        } catch (error) {
+          if (!this.stopped) await backoff(error, "Watch");
+        }
       }
     }
   }

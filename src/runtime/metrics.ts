@@ -83,6 +83,12 @@ export class Metrics {
     labelNames: ["kind", "ready"] as const,
     registers: [this.registry],
   });
+  readonly kubeWrites = new Counter({
+    name: "bird_operator_kube_writes_total",
+    help: "Writes the operator made to the Kubernetes API, by kind and verb",
+    labelNames: ["kind", "verb"] as const,
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: "leader_election_master_status",
     help: "1 when this instance holds the leader lease",

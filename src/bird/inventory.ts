@@ -1,0 +1,109 @@
+import type { AlphaNumber, LongCodeNumber } from "./types.js";
+import type { BirdApi } from "./client.js";
+
+/**
+ * One workspace's numbers and senders, shared by every reconciler of that workspace. Refreshed with full paged
+ * lists (limit 99) at most once per `maxAgeMs`, so observing N numbers costs about N/99 GETs per resync instead of
+ * one GET each. Writes update it at once; concurrent refreshes share one flight.
+ */
+export class Inventory {
+  private readonly numbersById = new Map<string, LongCodeNumber>();
+  private readonly numberIdByString = new Map<string, string>();
+  private readonly sendersById = new Map<string, AlphaNumber>();
+  private numbersAt = Number.NEGATIVE_INFINITY;
+  private sendersAt = Number.NEGATIVE_INFINITY;
+  private numbersFlight?: Promise<void>;
+  private sendersFlight?: Promise<void>;
+
+  constructor(
+    private readonly bird: BirdApi,
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async number(id: string): Promise<LongCodeNumber | undefined> {
+    await this.freshNumbers();
+    return this.numbersById.get(id);
+  }
+
+  async numberByString(numberString: string): Promise<LongCodeNumber | undefined> {
+    await this.freshNumbers();
+    const id = this.numberIdByString.get(numberString);
+    return id ? this.numbersById.get(id) : undefined;
+  }
+
+  async numberCount(): Promise<number> {
+    await this.freshNumbers();
+    return this.numbersById.size;
+  }
+
+  async senders(): Promise<AlphaNumber[]> {
+    await this.freshSenders();
+    return [...this.sendersById.values()];
+  }
+
+  /** Re-reads one number (e.g. while it provisions) without relisting the workspace. */
+  async reloadNumber(id: string): Promise<LongCodeNumber> {
+    const number = await this.bird.getNumber(id);
+    this.putNumber(number);
+    return number;
+  }
+
+  async reloadSender(id: string): Promise<AlphaNumber> {
+    const sender = await this.bird.getAlphaNumber(id);
+    this.sendersById.set(sender.id, sender);
+    return sender;
+  }
+
+  putNumber(number: LongCodeNumber): void {
+    this.numbersById.set(number.id, number);
+    this.numberIdByString.set(number.numberString, number.id);
+  }
+
+  forgetNumber(id: string): void {
+    const number = this.numbersById.get(id);
+    if (number) this.numberIdByString.delete(number.numberString);
+    this.numbersById.delete(id);
+  }
+
+  /** Marks the lists stale so the next read relists (after an out-of-band change is suspected). */
+  invalidate(): void {
+    this.numbersAt = Number.NEGATIVE_INFINITY;
+    this.sendersAt = Number.NEGATIVE_INFINITY;
+  }
+
+  private freshNumbers(): Promise<void> {
+    if (this.now() - this.numbersAt < this.maxAgeMs) return Promise.resolve();
+    this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined));
+    return this.numbersFlight;
+  }
+
+  private freshSenders(): Promise<void> {
+    if (this.now() - this.sendersAt < this.maxAgeMs) return Promise.resolve();
+    this.sendersFlight ??= this.listSenders().finally(() => (this.sendersFlight = undefined));
+    return this.sendersFlight;
+  }
+
+  private async listNumbers(): Promise<void> {
+    const started = this.now();
+    const seen = new Map<string, LongCodeNumber>();
+    for await (const number of this.bird.numbers()) seen.set(number.id, number);
+    // Numbers written while the list was in flight are newer than what the list saw.
+    for (const [id, number] of this.numbersById) {
+      if (!seen.has(id) && Date.parse(number.createdAt) >= started) seen.set(id, number);
+    }
+    this.numbersById.clear();
+    this.numberIdByString.clear();
+    for (const number of seen.values()) this.putNumber(number);
+    this.numbersAt = started;
+  }
+
+  private async listSenders(): Promise<void> {
+    const started = this.now();
+    const seen = new Map<string, AlphaNumber>();
+    for await (const sender of this.bird.alphaNumbers()) seen.set(sender.id, sender);
+    this.sendersById.clear();
+    for (const [id, sender] of seen) this.sendersById.set(id, sender);
+    this.sendersAt = started;
+  }
+}

@@ -1,0 +1,120 @@
+import { parsePhoneNumberFromString } from "libphonenumber-js";
+import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import type { LongCodeNumber, NumberStockItem, StockFilter } from "../../bird/types.js";
+
+/** Stock search filters for a PhoneNumber's spec (exact numbers search their own digits as the prefix). */
+export function stockFilter(spec: PhoneNumber["spec"]): StockFilter {
+  const countryCode = spec.countryCode ?? (spec.numberString ? countryOf(spec.numberString) : undefined);
+  return {
+    countryCodes: countryCode ? [countryCode] : undefined,
+    prefix: spec.numberString ?? spec.prefix,
+    types: spec.type ? [spec.type] : undefined,
+    features: spec.capabilities?.length ? [...spec.capabilities] : undefined,
+  };
+}
+
+/** The ISO country of an E.164 number, from libphonenumber's metadata. */
+export function countryOf(numberString: string): string | undefined {
+  return parsePhoneNumberFromString(numberString)?.country;
+}
+
+/** Whether a stock item fits everything the spec asks for (the search filters are a first cut only). */
+export function stockItemMatches(spec: PhoneNumber["spec"], item: NumberStockItem): boolean {
+  if (spec.numberString && item.numberString !== spec.numberString) return false;
+  if (spec.countryCode && item.countryCode !== spec.countryCode) return false;
+  if (spec.type && item.type !== spec.type) return false;
+  if (spec.prefix && !item.numberString.startsWith(spec.prefix)) return false;
+  const capabilities = capabilitiesOf(item.capabilities);
+  return (spec.capabilities ?? []).every((c) => capabilities.includes(c));
+}
+
+/** Bird's `{sms: {inbound, outbound}}` flags as the CRD's `sms-outbound` style list. */
+export function capabilitiesOf(flags: NumberStockItem["capabilities"] | undefined): string[] {
+  const list: string[] = [];
+  for (const name of ["sms", "voice", "mms"] as const) {
+    const f = flags?.[name];
+    if (f?.inbound) list.push(`${name}-inbound`);
+    if (f?.outbound) list.push(`${name}-outbound`);
+  }
+  return list;
+}
+
+/** Desired destination countries per capability, deduplicated and sorted. */
+export function desiredDestinations(spec: PhoneNumber["spec"]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const d of spec.destinations ?? []) map.set(d.capability, [...new Set([...(map.get(d.capability) ?? []), ...d.countryCodes])].sort());
+  return map;
+}
+
+export interface DestinationPlan {
+  activate: Map<string, string[]>;
+  deactivate: Map<string, string[]>;
+}
+
+/**
+ * What to change so the number's destinations match the spec. Only countries the operator manages (in the spec now
+ * or recorded in status from an earlier spec) are touched. Bird shows no per-country list for a number, only the
+ * count of active destinations per capability: a count below what we activated means someone deactivated one out
+ * of band, and re-activating the whole desired set (idempotent) repairs it.
+ */
+export function planDestinations(spec: PhoneNumber["spec"], recorded: PhoneNumberDestinationStatus[], number: LongCodeNumber): DestinationPlan {
+  const desired = desiredDestinations(spec);
+  const activate = new Map<string, string[]>();
+  const deactivate = new Map<string, string[]>();
+  const capabilities = new Set([...desired.keys(), ...recorded.map((r) => r.capability)]);
+  for (const capability of capabilities) {
+    const want = desired.get(capability) ?? [];
+    const active = recorded.filter((r) => r.capability === capability && r.status === "active").map((r) => r.countryCode);
+    const managed = recorded.filter((r) => r.capability === capability).map((r) => r.countryCode);
+    const observedActive = activeCount(number, capability);
+    const drifted = observedActive !== undefined && observedActive < active.length;
+    const missing = drifted ? want : want.filter((c) => !active.includes(c));
+    const removed = managed.filter((c) => !want.includes(c));
+    if (missing.length) activate.set(capability, missing);
+    if (removed.length) deactivate.set(capability, removed);
+  }
+  return { activate, deactivate };
+}
+
+export function activeCount(number: LongCodeNumber, capability: string): number | undefined {
+  return number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active;
+}
+
+export function isProvisioned(number: LongCodeNumber): boolean {
+  return number.endpoint?.provisioningStatus === "provisioned";
+}
+
+/** Everything status reports about the number itself, straight from Bird (unknown values pass through). */
+export function observedStatus(number: LongCodeNumber): Partial<PhoneNumberStatus> {
+  return {
+    numberId: number.id,
+    endpointId: number.endpointId,
+    numberString: number.numberString,
+    countryCode: number.countryCode,
+    type: number.type,
+    provisioningStatus: number.endpoint?.provisioningStatus,
+    issues: [...(number.endpoint?.issues ?? [])],
+    capabilities: capabilitiesOf(number.capabilities),
+    deprovisionAt: number.deprovisionAt,
+  };
+}
+
+/** The `main` subscription is inactive when Bird says so on the endpoint or schedules the number's removal. */
+export function subscriptionInactive(number: LongCodeNumber): boolean {
+  return Boolean(number.deprovisionAt) || (number.endpoint?.issues ?? []).includes("subscription-is-not-active");
+}
+
+/** Destination rows for status, one per (capability, country) the spec manages. */
+export function destinationRows(desired: Map<string, string[]>, statusOf: (capability: string, country: string) => string | undefined): PhoneNumberDestinationStatus[] {
+  const rows: PhoneNumberDestinationStatus[] = [];
+  for (const [capability, countries] of desired) {
+    for (const countryCode of countries) rows.push({ capability, countryCode, status: statusOf(capability, countryCode) ?? "pending" });
+  }
+  return rows;
+}
+
+export function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}

@@ -1,0 +1,415 @@
+import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../../api/v1alpha1/conditions.js";
+import { isBirdApiError } from "../../bird/errors.js";
+import { formatMoney } from "../../bird/money.js";
+import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
+import type { Logger } from "../../log.js";
+import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
+import { errorMessage, errorReason, PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import { withFinalizer } from "../../runtime/finalizer.js";
+import type { Informer } from "../../runtime/informer.js";
+import type { ResourceClient } from "../../runtime/resource-client.js";
+import { createMergePatch } from "../../runtime/merge-patch.js";
+import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../../runtime/status.js";
+import { countryViolation, namespaceAllowed, priceViolation, sumMoney, usesNamespaceSelector } from "../guardrails.js";
+import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
+import {
+  chunk,
+  desiredDestinations,
+  destinationRows,
+  isProvisioned,
+  observedStatus,
+  planDestinations,
+  stockFilter,
+  stockItemMatches,
+  subscriptionInactive,
+} from "./desired.js";
+import { clearIntent, readIntent, recordedNumberId, recordIntent, recordNumberId } from "./purchase.js";
+
+export interface PhoneNumberReconcilerOptions {
+  client: ResourceClient<PhoneNumber>;
+  informer: Informer<PhoneNumber>;
+  connections: WorkspaceConnections;
+  events: EventRecorder;
+  operatorNamespace: string;
+  namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>;
+  /** Monthly prices already committed in a workspace (numbers and sender countries), for the spend policy. */
+  committedSpend: (workspaceName: string) => Money[];
+  resyncMs: number;
+  purchaseGraceMs: number;
+  /** How often a number that Bird is still provisioning is re-read. */
+  provisioningPollMs?: number;
+  now?: () => Date;
+}
+
+/** Bird allows 100 countries per activate call and 25 per deactivate call. */
+const ACTIVATE_BATCH = 100;
+const DEACTIVATE_BATCH = 25;
+
+/**
+ * Reconciles one PhoneNumber: resolve the workspace, observe the number (inventory first), buy crash-safely when
+ * there is none, keep destinations in step, and write status once. Level-based: only the key is trusted.
+ */
+export class PhoneNumberReconciler {
+  constructor(private readonly o: PhoneNumberReconcilerOptions) {}
+
+  readonly reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> => {
+    const pn = this.o.informer.get(key);
+    if (!pn) return undefined;
+    if (pn.spec.managementPolicy === "ObserveOnly" && !pn.metadata?.finalizers?.includes(FINALIZER)) {
+      return pn.metadata?.deletionTimestamp ? undefined : this.run(pn, context.log, (status) => this.observe(pn, status));
+    }
+    return withFinalizer(this.o.client, FINALIZER, pn, (event) =>
+      event.type === "cleanup"
+        ? this.run(event.object, context.log, (status) => this.cleanup(event.object, status))
+        : this.run(event.object, context.log, (status) => this.apply(event.object, status, context.log)),
+    );
+  };
+
+  /** Runs one step, then writes status once: conditions from the outcome, Bird's view from the step. */
+  private async run(
+    pn: PhoneNumber,
+    log: Logger,
+    step: (status: PhoneNumberStatus) => Promise<{ ready: ConditionUpdate; requeueAfterMs?: number; pn?: PhoneNumber }>,
+  ): Promise<ReconcileResult> {
+    const status: PhoneNumberStatus = structuredClone(pn.status ?? {});
+    try {
+      const outcome = await step(status);
+      this.setConditions(pn, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" });
+      await this.writeStatus(outcome.pn ?? pn, status);
+      return { requeueAfterMs: outcome.requeueAfterMs ?? undefined };
+    } catch (error) {
+      const reason = errorReason(error, isBirdApiError(error) ? Reason.ReconcileError : Reason.ReconcileError);
+      const message = errorMessage(error);
+      const current = status.conditions?.find((c) => c.type === READY);
+      const ready: ConditionUpdate =
+        current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting)
+          ? { type: READY, status: "True", reason: current.reason, message: current.message }
+          : { type: READY, status: "False", reason, message };
+      this.setConditions(pn, status, ready, { type: SYNCED, status: "False", reason, message });
+      await this.writeStatus(pn, status).catch((statusError: unknown) => log.debug({ err: errorMessage(statusError) }, "Status write failed"));
+      if (error instanceof Waiting) return { requeueAfterMs: error.requeueAfterMs };
+      this.o.events.record(pn, "Warning", eventReasonFor(reason), message);
+      throw error;
+    }
+  }
+
+  private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<{ ready: ConditionUpdate; requeueAfterMs?: number; pn: PhoneNumber }> {
+    let pn = initial;
+    const connection = await this.workspaceFor(pn);
+    let number = await this.observeNumber(pn, connection);
+    if (!number) {
+      const bought = await this.obtain(pn, connection, status, log);
+      pn = bought.pn;
+      number = bought.number;
+    }
+    Object.assign(status, observedStatus(number), { purchase: undefined });
+    status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
+    if (!isProvisioned(number)) {
+      number = await connection.inventory.reloadNumber(number.id);
+      Object.assign(status, observedStatus(number));
+      if (!isProvisioned(number)) {
+        return { pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
+      }
+    }
+    await this.syncSubscription(number, connection, status);
+    if (pn.spec.managementPolicy !== "ObserveOnly") number = await this.syncDestinations(pn, number, connection, status);
+    return { pn, ready: readiness(pn, number, status) };
+  }
+
+  /** ObserveOnly: report what Bird has, write nothing to Bird. */
+  private async observe(pn: PhoneNumber, status: PhoneNumberStatus): Promise<{ ready: ConditionUpdate }> {
+    const connection = await this.workspaceFor(pn);
+    const number = await this.observeNumber(pn, connection);
+    if (!number) {
+      throw new Waiting(`ObserveOnly: ${pn.spec.numberString ?? "the number"} is not in the workspace; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.resyncMs);
+    }
+    Object.assign(status, observedStatus(number));
+    await this.syncSubscription(number, connection, status);
+    status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) => (number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active ? "unknown" : "inactive"));
+    return { ready: readiness(pn, number, status) };
+  }
+
+  /** Resolves the workspace: it exists, is Ready, and admits this namespace. */
+  private async workspaceFor(pn: PhoneNumber): Promise<WorkspaceConnection> {
+    const resolved = this.o.connections.connectReady(pn.spec.workspaceRef.name);
+    if (!resolved.ok) throw new Waiting(resolved.message, resolved.reason, this.o.resyncMs);
+    const workspace = resolved.value.workspace;
+    const namespace = pn.metadata?.namespace ?? "";
+    const labels = usesNamespaceSelector(workspace) ? await this.o.namespaceLabels(namespace) : undefined;
+    const allowed = namespaceAllowed(workspace, namespace, this.o.operatorNamespace, labels);
+    if (!allowed.ok) throw new PermanentError(allowed.message, allowed.reason);
+    return resolved.value;
+  }
+
+  /** The number this resource owns: by recorded id, else (adoption) the exact number it names. */
+  private async observeNumber(pn: PhoneNumber, connection: WorkspaceConnection): Promise<LongCodeNumber | undefined> {
+    const id = recordedNumberId(pn);
+    if (id) {
+      const number = (await connection.inventory.number(id)) ?? (await this.reloadOrLost(id, connection, pn));
+      return number;
+    }
+    if (pn.spec.numberString) return connection.inventory.numberByString(pn.spec.numberString);
+    return undefined;
+  }
+
+  private async reloadOrLost(id: string, connection: WorkspaceConnection, pn: PhoneNumber): Promise<LongCodeNumber> {
+    try {
+      return await connection.inventory.reloadNumber(id);
+    } catch (error) {
+      if (isBirdApiError(error) && error.kind === "not-found") {
+        const message = `number ${pn.status?.numberString ?? id} is no longer in the workspace; nothing was bought to replace it. Delete this resource, or remove the annotation numbers.birdoperator.dev/number-id to buy a new number`;
+        throw new PermanentError(message, Reason.NumberLost);
+      }
+      throw error;
+    }
+  }
+
+  /** No number yet: resolve a recorded intent first, then adopt or buy. */
+  private async obtain(pn: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
+    const intent = readIntent(pn);
+    if (intent) {
+      const found = await this.lookup(connection, intent.numberString);
+      if (found) {
+        const recorded = await recordNumberId(this.o.client, pn, found.id);
+        connection.inventory.putNumber(found);
+        this.o.events.record(pn, "Normal", EventReason.Adopted, `Resolved the interrupted purchase of ${found.numberString}: the number is in the workspace and now belongs to this resource`);
+        return { pn: recorded, number: found };
+      }
+      const age = this.now().getTime() - Date.parse(intent.startedAt);
+      if (age < this.o.purchaseGraceMs) {
+        status.purchase = intent;
+        throw new Waiting(`waiting for Bird to show ${intent.numberString} (purchase started ${intent.startedAt})`, Reason.PurchasePending, Math.min(5000, this.o.purchaseGraceMs - age));
+      }
+      pn = await clearIntent(this.o.client, pn);
+      this.o.events.record(pn, "Normal", EventReason.PurchaseIntentCleared, `The purchase of ${intent.numberString} never reached Bird; trying again`);
+    }
+    return this.purchase(pn, connection, status, log);
+  }
+
+  private async lookup(connection: WorkspaceConnection, numberString: string): Promise<LongCodeNumber | undefined> {
+    const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
+    return page.results.find((n) => n.numberString === numberString);
+  }
+
+  /** Guardrails, intent, buy, record: in that order, so that a crash anywhere leaves no purchase or a findable one. */
+  private async purchase(pn: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
+    const owner = `${pn.metadata?.namespace}/${pn.metadata?.name}`;
+    const item = await this.pickStockItem(pn, connection);
+    const activeNumbers = await this.activeNumberCount(connection);
+    this.checkQuota(connection, activeNumbers, item);
+    connection.ledger.reserve(owner, item.id, item.monthlyPrice);
+    try {
+      const intent = { stockItemId: item.id, numberString: item.numberString, startedAt: rfc3339(this.now()) };
+      const withIntent = await recordIntent(this.o.client, pn, intent);
+      status.purchase = intent;
+      let bought: LongCodeNumber[];
+      try {
+        bought = await connection.client.buyNumbers([item.id]);
+      } catch (error) {
+        if (isBirdApiError(error) && !error.ambiguous) await clearIntent(this.o.client, withIntent).catch(() => undefined);
+        throw purchaseError(error, item);
+      }
+      const number = bought.find((n) => n.numberString === item.numberString) ?? bought[0];
+      if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without a number`, Reason.PurchasePending);
+      connection.inventory.putNumber(number);
+      log.info({ numberString: number.numberString, numberId: number.id }, "Purchased number");
+      const recorded = await recordNumberId(this.o.client, withIntent, number.id);
+      status.monthlyPrice = item.monthlyPrice;
+      this.o.events.record(pn, "Normal", EventReason.Purchased, `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`);
+      return { pn: recorded, number };
+    } finally {
+      connection.ledger.release(owner);
+    }
+  }
+
+  private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection): Promise<NumberStockItem> {
+    const { workspace } = connection;
+    const filter = stockFilter(pn.spec);
+    const country = filter.countryCodes?.[0];
+    if (country) {
+      const violation = countryViolation(workspace, country);
+      if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
+    }
+    let tooExpensive: string | undefined;
+    for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
+      if (!stockItemMatches(pn.spec, item) || connection.ledger.isReserved(item.id)) continue;
+      const violation = countryViolation(workspace, item.countryCode);
+      if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
+      const price =
+        priceViolation(item.monthlyPrice, pn.spec.maxMonthlyPrice, "spec.maxMonthlyPrice") ??
+        priceViolation(item.monthlyPrice, workspace.spec.policy?.maxPricePerNumber, `BirdWorkspace "${workspace.metadata?.name}" spec.policy.maxPricePerNumber`);
+      if (price) {
+        tooExpensive ??= `${item.numberString}: ${price}`;
+        continue;
+      }
+      return item;
+    }
+    if (tooExpensive) throw new PermanentError(`no number in stock within the price limit (cheapest match ${tooExpensive})`, Reason.PriceAboveLimit);
+    const what = pn.spec.numberString ? `${pn.spec.numberString} is not in the workspace and not in stock` : `no number in stock matches ${JSON.stringify(filter)}`;
+    throw new Waiting(`${what}; checking again in ${Math.round(this.o.resyncMs / 1000)} s`, Reason.NumberUnavailable, this.o.resyncMs);
+  }
+
+  private async activeNumberCount(connection: WorkspaceConnection): Promise<number> {
+    const policy = connection.workspace.spec.policy;
+    if (policy?.maxNumbers === undefined) return 0;
+    await connection.inventory.numberCount();
+    let count = 0;
+    for (const pnObject of this.o.informer.list()) {
+      if (pnObject.spec.workspaceRef.name === connection.workspace.metadata?.name && recordedNumberId(pnObject)) count++;
+    }
+    return count;
+  }
+
+  /** Synchronous from the count to the reservation: no other reconcile can slip between check and reserve. */
+  private checkQuota(connection: WorkspaceConnection, activeNumbers: number, item: NumberStockItem): void {
+    const { workspace, ledger } = connection;
+    const policy = workspace.spec.policy;
+    const name = workspace.metadata?.name ?? "";
+    if (policy?.maxNumbers !== undefined && activeNumbers + ledger.size >= policy.maxNumbers) {
+      throw new Waiting(`BirdWorkspace "${name}" allows ${policy.maxNumbers} numbers and ${activeNumbers + ledger.size} are owned or being bought; ask the platform team to raise spec.policy.maxNumbers`, Reason.QuotaExceeded, this.o.resyncMs);
+    }
+    if (policy?.maxMonthlySpend) {
+      const limit = policy.maxMonthlySpend;
+      const { total } = sumMoney([...this.o.committedSpend(name), ...ledger.prices(), item.monthlyPrice], limit.currencyCode);
+      const violation = priceViolation(total, limit, `BirdWorkspace "${name}" spec.policy.maxMonthlySpend`);
+      if (violation) throw new Waiting(`buying ${item.numberString} would bring the monthly spend to ${violation}`, Reason.QuotaExceeded, this.o.resyncMs);
+    }
+  }
+
+  /** Fills subscription details once, and again only when Bird's view of the number says they changed. */
+  private async syncSubscription(number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<void> {
+    const inactive = subscriptionInactive(number);
+    const known = status.subscription;
+    const stale = !known?.status || (inactive ? known.status === "active" : known.status !== "active");
+    if (!stale && status.monthlyPrice) return;
+    const subscription = await connection.client.getSubscription(number.endpointId, "main");
+    status.subscription = {
+      name: subscription.name,
+      status: subscription.status,
+      startAt: subscription.subscription?.startAt,
+      endAt: subscription.subscription?.endAt,
+      canceledAt: subscription.subscription?.canceledAt,
+    };
+    if (subscription.price) status.monthlyPrice = subscription.price;
+  }
+
+  private async syncDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<LongCodeNumber> {
+    const recorded = status.destinations ?? [];
+    const plan = planDestinations(pn.spec, recorded, number);
+    if (plan.activate.size === 0 && plan.deactivate.size === 0) return number;
+    const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
+    for (const [capability, countries] of plan.activate) {
+      for (const batch of chunk(countries, ACTIVATE_BATCH)) {
+        const result = await connection.client.activateDestinations(number.endpointId, capability, batch);
+        for (const country of batch) {
+          const row = result.results?.find((d) => d.countryCode === country);
+          state.set(`${capability}/${country}`, row?.capabilities?.find((c) => c.name === capability)?.status ?? "active");
+        }
+        this.o.events.record(pn, "Normal", EventReason.DestinationsActivated, `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+      }
+    }
+    for (const [capability, countries] of plan.deactivate) {
+      for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
+        await connection.client.deactivateDestinations(number.endpointId, capability, batch);
+        for (const country of batch) state.delete(`${capability}/${country}`);
+        this.o.events.record(pn, "Normal", EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+      }
+    }
+    status.destinations = destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`));
+    const reloaded = await connection.inventory.reloadNumber(number.id);
+    Object.assign(status, observedStatus(reloaded));
+    return reloaded;
+  }
+
+  /** Deletion: Retain lets go; Delete cancels `main` (already cancelled counts as done) before the finalizer goes. */
+  private async cleanup(pn: PhoneNumber, status: PhoneNumberStatus): Promise<{ ready: ConditionUpdate }> {
+    const deleting = notReady(Reason.Deleting, "deleting");
+    if (pn.spec.managementPolicy === "ObserveOnly") return { ready: deleting };
+    if (pn.spec.deletionPolicy === "Retain") {
+      const what = pn.status?.numberString ?? "the number";
+      this.o.events.record(pn, "Normal", EventReason.Retained, `deletionPolicy Retain: ${what} stays in the Bird workspace`);
+      return { ready: deleting };
+    }
+    const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
+    if (!resolved.ok) throw new TransientError(`cannot release the number: ${resolved.message}`, resolved.reason);
+    const connection = resolved.value;
+    let id = recordedNumberId(pn);
+    const intent = readIntent(pn);
+    if (!id && intent) {
+      const found = await this.lookup(connection, intent.numberString);
+      if (found) id = found.id;
+      else if (this.now().getTime() - Date.parse(intent.startedAt) < this.o.purchaseGraceMs) {
+        throw new TransientError(`waiting to learn whether the purchase of ${intent.numberString} reached Bird before deleting`, Reason.PurchasePending);
+      }
+    }
+    if (!id) return { ready: deleting };
+    const number = (await connection.inventory.number(id)) ?? { endpointId: id };
+    try {
+      const cancelled = await connection.client.cancelSubscription(number.endpointId, "main");
+      status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
+    } catch (error) {
+      if (!(isBirdApiError(error) && error.kind === "not-found")) throw error;
+    }
+    connection.inventory.forgetNumber(id);
+    this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, `Cancelled the main subscription of ${pn.status?.numberString ?? id}: Bird releases the number at the end of the period`);
+    return { ready: deleting };
+  }
+
+  private setConditions(pn: PhoneNumber, status: PhoneNumberStatus, ready: ConditionUpdate, synced: ConditionUpdate): void {
+    const generation = pn.metadata?.generation;
+    const now = this.now();
+    status.conditions = setCondition(setCondition(status.conditions, ready, generation, now), synced, generation, now);
+    status.observedGeneration = generation;
+  }
+
+  private async writeStatus(pn: PhoneNumber, next: PhoneNumberStatus): Promise<void> {
+    if (!statusChanged(pn.status, next)) return;
+    next.lastSyncTime = rfc3339(this.now());
+    const patch = createMergePatch(pn.status ?? {}, next);
+    await this.o.client.patchStatus(pn.metadata?.namespace, pn.metadata?.name ?? "", patch);
+  }
+
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
+  }
+}
+
+function notReady(reason: string, message: string): ConditionUpdate {
+  return { type: READY, status: "False", reason, message };
+}
+
+/** Ready: provisioned, no issue from Bird, main subscription active, every desired destination active. */
+function readiness(pn: PhoneNumber, number: LongCodeNumber, status: PhoneNumberStatus): ConditionUpdate {
+  const issues = number.endpoint?.issues ?? [];
+  if (subscriptionInactive(number) || (status.subscription?.status && status.subscription.status !== "active")) {
+    return notReady(Reason.SubscriptionInactive, `the main subscription of ${number.numberString} is not active${number.deprovisionAt ? `; Bird releases the number at ${number.deprovisionAt}` : ""}; Bird's API cannot restart it`);
+  }
+  if (issues.length) return notReady(Reason.BirdIssues, `Bird reports issues for ${number.numberString}: ${issues.join(", ")}`);
+  const pending = (status.destinations ?? []).filter((d: PhoneNumberDestinationStatus) => d.status !== "active");
+  if (pn.spec.managementPolicy !== "ObserveOnly" && pending.length) {
+    return notReady(Reason.DestinationsPending, `destinations not active yet: ${pending.map((d) => `${d.capability}/${d.countryCode}=${d.status}`).join(", ")}`);
+  }
+  return { type: READY, status: "True", reason: Reason.Available, message: `${number.numberString} is provisioned${pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""}` };
+}
+
+/** Bird's refusals become conditions with the reason users look up in the README. */
+function purchaseError(error: unknown, item: NumberStockItem): Error {
+  if (!isBirdApiError(error)) return error instanceof Error ? error : new Error(String(error));
+  if (error.ambiguous) {
+    return new TransientError(`the purchase of ${item.numberString} may or may not have reached Bird (${error.message}); the next reconcile looks it up before buying anything`, Reason.PurchasePending, { cause: error });
+  }
+  if (error.code === "stock-item-unavailable") {
+    return new TransientError(`${item.numberString} was sold before we could buy it; picking another`, Reason.CannotPurchase, { cause: error });
+  }
+  if (error.kind === "transient") return new TransientError(`cannot buy ${item.numberString} now: ${error.message}`, Reason.CannotPurchase, { cause: error });
+  return new PermanentError(`Bird refused the purchase of ${item.numberString}: ${error.message}`, Reason.CannotPurchase, { cause: error });
+}
+
+function eventReasonFor(reason: string): string {
+  if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
+  if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
+  if (reason === Reason.NumberLost) return EventReason.NumberLost;
+  return EventReason.ReconcileError;
+}

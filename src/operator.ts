@@ -1,0 +1,161 @@
+import { hostname } from "node:os";
+import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
+import {
+  ALPHA_SENDER_KIND,
+  ALPHA_SENDER_PLURAL,
+  BIRD_WORKSPACE_KIND,
+  BIRD_WORKSPACE_PLURAL,
+  GROUP,
+  PHONE_NUMBER_KIND,
+  PHONE_NUMBER_PLURAL,
+  VERSION,
+  type AlphaSender,
+  type BirdWorkspace,
+  type PhoneNumber,
+} from "./api/v1alpha1/index.js";
+import type { Money } from "./bird/types.js";
+import type { Config } from "./config.js";
+import { PhoneNumberReconciler } from "./controllers/phone-number/reconciler.js";
+import { WorkspaceConnections } from "./controllers/workspace/connections.js";
+import { WorkspaceReconciler } from "./controllers/workspace/reconciler.js";
+import type { Logger } from "./log.js";
+import { Controller } from "./runtime/controller.js";
+import { EventRecorder } from "./runtime/events.js";
+import { Informer } from "./runtime/informer.js";
+import { KubeHttp } from "./runtime/kube-http.js";
+import { Manager } from "./runtime/manager.js";
+import type { Metrics } from "./runtime/metrics.js";
+import { ResourceClient, type ResourceKind } from "./runtime/resource-client.js";
+import { isReady } from "./runtime/status.js";
+
+export interface OperatorDeps {
+  config: Readonly<Config>;
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  metrics: Metrics;
+  /** Injected in tests to reach the simulator through a fault-injecting fetch; defaults to global fetch. */
+  fetch?: typeof fetch;
+}
+
+const KINDS = {
+  workspace: { group: GROUP, version: VERSION, plural: BIRD_WORKSPACE_PLURAL, kind: BIRD_WORKSPACE_KIND, namespaced: false },
+  phoneNumber: { group: GROUP, version: VERSION, plural: PHONE_NUMBER_PLURAL, kind: PHONE_NUMBER_KIND, namespaced: true },
+  alphaSender: { group: GROUP, version: VERSION, plural: ALPHA_SENDER_PLURAL, kind: ALPHA_SENDER_KIND, namespaced: true },
+} satisfies Record<string, ResourceKind>;
+
+/** Wires informers, clients, reconcilers and controllers into a Manager. Nothing starts until manager.start(). */
+export function createOperator({ config, kubeConfig, logger, metrics, fetch }: OperatorDeps): Manager {
+  const http = new KubeHttp(kubeConfig);
+  const countWrite = (kind: string, verb: string): void => metrics.kubeWrites.inc({ kind, verb });
+  const clients = {
+    workspace: new ResourceClient<BirdWorkspace>(http, KINDS.workspace, countWrite),
+    phoneNumber: new ResourceClient<PhoneNumber>(http, KINDS.phoneNumber, countWrite),
+  };
+  const namespacedPaths = (plural: string): string[] => {
+    const base = `/apis/${GROUP}/${VERSION}`;
+    return config.namespaces.length ? config.namespaces.map((ns) => `${base}/namespaces/${ns}/${plural}`) : [`${base}/${plural}`];
+  };
+  const workspaces = new Informer<BirdWorkspace>({ kubeConfig, http, paths: [clients.workspace.collectionPath()], labelSelector: config.workspaceSelector, logger: logger.child({ informer: "birdworkspaces" }) });
+  const secrets = new Informer<V1Secret>({ kubeConfig, http, paths: [`/api/v1/namespaces/${config.operatorNamespace}/secrets`], logger: logger.child({ informer: "secrets" }) });
+  const phoneNumbers = new Informer<PhoneNumber>({ kubeConfig, http, paths: namespacedPaths(PHONE_NUMBER_PLURAL), logger: logger.child({ informer: "phonenumbers" }) });
+  const alphaSenders = new Informer<AlphaSender>({ kubeConfig, http, paths: namespacedPaths(ALPHA_SENDER_PLURAL), logger: logger.child({ informer: "alphasenders" }) });
+
+  const events = new EventRecorder({ kubeConfig, component: "bird-operator", host: hostname(), logger });
+  const connections = new WorkspaceConnections({
+    workspaces,
+    secrets,
+    operatorNamespace: config.operatorNamespace,
+    logger,
+    metrics,
+    inventoryMaxAgeMs: config.resyncMs * 0.9,
+    birdTimeoutMs: config.birdTimeoutMs,
+    fetch,
+  });
+  const committedSpend = (workspaceName: string): Money[] => [
+    ...phoneNumbers.list().flatMap((pn) => (pn.spec.workspaceRef.name === workspaceName && pn.status?.monthlyPrice && pn.status.numberId ? [pn.status.monthlyPrice] : [])),
+    ...alphaSenders
+      .list()
+      .filter((as) => as.spec.workspaceRef.name === workspaceName)
+      .flatMap((as) => (as.status?.countries ?? []).flatMap((c) => (c.subscription?.status === "active" && c.subscription.price ? [c.subscription.price] : []))),
+  ];
+  const namespaceLabels = async (namespace: string): Promise<Record<string, string> | undefined> =>
+    (await http.request<{ metadata?: { labels?: Record<string, string> } }>({ method: "GET", path: `/api/v1/namespaces/${namespace}` })).metadata?.labels ?? {};
+
+  const workspaceReconciler = new WorkspaceReconciler({
+    client: clients.workspace,
+    informer: workspaces,
+    phoneNumbers,
+    alphaSenders,
+    connections,
+    events,
+    committedSpend,
+    resyncMs: config.resyncMs,
+  });
+  const phoneNumberReconciler = new PhoneNumberReconciler({
+    client: clients.phoneNumber,
+    informer: phoneNumbers,
+    connections,
+    events,
+    operatorNamespace: config.operatorNamespace,
+    namespaceLabels,
+    committedSpend,
+    resyncMs: config.resyncMs,
+    purchaseGraceMs: config.purchaseGraceMs,
+  });
+
+  const common = { logger, metrics, workers: config.workers, resyncMs: config.resyncMs };
+  const workspaceController = new Controller({ ...common, name: "birdworkspace", reconcile: workspaceReconciler.reconcile })
+    .watchPrimary(workspaces)
+    .watchRelated(secrets, (secret) => workspaces.list().filter((ws) => referencesSecret(ws, secret)).map((ws) => ws.metadata?.name ?? ""))
+    .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
+    .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000);
+  const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
+    .watchPrimary(phoneNumbers)
+    .watchRelated(workspaces, (ws) => phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => `${pn.metadata?.namespace}/${pn.metadata?.name}`));
+
+  const gauges = throttle(1000, () => {
+    updateReadyGauge(metrics, PHONE_NUMBER_KIND, phoneNumbers.list());
+    updateReadyGauge(metrics, ALPHA_SENDER_KIND, alphaSenders.list());
+    updateReadyGauge(metrics, BIRD_WORKSPACE_KIND, workspaces.list());
+  });
+  phoneNumbers.on(gauges);
+  alphaSenders.on(gauges);
+  workspaces.on(gauges);
+
+  const manager = new Manager({
+    kubeConfig,
+    logger,
+    metrics,
+    metricsAddress: config.metricsAddress,
+    healthAddress: config.healthAddress,
+    shutdownDeadlineMs: config.shutdownDeadlineMs,
+    leaderElection: config.leaderElection.enabled ? { ...config.leaderElection, namespace: config.leaderElection.leaseNamespace, name: config.leaderElection.leaseName } : undefined,
+  });
+  for (const i of [workspaces, secrets, phoneNumbers, alphaSenders]) manager.addInformer(i);
+  manager.addController(workspaceController);
+  manager.addController(phoneNumberController);
+  manager.onStop(() => events.flush());
+  return manager;
+}
+
+function referencesSecret(workspace: BirdWorkspace, secret: V1Secret): boolean {
+  const ref = workspace.spec.accessKeySecretRef;
+  return ref.namespace === secret.metadata?.namespace && ref.name === secret.metadata?.name;
+}
+
+/** Runs `fn` at most once per interval, after the first call of a burst (counting 10,000 objects per event would not scale). */
+function throttle(intervalMs: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  return () => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      fn();
+    }, intervalMs).unref();
+  };
+}
+
+function updateReadyGauge(metrics: Metrics, kind: string, objects: Parameters<typeof isReady>[0][]): void {
+  const ready = objects.filter((o) => isReady(o)).length;
+  metrics.managedResources.set({ kind, ready: "true" }, ready);
+  metrics.managedResources.set({ kind, ready: "false" }, objects.length - ready);
+}

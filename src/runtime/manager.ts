@@ -1,0 +1,116 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../log.js";
+import type { Controller } from "./controller.js";
+import { HealthServer } from "./health.js";
+import type { Informer } from "./informer.js";
+import { LeaderElector } from "./leader.js";
+import type { Metrics } from "./metrics.js";
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  metrics: Metrics;
+  leaderElection?: LeaderElectionOptions;
+  metricsAddress: string;
+  healthAddress: string;
+  shutdownDeadlineMs: number;
+}
+
+/**
+ * Runs informers always (a standby replica keeps warm caches, so it takes over fast) and controllers only while it
+ * leads. Losing the lease stops reconciling at once and resolves `lostLeadership`, after which the process exits
+ * and is restarted, as controller-runtime does.
+ */
+export class Manager {
+  private readonly informers: Pick<Informer<never>, "start" | "stop" | "hasSynced" | "waitForSync">[] = [];
+  private readonly controllers: Controller[] = [];
+  private readonly health: HealthServer;
+  private elector?: LeaderElector;
+  private running = false;
+  private readonly stopHooks: (() => Promise<void>)[] = [];
+  private resolveLost: () => void = () => undefined;
+  readonly lostLeadership = new Promise<void>((resolve) => (this.resolveLost = resolve));
+  addresses?: { metrics: string; health: string };
+
+  constructor(private readonly options: ManagerOptions) {
+    this.health = new HealthServer(options.metrics, {
+      healthy: () => true,
+      ready: () => this.informers.every((informer) => informer.hasSynced()),
+    });
+  }
+
+  addInformer(informer: Pick<Informer<never>, "start" | "stop" | "hasSynced" | "waitForSync">): void {
+    this.informers.push(informer);
+  }
+
+  addController(controller: Controller): void {
+    this.controllers.push(controller);
+  }
+
+  /** Work to finish after the controllers stopped (e.g. flushing pending Events). */
+  onStop(hook: () => Promise<void>): void {
+    this.stopHooks.push(hook);
+  }
+
+  isLeading(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.options;
+    this.addresses = await this.health.listen({ metrics: this.options.metricsAddress, health: this.options.healthAddress });
+    logger.info(this.addresses, "Serving metrics and health probes");
+    for (const informer of this.informers) informer.start();
+    await Promise.all(this.informers.map((informer) => informer.waitForSync(120_000)));
+    logger.info({ informers: this.informers.length }, "Caches synced");
+    const election = this.options.leaderElection;
+    if (!election) {
+      this.startControllers();
+      return;
+    }
+    this.elector = new LeaderElector({
+      kubeConfig: this.options.kubeConfig,
+      ...election,
+      logger,
+      metrics: this.options.metrics,
+      onStartedLeading: () => this.startControllers(),
+      onStoppedLeading: () => {
+        if (!this.running) return;
+        logger.warn("Lost the leader lease; stopping reconciliation");
+        this.stopControllers(0).finally(() => this.resolveLost());
+      },
+    });
+    void this.elector.run();
+  }
+
+  /** Graceful: finish in-flight reconciles within the deadline, release the lease, stop watching. */
+  async stop(): Promise<void> {
+    await this.stopControllers(this.options.shutdownDeadlineMs);
+    for (const hook of this.stopHooks) await hook().catch(() => undefined);
+    await this.elector?.stop({ release: true });
+    await Promise.all(this.informers.map((informer) => informer.stop()));
+    await this.health.close();
+  }
+
+  private startControllers(): void {
+    if (this.running) return;
+    this.running = true;
+    this.options.logger.info({ controllers: this.controllers.map((c) => c.name) }, "Starting controllers");
+    for (const controller of this.controllers) controller.start();
+  }
+
+  private async stopControllers(deadlineMs: number): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await Promise.all(this.controllers.map((controller) => controller.stop(deadlineMs)));
+  }
+}
