@@ -2,12 +2,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiextensionsV1Api, ApiException, CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { KubeHttp } from "../runtime/kube-http.js";
 
 /** Creates or replaces every CRD in `dir` and waits until each is Established and served by discovery. */
 export async function installCrds(kc: KubeConfig, dir: string): Promise<string[]> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
+  const http = new KubeHttp(kc);
   const crds = readCrds(dir);
-  for (const crd of crds) await createOrReplace(api, crd);
+  for (const crd of crds) await createOrReplace(http, crd);
   const deadline = Date.now() + 30_000;
   for (const crd of crds) {
     const name = crd.metadata?.name ?? "";
@@ -19,6 +21,7 @@ export async function installCrds(kc: KubeConfig, dir: string): Promise<string[]
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  http.close();
   return crds.map((crd) => crd.metadata?.name ?? "");
 }
 
@@ -30,14 +33,20 @@ export function readCrds(dir: string): V1CustomResourceDefinition[] {
     .filter((doc): doc is V1CustomResourceDefinition => (doc as { kind?: string } | null)?.kind === "CustomResourceDefinition");
 }
 
-async function createOrReplace(api: ApiextensionsV1Api, crd: V1CustomResourceDefinition): Promise<void> {
+/**
+ * Sent as raw JSON: client-node's typed models know `enum`, `default` and `x-kubernetes-*` only under their
+ * TypeScript names and would silently drop them from a parsed YAML body.
+ */
+async function createOrReplace(http: KubeHttp, crd: V1CustomResourceDefinition): Promise<void> {
+  const path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   try {
-    await api.createCustomResourceDefinition({ body: crd });
+    await http.request({ method: "POST", path, body: crd });
   } catch (error) {
     if (!(error instanceof ApiException) || error.code !== 409) throw error;
-    const current = await api.readCustomResourceDefinition({ name: crd.metadata?.name ?? "" });
+    const name = crd.metadata?.name ?? "";
+    const current = await http.request<V1CustomResourceDefinition>({ method: "GET", path: `${path}/${name}` });
     const body = { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } };
-    await api.replaceCustomResourceDefinition({ name: crd.metadata?.name ?? "", body });
+    await http.request({ method: "PUT", path: `${path}/${name}`, body });
   }
 }
 
