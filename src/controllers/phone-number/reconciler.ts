@@ -1,17 +1,17 @@
 import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
-import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../../api/v1alpha1/conditions.js";
+import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
 import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
-import { errorMessage, errorReason, PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
+import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { withFinalizer } from "../../runtime/finalizer.js";
 import type { Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
-import { createMergePatch } from "../../runtime/merge-patch.js";
-import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../../runtime/status.js";
+import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
+import { notReady, runStep, type StepOutcome } from "../reconcile-step.js";
 import { countryViolation, namespaceAllowed, priceViolation, sumMoney, usesNamespaceSelector } from "../guardrails.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
 import {
@@ -67,35 +67,11 @@ export class PhoneNumberReconciler {
     );
   };
 
-  /** Runs one step, then writes status once: conditions from the outcome, Bird's view from the step. */
-  private async run(
-    pn: PhoneNumber,
-    log: Logger,
-    step: (status: PhoneNumberStatus) => Promise<{ ready: ConditionUpdate; requeueAfterMs?: number; pn?: PhoneNumber }>,
-  ): Promise<ReconcileResult> {
-    const status: PhoneNumberStatus = structuredClone(pn.status ?? {});
-    try {
-      const outcome = await step(status);
-      this.setConditions(pn, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" });
-      await this.writeStatus(outcome.pn ?? pn, status);
-      return { requeueAfterMs: outcome.requeueAfterMs ?? undefined };
-    } catch (error) {
-      const reason = errorReason(error, isBirdApiError(error) ? Reason.ReconcileError : Reason.ReconcileError);
-      const message = errorMessage(error);
-      const current = status.conditions?.find((c) => c.type === READY);
-      const ready: ConditionUpdate =
-        current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting)
-          ? { type: READY, status: "True", reason: current.reason, message: current.message }
-          : { type: READY, status: "False", reason, message };
-      this.setConditions(pn, status, ready, { type: SYNCED, status: "False", reason, message });
-      await this.writeStatus(pn, status).catch((statusError: unknown) => log.debug({ err: errorMessage(statusError) }, "Status write failed"));
-      if (error instanceof Waiting) return { requeueAfterMs: error.requeueAfterMs };
-      this.o.events.record(pn, "Warning", eventReasonFor(reason), message);
-      throw error;
-    }
+  private run(pn: PhoneNumber, log: Logger, step: (status: PhoneNumberStatus) => Promise<StepOutcome<PhoneNumber>>): Promise<ReconcileResult> {
+    return runStep({ client: this.o.client, events: this.o.events, log, now: () => this.now() }, pn, step);
   }
 
-  private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<{ ready: ConditionUpdate; requeueAfterMs?: number; pn: PhoneNumber }> {
+  private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     let pn = initial;
     const connection = await this.workspaceFor(pn);
     let number = await this.observeNumber(pn, connection);
@@ -110,12 +86,12 @@ export class PhoneNumberReconciler {
       number = await connection.inventory.reloadNumber(number.id);
       Object.assign(status, observedStatus(number));
       if (!isProvisioned(number)) {
-        return { pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
+        return { object: pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
       }
     }
     await this.syncSubscription(number, connection, status);
     if (pn.spec.managementPolicy !== "ObserveOnly") number = await this.syncDestinations(pn, number, connection, status);
-    return { pn, ready: readiness(pn, number, status) };
+    return { object: pn, ready: readiness(pn, number, status) };
   }
 
   /** ObserveOnly: report what Bird has, write nothing to Bird. */
@@ -357,27 +333,9 @@ export class PhoneNumberReconciler {
     return { ready: deleting };
   }
 
-  private setConditions(pn: PhoneNumber, status: PhoneNumberStatus, ready: ConditionUpdate, synced: ConditionUpdate): void {
-    const generation = pn.metadata?.generation;
-    const now = this.now();
-    status.conditions = setCondition(setCondition(status.conditions, ready, generation, now), synced, generation, now);
-    status.observedGeneration = generation;
-  }
-
-  private async writeStatus(pn: PhoneNumber, next: PhoneNumberStatus): Promise<void> {
-    if (!statusChanged(pn.status, next)) return;
-    next.lastSyncTime = rfc3339(this.now());
-    const patch = createMergePatch(pn.status ?? {}, next);
-    await this.o.client.patchStatus(pn.metadata?.namespace, pn.metadata?.name ?? "", patch);
-  }
-
   private now(): Date {
     return this.o.now?.() ?? new Date();
   }
-}
-
-function notReady(reason: string, message: string): ConditionUpdate {
-  return { type: READY, status: "False", reason, message };
 }
 
 /** Ready: provisioned, no issue from Bird, main subscription active, every desired destination active. */
@@ -405,11 +363,4 @@ function purchaseError(error: unknown, item: NumberStockItem): Error {
   }
   if (error.kind === "transient") return new TransientError(`cannot buy ${item.numberString} now: ${error.message}`, Reason.CannotPurchase, { cause: error });
   return new PermanentError(`Bird refused the purchase of ${item.numberString}: ${error.message}`, Reason.CannotPurchase, { cause: error });
-}
-
-function eventReasonFor(reason: string): string {
-  if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
-  if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
-  if (reason === Reason.NumberLost) return EventReason.NumberLost;
-  return EventReason.ReconcileError;
 }

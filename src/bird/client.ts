@@ -1,0 +1,344 @@
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { silentLogger, type Logger } from "../log.js";
+import { BirdApiError, parseErrorBody, parseRetryAfter, type BirdApiErrorInit } from "./errors.js";
+import { paginate } from "./paginate.js";
+import { rateLimiterFor, type RateLimits } from "./rate-limiter.js";
+import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
+import type { paths } from "./schema.js";
+import { activateShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
+import { createRetryingFetch, type BirdObserver } from "./transport.js";
+import type {
+  ActivateDestinationsResult,
+  AlphaNumber,
+  Destination,
+  EndpointSubscription,
+  LongCodeNumber,
+  NumberQuery,
+  NumberStockItem,
+  NumberType,
+  Page,
+  PageRequest,
+  StockFilter,
+} from "./types.js";
+
+export interface BirdClientOptions {
+  baseUrl: string;
+  organizationId: string;
+  workspaceId: string;
+  /** A function is read on every request, so a rotated Secret is picked up without a new client. */
+  accessKey: string | (() => string);
+  rateLimits?: RateLimits;
+  /** Per attempt; default 10 000. */
+  timeoutMs?: number;
+  /** Default 6. */
+  maxAttempts?: number;
+  backoff?: { baseMs?: number; maxMs?: number };
+  fetch?: typeof fetch;
+  logger?: Logger;
+  observer?: BirdObserver;
+}
+
+/** The calls the operator makes; what fakes in controller tests implement. Each returns data or throws BirdApiError. */
+export interface BirdApi {
+  readonly organizationId: string;
+  readonly workspaceId: string;
+  searchStock(filter: StockFilter, page?: PageRequest): Promise<Page<NumberStockItem>>;
+  /** `limit` is the page size (default 99); `max` stops after that many items. */
+  stockItems(filter: StockFilter, options?: { limit?: number; max?: number }): AsyncIterable<NumberStockItem>;
+  /** 1..25 stock items; never retried except on 429, and an unclear outcome is an `ambiguous` error. */
+  buyNumbers(stockItemIds: string[]): Promise<LongCodeNumber[]>;
+  listNumbers(query?: NumberQuery, page?: PageRequest): Promise<Page<LongCodeNumber>>;
+  numbers(query?: NumberQuery): AsyncIterable<LongCodeNumber>;
+  getNumber(id: string): Promise<LongCodeNumber>;
+  listAlphaNumbers(page?: PageRequest & { reverse?: boolean }): Promise<Page<AlphaNumber>>;
+  alphaNumbers(): AsyncIterable<AlphaNumber>;
+  getAlphaNumber(id: string): Promise<AlphaNumber>;
+  activateDestinations(
+    endpointId: string,
+    capability: string,
+    countryCodes: string[],
+    options?: { validate?: boolean },
+  ): Promise<ActivateDestinationsResult>;
+  deactivateDestinations(endpointId: string, capability: string, countryCodes: string[]): Promise<Destination[]>;
+  listSubscriptions(endpointId: string): Promise<EndpointSubscription[]>;
+  getSubscription(endpointId: string, name: string): Promise<EndpointSubscription>;
+  cancelSubscription(endpointId: string, name: string): Promise<EndpointSubscription>;
+}
+
+export interface BirdClient extends BirdApi {
+  /** The typed openapi-fetch client, with auth, rate limits and retries, for calls BirdApi lacks. */
+  readonly raw: Client<paths>;
+}
+
+const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 6, baseMs: 200, maxMs: 10_000 } as const;
+const MAX_PAGE = 99;
+
+export function createBirdClient(options: BirdClientOptions): BirdClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const logger = (options.logger ?? silentLogger()).child({ component: "bird-client" });
+  const routeOf = routeMatcher(baseUrl);
+  const maxAttempts = options.maxAttempts ?? DEFAULTS.maxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
+  }
+  const transport = createRetryingFetch({
+    fetch: options.fetch ?? ((request: Request): Promise<Response> => fetch(request)),
+    limiter: rateLimiterFor(baseUrl, options.workspaceId, options.rateLimits),
+    routeOf,
+    timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+    maxAttempts,
+    backoff: { baseMs: options.backoff?.baseMs ?? DEFAULTS.baseMs, maxMs: options.backoff?.maxMs ?? DEFAULTS.maxMs },
+    logger,
+    observer: options.observer,
+  });
+  const raw = createClient<paths>({ baseUrl, fetch: transport });
+  const readKey = (): string => (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
+  raw.use(authMiddleware(readKey, routeOf));
+  return new HttpBirdClient(raw, options.organizationId, options.workspaceId, readKey);
+}
+
+/** Header values allow visible ASCII only; an invalid key must fail without Headers quoting it in a TypeError. */
+const VALID_KEY = /^[\x21-\x7e]+$/;
+
+function authMiddleware(readKey: () => string, routeOf: RouteMatcher): Middleware {
+  return {
+    onRequest: ({ request }): Request => {
+      const key = readKey();
+      if (!VALID_KEY.test(key)) {
+        const route = routeOf(request.url);
+        const problem = key === "" ? "empty" : "not a valid header value";
+        const message = `Bird ${request.method} ${route} not sent: the access key is ${problem}`;
+        throw new BirdApiError({ method: request.method, route, status: 0, kind: "unauthorized", message });
+      }
+      request.headers.set("Authorization", `AccessKey ${key}`);
+      request.headers.set("Accept", "application/json");
+      return request;
+    },
+  };
+}
+
+type Answer = { data?: string; error?: unknown; response: Response };
+
+class HttpBirdClient implements BirdClient {
+  constructor(
+    readonly raw: Client<paths>,
+    readonly organizationId: string,
+    readonly workspaceId: string,
+    private readonly readKey: () => string,
+  ) {}
+
+  async searchStock(filter: StockFilter, page: PageRequest = {}): Promise<Page<NumberStockItem>> {
+    const route = "/organizations/{organizationId}/numbers-stock-items";
+    const query = {
+      countryCodes: filter.countryCodes,
+      prefix: filter.prefix,
+      types: filter.types as NumberType[] | undefined,
+      features: filter.features,
+      testing: filter.testing,
+      limit: page.limit,
+      pageToken: page.pageToken,
+    };
+    const path = { organizationId: this.organizationId };
+    return this.call<Page<NumberStockItem>>("GET", route, listOf("id"), () =>
+      this.raw.GET(route, { params: { path, query }, parseAs: "text" }),
+    );
+  }
+
+  async *stockItems(filter: StockFilter, options: { limit?: number; max?: number } = {}): AsyncGenerator<NumberStockItem> {
+    const max = options.max ?? Infinity;
+    const limit = options.limit ?? MAX_PAGE;
+    const route = "/organizations/{organizationId}/numbers-stock-items";
+    let count = 0;
+    if (max <= 0) {
+      return;
+    }
+    for await (const item of paginate((pageToken) => this.searchStock(filter, { limit, pageToken }), route)) {
+      yield item;
+      if (++count >= max) {
+        return;
+      }
+    }
+  }
+
+  async buyNumbers(stockItemIds: string[]): Promise<LongCodeNumber[]> {
+    requireCount("buyNumbers", "stock item ids", stockItemIds, 25);
+    const route = "/workspaces/{workspaceId}/numbers-long-code";
+    const page = await this.call<Page<LongCodeNumber>>("POST", route, listOf("id"), () =>
+      this.raw.POST(route, {
+        params: { path: { workspaceId: this.workspaceId } },
+        body: { numberStockItemIds: stockItemIds },
+        parseAs: "text",
+      }),
+    );
+    return page.results;
+  }
+
+  async listNumbers(query: NumberQuery = {}, page: PageRequest = {}): Promise<Page<LongCodeNumber>> {
+    const route = "/workspaces/{workspaceId}/numbers-long-code";
+    return this.call<Page<LongCodeNumber>>("GET", route, listOf("id"), () =>
+      this.raw.GET(route, {
+        params: { path: { workspaceId: this.workspaceId }, query: { ...query, limit: page.limit, pageToken: page.pageToken } },
+        parseAs: "text",
+      }),
+    );
+  }
+
+  numbers(query: NumberQuery = {}): AsyncGenerator<LongCodeNumber> {
+    const route = "/workspaces/{workspaceId}/numbers-long-code";
+    return paginate((pageToken) => this.listNumbers(query, { limit: MAX_PAGE, pageToken }), route);
+  }
+
+  async getNumber(id: string): Promise<LongCodeNumber> {
+    const route = "/workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId}";
+    const path = { workspaceId: this.workspaceId, longCodeNumberId: pathSegment("number id", id) };
+    return this.call<LongCodeNumber>("GET", route, objectWith("id"), () =>
+      this.raw.GET(route, { params: { path }, parseAs: "text" }),
+    );
+  }
+
+  async listAlphaNumbers(page: PageRequest & { reverse?: boolean } = {}): Promise<Page<AlphaNumber>> {
+    const route = "/workspaces/{workspaceId}/numbers-alpha";
+    const query = { limit: page.limit, pageToken: page.pageToken, reverse: page.reverse };
+    return this.call<Page<AlphaNumber>>("GET", route, listOf("id"), () =>
+      this.raw.GET(route, { params: { path: { workspaceId: this.workspaceId }, query }, parseAs: "text" }),
+    );
+  }
+
+  alphaNumbers(): AsyncGenerator<AlphaNumber> {
+    const route = "/workspaces/{workspaceId}/numbers-alpha";
+    return paginate((pageToken) => this.listAlphaNumbers({ limit: MAX_PAGE, pageToken }), route);
+  }
+
+  async getAlphaNumber(id: string): Promise<AlphaNumber> {
+    const route = "/workspaces/{workspaceId}/numbers-alpha/{alphaNumberId}";
+    const path = { workspaceId: this.workspaceId, alphaNumberId: pathSegment("alpha sender id", id) };
+    return this.call<AlphaNumber>("GET", route, objectWith("id"), () =>
+      this.raw.GET(route, { params: { path }, parseAs: "text" }),
+    );
+  }
+
+  async activateDestinations(
+    endpointId: string,
+    capability: string,
+    countryCodes: string[],
+    options: { validate?: boolean } = {},
+  ): Promise<ActivateDestinationsResult> {
+    requireCount("activateDestinations", "country codes", countryCodes, 100);
+    const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/destinations/activate";
+    const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
+    const query = options.validate ? { validate: true } : {};
+    const answer = await this.call<ActivateDestinationsResult & { error?: unknown }>("POST", route, activateShape, () =>
+      this.raw.POST(route, { params: { path, query }, body: { capability, countryCodes }, parseAs: "text" }),
+    );
+    if (answer.error !== undefined && answer.error !== null) {
+      // Bird documents errors of this call inside a 200 body.
+      throw this.error({ method: "POST", route, status: 200, kind: "permanent", ...parseErrorBody(answer.error) });
+    }
+    return { subscriptionPrices: answer.subscriptionPrices, results: answer.results };
+  }
+
+  async deactivateDestinations(endpointId: string, capability: string, countryCodes: string[]): Promise<Destination[]> {
+    requireCount("deactivateDestinations", "country codes", countryCodes, 25);
+    const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/destinations/deactivate";
+    const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
+    const page = await this.call<Page<Destination>>("POST", route, listOf("countryCode"), () =>
+      this.raw.POST(route, { params: { path }, body: { capability, countryCodes }, parseAs: "text" }),
+    );
+    return page.results;
+  }
+
+  async listSubscriptions(endpointId: string): Promise<EndpointSubscription[]> {
+    const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions";
+    const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
+    const page = await this.call<Page<EndpointSubscription>>("GET", route, listOf("name"), () =>
+      this.raw.GET(route, { params: { path }, parseAs: "text" }),
+    );
+    return page.results;
+  }
+
+  async getSubscription(endpointId: string, name: string): Promise<EndpointSubscription> {
+    const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{subscriptionName}";
+    return this.call<EndpointSubscription>("GET", route, objectWith("name"), () =>
+      this.raw.GET(route, { params: { path: this.subscriptionPath(endpointId, name) }, parseAs: "text" }),
+    );
+  }
+
+  async cancelSubscription(endpointId: string, name: string): Promise<EndpointSubscription> {
+    const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{subscriptionName}/cancel";
+    return this.call<EndpointSubscription>("POST", route, objectWith("name"), () =>
+      this.raw.POST(route, { params: { path: this.subscriptionPath(endpointId, name) }, parseAs: "text" }),
+    );
+  }
+
+  private subscriptionPath(endpointId: string, name: string): { workspaceId: string; endpointId: string; subscriptionName: string } {
+    return {
+      workspaceId: this.workspaceId,
+      endpointId: pathSegment("endpoint id", endpointId),
+      subscriptionName: pathSegment("subscription name", name),
+    };
+  }
+
+  /**
+   * Turns an openapi-fetch answer into data or a BirdApiError. Bodies are fetched as text and parsed here, so a
+   * body that is not JSON, or not the expected shape, is a clear transient error rather than a crash.
+   */
+  private async call<T>(method: "GET" | "POST", route: BirdRoute, shape: ShapeCheck, send: () => Promise<Answer>): Promise<T> {
+    const { data, error, response } = await send();
+    const unsafe = !isIdempotent(method, route);
+    if (!response.ok) {
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      const ambiguous = unsafe && response.status >= 500;
+      throw this.error({ method, route, status: response.status, ambiguous, retryAfterMs, ...parseErrorBody(error) });
+    }
+    const body = parseJson(data);
+    const problem = body === undefined ? "empty or not JSON" : shape(body.value);
+    if (problem !== undefined) {
+      const message = `Bird ${method} ${route} returned a malformed response body (${response.status}): ${problem}`;
+      throw this.error({ method, route, status: response.status, kind: "transient", ambiguous: unsafe, message });
+    }
+    return body?.value as T;
+  }
+
+  /** Bird's own text could echo the key it was sent; it is scrubbed before it becomes part of an error. */
+  private error(init: BirdApiErrorInit): BirdApiError {
+    const key = readKeyOrEmpty(this.readKey);
+    const scrub = <V>(value: V): V => (key === "" ? value : scrubSecret(value, key));
+    return new BirdApiError({ ...init, birdMessage: scrub(init.birdMessage), details: scrub(init.details), code: scrub(init.code) });
+  }
+}
+
+function readKeyOrEmpty(readKey: () => string): string {
+  try {
+    return readKey();
+  } catch {
+    return "";
+  }
+}
+
+function scrubSecret<V>(value: V, secret: string): V {
+  if (typeof value === "string") {
+    return value.replaceAll(secret, "[redacted]") as V;
+  }
+  if (Array.isArray(value)) {
+    return value.map((item: unknown) => scrubSecret(item, secret)) as V;
+  }
+  if (isRecord(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubSecret(v, secret)])) as V;
+  }
+  return value;
+}
+
+/** Batching is the caller's job; an out-of-range batch is a bug, caught before anything is sent. */
+function requireCount(operation: string, what: string, items: readonly string[], max: number): void {
+  if (items.length < 1 || items.length > max) {
+    throw new RangeError(`${operation} takes 1 to ${max} ${what}, got ${items.length}`);
+  }
+}
+
+/** "." and ".." survive URL encoding and would be resolved away, turning a get into a call on another route. */
+function pathSegment(what: string, value: string): string {
+  if (value === "" || value === "." || value === "..") {
+    throw new RangeError(`Invalid ${what} ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,228 @@
+import type { Logger } from "../log.js";
+import { BirdApiError, parseRetryAfter } from "./errors.js";
+import type { WorkspaceRateLimiter } from "./rate-limiter.js";
+import { isIdempotent, type RouteMatcher } from "./routes.js";
+
+/** Hooks for metrics; `route` is always the OpenAPI path template. */
+export interface BirdObserver {
+  request?(event: { method: string; route: string; status: number | "error"; seconds: number; attempt: number }): void;
+  rateLimitWait?(event: { method: "GET" | "POST"; seconds: number }): void;
+}
+
+export interface TransportOptions {
+  fetch: (request: Request) => Promise<Response>;
+  limiter: WorkspaceRateLimiter;
+  routeOf: RouteMatcher;
+  /** Per attempt, from sending the request to the last byte of the answer. */
+  timeoutMs: number;
+  maxAttempts: number;
+  backoff: { baseMs: number; maxMs: number };
+  logger: Logger;
+  observer?: BirdObserver;
+  /** In [0, 1); injectable for deterministic jitter. */
+  random?: () => number;
+}
+
+/** 429: Bird did not process the request. 5xx: Bird's docs say retrying after a delay is safe. */
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+type Outcome = { response: Response } | { failure: "network" | "timeout"; cause: unknown };
+
+interface Call {
+  method: string;
+  route: string;
+  idempotent: boolean;
+  url: string;
+  headers: Headers;
+  body: ArrayBuffer | undefined;
+  signal: AbortSignal;
+}
+
+/**
+ * The `fetch` handed to openapi-fetch: rate limiting, per-attempt timeouts and retries with full-jitter backoff.
+ * Each attempt sends a new Request built from a buffered copy of the original, because a body can be read once.
+ * A call that is not idempotent (buying numbers) is retried only on 429, which Bird guarantees was not processed;
+ * any other unclear outcome ends in an error marked ambiguous, for the caller to resolve by looking the number up.
+ */
+export function createRetryingFetch(options: TransportOptions): (request: Request) => Promise<Response> {
+  const random = options.random ?? Math.random;
+  return async (request: Request): Promise<Response> => {
+    const call = await snapshot(request, options.routeOf);
+    for (let attempt = 1; ; attempt++) {
+      await takeToken(options, call.method);
+      // The wait for a token can be long; a caller that gave up meanwhile must not still send.
+      call.signal.throwIfAborted();
+      const outcome = await attemptOnce(options, call, attempt);
+      const delayMs = retryDelay(options, call, outcome, attempt, random);
+      if (delayMs === undefined) {
+        return settle(options, call, outcome, attempt);
+      }
+      options.logger.info(
+        { method: call.method, route: call.route, attempt, outcome: describeOutcome(outcome), delayMs },
+        "Retrying Bird API call",
+      );
+      await sleep(delayMs, call.signal);
+    }
+  };
+}
+
+async function snapshot(request: Request, routeOf: RouteMatcher): Promise<Call> {
+  const route = routeOf(request.url);
+  return {
+    method: request.method,
+    route,
+    idempotent: isIdempotent(request.method, route),
+    url: request.url,
+    headers: new Headers(request.headers),
+    body: request.body === null ? undefined : await request.arrayBuffer(),
+    signal: request.signal,
+  };
+}
+
+async function takeToken(options: TransportOptions, method: string): Promise<void> {
+  const waitedMs = await options.limiter.acquire(method);
+  const bucket = method.toUpperCase() === "GET" ? "GET" : "POST";
+  notify(options, () => options.observer?.rateLimitWait?.({ method: bucket, seconds: waitedMs / 1000 }));
+}
+
+async function attemptOnce(options: TransportOptions, call: Call, attempt: number): Promise<Outcome> {
+  const started = performance.now();
+  const outcome = await withDeadline(options.timeoutMs, call.signal, (signal) => send(options, call, signal));
+  const seconds = (performance.now() - started) / 1000;
+  const status = "response" in outcome ? outcome.response.status : "error";
+  notify(options, () => options.observer?.request?.({ method: call.method, route: call.route, status, seconds, attempt }));
+  options.logger.debug(
+    { method: call.method, route: call.route, attempt, status, outcome: describeOutcome(outcome), ms: Math.round(seconds * 1000) },
+    "Bird API attempt",
+  );
+  return outcome;
+}
+
+/** Runs `work` with a signal that aborts on the deadline or the caller's abort, even if `work` ignores it. */
+async function withDeadline(
+  timeoutMs: number,
+  callerSignal: AbortSignal,
+  work: (signal: AbortSignal) => Promise<Response>,
+): Promise<Outcome> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
+  const forwardAbort = (): void => controller.abort(callerSignal.reason);
+  callerSignal.addEventListener("abort", forwardAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason as Error), { once: true });
+  });
+  try {
+    return { response: await Promise.race([work(controller.signal), aborted]) };
+  } catch (cause) {
+    if (callerSignal.aborted) {
+      throw callerSignal.reason;
+    }
+    return { failure: controller.signal.aborted ? "timeout" : "network", cause };
+  } finally {
+    clearTimeout(timer);
+    callerSignal.removeEventListener("abort", forwardAbort);
+  }
+}
+
+/** Reads the whole answer inside the attempt, so a connection dropped mid-body is a network failure here. */
+async function send(options: TransportOptions, call: Call, signal: AbortSignal): Promise<Response> {
+  const request = new Request(call.url, { method: call.method, headers: call.headers, body: call.body, signal });
+  const response = await options.fetch(request);
+  const answer = await response.arrayBuffer();
+  const headers = new Headers(response.headers);
+  headers.delete("content-encoding");
+  headers.set("content-length", String(answer.byteLength));
+  const nullBody = NULL_BODY_STATUS.has(response.status);
+  return new Response(nullBody ? null : answer, { status: response.status, statusText: response.statusText, headers });
+}
+
+function retryDelay(
+  options: TransportOptions,
+  call: Call,
+  outcome: Outcome,
+  attempt: number,
+  random: () => number,
+): number | undefined {
+  if (attempt >= options.maxAttempts) {
+    return undefined;
+  }
+  if (!("response" in outcome)) {
+    return call.idempotent ? fullJitter(options, attempt, random) : undefined;
+  }
+  const { status } = outcome.response;
+  if (!RETRYABLE_STATUS.has(status) || (!call.idempotent && status !== 429)) {
+    return undefined;
+  }
+  const retryAfterMs = parseRetryAfter(outcome.response.headers.get("retry-after"));
+  if (retryAfterMs === undefined) {
+    return fullJitter(options, attempt, random);
+  }
+  // A longer wait than our own cap would stall the caller; give up and let the error's retryAfterMs requeue it.
+  return retryAfterMs <= options.backoff.maxMs ? retryAfterMs : undefined;
+}
+
+/** Full jitter (a uniform delay up to the exponential bound) spreads retries of many reconcilers apart. */
+function fullJitter(options: TransportOptions, attempt: number, random: () => number): number {
+  const bound = Math.min(options.backoff.maxMs, options.backoff.baseMs * 2 ** (attempt - 1));
+  return Math.floor(random() * bound);
+}
+
+function settle(options: TransportOptions, call: Call, outcome: Outcome, attempt: number): Response {
+  if ("response" in outcome) {
+    return outcome.response;
+  }
+  const what = outcome.failure === "timeout" ? `timed out (${options.timeoutMs} ms per attempt)` : "failed with a network error";
+  const code = causeCode(outcome.cause);
+  throw new BirdApiError({
+    method: call.method,
+    route: call.route,
+    status: 0,
+    kind: "transient",
+    ambiguous: !call.idempotent,
+    cause: outcome.cause,
+    message: `Bird ${call.method} ${call.route} ${what}${code ? ` (${code})` : ""} after ${attempt} attempt${attempt === 1 ? "" : "s"}`,
+  });
+}
+
+/** A system error code (ECONNREFUSED) says enough; a cause's free text is not copied into our message. */
+function causeCode(cause: unknown): string | undefined {
+  for (let current = cause, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") {
+      return code;
+    }
+  }
+  return undefined;
+}
+
+function describeOutcome(outcome: Outcome): string {
+  return "response" in outcome ? String(outcome.response.status) : outcome.failure;
+}
+
+/** An observer is metrics plumbing; its failure must not fail the call. */
+function notify(options: TransportOptions, report: () => void): void {
+  try {
+    report();
+  } catch (error) {
+    options.logger.warn({ err: error }, "Bird API observer failed");
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,78 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { EventReason, Reason, READY, SYNCED } from "../api/v1alpha1/conditions.js";
+import type { Condition } from "../api/v1alpha1/index.js";
+import type { Logger } from "../log.js";
+import type { ReconcileResult } from "../runtime/controller.js";
+import { errorMessage, errorReason, PermanentError, Waiting } from "../runtime/errors.js";
+import type { EventRecorder, EventSubject } from "../runtime/events.js";
+import { createMergePatch } from "../runtime/merge-patch.js";
+import type { ResourceClient } from "../runtime/resource-client.js";
+import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
+
+export interface ReconciledStatus {
+  conditions?: Condition[];
+  observedGeneration?: number;
+  lastSyncTime?: string;
+}
+
+export interface StepOutcome<T> {
+  ready: ConditionUpdate;
+  requeueAfterMs?: number;
+  /** The object as the step left it (after metadata updates), for the status write. */
+  object?: T;
+}
+
+/**
+ * Runs one reconcile step on a copy of the object's status, then writes status once with Ready and Synced set from
+ * the outcome. A failure becomes Synced=False with the error's reason and message (Ready stays True through a
+ * transient Bird error: the number still works), a Warning event, and is rethrown for the controller to classify;
+ * `Waiting` is reported the same way but polls instead of failing.
+ */
+export async function runStep<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus>(
+  deps: { client: ResourceClient<T>; events: EventRecorder; log: Logger; now: () => Date },
+  object: T,
+  step: (status: S) => Promise<StepOutcome<T>>,
+): Promise<ReconcileResult> {
+  const status = structuredClone(object.status ?? {}) as S;
+  try {
+    const outcome = await step(status);
+    setConditions(object, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" }, deps.now());
+    await writeStatus(deps.client, outcome.object ?? object, status, deps.now());
+    return { requeueAfterMs: outcome.requeueAfterMs };
+  } catch (error) {
+    const reason = errorReason(error, Reason.ReconcileError);
+    const message = errorMessage(error);
+    const current = status.conditions?.find((c) => c.type === READY);
+    const keepReady = current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting);
+    const ready: ConditionUpdate = keepReady ? { type: READY, status: "True", reason: current.reason, message: current.message } : { type: READY, status: "False", reason, message };
+    setConditions(object, status, ready, { type: SYNCED, status: "False", reason, message }, deps.now());
+    await writeStatus(deps.client, object, status, deps.now()).catch((statusError: unknown) => deps.log.debug({ err: errorMessage(statusError) }, "Status write failed"));
+    if (error instanceof Waiting) return { requeueAfterMs: error.requeueAfterMs };
+    deps.events.record(object, "Warning", eventReasonFor(reason), message);
+    throw error;
+  }
+}
+
+function setConditions(object: KubernetesObject, status: ReconciledStatus, ready: ConditionUpdate, synced: ConditionUpdate, now: Date): void {
+  const generation = object.metadata?.generation;
+  status.conditions = setCondition(setCondition(status.conditions, ready, generation, now), synced, generation, now);
+  status.observedGeneration = generation;
+}
+
+/** Writes status only when something other than lastSyncTime changed: an idle reconcile costs no API write. */
+export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(client: ResourceClient<T>, object: T, next: S, now: Date): Promise<void> {
+  if (!statusChanged(object.status, next)) return;
+  next.lastSyncTime = rfc3339(now);
+  await client.patchStatus(object.metadata?.namespace, object.metadata?.name ?? "", createMergePatch(object.status ?? {}, next));
+}
+
+export function notReady(reason: string, message: string): ConditionUpdate {
+  return { type: READY, status: "False", reason, message };
+}
+
+function eventReasonFor(reason: string): string {
+  if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
+  if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
+  if (reason === Reason.NumberLost) return EventReason.NumberLost;
+  return EventReason.ReconcileError;
+}

@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { rateLimiterFor, resetRateLimiters, TokenBucket } from "../../src/bird/index.js";
+import { fakeFetch, json, testClient } from "./helpers.js";
+
+describe("TokenBucket", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const clock = (): number => Date.now();
+
+  it("lets a burst of `capacity` through at once, then paces at the rate: 500 at 50/s with capacity 10 take 9.8 s", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, now: clock });
+    const start = Date.now();
+    const doneAt: number[] = [];
+    const all = Array.from({ length: 500 }, () => bucket.acquire().then(() => doneAt.push(Date.now() - start)));
+
+    await vi.advanceTimersByTimeAsync(0);
+    expect(doneAt).toHaveLength(10);
+    for (let t = 100; t <= 9_800; t += 100) {
+      await vi.advanceTimersByTimeAsync(100);
+      // Never more than the burst plus what the rate earned: the server's own bucket cannot overflow.
+      expect(doneAt.length).toBe(Math.min(500, 10 + Math.floor((t * 50) / 1000)));
+    }
+    await Promise.all(all);
+    expect(Math.max(...doneAt)).toBe(9_800);
+    expect(bucket.pending).toBe(0);
+  });
+
+  it("serves waiters in arrival order", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 1, now: clock });
+    const order: number[] = [];
+    const all = Array.from({ length: 20 }, (_, i) => bucket.acquire().then(() => order.push(i)));
+    await vi.runAllTimersAsync();
+    await Promise.all(all);
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it("reports how long each caller waited", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 1, now: clock });
+    const first = bucket.acquire();
+    const second = bucket.acquire();
+    const third = bucket.acquire();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await Promise.all([first, second, third])).toEqual([0, 100, 200]);
+  });
+
+  it("refills to capacity while idle, and no further", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, now: clock });
+    for (let i = 0; i < 10; i++) await bucket.acquire();
+    await vi.advanceTimersByTimeAsync(60_000);
+    const granted: number[] = [];
+    const all = Array.from({ length: 11 }, () => bucket.acquire().then((waited) => granted.push(waited)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(granted).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(20);
+    await Promise.all(all);
+    expect(granted).toHaveLength(11);
+  });
+
+  it("defaults capacity to a fifth of a second's worth", () => {
+    expect(new TokenBucket({ ratePerSecond: 50 }).capacity).toBe(10);
+    expect(new TokenBucket({ ratePerSecond: 500 }).capacity).toBe(100);
+    expect(new TokenBucket({ ratePerSecond: 3 }).capacity).toBe(1);
+  });
+
+  it("uses timers, not a busy loop: one timer for any number of waiters", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 1, capacity: 1, now: clock });
+    const all = Array.from({ length: 100 }, () => bucket.acquire());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.runAllTimersAsync();
+    await Promise.all(all);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("takes a new rate in place, keeping waiters in order", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 1, capacity: 1, now: clock });
+    await bucket.acquire();
+    const doneAt: number[] = [];
+    const start = Date.now();
+    const all = [bucket.acquire(), bucket.acquire()].map((p) => p.then(() => doneAt.push(Date.now() - start)));
+    await vi.advanceTimersByTimeAsync(10);
+    bucket.configure(100, 1);
+    await vi.advanceTimersByTimeAsync(30);
+    await Promise.all(all);
+    expect(doneAt).toEqual([20, 30]);
+    expect([bucket.ratePerSecond, bucket.capacity]).toEqual([100, 1]);
+  });
+
+  it("rejects a non-positive rate", () => {
+    expect(() => new TokenBucket({ ratePerSecond: 0 })).toThrow(RangeError);
+    expect(() => new TokenBucket({ ratePerSecond: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe("rateLimiterFor", () => {
+  beforeEach(() => {
+    resetRateLimiters();
+  });
+
+  it("shares one limiter per base URL and workspace, with Bird's limits by default", () => {
+    const a = rateLimiterFor("https://api.bird.com", "ws-1");
+    expect(rateLimiterFor("https://api.bird.com/", "ws-1")).toBe(a);
+    expect(rateLimiterFor("https://api.bird.com", "ws-2")).not.toBe(a);
+    expect(rateLimiterFor("http://127.0.0.1:9999", "ws-1")).not.toBe(a);
+    expect(a.get.ratePerSecond).toBe(50);
+    expect(a.get.capacity).toBe(10);
+    expect(a.post.ratePerSecond).toBe(500);
+    expect(a.post.capacity).toBe(100);
+  });
+
+  it("takes configured rates and bursts", () => {
+    const limiter = rateLimiterFor("https://api.bird.com", "ws-3", { getPerSecond: 20, getBurst: 7, postPerSecond: 5 });
+    expect([limiter.get.ratePerSecond, limiter.get.capacity, limiter.post.ratePerSecond, limiter.post.capacity]).toEqual([20, 7, 5, 1]);
+  });
+
+  it("applies the latest caller's limits to the shared buckets", () => {
+    const first = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 20 });
+    const second = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 10, postPerSecond: 100 });
+    expect(second).toBe(first);
+    expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([10, 2, 100, 20]);
+    rateLimiterFor("https://api.bird.com", "ws-4");
+    expect([first.get.ratePerSecond, first.post.ratePerSecond]).toEqual([50, 500]);
+  });
+
+  it("forgets limiters on reset", () => {
+    const a = rateLimiterFor("https://api.bird.com", "ws-1");
+    resetRateLimiters();
+    expect(rateLimiterFor("https://api.bird.com", "ws-1")).not.toBe(a);
+  });
+
+  it("makes two clients of one workspace wait for each other, and the stock search counts as a GET", async () => {
+    const { fetch } = fakeFetch(() => json(200, { results: [] }));
+    const waits: { client: string; method: string; seconds: number }[] = [];
+    const make = (client: string, workspaceId: string): ReturnType<typeof testClient> =>
+      testClient(fetch, {
+        workspaceId,
+        rateLimits: { getPerSecond: 20, getBurst: 1 },
+        observer: { rateLimitWait: (e) => waits.push({ client, ...e }) },
+      });
+    const a = make("a", "ws-shared");
+    const b = make("b", "ws-shared");
+    const other = make("other", "ws-other");
+
+    await a.searchStock({ countryCodes: ["NL"] });
+    await Promise.all([b.listNumbers(), other.listNumbers()]);
+
+    expect(waits.find((w) => w.client === "a")?.seconds).toBe(0);
+    expect(waits.find((w) => w.client === "b")?.seconds).toBeGreaterThanOrEqual(0.03);
+    expect(waits.find((w) => w.client === "b")?.method).toBe("GET");
+    expect(waits.find((w) => w.client === "other")?.seconds).toBe(0);
+  });
+});

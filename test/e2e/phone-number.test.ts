@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import { testCluster, uniqueName } from "../helpers/cluster.js";
+import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { startTestOperator, type TestOperator } from "../helpers/operator.js";
+
+const cluster = testCluster();
+
+/** The PhoneNumber flow as a user drives it: kubectl apply, kubectl wait, kubectl get; Bird is the simulator. */
+describe("PhoneNumber against the real API server and the simulator", () => {
+  let sim: RunningSimulator;
+  let fixture: Fixture;
+  let operator: TestOperator;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 300 });
+    fixture = await createFixture(cluster, sim.url);
+    operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { resyncMs: 4000 } });
+    await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    expect(sim?.sim.responseViolations() ?? []).toEqual([]);
+    await sim?.close();
+  });
+
+  const pn = (name: string, spec: Record<string, unknown>): Record<string, unknown> => ({
+    apiVersion: "numbers.birdoperator.dev/v1alpha1",
+    kind: "PhoneNumber",
+    metadata: { name, namespace: fixture.namespace },
+    spec: { workspaceRef: { name: fixture.workspace }, ...spec },
+  });
+  const get = (name: string): Promise<PhoneNumber> => getJson<PhoneNumber>(cluster, ["phonenumber", name, "-n", fixture.namespace]);
+  const waitReady = (name: string, timeout = "60s"): Promise<unknown> =>
+    cluster.kubectl(["wait", "--for=condition=Ready", `phonenumber/${name}`, "-n", fixture.namespace, `--timeout=${timeout}`]);
+  const condition = async (name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> =>
+    (await get(name)).status?.conditions?.find((c) => c.type === type);
+  const waitReason = (name: string, reason: string): Promise<{ status: string; reason: string; message: string }> =>
+    eventually(`${name} Ready reason ${reason}`, async () => {
+      const ready = await condition(name, "Ready");
+      return ready?.reason === reason ? ready : undefined;
+    });
+  const birdWrites = (): number => sim.sim.calls().counts.filter((c) => c.method === "POST").reduce((n, c) => n + c.count, 0);
+  const statusWrites = async (): Promise<number> =>
+    (await operator.metrics.kubeWrites.get()).values.filter((v) => v.labels.kind === "PhoneNumber" && v.labels.verb === "patch-status").reduce((n, v) => n + v.value, 0);
+  const purchasesOf = (numberString: string | undefined): number => sim.sim.purchases().filter((p) => p.numberString === numberString).length;
+
+  it("buys a number by filters, reports everything Bird knows, and a second reconcile writes nothing", async () => {
+    await apply(cluster, pn("filters", { countryCode: "US", type: "local", capabilities: ["sms-outbound"], destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }] }));
+    await waitReady("filters");
+    const { status } = await get("filters");
+    expect(status?.numberString).toMatch(/^\+1\d{10}$/);
+    expect(status?.numberId).toBeTruthy();
+    expect(status?.provisioningStatus).toBe("provisioned");
+    expect(status?.issues).toEqual([]);
+    expect(status?.monthlyPrice?.currencyCode).toMatch(/^[A-Z]{3}$/);
+    expect(status?.subscription?.status).toBe("active");
+    expect(status?.destinations).toEqual([
+      { capability: "sms", countryCode: "CA", status: "active" },
+      { capability: "sms", countryCode: "US", status: "active" },
+    ]);
+    expect(status?.pinHint).toContain(status?.numberString);
+    expect(purchasesOf(status?.numberString)).toBe(1);
+    const printed = await cluster.kubectl(["get", "pn", "filters", "-n", fixture.namespace]);
+    expect(printed.stdout).toContain(status?.numberString);
+
+    const writesBefore = birdWrites();
+    const statusBefore = await statusWrites();
+    operator.manager; // the resync (4 s) reconciles it again
+    await new Promise((r) => setTimeout(r, 9000));
+    expect(birdWrites()).toBe(writesBefore);
+    expect(await statusWrites()).toBe(statusBefore);
+  });
+
+  it("adopts a number the workspace already owns instead of buying", async () => {
+    const [owned] = sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31612345678" });
+    await apply(cluster, pn("adopt", { numberString: "+31612345678" }));
+    await waitReady("adopt");
+    expect((await get("adopt")).status?.numberId).toBe(owned?.id);
+    expect(purchasesOf("+31612345678")).toBe(0);
+  });
+
+  it("buys an exact number that is in stock, and reports one that is not", async () => {
+    sim.sim.addStock([{ numberString: "+442071234567", countryCode: "GB", type: "local" }]);
+    await apply(cluster, pn("exact", { numberString: "+442071234567" }), pn("unavailable", { numberString: "+442079999999" }));
+    await waitReady("exact");
+    expect(purchasesOf("+442071234567")).toBe(1);
+    const unavailable = await waitReason("unavailable", "NumberUnavailable");
+    expect(unavailable.message).toContain("+442079999999");
+    expect(purchasesOf("+442079999999")).toBe(0);
+  });
+
+  it("refuses a price above the limit with a clear condition and buys nothing", async () => {
+    const before = sim.sim.purchases().length;
+    await apply(cluster, pn("pricey", { countryCode: "DE", type: "local", maxMonthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 } }));
+    const ready = await waitReason("pricey", "PriceAboveLimit");
+    expect(ready.message).toMatch(/above spec.maxMonthlyPrice/);
+    expect(sim.sim.purchases().length).toBe(before);
+  });
+
+  it("adds and removes destinations, and restores one deactivated out of band within a resync", async () => {
+    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }));
+    await waitReady("dest");
+    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "GB", "NL"] }] }));
+    await eventually("three destinations", async () => ((await get("dest")).status?.destinations?.filter((d) => d.status === "active").length === 3 ? true : undefined));
+    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }));
+    await eventually("one destination", async () => ((await get("dest")).status?.destinations?.length === 1 ? true : undefined));
+    const deactivations = sim.sim.calls().recent.filter((c) => c.method === "POST" && c.route.endsWith("/destinations/deactivate"));
+    expect(JSON.stringify(deactivations.at(-1))).toMatch(/"GB"|"US"/);
+
+    const endpointId = (await get("dest")).status?.endpointId ?? "";
+    sim.sim.deactivateDestinations(endpointId, { capability: "sms", countryCodes: ["NL"] });
+    const activationsBefore = sim.sim.calls().counts.filter((c) => c.route.endsWith("/destinations/activate")).reduce((n, c) => n + c.count, 0);
+    await eventually(
+      "NL re-activated",
+      async () => (sim.sim.calls().counts.filter((c) => c.route.endsWith("/destinations/activate")).reduce((n, c) => n + c.count, 0) > activationsBefore ? true : undefined),
+      20_000,
+    );
+  });
+
+  it("ObserveOnly reports status and never writes to Bird", async () => {
+    sim.sim.addNumbers({ countryCode: "CA", type: "local", numberString: "+16135550123" });
+    const writesBefore = birdWrites();
+    await apply(cluster, pn("observe", { numberString: "+16135550123", managementPolicy: "ObserveOnly", destinations: [{ capability: "sms", countryCodes: ["CA"] }] }));
+    await waitReady("observe");
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(birdWrites()).toBe(writesBefore);
+    expect((await get("observe")).status?.numberString).toBe("+16135550123");
+  });
+
+  it("Delete cancels the main subscription; Retain does not; a Bird outage holds the finalizer", async () => {
+    await apply(cluster, pn("delete-me", { countryCode: "US", type: "toll-free" }), pn("retain-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }));
+    await waitReady("delete-me");
+    await waitReady("retain-me");
+    const deleted = (await get("delete-me")).status?.endpointId ?? "";
+    const retained = (await get("retain-me")).status?.endpointId ?? "";
+    const cancels = (endpointId: string): number => sim.sim.calls().recent.filter((c) => c.method === "POST" && c.route.endsWith("/cancel") && c.path?.includes(endpointId)).length;
+
+    sim.sim.setFaults({ errorRate: 1, routes: ["cancelSubscription"] });
+    await cluster.kubectl(["delete", "pn", "delete-me", "-n", fixture.namespace, "--wait=false"]);
+    await new Promise((r) => setTimeout(r, 3000));
+    const held = await get("delete-me");
+    expect(held.metadata?.finalizers).toContain("numbers.birdoperator.dev/finalizer");
+    expect(held.status?.conditions?.find((c) => c.type === "Synced")?.status).toBe("False");
+    sim.sim.setFaults({});
+    await cluster.kubectl(["wait", "--for=delete", "pn/delete-me", "-n", fixture.namespace, "--timeout=60s"]);
+    expect(cancels(deleted)).toBeGreaterThanOrEqual(1);
+    await cluster.kubectl(["delete", "pn", "retain-me", "-n", fixture.namespace, "--timeout=30s"]);
+    expect(cancels(retained)).toBe(0);
+  });
+
+  it("refuses a namespace the workspace does not allow", async () => {
+    const other = uniqueName("other");
+    await cluster.kubectl(["create", "namespace", other]);
+    const op = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { namespaces: [other] } });
+    try {
+      await apply(cluster, { ...pn("forbidden", { countryCode: "US", type: "local" }), metadata: { name: "forbidden", namespace: other } });
+      const ready = await eventually("Forbidden", async () => {
+        const got = await getJson<PhoneNumber>(cluster, ["phonenumber", "forbidden", "-n", other]);
+        const c = got.status?.conditions?.find((x) => x.type === "Ready");
+        return c?.reason === "Forbidden" ? c : undefined;
+      });
+      expect(ready.message).toContain("allowedNamespaces");
+    } finally {
+      await op.stop();
+    }
+  });
+});
