@@ -68,7 +68,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
 
     const writesBefore = birdWrites();
     const statusBefore = await statusWrites();
-    operator.manager; // the resync (4 s) reconciles it again
+    // Two resyncs (4 s each) reconcile it again with nothing new to do.
     await new Promise((r) => setTimeout(r, 9000));
     expect(birdWrites()).toBe(writesBefore);
     expect(await statusWrites()).toBe(statusBefore);

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import { testCluster, uniqueName } from "../helpers/cluster.js";
+import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { startTestOperator, type TestOperator } from "../helpers/operator.js";
+import { startOperatorProcess } from "../helpers/operator-process.js";
+
+const cluster = testCluster();
+
+/** Guardrails and the crash-safe purchase: nothing is bought twice, nothing beyond the limits the platform set. */
+describe("purchase guardrails and crash safety", () => {
+  let sim: RunningSimulator;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 100 });
+  });
+
+  afterAll(async () => {
+    expect(sim?.sim.responseViolations() ?? []).toEqual([]);
+    await sim?.close();
+  });
+
+  const pn = (fixture: Fixture, name: string, spec: Record<string, unknown>): Record<string, unknown> => ({
+    apiVersion: "numbers.birdoperator.dev/v1alpha1",
+    kind: "PhoneNumber",
+    metadata: { name, namespace: fixture.namespace },
+    spec: { workspaceRef: { name: fixture.workspace }, ...spec },
+  });
+  const list = async (fixture: Fixture): Promise<PhoneNumber[]> => (await getJson<{ items: PhoneNumber[] }>(cluster, ["phonenumbers", "-n", fixture.namespace])).items;
+  const purchasesOf = (numberString: string | undefined): number => sim.sim.purchases().filter((p) => p.numberString === numberString).length;
+
+  describe("policy", () => {
+    let fixture: Fixture;
+    let operator: TestOperator;
+
+    beforeAll(async () => {
+      fixture = await createFixture(cluster, sim.url, { policy: { allowedCountries: ["US", "CA"], maxNumbers: 10 } });
+      operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { workers: 8 } });
+      await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
+    });
+
+    afterAll(async () => {
+      await operator?.stop();
+    });
+
+    it("refuses a country the policy forbids, naming the policy", async () => {
+      const before = sim.sim.purchases().length;
+      await apply(cluster, pn(fixture, "germany", { countryCode: "DE", type: "local" }));
+      const ready = await eventually("PolicyViolation", async () => {
+        const c = (await getJson<PhoneNumber>(cluster, ["pn", "germany", "-n", fixture.namespace])).status?.conditions?.find((x) => x.type === "Ready");
+        return c?.reason === "PolicyViolation" ? c : undefined;
+      });
+      expect(ready.message).toContain("allowedCountries");
+      expect(sim.sim.purchases().length).toBe(before);
+      await cluster.kubectl(["delete", "pn", "germany", "-n", fixture.namespace]);
+    });
+
+    it("buys exactly 10 of 20 numbers racing for a quota of 10", async () => {
+      const before = sim.sim.purchases().length;
+      await apply(cluster, ...Array.from({ length: 20 }, (_, i) => pn(fixture, `race-${i}`, { countryCode: "US", type: "local" })));
+      const settled = await eventually(
+        "20 settled",
+        async () => {
+          const items = await list(fixture);
+          const reasons = items.map((i) => i.status?.conditions?.find((c) => c.type === "Ready")?.reason);
+          const ready = reasons.filter((r) => r === "Available").length;
+          const quota = reasons.filter((r) => r === "QuotaExceeded").length;
+          return ready + quota === 20 ? { ready, quota } : undefined;
+        },
+        90_000,
+      );
+      expect(settled).toEqual({ ready: 10, quota: 10 });
+      expect(sim.sim.purchases().length - before).toBe(10);
+    });
+  });
+
+  describe("crash safety", () => {
+    let fixture: Fixture;
+
+    beforeAll(async () => {
+      fixture = await createFixture(cluster, sim.url);
+    });
+
+    it("a failed write of the number id after a successful buy never leads to a second purchase", async () => {
+      // A ValidatingAdmissionPolicy makes the API server refuse exactly the write that records the number id.
+      const policy = uniqueName("deny-number-id");
+      await apply(
+        cluster,
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicy",
+          metadata: { name: policy },
+          spec: {
+            failurePolicy: "Fail",
+            matchConstraints: { resourceRules: [{ apiGroups: ["numbers.birdoperator.dev"], apiVersions: ["v1alpha1"], operations: ["UPDATE"], resources: ["phonenumbers"] }] },
+            validations: [{ expression: "!has(object.metadata.annotations) || !('numbers.birdoperator.dev/number-id' in object.metadata.annotations)", message: "test: recording the number id is blocked" }],
+          },
+        },
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicyBinding",
+          metadata: { name: policy },
+          spec: { policyName: policy, validationActions: ["Deny"], matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": fixture.namespace } } } },
+        },
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { purchaseGraceMs: 3000 } });
+      try {
+        await apply(cluster, pn(fixture, "blocked-record", { countryCode: "CA", type: "local" }));
+        const intent = await eventually("a purchase with its id unrecorded", async () => {
+          const got = await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace]);
+          const raw = got.metadata?.annotations?.["numbers.birdoperator.dev/purchase-intent"];
+          const bought = raw ? purchasesOf((JSON.parse(raw) as { numberString: string }).numberString) : 0;
+          return bought === 1 ? (JSON.parse(raw ?? "{}") as { numberString: string }) : undefined;
+        });
+        // Well past the grace period, with the id still unrecordable: the intent is resolved by lookup, never re-bought.
+        await new Promise((r) => setTimeout(r, 6000));
+        expect(purchasesOf(intent.numberString)).toBe(1);
+        await cluster.kubectl(["delete", "validatingadmissionpolicybinding", policy]);
+        await cluster.kubectl(["wait", "--for=condition=Ready", "pn/blocked-record", "-n", fixture.namespace, "--timeout=60s"]);
+        const done = await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace]);
+        expect(done.status?.numberString).toBe(intent.numberString);
+        expect(purchasesOf(intent.numberString)).toBe(1);
+      } finally {
+        await operator.stop();
+        await cluster.kubectl(["delete", "validatingadmissionpolicy", policy, "--ignore-not-found"]);
+      }
+    });
+
+    it("an operator killed right after the buy adopts the number on restart instead of buying again", async () => {
+      const args = [`--kubeconfig=${cluster.kubeconfigPath}`, `--namespaces=${fixture.namespace}`, `--operator-namespace=${fixture.namespace}`, `--workspace-selector=${fixture.selector}`, "--no-leader-elect", "--purchase-grace=3s"];
+      const first = startOperatorProcess(args);
+      await first.started;
+      const before = sim.sim.purchases().length;
+      await apply(cluster, pn(fixture, "killed", { countryCode: "GB", type: "mobile" }));
+      // Kill the moment Bird has processed the purchase: the process may not have recorded the id yet.
+      await new Promise<void>((resolve) => {
+        const poll = (): void => {
+          if (sim.sim.purchases().length > before) resolve();
+          else setImmediate(poll);
+        };
+        poll();
+      });
+      await first.kill("SIGKILL");
+      const second = startOperatorProcess(args);
+      try {
+        await second.started;
+        await cluster.kubectl(["wait", "--for=condition=Ready", "pn/killed", "-n", fixture.namespace, "--timeout=60s"]);
+        const done = await getJson<PhoneNumber>(cluster, ["pn", "killed", "-n", fixture.namespace]);
+        expect(sim.sim.purchases().length - before).toBe(1);
+        expect(purchasesOf(done.status?.numberString)).toBe(1);
+        expect(sim.sim.purchases().at(-1)?.numberId).toBe(done.status?.numberId);
+      } finally {
+        await second.kill("SIGTERM");
+      }
+    });
+  });
+});
