@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { registerClusterCommand } from "./cluster.js";
 import { registerRunCommand } from "./run.js";
+import { registerDemoCommand } from "./demo.js";
 import { registerSimulateCommand } from "./simulate.js";
 
 /** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     });
   registerRunCommand(program);
   registerClusterCommand(program);
+  registerDemoCommand(program);
   registerSimulateCommand(program);
   return program;
 }

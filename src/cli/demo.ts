@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { EXAMPLES_DIR, startDemo, watchUntilReady } from "../demo/demo.js";
+import { waitForSignal } from "./signals.js";
+
+interface DemoFlags {
+  check: boolean;
+  examples: string;
+  timeout: string;
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command("demo")
+    .description("start a local control plane, the Bird simulator and the operator, apply examples/, and show them turn Ready")
+    .option("--check", "exit 0 once every example is Ready (non-zero with the reason otherwise) and stop everything", false)
+    .option("--examples <dir>", "directory of manifests to apply", EXAMPLES_DIR)
+    .option("--timeout <seconds>", "how long --check waits for Ready", "180")
+    .action(async (flags: DemoFlags) => {
+      const print = (text: string): void => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      const demo = await startDemo({ examplesDir: flags.examples, timeoutMs: Number(flags.timeout) * 1000, print });
+      try {
+        const pending = await watchUntilReady(demo, { timeoutMs: Number(flags.timeout) * 1000, print, live: !flags.check });
+        if (flags.check) {
+          if (pending.length) {
+            print(`Not Ready after ${flags.timeout} s:\n${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`);
+            print(`Operator logs: ${demo.logFile}`);
+            process.exitCode = 1;
+          } else {
+            print("Every example is Ready.");
+          }
+          return;
+        }
+        print(
+          [
+            "",
+            "Everything is running. In another terminal:",
+            `  export KUBECONFIG=${demo.plane.kubeconfigPath}`,
+            "  kubectl get bird -A",
+            "  kubectl describe pn support-line",
+            "  kubectl wait --for=condition=Ready pn --all -n default",
+            `Operator logs: ${demo.logFile}`,
+            "Press Ctrl-C to stop everything.",
+          ].join("\n"),
+        );
+        await waitForSignal();
+      } finally {
+        print("Stopping...");
+        await demo.stop();
+      }
+    });
+}

@@ -1,0 +1,368 @@
+import type { Logger } from "../log.js";
+import { silentLogger } from "../log.js";
+import type { Metrics } from "./metrics.js";
+
+export interface WorkQueueOptions {
+  name: string;
+  metrics?: Metrics;
+  /** First per-key retry delay; doubles with each failure. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Shared by all keys, so a mass failure cannot turn into a retry storm. */
+  overallRate?: { perSecond: number; burst: number };
+  /** Fraction of the per-key delay added at random, so keys that failed together do not retry together. */
+  jitter?: number;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export type WorkHandler = (key: string) => Promise<void>;
+
+/**
+ * A work queue with client-go's guarantees: a key waits in the queue at most once, a key is never processed by two
+ * workers at once (adding it while it runs marks it dirty and it runs again afterwards), delayed adds keep the
+ * soonest deadline, and retries are rate limited per key (exponential) and overall (token bucket).
+ */
+export class WorkQueue {
+  private readonly name: string;
+  private readonly metrics: Metrics | undefined;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly queue = new Fifo();
+  /** Keys that must be processed (again): waiting in `queue`, or running and re-added meanwhile. */
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly addedAt = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly delayed: DelayHeap;
+  private readonly limiter: RetryRateLimiter;
+  private workers = 0;
+  private handler: WorkHandler | undefined;
+  private shuttingDown = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.name = options.name;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger();
+    this.delayed = new DelayHeap(this.now, (key) => this.add(key));
+    this.limiter = new RetryRateLimiter({
+      baseDelayMs: options.baseDelayMs ?? 5,
+      maxDelayMs: options.maxDelayMs ?? 1_000_000,
+      perSecond: options.overallRate?.perSecond ?? 10,
+      burst: options.overallRate?.burst ?? 100,
+      jitter: options.jitter ?? 0.1,
+      now: this.now,
+    });
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    this.addedAt.set(key, this.now());
+    this.metrics?.workqueueAdds.inc({ name: this.name });
+    this.updateDepth();
+    if (this.processing.has(key)) return;
+    this.queue.push(key);
+    this.dispatch();
+  }
+
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    this.delayed.schedule(key, this.now() + delayMs);
+  }
+
+  addRateLimited(key: string): void {
+    if (this.shuttingDown) return;
+    this.metrics?.workqueueRetries.inc({ name: this.name });
+    this.addAfter(key, this.limiter.when(key));
+  }
+
+  /** Call when a key succeeded: its next failure starts again from the base delay. */
+  forget(key: string): void {
+    this.limiter.forget(key);
+  }
+
+  failures(key: string): number {
+    return this.limiter.failures(key);
+  }
+
+  /** Keys ready to be handed to a worker (not those running or delayed). */
+  len(): number {
+    return this.queue.length;
+  }
+
+  /** Nothing waiting and nothing running; delayed adds (resyncs, backoffs) do not count. */
+  isIdle(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0;
+  }
+
+  start(workers: number, handler: WorkHandler): void {
+    if (this.handler) throw new Error(`work queue ${this.name} already started`);
+    if (!(workers >= 1)) throw new Error(`work queue ${this.name} needs at least one worker, got ${workers}`);
+    this.workers = workers;
+    this.handler = handler;
+    this.dispatch();
+  }
+
+  /** Stops handing out work and waits, at most `deadlineMs`, for running handlers to finish. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.shuttingDown = true;
+    this.delayed.clear();
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"deadline">((resolve) => {
+      timer = setTimeout(() => resolve("deadline"), deadlineMs);
+    });
+    const outcome = await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    clearTimeout(timer);
+    if (outcome === "deadline") {
+      this.logger.warn({ queue: this.name, running: [...this.processing] }, "Shutdown deadline passed with work still running");
+    }
+  }
+
+  private dispatch(): void {
+    const handler = this.handler;
+    if (!handler) return;
+    while (!this.shuttingDown && this.processing.size < this.workers) {
+      const key = this.queue.shift();
+      if (key === undefined) return;
+      this.take(key);
+      const run = this.process(key, handler);
+      this.inFlight.add(run);
+      void run.finally(() => this.inFlight.delete(run));
+    }
+  }
+
+  private take(key: string): void {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    this.updateDepth();
+    const addedAt = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (addedAt !== undefined) {
+      this.metrics?.workqueueQueueDuration.observe({ name: this.name }, (this.now() - addedAt) / 1000);
+    }
+  }
+
+  private async process(key: string, handler: WorkHandler): Promise<void> {
+    const started = this.now();
+    try {
+      // Deferred so that add() never runs handler code synchronously inside its caller.
+      await Promise.resolve().then(() => handler(key));
+    } catch (err) {
+      this.logger.error({ queue: this.name, key, err }, "Work handler threw; handlers should classify their own errors");
+    } finally {
+      this.metrics?.workqueueWorkDuration.observe({ name: this.name }, (this.now() - started) / 1000);
+      this.done(key);
+    }
+  }
+
+  private done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key) && !this.shuttingDown) this.queue.push(key);
+    this.dispatch();
+  }
+
+  private updateDepth(): void {
+    this.metrics?.workqueueDepth.set({ name: this.name }, this.dirty.size);
+  }
+}
+
+/** A FIFO with O(1) shift: arrays shift in O(n), which matters with tens of thousands of keys. */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: string): void {
+    this.items.push(item);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+interface DelayEntry {
+  key: string;
+  readyAt: number;
+  index: number;
+}
+
+/**
+ * Delayed keys in a min-heap under a single timer, so thousands of resyncs cost one timer, and rescheduling a key
+ * sooner moves its entry instead of leaving a second one behind.
+ */
+class DelayHeap {
+  private readonly heap: DelayEntry[] = [];
+  private readonly byKey = new Map<string, DelayEntry>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly onReady: (key: string) => void,
+  ) {}
+
+  schedule(key: string, readyAt: number): void {
+    const existing = this.byKey.get(key);
+    if (existing) {
+      if (readyAt >= existing.readyAt) return;
+      existing.readyAt = readyAt;
+      this.siftUp(existing.index);
+    } else {
+      const entry = { key, readyAt, index: this.heap.length };
+      this.heap.push(entry);
+      this.byKey.set(key, entry);
+      this.siftUp(entry.index);
+    }
+    this.arm();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.heap.length = 0;
+    this.byKey.clear();
+  }
+
+  private arm(): void {
+    const first = this.heap[0];
+    if (!first || first.readyAt >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = first.readyAt;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, first.readyAt - this.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.now();
+    while (this.heap[0] && this.heap[0].readyAt <= now) {
+      const entry = this.pop();
+      if (entry) this.onReady(entry.key);
+    }
+    this.arm();
+  }
+
+  private pop(): DelayEntry | undefined {
+    const first = this.heap[0];
+    const last = this.heap.pop();
+    if (!first || !last) return undefined;
+    this.byKey.delete(first.key);
+    if (last !== first) {
+      last.index = 0;
+      this.heap[0] = last;
+      this.siftDown(0);
+    }
+    return first;
+  }
+
+  private siftUp(index: number): void {
+    for (let i = index; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (this.at(parent).readyAt <= this.at(i).readyAt) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private siftDown(index: number): void {
+    for (let i = index; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < this.heap.length && this.at(left).readyAt < this.at(smallest).readyAt) smallest = left;
+      if (right < this.heap.length && this.at(right).readyAt < this.at(smallest).readyAt) smallest = right;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
+
+  private at(index: number): DelayEntry {
+    const entry = this.heap[index];
+    if (!entry) throw new Error(`delay heap index ${index} out of range`);
+    return entry;
+  }
+
+  private swap(a: number, b: number): void {
+    const entryA = this.at(a);
+    const entryB = this.at(b);
+    this.heap[a] = entryB;
+    this.heap[b] = entryA;
+    entryA.index = b;
+    entryB.index = a;
+  }
+}
+
+/**
+ * client-go's DefaultControllerRateLimiter: the larger of a per-key exponential backoff and a token bucket shared
+ * by every key. The bucket reserves ahead like golang.org/x/time/rate: tokens go negative, so a burst of failures is
+ * spread out at the overall rate instead of all waiting for the same refill.
+ */
+class RetryRateLimiter {
+  private readonly failureCounts = new Map<string, number>();
+  private tokens: number;
+  private refilledAt: number;
+
+  constructor(
+    private readonly options: {
+      baseDelayMs: number;
+      maxDelayMs: number;
+      perSecond: number;
+      burst: number;
+      jitter: number;
+      now: () => number;
+    },
+  ) {
+    this.tokens = options.burst;
+    this.refilledAt = options.now();
+  }
+
+  when(key: string): number {
+    const failures = this.failureCounts.get(key) ?? 0;
+    this.failureCounts.set(key, failures + 1);
+    return Math.max(this.itemDelay(failures), this.bucketDelay());
+  }
+
+  forget(key: string): void {
+    this.failureCounts.delete(key);
+  }
+
+  failures(key: string): number {
+    return this.failureCounts.get(key) ?? 0;
+  }
+
+  private itemDelay(failures: number): number {
+    const { baseDelayMs, maxDelayMs, jitter } = this.options;
+    const backoff = Math.min(baseDelayMs * 2 ** failures, maxDelayMs);
+    return Math.min(backoff * (1 + jitter * Math.random()), maxDelayMs);
+  }
+
+  private bucketDelay(): number {
+    const { perSecond, burst, now } = this.options;
+    const at = now();
+    this.tokens = Math.min(burst, this.tokens + ((at - this.refilledAt) / 1000) * perSecond);
+    this.refilledAt = at;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens / perSecond) * 1000;
+  }
+}
