@@ -162,7 +162,7 @@ export class Informer<T extends KubernetesObject> {
         if (abort) this.aborts.delete(abort);
         const code = (error as { statusCode?: number } | undefined)?.statusCode;
         if (code === 410) resolve("gone");
-        else if (error && end !== "gone" && !this.stopped && !isAbort(error)) reject(error instanceof Error ? error : new Error(String(error)));
+        else if (error && end !== "gone" && !this.stopped && !isAbort(error)) reject(error instanceof Error ? error : new Error(describe(error)));
         else resolve(end);
       };
       const onEvent = (phase: string, object: T & { code?: number }): void => {

@@ -86,7 +86,7 @@ export class Manager {
       onStoppedLeading: () => {
         if (!this.running) return;
         logger.warn("Lost the leader lease; stopping reconciliation");
-        this.stopControllers(0).finally(() => this.resolveLost());
+        void this.stopControllers(0).finally(() => this.resolveLost());
       },
     });
     void this.elector.run();

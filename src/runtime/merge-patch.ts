@@ -10,7 +10,7 @@ export function createMergePatch(from: unknown, to: unknown): unknown {
   const a = normalize(from);
   const b = normalize(to);
   if (!isObject(a) || !isObject(b)) return b;
-  const patch: Record<string, Json | unknown> = {};
+  const patch: Record<string, unknown> = {};
   for (const key of Object.keys(a)) if (!(key in b)) patch[key] = null;
   for (const [key, value] of Object.entries(b)) {
     if (isDeepStrictEqual(a[key], value)) continue;
