@@ -32,9 +32,11 @@ export class Inventory {
     return id ? this.numbersById.get(id) : undefined;
   }
 
-  async numberCount(): Promise<number> {
+  async countNumbers(predicate: (number: LongCodeNumber) => boolean = () => true): Promise<number> {
     await this.freshNumbers();
-    return this.numbersById.size;
+    let count = 0;
+    for (const number of this.numbersById.values()) if (predicate(number)) count++;
+    return count;
   }
 
   async senders(): Promise<AlphaNumber[]> {

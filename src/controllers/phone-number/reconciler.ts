@@ -126,8 +126,12 @@ export class PhoneNumberReconciler {
       const number = (await connection.inventory.number(id)) ?? (await this.reloadOrLost(id, connection, pn));
       return number;
     }
-    if (pn.spec.numberString) return connection.inventory.numberByString(pn.spec.numberString);
-    return undefined;
+    if (!pn.spec.numberString) return undefined;
+    const number = await connection.inventory.numberByString(pn.spec.numberString);
+    if (number && this.claimedByOther(number.id, pn)) {
+      throw new PermanentError(`${number.numberString} already belongs to another PhoneNumber in this cluster; two resources cannot own one number`, Reason.NumberConflict);
+    }
+    return number;
   }
 
   private async reloadOrLost(id: string, connection: WorkspaceConnection, pn: PhoneNumber): Promise<LongCodeNumber> {
@@ -142,12 +146,19 @@ export class PhoneNumberReconciler {
     }
   }
 
-  /** No number yet: resolve a recorded intent first, then adopt or buy. */
-  private async obtain(pn: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
+  /**
+   * No number yet: resolve a recorded intent first, then adopt or buy. Works on a fresh read, never on the cache:
+   * a cache that still shows an intent already cleared could otherwise resolve it to a number another resource
+   * bought meanwhile.
+   */
+  private async obtain(cached: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
+    let pn = await this.o.client.get(cached.metadata?.namespace, cached.metadata?.name ?? "");
+    const recorded = await this.observeNumber(pn, connection);
+    if (recorded) return { pn, number: recorded };
     const intent = readIntent(pn);
     if (intent) {
       const found = await this.lookup(connection, intent.numberString);
-      if (found) {
+      if (found && !this.claimedByOther(found.id, pn)) {
         const recorded = await recordNumberId(this.o.client, pn, found.id);
         connection.inventory.putNumber(found);
         this.o.events.record(pn, "Normal", EventReason.Adopted, `Resolved the interrupted purchase of ${found.numberString}: the number is in the workspace and now belongs to this resource`);
@@ -162,6 +173,11 @@ export class PhoneNumberReconciler {
       this.o.events.record(pn, "Normal", EventReason.PurchaseIntentCleared, `The purchase of ${intent.numberString} never reached Bird; trying again`);
     }
     return this.purchase(pn, connection, status, log);
+  }
+
+  /** Whether another PhoneNumber already records this number as its own. */
+  private claimedByOther(numberId: string, pn: PhoneNumber): boolean {
+    return this.o.informer.list().some((other) => other.metadata?.uid !== pn.metadata?.uid && recordedNumberId(other) === numberId);
   }
 
   private async lookup(connection: WorkspaceConnection, numberString: string): Promise<LongCodeNumber | undefined> {
@@ -227,15 +243,13 @@ export class PhoneNumberReconciler {
     throw new Waiting(`${what}; checking again in ${Math.round(this.o.resyncMs / 1000)} s`, Reason.NumberUnavailable, this.o.resyncMs);
   }
 
+  /**
+   * The workspace's numbers with an active subscription, from the inventory: a purchase lands there synchronously
+   * with its reservation's release, so the count never misses a number between the two (the informer cache could).
+   */
   private async activeNumberCount(connection: WorkspaceConnection): Promise<number> {
-    const policy = connection.workspace.spec.policy;
-    if (policy?.maxNumbers === undefined) return 0;
-    await connection.inventory.numberCount();
-    let count = 0;
-    for (const pnObject of this.o.informer.list()) {
-      if (pnObject.spec.workspaceRef.name === connection.workspace.metadata?.name && recordedNumberId(pnObject)) count++;
-    }
-    return count;
+    if (connection.workspace.spec.policy?.maxNumbers === undefined) return 0;
+    return connection.inventory.countNumbers((number) => !subscriptionInactive(number));
   }
 
   /** Synchronous from the count to the reservation: no other reconcile can slip between check and reserve. */
