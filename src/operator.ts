@@ -15,13 +15,14 @@ import {
 } from "./api/v1alpha1/index.js";
 import type { Money } from "./bird/types.js";
 import type { Config } from "./config.js";
+import { AlphaSenderReconciler } from "./controllers/alpha-sender/reconciler.js";
 import { PhoneNumberReconciler } from "./controllers/phone-number/reconciler.js";
 import { WorkspaceConnections } from "./controllers/workspace/connections.js";
 import { WorkspaceReconciler } from "./controllers/workspace/reconciler.js";
 import type { Logger } from "./log.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
-import { Informer } from "./runtime/informer.js";
+import { Informer, objectKey } from "./runtime/informer.js";
 import { KubeHttp } from "./runtime/kube-http.js";
 import { Manager } from "./runtime/manager.js";
 import type { Metrics } from "./runtime/metrics.js";
@@ -50,6 +51,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   const clients = {
     workspace: new ResourceClient<BirdWorkspace>(http, KINDS.workspace, countWrite),
     phoneNumber: new ResourceClient<PhoneNumber>(http, KINDS.phoneNumber, countWrite),
+    alphaSender: new ResourceClient<AlphaSender>(http, KINDS.alphaSender, countWrite),
   };
   const namespacedPaths = (plural: string): string[] => {
     const base = `/apis/${GROUP}/${VERSION}`;
@@ -102,6 +104,16 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     resyncMs: config.resyncMs,
     purchaseGraceMs: config.purchaseGraceMs,
   });
+  const alphaSenderReconciler = new AlphaSenderReconciler({
+    client: clients.alphaSender,
+    informer: alphaSenders,
+    connections,
+    events,
+    operatorNamespace: config.operatorNamespace,
+    namespaceLabels,
+    committedSpend,
+    resyncMs: config.resyncMs,
+  });
 
   const common = { logger, metrics, workers: config.workers, resyncMs: config.resyncMs };
   const workspaceController = new Controller({ ...common, name: "birdworkspace", reconcile: workspaceReconciler.reconcile })
@@ -112,6 +124,11 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
     .watchPrimary(phoneNumbers)
     .watchRelated(workspaces, (ws) => phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => `${pn.metadata?.namespace}/${pn.metadata?.name}`));
+  // The last watch wakes the other AlphaSenders naming the same sender, so a conflict's loser takes over as soon as the owner goes.
+  const alphaSenderController = new Controller({ ...common, name: "alphasender", reconcile: alphaSenderReconciler.reconcile })
+    .watchPrimary(alphaSenders)
+    .watchRelated(workspaces, (ws) => alphaSenders.list().filter((as) => as.spec.workspaceRef.name === ws.metadata?.name).map((as) => objectKey(as)))
+    .watchRelated(alphaSenders, (changed) => alphaSenders.list().filter((as) => sameSenderClaim(as, changed)).map((as) => objectKey(as)), 1000);
 
   const gauges = throttle(1000, () => {
     updateReadyGauge(metrics, PHONE_NUMBER_KIND, phoneNumbers.list());
@@ -134,6 +151,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   for (const i of [workspaces, secrets, phoneNumbers, alphaSenders]) manager.addInformer(i);
   manager.addController(workspaceController);
   manager.addController(phoneNumberController);
+  manager.addController(alphaSenderController);
   manager.onStop(() => events.flush());
   return manager;
 }
@@ -141,6 +159,12 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
 function referencesSecret(workspace: BirdWorkspace, secret: V1Secret): boolean {
   const ref = workspace.spec.accessKeySecretRef;
   return ref.namespace === secret.metadata?.namespace && ref.name === secret.metadata?.name;
+}
+
+/** Another AlphaSender of the same workspace naming the same sender the same way (the cheap, common case of a conflict). */
+function sameSenderClaim(as: AlphaSender, changed: AlphaSender): boolean {
+  if (objectKey(as) === objectKey(changed) || as.spec.workspaceRef.name !== changed.spec.workspaceRef.name) return false;
+  return (as.spec.alphaString !== undefined && as.spec.alphaString === changed.spec.alphaString) || (as.spec.alphaNumberId !== undefined && as.spec.alphaNumberId === changed.spec.alphaNumberId);
 }
 
 /** Runs `fn` at most once per interval, after the first call of a burst (counting 10,000 objects per event would not scale). */

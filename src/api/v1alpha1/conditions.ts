@@ -15,6 +15,7 @@ export const Reason = {
   ReconcileError: "ReconcileError",
   NumberUnavailable: "NumberUnavailable",
   NumberLost: "NumberLost",
+  NumberConflict: "NumberConflict",
   PriceAboveLimit: "PriceAboveLimit",
   PolicyViolation: "PolicyViolation",
   QuotaExceeded: "QuotaExceeded",
@@ -35,6 +36,7 @@ export const Reason = {
   SenderNotFound: "SenderNotFound",
   SenderConflict: "SenderConflict",
   CountryBlocked: "CountryBlocked",
+  CountryUnavailable: "CountryUnavailable",
 } as const;
 
 export type ReasonName = (typeof Reason)[keyof typeof Reason];
@@ -54,6 +56,11 @@ export const EventReason = {
   WorkspaceReady: "WorkspaceReady",
   WorkspaceNotReady: "WorkspaceNotReady",
   PolicyViolation: "PolicyViolation",
+  PriceAboveLimit: "PriceAboveLimit",
+  CountryBlocked: "CountryBlocked",
+  CountryUnavailable: "CountryUnavailable",
+  SenderNotFound: "SenderNotFound",
+  SenderConflict: "SenderConflict",
 } as const;
 
 /** Annotations that make a purchase crash-safe; metadata survives a status wipe (backup/restore), status does not. */
