@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { registerClusterCommand } from "./cluster.js";
 import { registerRunCommand } from "./run.js";
 import { registerDemoCommand } from "./demo.js";
+import { registerStockCommand } from "./stock.js";
 import { registerSimulateCommand } from "./simulate.js";
 
 /** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerClusterCommand(program);
   registerDemoCommand(program);
+  registerStockCommand(program);
   registerSimulateCommand(program);
   return program;
 }
