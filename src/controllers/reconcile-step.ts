@@ -1,5 +1,5 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { EventReason, Reason, READY, SYNCED } from "../api/v1alpha1/conditions.js";
+import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../api/v1alpha1/conditions.js";
 import type { Condition } from "../api/v1alpha1/index.js";
 import type { Logger } from "../log.js";
 import type { ReconcileResult } from "../runtime/controller.js";
@@ -7,6 +7,8 @@ import { errorMessage, errorReason, PermanentError, Waiting } from "../runtime/e
 import type { EventRecorder, EventSubject } from "../runtime/events.js";
 import { createMergePatch } from "../runtime/merge-patch.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
+import { withFinalizer } from "../runtime/finalizer.js";
+import type { Informer } from "../runtime/informer.js";
 import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
 
 export interface ReconciledStatus {
@@ -28,8 +30,15 @@ export interface StepOutcome<T> {
  * transient Bird error: the number still works), a Warning event, and is rethrown for the controller to classify;
  * `Waiting` is reported the same way but polls instead of failing.
  */
+export interface StepDeps<T extends KubernetesObject> {
+  client: ResourceClient<T>;
+  events: EventRecorder;
+  log: Logger;
+  now: () => Date;
+}
+
 export async function runStep<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus>(
-  deps: { client: ResourceClient<T>; events: EventRecorder; log: Logger; now: () => Date },
+  deps: StepDeps<T>,
   object: T,
   step: (status: S) => Promise<StepOutcome<T>>,
 ): Promise<ReconcileResult> {
@@ -64,6 +73,32 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
   if (!statusChanged(object.status, next)) return;
   next.lastSyncTime = rfc3339(now);
   await client.patchStatus(object.metadata?.namespace, object.metadata?.name ?? "", createMergePatch(object.status ?? {}, next));
+}
+
+export interface ManagedSteps<T, S> {
+  /** ObserveOnly: report, never write to Bird. */
+  observe: (object: T, status: S) => Promise<StepOutcome<T>>;
+  apply: (object: T, status: S) => Promise<StepOutcome<T>>;
+  cleanup: (object: T, status: S) => Promise<StepOutcome<T>>;
+}
+
+/**
+ * The reconcile shared by every kind that holds something in Bird: ObserveOnly objects without a finalizer are only
+ * observed; everything else goes through the finalizer, so cleanup runs before the object may disappear.
+ */
+export async function reconcileManaged<T extends EventSubject & KubernetesObject & { spec: { managementPolicy?: string }; status?: S }, S extends ReconciledStatus>(
+  deps: StepDeps<T> & { informer: Informer<T> },
+  key: string,
+  steps: ManagedSteps<T, S>,
+): Promise<ReconcileResult | undefined> {
+  const object = deps.informer.get(key);
+  if (!object) return undefined;
+  if (object.spec.managementPolicy === "ObserveOnly" && !object.metadata?.finalizers?.includes(FINALIZER)) {
+    return object.metadata?.deletionTimestamp ? undefined : runStep<T, S>(deps, object, (status) => steps.observe(object, status));
+  }
+  return withFinalizer(deps.client, FINALIZER, object, (event) =>
+    runStep<T, S>(deps, event.object, (status) => (event.type === "cleanup" ? steps.cleanup(event.object, status) : steps.apply(event.object, status))),
+  );
 }
 
 export function notReady(reason: string, message: string): ConditionUpdate {

@@ -1,17 +1,15 @@
 import type { AlphaSender, AlphaSenderStatus } from "../../api/v1alpha1/index.js";
-import { EventReason, FINALIZER, Reason } from "../../api/v1alpha1/conditions.js";
+import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { AlphaNumber, Money } from "../../bird/types.js";
-import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
-import { withFinalizer } from "../../runtime/finalizer.js";
 import { objectKey, type Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import { namespaceAllowed, usesNamespaceSelector } from "../guardrails.js";
 import { chunk } from "../phone-number/desired.js";
-import { notReady, runStep, type StepOutcome } from "../reconcile-step.js";
+import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
 import {
   ACTIVATE_BATCH,
@@ -72,22 +70,12 @@ interface Sync {
 export class AlphaSenderReconciler {
   constructor(private readonly o: AlphaSenderReconcilerOptions) {}
 
-  readonly reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> => {
-    const as = this.o.informer.get(key);
-    if (!as) return undefined;
-    if (as.spec.managementPolicy === "ObserveOnly" && !as.metadata?.finalizers?.includes(FINALIZER)) {
-      return as.metadata?.deletionTimestamp ? undefined : this.run(as, context.log, (status) => this.observe(as, status));
-    }
-    return withFinalizer(this.o.client, FINALIZER, as, (event) =>
-      event.type === "cleanup"
-        ? this.run(event.object, context.log, (status) => this.cleanup(event.object, status))
-        : this.run(event.object, context.log, (status) => this.apply(event.object, status)),
-    );
-  };
-
-  private run(as: AlphaSender, log: Logger, step: (status: AlphaSenderStatus) => Promise<StepOutcome<AlphaSender>>): Promise<ReconcileResult> {
-    return runStep({ client: this.o.client, events: this.o.events, log, now: () => this.now() }, as, step);
-  }
+  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
+    reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
+      observe: (as, status) => this.observe(as, status),
+      apply: (as, status) => this.apply(as, status),
+      cleanup: (as, status) => this.cleanup(as, status),
+    });
 
   private async apply(as: AlphaSender, status: AlphaSenderStatus): Promise<StepOutcome<AlphaSender>> {
     if (as.spec.managementPolicy === "ObserveOnly") return this.observe(as, status);

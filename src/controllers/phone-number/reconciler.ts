@@ -1,5 +1,5 @@
 import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
-import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
+import { EventReason, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
 import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
@@ -7,11 +7,10 @@ import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
-import { withFinalizer } from "../../runtime/finalizer.js";
 import type { Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
-import { notReady, runStep, type StepOutcome } from "../reconcile-step.js";
+import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
 import { countryViolation, namespaceAllowed, priceViolation, sumMoney, usesNamespaceSelector } from "../guardrails.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
 import {
@@ -54,22 +53,12 @@ const DEACTIVATE_BATCH = 25;
 export class PhoneNumberReconciler {
   constructor(private readonly o: PhoneNumberReconcilerOptions) {}
 
-  readonly reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> => {
-    const pn = this.o.informer.get(key);
-    if (!pn) return undefined;
-    if (pn.spec.managementPolicy === "ObserveOnly" && !pn.metadata?.finalizers?.includes(FINALIZER)) {
-      return pn.metadata?.deletionTimestamp ? undefined : this.run(pn, context.log, (status) => this.observe(pn, status));
-    }
-    return withFinalizer(this.o.client, FINALIZER, pn, (event) =>
-      event.type === "cleanup"
-        ? this.run(event.object, context.log, (status) => this.cleanup(event.object, status))
-        : this.run(event.object, context.log, (status) => this.apply(event.object, status, context.log)),
-    );
-  };
-
-  private run(pn: PhoneNumber, log: Logger, step: (status: PhoneNumberStatus) => Promise<StepOutcome<PhoneNumber>>): Promise<ReconcileResult> {
-    return runStep({ client: this.o.client, events: this.o.events, log, now: () => this.now() }, pn, step);
-  }
+  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
+    reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
+      observe: (pn, status) => this.observe(pn, status),
+      apply: (pn, status) => this.apply(pn, status, context.log),
+      cleanup: (pn, status) => this.cleanup(pn, status),
+    });
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     let pn = initial;
