@@ -13,6 +13,8 @@ export class Inventory {
   private numbersAt = Number.NEGATIVE_INFINITY;
   private sendersAt = Number.NEGATIVE_INFINITY;
   private numbersFlight?: Promise<void>;
+  /** Numbers changed by our own writes since they were last read: their destination counts are not Bird's yet. */
+  private readonly changed = new Map<string, number>();
   private sendersFlight?: Promise<void>;
 
   constructor(
@@ -44,11 +46,36 @@ export class Inventory {
     return [...this.sendersById.values()];
   }
 
-  /** Re-reads one number (e.g. while it provisions) without relisting the workspace. */
+  /** Re-reads one number without relisting the workspace. */
   async reloadNumber(id: string): Promise<LongCodeNumber> {
     const number = await this.bird.getNumber(id);
     this.putNumber(number);
     return number;
+  }
+
+  /**
+   * A number that is still provisioning, read again at most every `pollMs`. While more numbers provision than a
+   * full list has pages, one list refresh serves them all (1,000 new numbers cost 11 GETs a poll, not 1,000).
+   */
+  async pollNumber(id: string, pollMs: number): Promise<LongCodeNumber> {
+    let provisioning = 0;
+    for (const number of this.numbersById.values()) if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
+    if (provisioning <= Math.ceil(this.numbersById.size / 99)) return this.reloadNumber(id);
+    if (this.now() - this.numbersAt >= pollMs) {
+      this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined));
+    }
+    if (this.numbersFlight) await this.numbersFlight;
+    return this.numbersById.get(id) ?? this.reloadNumber(id);
+  }
+
+  /** Our write changed the number in Bird; its cached counts are stale until the next read. */
+  markChanged(id: string): void {
+    this.changed.set(id, this.now());
+  }
+
+  /** Whether the cached number reflects Bird after our last write to it (drift can only be judged then). */
+  isCurrent(id: string): boolean {
+    return !this.changed.has(id);
   }
 
   async reloadSender(id: string): Promise<AlphaNumber> {
@@ -58,6 +85,7 @@ export class Inventory {
   }
 
   putNumber(number: LongCodeNumber): void {
+    this.changed.delete(number.id);
     this.numbersById.set(number.id, number);
     this.numberIdByString.set(number.numberString, number.id);
   }
@@ -96,7 +124,10 @@ export class Inventory {
     }
     this.numbersById.clear();
     this.numberIdByString.clear();
+    const changed = [...this.changed];
     for (const number of seen.values()) this.putNumber(number);
+    // A write that landed while the list was in flight may not be in what the list saw.
+    for (const [id, at] of changed) if (at >= started) this.changed.set(id, at);
     this.numbersAt = started;
   }
 

@@ -57,7 +57,13 @@ export interface DestinationPlan {
  * count of active destinations per capability: a count below what we activated means someone deactivated one out
  * of band, and re-activating the whole desired set (idempotent) repairs it.
  */
-export function planDestinations(spec: PhoneNumber["spec"], recorded: PhoneNumberDestinationStatus[], number: LongCodeNumber): DestinationPlan {
+export function planDestinations(
+  spec: PhoneNumber["spec"],
+  recorded: PhoneNumberDestinationStatus[],
+  number: LongCodeNumber,
+  /** False right after our own write: the cached counts predate it and say nothing about drift. */
+  countsCurrent = true,
+): DestinationPlan {
   const desired = desiredDestinations(spec);
   const activate = new Map<string, string[]>();
   const deactivate = new Map<string, string[]>();
@@ -67,7 +73,7 @@ export function planDestinations(spec: PhoneNumber["spec"], recorded: PhoneNumbe
     const active = recorded.filter((r) => r.capability === capability && r.status === "active").map((r) => r.countryCode);
     const managed = recorded.filter((r) => r.capability === capability).map((r) => r.countryCode);
     const observedActive = activeCount(number, capability);
-    const drifted = observedActive !== undefined && observedActive < active.length;
+    const drifted = countsCurrent && observedActive !== undefined && observedActive < active.length;
     const missing = drifted ? want : want.filter((c) => !active.includes(c));
     const removed = managed.filter((c) => !want.includes(c));
     if (missing.length) activate.set(capability, missing);

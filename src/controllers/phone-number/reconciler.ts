@@ -72,7 +72,7 @@ export class PhoneNumberReconciler {
     Object.assign(status, observedStatus(number), { purchase: undefined });
     status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
     if (!isProvisioned(number)) {
-      number = await connection.inventory.reloadNumber(number.id);
+      number = await connection.inventory.pollNumber(number.id, this.o.provisioningPollMs ?? 1000);
       Object.assign(status, observedStatus(number));
       if (!isProvisioned(number)) {
         return { object: pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
@@ -205,9 +205,15 @@ export class PhoneNumberReconciler {
     }
   }
 
+  /**
+   * A stock item for this spec: from the workspace's shared stock pool when one fits, else from a full search that
+   * also finds out why nothing fits (policy, price, or no stock).
+   */
   private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection): Promise<NumberStockItem> {
     const { workspace } = connection;
     const filter = stockFilter(pn.spec);
+    const pooled = await connection.stockPool.take(filter, (item) => this.affordable(pn, connection, item));
+    if (pooled) return pooled;
     const country = filter.countryCodes?.[0];
     if (country) {
       const violation = countryViolation(workspace, country);
@@ -236,6 +242,17 @@ export class PhoneNumberReconciler {
    * The workspace's numbers with an active subscription, from the inventory: a purchase lands there synchronously
    * with its reservation's release, so the count never misses a number between the two (the informer cache could).
    */
+  private affordable(pn: PhoneNumber, connection: WorkspaceConnection, item: NumberStockItem): boolean {
+    const { workspace, ledger } = connection;
+    return (
+      stockItemMatches(pn.spec, item) &&
+      !ledger.isReserved(item.id) &&
+      !countryViolation(workspace, item.countryCode) &&
+      !priceViolation(item.monthlyPrice, pn.spec.maxMonthlyPrice, "") &&
+      !priceViolation(item.monthlyPrice, workspace.spec.policy?.maxPricePerNumber, "")
+    );
+  }
+
   private async activeNumberCount(connection: WorkspaceConnection): Promise<number> {
     if (connection.workspace.spec.policy?.maxNumbers === undefined) return 0;
     return connection.inventory.countNumbers((number) => !subscriptionInactive(number));
@@ -276,7 +293,7 @@ export class PhoneNumberReconciler {
 
   private async syncDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<LongCodeNumber> {
     const recorded = status.destinations ?? [];
-    const plan = planDestinations(pn.spec, recorded, number);
+    const plan = planDestinations(pn.spec, recorded, number, connection.inventory.isCurrent(number.id));
     if (plan.activate.size === 0 && plan.deactivate.size === 0) return number;
     const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
     for (const [capability, countries] of plan.activate) {
@@ -297,9 +314,9 @@ export class PhoneNumberReconciler {
       }
     }
     status.destinations = destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`));
-    const reloaded = await connection.inventory.reloadNumber(number.id);
-    Object.assign(status, observedStatus(reloaded));
-    return reloaded;
+    // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
+    connection.inventory.markChanged(number.id);
+    return number;
   }
 
   /** Deletion: Retain lets go; Delete cancels `main` (already cancelled counts as done) before the finalizer goes. */

@@ -3,6 +3,7 @@ import { type BirdWorkspace } from "../../api/v1alpha1/index.js";
 import { Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { createBirdClient, type BirdClient } from "../../bird/client.js";
 import { Inventory } from "../../bird/inventory.js";
+import { StockPool } from "../../bird/stock-pool.js";
 import { PurchaseLedger } from "../phone-number/purchase.js";
 import type { Logger } from "../../log.js";
 import type { Informer } from "../../runtime/informer.js";
@@ -20,6 +21,7 @@ export interface WorkspaceConnection {
   inventory: Inventory;
   /** Purchases in flight, counted by quota and spend checks so that racing resources cannot overshoot a limit. */
   ledger: PurchaseLedger;
+  stockPool: StockPool;
 }
 
 export type Resolution<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
@@ -116,7 +118,7 @@ export class WorkspaceConnections {
       logger: this.options.logger.child({ workspace: name }),
       observer: this.options.metrics ? metricsObserver(this.options.metrics) : undefined,
     });
-    return { workspace, client, inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger() };
+    return { workspace, client, inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(), stockPool: new StockPool(client) };
   }
 }
 
