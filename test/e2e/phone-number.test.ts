@@ -50,7 +50,11 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   it("buys a number by filters, reports everything Bird knows, and a second reconcile writes nothing", async () => {
     await apply(cluster, pn("filters", { countryCode: "US", type: "local", capabilities: ["sms-outbound"], destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }] }));
     await waitReady("filters");
-    const { status } = await get("filters");
+    // Subscription dates and price follow on a later reconcile (one GET, made once).
+    const { status } = await eventually("subscription details", async () => {
+      const got = await get("filters");
+      return got.status?.subscription?.startAt ? got : undefined;
+    });
     expect(status?.numberString).toMatch(/^\+1\d{10}$/);
     expect(status?.numberId).toBeTruthy();
     expect(status?.provisioningStatus).toBe("provisioned");

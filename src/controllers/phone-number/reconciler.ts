@@ -78,22 +78,22 @@ export class PhoneNumberReconciler {
         return { object: pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
       }
     }
-    await this.syncSubscription(number, connection, status);
+    const detailsLater = await this.syncSubscription(number, connection, status);
     if (pn.spec.managementPolicy !== "ObserveOnly") number = await this.syncDestinations(pn, number, connection, status);
-    return { object: pn, ready: readiness(pn, number, status) };
+    return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
   /** ObserveOnly: report what Bird has, write nothing to Bird. */
-  private async observe(pn: PhoneNumber, status: PhoneNumberStatus): Promise<{ ready: ConditionUpdate }> {
+  private async observe(pn: PhoneNumber, status: PhoneNumberStatus): Promise<{ ready: ConditionUpdate; requeueAfterMs?: number }> {
     const connection = await this.workspaceFor(pn);
     const number = await this.observeNumber(pn, connection);
     if (!number) {
       throw new Waiting(`ObserveOnly: ${pn.spec.numberString ?? "the number"} is not in the workspace; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.resyncMs);
     }
     Object.assign(status, observedStatus(number));
-    await this.syncSubscription(number, connection, status);
+    const detailsLater = await this.syncSubscription(number, connection, status);
     status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) => (number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active ? "unknown" : "inactive"));
-    return { ready: readiness(pn, number, status) };
+    return { ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
   /** Resolves the workspace: it exists, is Ready, and admits this namespace. */
@@ -274,12 +274,21 @@ export class PhoneNumberReconciler {
     }
   }
 
-  /** Fills subscription details once, and again only when Bird's view of the number says they changed. */
-  private async syncSubscription(number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<void> {
-    const inactive = subscriptionInactive(number);
+  /**
+   * Whether the `main` subscription is active comes free with every list of the workspace's numbers; its dates and
+   * price take one GET per number. That GET is made once, and again only when the state flips. A number seen for
+   * the first time gets the state now and the details on a later reconcile (the returned delay), so that adopting
+   * thousands of numbers is not held up behind thousands of GETs.
+   */
+  private async syncSubscription(number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<number | undefined> {
+    const active = !subscriptionInactive(number);
     const known = status.subscription;
-    const stale = !known?.status || (inactive ? known.status === "active" : known.status !== "active");
-    if (!stale && status.monthlyPrice) return;
+    const agrees = known?.status !== undefined && (known.status === "active") === active;
+    if (agrees && known.startAt && status.monthlyPrice) return undefined;
+    if (!known) {
+      status.subscription = { name: "main", status: active ? "active" : "inactive" };
+      return 1000 + Math.random() * Math.min(30_000, this.o.resyncMs);
+    }
     const subscription = await connection.client.getSubscription(number.endpointId, "main");
     status.subscription = {
       name: subscription.name,
@@ -289,6 +298,7 @@ export class PhoneNumberReconciler {
       canceledAt: subscription.subscription?.canceledAt,
     };
     if (subscription.price) status.monthlyPrice = subscription.price;
+    return undefined;
   }
 
   private async syncDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<LongCodeNumber> {
