@@ -123,12 +123,12 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000);
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
     .watchPrimary(phoneNumbers)
-    .watchRelated(workspaces, (ws) => phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => `${pn.metadata?.namespace}/${pn.metadata?.name}`));
+    .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => objectKey(pn)) : []));
   // The last watch wakes the other AlphaSenders naming the same sender, so a conflict's loser takes over as soon as the owner goes.
   const alphaSenderController = new Controller({ ...common, name: "alphasender", reconcile: alphaSenderReconciler.reconcile })
     .watchPrimary(alphaSenders)
-    .watchRelated(workspaces, (ws) => alphaSenders.list().filter((as) => as.spec.workspaceRef.name === ws.metadata?.name).map((as) => objectKey(as)))
-    .watchRelated(alphaSenders, (changed) => alphaSenders.list().filter((as) => sameSenderClaim(as, changed)).map((as) => objectKey(as)), 1000);
+    .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? alphaSenders.list().filter((as) => as.spec.workspaceRef.name === ws.metadata?.name).map((as) => objectKey(as)) : []))
+    .watchRelated(alphaSenders, (changed, _old, type) => (type === "delete" ? alphaSenders.list().filter((as) => sameSenderClaim(as, changed)).map((as) => objectKey(as)) : []), 1000);
 
   const gauges = throttle(1000, () => {
     updateReadyGauge(metrics, PHONE_NUMBER_KIND, phoneNumbers.list());
@@ -154,6 +154,19 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   manager.addController(alphaSenderController);
   manager.onStop(() => events.flush());
   return manager;
+}
+
+/**
+ * Numbers and senders care about a workspace's spec, readiness and existence, not its counts: a status update that
+ * only recounts (every few seconds while provisioning) must not wake every resource of the workspace.
+ */
+function workspaceChangedForDependents(current: BirdWorkspace, old: BirdWorkspace | undefined): boolean {
+  if (!old) return true;
+  const ready = (ws: BirdWorkspace): string | undefined => {
+    const c = ws.status?.conditions?.find((x) => x.type === "Ready");
+    return c ? `${c.status}/${c.reason}` : undefined;
+  };
+  return old.metadata?.generation !== current.metadata?.generation || ready(old) !== ready(current) || old.metadata?.deletionTimestamp !== current.metadata?.deletionTimestamp;
 }
 
 function referencesSecret(workspace: BirdWorkspace, secret: V1Secret): boolean {

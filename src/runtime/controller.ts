@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
 import { classifyError, errorMessage } from "./errors.js";
-import { objectKey, type Informer } from "./informer.js";
+import { objectKey, type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
 import { WorkQueue } from "./queue.js";
 
@@ -59,9 +59,9 @@ export class Controller {
    * Another kind whose changes affect this controller's objects (e.g. a Secret behind a workspace). A delay
    * coalesces bursts (a thousand numbers turning Ready make one workspace status update, not a thousand).
    */
-  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[], delayMs = 0): this {
-    informer.on((_type, object) => {
-      for (const key of map(object)) {
+  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T, old: T | undefined, type: InformerEventType) => string[], delayMs = 0): this {
+    informer.on((type, object, old) => {
+      for (const key of map(object, old, type)) {
         if (delayMs > 0) this.queue.addAfter(key, delayMs);
         else this.queue.add(key);
       }
