@@ -193,6 +193,9 @@ export class Informer<T extends KubernetesObject> {
     const key = objectKey(object);
     const old = this.cache.get(key);
     if (old?.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+    // managedFields are often the largest part of an object and nothing here reads them: with 10,000 objects
+    // cached, dropping them is most of the cache's memory (client-go users do the same with a transform).
+    if (object.metadata) delete object.metadata.managedFields;
     this.cache.set(key, object);
     this.origin.set(key, path);
     this.emit(old ? "update" : "add", object, old);
