@@ -58,9 +58,12 @@ export class ControlPlane {
     return kc;
   }
 
-  /** Stops only the API server, keeping etcd and its data: for tests of watches surviving an outage. */
-  async stopApiServer(): Promise<void> {
-    if (this.apiserver) await stopProcess(this.apiserver);
+  /**
+   * Stops only the API server, keeping etcd and its data: for tests of watches surviving an outage. `crash` kills it
+   * at once (SIGKILL) instead of waiting for a graceful stop, which open watches can hold up for its full deadline.
+   */
+  async stopApiServer(options: { crash?: boolean } = {}): Promise<void> {
+    if (this.apiserver) await stopProcess(this.apiserver, options.crash ? 0 : undefined);
     this.apiserver = undefined;
   }
 

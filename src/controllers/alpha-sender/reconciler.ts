@@ -346,6 +346,8 @@ export class AlphaSenderReconciler {
       return deleting;
     }
     const resolved = this.o.connections.connect(as.spec.workspaceRef.name);
+    // A workspace that does not exist, and no sender ever recorded: this resource never activated anything.
+    if (!resolved.ok && resolved.reason === Reason.WorkspaceNotFound && !status.alphaNumberId) return deleting;
     if (!resolved.ok) throw new TransientError(`cannot release the countries of sender ${name}: ${resolved.message}`, resolved.reason);
     const connection = resolved.value;
     const sender = await this.locateSender(as, connection, status.alphaNumberId);

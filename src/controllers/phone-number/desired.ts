@@ -2,12 +2,15 @@ import { parsePhoneNumberFromString } from "libphonenumber-js";
 import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import type { LongCodeNumber, NumberStockItem, StockFilter } from "../../bird/types.js";
 
-/** Stock search filters for a PhoneNumber's spec (exact numbers search their own digits as the prefix). */
+/**
+ * Stock search filters for a PhoneNumber's spec (exact numbers search their own digits as the prefix). Bird takes a
+ * prefix only within a country (422 otherwise): a number of no known country is found by stockItemMatches alone.
+ */
 export function stockFilter(spec: PhoneNumber["spec"]): StockFilter {
   const countryCode = spec.countryCode ?? (spec.numberString ? countryOf(spec.numberString) : undefined);
   return {
     countryCodes: countryCode ? [countryCode] : undefined,
-    prefix: spec.numberString ?? spec.prefix,
+    prefix: countryCode ? (spec.numberString ?? spec.prefix) : undefined,
     types: spec.type ? [spec.type] : undefined,
     features: spec.capabilities?.length ? [...spec.capabilities] : undefined,
   };

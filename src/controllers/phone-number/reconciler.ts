@@ -127,7 +127,8 @@ export class PhoneNumberReconciler {
     try {
       return await connection.inventory.reloadNumber(id);
     } catch (error) {
-      if (isBirdApiError(error) && error.kind === "not-found") {
+      // A RangeError is an id no Bird number can have (e.g. a hand-edited annotation ".."): lost just the same.
+      if ((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError) {
         const message = `number ${pn.status?.numberString ?? id} is no longer in the workspace; nothing was bought to replace it. Delete this resource, or remove the annotation numbers.birdoperator.dev/number-id to buy a new number`;
         throw new PermanentError(message, Reason.NumberLost);
       }
@@ -338,11 +339,13 @@ export class PhoneNumberReconciler {
       this.o.events.record(pn, "Normal", EventReason.Retained, `deletionPolicy Retain: ${what} stays in the Bird workspace`);
       return { ready: deleting };
     }
+    let id = recordedNumberId(pn);
+    const intent = readIntent(pn);
+    // Nothing bought and no purchase under way: nothing to release, so no workspace needed (it may never have existed).
+    if (!id && !intent) return { ready: deleting };
     const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
     if (!resolved.ok) throw new TransientError(`cannot release the number: ${resolved.message}`, resolved.reason);
     const connection = resolved.value;
-    let id = recordedNumberId(pn);
-    const intent = readIntent(pn);
     if (!id && intent) {
       const found = await this.lookup(connection, intent.numberString);
       if (found) id = found.id;
@@ -356,7 +359,8 @@ export class PhoneNumberReconciler {
       const cancelled = await connection.client.cancelSubscription(number.endpointId, "main");
       status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
     } catch (error) {
-      if (!(isBirdApiError(error) && error.kind === "not-found")) throw error;
+      // Not found, or an id no Bird endpoint can have (RangeError): there is no subscription to cancel.
+      if (!((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError)) throw error;
     }
     connection.inventory.forgetNumber(id);
     this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, `Cancelled the main subscription of ${pn.status?.numberString ?? id}: Bird releases the number at the end of the period`);

@@ -1,0 +1,29 @@
+import { formatResult, runCampaign } from "./campaign.js";
+
+/**
+ * `npm run chaos` (full) and `npm run chaos -- --short`. Options: `--only=a,b` runs some scenarios, `--seed=n`
+ * replays a campaign. Exits non-zero on any violation.
+ */
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const value = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const seed = value("seed");
+  const result = await runCampaign({
+    short: args.includes("--short"),
+    only: value("only")?.split(",").filter(Boolean),
+    seed: seed === undefined ? undefined : Number(seed),
+  });
+  console.log(`\nchaos campaign ${result.short ? "short" : "full"}, seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s`);
+  for (const scenario of result.scenarios) console.log(formatResult(scenario));
+  console.log(`violations found: ${result.violations.length}`);
+  for (const violation of result.violations) console.log(`  - ${violation}`);
+  return result.violations.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(2);
+  },
+);
