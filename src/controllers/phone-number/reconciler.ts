@@ -213,7 +213,8 @@ export class PhoneNumberReconciler {
   private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection): Promise<NumberStockItem> {
     const { workspace } = connection;
     const filter = stockFilter(pn.spec);
-    const pooled = await connection.stockPool.take(filter, (item) => this.affordable(pn, connection, item));
+    const promised = this.promisedElsewhere(pn);
+    const pooled = await connection.stockPool.take(filter, (item) => !promised.has(item.id) && this.affordable(pn, connection, item));
     if (pooled) return pooled;
     const country = filter.countryCodes?.[0];
     if (country) {
@@ -222,7 +223,7 @@ export class PhoneNumberReconciler {
     }
     let tooExpensive: string | undefined;
     for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
-      if (!stockItemMatches(pn.spec, item) || connection.ledger.isReserved(item.id)) continue;
+      if (!stockItemMatches(pn.spec, item) || connection.ledger.isReserved(item.id) || promised.has(item.id)) continue;
       const violation = countryViolation(workspace, item.countryCode);
       if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
       const price =
@@ -243,6 +244,21 @@ export class PhoneNumberReconciler {
    * The workspace's numbers with an active subscription, from the inventory: a purchase lands there synchronously
    * with its reservation's release, so the count never misses a number between the two (the informer cache could).
    */
+  /**
+   * Stock items other resources recorded an intent for. An intent whose buy never reached Bird leaves its item in
+   * stock; were another resource to buy it, the first one's intent would resolve, by number, to that purchase.
+   * Intents are written before the buy and read from a cache that lists them at start, so a new leader sees them.
+   */
+  private promisedElsewhere(pn: PhoneNumber): Set<string> {
+    const promised = new Set<string>();
+    for (const other of this.o.informer.list()) {
+      if (other.metadata?.uid === pn.metadata?.uid) continue;
+      const intent = readIntent(other);
+      if (intent) promised.add(intent.stockItemId);
+    }
+    return promised;
+  }
+
   private affordable(pn: PhoneNumber, connection: WorkspaceConnection, item: NumberStockItem): boolean {
     const { workspace, ledger } = connection;
     return (
