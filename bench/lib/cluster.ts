@@ -1,0 +1,124 @@
+import { request } from "node:https";
+import { fileURLToPath } from "node:url";
+import { KubeConfig } from "@kubernetes/client-node";
+import { API_VERSION, GROUP, VERSION } from "../../src/api/v1alpha1/index.js";
+import { ControlPlane } from "../../src/control-plane/control-plane.js";
+import { KubeHttp } from "../../src/runtime/kube-http.js";
+import { isReady } from "../../src/runtime/status.js";
+import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
+import { groupBy, parseMetrics, type Sample } from "./prom.js";
+import { pollUntil } from "./util.js";
+
+export const CRD_DIR = fileURLToPath(new URL("../../crds", import.meta.url));
+export const CRD_BASE = `/apis/${GROUP}/${VERSION}`;
+
+export interface BenchCluster {
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  /** Shared keep-alive pool (32 sockets), the same client the operator uses. */
+  http: KubeHttp;
+  /** Whether this run started the control plane (and so stops it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+/** The cluster to run against: an existing one (the test suite's) or a fresh etcd + kube-apiserver with the CRDs. */
+export async function openCluster(kubeconfigPath?: string, log: (line: string) => void = () => undefined): Promise<BenchCluster> {
+  let plane: ControlPlane | undefined;
+  if (!kubeconfigPath) {
+    const started = Date.now();
+    plane = await ControlPlane.start({ crdDir: CRD_DIR, onProgress: log });
+    log(`control plane ready at ${plane.server} in ${Date.now() - started} ms`);
+  }
+  const path = kubeconfigPath ?? plane?.kubeconfigPath ?? "";
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(path);
+  const http = new KubeHttp(kubeConfig);
+  return {
+    kubeconfigPath: path,
+    kubeConfig,
+    http,
+    owned: plane !== undefined,
+    stop: async () => {
+      http.close();
+      await plane?.stop();
+    },
+  };
+}
+
+export interface Fixture {
+  namespace: string;
+  workspace: string;
+  /** `--workspace-selector` that matches only this fixture's workspace. */
+  selector: string;
+}
+
+/** A namespace (also the operator namespace), the AccessKey Secret and a BirdWorkspace pointing at the simulator. */
+export async function createFixture(cluster: BenchCluster, simulatorUrl: string, prefix: string): Promise<Fixture> {
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const namespace = `bench-${prefix}-${suffix}`;
+  const workspace = `bench-${prefix}-${suffix}`;
+  const { http } = cluster;
+  await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } } });
+  await http.request({
+    method: "POST",
+    path: `/api/v1/namespaces/${namespace}/secrets`,
+    body: { apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace }, stringData: { accessKey: DEFAULT_ACCESS_KEY } },
+  });
+  await http.request({
+    method: "POST",
+    path: `${CRD_BASE}/birdworkspaces`,
+    body: {
+      apiVersion: API_VERSION,
+      kind: "BirdWorkspace",
+      metadata: { name: workspace, labels: { "bird-operator-bench": workspace } },
+      spec: {
+        organizationId: DEFAULT_ORGANIZATION_ID,
+        workspaceId: DEFAULT_WORKSPACE_ID,
+        endpoint: simulatorUrl,
+        accessKeySecretRef: { namespace, name: "bird-access-key", key: "accessKey" },
+      },
+    },
+  });
+  return { namespace, workspace, selector: `bird-operator-bench=${workspace}` };
+}
+
+export async function waitWorkspaceReady(cluster: BenchCluster, fixture: Fixture, timeoutMs = 60_000): Promise<void> {
+  const ready = await pollUntil(async () => {
+    const ws = await cluster.http.request<Parameters<typeof isReady>[0]>({ method: "GET", path: `${CRD_BASE}/birdworkspaces/${fixture.workspace}` });
+    return isReady(ws) ? true : undefined;
+  }, timeoutMs);
+  if (!ready) throw new Error(`BirdWorkspace ${fixture.workspace} did not become Ready within ${timeoutMs} ms`);
+}
+
+export async function createNamespace(cluster: BenchCluster, name: string): Promise<void> {
+  await cluster.http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name } } });
+}
+
+/** kube-apiserver's own /metrics (the admin token may read it): every client's requests, by resource and verb. */
+export async function apiserverMetrics(cluster: BenchCluster): Promise<Sample[]> {
+  const server = cluster.kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new Error("the kubeconfig has no current cluster");
+  const options: Parameters<typeof request>[1] = { method: "GET", headers: { Accept: "text/plain" } };
+  await cluster.kubeConfig.applyToHTTPSOptions(options);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request(`${server}/metrics`, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`/metrics answered ${res.statusCode}`))));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  return parseMetrics(text);
+}
+
+/** Mutating requests the API server answered, by `resource[/subresource] VERB`. */
+export async function apiserverWrites(cluster: BenchCluster): Promise<Map<string, number>> {
+  const samples = (await apiserverMetrics(cluster)).filter(
+    (s) => s.name === "apiserver_request_total" && ["POST", "PUT", "PATCH", "DELETE", "APPLY"].includes(s.labels.verb ?? ""),
+  );
+  const relabelled = samples.map((s) => ({ ...s, labels: { ...s.labels, what: s.labels.subresource ? `${s.labels.resource}/${s.labels.subresource}` : (s.labels.resource ?? "") } }));
+  return groupBy(relabelled, "apiserver_request_total", ["what", "verb"]);
+}

@@ -1,0 +1,66 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { runBench } from "./bench.js";
+import { FULL, QUICK, SCENARIOS, type ScenarioName } from "./lib/context.js";
+import { boundNotes } from "./lib/report.js";
+import { summarizeProfile } from "./profile-summary.js";
+
+const RESULTS = fileURLToPath(new URL("./results", import.meta.url));
+
+interface Flags {
+  quick?: boolean;
+  only?: string;
+  kubeconfig?: string;
+  out: string;
+  workers: string;
+  cpuProf?: boolean;
+  runtime: string;
+}
+
+const program = new Command()
+  .name("npm run bench --")
+  .description("Provisioning, idle cost, scale and reaction of bird-operator against a real kube-apiserver and the Bird simulator (rate limits on, 50 +/- 20 ms latency)")
+  .option("--quick", "small sizes (about two minutes)")
+  .option("--only <scenarios>", `comma-separated subset of ${SCENARIOS.join(", ")}`)
+  .option("--kubeconfig <file>", "use this cluster (with the CRDs installed) instead of starting etcd + kube-apiserver")
+  .option("--out <dir>", "where the JSON results go", RESULTS)
+  .option("--workers <n>", "the operator's --workers", "8")
+  .option("--runtime <runtime>", "tsx: node --import tsx src/cli/main.ts; compiled: tsc output, as the container image runs it", "tsx")
+  .option("--cpu-prof", "run the operator with node --cpu-prof (profiles next to the operator logs)")
+  .action(async (flags: Flags) => {
+    const scenarios = flags.only?.split(",").map((s) => s.trim()) as ScenarioName[] | undefined;
+    const unknown = scenarios?.filter((s) => !SCENARIOS.includes(s));
+    if (unknown?.length) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`);
+    if (flags.runtime !== "tsx" && flags.runtime !== "compiled") throw new Error(`--runtime must be tsx or compiled, got ${flags.runtime}`);
+    const run = await runBench({
+      mode: flags.quick ? "quick" : "full",
+      sizes: flags.quick ? QUICK : FULL,
+      suffix: `${flags.quick ? "-quick" : ""}${flags.runtime === "compiled" ? "-compiled" : ""}`,
+      outDir: flags.out,
+      kubeconfigPath: flags.kubeconfig,
+      scenarios,
+      workers: Number(flags.workers),
+      cpuProf: flags.cpuProf,
+      runtime: flags.runtime,
+    });
+    console.log(`\n${run.table}\n`);
+    const notes = boundNotes(run.results);
+    if (notes) console.log(`${notes}\n`);
+    for (const file of run.files) console.log(`wrote ${file}`);
+    console.log(`operator logs${flags.cpuProf ? " and CPU profiles" : ""}: ${run.workDir}`);
+    for (const dir of flags.cpuProf ? ["profiles-provisioning", "profiles-scale"] : []) {
+      const path = join(run.workDir, dir);
+      const profile = existsSync(path) ? readdirSync(path).find((f) => f.endsWith(".cpuprofile")) : undefined;
+      if (!profile) continue;
+      const summary = summarizeProfile(join(path, profile), 15);
+      console.log(`\n${dir}: main thread busy ${Math.round(summary.busyShare * 100)}% of ${Math.round(summary.wallSeconds)} s; self time by area (s):`);
+      for (const [where, secs] of summary.byArea) console.log(`  ${secs.toFixed(2).padStart(8)}  ${where}`);
+      console.log("hottest functions (s):");
+      for (const [fn, secs] of summary.topFunctions) console.log(`  ${secs.toFixed(2).padStart(8)}  ${fn}`);
+    }
+    process.exitCode = run.results.some((r) => r.status === "failed") ? 1 : 0;
+  });
+
+await program.parseAsync(process.argv);
