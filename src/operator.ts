@@ -62,7 +62,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   const phoneNumbers = new Informer<PhoneNumber>({ kubeConfig, http, paths: namespacedPaths(PHONE_NUMBER_PLURAL), logger: logger.child({ informer: "phonenumbers" }) });
   const alphaSenders = new Informer<AlphaSender>({ kubeConfig, http, paths: namespacedPaths(ALPHA_SENDER_PLURAL), logger: logger.child({ informer: "alphasenders" }) });
 
-  const events = new EventRecorder({ kubeConfig, component: "bird-operator", host: hostname(), logger });
+  const events = new EventRecorder({ kubeConfig, http, component: "bird-operator", host: hostname(), logger });
   const connections = new WorkspaceConnections({
     workspaces,
     secrets,

@@ -1,17 +1,9 @@
 import { hostname } from "node:os";
-import {
-  ApiException,
-  CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type KubeConfig,
-  type V1ObjectMeta,
-  type V1ObjectReference,
-} from "@kubernetes/client-node";
+import { ApiException, type CoreV1Event, type KubeConfig, type V1ObjectMeta, type V1ObjectReference } from "@kubernetes/client-node";
 import { silentLogger, type Logger } from "../log.js";
 import { isApiStatus } from "./errors.js";
-import { withSignal } from "./leader.js";
+import { KubeHttp } from "./kube-http.js";
+import { MERGE_PATCH } from "./resource-client.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -27,6 +19,8 @@ export interface EventRecorderOptions {
   host?: string;
   logger?: Logger;
   now?: () => number;
+  /** The operator's shared API connection pool; one of its own otherwise. */
+  http?: KubeHttp;
 }
 
 /** A repeat within this window updates the existing Event (client-go's aggregation interval). */
@@ -66,7 +60,8 @@ interface Aggregate {
  * coalesced into one write carrying the latest count, and `flush` waits for them.
  */
 export class EventRecorder {
-  private readonly api: CoreV1Api;
+  /** The shared keep-alive pool: client-node would open a new TLS connection for every Event. */
+  private readonly http: KubeHttp;
   private readonly component: string;
   private readonly host: string;
   private readonly logger: Logger;
@@ -79,7 +74,7 @@ export class EventRecorder {
   private sequence = 0;
 
   constructor(options: EventRecorderOptions) {
-    this.api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.http = options.http ?? new KubeHttp(options.kubeConfig);
     this.component = options.component;
     this.host = options.host ?? hostname();
     this.logger = options.logger ?? silentLogger();
@@ -200,9 +195,8 @@ export class EventRecorder {
   /** False when the Event is gone (expired after the API server's event TTL): the caller creates a new one. */
   private async patch(aggregate: Aggregate, name: string): Promise<boolean> {
     const body = { count: aggregate.count, lastTimestamp: new Date(aggregate.lastTimestamp).toISOString() };
-    const options = setHeaderOptions("Content-Type", PatchStrategy.MergePatch, withSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS)));
     try {
-      await this.api.patchNamespacedEvent({ name, namespace: aggregate.namespace, body }, options);
+      await this.http.request({ method: "PATCH", path: `/api/v1/namespaces/${aggregate.namespace}/events/${name}`, body, contentType: MERGE_PATCH, timeoutMs: REQUEST_TIMEOUT_MS });
       return true;
     } catch (err) {
       if (!isApiStatus(err, 404)) throw err;
@@ -226,7 +220,7 @@ export class EventRecorder {
       reportingComponent: this.component,
       reportingInstance: this.host,
     };
-    await this.api.createNamespacedEvent({ namespace: aggregate.namespace, body }, withSignal(AbortSignal.timeout(REQUEST_TIMEOUT_MS)));
+    await this.http.request({ method: "POST", path: `/api/v1/namespaces/${aggregate.namespace}/events`, body, timeoutMs: REQUEST_TIMEOUT_MS });
     aggregate.name = name;
   }
 
