@@ -35,7 +35,7 @@ export function registerRunCommand(program: Command): void {
     .option("--namespaces <list>", "comma-separated namespaces to watch for PhoneNumbers and AlphaSenders (env WATCH_NAMESPACES; default: all)", env.WATCH_NAMESPACES)
     .option("--workspace-selector <selector>", "label selector of the BirdWorkspaces this instance serves (env WORKSPACE_SELECTOR; default: all)", env.WORKSPACE_SELECTOR)
     .option("--operator-namespace <ns>", "the operator's namespace: AccessKey Secrets are read only here (env POD_NAMESPACE)", env.POD_NAMESPACE ?? "bird-operator")
-    .option("--workers <n>", "concurrent reconciles per controller (env WORKERS)", env.WORKERS ?? "8")
+    .option("--workers <n>", "concurrent reconciles per controller (env WORKERS)", env.WORKERS ?? "32")
     .option("--resync <duration>", "re-check every resource against Bird this often, jittered +/-10% (env RESYNC_INTERVAL)", env.RESYNC_INTERVAL ?? "10m")
     .option("--no-leader-elect", "disable leader election (only for a single replica)")
     .option("--lease-name <name>", "name of the leader-election Lease", env.LEASE_NAME ?? "bird-operator")

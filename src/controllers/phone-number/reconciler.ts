@@ -24,6 +24,7 @@ import {
   stockItemMatches,
   subscriptionInactive,
 } from "./desired.js";
+import { Ownership } from "./ownership.js";
 import { clearIntent, readIntent, recordedNumberId, recordIntent, recordNumberId } from "./purchase.js";
 
 export interface PhoneNumberReconcilerOptions {
@@ -51,7 +52,11 @@ const DEACTIVATE_BATCH = 25;
  * there is none, keep destinations in step, and write status once. Level-based: only the key is trusted.
  */
 export class PhoneNumberReconciler {
-  constructor(private readonly o: PhoneNumberReconcilerOptions) {}
+  private readonly ownership: Ownership;
+
+  constructor(private readonly o: PhoneNumberReconcilerOptions) {
+    this.ownership = new Ownership(o.informer);
+  }
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
@@ -117,7 +122,7 @@ export class PhoneNumberReconciler {
     }
     if (!pn.spec.numberString) return undefined;
     const number = await connection.inventory.numberByString(pn.spec.numberString);
-    if (number && this.claimedByOther(number.id, pn)) {
+    if (number && this.ownership.numberOwnedByOther(number.id, pn)) {
       throw new PermanentError(`${number.numberString} already belongs to another PhoneNumber in this cluster; two resources cannot own one number`, Reason.NumberConflict);
     }
     return number;
@@ -148,7 +153,7 @@ export class PhoneNumberReconciler {
     const intent = readIntent(pn);
     if (intent) {
       const found = await this.lookup(connection, intent.numberString);
-      if (found && !this.claimedByOther(found.id, pn)) {
+      if (found && !this.ownership.numberOwnedByOther(found.id, pn)) {
         const recorded = await recordNumberId(this.o.client, pn, found.id);
         connection.inventory.putNumber(found);
         this.o.events.record(pn, "Normal", EventReason.Adopted, `Resolved the interrupted purchase of ${found.numberString}: the number is in the workspace and now belongs to this resource`);
@@ -163,11 +168,6 @@ export class PhoneNumberReconciler {
       this.o.events.record(pn, "Normal", EventReason.PurchaseIntentCleared, `The purchase of ${intent.numberString} never reached Bird; trying again`);
     }
     return this.purchase(pn, connection, status, log);
-  }
-
-  /** Whether another PhoneNumber already records this number as its own. */
-  private claimedByOther(numberId: string, pn: PhoneNumber): boolean {
-    return this.o.informer.list().some((other) => other.metadata?.uid !== pn.metadata?.uid && recordedNumberId(other) === numberId);
   }
 
   private async lookup(connection: WorkspaceConnection, numberString: string): Promise<LongCodeNumber | undefined> {
@@ -213,8 +213,9 @@ export class PhoneNumberReconciler {
   private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection): Promise<NumberStockItem> {
     const { workspace } = connection;
     const filter = stockFilter(pn.spec);
-    const promised = this.promisedElsewhere(pn);
-    const pooled = await connection.stockPool.take(filter, (item) => !promised.has(item.id) && this.affordable(pn, connection, item));
+    // An item another resource recorded an intent for may be the target of its interrupted purchase: never take it.
+    const promised = (item: NumberStockItem): boolean => this.ownership.itemPromisedToOther(item.id, pn);
+    const pooled = await connection.stockPool.take(filter, (item) => !promised(item) && this.affordable(pn, connection, item));
     if (pooled) return pooled;
     const country = filter.countryCodes?.[0];
     if (country) {
@@ -223,7 +224,7 @@ export class PhoneNumberReconciler {
     }
     let tooExpensive: string | undefined;
     for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
-      if (!stockItemMatches(pn.spec, item) || connection.ledger.isReserved(item.id) || promised.has(item.id)) continue;
+      if (!stockItemMatches(pn.spec, item) || connection.ledger.isReserved(item.id) || promised(item)) continue;
       const violation = countryViolation(workspace, item.countryCode);
       if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
       const price =
@@ -244,21 +245,6 @@ export class PhoneNumberReconciler {
    * The workspace's numbers with an active subscription, from the inventory: a purchase lands there synchronously
    * with its reservation's release, so the count never misses a number between the two (the informer cache could).
    */
-  /**
-   * Stock items other resources recorded an intent for. An intent whose buy never reached Bird leaves its item in
-   * stock; were another resource to buy it, the first one's intent would resolve, by number, to that purchase.
-   * Intents are written before the buy and read from a cache that lists them at start, so a new leader sees them.
-   */
-  private promisedElsewhere(pn: PhoneNumber): Set<string> {
-    const promised = new Set<string>();
-    for (const other of this.o.informer.list()) {
-      if (other.metadata?.uid === pn.metadata?.uid) continue;
-      const intent = readIntent(other);
-      if (intent) promised.add(intent.stockItemId);
-    }
-    return promised;
-  }
-
   private affordable(pn: PhoneNumber, connection: WorkspaceConnection, item: NumberStockItem): boolean {
     const { workspace, ledger } = connection;
     return (
