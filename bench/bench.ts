@@ -47,7 +47,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const log = options.log ?? ((line: string): void => console.log(`[bench] ${line}`));
   const wanted = new Set(options.scenarios ?? SCENARIOS);
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "bird-operator-bench-"));
-  const workers = options.workers ?? 8;
+  const workers = options.workers ?? 32;
   const runtime = options.runtime ?? "tsx";
   const run: RunInfo = {
     mode: options.mode,

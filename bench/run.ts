@@ -26,7 +26,7 @@ const program = new Command()
   .option("--only <scenarios>", `comma-separated subset of ${SCENARIOS.join(", ")}`)
   .option("--kubeconfig <file>", "use this cluster (with the CRDs installed) instead of starting etcd + kube-apiserver")
   .option("--out <dir>", "where the JSON results go", RESULTS)
-  .option("--workers <n>", "the operator's --workers", "8")
+  .option("--workers <n>", "the operator's --workers", "32")
   .option("--runtime <runtime>", "tsx: node --import tsx src/cli/main.ts; compiled: tsc output, as the container image runs it", "tsx")
   .option("--cpu-prof", "run the operator with node --cpu-prof (profiles next to the operator logs)")
   .action(async (flags: Flags) => {

@@ -51,7 +51,7 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export interface BenchContext {
   cluster: BenchCluster;
   sizes: BenchSizes;
-  /** `--workers` of the operator (its default is 8). */
+  /** `--workers` of the operator (its default is 32). */
   workers: number;
   /** Operator logs and CPU profiles go here. */
   workDir: string;
