@@ -109,7 +109,21 @@ export function resolveConfig(config: SimulatorConfig = {}): ResolvedConfig {
   };
 }
 
-const COUNTRY = { type: "string", pattern: "^[A-Z]{2}$" };
+export const COUNTRY = { type: "string", pattern: "^[A-Z]{2}$" };
+
+/** One alpha sender, as the config file and the control API's `POST /_simulator/senders` both take it. */
+export const SENDER_SCHEMA = {
+  type: "object",
+  required: ["alphaString"],
+  additionalProperties: false,
+  properties: {
+    alphaString: { type: "string", minLength: 1, maxLength: 11 },
+    id: { type: "string", minLength: 1, maxLength: 64 },
+    workspaceId: { type: "string" },
+    activeCountries: { type: "array", items: COUNTRY },
+    blockedCountries: { type: "array", items: COUNTRY },
+  },
+};
 const PREFIX = { type: "string", pattern: "^\\+[0-9]+$" };
 const PRICE = {
   oneOf: [
@@ -196,21 +210,7 @@ const CONFIG_SCHEMA = {
       },
     },
     alphaUnsupportedCountries: { type: "array", items: COUNTRY },
-    senders: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["alphaString"],
-        additionalProperties: false,
-        properties: {
-          alphaString: { type: "string", minLength: 1, maxLength: 11 },
-          id: { type: "string", minLength: 1, maxLength: 64 },
-          workspaceId: { type: "string" },
-          activeCountries: { type: "array", items: COUNTRY },
-          blockedCountries: { type: "array", items: COUNTRY },
-        },
-      },
-    },
+    senders: { type: "array", items: SENDER_SCHEMA },
   },
 };
 

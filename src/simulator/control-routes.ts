@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import type { Reply } from "./api-routes.js";
+import { COUNTRY, SENDER_SCHEMA } from "./config.js";
 import { ApiError } from "./errors.js";
 import { checkFaultSettings } from "./faults.js";
 import { fieldErrors } from "./openapi.js";
@@ -8,7 +9,6 @@ import type { AddNumbersRequest, AddSenderRequest, DestinationsRequest } from ".
 import type { StockItemInput } from "./stock.js";
 import type { FaultSettings, RateLimitSettings } from "./types.js";
 
-const COUNTRY = { type: "string", pattern: "^[A-Z]{2}$" };
 const NUMBER_STRING = { type: "string", pattern: "^\\+[1-9][0-9]{6,14}$" };
 const NUMBER_TYPE = { enum: ["local", "mobile", "toll-free", "national"] };
 const MONEY = {
@@ -63,18 +63,7 @@ const validators = {
       },
     },
   }),
-  sender: ajv.compile<AddSenderRequest>({
-    type: "object",
-    required: ["alphaString"],
-    additionalProperties: false,
-    properties: {
-      alphaString: { type: "string", minLength: 1, maxLength: 11 },
-      id: { type: "string", minLength: 1, maxLength: 64 },
-      workspaceId: { type: "string" },
-      activeCountries: { type: "array", items: COUNTRY },
-      blockedCountries: { type: "array", items: COUNTRY },
-    },
-  }),
+  sender: ajv.compile<AddSenderRequest>(SENDER_SCHEMA),
   rateLimits: ajv.compile<Partial<RateLimitSettings>>({
     type: "object",
     additionalProperties: false,

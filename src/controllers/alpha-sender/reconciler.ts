@@ -3,11 +3,11 @@ import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { AlphaNumber, Money } from "../../bird/types.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
-import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
+import { TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { objectKey, type Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
-import { namespaceAllowed, usesNamespaceSelector } from "../guardrails.js";
+import { connectAllowed } from "../guardrails.js";
 import { chunk } from "../phone-number/desired.js";
 import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
@@ -126,16 +126,8 @@ export class AlphaSenderReconciler {
     return { ready: senderReadiness({ name: sender.alphaString, desired, rows, issues: status.issues ?? [], guard, observeOnly: true }) };
   }
 
-  /** Resolves the workspace: it exists, is Ready, and admits this namespace. */
-  private async workspaceFor(as: AlphaSender): Promise<WorkspaceConnection> {
-    const resolved = this.o.connections.connectReady(as.spec.workspaceRef.name);
-    if (!resolved.ok) throw new Waiting(resolved.message, resolved.reason, this.o.resyncMs);
-    const workspace = resolved.value.workspace;
-    const namespace = as.metadata?.namespace ?? "";
-    const labels = usesNamespaceSelector(workspace) ? await this.o.namespaceLabels(namespace) : undefined;
-    const allowed = namespaceAllowed(workspace, namespace, this.o.operatorNamespace, labels);
-    if (!allowed.ok) throw new PermanentError(allowed.message, allowed.reason);
-    return resolved.value;
+  private workspaceFor(as: AlphaSender): Promise<WorkspaceConnection> {
+    return connectAllowed(this.o.connections, as, this.o);
   }
 
   /** No API registers senders, so a missing one waits (polling at the resync interval) for the user to register it. */

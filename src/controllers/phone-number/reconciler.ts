@@ -11,7 +11,7 @@ import type { Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
 import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
-import { countryViolation, namespaceAllowed, priceViolation, sumMoney, usesNamespaceSelector } from "../guardrails.js";
+import { connectAllowed, countryViolation, priceViolation, sumMoney } from "../guardrails.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
 import {
   chunk,
@@ -101,16 +101,8 @@ export class PhoneNumberReconciler {
     return { ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
-  /** Resolves the workspace: it exists, is Ready, and admits this namespace. */
-  private async workspaceFor(pn: PhoneNumber): Promise<WorkspaceConnection> {
-    const resolved = this.o.connections.connectReady(pn.spec.workspaceRef.name);
-    if (!resolved.ok) throw new Waiting(resolved.message, resolved.reason, this.o.resyncMs);
-    const workspace = resolved.value.workspace;
-    const namespace = pn.metadata?.namespace ?? "";
-    const labels = usesNamespaceSelector(workspace) ? await this.o.namespaceLabels(namespace) : undefined;
-    const allowed = namespaceAllowed(workspace, namespace, this.o.operatorNamespace, labels);
-    if (!allowed.ok) throw new PermanentError(allowed.message, allowed.reason);
-    return resolved.value;
+  private workspaceFor(pn: PhoneNumber): Promise<WorkspaceConnection> {
+    return connectAllowed(this.o.connections, pn, this.o);
   }
 
   /** The number this resource owns: by recorded id, else (adoption) the exact number it names. */
