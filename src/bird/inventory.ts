@@ -96,11 +96,6 @@ export class Inventory {
     this.numbersById.delete(id);
   }
 
-  /** Marks the lists stale so the next read relists (after an out-of-band change is suspected). */
-  invalidate(): void {
-    this.numbersAt = Number.NEGATIVE_INFINITY;
-    this.sendersAt = Number.NEGATIVE_INFINITY;
-  }
 
   private freshNumbers(): Promise<void> {
     if (this.now() - this.numbersAt < this.maxAgeMs) return Promise.resolve();

@@ -18,7 +18,7 @@ export function registerDemoCommand(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const print = (text: string): void => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
       const { startDemo, watchUntilReady } = await import("../demo/demo.js");
-      const demo = await startDemo({ examplesDir: flags.examples, timeoutMs: Number(flags.timeout) * 1000, print });
+      const demo = await startDemo({ examplesDir: flags.examples, print });
       try {
         const pending = await watchUntilReady(demo, { timeoutMs: Number(flags.timeout) * 1000, print, live: !flags.check });
         if (flags.check) {

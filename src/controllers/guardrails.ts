@@ -94,4 +94,3 @@ export function sumMoney(prices: Money[], currencyCode: string): { total: Money;
   return { total, skipped };
 }
 
-export { Reason };

@@ -9,6 +9,8 @@ import { createMergePatch } from "../runtime/merge-patch.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
 import { withFinalizer } from "../runtime/finalizer.js";
 import type { Informer } from "../runtime/informer.js";
+import type { Money } from "../bird/types.js";
+import type { WorkspaceConnections } from "./workspace/connections.js";
 import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
 
 export interface ReconciledStatus {
@@ -73,6 +75,20 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
   if (!statusChanged(object.status, next)) return;
   next.lastSyncTime = rfc3339(now);
   await client.patchStatus(object.metadata?.namespace, object.metadata?.name ?? "", createMergePatch(object.status ?? {}, next));
+}
+
+/** What every reconciler of a Bird-holding kind is given. */
+export interface ManagedReconcilerOptions<T extends KubernetesObject> {
+  client: ResourceClient<T>;
+  informer: Informer<T>;
+  connections: WorkspaceConnections;
+  events: EventRecorder;
+  operatorNamespace: string;
+  namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>;
+  /** Monthly prices already committed in a workspace (numbers and sender countries), for the spend policy. */
+  committedSpend: (workspaceName: string) => Money[];
+  resyncMs: number;
+  now?: () => Date;
 }
 
 export interface ManagedSteps<T, S> {

@@ -13,12 +13,10 @@ import { Metrics } from "../runtime/metrics.js";
 import { startSimulator, type RunningSimulator } from "../simulator/index.js";
 import { readRows, renderTable, type Row } from "./table.js";
 
-export const EXAMPLES_DIR = fileURLToPath(new URL("../../examples", import.meta.url));
 const CRD_DIR = fileURLToPath(new URL("../../crds", import.meta.url));
 
 export interface DemoOptions {
   examplesDir: string;
-  timeoutMs: number;
   print: (text: string) => void;
 }
 

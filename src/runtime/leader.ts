@@ -306,7 +306,7 @@ export class LeaderElector {
  * Request options that abort a client-node call when `signal` fires. client-node's own timeout option is not
  * effective in 1.4, and its call-time middleware must return its Observable type.
  */
-export function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
+function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
   return {
     middleware: [
       {

@@ -4,13 +4,11 @@ import { isBirdApiError } from "../../bird/errors.js";
 import type { AlphaNumber, Money } from "../../bird/types.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { TransientError, Waiting } from "../../runtime/errors.js";
-import type { EventRecorder } from "../../runtime/events.js";
-import { objectKey, type Informer } from "../../runtime/informer.js";
-import type { ResourceClient } from "../../runtime/resource-client.js";
+import { objectKey } from "../../runtime/informer.js";
 import { connectAllowed } from "../guardrails.js";
 import { chunk } from "../phone-number/desired.js";
-import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
-import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
+import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
+import type { WorkspaceConnection } from "../workspace/connections.js";
 import {
   ACTIVATE_BATCH,
   answeredRow,
@@ -40,18 +38,7 @@ import {
   type Refusal,
 } from "./desired.js";
 
-export interface AlphaSenderReconcilerOptions {
-  client: ResourceClient<AlphaSender>;
-  informer: Informer<AlphaSender>;
-  connections: WorkspaceConnections;
-  events: EventRecorder;
-  operatorNamespace: string;
-  namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>;
-  /** Monthly prices already committed in a workspace (numbers and sender countries), for the spend policy. */
-  committedSpend: (workspaceName: string) => Money[];
-  resyncMs: number;
-  now?: () => Date;
-}
+export type AlphaSenderReconcilerOptions = ManagedReconcilerOptions<AlphaSender>;
 
 /** What one reconcile of one sender works on: the rows are written back to status after every Bird write. */
 interface Sync {

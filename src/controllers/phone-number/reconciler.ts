@@ -2,17 +2,14 @@ import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } fro
 import { EventReason, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
-import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
+import type { LongCodeNumber, NumberStockItem } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
-import type { EventRecorder } from "../../runtime/events.js";
-import type { Informer } from "../../runtime/informer.js";
-import type { ResourceClient } from "../../runtime/resource-client.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
-import { notReady, reconcileManaged, type StepOutcome } from "../reconcile-step.js";
+import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import { connectAllowed, countryViolation, priceViolation, sumMoney } from "../guardrails.js";
-import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
+import type { WorkspaceConnection } from "../workspace/connections.js";
 import {
   chunk,
   desiredDestinations,
@@ -27,16 +24,7 @@ import {
 import { Ownership } from "./ownership.js";
 import { clearIntent, readIntent, recordedNumberId, recordIntent, recordNumberId } from "./purchase.js";
 
-export interface PhoneNumberReconcilerOptions {
-  client: ResourceClient<PhoneNumber>;
-  informer: Informer<PhoneNumber>;
-  connections: WorkspaceConnections;
-  events: EventRecorder;
-  operatorNamespace: string;
-  namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>;
-  /** Monthly prices already committed in a workspace (numbers and sender countries), for the spend policy. */
-  committedSpend: (workspaceName: string) => Money[];
-  resyncMs: number;
+export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<PhoneNumber> {
   purchaseGraceMs: number;
   /** How often a number that Bird is still provisioning is re-read. */
   provisioningPollMs?: number;
