@@ -35,6 +35,14 @@ export function operatorDeltas(before: readonly Sample[], after: readonly Sample
   };
 }
 
+/**
+ * `bird_operator_initial_reconcile_seconds{controller}`: seconds from the operator process's start until every object
+ * its controller found at start was reconciled once. Undefined until then.
+ */
+export function initialReconcileSeconds(samples: readonly Sample[], controller: string): number | undefined {
+  return samples.find((s) => s.name === "bird_operator_initial_reconcile_seconds" && s.labels.controller === controller)?.value;
+}
+
 export function total(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
 }

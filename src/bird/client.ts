@@ -6,7 +6,7 @@ import { rateLimiterFor, type RateLimits } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
 import { activateShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
-import { createRetryingFetch, type BirdObserver } from "./transport.js";
+import { createRetryingFetch, PRIORITY_HEADER, type BirdObserver } from "./transport.js";
 import type {
   ActivateDestinationsResult,
   AlphaNumber,
@@ -61,7 +61,8 @@ export interface BirdApi {
   ): Promise<ActivateDestinationsResult>;
   deactivateDestinations(endpointId: string, capability: string, countryCodes: string[]): Promise<Destination[]>;
   listSubscriptions(endpointId: string): Promise<EndpointSubscription[]>;
-  getSubscription(endpointId: string, name: string): Promise<EndpointSubscription>;
+  /** `background`: off the path to Ready; waits behind every other GET of the workspace (see TokenBucket). */
+  getSubscription(endpointId: string, name: string, options?: { background?: boolean }): Promise<EndpointSubscription>;
   cancelSubscription(endpointId: string, name: string): Promise<EndpointSubscription>;
 }
 
@@ -256,10 +257,11 @@ class HttpBirdClient implements BirdClient {
     return page.results;
   }
 
-  async getSubscription(endpointId: string, name: string): Promise<EndpointSubscription> {
+  async getSubscription(endpointId: string, name: string, options: { background?: boolean } = {}): Promise<EndpointSubscription> {
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{subscriptionName}";
+    const headers = options.background ? { [PRIORITY_HEADER]: "background" } : undefined;
     return this.call<EndpointSubscription>("GET", route, objectWith("name"), () =>
-      this.raw.GET(route, { params: { path: this.subscriptionPath(endpointId, name) }, parseAs: "text" }),
+      this.raw.GET(route, { params: { path: this.subscriptionPath(endpointId, name) }, headers, parseAs: "text" }),
     );
   }
 

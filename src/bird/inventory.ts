@@ -16,6 +16,7 @@ export class Inventory {
   /** Numbers changed by our own writes since they were last read: their destination counts are not Bird's yet. */
   private readonly changed = new Map<string, number>();
   private sendersFlight?: Promise<void>;
+  private readonly changedSenders = new Map<string, number>();
 
   constructor(
     private readonly bird: BirdApi,
@@ -54,8 +55,10 @@ export class Inventory {
   }
 
   /**
-   * A number that is still provisioning, read again at most every `pollMs`. While more numbers provision than a
-   * full list has pages, one list refresh serves them all (1,000 new numbers cost 11 GETs a poll, not 1,000).
+   * A number that is still provisioning, as fresh as the last poll. While more numbers provision than a full list
+   * has pages, one list refresh every `pollMs` serves them all (1,000 new numbers cost 11 GETs a poll, not 1,000),
+   * and no caller waits for it: the caller polls again later and finds what the refresh brought. A few provisioning
+   * numbers are read one by one.
    */
   async pollNumber(id: string, pollMs: number): Promise<LongCodeNumber> {
     let provisioning = 0;
@@ -63,8 +66,9 @@ export class Inventory {
     if (provisioning <= Math.ceil(this.numbersById.size / 99)) return this.reloadNumber(id);
     if (this.now() - this.numbersAt >= pollMs) {
       this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined));
+      // A failed refresh is the next poll's to retry; nobody awaits this one.
+      this.numbersFlight.catch(() => undefined);
     }
-    if (this.numbersFlight) await this.numbersFlight;
     return this.numbersById.get(id) ?? this.reloadNumber(id);
   }
 
@@ -80,8 +84,19 @@ export class Inventory {
 
   async reloadSender(id: string): Promise<AlphaNumber> {
     const sender = await this.bird.getAlphaNumber(id);
+    this.changedSenders.delete(id);
     this.sendersById.set(sender.id, sender);
     return sender;
+  }
+
+  /** Our write changed the sender's destinations in Bird; its cached counts are stale until the next read. */
+  markSenderChanged(id: string): void {
+    this.changedSenders.set(id, this.now());
+  }
+
+  /** Whether the cached sender reflects Bird after our last write to it. */
+  isSenderCurrent(id: string): boolean {
+    return !this.changedSenders.has(id);
   }
 
   putNumber(number: LongCodeNumber): void {
@@ -132,6 +147,8 @@ export class Inventory {
     for await (const sender of this.bird.alphaNumbers()) seen.set(sender.id, sender);
     this.sendersById.clear();
     for (const [id, sender] of seen) this.sendersById.set(id, sender);
+    // A write that landed while the list was in flight may not be in what the list saw.
+    for (const [id, at] of this.changedSenders) if (at < started) this.changedSenders.delete(id);
     this.sendersAt = started;
   }
 }

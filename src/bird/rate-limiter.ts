@@ -22,10 +22,16 @@ interface Waiter {
   since: number;
 }
 
+/** `background`: work off the path to Ready (subscription dates), served only from tokens nobody else waits for. */
+export type Priority = "normal" | "background";
+
 /**
  * A token bucket whose waiters are served in arrival order by one timer. The small default burst (a fifth of a
  * second's worth) is the point: requests leave at a steady pace, so jitter between here and Bird never makes
  * Bird's own bucket overflow, and the operator never earns a 429 by itself.
+ *
+ * Background waiters form a second queue: served only while no normal waiter waits, and only once the bucket holds
+ * half its capacity, so a normal request arriving in a stream of background ones still finds tokens at once.
  */
 export class TokenBucket {
   private rate = 0;
@@ -34,6 +40,7 @@ export class TokenBucket {
   private tokens = Infinity;
   private refilledAt: number;
   private readonly queue: Waiter[] = [];
+  private readonly background: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: TokenBucketOptions) {
@@ -69,20 +76,26 @@ export class TokenBucket {
   }
 
   /** Resolves with the milliseconds waited once a token is taken. */
-  acquire(): Promise<number> {
+  acquire(priority: Priority = "normal"): Promise<number> {
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= 1) {
+    const queue = priority === "background" ? this.background : this.queue;
+    if (this.queue.length === 0 && queue.length === 0 && this.tokens >= this.threshold(priority)) {
       this.tokens -= 1;
       return Promise.resolve(0);
     }
     return new Promise((resolve) => {
-      this.queue.push({ resolve, since: this.now() });
+      queue.push({ resolve, since: this.now() });
       this.schedule();
     });
   }
 
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length + this.background.length;
+  }
+
+  /** Tokens the bucket must hold before a waiter of this priority takes one. */
+  private threshold(priority: Priority): number {
+    return priority === "background" ? Math.max(1, this.size / 2) : 1;
   }
 
   private refill(): void {
@@ -94,10 +107,11 @@ export class TokenBucket {
   }
 
   private schedule(): void {
-    if (this.timer !== undefined || this.queue.length === 0) {
+    if (this.timer !== undefined || this.pending === 0) {
       return;
     }
-    const delayMs = Math.max(0, Math.ceil(((1 - this.tokens) * 1000) / this.rate));
+    const needed = this.threshold(this.queue.length > 0 ? "normal" : "background");
+    const delayMs = Math.max(0, Math.ceil(((needed - this.tokens) * 1000) / this.rate));
     this.timer = setTimeout(() => this.release(), delayMs);
   }
 
@@ -110,6 +124,11 @@ export class TokenBucket {
       this.tokens -= 1;
       waiter?.resolve(now - waiter.since);
     }
+    while (this.queue.length === 0 && this.background.length > 0 && this.tokens >= this.threshold("background")) {
+      const waiter = this.background.shift();
+      this.tokens -= 1;
+      waiter?.resolve(now - waiter.since);
+    }
     this.schedule();
   }
 }
@@ -119,7 +138,7 @@ export interface WorkspaceRateLimiter {
   readonly get: TokenBucket;
   readonly post: TokenBucket;
   /** GET takes from the GET bucket; everything else counts as a write. Resolves with the milliseconds waited. */
-  acquire(method: string): Promise<number>;
+  acquire(method: string, priority?: Priority): Promise<number>;
   /** Applies new limits to the shared buckets (defaults for what is left out). */
   configure(limits: RateLimits): void;
 }
@@ -154,7 +173,7 @@ export function createWorkspaceRateLimiter(limits: RateLimits = {}, now?: () => 
   return {
     get,
     post,
-    acquire: (method: string): Promise<number> => (method.toUpperCase() === "GET" ? get : post).acquire(),
+    acquire: (method: string, priority?: Priority): Promise<number> => (method.toUpperCase() === "GET" ? get : post).acquire(priority),
     configure: (next: RateLimits): void => {
       get.configure(next.getPerSecond ?? DEFAULT_GET_PER_SECOND, next.getBurst);
       post.configure(next.postPerSecond ?? DEFAULT_POST_PER_SECOND, next.postBurst);

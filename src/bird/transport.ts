@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { BirdApiError, parseRetryAfter } from "./errors.js";
-import type { WorkspaceRateLimiter } from "./rate-limiter.js";
+import type { Priority, WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, type RouteMatcher } from "./routes.js";
 
 /** Hooks for metrics; `route` is always the OpenAPI path template. */
@@ -27,6 +27,9 @@ export interface TransportOptions {
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
+/** Set by the client on calls off the path to Ready; read and removed here, never sent to Bird. */
+export const PRIORITY_HEADER = "x-bird-operator-priority";
+
 type Outcome = { response: Response } | { failure: "network" | "timeout"; cause: unknown };
 
 interface Call {
@@ -37,6 +40,7 @@ interface Call {
   headers: Headers;
   body: ArrayBuffer | undefined;
   signal: AbortSignal;
+  priority: Priority;
 }
 
 /**
@@ -50,7 +54,7 @@ export function createRetryingFetch(options: TransportOptions): (request: Reques
   return async (request: Request): Promise<Response> => {
     const call = await snapshot(request, options.routeOf);
     for (let attempt = 1; ; attempt++) {
-      await takeToken(options, call.method);
+      await takeToken(options, call.method, call.priority);
       // The wait for a token can be long; a caller that gave up meanwhile must not still send.
       call.signal.throwIfAborted();
       const outcome = await attemptOnce(options, call, attempt);
@@ -69,19 +73,23 @@ export function createRetryingFetch(options: TransportOptions): (request: Reques
 
 async function snapshot(request: Request, routeOf: RouteMatcher): Promise<Call> {
   const route = routeOf(request.url);
+  const headers = new Headers(request.headers);
+  const priority: Priority = headers.get(PRIORITY_HEADER) === "background" ? "background" : "normal";
+  headers.delete(PRIORITY_HEADER);
   return {
     method: request.method,
     route,
     idempotent: isIdempotent(request.method, route),
     url: request.url,
-    headers: new Headers(request.headers),
+    headers,
     body: request.body === null ? undefined : await request.arrayBuffer(),
     signal: request.signal,
+    priority,
   };
 }
 
-async function takeToken(options: TransportOptions, method: string): Promise<void> {
-  const waitedMs = await options.limiter.acquire(method);
+async function takeToken(options: TransportOptions, method: string, priority: Priority): Promise<void> {
+  const waitedMs = await options.limiter.acquire(method, priority);
   const bucket = method.toUpperCase() === "GET" ? "GET" : "POST";
   notify(options, () => options.observer?.rateLimitWait?.({ method: bucket, seconds: waitedMs / 1000 }));
 }

@@ -22,6 +22,8 @@ export interface ReconciledStatus {
 export interface StepOutcome<T> {
   ready: ConditionUpdate;
   requeueAfterMs?: number;
+  /** Skip this status write: the object comes back within `requeueAfterMs` and writes then what it finds. */
+  deferStatusWrite?: boolean;
   /** The object as the step left it (after metadata updates), for the status write. */
   object?: T;
 }
@@ -48,7 +50,7 @@ export async function runStep<T extends EventSubject & KubernetesObject & { stat
   try {
     const outcome = await step(status);
     setConditions(object, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" }, deps.now());
-    await writeStatus(deps.client, outcome.object ?? object, status, deps.now());
+    if (!outcome.deferStatusWrite) await writeStatus(deps.client, outcome.object ?? object, status, deps.now());
     return { requeueAfterMs: outcome.requeueAfterMs };
   } catch (error) {
     const reason = errorReason(error, Reason.ReconcileError);
@@ -96,6 +98,8 @@ export interface ManagedSteps<T, S> {
   observe: (object: T, status: S) => Promise<StepOutcome<T>>;
   apply: (object: T, status: S) => Promise<StepOutcome<T>>;
   cleanup: (object: T, status: S) => Promise<StepOutcome<T>>;
+  /** `apply` adds the finalizer itself, before its first Bird write (see withFinalizer's `handlerAdds`). */
+  applyAddsFinalizer?: boolean;
 }
 
 /**
@@ -114,6 +118,7 @@ export async function reconcileManaged<T extends EventSubject & KubernetesObject
   }
   return withFinalizer(deps.client, FINALIZER, object, (event) =>
     runStep<T, S>(deps, event.object, (status) => (event.type === "cleanup" ? steps.cleanup(event.object, status) : steps.apply(event.object, status))),
+    { handlerAdds: steps.applyAddsFinalizer },
   );
 }
 

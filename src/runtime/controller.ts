@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import { classifyError, errorMessage } from "./errors.js";
 import { objectKey, type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
+import type { OwnWrites } from "./own-writes.js";
 import { WorkQueue } from "./queue.js";
 
 export interface ReconcileContext {
@@ -31,11 +32,25 @@ export interface ControllerOptions {
   queue?: WorkQueue;
 }
 
-/** Watches → queue → reconcile → classify the outcome → requeue. Reconcilers only ever see a key. */
+/**
+ * Watches → queue → reconcile → classify the outcome → requeue. Reconcilers only ever see a key.
+ *
+ * After a restart, the first pass over every object is what users wait for: the controller remembers the keys its
+ * primary informers hold when it starts (their caches are synced by then) and, once each has been reconciled once
+ * (any result), records `bird_operator_initial_reconcile_seconds` and logs it.
+ */
 export class Controller {
   readonly queue: WorkQueue;
   private readonly workers: number;
   private readonly resyncMs: number;
+  private readonly primaries: Pick<Informer<KubernetesObject>, "list">[] = [];
+  /** Keys present at start not reconciled yet; undefined before start and once all were (the set is freed). */
+  private initialPending: Set<string> | undefined;
+  private initialCount = 0;
+  private ownWrites?: OwnWrites;
+  /** Keys being reconciled, with the resourceVersions of the relevant updates seen meanwhile. */
+  private readonly active = new Map<string, string[]>();
+  private startedAtSeconds = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = options.queue ?? new WorkQueue({ name: options.name, metrics: options.metrics });
@@ -47,10 +62,27 @@ export class Controller {
     return this.options.name;
   }
 
-  /** The controller's own kind: every change except a status-only update enqueues the object's key. */
-  watchPrimary<T extends KubernetesObject>(informer: Informer<T>): this {
+  /**
+   * The controller's own kind: every change except a status-only update enqueues the object's key, and so does
+   * none of our own writes (`ownWrites`): the reconcile that made it already acted on the result.
+   */
+  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites): this {
+    this.primaries.push(informer);
+    if (ownWrites) this.ownWrites = ownWrites;
     informer.on((type, object, old) => {
-      if (type !== "update" || !old || specOrMetaChanged(old, object)) this.queue.add(objectKey(object));
+      const key = objectKey(object);
+      const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
+      if (type === "update" && ownWrites) {
+        // The watch may deliver our write before its HTTP answer arrives: while the key is being reconciled, which
+        // writes were ours is known only at the end (see process), as client-go's dirty set would reprocess it then.
+        const version = object.metadata?.resourceVersion;
+        if (this.active.has(key)) {
+          if (relevant && version) this.active.get(key)?.push(version);
+          return;
+        }
+        if (ownWrites.consume(object)) return;
+      }
+      if (relevant) this.queue.add(key);
     });
     return this;
   }
@@ -69,7 +101,16 @@ export class Controller {
     return this;
   }
 
+  /** Call once the informers synced (the Manager does): the keys they hold then make the initial pass. */
   start(): void {
+    this.startedAtSeconds = process.uptime();
+    const keys = new Set(this.primaries.flatMap((informer) => informer.list().map((object) => objectKey(object))));
+    this.initialPending = keys;
+    this.initialCount = keys.size;
+    // The informers' add events queued these keys already; adding again is a no-op then, and covers an informer
+    // that synced before this controller watched it.
+    for (const key of keys) this.queue.add(key);
+    if (keys.size === 0) this.initialPassDone();
     this.queue.start(this.workers, (key) => this.process(key));
   }
 
@@ -78,6 +119,18 @@ export class Controller {
   }
 
   private async process(key: string): Promise<void> {
+    this.active.set(key, []);
+    try {
+      await this.reconcileOnce(key);
+    } finally {
+      const seen = this.active.get(key) ?? [];
+      this.active.delete(key);
+      const ownWrites = this.ownWrites;
+      if (seen.some((version) => !ownWrites?.consume({ metadata: { resourceVersion: version } }))) this.queue.add(key);
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<void> {
     const { name, metrics, logger } = this.options;
     const reconcileId = randomBytes(4).toString("hex");
     const log = logger.child({ controller: name, key, reconcileId });
@@ -99,6 +152,18 @@ export class Controller {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics?.reconcileTotal.inc({ controller: name, result });
     metrics?.reconcileTime.observe({ controller: name }, seconds);
+    if (this.initialPending?.delete(key) && this.initialPending.size === 0) this.initialPassDone();
+  }
+
+  /** The gauge holds seconds since the process started (what a restart costs users, cache sync included); the log adds those since this start. */
+  private initialPassDone(): void {
+    this.initialPending = undefined;
+    const uptime = process.uptime();
+    this.options.metrics?.initialReconcileSeconds.set({ controller: this.options.name }, uptime);
+    this.options.logger.info(
+      { controller: this.options.name, objects: this.initialCount, seconds: Math.round(uptime * 1000) / 1000, sinceControllerStartSeconds: Math.round((uptime - this.startedAtSeconds) * 1000) / 1000 },
+      "Reconciled every object present at start",
+    );
   }
 
   private handleError(key: string, error: unknown, log: Logger): string {

@@ -7,12 +7,16 @@ export type FinalizerEvent<T> = { type: "apply"; object: T } | { type: "cleanup"
  * kube-rs' finalizer helper: the finalizer is in place before `apply` may touch the outside world, and is removed
  * only after `cleanup` returned without throwing. Patches are guarded by a JSON Patch `test` on the current list,
  * so a concurrent change to the finalizers fails with a conflict instead of being overwritten.
+ *
+ * `handlerAdds`: `apply` runs without the finalizer and adds it itself before its first outside write (in a
+ * metadata update it makes anyway, or with `addFinalizer`), which saves a write per object.
  */
 export async function withFinalizer<T extends KubernetesObject, R>(
   client: ResourceClient<T>,
   finalizer: string,
   object: T,
   handler: (event: FinalizerEvent<T>) => Promise<R>,
+  options: { handlerAdds?: boolean } = {},
 ): Promise<R | undefined> {
   const finalizers = object.metadata?.finalizers ?? [];
   const has = finalizers.includes(finalizer);
@@ -22,8 +26,14 @@ export async function withFinalizer<T extends KubernetesObject, R>(
     await setFinalizers(client, object, finalizers.filter((f) => f !== finalizer));
     return result;
   }
-  const current = has ? object : await setFinalizers(client, object, [...finalizers, finalizer]);
+  const current = has || options.handlerAdds ? object : await setFinalizers(client, object, [...finalizers, finalizer]);
   return handler({ type: "apply", object: current });
+}
+
+/** Adds the finalizer unless the object has it (for handlers run with `handlerAdds`). */
+export async function addFinalizer<T extends KubernetesObject>(client: ResourceClient<T>, finalizer: string, object: T): Promise<T> {
+  const finalizers = object.metadata?.finalizers ?? [];
+  return finalizers.includes(finalizer) ? object : setFinalizers(client, object, [...finalizers, finalizer]);
 }
 
 async function setFinalizers<T extends KubernetesObject>(client: ResourceClient<T>, object: T, next: string[]): Promise<T> {

@@ -89,6 +89,12 @@ export class Metrics {
     labelNames: ["kind", "verb"] as const,
     registers: [this.registry],
   });
+  readonly initialReconcileSeconds = new Gauge({
+    name: "bird_operator_initial_reconcile_seconds",
+    help: "Seconds from process start until every object present when the controller started (caches synced) was reconciled once; absent until then",
+    labelNames: ["controller"] as const,
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: "leader_election_master_status",
     help: "1 when this instance holds the leader lease",

@@ -1,5 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { KubeHttp } from "./kube-http.js";
+import type { OwnWrites } from "./own-writes.js";
 
 export interface ResourceKind {
   group: string;
@@ -27,6 +28,8 @@ export class ResourceClient<T extends KubernetesObject> {
     private readonly http: KubeHttp,
     readonly kind: ResourceKind,
     private readonly onWrite?: WriteObserver,
+    /** Remembers what our writes produced, so a controller can ignore the watch events they cause. */
+    private readonly ownWrites?: OwnWrites,
   ) {}
 
   get apiVersion(): string {
@@ -51,23 +54,31 @@ export class ResourceClient<T extends KubernetesObject> {
   update(object: T): Promise<T> {
     this.onWrite?.(this.kind.kind, "update");
     const { namespace, name } = object.metadata ?? {};
-    return this.http.request<T>({ method: "PUT", path: `${this.collectionPath(namespace)}/${name}`, body: object });
+    return this.own(this.http.request<T>({ method: "PUT", path: `${this.collectionPath(namespace)}/${name}`, body: object }));
   }
 
   patch(namespace: string | undefined, name: string, patch: unknown, contentType = MERGE_PATCH): Promise<T> {
     this.onWrite?.(this.kind.kind, "patch");
-    return this.http.request<T>({ method: "PATCH", path: `${this.collectionPath(namespace)}/${name}`, body: patch, contentType });
+    return this.own(this.http.request<T>({ method: "PATCH", path: `${this.collectionPath(namespace)}/${name}`, body: patch, contentType }));
   }
 
   /** Merge patch of the status subresource: the only way status can be written. */
   patchStatus(namespace: string | undefined, name: string, status: unknown): Promise<T> {
     this.onWrite?.(this.kind.kind, "patch-status");
-    return this.http.request<T>({
-      method: "PATCH",
-      path: `${this.collectionPath(namespace)}/${name}/status`,
-      body: { status },
-      contentType: MERGE_PATCH,
-    });
+    return this.own(
+      this.http.request<T>({
+        method: "PATCH",
+        path: `${this.collectionPath(namespace)}/${name}/status`,
+        body: { status },
+        contentType: MERGE_PATCH,
+      }),
+    );
+  }
+
+  private async own(write: Promise<T>): Promise<T> {
+    const object = await write;
+    this.ownWrites?.record(object);
+    return object;
   }
 
   delete(namespace: string | undefined, name: string): Promise<unknown> {

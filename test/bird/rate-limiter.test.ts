@@ -39,6 +39,30 @@ describe("TokenBucket", () => {
     expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it("serves background waiters only when no normal waiter waits", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 2, now: clock });
+    const order: string[] = [];
+    const background = Array.from({ length: 3 }, (_, i) => bucket.acquire("background").then(() => order.push(`b${i}`)));
+    const normal = Array.from({ length: 3 }, (_, i) => bucket.acquire().then(() => order.push(`n${i}`)));
+    await vi.runAllTimersAsync();
+    await Promise.all([...background, ...normal]);
+    // Two background callers found the bucket at least half full; every normal waiter then went ahead of the third.
+    expect(order).toEqual(["b0", "b1", "n0", "n1", "n2", "b2"]);
+  });
+
+  it("leaves half the bucket to normal callers while background work streams", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, now: clock });
+    const background = Array.from({ length: 100 }, () => bucket.acquire("background"));
+    await vi.advanceTimersByTimeAsync(1000);
+    // Background callers drain at the refill rate but never below half the bucket: a normal call goes at once.
+    const waited = await bucket.acquire();
+    expect(waited).toBe(0);
+    expect(bucket.pending).toBeGreaterThan(0);
+    await vi.runAllTimersAsync();
+    await Promise.all(background);
+    expect(bucket.pending).toBe(0);
+  });
+
   it("reports how long each caller waited", async () => {
     const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 1, now: clock });
     const first = bucket.acquire();

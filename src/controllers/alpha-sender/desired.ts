@@ -246,7 +246,7 @@ export function unavailableRow(countryCode: string, code: string | undefined): C
 }
 
 /** A country's row after an activate or deactivate answer: its sms state, whether Bird blocks it, its issues. */
-export function answeredRow(previous: CountryRow | undefined, countryCode: string, destination: Destination | undefined, fallback: string): CountryRow {
+export function answeredRow(previous: CountryRow | undefined, countryCode: string, destination: Destination | undefined, fallback: string, price?: Money): CountryRow {
   const sms = destination?.capabilities?.find((c) => c.name === CAPABILITY);
   const row: CountryRow = {
     countryCode,
@@ -255,6 +255,8 @@ export function answeredRow(previous: CountryRow | undefined, countryCode: strin
     issues: [...(sms?.issues ?? [])],
   };
   if (previous?.subscription && previous.status !== CountryState.Refused) row.subscription = previous.subscription;
+  // A country activated for a sender is charged through a subscription named after it, at the price Bird answered.
+  else if (price && row.status === CountryState.Active && !row.blocked) row.subscription = { status: CountryState.Active, price };
   return row;
 }
 

@@ -77,7 +77,8 @@ export class AlphaSenderReconciler {
     const desired = desiredCountries(as.spec);
     const guard = this.guardrails(as, connection);
     const rows = observeCountries(desired, status.countries ?? [], await connection.client.listSubscriptions(sender.endpointId));
-    let drifted = destinationsDrifted(rows.values(), sender);
+    // Counts cached from before our own last write are not Bird's yet: drift is judged on the next list.
+    let drifted = connection.inventory.isSenderCurrent(sender.id) && destinationsDrifted(rows.values(), sender);
     if (drifted) {
       // The inventory may be older than our last write: only a fresh read may trigger a repair.
       sender = await connection.inventory.reloadSender(sender.id);
@@ -90,11 +91,11 @@ export class AlphaSenderReconciler {
     status.countries = sortedRows(rows);
     const activated = await this.activate(sync, plan, guard, specChanged);
     const released = await this.release(sync, plan);
-    if (activated || released) {
-      // What Bird made of the writes: new subscriptions and their prices, and the sender's fresh counts.
+    if (activated.length || released) connection.inventory.markSenderChanged(sender.id);
+    if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
+      // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
       const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
       sync.rows = observeCountries(desired, sortedRows(sync.rows), subscriptions);
-      Object.assign(status, senderStatus(await connection.inventory.reloadSender(sender.id)));
     }
     status.countries = sortedRows(sync.rows);
     return { ready: senderReadiness({ name: sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
@@ -187,7 +188,8 @@ export class AlphaSenderReconciler {
    * new ones must be allowed by the workspace policy and, when a limit applies, fit it at the price Bird quotes in
    * a validate-only call. Refused countries are reported and the rest activated.
    */
-  private async activate(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean): Promise<boolean> {
+  /** Returns the countries activated. */
+  private async activate(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean): Promise<string[]> {
     let fresh: string[] = [];
     for (const country of plan.fresh) {
       const refusal = policyRefusal(country, guard);
@@ -196,11 +198,11 @@ export class AlphaSenderReconciler {
     }
     if (fresh.length && needsQuote(guard)) fresh = await this.screen(sync, fresh, guard, specChanged);
     const repair = new Set(plan.repair);
-    let wrote = false;
+    const activated: string[] = [];
     for (const batch of chunk([...plan.repair, ...fresh].sort(), ACTIVATE_BATCH)) {
-      wrote = (await this.activateBatch(sync, batch, repair)) || wrote;
+      activated.push(...(await this.activateBatch(sync, batch, repair)));
     }
-    return wrote;
+    return activated;
   }
 
   /** Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change. */
@@ -226,12 +228,12 @@ export class AlphaSenderReconciler {
     return accepted;
   }
 
-  private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<boolean> {
+  private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
     const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.connection.client.activateDestinations(sync.sender.endpointId, CAPABILITY, b));
-    if (!countries.length) return false;
+    if (!countries.length) return [];
     for (const country of countries) {
       const destination = result?.results?.find((d) => d.countryCode === country);
-      sync.rows.set(country, answeredRow(sync.rows.get(country), country, destination, CountryState.Active));
+      sync.rows.set(country, answeredRow(sync.rows.get(country), country, destination, CountryState.Active, result?.subscriptionPrices?.[country]));
     }
     sync.status.countries = sortedRows(sync.rows);
     const name = sync.sender.alphaString;
@@ -242,7 +244,7 @@ export class AlphaSenderReconciler {
     if (blocked.length) {
       this.o.events.record(sync.as, "Warning", EventReason.CountryBlocked, `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for these countries with Bird`);
     }
-    return true;
+    return countries;
   }
 
   /**

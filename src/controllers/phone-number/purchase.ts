@@ -1,5 +1,5 @@
 import type { PhoneNumber, PurchaseIntent } from "../../api/v1alpha1/index.js";
-import { Annotation } from "../../api/v1alpha1/conditions.js";
+import { Annotation, FINALIZER } from "../../api/v1alpha1/conditions.js";
 import type { Money } from "../../bird/types.js";
 import { isApiStatus } from "../../runtime/errors.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
@@ -26,11 +26,13 @@ export function recordedNumberId(pn: PhoneNumber): string | undefined {
 
 /**
  * Records the intent with a full update carrying the resourceVersion the decision was made on: if the cache was
- * stale (another reconcile recorded something meanwhile), the API server answers 409 and nothing is bought.
+ * stale (another reconcile recorded something meanwhile), the API server answers 409 and nothing is bought. The
+ * same update adds the finalizer, so that it is in place before the buy without a write of its own.
  */
 export async function recordIntent(client: ResourceClient<PhoneNumber>, pn: PhoneNumber, intent: PurchaseIntent): Promise<PhoneNumber> {
   const annotations = { ...pn.metadata?.annotations, [Annotation.purchaseIntent]: JSON.stringify(intent) };
-  return client.update({ ...pn, metadata: { ...pn.metadata, annotations } });
+  const finalizers = pn.metadata?.finalizers ?? [];
+  return client.update({ ...pn, metadata: { ...pn.metadata, annotations, finalizers: finalizers.includes(FINALIZER) ? finalizers : [...finalizers, FINALIZER] } });
 }
 
 /**

@@ -1,11 +1,12 @@
 import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
-import { EventReason, Reason, READY } from "../../api/v1alpha1/conditions.js";
+import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
-import type { LongCodeNumber, NumberStockItem } from "../../bird/types.js";
+import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
+import { addFinalizer } from "../../runtime/finalizer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
 import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import { connectAllowed, countryViolation, priceViolation, sumMoney } from "../guardrails.js";
@@ -41,6 +42,8 @@ const DEACTIVATE_BATCH = 25;
  */
 export class PhoneNumberReconciler {
   private readonly ownership: Ownership;
+  /** Purchases whose status write and event wait for the next reconcile of the number (see `apply`). */
+  private readonly purchases = new Map<string, { price?: Money; message: string }>();
 
   constructor(private readonly o: PhoneNumberReconcilerOptions) {
     this.ownership = new Ownership(o.informer);
@@ -51,29 +54,50 @@ export class PhoneNumberReconciler {
       observe: (pn, status) => this.observe(pn, status),
       apply: (pn, status) => this.apply(pn, status, context.log),
       cleanup: (pn, status) => this.cleanup(pn, status),
+      applyAddsFinalizer: true,
     });
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     let pn = initial;
     const connection = await this.workspaceFor(pn);
     let number = await this.observeNumber(pn, connection);
+    let justBought = false;
     if (!number) {
       const bought = await this.obtain(pn, connection, status, log);
       pn = bought.pn;
       number = bought.number;
+      justBought = bought.purchased;
     }
+    // Everything below may write to Bird or claim the number in status: the finalizer goes first (a purchase
+    // brought it along with the intent).
+    pn = await addFinalizer(this.o.client, FINALIZER, pn);
     Object.assign(status, observedStatus(number), { purchase: undefined });
     status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
     if (!isProvisioned(number)) {
-      number = await connection.inventory.pollNumber(number.id, this.o.provisioningPollMs ?? 1000);
+      const pollMs = this.o.provisioningPollMs ?? 1000;
+      // Just bought: Bird has not provisioned it yet. A new object's first status write (and the Purchased event)
+      // waits for the next look, one poll away; one that shows an older condition (say QuotaExceeded) gets the news now.
+      if (justBought && !initial.status?.conditions?.length) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs, deferStatusWrite: true };
+      const purchase = this.takePurchase(number.id, status);
+      if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
+      number = await connection.inventory.pollNumber(number.id, pollMs);
       Object.assign(status, observedStatus(number));
-      if (!isProvisioned(number)) {
-        return { object: pn, ready: notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: this.o.provisioningPollMs ?? 1000 };
-      }
+      if (!isProvisioned(number)) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs };
     }
+    const purchase = this.takePurchase(number.id, status);
     const detailsLater = await this.syncSubscription(number, connection, status);
-    if (pn.spec.managementPolicy !== "ObserveOnly") number = await this.syncDestinations(pn, number, connection, status);
+    if (pn.spec.managementPolicy !== "ObserveOnly") number = await this.syncDestinations(pn, number, connection, status, purchase);
+    else if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
     return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
+  }
+
+  /** A purchase made here whose event is not out yet: its price goes to status, its message is returned. */
+  private takePurchase(numberId: string, status: PhoneNumberStatus): string | undefined {
+    const purchase = this.purchases.get(numberId);
+    if (!purchase) return undefined;
+    this.purchases.delete(numberId);
+    if (purchase.price) status.monthlyPrice ??= purchase.price;
+    return purchase.message;
   }
 
   /** ObserveOnly: report what Bird has, write nothing to Bird. */
@@ -122,14 +146,19 @@ export class PhoneNumberReconciler {
   }
 
   /**
-   * No number yet: resolve a recorded intent first, then adopt or buy. Works on a fresh read, never on the cache:
-   * a cache that still shows an intent already cleared could otherwise resolve it to a number another resource
-   * bought meanwhile.
+   * No number yet: resolve a recorded intent first, then adopt or buy. An intent is resolved on a fresh read, never
+   * on the cache: a cache that still shows an intent already cleared could otherwise resolve it to a number another
+   * resource bought meanwhile. Without an intent the cache is enough: the intent update carries its
+   * resourceVersion, so if the object changed meanwhile (an intent or a number recorded), the API server answers
+   * 409 and nothing is bought.
    */
-  private async obtain(cached: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
-    let pn = await this.o.client.get(cached.metadata?.namespace, cached.metadata?.name ?? "");
-    const recorded = await this.observeNumber(pn, connection);
-    if (recorded) return { pn, number: recorded };
+  private async obtain(cached: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber; purchased: boolean }> {
+    let pn = cached;
+    if (readIntent(cached)) {
+      pn = await this.o.client.get(cached.metadata?.namespace, cached.metadata?.name ?? "");
+      const recorded = await this.observeNumber(pn, connection);
+      if (recorded) return { pn, number: recorded, purchased: false };
+    }
     const intent = readIntent(pn);
     if (intent) {
       const found = await this.lookup(connection, intent.numberString);
@@ -137,7 +166,7 @@ export class PhoneNumberReconciler {
         const recorded = await recordNumberId(this.o.client, pn, found.id);
         connection.inventory.putNumber(found);
         this.o.events.record(pn, "Normal", EventReason.Adopted, `Resolved the interrupted purchase of ${found.numberString}: the number is in the workspace and now belongs to this resource`);
-        return { pn: recorded, number: found };
+        return { pn: recorded, number: found, purchased: false };
       }
       const age = this.now().getTime() - Date.parse(intent.startedAt);
       if (age < this.o.purchaseGraceMs) {
@@ -147,7 +176,7 @@ export class PhoneNumberReconciler {
       pn = await clearIntent(this.o.client, pn);
       this.o.events.record(pn, "Normal", EventReason.PurchaseIntentCleared, `The purchase of ${intent.numberString} never reached Bird; trying again`);
     }
-    return this.purchase(pn, connection, status, log);
+    return { ...(await this.purchase(pn, connection, log)), purchased: true };
   }
 
   private async lookup(connection: WorkspaceConnection, numberString: string): Promise<LongCodeNumber | undefined> {
@@ -156,7 +185,7 @@ export class PhoneNumberReconciler {
   }
 
   /** Guardrails, intent, buy, record: in that order, so that a crash anywhere leaves no purchase or a findable one. */
-  private async purchase(pn: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
+  private async purchase(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber }> {
     const owner = `${pn.metadata?.namespace}/${pn.metadata?.name}`;
     const item = await this.pickStockItem(pn, connection);
     const activeNumbers = await this.activeNumberCount(connection);
@@ -165,7 +194,6 @@ export class PhoneNumberReconciler {
     try {
       const intent = { stockItemId: item.id, numberString: item.numberString, startedAt: rfc3339(this.now()) };
       const withIntent = await recordIntent(this.o.client, pn, intent);
-      status.purchase = intent;
       let bought: LongCodeNumber[];
       try {
         bought = await connection.client.buyNumbers([item.id]);
@@ -178,8 +206,8 @@ export class PhoneNumberReconciler {
       connection.inventory.putNumber(number);
       log.info({ numberString: number.numberString, numberId: number.id }, "Purchased number");
       const recorded = await recordNumberId(this.o.client, withIntent, number.id);
-      status.monthlyPrice = item.monthlyPrice;
-      this.o.events.record(pn, "Normal", EventReason.Purchased, `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`);
+      const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
+      this.purchases.set(number.id, { price: item.monthlyPrice, message: `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}` });
       return { pn: recorded, number };
     } finally {
       connection.ledger.release(owner);
@@ -270,9 +298,9 @@ export class PhoneNumberReconciler {
     if (agrees && known.startAt && status.monthlyPrice) return undefined;
     if (!known) {
       status.subscription = { name: "main", status: active ? "active" : "inactive" };
-      return 1000 + Math.random() * Math.min(30_000, this.o.resyncMs);
+      return 5000 + Math.random() * Math.min(30_000, this.o.resyncMs);
     }
-    const subscription = await connection.client.getSubscription(number.endpointId, "main");
+    const subscription = await connection.client.getSubscription(number.endpointId, "main", { background: true });
     status.subscription = {
       name: subscription.name,
       status: subscription.status,
@@ -284,7 +312,25 @@ export class PhoneNumberReconciler {
     return undefined;
   }
 
-  private async syncDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<LongCodeNumber> {
+  /**
+   * Activates and deactivates what the spec asks. A purchase whose event is still due (`purchase`) is told in one
+   * Purchased event together with the first change, not in two; alone if there is no change or the change fails.
+   */
+  private async syncDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, purchase?: string): Promise<LongCodeNumber> {
+    let untold = purchase;
+    const tell = (reason: string, message: string): void => {
+      if (untold) this.o.events.record(pn, "Normal", EventReason.Purchased, `${untold}; ${message[0]?.toLowerCase()}${message.slice(1)}`);
+      else this.o.events.record(pn, "Normal", reason, message);
+      untold = undefined;
+    };
+    try {
+      return await this.changeDestinations(pn, number, connection, status, tell);
+    } finally {
+      if (untold) this.o.events.record(pn, "Normal", EventReason.Purchased, untold);
+    }
+  }
+
+  private async changeDestinations(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, tell: (reason: string, message: string) => void): Promise<LongCodeNumber> {
     const recorded = status.destinations ?? [];
     const plan = planDestinations(pn.spec, recorded, number, connection.inventory.isCurrent(number.id));
     if (plan.activate.size === 0 && plan.deactivate.size === 0) return number;
@@ -296,14 +342,14 @@ export class PhoneNumberReconciler {
           const row = result.results?.find((d) => d.countryCode === country);
           state.set(`${capability}/${country}`, row?.capabilities?.find((c) => c.name === capability)?.status ?? "active");
         }
-        this.o.events.record(pn, "Normal", EventReason.DestinationsActivated, `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+        tell(EventReason.DestinationsActivated, `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
       }
     }
     for (const [capability, countries] of plan.deactivate) {
       for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
         await connection.client.deactivateDestinations(number.endpointId, capability, batch);
         for (const country of batch) state.delete(`${capability}/${country}`);
-        this.o.events.record(pn, "Normal", EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+        tell(EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
       }
     }
     status.destinations = destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`));
@@ -352,6 +398,10 @@ export class PhoneNumberReconciler {
   private now(): Date {
     return this.o.now?.() ?? new Date();
   }
+}
+
+function provisioning(number: LongCodeNumber): ConditionUpdate {
+  return notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus ?? "unknown"})`);
 }
 
 /** Ready: provisioned, no issue from Bird, main subscription active, every desired destination active. */
