@@ -1,6 +1,6 @@
 /** Everything `bird-operator run` can be told, from flags and environment, validated once and frozen. */
 export interface Config {
-  /** Path to a kubeconfig; unset = KUBECONFIG, then in-cluster, then ~/.kube/config (client-node's loadFromDefault). */
+  /** Path to a kubeconfig; unset = KUBECONFIG, then in-cluster, then ~/.kube/config (see loadKubeConnection). */
   kubeconfig?: string;
   /** Namespaces whose PhoneNumbers and AlphaSenders are watched; empty = all. */
   namespaces: string[];

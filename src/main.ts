@@ -1,15 +1,14 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Config } from "./config.js";
 import { createLogger } from "./log.js";
 import { createOperator } from "./operator.js";
+import { loadKubeConnection } from "./runtime/kube-config.js";
 import { Metrics } from "./runtime/metrics.js";
 
 /** Wiring only: config → logger → clients → manager.start() → wait for a signal or a lost lease. */
 export async function main(config: Readonly<Config>): Promise<void> {
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, name: "bird-operator" });
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const kubeConfig = await loadKubeConnection({ path: config.kubeconfig, logger });
+  logger.debug({ server: kubeConfig.server, source: kubeConfig.source }, "Connecting to the API server");
   const manager = createOperator({ config, kubeConfig, logger, metrics: new Metrics({ defaultMetrics: true }) });
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
 import {
   ALPHA_SENDER_KIND,
   ALPHA_SENDER_PLURAL,
@@ -23,15 +23,18 @@ import type { Logger } from "./log.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
 import { Informer, objectKey } from "./runtime/informer.js";
+import type { KubeSource } from "./runtime/kube-config.js";
 import { KubeHttp } from "./runtime/kube-http.js";
 import { Manager } from "./runtime/manager.js";
 import type { Metrics } from "./runtime/metrics.js";
+import { OwnWrites } from "./runtime/own-writes.js";
 import { ResourceClient, type ResourceKind } from "./runtime/resource-client.js";
 import { isReady } from "./runtime/status.js";
 
 export interface OperatorDeps {
   config: Readonly<Config>;
-  kubeConfig: KubeConfig;
+  /** From loadKubeConnection; tests may pass a client-node KubeConfig. */
+  kubeConfig: KubeSource;
   logger: Logger;
   metrics: Metrics;
   /** Injected in tests to reach the simulator through a fault-injecting fetch; defaults to global fetch. */
@@ -48,10 +51,11 @@ const KINDS = {
 export function createOperator({ config, kubeConfig, logger, metrics, fetch }: OperatorDeps): Manager {
   const http = new KubeHttp(kubeConfig);
   const countWrite = (kind: string, verb: string): void => metrics.kubeWrites.inc({ kind, verb });
+  const ownWrites = new OwnWrites();
   const clients = {
-    workspace: new ResourceClient<BirdWorkspace>(http, KINDS.workspace, countWrite),
-    phoneNumber: new ResourceClient<PhoneNumber>(http, KINDS.phoneNumber, countWrite),
-    alphaSender: new ResourceClient<AlphaSender>(http, KINDS.alphaSender, countWrite),
+    workspace: new ResourceClient<BirdWorkspace>(http, KINDS.workspace, countWrite, ownWrites),
+    phoneNumber: new ResourceClient<PhoneNumber>(http, KINDS.phoneNumber, countWrite, ownWrites),
+    alphaSender: new ResourceClient<AlphaSender>(http, KINDS.alphaSender, countWrite, ownWrites),
   };
   const namespacedPaths = (plural: string): string[] => {
     const base = `/apis/${GROUP}/${VERSION}`;
@@ -117,16 +121,16 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
 
   const common = { logger, metrics, workers: config.workers, resyncMs: config.resyncMs };
   const workspaceController = new Controller({ ...common, name: "birdworkspace", reconcile: workspaceReconciler.reconcile })
-    .watchPrimary(workspaces)
+    .watchPrimary(workspaces, ownWrites)
     .watchRelated(secrets, (secret) => workspaces.list().filter((ws) => referencesSecret(ws, secret)).map((ws) => ws.metadata?.name ?? ""))
     .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
     .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000);
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
-    .watchPrimary(phoneNumbers)
+    .watchPrimary(phoneNumbers, ownWrites)
     .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => objectKey(pn)) : []));
   // The last watch wakes the other AlphaSenders naming the same sender, so a conflict's loser takes over as soon as the owner goes.
   const alphaSenderController = new Controller({ ...common, name: "alphasender", reconcile: alphaSenderReconciler.reconcile })
-    .watchPrimary(alphaSenders)
+    .watchPrimary(alphaSenders, ownWrites)
     .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? alphaSenders.list().filter((as) => as.spec.workspaceRef.name === ws.metadata?.name).map((as) => objectKey(as)) : []))
     .watchRelated(alphaSenders, (changed, _old, type) => (type === "delete" ? alphaSenders.list().filter((as) => sameSenderClaim(as, changed)).map((as) => objectKey(as)) : []), 1000);
 

@@ -31,7 +31,7 @@ export function registerRunCommand(program: Command): void {
   program
     .command("run")
     .description("run the operator: watch BirdWorkspaces, PhoneNumbers and AlphaSenders and reconcile them with Bird")
-    .option("--kubeconfig <file>", "kubeconfig to use (env KUBECONFIG; default: in-cluster, then ~/.kube/config)", env.KUBECONFIG)
+    .option("--kubeconfig <file>", "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)")
     .option("--namespaces <list>", "comma-separated namespaces to watch for PhoneNumbers and AlphaSenders (env WATCH_NAMESPACES; default: all)", env.WATCH_NAMESPACES)
     .option("--workspace-selector <selector>", "label selector of the BirdWorkspaces this instance serves (env WORKSPACE_SELECTOR; default: all)", env.WORKSPACE_SELECTOR)
     .option("--operator-namespace <ns>", "the operator's namespace: AccessKey Secrets are read only here (env POD_NAMESPACE)", env.POD_NAMESPACE ?? "bird-operator")

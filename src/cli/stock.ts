@@ -1,10 +1,10 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { InvalidArgumentError, type Command } from "commander";
 import { BIRD_WORKSPACE_PLURAL, GROUP, VERSION, type BirdWorkspace } from "../api/v1alpha1/index.js";
 import { createBirdClient, type BirdClientOptions } from "../bird/client.js";
 import { formatMoney } from "../bird/money.js";
 import { capabilitiesOf } from "../controllers/phone-number/desired.js";
 import { DEFAULT_ENDPOINT, DEFAULT_SECRET_KEY } from "../controllers/workspace/connections.js";
+import { loadKubeConnection } from "../runtime/kube-config.js";
 import { KubeHttp } from "../runtime/kube-http.js";
 
 interface StockFlags {
@@ -31,7 +31,7 @@ export function registerStockCommand(program: Command): void {
     .option("--capability <name...>", "capabilities the number must have, e.g. sms-outbound")
     .option("--limit <n>", "how many numbers to show (at most 99)", "20")
     .option("--workspace <name>", "use this BirdWorkspace's endpoint, ids and AccessKey Secret (needs a kubeconfig)")
-    .option("--kubeconfig <file>", "kubeconfig for --workspace (env KUBECONFIG)", process.env.KUBECONFIG)
+    .option("--kubeconfig <file>", "kubeconfig for --workspace (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)")
     .option("--endpoint <url>", "Bird API base URL, without --workspace", DEFAULT_ENDPOINT)
     .option("--organization-id <uuid>", "without --workspace")
     .option("--workspace-id <uuid>", "without --workspace")
@@ -63,10 +63,7 @@ function fromFlags(flags: StockFlags): BirdClientOptions {
 
 /** Reads the workspace and its AccessKey Secret with the caller's own Kubernetes permissions. */
 async function fromWorkspace(name: string, kubeconfig: string | undefined): Promise<BirdClientOptions> {
-  const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  const http = new KubeHttp(kc);
+  const http = new KubeHttp(await loadKubeConnection({ path: kubeconfig }));
   try {
     const workspace = await http.request<BirdWorkspace>({ method: "GET", path: `/apis/${GROUP}/${VERSION}/${BIRD_WORKSPACE_PLURAL}/${name}` });
     const ref = workspace.spec.accessKeySecretRef;

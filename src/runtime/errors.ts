@@ -1,4 +1,5 @@
-import { ApiException } from "@kubernetes/client-node";
+// The error class alone: client-node's index would load every generated API model.
+import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 
 /**
  * How the controller reacts to a failed reconcile. Classified once, at the controller boundary:
@@ -47,7 +48,12 @@ export function classifyError(error: unknown): ErrorClass {
 }
 
 export function isApiStatus(error: unknown, code: number): boolean {
-  return error instanceof ApiException && error.code === code;
+  return apiStatusCode(error) === code;
+}
+
+/** The HTTP status of a failed API server request; undefined for other errors (network, timeout). */
+export function apiStatusCode(error: unknown): number | undefined {
+  return error instanceof ApiException ? error.code : undefined;
 }
 
 export function errorMessage(error: unknown): string {

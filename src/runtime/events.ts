@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
-import { ApiException, type CoreV1Event, type KubeConfig, type V1ObjectMeta, type V1ObjectReference } from "@kubernetes/client-node";
+import type { CoreV1Event, V1ObjectMeta, V1ObjectReference } from "@kubernetes/client-node";
 import { silentLogger, type Logger } from "../log.js";
-import { isApiStatus } from "./errors.js";
+import { apiStatusCode, isApiStatus } from "./errors.js";
+import type { KubeSource } from "./kube-config.js";
 import { KubeHttp } from "./kube-http.js";
 import { MERGE_PATCH } from "./resource-client.js";
 
@@ -14,7 +15,7 @@ export interface EventSubject {
 }
 
 export interface EventRecorderOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
   component: string;
   host?: string;
   logger?: Logger;
@@ -258,8 +259,8 @@ function truncate(message: string): string {
 }
 
 function isTransient(err: unknown): boolean {
-  if (!(err instanceof ApiException)) return true;
-  return err.code === 429 || err.code >= 500;
+  const code = apiStatusCode(err);
+  return code === undefined || code === 429 || code >= 500;
 }
 
 /** A Map kept in recency order: reading or writing a key moves it to the end, the oldest falls off the front. */

@@ -1,12 +1,14 @@
-import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
-import { KubeHttp } from "./kube-http.js";
+import { isApiStatus } from "./errors.js";
+import type { KubeSource } from "./kube-config.js";
+import { KubeHttp, type WatchEvent } from "./kube-http.js";
 
 export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler<T> = (type: InformerEventType, object: T, old?: T) => void;
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
   /** Collection paths to list and watch, e.g. `/apis/g/v1/phonenumbers` or one per watched namespace. */
   paths: string[];
   logger: Logger;
@@ -146,47 +148,43 @@ export class Informer<T extends KubernetesObject> {
     return resourceVersion;
   }
 
-  private watch(path: string, resourceVersion: string, onVersion: (rv: string) => void): Promise<WatchEnd> {
+  private async watch(path: string, resourceVersion: string, onVersion: (rv: string) => void): Promise<WatchEnd> {
     const [min, max] = this.options.watchTimeoutSeconds ?? [300, 600];
     const timeoutSeconds = Math.floor(min + Math.random() * (max - min));
-    return new Promise<WatchEnd>((resolve, reject) => {
-      let end: WatchEnd = "closed";
-      let abort: AbortController | undefined;
-      const watchdog = setTimeout(() => {
-        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
-        end = "gone";
-        abort?.abort();
-      }, timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000));
-      const finish = (error?: unknown): void => {
-        clearTimeout(watchdog);
-        if (abort) this.aborts.delete(abort);
-        const code = (error as { statusCode?: number } | undefined)?.statusCode;
-        if (code === 410) resolve("gone");
-        else if (error && end !== "gone" && !this.stopped && !isAbort(error)) reject(error instanceof Error ? error : new Error(describe(error)));
-        else resolve(end);
-      };
-      const onEvent = (phase: string, object: T & { code?: number }): void => {
-        if (phase === "ERROR") {
-          end = object.code === 410 ? "gone" : "closed";
-          if (end === "closed") this.options.logger.warn({ path, status: object }, "Watch returned an error");
-          abort?.abort();
-          return;
-        }
-        const rv = object.metadata?.resourceVersion;
-        if (rv) onVersion(rv);
-        if (phase === "ADDED" || phase === "MODIFIED") this.upsert(path, object);
-        else if (phase === "DELETED") this.remove(objectKey(object));
-      };
-      const query = { allowWatchBookmarks: true, resourceVersion, timeoutSeconds, labelSelector: this.options.labelSelector };
-      new Watch(this.options.kubeConfig)
-        .watch(path, query, onEvent, finish)
-        .then((controller) => {
-          abort = controller;
-          this.aborts.add(controller);
-          if (this.stopped) controller.abort();
-        })
-        .catch(finish);
-    });
+    // Set by the callbacks below; the annotation keeps TypeScript from narrowing it to its first value.
+    let end = "closed" as WatchEnd;
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    if (this.stopped) abort.abort();
+    const watchdog = setTimeout(() => {
+      this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
+      end = "gone";
+      abort.abort();
+    }, timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000));
+    const onEvent = ({ type, object }: WatchEvent<T & { code?: number }>): void => {
+      if (type === "ERROR") {
+        end = object.code === 410 ? "gone" : "closed";
+        if (end === "closed") this.options.logger.warn({ path, status: object }, "Watch returned an error");
+        abort.abort();
+        return;
+      }
+      const rv = object.metadata?.resourceVersion;
+      if (rv) onVersion(rv);
+      if (type === "ADDED" || type === "MODIFIED") this.upsert(path, object);
+      else if (type === "DELETED") this.remove(objectKey(object));
+    };
+    const query = { allowWatchBookmarks: true, resourceVersion, timeoutSeconds, labelSelector: this.options.labelSelector };
+    try {
+      await this.http.watch(path, query, onEvent, abort.signal);
+      return end;
+    } catch (error) {
+      if (isApiStatus(error, 410)) return "gone";
+      if (end === "gone" || this.stopped) return end;
+      throw error;
+    } finally {
+      clearTimeout(watchdog);
+      this.aborts.delete(abort);
+    }
   }
 
   private upsert(path: string, object: T): void {
@@ -218,10 +216,6 @@ export class Informer<T extends KubernetesObject> {
       }
     }
   }
-}
-
-function isAbort(error: unknown): boolean {
-  return (error as { name?: string } | undefined)?.name === "AbortError" || (error as { type?: string } | undefined)?.type === "aborted";
 }
 
 function describe(error: unknown): string {

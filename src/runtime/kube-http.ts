@@ -1,6 +1,8 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent, request, type RequestOptions } from "node:https";
-import { request as httpRequest } from "node:http";
-import { ApiException, type KubeConfig } from "@kubernetes/client-node";
+// The error class alone: client-node's index would load every generated API model.
+import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
+import { toKubeConnection, type ConnectionOptions, type KubeConnection, type KubeSource } from "./kube-config.js";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -10,73 +12,147 @@ export interface KubeRequest {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** Longest silence on the connection before the request fails. */
   timeoutMs?: number;
+  /** Aborts the request, e.g. on a deadline for the whole exchange. */
+  signal?: AbortSignal;
+}
+
+export interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
 }
 
 /**
  * A small HTTP client for the API server that reuses one keep-alive connection pool: client-node 1.x builds a new
- * https.Agent (a new TLS connection) per request, which is slow and leaks descriptors under load. Credentials and
- * TLS settings still come from the KubeConfig on every request (token files may rotate). Errors are client-node's
- * ApiException so callers classify one error type.
+ * https.Agent (a new TLS connection) per request, which is slow and leaks descriptors under load. Credentials are
+ * asked for on every request (token files rotate). Errors are client-node's ApiException, with the status `code` and
+ * the response `body`, so callers classify one error type.
  */
 export class KubeHttp {
+  private readonly connection: KubeConnection;
   private agent?: Agent;
+  /** Watches hold their connection for minutes: a pool of their own, so they never starve requests of sockets. */
+  private watchAgent?: Agent;
 
-  constructor(readonly kubeConfig: KubeConfig) {}
+  constructor(source: KubeSource) {
+    this.connection = toKubeConnection(source);
+  }
 
   async request<T>(req: KubeRequest): Promise<T> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster");
-    const url = new URL(cluster.server + req.path);
-    for (const [key, value] of Object.entries(req.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
-    const options: RequestOptions = { method: req.method, headers: { Accept: "application/json" } };
-    await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-    if (payload !== undefined) {
-      options.headers = { ...options.headers, "Content-Type": req.contentType ?? "application/json" };
-    }
-    if (url.protocol === "https:") options.agent = this.sharedAgent(options);
-    else delete options.agent;
-    const { status, body } = await send(url, options, payload, req.timeoutMs ?? 30_000);
-    if (status < 200 || status >= 300) {
-      throw new ApiException(status, `${req.method} ${req.path} answered ${status}: ${statusMessage(body)}`, body, {});
-    }
+    const res = await this.open(req, payload, "request");
+    const body = await readBody(res);
+    if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, body);
     return (body ? JSON.parse(body) : undefined) as T;
+  }
+
+  /**
+   * Streams a watch of a collection (`watch=true`), calling `onEvent` for each event line. Resolves when the server ends
+   * the stream (its timeoutSeconds passed) or `signal` aborts; rejects with an ApiException when the server refuses the
+   * watch (410 Gone among others), or with the connection's error.
+   */
+  async watch<T>(path: string, query: Query, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const req: KubeRequest = { method: "GET", path, query: { ...query, watch: true }, signal };
+    let res: IncomingMessage;
+    try {
+      res = await this.open(req, undefined, "watch");
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    }
+    if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, await readBody(res));
+    await new Promise<void>((resolve, reject) => {
+      let buffered = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buffered += chunk;
+        let start = 0;
+        let newline: number;
+        while ((newline = buffered.indexOf("\n", start)) >= 0 && !signal.aborted) {
+          const line = buffered.slice(start, newline).trim();
+          start = newline + 1;
+          if (!line) continue;
+          let event: WatchEvent<T>;
+          try {
+            event = JSON.parse(line) as WatchEvent<T>;
+          } catch (error) {
+            res.destroy(new Error(`unreadable watch event from ${path}: ${line.slice(0, 200)}`, { cause: error }));
+            return;
+          }
+          try {
+            onEvent(event);
+          } catch (error) {
+            res.destroy(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
+        }
+        buffered = buffered.slice(start);
+      });
+      res.on("end", resolve);
+      res.on("close", () => (res.complete || signal.aborted ? resolve() : reject(new Error(`the watch of ${path} was cut off`))));
+      res.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
+    });
   }
 
   close(): void {
     this.agent?.destroy();
+    this.watchAgent?.destroy();
     this.agent = undefined;
+    this.watchAgent = undefined;
   }
 
-  private sharedAgent(options: RequestOptions): Agent {
-    this.agent ??= new Agent({
-      keepAlive: true,
-      maxSockets: 32,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
-      rejectUnauthorized: options.rejectUnauthorized ?? this.kubeConfig.getCurrentCluster()?.skipTLSVerify !== true,
-      servername: options.servername,
+  private async open(req: KubeRequest, payload: string | undefined, use: "request" | "watch"): Promise<IncomingMessage> {
+    const url = new URL(this.connection.server + req.path);
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const settings = await this.connection.requestOptions();
+    const headers: Record<string, string> = { Accept: "application/json", ...settings.headers };
+    if (payload !== undefined) headers["Content-Type"] = req.contentType ?? "application/json";
+    const options: RequestOptions = { method: req.method, headers, signal: req.signal };
+    const https = url.protocol === "https:";
+    if (https) options.agent = use === "watch" ? (this.watchAgent ??= newAgent(settings, Infinity)) : (this.agent ??= newAgent(settings, 32));
+    return new Promise((resolve, reject) => {
+      const outgoing = (https ? request : httpRequest)(url, options, resolve);
+      if (use === "watch") {
+        // A dead peer is found by TCP keep-alive probes; the informer's watchdog covers the rest.
+        outgoing.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
+      } else {
+        const timeoutMs = req.timeoutMs ?? 30_000;
+        outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`request to the API server timed out after ${timeoutMs} ms`)));
+      }
+      outgoing.on("error", reject);
+      outgoing.end(payload);
     });
-    return this.agent;
   }
 }
 
-function send(url: URL, options: RequestOptions, payload: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** TLS settings are taken from the first request: they do not change while the process runs, unlike tokens. */
+function newAgent(settings: ConnectionOptions, maxSockets: number): Agent {
+  const { ca, cert, key, rejectUnauthorized, servername } = settings;
+  return new Agent({ keepAlive: true, maxSockets, ca, cert, key, rejectUnauthorized, servername });
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === "https:" ? request : httpRequest)(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.on("error", reject);
+    res.on("close", () => {
+      if (!res.complete) reject(new Error("the API server's answer was cut off"));
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`request to the API server timed out after ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(payload);
   });
+}
+
+function isSuccess(res: IncomingMessage): boolean {
+  const status = res.statusCode ?? 0;
+  return status >= 200 && status < 300;
+}
+
+function apiError(req: KubeRequest, status: number, body: string): ApiException<string> {
+  return new ApiException(status, `${req.method} ${req.path} answered ${status}: ${statusMessage(body)}`, body, {});
 }
 
 /** The `message` of a Kubernetes Status body, which names the field and the rule that failed. */

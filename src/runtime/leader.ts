@@ -1,20 +1,28 @@
-import {
-  ApiException,
-  CoordinationV1Api,
-  Observable,
-  V1MicroTime,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type ObservableMiddleware,
-  type V1Lease,
-  type V1LeaseSpec,
-} from "@kubernetes/client-node";
+import type { V1ObjectMeta } from "@kubernetes/client-node";
 import { silentLogger, type Logger } from "../log.js";
-import { isApiStatus } from "./errors.js";
+import { apiStatusCode, isApiStatus } from "./errors.js";
+import type { KubeSource } from "./kube-config.js";
+import { KubeHttp } from "./kube-http.js";
 import type { Metrics } from "./metrics.js";
 
+/** A coordination.k8s.io/v1 Lease as it travels: times are MicroTime strings (`2025-01-02T03:04:05.678000Z`). */
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec?: LeaseSpec;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
   namespace: string;
   name: string;
   identity: string;
@@ -33,7 +41,7 @@ const JITTER_FACTOR = 1.2;
 
 /** The lease record as last seen, and when this process saw it change: expiry is judged on the local clock. */
 interface Observation {
-  spec: V1LeaseSpec;
+  spec: LeaseSpec;
   raw: string;
   at: number;
 }
@@ -48,13 +56,14 @@ interface Observation {
  * identity has written the lease, instead of waiting for its deadline.
  */
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  /** Connections of its own: renewals must not queue behind the reconcilers' requests. */
+  private readonly http: KubeHttp;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private lease: V1Lease | undefined;
+  private lease: Lease | undefined;
   private observed: Observation | undefined;
   private leading = false;
   private stopped = false;
@@ -71,7 +80,7 @@ export class LeaderElector {
       throw new Error(`renewDeadlineMs must be greater than ${JITTER_FACTOR} x retryPeriodMs`);
     }
     if (!options.identity) throw new Error("identity must not be empty");
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.http = new KubeHttp(options.kubeConfig);
     this.logger = (options.logger ?? silentLogger()).child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
     this.now = options.now ?? Date.now;
     this.setLeaderMetric(0);
@@ -98,6 +107,7 @@ export class LeaderElector {
     await this.running;
     this.stopLeading("stopped");
     if (options.release) await this.release();
+    this.http.close();
   }
 
   private async loop(): Promise<void> {
@@ -128,21 +138,21 @@ export class LeaderElector {
   }
 
   /** The record to write; `renewing` keeps the acquire time and transition count of a lease this identity holds. */
-  private record(now: number, previous: V1LeaseSpec | undefined, renewing: boolean): V1LeaseSpec {
-    const time = new V1MicroTime(now);
+  private record(now: number, previous: LeaseSpec | undefined, renewing: boolean): LeaseSpec {
+    const time = microTime(now);
     const transitions = previous?.leaseTransitions ?? 0;
     return {
       holderIdentity: this.options.identity,
       leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
-      acquireTime: renewing && previous?.acquireTime ? microTime(previous.acquireTime) : time,
+      acquireTime: renewing && previous?.acquireTime ? previous.acquireTime : time,
       renewTime: time,
       leaseTransitions: renewing || !previous ? transitions : transitions + 1,
     };
   }
 
-  private async read(): Promise<V1Lease | "missing" | "error"> {
+  private async read(): Promise<Lease | "missing" | "error"> {
     try {
-      return await this.api.readNamespacedLease(this.target(), this.requestOptions());
+      return await this.http.request<Lease>({ method: "GET", path: this.leasePath(), signal: this.deadline() });
     } catch (err) {
       if (isApiStatus(err, 404)) return "missing";
       this.logRequestError(err, "Could not read the lease");
@@ -150,10 +160,11 @@ export class LeaderElector {
     }
   }
 
-  private async create(spec: V1LeaseSpec): Promise<boolean> {
-    const body: V1Lease = { metadata: { name: this.options.name, namespace: this.options.namespace }, spec };
+  private async create(spec: LeaseSpec): Promise<boolean> {
+    const body: Lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.options.name, namespace: this.options.namespace }, spec };
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
     try {
-      this.written(await this.api.createNamespacedLease({ namespace: this.options.namespace, body }, this.requestOptions()));
+      this.written(await this.http.request<Lease>({ method: "POST", path, body, signal: this.deadline() }));
       return true;
     } catch (err) {
       this.logRequestError(err, "Could not create the lease");
@@ -162,11 +173,11 @@ export class LeaderElector {
   }
 
   /** Writes `spec` over the lease version last read or written: a 409 means another candidate got there first. */
-  private async replace(spec: V1LeaseSpec): Promise<boolean> {
+  private async replace(spec: LeaseSpec): Promise<boolean> {
     if (!this.lease) return false;
-    const body: V1Lease = { ...this.lease, spec };
+    const body: Lease = { ...this.lease, spec };
     try {
-      this.written(await this.api.replaceNamespacedLease({ ...this.target(), body }, this.requestOptions()));
+      this.written(await this.http.request<Lease>({ method: "PUT", path: this.leasePath(), body, signal: this.deadline() }));
       return true;
     } catch (err) {
       this.logRequestError(err, "Could not update the lease");
@@ -174,12 +185,12 @@ export class LeaderElector {
     }
   }
 
-  private written(lease: V1Lease): void {
+  private written(lease: Lease): void {
     this.lease = lease;
     this.observed = { spec: lease.spec ?? {}, raw: rawRecord(lease.spec), at: this.now() };
   }
 
-  private observe(lease: V1Lease): void {
+  private observe(lease: Lease): void {
     this.lease = lease;
     const raw = rawRecord(lease.spec);
     if (raw === this.observed?.raw) return;
@@ -240,8 +251,8 @@ export class LeaderElector {
    */
   private async release(): Promise<void> {
     for (let attempt = 0; attempt < 2 && this.observedHolder() === this.options.identity; attempt++) {
-      const time = new V1MicroTime(this.now());
-      const spec: V1LeaseSpec = {
+      const time = microTime(this.now());
+      const spec: LeaseSpec = {
         holderIdentity: "",
         leaseDurationSeconds: 1,
         acquireTime: time,
@@ -282,12 +293,12 @@ export class LeaderElector {
    * before the deadline. stop() lets a request in flight finish rather than abort it: an aborted renewal may
    * still land, and the release that follows needs the resourceVersion it produced.
    */
-  private requestOptions(): ConfigurationOptions<ObservableMiddleware> {
-    return withSignal(AbortSignal.timeout(this.renewDeadlineMs / 2));
+  private deadline(): AbortSignal {
+    return AbortSignal.timeout(this.renewDeadlineMs / 2);
   }
 
-  private target(): { name: string; namespace: string } {
-    return { name: this.options.name, namespace: this.options.namespace };
+  private leasePath(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases/${this.options.name}`;
   }
 
   private setLeaderMetric(value: 0 | 1): void {
@@ -295,49 +306,25 @@ export class LeaderElector {
   }
 
   private logRequestError(err: unknown, message: string): void {
-    const code = statusCode(err);
+    const code = apiStatusCode(err);
     // A conflict is the normal outcome of losing a race to another candidate.
     if (code === 409 || this.stopped) this.logger.debug({ code }, message);
     else this.logger.warn({ err, code }, message);
   }
 }
 
-/**
- * Request options that abort a client-node call when `signal` fires. client-node's own timeout option is not
- * effective in 1.4, and its call-time middleware must return its Observable type.
- */
-function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  return {
-    middleware: [
-      {
-        pre: (context) => {
-          context.setSignal(signal);
-          return new Observable(Promise.resolve(context));
-        },
-        post: (context) => new Observable(Promise.resolve(context)),
-      },
-    ],
-    middlewareMergeStrategy: "append",
-  };
+/** The API server's MicroTime format: RFC 3339 with microseconds (a Date has milliseconds only). */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, "000Z");
 }
 
-function statusCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
-
-/** client-node hands MicroTime fields back as the server's strings, though its types say Date. */
-function microTime(value: Date | string): V1MicroTime {
-  return new V1MicroTime(typeof value === "string" ? Date.parse(value) : value.getTime());
-}
-
-function rawRecord(spec: V1LeaseSpec | undefined): string {
-  const time = (value: Date | string | undefined): string | undefined =>
-    value === undefined ? undefined : microTime(value).toISOString();
+/** The record as compared between reads: equal when nothing but metadata changed. */
+function rawRecord(spec: LeaseSpec | undefined): string {
   return JSON.stringify({
     holderIdentity: spec?.holderIdentity ?? "",
     leaseDurationSeconds: spec?.leaseDurationSeconds,
-    acquireTime: time(spec?.acquireTime),
-    renewTime: time(spec?.renewTime),
+    acquireTime: spec?.acquireTime,
+    renewTime: spec?.renewTime,
     leaseTransitions: spec?.leaseTransitions ?? 0,
   });
 }

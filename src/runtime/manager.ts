@@ -1,8 +1,8 @@
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
 import type { Controller } from "./controller.js";
 import { HealthServer } from "./health.js";
 import type { Informer } from "./informer.js";
+import type { KubeSource } from "./kube-config.js";
 import { LeaderElector } from "./leader.js";
 import type { Metrics } from "./metrics.js";
 
@@ -16,7 +16,7 @@ export interface LeaderElectionOptions {
 }
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeSource;
   logger: Logger;
   metrics: Metrics;
   leaderElection?: LeaderElectionOptions;

@@ -8,6 +8,7 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { freezeConfig } from "../../src/config.js";
 import { createOperator } from "../../src/operator.js";
+import { loadKubeConnection } from "../../src/runtime/kube-config.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
@@ -227,8 +228,7 @@ describe("deploy/ RBAC against the real API server", () => {
     await applyWithout("Role", (rule) => (rule.resources.includes("secrets") ? undefined : rule));
     const logs: { msg?: string; path?: string; err?: string }[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(serviceAccountKubeconfig);
+    const kubeConfig = await loadKubeConnection({ path: serviceAccountKubeconfig });
     const manager = createOperator({
       config: freezeConfig({
         namespaces: [namespace],

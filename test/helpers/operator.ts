@@ -1,8 +1,8 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Config } from "../../src/config.js";
 import { freezeConfig } from "../../src/config.js";
 import { createLogger, type Logger } from "../../src/log.js";
 import { createOperator } from "../../src/operator.js";
+import { loadKubeConnection } from "../../src/runtime/kube-config.js";
 import type { Manager } from "../../src/runtime/manager.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 
@@ -24,8 +24,7 @@ export async function startTestOperator(options: {
   overrides?: Partial<Config>;
   fetch?: typeof fetch;
 }): Promise<TestOperator> {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(options.kubeconfigPath);
+  const kubeConfig = await loadKubeConnection({ path: options.kubeconfigPath });
   const config = freezeConfig({
     namespaces: [options.namespace],
     workspaceSelector: options.workspaceSelector,
