@@ -32,6 +32,9 @@ export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<P
   now?: () => Date;
 }
 
+/** How long a new object's first status write may wait for its number to be provisioned (see `apply`). */
+const DEFER_FIRST_STATUS_MS = 10_000;
+
 /** Bird allows 100 countries per activate call and 25 per deactivate call. */
 const ACTIVATE_BATCH = 100;
 const DEACTIVATE_BATCH = 25;
@@ -75,14 +78,20 @@ export class PhoneNumberReconciler {
     status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
     if (!isProvisioned(number)) {
       const pollMs = this.o.provisioningPollMs ?? 1000;
-      // Just bought: Bird has not provisioned it yet. A new object's first status write (and the Purchased event)
-      // waits for the next look, one poll away; one that shows an older condition (say QuotaExceeded) gets the news now.
-      if (justBought && !initial.status?.conditions?.length) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs, deferStatusWrite: true };
-      const purchase = this.takePurchase(number.id, status);
-      if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
-      number = await connection.inventory.pollNumber(number.id, pollMs);
-      Object.assign(status, observedStatus(number));
-      if (!isProvisioned(number)) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs };
+      if (!justBought) {
+        number = await connection.inventory.pollNumber(number.id, pollMs);
+        Object.assign(status, observedStatus(number));
+      }
+      if (!isProvisioned(number)) {
+        // A new object bought moments ago: its first status write (and the Purchased event) wait for the poll that
+        // sees the number provisioned, for up to DEFER_FIRST_STATUS_MS. One that shows an older condition (say
+        // QuotaExceeded), or whose number takes longer, gets the news now.
+        const fresh = !initial.status?.conditions?.length && this.now().getTime() - Date.parse(number.createdAt) < DEFER_FIRST_STATUS_MS;
+        if (fresh && this.purchases.has(number.id)) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs, deferStatusWrite: true };
+        const purchase = this.takePurchase(number.id, status);
+        if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
+        return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs };
+      }
     }
     const purchase = this.takePurchase(number.id, status);
     const detailsLater = await this.syncSubscription(number, connection, status);
