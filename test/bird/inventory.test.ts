@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import type { BirdApi } from "../../src/bird/client.js";
+import { Inventory } from "../../src/bird/inventory.js";
+import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
+
+function number(i: number, provisioningStatus = "provisioned"): LongCodeNumber {
+  const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+  const capability = (name: string): NonNullable<NonNullable<LongCodeNumber["endpoint"]>["capabilities"]>[number] => ({
+    name,
+    inbound: { status: "active", issues: [] },
+    outbound: { status: "active", destinationStatuses: { active: 1, inactive: 0 }, supportsDestinations: true, issues: [] },
+  });
+  return {
+    id,
+    endpointId: id,
+    numberString: `+3120${String(1000000 + i)}`,
+    countryCode: "NL",
+    type: "local",
+    capabilities: { sms: { inbound: true, outbound: true } },
+    createdAt: "2026-11-22T10:00:00Z",
+    updatedAt: "2026-11-22T10:00:00Z",
+    order: { status: "completed" },
+    endpoint: { id, type: "long-code-number", name: "n", instanceId: "x", dependencies: [], issues: [], provisioningStatus, capabilities: [capability("sms")] },
+  };
+}
+
+/** A BirdApi whose list of numbers waits until the test lets it finish. */
+function fakeBird(numbers: () => LongCodeNumber[], senders: AlphaNumber[] = []): { bird: BirdApi; lists: number; release: () => void; hold: boolean } {
+  const state = { lists: 0, hold: false, release: (): void => undefined };
+  const bird = {
+    async *numbers() {
+      state.lists++;
+      if (state.hold) await new Promise<void>((resolve) => (state.release = resolve));
+      yield* numbers();
+    },
+    async *alphaNumbers() {
+      yield* senders;
+    },
+    getNumber: async (id: string) => {
+      const found = numbers().find((n) => n.id === id);
+      if (!found) throw new Error("not found");
+      return found;
+    },
+  } as unknown as BirdApi;
+  return Object.assign(state, { bird });
+}
+
+describe("Inventory", () => {
+  it("keeps what the reconcilers read of a listed number and drops the rest", async () => {
+    const fake = fakeBird(() => [number(1)]);
+    const inventory = new Inventory(fake.bird, 60_000);
+    const kept = await inventory.number(number(1).id);
+    expect(kept).toMatchObject({ id: number(1).id, numberString: number(1).numberString, countryCode: "NL", type: "local", capabilities: { sms: { inbound: true, outbound: true } } });
+    expect(kept?.endpoint).toEqual({ id: number(1).id, type: "long-code-number", provisioningStatus: "provisioned", issues: [], capabilities: [{ name: "sms", outbound: { status: "active", destinationStatuses: { active: 1, inactive: 0 } } }] });
+    expect(kept).not.toHaveProperty("order");
+  });
+
+  it("polls many provisioning numbers with one list that nobody waits for", async () => {
+    let status = "provisioning";
+    const all = (): LongCodeNumber[] => Array.from({ length: 300 }, (_, i) => number(i, status));
+    const fake = fakeBird(all);
+    let now = 0;
+    const inventory = new Inventory(fake.bird, 60_000, () => now);
+    await inventory.countNumbers();
+    expect(fake.lists).toBe(1);
+    status = "provisioned";
+    fake.hold = true;
+    now = 2000;
+    // The poll starts a list and answers from the cache at once, without waiting for it.
+    const first = await inventory.pollNumber(number(7).id, 1000);
+    expect(first.endpoint?.provisioningStatus).toBe("provisioning");
+    expect(fake.lists).toBe(2);
+    // Polls meanwhile share that list instead of starting more.
+    await inventory.pollNumber(number(8).id, 1000);
+    expect(fake.lists).toBe(2);
+    fake.release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await inventory.pollNumber(number(7).id, 1000)).endpoint?.provisioningStatus).toBe("provisioned");
+  });
+
+  it("judges a sender's counts stale after our write until a list started later", async () => {
+    const sender = { id: "s1", endpointId: "s1", alphaString: "ACME", createdAt: "2026-11-22T10:00:00Z", updatedAt: "2026-11-22T10:00:00Z" } as AlphaNumber;
+    const fake = fakeBird(() => [], [sender]);
+    let now = 0;
+    const inventory = new Inventory(fake.bird, 1000, () => now);
+    await inventory.senders();
+    inventory.markSenderChanged("s1");
+    expect(inventory.isSenderCurrent("s1")).toBe(false);
+    now = 5000;
+    await inventory.senders();
+    expect(inventory.isSenderCurrent("s1")).toBe(true);
+  });
+});
