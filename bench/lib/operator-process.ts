@@ -3,6 +3,7 @@ import { closeSync, copyFileSync, existsSync, openSync, readFileSync, symlinkSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 import { freePort } from "../../src/control-plane/processes.js";
 import { parseMetrics, type Sample } from "./prom.js";
 import { pollUntil } from "./util.js";
@@ -87,7 +88,9 @@ export class OperatorProcess {
     ];
     const out = openSync(options.logFile, "a");
     const startedAt = Date.now();
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", out, out], env: { ...process.env, LOG_FORMAT: "json" } });
+    // The compiled runtime stands for the deployed operator: the same V8 settings as deploy/deployment.yaml.
+    const nodeOptions = options.runtime === "compiled" ? deployedNodeOptions() : process.env.NODE_OPTIONS;
+    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", out, out], env: { ...process.env, LOG_FORMAT: "json", NODE_OPTIONS: nodeOptions ?? "" } });
     closeSync(out);
     const killOnExit = (): void => void child.kill("SIGKILL");
     process.once("exit", killOnExit);
@@ -151,4 +154,12 @@ export class OperatorProcess {
     clearTimeout(timer);
     return code;
   }
+}
+
+/** NODE_OPTIONS of the operator container in deploy/deployment.yaml. */
+export function deployedNodeOptions(): string | undefined {
+  const manifest = parse(readFileSync(join(REPO, "deploy", "deployment.yaml"), "utf8")) as {
+    spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  return manifest.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === "NODE_OPTIONS")?.value;
 }
