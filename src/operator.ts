@@ -107,6 +107,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     committedSpend,
     resyncMs: config.resyncMs,
     purchaseGraceMs: config.purchaseGraceMs,
+    wake: (key) => phoneNumberController.queue.add(key),
   });
   const alphaSenderReconciler = new AlphaSenderReconciler({
     client: clients.alphaSender,

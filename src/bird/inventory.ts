@@ -17,6 +17,10 @@ export class Inventory {
   private readonly changed = new Map<string, number>();
   private sendersFlight?: Promise<void>;
   private readonly changedSenders = new Map<string, number>();
+  /** Numbers waiting to be seen provisioned, and whom to tell. */
+  private readonly provisioningWaiters = new Map<string, () => void>();
+  private pollTimer?: NodeJS.Timeout;
+  private polledAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly bird: BirdApi,
@@ -70,6 +74,47 @@ export class Inventory {
       this.numbersFlight.catch(() => undefined);
     }
     return this.numbersById.get(id) ?? this.reloadNumber(id);
+  }
+
+  /**
+   * Calls `onProvisioned` once a refresh shows the number provisioned (or gone), so that no worker waits and no
+   * requeue guesses when. One poller per workspace serves every waiting number: a full list every `pollMs` while
+   * more numbers wait than a list has pages, else one GET each; the first look comes `pollMs / 4` after the first
+   * wait is registered.
+   */
+  awaitProvisioned(id: string, pollMs: number, onProvisioned: () => void): void {
+    this.provisioningWaiters.set(id, onProvisioned);
+    this.schedulePoll(pollMs);
+  }
+
+  private schedulePoll(pollMs: number): void {
+    if (this.pollTimer || this.provisioningWaiters.size === 0) return;
+    const at = Math.max(this.polledAt + pollMs, this.now() + pollMs / 4);
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      void this.pollWaiters(pollMs);
+    }, at - this.now());
+    this.pollTimer.unref();
+  }
+
+  private async pollWaiters(pollMs: number): Promise<void> {
+    this.polledAt = this.now();
+    const waiting = [...this.provisioningWaiters.keys()];
+    try {
+      if (waiting.length <= Math.ceil(this.numbersById.size / 99)) await Promise.all(waiting.map((id) => this.reloadNumber(id)));
+      else await (this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined)));
+    } catch {
+      // Bird failed this time; the next poll asks again, and the owners' fallback requeues stand.
+    }
+    for (const id of waiting) {
+      const number = this.numbersById.get(id);
+      const wake = this.provisioningWaiters.get(id);
+      if (wake && (!number || number.endpoint?.provisioningStatus === "provisioned")) {
+        this.provisioningWaiters.delete(id);
+        wake();
+      }
+    }
+    this.schedulePoll(pollMs);
   }
 
   /** Our write changed the number in Bird; its cached counts are stale until the next read. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { BirdApi } from "../../src/bird/client.js";
 import { Inventory } from "../../src/bird/inventory.js";
 import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
@@ -76,6 +76,29 @@ describe("Inventory", () => {
     fake.release();
     await new Promise((r) => setTimeout(r, 10));
     expect((await inventory.pollNumber(number(7).id, 1000)).endpoint?.provisioningStatus).toBe("provisioned");
+  });
+
+  it("wakes whoever waits for a number once a poll sees it provisioned, with one list for many", async () => {
+    vi.useFakeTimers();
+    try {
+      let status = "provisioning";
+      const fake = fakeBird(() => Array.from({ length: 300 }, (_, i) => number(i, status)));
+      const inventory = new Inventory(fake.bird, 60_000, () => Date.now());
+      await inventory.countNumbers();
+      const woken: string[] = [];
+      for (const i of [1, 2, 3, 4, 5]) inventory.awaitProvisioned(number(i).id, 1000, () => woken.push(`n${i}`));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(woken).toEqual([]);
+      status = "provisioned";
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(woken.sort()).toEqual(["n1", "n2", "n3", "n4", "n5"]);
+      const lists = fake.lists;
+      // Nobody waits any more: the poller stops.
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(fake.lists).toBe(lists);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("judges a sender's counts stale after our write until a list started later", async () => {

@@ -7,6 +7,7 @@ import type { Logger } from "../../log.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import { addFinalizer } from "../../runtime/finalizer.js";
+import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
 import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import { connectAllowed, countryViolation, priceViolation, sumMoney } from "../guardrails.js";
@@ -29,8 +30,13 @@ export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<P
   purchaseGraceMs: number;
   /** How often a number that Bird is still provisioning is re-read. */
   provisioningPollMs?: number;
+  /** Puts a key back on the queue now: a number it waits for was seen provisioned. */
+  wake?: (key: string) => void;
   now?: () => Date;
 }
+
+/** With a poller to wake it, a provisioning number's own requeue comes this many polls later, in case. */
+const PROVISIONING_FALLBACK_POLLS = 5;
 
 /** How long a new object's first status write may wait for its number to be provisioned (see `apply`). */
 const DEFER_FIRST_STATUS_MS = 10_000;
@@ -86,11 +92,16 @@ export class PhoneNumberReconciler {
         // A new object bought moments ago: its first status write (and the Purchased event) wait for the poll that
         // sees the number provisioned, for up to DEFER_FIRST_STATUS_MS. One that shows an older condition (say
         // QuotaExceeded), or whose number takes longer, gets the news now.
+        // The workspace's poller wakes the key when Bird shows the number provisioned; the requeue is the fallback.
+        const { wake } = this.o;
+        const key = objectKey(pn);
+        if (wake) connection.inventory.awaitProvisioned(number.id, pollMs, () => wake(key));
+        const requeueAfterMs = wake ? PROVISIONING_FALLBACK_POLLS * pollMs : pollMs;
         const fresh = !initial.status?.conditions?.length && this.now().getTime() - Date.parse(number.createdAt) < DEFER_FIRST_STATUS_MS;
-        if (fresh && this.purchases.has(number.id)) return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs, deferStatusWrite: true };
+        if (fresh && this.purchases.has(number.id)) return { object: pn, ready: provisioning(number), requeueAfterMs, deferStatusWrite: true };
         const purchase = this.takePurchase(number.id, status);
         if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
-        return { object: pn, ready: provisioning(number), requeueAfterMs: pollMs };
+        return { object: pn, ready: provisioning(number), requeueAfterMs };
       }
     }
     const purchase = this.takePurchase(number.id, status);
