@@ -83,6 +83,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
       .list()
       .filter((as) => as.spec.workspaceRef.name === workspaceName)
       .flatMap((as) => (as.status?.countries ?? []).flatMap((c) => (c.subscription?.status === "active" && c.subscription.price ? [c.subscription.price] : []))),
+    ...phoneNumberReconciler.pendingSpend(workspaceName),
   ];
   const namespaceLabels = async (namespace: string): Promise<Record<string, string> | undefined> =>
     (await http.request<{ metadata?: { labels?: Record<string, string> } }>({ method: "GET", path: `/api/v1/namespaces/${namespace}` })).metadata?.labels ?? {};

@@ -83,6 +83,20 @@ export function priceViolation(price: Money, limit: Money | undefined, what: str
   }
 }
 
+/**
+ * Whether adding `prices` (what is committed plus what is about to be) stays within a monthly spend limit: undefined
+ * when it does, else what is wrong. Prices in another currency than the limit cannot be added up, so the check fails
+ * closed and says how to fix the limit.
+ */
+export function spendViolation(prices: Money[], limit: Money, what: string): { total?: Money; message: string } | undefined {
+  const foreign = prices.find((price) => price.currencyCode !== limit.currencyCode);
+  if (foreign) {
+    return { message: `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, so the spend cannot be checked; set the limit in ${foreign.currencyCode}` };
+  }
+  const { total } = sumMoney(prices, limit.currencyCode);
+  return compareMoney(total, limit) <= 0 ? undefined : { total, message: `${formatMoney(total)} is above ${what} ${formatMoney(limit)}` };
+}
+
 /** Sums prices in one currency; prices in other currencies are skipped and reported. */
 export function sumMoney(prices: Money[], currencyCode: string): { total: Money; skipped: number } {
   let total: Money = { currencyCode, amount: 0, exponent: -6 };

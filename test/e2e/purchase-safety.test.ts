@@ -75,6 +75,56 @@ describe("purchase guardrails and crash safety", () => {
     });
   });
 
+  describe("spend", () => {
+    let fixture: Fixture;
+    let operator: TestOperator;
+
+    beforeAll(async () => {
+      // About four US numbers' worth (the simulator prices them in EUR): the first status write of a new number waits
+      // for Bird to provision it, so the policy must count purchases that no status shows yet.
+      fixture = await createFixture(cluster, sim.url, { policy: { allowedCountries: ["US"], maxMonthlySpend: { currencyCode: "EUR", amount: 45, exponent: -1 } } });
+      operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { workers: 8 } });
+      await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
+    });
+
+    afterAll(async () => {
+      await operator?.stop();
+    });
+
+    it("never lets 12 numbers racing for a spend limit together exceed it", async () => {
+      const before = sim.sim.purchases().length;
+      await apply(cluster, ...Array.from({ length: 12 }, (_, i) => pn(fixture, `spend-${i}`, { countryCode: "US", type: "local" })));
+      const settled = await eventually(
+        "12 settled",
+        async () => {
+          const reasons = (await list(fixture)).map((i) => i.status?.conditions?.find((c) => c.type === "Ready")?.reason);
+          const ready = reasons.filter((r) => r === "Available").length;
+          const refused = reasons.filter((r) => r === "QuotaExceeded").length;
+          return ready + refused === 12 && ready === sim.sim.purchases().length - before ? { ready, refused } : undefined;
+        },
+        90_000,
+      );
+      const bought = sim.sim.purchases().slice(before);
+      const spent = bought.reduce((sum, p) => sum + p.price.amount * 10 ** p.price.exponent, 0);
+      expect(settled.refused).toBeGreaterThan(0);
+      expect(bought.length).toBeGreaterThan(0);
+      expect(spent).toBeLessThanOrEqual(4.5);
+    });
+
+    it("refuses to buy against a limit in another currency than Bird's prices, saying which to use", async () => {
+      const before = sim.sim.purchases().length;
+      const limit = { currencyCode: "USD", amount: 1000, exponent: 0 };
+      await cluster.kubectl(["patch", "birdworkspace", fixture.workspace, "--type=merge", "-p", JSON.stringify({ spec: { policy: { allowedCountries: ["US"], maxMonthlySpend: limit } } })]);
+      await apply(cluster, pn(fixture, "dollars", { countryCode: "US", type: "local" }));
+      const ready = await eventually("QuotaExceeded", async () => {
+        const c = (await getJson<PhoneNumber>(cluster, ["pn", "dollars", "-n", fixture.namespace])).status?.conditions?.find((x) => x.type === "Ready");
+        return c?.reason === "QuotaExceeded" ? c : undefined;
+      });
+      expect(ready.message).toContain("set the limit in EUR");
+      expect(sim.sim.purchases().length).toBe(before);
+    });
+  });
+
   describe("crash safety", () => {
     let fixture: Fixture;
 

@@ -3,7 +3,7 @@ import { Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { formatMoney } from "../../bird/money.js";
 import type { AlphaNumber, Destination, EndpointSubscription } from "../../bird/types.js";
 import type { ConditionUpdate } from "../../runtime/status.js";
-import { countryViolation, priceViolation, sumMoney } from "../guardrails.js";
+import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
 
 /** Alpha senders only send sms; it is the one capability whose destinations they have. */
 export const CAPABILITY = "sms";
@@ -223,9 +223,9 @@ export function screenPrices(countries: readonly string[], prices: Readonly<Reco
       continue;
     }
     if (price && spendLimit) {
-      const { total } = sumMoney([...guard.committed, ...acceptedPrices, price], spendLimit.currencyCode);
-      if (priceViolation(total, spendLimit, "spec.policy.maxMonthlySpend")) {
-        refused.set(country, spendRefusal(country, price, guard));
+      const violation = spendViolation([...guard.committed, ...acceptedPrices, price], spendLimit, "spec.policy.maxMonthlySpend");
+      if (violation) {
+        refused.set(country, violation.total ? spendRefusal(country, price, guard) : { reason: Reason.QuotaExceeded, message: `${country}: BirdWorkspace "${guard.workspace.metadata?.name ?? ""}" ${violation.message}` });
         continue;
       }
       acceptedPrices.push(price);

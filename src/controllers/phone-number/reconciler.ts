@@ -10,7 +10,7 @@ import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
 import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
-import { connectAllowed, countryViolation, priceViolation, sumMoney } from "../guardrails.js";
+import { connectAllowed, countryViolation, priceViolation, spendViolation } from "../guardrails.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 import {
   chunk,
@@ -35,6 +35,15 @@ export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<P
   now?: () => Date;
 }
 
+/** A purchase made by this process, until its resource's status shows it. */
+interface Purchase {
+  key: string;
+  workspace: string;
+  price?: Money;
+  /** The Purchased event, until it is recorded. */
+  message?: string;
+}
+
 /** With a poller to wake it, a provisioning number's own requeue comes this many polls later, in case. */
 const PROVISIONING_FALLBACK_POLLS = 5;
 
@@ -52,7 +61,7 @@ const DEACTIVATE_BATCH = 25;
 export class PhoneNumberReconciler {
   private readonly ownership: Ownership;
   /** Purchases whose status write and event wait for the next reconcile of the number (see `apply`). */
-  private readonly purchases = new Map<string, { price?: Money; message: string }>();
+  private readonly purchases = new Map<string, Purchase>();
 
   constructor(private readonly o: PhoneNumberReconcilerOptions) {
     this.ownership = new Ownership(o.informer);
@@ -98,7 +107,7 @@ export class PhoneNumberReconciler {
         if (wake) connection.inventory.awaitProvisioned(number.id, pollMs, () => wake(key));
         const requeueAfterMs = wake ? PROVISIONING_FALLBACK_POLLS * pollMs : pollMs;
         const fresh = !initial.status?.conditions?.length && this.now().getTime() - Date.parse(number.createdAt) < DEFER_FIRST_STATUS_MS;
-        if (fresh && this.purchases.has(number.id)) return { object: pn, ready: provisioning(number), requeueAfterMs, deferStatusWrite: true };
+        if (fresh && this.purchases.get(number.id)?.message) return { object: pn, ready: provisioning(number), requeueAfterMs, deferStatusWrite: true };
         const purchase = this.takePurchase(number.id, status);
         if (purchase) this.o.events.record(pn, "Normal", EventReason.Purchased, purchase);
         return { object: pn, ready: provisioning(number), requeueAfterMs };
@@ -111,13 +120,39 @@ export class PhoneNumberReconciler {
     return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
-  /** A purchase made here whose event is not out yet: its price goes to status, its message is returned. */
+  /** A purchase made here whose event is not out yet: its price goes to status, its message is returned (once). */
   private takePurchase(numberId: string, status: PhoneNumberStatus): string | undefined {
     const purchase = this.purchases.get(numberId);
     if (!purchase) return undefined;
-    this.purchases.delete(numberId);
     if (purchase.price) status.monthlyPrice ??= purchase.price;
-    return purchase.message;
+    const { message } = purchase;
+    purchase.message = undefined;
+    return message;
+  }
+
+  /**
+   * Prices of numbers bought here that no cached status shows yet (a new object's first status write waits for its
+   * number to be provisioned): the spend policy counts them, as it counts the statuses. A purchase is forgotten once
+   * the cache shows it in its resource's status, or the resource is gone.
+   */
+  pendingSpend(workspaceName: string): Money[] {
+    this.prunePurchases();
+    const prices: Money[] = [];
+    for (const [id, purchase] of this.purchases) {
+      if (purchase.workspace === workspaceName && purchase.price && !this.shownInStatus(id, purchase)) prices.push(purchase.price);
+    }
+    return prices;
+  }
+
+  private prunePurchases(): void {
+    for (const [id, purchase] of this.purchases) {
+      if (!this.o.informer.get(purchase.key) || (this.shownInStatus(id, purchase) && !purchase.message)) this.purchases.delete(id);
+    }
+  }
+
+  private shownInStatus(numberId: string, purchase: Purchase): boolean {
+    const status = this.o.informer.get(purchase.key)?.status;
+    return status?.numberId === numberId && (status.monthlyPrice !== undefined || !purchase.price);
   }
 
   /** ObserveOnly: report what Bird has, write nothing to Bird. */
@@ -227,7 +262,8 @@ export class PhoneNumberReconciler {
       log.info({ numberString: number.numberString, numberId: number.id }, "Purchased number");
       const recorded = await recordNumberId(this.o.client, withIntent, number.id);
       const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
-      this.purchases.set(number.id, { price: item.monthlyPrice, message: `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}` });
+      this.prunePurchases();
+      this.purchases.set(number.id, { key: objectKey(pn), workspace: pn.spec.workspaceRef.name, price: item.monthlyPrice, message: `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}` });
       return { pn: recorded, number };
     } finally {
       connection.ledger.release(owner);
@@ -298,10 +334,11 @@ export class PhoneNumberReconciler {
       throw new Waiting(`BirdWorkspace "${name}" allows ${policy.maxNumbers} numbers and ${activeNumbers + ledger.size} are owned or being bought; ask the platform team to raise spec.policy.maxNumbers`, Reason.QuotaExceeded, this.o.resyncMs);
     }
     if (policy?.maxMonthlySpend) {
-      const limit = policy.maxMonthlySpend;
-      const { total } = sumMoney([...this.o.committedSpend(name), ...ledger.prices(), item.monthlyPrice], limit.currencyCode);
-      const violation = priceViolation(total, limit, `BirdWorkspace "${name}" spec.policy.maxMonthlySpend`);
-      if (violation) throw new Waiting(`buying ${item.numberString} would bring the monthly spend to ${violation}`, Reason.QuotaExceeded, this.o.resyncMs);
+      const violation = spendViolation([...this.o.committedSpend(name), ...ledger.prices(), item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${name}" spec.policy.maxMonthlySpend`);
+      if (violation) {
+        const message = violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
+        throw new Waiting(message, Reason.QuotaExceeded, this.o.resyncMs);
+      }
     }
   }
 
@@ -381,6 +418,9 @@ export class PhoneNumberReconciler {
   /** Deletion: Retain lets go; Delete cancels `main` (already cancelled counts as done) before the finalizer goes. */
   private async cleanup(pn: PhoneNumber, status: PhoneNumberStatus): Promise<{ ready: ConditionUpdate }> {
     const deleting = notReady(Reason.Deleting, "deleting");
+    // A purchase whose event never went out (deleted while Bird provisioned) is forgotten with its resource.
+    const bought = recordedNumberId(pn);
+    if (bought) this.purchases.delete(bought);
     if (pn.spec.managementPolicy === "ObserveOnly") return { ready: deleting };
     if (pn.spec.deletionPolicy === "Retain") {
       const what = pn.status?.numberString ?? "the number";
