@@ -48,7 +48,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const wanted = new Set(options.scenarios ?? SCENARIOS);
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "bird-operator-bench-"));
   const workers = options.workers ?? 32;
-  const runtime = options.runtime ?? "tsx";
+  const runtime = options.runtime ?? "compiled";
   const run: RunInfo = {
     mode: options.mode,
     machine: machineInfo(),
