@@ -84,6 +84,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
       .filter((as) => as.spec.workspaceRef.name === workspaceName)
       .flatMap((as) => (as.status?.countries ?? []).flatMap((c) => (c.subscription?.status === "active" && c.subscription.price ? [c.subscription.price] : []))),
     ...phoneNumberReconciler.pendingSpend(workspaceName),
+    ...alphaSenderReconciler.pendingSpend(workspaceName),
   ];
   const namespaceLabels = async (namespace: string): Promise<Record<string, string> | undefined> =>
     (await http.request<{ metadata?: { labels?: Record<string, string> } }>({ method: "GET", path: `/api/v1/namespaces/${namespace}` })).metadata?.labels ?? {};

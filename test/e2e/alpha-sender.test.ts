@@ -286,4 +286,47 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(posts()).toBe(before);
     expect(subscriptions(sender.id).get("NL")?.status).toBe("active");
   });
+
+  describe("with a monthly spend limit on the workspace", () => {
+    let limited: Fixture;
+    let limitedOperator: TestOperator;
+
+    beforeAll(async () => {
+      // 16 EUR: one sender's NL (5) + DE (5.5), and no more than one further country.
+      limited = await createFixture(cluster, sim.url, { policy: { maxMonthlySpend: { currencyCode: "EUR", amount: 16, exponent: 0 } } });
+      limitedOperator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: limited.namespace, workspaceSelector: limited.selector, overrides: { resyncMs: RESYNC_MS } });
+      await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${limited.workspace}`, "--timeout=30s"]);
+    });
+
+    afterAll(async () => {
+      await limitedOperator?.stop();
+    });
+
+    it("never lets four senders activating at the same time together exceed it", async () => {
+      const senders = Array.from({ length: 4 }, () => register());
+      await apply(
+        cluster,
+        ...senders.map((sender, i) => ({
+          apiVersion: "numbers.birdoperator.dev/v1alpha1",
+          kind: "AlphaSender",
+          metadata: { name: `spend-${i}`, namespace: limited.namespace },
+          spec: { workspaceRef: { name: limited.workspace }, alphaString: sender.alphaString, countries: ["NL", "DE"] },
+        })),
+      );
+      const rows = await eventually(
+        "every country active or refused",
+        async () => {
+          const all = await Promise.all(senders.map(async (_, i) => (await getJson<AlphaSender>(cluster, ["alphasender", `spend-${i}`, "-n", limited.namespace])).status?.countries ?? []));
+          const settled = all.every((r) => r.length === 2 && r.every((row) => row.status === "active" || row.status === "refused"));
+          return settled ? all.flat() : undefined;
+        },
+        60_000,
+      );
+      const paid = senders.flatMap((sender) => [...subscriptions(sender.id).values()].filter((sub) => sub.status === "active"));
+      const spent = paid.reduce((sum, sub) => sum + (sub.price ? sub.price.amount * 10 ** sub.price.exponent : 0), 0);
+      expect(paid.length).toBeGreaterThan(0);
+      expect(rows.some((row) => row.status === "refused")).toBe(true);
+      expect(spent).toBeLessThanOrEqual(16);
+    });
+  });
 });

@@ -55,6 +55,9 @@ interface Sync {
  * the spec, and write status once. Level-based: only the key is trusted.
  */
 export class AlphaSenderReconciler {
+  /** Country prices screened and activated here, by resource key, until its status shows them (see pendingSpend). */
+  private readonly reserved = new Map<string, { workspace: string; prices: Map<string, Money> }>();
+
   constructor(private readonly o: AlphaSenderReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
@@ -184,11 +187,10 @@ export class AlphaSenderReconciler {
   }
 
   /**
-   * Activates what is missing: countries a drift repair re-activates are paid for already and skip the guardrails;
-   * new ones must be allowed by the workspace policy and, when a limit applies, fit it at the price Bird quotes in
-   * a validate-only call. Refused countries are reported and the rest activated.
+   * Activates what is missing and returns the countries activated: countries a drift repair re-activates are paid
+   * for already and skip the guardrails; new ones must be allowed by the workspace policy and, when a limit applies,
+   * fit it at the price Bird quotes in a validate-only call. Refused countries are reported and the rest activated.
    */
-  /** Returns the countries activated. */
   private async activate(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean): Promise<string[]> {
     let fresh: string[] = [];
     for (const country of plan.fresh) {
@@ -199,10 +201,45 @@ export class AlphaSenderReconciler {
     if (fresh.length && needsQuote(guard)) fresh = await this.screen(sync, fresh, guard, specChanged);
     const repair = new Set(plan.repair);
     const activated: string[] = [];
-    for (const batch of chunk([...plan.repair, ...fresh].sort(), ACTIVATE_BATCH)) {
-      activated.push(...(await this.activateBatch(sync, batch, repair)));
+    try {
+      for (const batch of chunk([...plan.repair, ...fresh].sort(), ACTIVATE_BATCH)) {
+        activated.push(...(await this.activateBatch(sync, batch, repair)));
+      }
+    } finally {
+      // Countries screened but not activated (refused by Bird, or the call failed) no longer count as spend.
+      this.unreserve(objectKey(sync.as), fresh.filter((country) => !activated.includes(country)));
     }
     return activated;
+  }
+
+  /**
+   * Monthly prices of countries this process activated (or is activating) that no cached status shows yet: the
+   * spend policy counts them, as it counts statuses, so two senders screened at the same time cannot both take what
+   * is left. A country is forgotten once its resource's cached status shows it active with its price.
+   */
+  pendingSpend(workspaceName: string): Money[] {
+    const prices: Money[] = [];
+    for (const [key, entry] of this.reserved) {
+      const rows = this.o.informer.get(key)?.status?.countries;
+      if (!this.o.informer.get(key)) {
+        this.reserved.delete(key);
+        continue;
+      }
+      for (const [country, price] of entry.prices) {
+        const row = rows?.find((r) => r.countryCode === country);
+        if (row?.subscription?.status === CountryState.Active && row.subscription.price) entry.prices.delete(country);
+        else if (entry.workspace === workspaceName) prices.push(price);
+      }
+      if (entry.prices.size === 0) this.reserved.delete(key);
+    }
+    return prices;
+  }
+
+  private unreserve(key: string, countries: readonly string[]): void {
+    const entry = this.reserved.get(key);
+    if (!entry) return;
+    for (const country of countries) entry.prices.delete(country);
+    if (entry.prices.size === 0) this.reserved.delete(key);
   }
 
   /** Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change. */
@@ -223,7 +260,17 @@ export class AlphaSenderReconciler {
       for (const country of served) quotable.add(country);
       Object.assign(prices, result?.subscriptionPrices ?? {});
     }
-    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, guard);
+    // The quotes took a while: screen against what is committed now, and reserve what passes before anything else
+    // can run (this and the screening are synchronous).
+    const workspace = sync.as.spec.workspaceRef.name;
+    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.committedSpend(workspace) });
+    const key = objectKey(sync.as);
+    const entry = this.reserved.get(key) ?? { workspace, prices: new Map<string, Money>() };
+    for (const country of accepted) {
+      const price = prices[country];
+      if (price) entry.prices.set(country, price);
+    }
+    if (entry.prices.size) this.reserved.set(key, entry);
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
