@@ -110,6 +110,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     resyncMs: config.resyncMs,
     purchaseGraceMs: config.purchaseGraceMs,
     wake: (key) => phoneNumberController.queue.add(key),
+    mayAct: () => manager.mayAct(),
   });
   const alphaSenderReconciler = new AlphaSenderReconciler({
     client: clients.alphaSender,

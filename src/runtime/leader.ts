@@ -66,6 +66,8 @@ export class LeaderElector {
   private lease: Lease | undefined;
   private observed: Observation | undefined;
   private leading = false;
+  /** When the last successful renewal was attempted (this process's clock). */
+  private renewedAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private running: Promise<void> | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -94,6 +96,15 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * Leading, and renewed within the renew deadline by this process's clock: false at once after the process was
+   * frozen (a long GC pause, SIGSTOP, a suspended VM) for longer than that, before any timer had a chance to run and
+   * step down. Check it right before an irreversible outside write: a successor can hold the lease by then.
+   */
+  holdsFreshLease(): boolean {
+    return this.leading && this.now() - this.renewedAt < this.renewDeadlineMs;
   }
 
   /**
@@ -221,6 +232,7 @@ export class LeaderElector {
   private renewed(attemptAt: number): void {
     const remaining = attemptAt + this.renewDeadlineMs - this.now();
     if (remaining <= 0) return;
+    this.renewedAt = attemptAt;
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = setTimeout(() => this.stopLeading("renew deadline passed without a successful renewal"), remaining);
     this.deadlineTimer.unref();

@@ -65,6 +65,14 @@ export class Manager {
     return this.running;
   }
 
+  /**
+   * Whether this process may make an irreversible outside write now: its controllers run and, with leader election,
+   * its lease was renewed within the renew deadline (see LeaderElector.holdsFreshLease).
+   */
+  mayAct(): boolean {
+    return this.running && (this.elector === undefined || this.elector.holdsFreshLease());
+  }
+
   async start(): Promise<void> {
     const { logger } = this.options;
     this.addresses = await this.health.listen({ metrics: this.options.metricsAddress, health: this.options.healthAddress });

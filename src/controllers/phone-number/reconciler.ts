@@ -32,6 +32,8 @@ export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<P
   provisioningPollMs?: number;
   /** Puts a key back on the queue now: a number it waits for was seen provisioned. */
   wake?: (key: string) => void;
+  /** Asked right before a buy: false when this replica can no longer be sure it leads (see Manager.mayAct). */
+  mayAct?: () => boolean;
   now?: () => Date;
 }
 
@@ -249,6 +251,10 @@ export class PhoneNumberReconciler {
     try {
       const intent = { stockItemId: item.id, numberString: item.numberString, startedAt: rfc3339(this.now()) };
       const withIntent = await recordIntent(this.o.client, pn, intent);
+      // A replica frozen since it recorded the intent may have been replaced meanwhile: it must not buy.
+      if (this.o.mayAct && !this.o.mayAct()) {
+        throw new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the recorded intent`, Reason.PurchasePending);
+      }
       let bought: LongCodeNumber[];
       try {
         bought = await connection.client.buyNumbers([item.id]);
