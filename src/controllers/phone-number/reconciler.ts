@@ -100,14 +100,14 @@ export class PhoneNumberReconciler {
         Object.assign(status, observedStatus(number));
       }
       if (!isProvisioned(number)) {
-        // A new object bought moments ago: its first status write (and the Purchased event) wait for the poll that
-        // sees the number provisioned, for up to DEFER_FIRST_STATUS_MS. One that shows an older condition (say
-        // QuotaExceeded), or whose number takes longer, gets the news now.
         // The workspace's poller wakes the key when Bird shows the number provisioned; the requeue is the fallback.
         const { wake } = this.o;
         const key = objectKey(pn);
         if (wake) connection.inventory.awaitProvisioned(number.id, pollMs, () => wake(key));
         const requeueAfterMs = wake ? PROVISIONING_FALLBACK_POLLS * pollMs : pollMs;
+        // A new object bought moments ago: its first status write (and the Purchased event) wait for the poll that
+        // sees the number provisioned, for up to DEFER_FIRST_STATUS_MS. One that shows an older condition (say
+        // QuotaExceeded), or whose number takes longer, gets the news now.
         const fresh = !initial.status?.conditions?.length && this.now().getTime() - Date.parse(number.createdAt) < DEFER_FIRST_STATUS_MS;
         if (fresh && this.purchases.get(number.id)?.message) return { object: pn, ready: provisioning(number), requeueAfterMs, deferStatusWrite: true };
         const purchase = this.takePurchase(number.id, status);
