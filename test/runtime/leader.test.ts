@@ -142,6 +142,8 @@ describe("LeaderElector", () => {
       renewDeadlineMs: RENEW_DEADLINE_MS,
       retryPeriodMs: RETRY_MS,
       now: () => Date.now() + frozenFor,
+      onStartedLeading: () => undefined,
+      onStoppedLeading: () => undefined,
     });
     electors.push(elector);
     void elector.run();
