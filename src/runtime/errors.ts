@@ -56,6 +56,21 @@ export function apiStatusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
+/**
+ * For a 429 from the API server (e.g. "storage is (re)initializing" right after it restarted): how long it asks the
+ * client to wait, from the Status' `details.retryAfterSeconds` (1 s when it does not say). Undefined for other errors.
+ */
+export function apiRetryAfterMs(error: unknown): number | undefined {
+  if (!(error instanceof ApiException) || error.code !== 429) return undefined;
+  try {
+    const body: unknown = typeof error.body === "string" ? JSON.parse(error.body) : error.body;
+    const seconds = (body as { details?: { retryAfterSeconds?: unknown } } | undefined)?.details?.retryAfterSeconds;
+    return typeof seconds === "number" && seconds > 0 ? Math.min(seconds, 60) * 1000 : 1000;
+  } catch {
+    return 1000;
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

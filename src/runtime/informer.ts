@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
-import { isApiStatus } from "./errors.js";
+import { apiRetryAfterMs, isApiStatus } from "./errors.js";
 import type { KubeSource } from "./kube-config.js";
 import { KubeHttp, type WatchEvent } from "./kube-http.js";
 
@@ -93,8 +93,11 @@ export class Informer<T extends KubernetesObject> {
   private async run(path: string): Promise<void> {
     let failures = 0;
     const backoff = async (error: unknown, what: string): Promise<void> => {
-      failures++;
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+      // An API server that asks for a pause (429 while its storage initializes after a restart) gets exactly that,
+      // without growing the backoff: it is up, and the next attempt will most likely work.
+      const asked = apiRetryAfterMs(error);
+      if (asked === undefined) failures++;
+      const delay = asked ?? Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
       this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, `${what} failed; retrying`);
       await sleep(delay);
     };
@@ -117,6 +120,8 @@ export class Informer<T extends KubernetesObject> {
           if (Date.now() - started < 1000) await backoff(new Error("watch closed immediately"), "Watch");
           else failures = 0;
         } catch (error) {
+          // A watch that worked for a while before it broke starts a new series of failures, not one more in a row.
+          if (Date.now() - started >= 1000) failures = 0;
           if (!this.stopped) await backoff(error, "Watch");
         }
       }
