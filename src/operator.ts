@@ -130,7 +130,9 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
     .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000);
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
-    .watchPrimary(phoneNumbers, ownWrites)
+    // Not for PhoneNumbers: after an API server restart their own writes' events are what brings a reconcile back
+    // soon when the cache was behind (without, the chaos restart scenario converged in 15 to 30 s instead of 3).
+    .watchPrimary(phoneNumbers)
     .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => objectKey(pn)) : []));
   // The last watch wakes the other AlphaSenders naming the same sender, so a conflict's loser takes over as soon as the owner goes.
   const alphaSenderController = new Controller({ ...common, name: "alphasender", reconcile: alphaSenderReconciler.reconcile })

@@ -4,6 +4,9 @@ import { apiRetryAfterMs, isApiStatus } from "./errors.js";
 import type { KubeSource } from "./kube-config.js";
 import { KubeHttp, type WatchEvent } from "./kube-http.js";
 
+/** The longest pause between attempts to list or watch again after failures. */
+const MAX_RETRY_MS = 5_000;
+
 export type InformerEventType = "add" | "update" | "delete";
 export type InformerHandler<T> = (type: InformerEventType, object: T, old?: T) => void;
 
@@ -97,7 +100,9 @@ export class Informer<T extends KubernetesObject> {
       // without growing the backoff: it is up, and the next attempt will most likely work.
       const asked = apiRetryAfterMs(error);
       if (asked === undefined) failures++;
-      const delay = asked ?? Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
+      // At most 5 s: one request per informer that often costs the API server nothing, while a longer ceiling left
+      // the cache blind for up to 30 s after the API server came back.
+      const delay = asked ?? Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
       this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, `${what} failed; retrying`);
       await sleep(delay);
     };

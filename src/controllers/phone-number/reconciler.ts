@@ -211,7 +211,10 @@ export class PhoneNumberReconciler {
    */
   private async obtain(cached: PhoneNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<{ pn: PhoneNumber; number: LongCodeNumber; purchased: boolean }> {
     let pn = cached;
-    if (readIntent(cached)) {
+    // A purchase this process made for the object that the cache does not show yet: the cache is behind (a watch
+    // that is reconnecting), so read the object itself rather than fail on a stale resourceVersion again and again.
+    const boughtHere = [...this.purchases.values()].some((p) => p.key === objectKey(cached));
+    if (readIntent(cached) || boughtHere) {
       pn = await this.o.client.get(cached.metadata?.namespace, cached.metadata?.name ?? "");
       const recorded = await this.observeNumber(pn, connection);
       if (recorded) return { pn, number: recorded, purchased: false };
