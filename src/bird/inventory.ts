@@ -67,12 +67,9 @@ export class Inventory {
   async pollNumber(id: string, pollMs: number): Promise<LongCodeNumber> {
     let provisioning = 0;
     for (const number of this.numbersById.values()) if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
-    if (provisioning <= Math.ceil(this.numbersById.size / 99)) return this.reloadNumber(id);
-    if (this.now() - this.numbersAt >= pollMs) {
-      this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined));
-      // A failed refresh is the next poll's to retry; nobody awaits this one.
-      this.numbersFlight.catch(() => undefined);
-    }
+    if (!this.listBeatsReads(provisioning)) return this.reloadNumber(id);
+    // A failed refresh is the next poll's to retry; nobody awaits this one.
+    if (this.now() - this.numbersAt >= pollMs) this.refreshNumbers().catch(() => undefined);
     return this.numbersById.get(id) ?? this.reloadNumber(id);
   }
 
@@ -101,8 +98,8 @@ export class Inventory {
     this.polledAt = this.now();
     const waiting = [...this.provisioningWaiters.keys()];
     try {
-      if (waiting.length <= Math.ceil(this.numbersById.size / 99)) await Promise.all(waiting.map((id) => this.reloadNumber(id)));
-      else await (this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined)));
+      if (this.listBeatsReads(waiting.length)) await this.refreshNumbers();
+      else await Promise.all(waiting.map((id) => this.reloadNumber(id)));
     } catch {
       // Bird failed this time; the next poll asks again, and the owners' fallback requeues stand.
     }
@@ -156,11 +153,19 @@ export class Inventory {
     this.numbersById.delete(id);
   }
 
-
   private freshNumbers(): Promise<void> {
-    if (this.now() - this.numbersAt < this.maxAgeMs) return Promise.resolve();
+    return this.now() - this.numbersAt < this.maxAgeMs ? Promise.resolve() : this.refreshNumbers();
+  }
+
+  /** A full list of the workspace's numbers; concurrent callers share one flight. */
+  private refreshNumbers(): Promise<void> {
     this.numbersFlight ??= this.listNumbers().finally(() => (this.numbersFlight = undefined));
     return this.numbersFlight;
+  }
+
+  /** Whether one full list (pages of 99) costs fewer GETs than reading `count` numbers one by one. */
+  private listBeatsReads(count: number): boolean {
+    return count > Math.ceil(this.numbersById.size / 99);
   }
 
   private freshSenders(): Promise<void> {
