@@ -114,11 +114,20 @@ export async function apiserverMetrics(cluster: BenchCluster): Promise<Sample[]>
   return parseMetrics(text);
 }
 
+const WRITE_VERBS = ["POST", "PUT", "PATCH", "DELETE", "APPLY"];
+
 /** Mutating requests the API server answered, by `resource[/subresource] VERB`. */
 export async function apiserverWrites(cluster: BenchCluster): Promise<Map<string, number>> {
-  const samples = (await apiserverMetrics(cluster)).filter(
-    (s) => s.name === "apiserver_request_total" && ["POST", "PUT", "PATCH", "DELETE", "APPLY"].includes(s.labels.verb ?? ""),
-  );
+  return apiserverRequests(cluster, (verb) => WRITE_VERBS.includes(verb));
+}
+
+/** Reads (GET, LIST, WATCH) the API server answered, by `resource[/subresource] VERB`: its work beyond the writes. */
+export async function apiserverReads(cluster: BenchCluster): Promise<Map<string, number>> {
+  return apiserverRequests(cluster, (verb) => !WRITE_VERBS.includes(verb));
+}
+
+async function apiserverRequests(cluster: BenchCluster, verbMatches: (verb: string) => boolean): Promise<Map<string, number>> {
+  const samples = (await apiserverMetrics(cluster)).filter((s) => s.name === "apiserver_request_total" && verbMatches(s.labels.verb ?? ""));
   const relabelled = samples.map((s) => ({ ...s, labels: { ...s.labels, what: s.labels.subresource ? `${s.labels.resource}/${s.labels.subresource}` : (s.labels.resource ?? "") } }));
   return groupBy(relabelled, "apiserver_request_total", ["what", "verb"]);
 }

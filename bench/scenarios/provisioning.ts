@@ -1,11 +1,13 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ALPHA_SENDER_PLURAL, PHONE_NUMBER_PLURAL } from "../../src/api/v1alpha1/index.js";
 import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
 import { callsBetween, PROVISIONING_DELAY_MS, snapshotCalls, startBenchSimulator } from "../lib/bird.js";
 import { bareClientWrites, birdBound, necessaryBirdCalls } from "../lib/bound.js";
-import { apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
+import { apiserverReads, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
 import type { BenchContext } from "../lib/context.js";
+import { controlPlanePids, cpuBetween, cpuSnapshot } from "../lib/cpu.js";
 import { createAll } from "../lib/kube.js";
 import { OperatorProcess } from "../lib/operator-process.js";
 import { eventWrites, operatorDeltas, total } from "../lib/operator-metrics.js";
@@ -75,6 +77,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const callsBefore = snapshotCalls(bird);
   const metricsBefore = await operator.metrics();
   const apiBefore = await apiserverWrites(cluster);
+  const readsBefore = await apiserverReads(cluster);
+  const cpuRoles = { operator: [operator.pid], ...controlPlanePids() };
+  const cpuBefore = cpuSnapshot(cpuRoles);
   log(`provisioning: applying ${sizes.numbers} PhoneNumbers and ${sizes.senders} AlphaSenders in one go`);
   const timeline: Record<string, number>[] = [];
   let sampling = true;
@@ -98,11 +103,13 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   log(`provisioning: created in ${created.lastAt - created.firstAt} ms; waiting for Ready`);
   const numbersReady = await numberTracker.waitReady(numberKeys, sizes.timeoutMs - (Date.now() - created.firstAt));
   const sendersReady = await senderTracker.waitReady(senderKeys, Math.max(numbersReady ? 60_000 : 0, sizes.timeoutMs - (Date.now() - created.firstAt)));
+  const cpuAtReady = cpuSnapshot(cpuRoles);
   const numbersDoneAt = numberTracker.lastReady(numberKeys);
   const sendersDoneAt = senderTracker.lastReady(senderKeys);
   // What had to go through the API server before the last Ready: the bound replays these writes.
   const atReady = operatorDeltas(metricsBefore, await operator.metrics());
   const eventsAtReady = eventWrites(diffGroups(apiBefore, await apiserverWrites(cluster)));
+  const readsAtReady = diffGroups(readsBefore, await apiserverReads(cluster));
   // Trailing work (events, the workspace's counts, details fetched after Ready) is reported, not bounded.
   await sleep(3000);
   sampling = false;
@@ -126,10 +133,17 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   });
   const birdForReady = birdBound(lines, ["ready"], PROVISIONING_DELAY_MS);
   const birdWithStatus = birdBound(lines, ["ready", "status"], PROVISIONING_DELAY_MS);
+  const cpuBeforeBare = cpuSnapshot(cpuRoles);
   const bare = await bareClientWrites(cluster, { crd: atReady.kubeWrites, eventCreates: eventsAtReady.creates, eventPatches: eventsAtReady.patches }, { PhoneNumber: sizes.numbers, AlphaSender: sizes.senders, BirdWorkspace: 1 });
+  const cpuBare = cpuBetween(cpuBeforeBare, cpuSnapshot(cpuRoles));
+  const cpuRun = cpuBetween(cpuBefore, cpuAtReady);
   // Context, not the goal's bound: the same creates by the same client, alone on the API server, in a namespace nobody watches.
   const createsAlone = await replayCreates(cluster, interleave(world.numbers, world.senders));
   const bound = Math.max(birdForReady.seconds, bare.seconds);
+  // Everything runs on this machine's cores: the control plane's own CPU for the run, spread over all of them, is a
+  // time no operator could beat here, however little CPU it used itself.
+  const cores = availableParallelism();
+  const controlPlaneSeconds = ((cpuRun.byRole["kube-apiserver"] ?? 0) + (cpuRun.byRole.etcd ?? 0)) / cores;
   const boundWithStatus = Math.max(birdWithStatus.seconds, bare.seconds);
 
   const doneAt = numbersDoneAt !== undefined && sendersDoneAt !== undefined ? Math.max(numbersDoneAt, sendersDoneAt) : undefined;
@@ -154,6 +168,14 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
     info("bound: Bird rate limits", birdForReady.seconds, "s"),
     info("bound: bare client writes", bare.seconds, "s", `${bare.writes} writes at ${Math.round(bare.writesPerSecond)}/s, ${bare.concurrency} in flight`),
     info("the same creates, alone", createsAlone, "s", "the API server's share of the run that the bound leaves out"),
+    info(
+      "control plane alone / bound",
+      controlPlaneSeconds / bound,
+      "",
+      `the API server and etcd used ${round(controlPlaneSeconds * cores)} CPU s until all Ready, ${round(controlPlaneSeconds)} s of all ${cores} cores: an operator using no CPU at all could not finish sooner on this machine`,
+    ),
+    info("CPU seconds until all Ready", cpuRun.total, "s", `${describeCpu(cpuRun.byRole)} over ${cpuRun.wallSeconds} s on ${cores} cores`),
+    info("CPU seconds of the bare client's writes", cpuBare.total, "s", `${describeCpu(cpuBare.byRole)} over ${cpuBare.wallSeconds} s`),
     info(
       "achieved / (creates alone + bare client writes)",
       achieved === undefined ? undefined : achieved / (createsAlone + bare.seconds),
@@ -184,11 +206,13 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       necessaryBirdCalls: lines,
       birdBound: { forReady: birdForReady, withSubscriptionDates: birdWithStatus },
       bareClient: bare,
+      cpu: { untilReady: cpuRun, bareClient: cpuBare, note: "CPU seconds (user + system) from /proc; bench = this process: the simulator, the watches, the creates, the bare client" },
       createsAloneSeconds: createsAlone,
       bound: { seconds: bound, withSubscriptionDates: boundWithStatus },
       kubeWrites: { ...deltas.kubeWrites, "Event create": events.creates, "Event patch": events.patches },
       kubeWritesUntilReady: { ...atReady.kubeWrites, "Event create": eventsAtReady.creates, "Event patch": eventsAtReady.patches },
       apiserverWrites: apiDelta,
+      apiserverReadsUntilReady: readsAtReady,
       operator: deltas,
       purchases: bird.sim.purchases().length,
       notReady: { numbers: numberTracker.notReadyReasons(numberKeys), senders: senderTracker.notReadyReasons(senderKeys) },
@@ -197,6 +221,12 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
     },
   };
   return { result, world };
+}
+
+function describeCpu(byRole: Record<string, number>): string {
+  return Object.entries(byRole)
+    .map(([role, s]) => `${role} ${s}`)
+    .join(", ");
 }
 
 /** Seconds the bench's client needs for the same creates in a fresh namespace nobody watches. */

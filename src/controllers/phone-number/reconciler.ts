@@ -258,14 +258,14 @@ export class PhoneNumberReconciler {
       if (this.o.mayAct && !this.o.mayAct()) {
         throw new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the recorded intent`, Reason.PurchasePending);
       }
-      let bought: LongCodeNumber[];
+      let number: LongCodeNumber | undefined;
       try {
-        bought = await connection.client.buyNumbers([item.id]);
+        // Batched with the workspace's other purchases in flight: each has recorded its own intent already.
+        number = await connection.buyer.buy(item);
       } catch (error) {
         if (isBirdApiError(error) && !error.ambiguous) await clearIntent(this.o.client, withIntent).catch(() => undefined);
         throw purchaseError(error, item);
       }
-      const number = bought.find((n) => n.numberString === item.numberString) ?? bought[0];
       if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without a number`, Reason.PurchasePending);
       connection.inventory.putNumber(number);
       log.info({ numberString: number.numberString, numberId: number.id }, "Purchased number");

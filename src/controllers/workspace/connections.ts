@@ -2,6 +2,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import { type BirdWorkspace } from "../../api/v1alpha1/index.js";
 import { Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { createBirdClient, type BirdClient } from "../../bird/client.js";
+import { BuyBatcher } from "../../bird/buy-batcher.js";
 import { Inventory } from "../../bird/inventory.js";
 import { StockPool } from "../../bird/stock-pool.js";
 import { PurchaseLedger } from "../phone-number/purchase.js";
@@ -22,6 +23,8 @@ export interface WorkspaceConnection {
   /** Purchases in flight, counted by quota and spend checks so that racing resources cannot overshoot a limit. */
   ledger: PurchaseLedger;
   stockPool: StockPool;
+  /** Purchases of this workspace, up to 25 stock items a buy call. */
+  buyer: BuyBatcher;
 }
 
 export type Resolution<T> = { ok: true; value: T } | { ok: false; reason: string; message: string };
@@ -118,7 +121,13 @@ export class WorkspaceConnections {
       logger: this.options.logger.child({ workspace: name }),
       observer: this.options.metrics ? metricsObserver(this.options.metrics) : undefined,
     });
-    return { workspace, client, inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(), stockPool: new StockPool(client) };
+    return {
+      workspace,
+      client,
+      inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(),
+      stockPool: new StockPool(client),
+      buyer: new BuyBatcher((ids) => client.buyNumbers(ids)),
+    };
   }
 }
 
