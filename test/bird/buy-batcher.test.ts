@@ -7,7 +7,7 @@ const item = (i: number): { id: string; numberString: string } => ({ id: `item-$
 const numberFor = (id: string): LongCodeNumber => ({ id: `number-${id}`, numberString: item(Number(id.slice(5))).numberString }) as LongCodeNumber;
 
 /** A buy function that records each call's ids and answers after a turn of the event loop, or as `answer` says. */
-function recordingBuy(answer?: (ids: string[], call: number) => LongCodeNumber[] | Error) {
+function recordingBuy(answer?: (ids: string[], call: number) => LongCodeNumber[] | Error): { buy: (ids: string[]) => Promise<LongCodeNumber[]>; calls: string[][] } {
   const calls: string[][] = [];
   const buy = async (ids: string[]): Promise<LongCodeNumber[]> => {
     calls.push(ids);
