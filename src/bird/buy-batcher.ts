@@ -13,11 +13,15 @@ export interface BuyBatcherOptions {
 
 interface Pending {
   item: Pick<NumberStockItem, "id" | "numberString">;
+  guard: BuyGuard | undefined;
   /** Sent alone: a batch it was in was refused without saying which item was at fault. */
   solo: boolean;
   resolve: (number: LongCodeNumber | undefined) => void;
   reject: (error: unknown) => void;
 }
+
+/** Asked right before the call that would buy the item: an error to fail the purchase with instead, or undefined. */
+export type BuyGuard = () => Error | undefined;
 
 /**
  * Purchases of one workspace, batched: each resource records its own intent first and then asks for its one stock
@@ -44,10 +48,13 @@ export class BuyBatcher {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
   }
 
-  /** Buys one stock item; resolves with the number Bird answered for it (undefined if its answer lacks it). */
-  buy(item: Pick<NumberStockItem, "id" | "numberString">): Promise<LongCodeNumber | undefined> {
+  /**
+   * Buys one stock item; resolves with the number Bird answered for it (undefined if its answer lacks it). `guard`
+   * runs right before the call is sent, however long the purchase waited for it (a leader check belongs there).
+   */
+  buy(item: Pick<NumberStockItem, "id" | "numberString">, guard?: BuyGuard): Promise<LongCodeNumber | undefined> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ item, solo: false, resolve, reject });
+      this.queue.push({ item, guard, solo: false, resolve, reject });
       this.schedule();
     });
   }
@@ -98,7 +105,13 @@ export class BuyBatcher {
     return batch;
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  private async send(candidates: Pending[]): Promise<void> {
+    const batch = candidates.filter((pending) => {
+      const refusal = pending.guard?.();
+      if (refusal) pending.reject(refusal);
+      return !refusal;
+    });
+    if (batch.length === 0) return;
     let numbers: LongCodeNumber[];
     try {
       numbers = await this.buyNumbers(batch.map((p) => p.item.id));

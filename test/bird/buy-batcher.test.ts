@@ -75,6 +75,21 @@ describe("BuyBatcher", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("asks each purchase's guard right before the call and leaves out the ones it refuses", async () => {
+    const { buy, calls } = recordingBuy();
+    const batcher = new BuyBatcher(buy, { maxInFlight: 1 });
+    let leading = true;
+    const first = batcher.buy(item(0), () => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Asked while the first call is out; the lease is lost before their call goes.
+    const waiting = [1, 2].map((i) => batcher.buy(item(i), () => (leading ? undefined : new Error("no longer leading"))));
+    const unguarded = batcher.buy(item(3));
+    leading = false;
+    const results = await Promise.allSettled([first, ...waiting, unguarded]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    expect(calls).toEqual([["item-0"], ["item-3"]]);
+  });
+
   it("answers undefined for an item missing from Bird's answer instead of handing it another item's number", async () => {
     const { buy } = recordingBuy((ids) => [numberFor(ids[0] as string)]);
     const batcher = new BuyBatcher(buy);

@@ -254,14 +254,16 @@ export class PhoneNumberReconciler {
     try {
       const intent = { stockItemId: item.id, numberString: item.numberString, startedAt: rfc3339(this.now()) };
       const withIntent = await recordIntent(this.o.client, pn, intent);
-      // A replica frozen since it recorded the intent may have been replaced meanwhile: it must not buy.
-      if (this.o.mayAct && !this.o.mayAct()) {
-        throw new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the recorded intent`, Reason.PurchasePending);
-      }
+      // A replica frozen since it recorded the intent may have been replaced meanwhile: it must not buy. Checked right
+      // before the buy call goes out, after any wait for a place in one.
+      const mayStillBuy = (): Error | undefined =>
+        this.o.mayAct && !this.o.mayAct()
+          ? new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the recorded intent`, Reason.PurchasePending)
+          : undefined;
       let number: LongCodeNumber | undefined;
       try {
         // Batched with the workspace's other purchases in flight: each has recorded its own intent already.
-        number = await connection.buyer.buy(item);
+        number = await connection.buyer.buy(item, mayStillBuy);
       } catch (error) {
         if (isBirdApiError(error) && !error.ambiguous) await clearIntent(this.o.client, withIntent).catch(() => undefined);
         throw purchaseError(error, item);
