@@ -136,6 +136,18 @@ export class OperatorProcess {
     }
   }
 
+  /**
+   * SIGSTOP: the process keeps its sockets and state but uses no CPU and sends nothing, so a measurement taken
+   * meanwhile has the machine to itself. `resume()` (SIGCONT) lets it go on where it was.
+   */
+  pause(): void {
+    this.child.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.child.kill("SIGCONT");
+  }
+
   logTail(lines = 40): string {
     try {
       return readFileSync(this.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
