@@ -173,8 +173,8 @@ function phoneNumberSemantics(c: BadInputContext): Semantic[] {
       annotations: { "numbers.birdoperator.dev/purchase-intent": JSON.stringify({ stockItemId: "x", numberString: "+14165550000", startedAt: "2020-01-01T00:00:00Z" }) },
       reason: Reason.Available,
     },
-    { family: "destination-not-a-country", spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }) },
-    { family: "destination-capability-missing", spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }) },
+    { family: "destination-not-a-country", spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }), reason: Reason.DestinationUnavailable },
+    { family: "destination-capability-missing", spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }), reason: Reason.DestinationUnavailable },
   ];
 }
 

@@ -16,6 +16,7 @@
 --   Degraded, permanent: the operator waits for a spec or credential change and does not retry
 --     PolicyViolation PriceAboveLimit Forbidden NumberLost CannotPurchase SenderConflict NumberConflict
 --     Unauthorized PermissionDenied SecretNotFound KeyNotFound
+--     DestinationUnavailable (Bird cannot serve a destination of spec.destinations on the number)
 --   Degraded, waiting on a person: the operator polls, but nothing changes until someone acts
 --     NumberUnavailable (the number or the filters match no stock), QuotaExceeded (spec.policy of the workspace),
 --     WorkspaceNotFound (spec.workspaceRef), BirdIssues (Bird reports issues on the number),
@@ -38,6 +39,7 @@ local DEGRADED = {
   PermissionDenied = true,
   SecretNotFound = true,
   KeyNotFound = true,
+  DestinationUnavailable = true,
   NumberUnavailable = true,
   QuotaExceeded = true,
   WorkspaceNotFound = true,

@@ -130,5 +130,6 @@ function eventReasonFor(reason: string): string {
   if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
   if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
   if (reason === Reason.NumberLost) return EventReason.NumberLost;
+  if (reason === Reason.DestinationUnavailable) return EventReason.DestinationUnavailable;
   return EventReason.ReconcileError;
 }

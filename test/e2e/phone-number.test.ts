@@ -124,6 +124,17 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     );
   });
 
+  it("reports a destination Bird cannot serve as DestinationUnavailable, naming it, and recovers once the spec drops it", async () => {
+    await apply(cluster, pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }] }));
+    const ready = await waitReason("zz", "DestinationUnavailable");
+    expect(ready.message).toMatch(/cannot activate sms destinations .*ZZ.*remove them from spec.destinations/);
+    expect((await condition("zz", "Synced"))?.reason).toBe("DestinationUnavailable");
+    const events = await cluster.kubectl(["get", "events", "-n", fixture.namespace, "--field-selector", "involvedObject.name=zz,reason=DestinationUnavailable", "-o", "name"]);
+    expect(events.stdout.trim()).not.toBe("");
+    await apply(cluster, pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }));
+    await waitReady("zz");
+  });
+
   it("ObserveOnly reports status and never writes to Bird", async () => {
     sim.sim.addNumbers({ countryCode: "CA", type: "local", numberString: "+16135550123" });
     const writesBefore = birdWrites();

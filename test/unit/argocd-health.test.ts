@@ -226,6 +226,7 @@ const verdicts: Record<string, "Degraded" | "Progressing" | "never False"> = {
   PermissionDenied: "Degraded",
   SecretNotFound: "Degraded",
   KeyNotFound: "Degraded",
+  DestinationUnavailable: "Degraded",
   // Polled, but nothing changes until a person acts.
   NumberUnavailable: "Degraded",
   QuotaExceeded: "Degraded",

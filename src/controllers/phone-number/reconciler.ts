@@ -405,7 +405,9 @@ export class PhoneNumberReconciler {
     const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
     for (const [capability, countries] of plan.activate) {
       for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-        const result = await connection.client.activateDestinations(number.endpointId, capability, batch);
+        const result = await connection.client.activateDestinations(number.endpointId, capability, batch).catch((error: unknown) => {
+          throw destinationError(error, number, capability, batch);
+        });
         for (const country of batch) {
           const row = result.results?.find((d) => d.countryCode === country);
           state.set(`${capability}/${country}`, row?.capabilities?.find((c) => c.name === capability)?.status ?? "active");
@@ -487,6 +489,28 @@ function readiness(pn: PhoneNumber, number: LongCodeNumber, status: PhoneNumberS
     return notReady(Reason.DestinationsPending, `destinations not active yet: ${pending.map((d) => `${d.capability}/${d.countryCode}=${d.status}`).join(", ")}`);
   }
   return { type: READY, status: "True", reason: Reason.Available, message: `${number.numberString} is provisioned${pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""}` };
+}
+
+/** Bird's refusal to serve a destination becomes a condition that says which entry of the spec to change. */
+function destinationError(error: unknown, number: LongCodeNumber, capability: string, countries: readonly string[]): unknown {
+  if (!isBirdApiError(error)) return error;
+  if (error.code === "capability-is-not-supported") {
+    return new PermanentError(
+      `${number.numberString} has no outbound ${capability} capability, so Bird cannot activate ${capability} destinations on it: remove the ${capability} entry from spec.destinations (spec.capabilities decides what a number bought next can do)`,
+      Reason.DestinationUnavailable,
+      { cause: error },
+    );
+  }
+  if (error.code === "destination-not-available") {
+    const named = error.details?.countryCodes;
+    const refused = Array.isArray(named) && named.length > 0 ? named.map(String) : countries;
+    return new PermanentError(
+      `Bird cannot activate ${capability} destinations ${refused.join(", ")} on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: remove them from spec.destinations`,
+      Reason.DestinationUnavailable,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /** Bird's refusals become conditions with the reason users look up in the README. */
