@@ -94,14 +94,37 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
   });
   const raw = createClient<paths>({ baseUrl, fetch: transport });
   const readKey = (): string => (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
-  raw.use(authMiddleware(readKey, routeOf));
-  return new HttpBirdClient(raw, options.organizationId, options.workspaceId, readKey);
+  const sentKeys = new SentKeys();
+  raw.use(authMiddleware(readKey, routeOf, sentKeys));
+  return new HttpBirdClient(raw, options.organizationId, options.workspaceId, () => [...sentKeys.keys(), readKeyOrEmpty(readKey)]);
+}
+
+/**
+ * The last few keys this client sent. An answer may echo the key its request carried, which after a rotation is no
+ * longer the current one: every key sent recently is scrubbed from Bird's text, not only the current key.
+ */
+class SentKeys {
+  private readonly recent: string[] = [];
+
+  constructor(private readonly max = 4) {}
+
+  add(key: string): void {
+    if (this.recent[this.recent.length - 1] === key) return;
+    const at = this.recent.indexOf(key);
+    if (at >= 0) this.recent.splice(at, 1);
+    this.recent.push(key);
+    if (this.recent.length > this.max) this.recent.shift();
+  }
+
+  keys(): readonly string[] {
+    return this.recent;
+  }
 }
 
 /** Header values allow visible ASCII only; an invalid key must fail without Headers quoting it in a TypeError. */
 const VALID_KEY = /^[\x21-\x7e]+$/;
 
-function authMiddleware(readKey: () => string, routeOf: RouteMatcher): Middleware {
+function authMiddleware(readKey: () => string, routeOf: RouteMatcher, sentKeys: SentKeys): Middleware {
   return {
     onRequest: ({ request }): Request => {
       const key = readKey();
@@ -111,6 +134,7 @@ function authMiddleware(readKey: () => string, routeOf: RouteMatcher): Middlewar
         const message = `Bird ${request.method} ${route} not sent: the access key is ${problem}`;
         throw new BirdApiError({ method: request.method, route, status: 0, kind: "unauthorized", message });
       }
+      sentKeys.add(key);
       request.headers.set("Authorization", `AccessKey ${key}`);
       request.headers.set("Accept", "application/json");
       return request;
@@ -125,7 +149,8 @@ class HttpBirdClient implements BirdClient {
     readonly raw: Client<paths>,
     readonly organizationId: string,
     readonly workspaceId: string,
-    private readonly readKey: () => string,
+    /** Every key whose text must not reach an error: the current one and those sent recently. */
+    private readonly secretKeys: () => string[],
   ) {}
 
   async searchStock(filter: StockFilter, page: PageRequest = {}): Promise<Page<NumberStockItem>> {
@@ -303,8 +328,8 @@ class HttpBirdClient implements BirdClient {
 
   /** Bird's own text could echo the key it was sent; it is scrubbed before it becomes part of an error. */
   private error(init: BirdApiErrorInit): BirdApiError {
-    const key = readKeyOrEmpty(this.readKey);
-    const scrub = <V>(value: V): V => (key === "" ? value : scrubSecret(value, key));
+    const keys = [...new Set(this.secretKeys())].filter((k) => k !== "");
+    const scrub = <V>(value: V): V => keys.reduce((v, key) => scrubSecret(v, key), value);
     return new BirdApiError({ ...init, birdMessage: scrub(init.birdMessage), details: scrub(init.details), code: scrub(init.code) });
   }
 }

@@ -72,6 +72,20 @@ describe("the access key never leaks", () => {
     expect(error.details).toEqual({ header: "AccessKey [redacted]", keys: ["[redacted]"] });
   });
 
+  it("redacts a key rotated away while its request was out, which Bird echoes back", async () => {
+    const OLD = "sk_live_0ldKeyRotatedAwayMidFlight1";
+    let current = OLD;
+    const { fetch, requests } = fakeFetch((r) => {
+      current = SECRET; // the Secret was rotated while Bird handled the request
+      return json(401, { code: "unauthorized", message: `Access key ${r.authorization?.replace("AccessKey ", "") ?? ""} is invalid` });
+    });
+    const client = testClient(fetch, { accessKey: () => current, maxAttempts: 1 });
+    const error = (await rejectionOf(client.getNumber("n1"))) as BirdApiError;
+    expect(requests[0]?.authorization).toBe(`AccessKey ${OLD}`);
+    expect(error.birdMessage).toBe("Access key [redacted] is invalid");
+    expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(OLD);
+  });
+
   it("a real fetch's connection error, cause chain included, does not carry the key", async () => {
     const port = await closedPort();
     const { logger, lines } = capturingLogger();
