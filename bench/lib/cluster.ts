@@ -118,16 +118,20 @@ const WRITE_VERBS = ["POST", "PUT", "PATCH", "DELETE", "APPLY"];
 
 /** Mutating requests the API server answered, by `resource[/subresource] VERB`. */
 export async function apiserverWrites(cluster: BenchCluster): Promise<Map<string, number>> {
-  return apiserverRequests(cluster, (verb) => WRITE_VERBS.includes(verb));
+  return (await apiserverRequests(cluster)).writes;
 }
 
-/** Reads (GET, LIST, WATCH) the API server answered, by `resource[/subresource] VERB`: its work beyond the writes. */
-export async function apiserverReads(cluster: BenchCluster): Promise<Map<string, number>> {
-  return apiserverRequests(cluster, (verb) => !WRITE_VERBS.includes(verb));
+/**
+ * Every request the API server answered, from one scrape of its /metrics, by `resource[/subresource] VERB`: writes,
+ * and reads (GET, LIST, WATCH), its work beyond the writes.
+ */
+export async function apiserverRequests(cluster: BenchCluster): Promise<{ writes: Map<string, number>; reads: Map<string, number> }> {
+  const samples = (await apiserverMetrics(cluster)).filter((s) => s.name === "apiserver_request_total");
+  const isWrite = (s: Sample): boolean => WRITE_VERBS.includes(s.labels.verb ?? "");
+  return { writes: byResourceAndVerb(samples.filter(isWrite)), reads: byResourceAndVerb(samples.filter((s) => !isWrite(s))) };
 }
 
-async function apiserverRequests(cluster: BenchCluster, verbMatches: (verb: string) => boolean): Promise<Map<string, number>> {
-  const samples = (await apiserverMetrics(cluster)).filter((s) => s.name === "apiserver_request_total" && verbMatches(s.labels.verb ?? ""));
+function byResourceAndVerb(samples: Sample[]): Map<string, number> {
   const relabelled = samples.map((s) => ({ ...s, labels: { ...s.labels, what: s.labels.subresource ? `${s.labels.resource}/${s.labels.subresource}` : (s.labels.resource ?? "") } }));
   return groupBy(relabelled, "apiserver_request_total", ["what", "verb"]);
 }

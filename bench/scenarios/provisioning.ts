@@ -5,7 +5,7 @@ import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
 import { callsBetween, PROVISIONING_DELAY_MS, snapshotCalls, startBenchSimulator } from "../lib/bird.js";
 import { bareClientWrites, birdBound, necessaryBirdCalls } from "../lib/bound.js";
-import { apiserverReads, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
+import { apiserverRequests, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
 import type { BenchContext } from "../lib/context.js";
 import { controlPlanePids, cpuBetween, cpuSnapshot } from "../lib/cpu.js";
 import { createAll } from "../lib/kube.js";
@@ -76,8 +76,7 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
 
   const callsBefore = snapshotCalls(bird);
   const metricsBefore = await operator.metrics();
-  const apiBefore = await apiserverWrites(cluster);
-  const readsBefore = await apiserverReads(cluster);
+  const { writes: apiBefore, reads: readsBefore } = await apiserverRequests(cluster);
   const cpuRoles = { operator: [operator.pid], ...controlPlanePids() };
   const cpuBefore = cpuSnapshot(cpuRoles);
   log(`provisioning: applying ${sizes.numbers} PhoneNumbers and ${sizes.senders} AlphaSenders in one go`);
@@ -108,8 +107,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const sendersDoneAt = senderTracker.lastReady(senderKeys);
   // What had to go through the API server before the last Ready: the bound replays these writes.
   const atReady = operatorDeltas(metricsBefore, await operator.metrics());
-  const eventsAtReady = eventWrites(diffGroups(apiBefore, await apiserverWrites(cluster)));
-  const readsAtReady = diffGroups(readsBefore, await apiserverReads(cluster));
+  const apiAtReady = await apiserverRequests(cluster);
+  const eventsAtReady = eventWrites(diffGroups(apiBefore, apiAtReady.writes));
+  const readsAtReady = diffGroups(readsBefore, apiAtReady.reads);
   // Trailing work (events, the workspace's counts, details fetched after Ready) is reported, not bounded.
   await sleep(3000);
   sampling = false;

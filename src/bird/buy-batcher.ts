@@ -59,11 +59,6 @@ export class BuyBatcher {
     });
   }
 
-  /** Purchases waiting for a call (for tests and metrics). */
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   /** Deferred to the next turn of the event loop, so that purchases asked for in the same turn share a call. */
   private schedule(): void {
     if (this.scheduled) return;
