@@ -13,6 +13,11 @@ export class Inventory {
   private numbersAt = Number.NEGATIVE_INFINITY;
   private sendersAt = Number.NEGATIVE_INFINITY;
   private numbersFlight?: Promise<void>;
+  /**
+   * Numbers put while a list is in flight: the list may have read its page before they existed. Known by what we
+   * did, never by comparing Bird's `createdAt` with our clock (the two clocks need not agree).
+   */
+  private putDuringList?: Set<string>;
   /** Numbers changed by our own writes since they were last read: their destination counts are not Bird's yet. */
   private readonly changed = new Map<string, number>();
   private sendersFlight?: Promise<void>;
@@ -142,6 +147,7 @@ export class Inventory {
   }
 
   putNumber(number: LongCodeNumber): void {
+    this.putDuringList?.add(number.id);
     this.changed.delete(number.id);
     this.numbersById.set(number.id, slim(number));
     this.numberIdByString.set(number.numberString, number.id);
@@ -177,10 +183,17 @@ export class Inventory {
   private async listNumbers(): Promise<void> {
     const started = this.now();
     const seen = new Map<string, LongCodeNumber>();
-    for await (const number of this.bird.numbers()) seen.set(number.id, number);
-    // Numbers written while the list was in flight are newer than what the list saw.
-    for (const [id, number] of this.numbersById) {
-      if (!seen.has(id) && Date.parse(number.createdAt) >= started) seen.set(id, number);
+    const putMeanwhile = new Set<string>();
+    this.putDuringList = putMeanwhile;
+    try {
+      for await (const number of this.bird.numbers()) seen.set(number.id, number);
+    } finally {
+      this.putDuringList = undefined;
+    }
+    // A number put while the list was in flight (just bought) may be missing from pages read before it existed.
+    for (const id of putMeanwhile) {
+      const number = this.numbersById.get(id);
+      if (number && !seen.has(id)) seen.set(id, number);
     }
     this.numbersById.clear();
     this.numberIdByString.clear();

@@ -56,7 +56,8 @@ export class Simulator {
     };
     const identities = [this.identity, ...(options.extraWorkspaces ?? [])];
     const delay = options.provisioningDelayMs ?? DEFAULT_PROVISIONING_DELAY_MS;
-    this.state = new SimulatorState(identities, resolveConfig(options.config), delay);
+    const skewMs = options.clockSkewMs ?? 0;
+    this.state = new SimulatorState(identities, resolveConfig(options.config), delay, () => Date.now() + skewMs);
     this.faultInjector = new FaultInjector(options.faults);
     this.rateLimiter = new RateLimiter(options.rateLimits);
     this.callRecorder = new CallRecorder(options.callLogSize);

@@ -65,6 +65,11 @@ export interface SimulatorOptions {
   validateResponses?: boolean;
   /** How many recent calls `/_simulator/calls` keeps. */
   callLogSize?: number;
+  /**
+   * Bird's clock against ours, in milliseconds: -2000 = Bird is 2 s behind. Every timestamp Bird writes
+   * (`createdAt`, `updatedAt`, subscription dates) and its provisioning delay follow that clock.
+   */
+  clockSkewMs?: number;
   logger?: Logger;
 }
 

@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from "vitest";
-import type { BirdApi } from "../../src/bird/client.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createBirdClient, type BirdApi } from "../../src/bird/client.js";
 import { Inventory } from "../../src/bird/inventory.js";
 import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
+import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 
 function number(i: number, provisioningStatus = "provisioned"): LongCodeNumber {
   const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
@@ -112,5 +113,46 @@ describe("Inventory", () => {
     now = 5000;
     await inventory.senders();
     expect(inventory.isSenderCurrent("s1")).toBe(true);
+  });
+});
+
+describe("Inventory against a Bird whose clock is 2 s behind ours", () => {
+  let running: RunningSimulator;
+  beforeAll(async () => {
+    running = await startSimulator({ validateResponses: true, provisioningDelayMs: 0, clockSkewMs: -2000 });
+  });
+  afterAll(async () => {
+    await running.close();
+  });
+
+  it("keeps a number bought while a list was in flight, although Bird dates it before the list started", async () => {
+    const client = createBirdClient({ baseUrl: running.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY });
+    let pagesRead = (): void => undefined;
+    const listed = new Promise<void>((resolve) => (pagesRead = resolve));
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The list reads Bird's pages, then waits: a purchase lands after its pages and before it finishes.
+    const bird: BirdApi = Object.assign(Object.create(client) as BirdApi, {
+      async *numbers(): AsyncGenerator<LongCodeNumber> {
+        const pages: LongCodeNumber[] = [];
+        for await (const number of client.numbers()) pages.push(number);
+        pagesRead();
+        await held;
+        yield* pages;
+      },
+    });
+    const inventory = new Inventory(bird, 60_000);
+    const before = running.sim.snapshot(true).workspaces.find((w) => w.workspaceId === DEFAULT_WORKSPACE_ID)?.numbers?.length ?? 0;
+    const counting = inventory.countNumbers();
+    await listed;
+    const [item] = (await client.searchStock({ countryCodes: ["NL"], types: ["mobile"] }, { limit: 1 })).results;
+    const [bought] = await client.buyNumbers([item?.id ?? ""]);
+    if (!bought) throw new Error("the simulator sold nothing");
+    expect(Date.parse(bought.createdAt)).toBeLessThan(Date.now() - 1500);
+    inventory.putNumber(bought);
+    release();
+    expect(await counting).toBe(before + 1);
+    expect(await inventory.numberByString(bought.numberString)).toMatchObject({ id: bought.id });
+    expect(running.sim.responseViolations()).toEqual([]);
   });
 });
