@@ -2,7 +2,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../api/v1alpha1/conditions.js";
 import type { Condition } from "../api/v1alpha1/index.js";
 import type { Logger } from "../log.js";
-import type { ReconcileResult } from "../runtime/controller.js";
+import { FORGET, type ReconcileResult } from "../runtime/controller.js";
 import { errorMessage, errorReason, PermanentError, Waiting } from "../runtime/errors.js";
 import type { EventRecorder, EventSubject } from "../runtime/events.js";
 import { createMergePatch } from "../runtime/merge-patch.js";
@@ -110,16 +110,18 @@ export async function reconcileManaged<T extends EventSubject & KubernetesObject
   deps: StepDeps<T> & { informer: Informer<T> },
   key: string,
   steps: ManagedSteps<T, S>,
-): Promise<ReconcileResult | undefined> {
+): Promise<ReconcileResult> {
   const object = deps.informer.get(key);
-  if (!object) return undefined;
+  if (!object) return FORGET;
   if (object.spec.managementPolicy === "ObserveOnly" && !object.metadata?.finalizers?.includes(FINALIZER)) {
-    return object.metadata?.deletionTimestamp ? undefined : runStep<T, S>(deps, object, (status) => steps.observe(object, status));
+    return object.metadata?.deletionTimestamp ? FORGET : runStep<T, S>(deps, object, (status) => steps.observe(object, status));
   }
-  return withFinalizer(deps.client, FINALIZER, object, (event) =>
+  // Undefined: deleted without our finalizer, so the object is on its way out and there is nothing to do.
+  const result = await withFinalizer(deps.client, FINALIZER, object, (event) =>
     runStep<T, S>(deps, event.object, (status) => (event.type === "cleanup" ? steps.cleanup(event.object, status) : steps.apply(event.object, status))),
     { handlerAdds: steps.applyAddsFinalizer },
   );
+  return result ?? FORGET;
 }
 
 export function notReady(reason: string, message: string): ConditionUpdate {

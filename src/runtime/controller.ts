@@ -12,12 +12,19 @@ export interface ReconcileContext {
   reconcileId: string;
 }
 
-/** `requeueAfterMs` polls sooner than the resync interval (e.g. while Bird provisions a number). */
+/**
+ * What the queue does with the key next: `forget` when the object is gone (nothing is kept for the key, no resync);
+ * `requeueAfterMs` to poll sooner than the resync interval (e.g. while Bird provisions a number); else a resync.
+ */
 export interface ReconcileResult {
   requeueAfterMs?: number;
+  forget?: boolean;
 }
 
-export type ReconcileFn = (key: string, context: ReconcileContext) => Promise<ReconcileResult | undefined>;
+/** The object is gone: done, and the key is forgotten (kubebuilder's "not found" is no requeue). */
+export const FORGET: Readonly<ReconcileResult> = Object.freeze({ forget: true });
+
+export type ReconcileFn = (key: string, context: ReconcileContext) => Promise<ReconcileResult>;
 
 export interface ControllerOptions {
   name: string;
@@ -139,7 +146,10 @@ export class Controller {
     try {
       const outcome = await this.options.reconcile(key, { log, reconcileId });
       this.queue.forget(key);
-      if (outcome?.requeueAfterMs !== undefined) {
+      if (outcome.forget) {
+        this.queue.drop(key);
+        result = "success";
+      } else if (outcome.requeueAfterMs !== undefined) {
         this.queue.addAfter(key, outcome.requeueAfterMs);
         result = "requeue_after";
       } else {
@@ -170,7 +180,7 @@ export class Controller {
     const errorClass = classifyError(error);
     switch (errorClass) {
       case "not-found":
-        this.queue.forget(key);
+        this.queue.drop(key);
         return "success";
       case "conflict":
         log.debug({ err: errorMessage(error) }, "Write conflict; requeueing");

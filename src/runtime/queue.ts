@@ -87,8 +87,19 @@ export class WorkQueue {
     this.limiter.forget(key);
   }
 
+  /** The key's object is gone: its failure count and any delayed add (resync, backoff) go, so nothing of it stays. */
+  drop(key: string): void {
+    this.limiter.forget(key);
+    this.delayed.cancel(key);
+  }
+
   failures(key: string): number {
     return this.limiter.failures(key);
+  }
+
+  /** Keys the queue keeps anything for (waiting, running, delayed, failures): what its memory grows with. */
+  trackedKeys(): Set<string> {
+    return new Set([...this.dirty, ...this.processing, ...this.addedAt.keys(), ...this.delayed.keys(), ...this.limiter.keys()]);
   }
 
   /** Keys ready to be handed to a worker (not those running or delayed). */
@@ -234,6 +245,23 @@ class DelayHeap {
     this.arm();
   }
 
+  cancel(key: string): void {
+    const entry = this.byKey.get(key);
+    if (!entry) return;
+    this.byKey.delete(key);
+    const last = this.heap.pop();
+    if (last && last !== entry) {
+      last.index = entry.index;
+      this.heap[entry.index] = last;
+      this.siftDown(entry.index);
+      this.siftUp(last.index);
+    }
+  }
+
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
+  }
+
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -349,6 +377,10 @@ class RetryRateLimiter {
 
   failures(key: string): number {
     return this.failureCounts.get(key) ?? 0;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.failureCounts.keys();
   }
 
   private itemDelay(failures: number): number {

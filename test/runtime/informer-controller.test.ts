@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { silentLogger } from "../../src/log.js";
-import { Controller } from "../../src/runtime/controller.js";
+import { Controller, FORGET } from "../../src/runtime/controller.js";
 import { Informer } from "../../src/runtime/informer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { Metrics } from "../../src/runtime/metrics.js";
@@ -50,13 +50,13 @@ describe("informer and controller against a real API server", () => {
       reconcile: async (key) => {
         reconciled.set(key, (reconciled.get(key) ?? 0) + 1);
         const pn = informer.get(key);
-        if (!pn) return undefined;
+        if (!pn) return FORGET;
         seenCountry.set(key, (pn.spec.destinations ?? []).flatMap((d) => d.countryCodes).join(",") || "none");
         const status = structuredClone(pn.status ?? {});
         status.conditions = setCondition(status.conditions, { type: "Ready", status: "True", reason: "Available", message: `country ${pn.spec.countryCode}` }, pn.metadata?.generation);
         status.observedGeneration = pn.metadata?.generation;
         if (statusChanged(pn.status, status)) await client.patchStatus("default", pn.metadata?.name ?? "", createMergePatch(pn.status ?? {}, status));
-        return undefined;
+        return {};
       },
     }).watchPrimary(informer);
     informer.start();

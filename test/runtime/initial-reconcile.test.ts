@@ -71,7 +71,7 @@ describe("initial reconcile of the objects present at start", () => {
           // Any result counts as reconciled: an error included.
           throw new Error("held key fails once");
         }
-        return undefined;
+        return {};
       },
     }).watchPrimary(informer);
     informer.start();
@@ -118,7 +118,7 @@ describe("initial reconcile of the objects present at start", () => {
     const empty = uniqueName("initial-empty");
     await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: empty } } });
     const emptyInformer = new Informer<PhoneNumber>({ kubeConfig: cluster.kubeConfig, http, paths: [client.collectionPath(empty)], logger: silentLogger() });
-    const emptyController = new Controller({ name: "initial-empty", logger, metrics, reconcile: async () => undefined }).watchPrimary(emptyInformer);
+    const emptyController = new Controller({ name: "initial-empty", logger, metrics, reconcile: async () => ({}) }).watchPrimary(emptyInformer);
     emptyInformer.start();
     await emptyInformer.waitForSync();
     try {

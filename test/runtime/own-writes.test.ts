@@ -61,7 +61,7 @@ describe("a controller ignores the watch events of its own writes", () => {
         const pn = informer.get(key);
         const name = pn?.metadata?.name ?? "";
         if (pn && !pn.metadata?.annotations?.["toy/seen"]) await ours.patch(namespace, name, { metadata: { annotations: { "toy/seen": "yes" } } }, MERGE_PATCH);
-        return undefined;
+        return {};
       },
     }).watchPrimary(informer, ownWrites);
     informer.start();

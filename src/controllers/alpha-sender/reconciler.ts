@@ -60,7 +60,7 @@ export class AlphaSenderReconciler {
 
   constructor(private readonly o: AlphaSenderReconcilerOptions) {}
 
-  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
+  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
       observe: (as, status) => this.observe(as, status),
       apply: (as, status) => this.apply(as, status),

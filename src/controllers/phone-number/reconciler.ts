@@ -69,7 +69,7 @@ export class PhoneNumberReconciler {
     this.ownership = new Ownership(o.informer);
   }
 
-  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
+  readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
       observe: (pn, status) => this.observe(pn, status),
       apply: (pn, status) => this.apply(pn, status, context.log),

@@ -3,7 +3,7 @@ import type { AlphaSender, BirdWorkspace, BirdWorkspaceStatus, PhoneNumber } fro
 import { EventReason, Reason, READY, SYNCED } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { Money } from "../../bird/types.js";
-import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
+import { FORGET, type ReconcileContext, type ReconcileResult } from "../../runtime/controller.js";
 import { errorMessage } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import type { Informer } from "../../runtime/informer.js";
@@ -35,11 +35,11 @@ export class WorkspaceReconciler {
 
   constructor(private readonly o: WorkspaceReconcilerOptions) {}
 
-  readonly reconcile = async (name: string, _context: ReconcileContext): Promise<ReconcileResult | undefined> => {
+  readonly reconcile = async (name: string, _context: ReconcileContext): Promise<ReconcileResult> => {
     const workspace = this.o.informer.get(name);
     if (!workspace) {
       this.checked.delete(name);
-      return undefined;
+      return FORGET;
     }
     const ready = await this.check(workspace);
     const status: BirdWorkspaceStatus = structuredClone(workspace.status ?? {});
