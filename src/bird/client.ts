@@ -311,12 +311,12 @@ class HttpBirdClient implements BirdClient {
    */
   private async call<T>(method: "GET" | "POST", route: BirdRoute, shape: ShapeCheck, send: () => Promise<Answer>): Promise<T> {
     const { data, error, response } = await send();
-    const unsafe = !isIdempotent(method, route);
     if (!response.ok) {
+      // An answer, even a 5xx, says the request was not processed (Bird's docs); only a request without one is ambiguous.
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      const ambiguous = unsafe && response.status >= 500;
-      throw this.error({ method, route, status: response.status, ambiguous, retryAfterMs, ...parseErrorBody(error) });
+      throw this.error({ method, route, status: response.status, retryAfterMs, ...parseErrorBody(error) });
     }
+    const unsafe = !isIdempotent(method, route);
     const body = parseJson(data);
     const problem = body === undefined ? "empty or not JSON" : shape(body.value);
     if (problem !== undefined) {

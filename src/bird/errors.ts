@@ -10,7 +10,10 @@ export interface BirdApiErrorInit {
   birdMessage?: string;
   details?: Record<string, unknown>;
   kind?: BirdErrorKind;
-  /** The request may have taken effect although it failed (a buy that got no clear answer). */
+  /**
+   * The request may have taken effect although it failed: a write that got no answer (timeout, network) or an
+   * unreadable success. Never an error status: Bird processed nothing it answered 4xx or 5xx to.
+   */
   ambiguous?: boolean;
   retryAfterMs?: number;
   cause?: unknown;
@@ -31,6 +34,11 @@ export class BirdApiError extends Error {
   readonly details: Record<string, unknown> | undefined;
   readonly kind: BirdErrorKind;
   readonly ambiguous: boolean;
+  /**
+   * Bird answered 5xx: its own fault, and by its docs the request was not processed (nothing was bought), so it may
+   * be repeated after a delay. Unlike `ambiguous`, which is a request that got no answer at all.
+   */
+  readonly serverError: boolean;
   readonly retryAfterMs: number | undefined;
 
   constructor(init: BirdApiErrorInit) {
@@ -45,6 +53,7 @@ export class BirdApiError extends Error {
     this.details = init.details;
     this.kind = init.kind ?? classifyStatus(init.status);
     this.ambiguous = ambiguous;
+    this.serverError = isServerError(init.status);
     this.retryAfterMs = init.retryAfterMs;
   }
 
@@ -57,8 +66,14 @@ function describe(init: BirdApiErrorInit, ambiguous: boolean): string {
   let text = init.message ?? answered(init);
   if (ambiguous) {
     text += " (the request may have taken effect: look the result up before repeating it)";
+  } else if (isServerError(init.status) && init.method.toUpperCase() !== "GET") {
+    text += " (not processed: Bird documents a 5xx as safe to repeat after a delay)";
   }
   return text;
+}
+
+function isServerError(status: number): boolean {
+  return status >= 500 && status <= 599;
 }
 
 function answered(init: BirdApiErrorInit): string {

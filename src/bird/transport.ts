@@ -46,8 +46,9 @@ interface Call {
 /**
  * The `fetch` handed to openapi-fetch: rate limiting, per-attempt timeouts and retries with full-jitter backoff.
  * Each attempt sends a new Request built from a buffered copy of the original, because a body can be read once.
- * A call that is not idempotent (buying numbers) is retried only on 429, which Bird guarantees was not processed;
- * any other unclear outcome ends in an error marked ambiguous, for the caller to resolve by looking the number up.
+ * A call that is not idempotent (buying numbers) is retried only on 429, which Bird guarantees was not processed. A
+ * 5xx is not retried here either (Bird documents it as not processed, and the caller decides when to buy again); a
+ * failure with no answer at all ends in an error marked ambiguous, for the caller to resolve by looking it up.
  */
 export function createRetryingFetch(options: TransportOptions): (request: Request) => Promise<Response> {
   const random = options.random ?? Math.random;

@@ -34,7 +34,7 @@ const scenarios: { reason: string; handler: Handler; call: (c: BirdClient) => Pr
   },
   { reason: "timeout", handler: () => new Promise<Response>(() => undefined), call: (c) => c.listNumbers() },
   { reason: "malformed body", handler: () => new Response("<html>", { status: 200 }), call: (c) => c.listNumbers() },
-  { reason: "ambiguous buy", handler: () => birdError(500, "internal", "boom"), call: (c) => c.buyNumbers(["s1"]) },
+  { reason: "buy answered 500", handler: () => birdError(500, "internal", "boom"), call: (c) => c.buyNumbers(["s1"]) },
   {
     reason: "error inside a 200 activate",
     handler: () => json(200, { error: { code: "x", message: `bad key ${SECRET}` } }),

@@ -167,6 +167,15 @@ describe("buying numbers is never repeated on an unclear outcome", () => {
     { reason: "503", answer: (): Promise<Response> => Promise.resolve(birdError(503, "unavailable", "later")), status: 503 },
     { reason: "500", answer: (): Promise<Response> => Promise.resolve(birdError(500, "internal", "boom")), status: 500 },
     { reason: "502 from a proxy", answer: (): Promise<Response> => Promise.resolve(new Response("bad gateway", { status: 502 })), status: 502 },
+  ])("$reason: one attempt, a transient error that says Bird did not process it (not ambiguous)", async ({ answer, status }) => {
+    const { fetch, requests } = fakeFetch(answer);
+    const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
+    expect(requests).toHaveLength(1);
+    expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([status, "transient", false, true, "POST", BUY_ROUTE]);
+    expect(error.message).toMatch(/\(not processed: Bird documents a 5xx as safe to repeat after a delay\)$/);
+  });
+
+  it.each([
     { reason: "a network error", answer: (): Promise<Response> => Promise.reject(networkError("ECONNRESET")), status: 0 },
     { reason: "a timeout", answer: never, status: 0 },
     { reason: "a malformed 201", answer: (): Promise<Response> => Promise.resolve(new Response("{", { status: 201 })), status: 201 },
@@ -176,7 +185,7 @@ describe("buying numbers is never repeated on an unclear outcome", () => {
     const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
     expect(requests).toHaveLength(1);
     expect(error).toBeInstanceOf(BirdApiError);
-    expect([error.status, error.kind, error.ambiguous, error.method, error.route]).toEqual([status, "transient", true, "POST", BUY_ROUTE]);
+    expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([status, "transient", true, false, "POST", BUY_ROUTE]);
     expect(error.message).toMatch(/the request may have taken effect/);
   });
 
