@@ -1,8 +1,10 @@
 import { isBirdApiError } from "./errors.js";
-import type { LongCodeNumber, NumberStockItem } from "./types.js";
+import type { BuyOptions, LongCodeNumber, NumberStockItem, SendGuard } from "./types.js";
 
 /** Bird's limit: one buy call takes at most 25 stock items. */
 export const MAX_BUY_BATCH = 25;
+
+export type StockItemRef = Pick<NumberStockItem, "id" | "numberString">;
 
 export interface BuyBatcherOptions {
   /** Stock items per buy call (at most Bird's 25). */
@@ -12,7 +14,7 @@ export interface BuyBatcherOptions {
 }
 
 interface Pending {
-  item: Pick<NumberStockItem, "id" | "numberString">;
+  item: StockItemRef;
   guard: BuyGuard | undefined;
   /** Sent alone: a batch it was in was refused without saying which item was at fault. */
   solo: boolean;
@@ -20,8 +22,8 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** Asked right before the call that would buy the item: an error to fail the purchase with instead, or undefined. */
-export type BuyGuard = () => Error | undefined;
+/** Asked right before each attempt of the call that would buy the item leaves: an error to fail it with instead. */
+export type BuyGuard = SendGuard;
 
 /**
  * Purchases of one workspace, batched: each resource records its own intent first and then asks for its one stock
@@ -31,7 +33,8 @@ export type BuyGuard = () => Error | undefined;
  *   each resource resolves its recorded intent by looking its number up, as for a single buy;
  * - a 422 for unavailable items fails only the items Bird names and sends the others again; when Bird does not
  *   name them, each item is sent again alone, so one sold item cannot cost the others theirs;
- * - any other refusal fails every purchase of the batch with Bird's error (nothing was bought).
+ * - a guard that refuses right before an attempt leaves fails its own purchase; the others go again without it;
+ * - any other failure fails every purchase of the batch with Bird's error (nothing was bought).
  */
 export class BuyBatcher {
   private readonly queue: Pending[] = [];
@@ -41,7 +44,7 @@ export class BuyBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly buyNumbers: (stockItemIds: string[]) => Promise<LongCodeNumber[]>,
+    private readonly buyNumbers: (stockItemIds: string[], options: BuyOptions) => Promise<LongCodeNumber[]>,
     options: BuyBatcherOptions = {},
   ) {
     this.maxBatch = Math.min(MAX_BUY_BATCH, Math.max(1, options.maxBatch ?? MAX_BUY_BATCH));
@@ -50,9 +53,10 @@ export class BuyBatcher {
 
   /**
    * Buys one stock item; resolves with the number Bird answered for it (undefined if its answer lacks it). `guard`
-   * runs right before the call is sent, however long the purchase waited for it (a leader check belongs there).
+   * runs right before each attempt of the call leaves, after any wait for a place in a call or for the rate limiter
+   * (a leader check belongs there).
    */
-  buy(item: Pick<NumberStockItem, "id" | "numberString">, guard?: BuyGuard): Promise<LongCodeNumber | undefined> {
+  buy(item: StockItemRef, guard?: BuyGuard): Promise<LongCodeNumber | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, guard, solo: false, resolve, reject });
       this.schedule();
@@ -100,18 +104,17 @@ export class BuyBatcher {
     return batch;
   }
 
-  private async send(candidates: Pending[]): Promise<void> {
-    const batch = candidates.filter((pending) => {
-      const refusal = pending.guard?.();
-      if (refusal) pending.reject(refusal);
-      return !refusal;
-    });
-    if (batch.length === 0) return;
+  private async send(batch: Pending[]): Promise<void> {
+    const guard = new BatchGuard(batch);
     let numbers: LongCodeNumber[];
     try {
-      numbers = await this.buyNumbers(batch.map((p) => p.item.id));
+      numbers = await this.buyNumbers(
+        batch.map((p) => p.item.id),
+        { guard: guard.check },
+      );
     } catch (error) {
-      this.failed(batch, error);
+      if (guard.stopped(error)) this.requeue(guard.failRefused());
+      else this.failed(batch, error);
       return;
     }
     const byNumber = new Map(numbers.map((n) => [n.numberString, n]));
@@ -133,8 +136,50 @@ export class BuyBatcher {
       if (faulty.has(pending.item.id)) pending.reject(error);
       else retry.push({ ...pending, solo });
     }
-    // Nothing was bought: the others go again, ahead of purchases asked for since.
-    this.queue.unshift(...retry);
+    this.requeue(retry);
+  }
+
+  /** Nothing was bought: these go again, ahead of purchases asked for since. */
+  private requeue(pending: Pending[]): void {
+    if (pending.length === 0) return;
+    this.queue.unshift(...pending);
     this.schedule();
+  }
+}
+
+/**
+ * The guards of one batch, asked together before each attempt. A refusal stops the call unsent (an earlier attempt
+ * can only have been a 429, which Bird did not process), so the purchases whose guard refused fail and the rest go
+ * again without them.
+ */
+class BatchGuard {
+  private readonly refusals = new Map<Pending, Error>();
+  private refusal: Error | undefined;
+
+  constructor(private readonly batch: readonly Pending[]) {}
+
+  readonly check = (): Error | undefined => {
+    for (const pending of this.batch) {
+      const refusal = pending.guard?.();
+      if (refusal) this.refusals.set(pending, refusal);
+    }
+    this.refusal = this.refusals.values().next().value;
+    return this.refusal;
+  };
+
+  /** Whether the call failed because a guard stopped it. */
+  stopped(error: unknown): boolean {
+    return this.refusal !== undefined && error === this.refusal;
+  }
+
+  /** Fails each purchase whose guard refused with its guard's error; returns the others, to go again. */
+  failRefused(): Pending[] {
+    const others: Pending[] = [];
+    for (const pending of this.batch) {
+      const refusal = this.refusals.get(pending);
+      if (refusal) pending.reject(refusal);
+      else others.push(pending);
+    }
+    return others;
   }
 }

@@ -6,10 +6,11 @@ import { rateLimiterFor, type RateLimits } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
 import { activateShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
-import { createRetryingFetch, PRIORITY_HEADER, type BirdObserver } from "./transport.js";
+import { createRetryingFetch, PRIORITY_HEADER, type BirdObserver, type RetryingFetch } from "./transport.js";
 import type {
   ActivateDestinationsResult,
   AlphaNumber,
+  BuyOptions,
   Destination,
   EndpointSubscription,
   LongCodeNumber,
@@ -45,8 +46,11 @@ export interface BirdApi {
   searchStock(filter: StockFilter, page?: PageRequest): Promise<Page<NumberStockItem>>;
   /** `limit` is the page size (default 99); `max` stops after that many items. */
   stockItems(filter: StockFilter, options?: { limit?: number; max?: number }): AsyncIterable<NumberStockItem>;
-  /** 1..25 stock items; never retried except on 429, and an unclear outcome is an `ambiguous` error. */
-  buyNumbers(stockItemIds: string[]): Promise<LongCodeNumber[]>;
+  /**
+   * 1..25 stock items; never retried except on 429, and an unclear outcome is an `ambiguous` error. `guard` is asked
+   * right before each attempt leaves (after the rate limiter, and before a retry): its error stops the buy unsent.
+   */
+  buyNumbers(stockItemIds: string[], options?: BuyOptions): Promise<LongCodeNumber[]>;
   listNumbers(query?: NumberQuery, page?: PageRequest): Promise<Page<LongCodeNumber>>;
   numbers(query?: NumberQuery): AsyncIterable<LongCodeNumber>;
   getNumber(id: string): Promise<LongCodeNumber>;
@@ -92,11 +96,11 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
     logger,
     observer: options.observer,
   });
-  const raw = createClient<paths>({ baseUrl, fetch: transport });
+  const raw = createClient<paths>({ baseUrl, fetch: (request: Request) => transport(request) });
   const readKey = (): string => (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
   const sentKeys = new SentKeys();
   raw.use(authMiddleware(readKey, routeOf, sentKeys));
-  return new HttpBirdClient(raw, options.organizationId, options.workspaceId, () => [...sentKeys.keys(), readKeyOrEmpty(readKey)]);
+  return new HttpBirdClient(raw, transport, options.organizationId, options.workspaceId, () => [...sentKeys.keys(), readKeyOrEmpty(readKey)]);
 }
 
 /**
@@ -147,6 +151,8 @@ type Answer = { data?: string; error?: unknown; response: Response };
 class HttpBirdClient implements BirdClient {
   constructor(
     readonly raw: Client<paths>,
+    /** The same transport `raw` uses, for calls that pass it options of their own (a buy's guard). */
+    private readonly transport: RetryingFetch,
     readonly organizationId: string,
     readonly workspaceId: string,
     /** Every key whose text must not reach an error: the current one and those sent recently. */
@@ -186,14 +192,16 @@ class HttpBirdClient implements BirdClient {
     }
   }
 
-  async buyNumbers(stockItemIds: string[]): Promise<LongCodeNumber[]> {
+  async buyNumbers(stockItemIds: string[], options: BuyOptions = {}): Promise<LongCodeNumber[]> {
     requireCount("buyNumbers", "stock item ids", stockItemIds, 25);
     const route = "/workspaces/{workspaceId}/numbers-long-code";
+    const { guard } = options;
     const page = await this.call<Page<LongCodeNumber>>("POST", route, listOf("id"), () =>
       this.raw.POST(route, {
         params: { path: { workspaceId: this.workspaceId } },
         body: { numberStockItemIds: stockItemIds },
         parseAs: "text",
+        fetch: guard ? (request: Request): Promise<Response> => this.transport(request, { guard }) : undefined,
       }),
     );
     return page.results;

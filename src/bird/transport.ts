@@ -2,6 +2,7 @@ import type { Logger } from "../log.js";
 import { BirdApiError, parseRetryAfter } from "./errors.js";
 import type { Priority, WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, type RouteMatcher } from "./routes.js";
+import type { SendGuard } from "./types.js";
 
 /** Hooks for metrics; `route` is always the OpenAPI path template. */
 export interface BirdObserver {
@@ -50,14 +51,18 @@ interface Call {
  * 5xx is not retried here either (Bird documents it as not processed, and the caller decides when to buy again); a
  * failure with no answer at all ends in an error marked ambiguous, for the caller to resolve by looking it up.
  */
-export function createRetryingFetch(options: TransportOptions): (request: Request) => Promise<Response> {
+export type RetryingFetch = (request: Request, send?: { guard?: SendGuard }) => Promise<Response>;
+
+export function createRetryingFetch(options: TransportOptions): RetryingFetch {
   const random = options.random ?? Math.random;
-  return async (request: Request): Promise<Response> => {
+  return async (request: Request, send = {}): Promise<Response> => {
     const call = await snapshot(request, options.routeOf);
     for (let attempt = 1; ; attempt++) {
       await takeToken(options, call.method, call.priority);
-      // The wait for a token can be long; a caller that gave up meanwhile must not still send.
+      // The wait for a token (or a retry) can be long; a caller that gave up or may no longer act must not still send.
       call.signal.throwIfAborted();
+      const refusal = send.guard?.();
+      if (refusal) throw refusal;
       const outcome = await attemptOnce(options, call, attempt);
       const delayMs = retryDelay(options, call, outcome, attempt, random);
       if (delayMs === undefined) {

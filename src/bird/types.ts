@@ -45,6 +45,16 @@ export type NumberQuery = Pick<
   "numberString" | "countryCodes" | "reverse"
 >;
 
+/**
+ * Asked right before a request leaves: after the wait for the rate limiter and again before each retry. An error
+ * stops the request unsent and is thrown to the caller; undefined lets it go. A leader check belongs here.
+ */
+export type SendGuard = () => Error | undefined;
+
+export interface BuyOptions {
+  guard?: SendGuard;
+}
+
 /** The answer of `destinations/activate`: prices when validating, the resulting destinations otherwise. */
 export interface ActivateDestinationsResult {
   subscriptionPrices?: Record<string, Schemas["Money"]>;

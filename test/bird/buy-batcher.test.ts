@@ -1,15 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BirdApiError, createBirdClient, type LongCodeNumber } from "../../src/bird/index.js";
+import { BirdApiError, createBirdClient, type BuyOptions, type LongCodeNumber } from "../../src/bird/index.js";
 import { BuyBatcher } from "../../src/bird/buy-batcher.js";
 import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 
 const item = (i: number): { id: string; numberString: string } => ({ id: `item-${i}`, numberString: `+3197000000${String(i).padStart(3, "0")}` });
 const numberFor = (id: string): LongCodeNumber => ({ id: `number-${id}`, numberString: item(Number(id.slice(5))).numberString }) as LongCodeNumber;
 
-/** A buy function that records each call's ids and answers after a turn of the event loop, or as `answer` says. */
-function recordingBuy(answer?: (ids: string[], call: number) => LongCodeNumber[] | Error): { buy: (ids: string[]) => Promise<LongCodeNumber[]>; calls: string[][] } {
+/**
+ * A buy function that records each call's ids and answers after a turn of the event loop, or as `answer` says. Like
+ * the client's transport, it asks the guard right before sending and records nothing the guard stopped.
+ */
+function recordingBuy(answer?: (ids: string[], call: number) => LongCodeNumber[] | Error): { buy: (ids: string[], options: BuyOptions) => Promise<LongCodeNumber[]>; calls: string[][] } {
   const calls: string[][] = [];
-  const buy = async (ids: string[]): Promise<LongCodeNumber[]> => {
+  const buy = async (ids: string[], options: BuyOptions): Promise<LongCodeNumber[]> => {
+    const refusal = options.guard?.();
+    if (refusal) throw refusal;
     calls.push(ids);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const result = answer ? answer(ids, calls.length) : ids.map(numberFor);

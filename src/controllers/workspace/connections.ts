@@ -126,7 +126,7 @@ export class WorkspaceConnections {
       client,
       inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(),
       stockPool: new StockPool(client),
-      buyer: new BuyBatcher((ids) => client.buyNumbers(ids)),
+      buyer: new BuyBatcher((ids, options) => client.buyNumbers(ids, options)),
     };
   }
 }
