@@ -1,4 +1,4 @@
-import { isBirdApiError } from "./errors.js";
+import { BirdApiError, isBirdApiError } from "./errors.js";
 import type { BuyOptions, LongCodeNumber, NumberStockItem, SendGuard } from "./types.js";
 
 /** Bird's limit: one buy call takes at most 25 stock items. */
@@ -11,6 +11,8 @@ export interface BuyBatcherOptions {
   maxBatch?: number;
   /** Buy calls in flight at once; further purchases wait and go together in the next call. */
   maxInFlight?: number;
+  /** Told of every item Bird refused for good, e.g. so that stock cached with it is searched again. */
+  onRefused?: (item: StockItemRef) => void;
 }
 
 interface Pending {
@@ -26,13 +28,39 @@ interface Pending {
 export type BuyGuard = SendGuard;
 
 /**
+ * Bird refused to sell this stock item: a 422 to a buy that held it alone, or that named it. Nothing was bought and
+ * the same item would be refused again, but another item may be bought (the usual cause is an item sold meanwhile),
+ * so it is transient for the purchase. Recognise it with `instanceof`, never by Bird's code, which is undocumented.
+ */
+export class StockItemRefused extends BirdApiError {
+  constructor(
+    readonly stockItem: StockItemRef,
+    refusal: BirdApiError,
+  ) {
+    super({
+      method: refusal.method,
+      route: refusal.route,
+      status: refusal.status,
+      code: refusal.code,
+      birdMessage: refusal.birdMessage,
+      details: refusal.details,
+      kind: "transient",
+      cause: refusal,
+      message: `Bird refused to sell stock item ${stockItem.numberString}, nothing was bought (${refusal.message})`,
+    });
+    this.name = "StockItemRefused";
+  }
+}
+
+/**
  * Purchases of one workspace, batched: each resource records its own intent first and then asks for its one stock
  * item here; items asked for while a call is being prepared or the calls in flight are busy go out together, up to
  * 25 a call. A lone purchase is sent at once (no waiting for company). Bird's buy is all-or-nothing, so:
  * - any failure that may have taken effect (timeout, network) fails every purchase of the batch as ambiguous, and
  *   each resource resolves its recorded intent by looking its number up, as for a single buy;
- * - a 422 for unavailable items fails only the items Bird names and sends the others again; when Bird does not
- *   name them, each item is sent again alone, so one sold item cannot cost the others theirs;
+ * - a 422 means nothing was bought (Bird documents no more than "validation error"): the items Bird names, if it
+ *   names any, are refused and the others sent again; else each item is sent again alone, and a lone item's 422 is
+ *   final for that item (StockItemRefused), so one sold item cannot cost the others theirs and none loops;
  * - a guard that refuses right before an attempt leaves fails its own purchase; the others go again without it;
  * - any other failure fails every purchase of the batch with Bird's error (nothing was bought).
  */
@@ -45,7 +73,7 @@ export class BuyBatcher {
 
   constructor(
     private readonly buyNumbers: (stockItemIds: string[], options: BuyOptions) => Promise<LongCodeNumber[]>,
-    options: BuyBatcherOptions = {},
+    private readonly options: BuyBatcherOptions = {},
   ) {
     this.maxBatch = Math.min(MAX_BUY_BATCH, Math.max(1, options.maxBatch ?? MAX_BUY_BATCH));
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
@@ -54,7 +82,7 @@ export class BuyBatcher {
   /**
    * Buys one stock item; resolves with the number Bird answered for it (undefined if its answer lacks it). `guard`
    * runs right before each attempt of the call leaves, after any wait for a place in a call or for the rate limiter
-   * (a leader check belongs there).
+   * (a leader check belongs there). Rejects with StockItemRefused when Bird will not sell this item.
    */
   buy(item: StockItemRef, guard?: BuyGuard): Promise<LongCodeNumber | undefined> {
     return new Promise((resolve, reject) => {
@@ -122,21 +150,28 @@ export class BuyBatcher {
   }
 
   private failed(batch: Pending[], error: unknown): void {
-    const unavailable = batch.length > 1 && isBirdApiError(error) && !error.ambiguous && error.code === "stock-item-unavailable";
-    if (!unavailable) {
+    if (!isBirdApiError(error) || error.ambiguous || error.status !== 422) {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    const named = error.details?.numberStockItemIds;
-    const faulty = new Set(Array.isArray(named) ? named.filter((id): id is string => typeof id === "string") : []);
-    // Bird named none of ours (or nothing at all): each goes alone, and a lone refusal is final.
-    const solo = !batch.some((p) => faulty.has(p.item.id));
+    if (batch.length === 1) {
+      this.refuse(batch[0] as Pending, error);
+      return;
+    }
+    const faulty = namedItems(error);
+    const named = batch.some((p) => faulty.has(p.item.id));
     const retry: Pending[] = [];
     for (const pending of batch) {
-      if (faulty.has(pending.item.id)) pending.reject(error);
-      else retry.push({ ...pending, solo });
+      if (faulty.has(pending.item.id)) this.refuse(pending, error);
+      // Bird named none of ours (or nothing at all): each goes alone, and a lone refusal is final.
+      else retry.push({ ...pending, solo: !named });
     }
     this.requeue(retry);
+  }
+
+  private refuse(pending: Pending, refusal: BirdApiError): void {
+    pending.reject(new StockItemRefused(pending.item, refusal));
+    this.options.onRefused?.(pending.item);
   }
 
   /** Nothing was bought: these go again, ahead of purchases asked for since. */
@@ -182,4 +217,13 @@ class BatchGuard {
     }
     return others;
   }
+}
+
+/**
+ * The stock items a 422 names, if Bird names any. Bird documents no such detail: `details.numberStockItemIds` is our
+ * assumption (the simulator offers it as an option), used only to spare the others a call each.
+ */
+function namedItems(error: BirdApiError): Set<string> {
+  const named = error.details?.numberStockItemIds;
+  return new Set(Array.isArray(named) ? named.filter((id): id is string => typeof id === "string") : []);
 }

@@ -14,6 +14,8 @@ interface Pool {
  */
 export class StockPool {
   private readonly pools = new Map<string, Pool>();
+  /** Which pool handed out an item, for as long as the item is held by anyone (see `refused`). */
+  private readonly origins = new WeakMap<object, string>();
 
   constructor(
     private readonly bird: BirdApi,
@@ -31,7 +33,14 @@ export class StockPool {
     const index = pool.items.findIndex(accept);
     if (index < 0) return undefined;
     const [item] = pool.items.splice(index, 1);
+    if (item) this.origins.set(item, key);
     return item;
+  }
+
+  /** Bird refused an item this pool handed out: the rest of that page is as old, so the next take searches again. */
+  refused(item: object): void {
+    const key = this.origins.get(item);
+    if (key !== undefined) this.pools.delete(key);
   }
 
   private async refill(key: string, filter: StockFilter): Promise<Pool> {

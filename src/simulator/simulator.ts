@@ -58,6 +58,7 @@ export class Simulator {
     const delay = options.provisioningDelayMs ?? DEFAULT_PROVISIONING_DELAY_MS;
     const skewMs = options.clockSkewMs ?? 0;
     this.state = new SimulatorState(identities, resolveConfig(options.config), delay, () => Date.now() + skewMs);
+    this.state.namesRefusedStockItems = options.namesRefusedStockItems ?? false;
     this.faultInjector = new FaultInjector(options.faults);
     this.rateLimiter = new RateLimiter(options.rateLimits);
     this.callRecorder = new CallRecorder(options.callLogSize);

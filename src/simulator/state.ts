@@ -103,6 +103,8 @@ export class SimulatorState implements EndpointContext {
   readonly destinations: ReadonlyMap<string, DestinationCountry>;
   readonly alphaUnsupported: ReadonlySet<string>;
   provisioningDelayMs: number;
+  /** See SimulatorOptions.namesRefusedStockItems. */
+  namesRefusedStockItems = false;
   private readonly registry = new NumberRegistry();
   private readonly stocks = new Map<string, OrganizationStock>();
   private readonly workspaces = new Map<string, WorkspaceState>();
@@ -181,23 +183,21 @@ export class SimulatorState implements EndpointContext {
     const workspace = this.workspace(workspaceId);
     const stock = this.stock(workspace.identity.organizationId);
     const duplicates = stockItemIds.filter((id, index) => stockItemIds.indexOf(id) !== index);
-    if (duplicates.length > 0) {
-      throw new ApiError(422, "duplicate-stock-item", `Stock items listed twice: ${duplicates.join(", ")}`, {
-        numberStockItemIds: duplicates,
-      });
-    }
+    if (duplicates.length > 0) throw this.buyRefusal("duplicate-stock-item", "Stock items listed twice", duplicates);
     const unavailable = stockItemIds.filter((id) => !stock.get(id));
-    if (unavailable.length > 0) {
-      throw new ApiError(422, "stock-item-unavailable", `Stock items not available: ${unavailable.join(", ")}`, {
-        numberStockItemIds: unavailable,
-      });
-    }
+    if (unavailable.length > 0) throw this.buyRefusal("stock-item-unavailable", "Stock items not available", unavailable);
     return stock.take(stockItemIds).map(({ item, prefix }) => {
       const record = this.createNumber(workspace, item, prefix, false);
       record.stockItemId = item.id;
       this.logPurchase(workspace.identity, record);
       return serializeNumber(this, record);
     });
+  }
+
+  /** Bird documents only "422 Validation error" for a buy; naming the items is an option (our assumption). */
+  private buyRefusal(code: string, message: string, ids: string[]): ApiError {
+    if (!this.namesRefusedStockItems) return new ApiError(422, "validation-error", "Validation error");
+    return new ApiError(422, code, `${message}: ${ids.join(", ")}`, { numberStockItemIds: ids });
   }
 
   listNumbers(workspaceId: string, filter: NumberFilter, request: PageRequest): ListResult<LongCodeNumber> {

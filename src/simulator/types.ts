@@ -70,6 +70,12 @@ export interface SimulatorOptions {
    * (`createdAt`, `updatedAt`, subscription dates) and its provisioning delay follow that clock.
    */
   clockSkewMs?: number;
+  /**
+   * Our assumption, not Bird's documented behaviour: a buy refused for items that cannot be sold answers 422
+   * `stock-item-unavailable` naming them in `details.numberStockItemIds`. Default false: the plain documented
+   * `{code, message}` 422, which says nothing about which item.
+   */
+  namesRefusedStockItems?: boolean;
   logger?: Logger;
 }
 

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BirdApiError, createBirdClient, type BuyOptions, type LongCodeNumber } from "../../src/bird/index.js";
-import { BuyBatcher } from "../../src/bird/buy-batcher.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { BirdApiError, createBirdClient, type BirdClient, type BuyOptions, type LongCodeNumber, type NumberStockItem } from "../../src/bird/index.js";
+import { BuyBatcher, StockItemRefused } from "../../src/bird/buy-batcher.js";
+import { StockPool } from "../../src/bird/stock-pool.js";
 import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 
 const item = (i: number): { id: string; numberString: string } => ({ id: `item-${i}`, numberString: `+3197000000${String(i).padStart(3, "0")}` });
@@ -24,8 +25,9 @@ function recordingBuy(answer?: (ids: string[], call: number) => LongCodeNumber[]
   return { buy, calls };
 }
 
+/** A 422 to a buy: Bird's documented "validation error", naming items only when `ids` are given (our assumption). */
 const unavailable = (ids?: string[]): BirdApiError =>
-  new BirdApiError({ method: "POST", route: "/workspaces/{workspaceId}/numbers-long-code", status: 422, code: "stock-item-unavailable", details: ids ? { numberStockItemIds: ids } : undefined });
+  new BirdApiError({ method: "POST", route: "/workspaces/{workspaceId}/numbers-long-code", status: 422, code: ids ? "stock-item-unavailable" : "validation-error", details: ids ? { numberStockItemIds: ids } : undefined });
 
 describe("BuyBatcher", () => {
   it("sends purchases asked for in the same turn in one call, at most 25 items a call, each getting its own number", async () => {
@@ -58,17 +60,41 @@ describe("BuyBatcher", () => {
     const batcher = new BuyBatcher(buy);
     const results = await Promise.allSettled([0, 1, 2].map((i) => batcher.buy(item(i))));
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: "stock-item-unavailable" });
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StockItemRefused);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ stockItem: item(1), ambiguous: false, kind: "transient" });
     expect(calls).toEqual([["item-0", "item-1", "item-2"], ["item-0", "item-2"]]);
   });
 
-  it("on a 422 that names no item, sends each item again alone, so only the sold one fails", async () => {
+  it("on a 422 that names no item, sends each item again alone, so only the sold one fails, and tells who was refused", async () => {
     const { buy, calls } = recordingBuy((ids) => (ids.includes("item-1") ? unavailable() : ids.map(numberFor)));
-    const batcher = new BuyBatcher(buy);
+    const refused: string[] = [];
+    const batcher = new BuyBatcher(buy, { onRefused: (i) => refused.push(i.id) });
     const results = await Promise.allSettled([0, 1, 2].map((i) => batcher.buy(item(i))));
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StockItemRefused);
     expect(calls.slice(1).every((c) => c.length === 1)).toBe(true);
     expect(calls).toHaveLength(4);
+    expect(refused).toEqual(["item-1"]);
+  });
+
+  it.each([
+    { reason: "a lone item's 422 is final: it is not sent again", batch: 1, calls: 1 },
+    { reason: "a batch's 422 naming nothing: each item once more, alone, then final", batch: 3, calls: 4 },
+  ])("$reason", async ({ batch, calls: expected }) => {
+    const { buy, calls } = recordingBuy(() => unavailable());
+    const batcher = new BuyBatcher(buy);
+    const results = await Promise.allSettled(Array.from({ length: batch }, (_, i) => batcher.buy(item(i))));
+    expect(results.every((r) => r.status === "rejected" && r.reason instanceof StockItemRefused)).toBe(true);
+    expect(calls).toHaveLength(expected);
+  });
+
+  it("fails the whole batch with Bird's error on a refusal other than a 422 (nothing was bought, nothing is retried)", async () => {
+    const forbidden = new BirdApiError({ method: "POST", route: "/workspaces/{workspaceId}/numbers-long-code", status: 403 });
+    const { buy, calls } = recordingBuy(() => forbidden);
+    const batcher = new BuyBatcher(buy);
+    const results = await Promise.allSettled([0, 1].map((i) => batcher.buy(item(i))));
+    expect(results.map((r) => (r.status === "rejected" ? (r.reason as unknown) : r.value))).toEqual([forbidden, forbidden]);
+    expect(calls).toHaveLength(1);
   });
 
   it("fails every purchase of a call whose outcome is unknown as ambiguous, and sends none of them again", async () => {
@@ -104,31 +130,63 @@ describe("BuyBatcher", () => {
   });
 });
 
-describe("BuyBatcher against the simulator", () => {
-  let running: RunningSimulator;
-  beforeAll(async () => {
-    running = await startSimulator({ validateResponses: true, provisioningDelayMs: 0 });
-  });
-  afterAll(async () => {
-    await running.close();
+describe("BuyBatcher and StockPool against the simulator", () => {
+  const filter = { countryCodes: ["NL"], types: ["mobile"] };
+  let running: RunningSimulator | undefined;
+  afterEach(async () => {
+    await running?.close();
   });
 
-  it("buys 30 items in two calls; an item sold meanwhile fails alone and the rest are bought once each", async () => {
+  async function setUp(namesRefusedStockItems: boolean): Promise<{ bird: BirdClient; pool: StockPool; batcher: BuyBatcher; taken: NumberStockItem[]; sold: NumberStockItem[] }> {
+    running = await startSimulator({ validateResponses: true, provisioningDelayMs: 0, namesRefusedStockItems });
     const bird = createBirdClient({ baseUrl: running.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY });
-    const page = await bird.searchStock({ countryCodes: ["NL"], types: ["mobile"] }, { limit: 31 });
-    const items = page.results.slice(0, 31);
-    expect(items).toHaveLength(31);
-    const sold = items[30] as (typeof items)[number];
-    await bird.buyNumbers([sold.id]);
-    const before = running.sim.purchases().length;
-    const batcher = new BuyBatcher((ids) => bird.buyNumbers(ids));
-    const wanted = [...items.slice(0, 29), sold];
-    const results = await Promise.allSettled(wanted.map((i) => batcher.buy(i)));
-    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
-    expect((results[29] as PromiseRejectedResult).reason).toMatchObject({ code: "stock-item-unavailable" });
+    const pool = new StockPool(bird);
+    const batcher = new BuyBatcher((ids, options) => bird.buyNumbers(ids, options), { onRefused: (i) => pool.refused(i) });
+    const taken: NumberStockItem[] = [];
+    for (let i = 0; i < 30; i++) taken.push((await pool.take(filter, () => true)) as NumberStockItem);
+    // Someone else buys three of them before our purchases go out.
+    const sold = [taken[3], taken[17], taken[26]] as NumberStockItem[];
+    await bird.buyNumbers(sold.map((i) => i.id));
+    running.sim.resetCalls();
+    return { bird, pool, batcher, taken, sold };
+  }
+
+  /** How often each stock item was sent to Bird in a buy call. */
+  function sentPerItem(): Map<string, number> {
+    const sent = new Map<string, number>();
+    for (const call of running?.sim.calls().recent ?? []) {
+      if (call.method !== "POST") continue;
+      for (const id of (call.body as { numberStockItemIds: string[] }).numberStockItemIds) sent.set(id, (sent.get(id) ?? 0) + 1);
+    }
+    return sent;
+  }
+
+  function stockSearches(): number {
+    return (running?.sim.calls().counts ?? []).filter((c) => c.route === "/organizations/{organizationId}/numbers-stock-items").reduce((n, c) => n + c.count, 0);
+  }
+
+  it.each([
+    { reason: "Bird's documented 422 (names nothing): the sold items are found by sending each alone", names: false, maxSends: 2 },
+    { reason: "a 422 naming the items (our assumption, an option): the batch goes again without them", names: true, maxSends: 2 },
+  ])("30 purchases, 3 items sold meanwhile: 27 bought, 3 refused for good, the pool searched again; $reason", async ({ names, maxSends }) => {
+    const { pool, batcher, taken, sold } = await setUp(names);
+    const results = await Promise.allSettled(taken.map((i) => batcher.buy(i)));
+
+    const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    expect(refused.every((e) => e instanceof StockItemRefused)).toBe(true);
+    expect(refused.map((e) => (e as StockItemRefused).stockItem.id).sort()).toEqual(sold.map((i) => i.id).sort());
     const bought = results.flatMap((r) => (r.status === "fulfilled" && r.value ? [r.value.numberString] : []));
-    expect(bought.sort()).toEqual(items.slice(0, 29).map((i) => i.numberString).sort());
-    expect(running.sim.purchases().length - before).toBe(29);
-    expect(running.sim.responseViolations()).toEqual([]);
+    expect(bought.sort()).toEqual(taken.filter((i) => !sold.includes(i)).map((i) => i.numberString).sort());
+    expect(running?.sim.purchases()).toHaveLength(3 + 27);
+    // No item loops: each went out in its batch and at most once more.
+    expect(Math.max(...sentPerItem().values())).toBeLessThanOrEqual(maxSends);
+    if (names) for (const item of sold) expect(sentPerItem().get(item.id)).toBe(1);
+
+    // The refusals dropped the pool those items came from: the next take searches Bird again.
+    expect(stockSearches()).toBe(0);
+    const next = await pool.take(filter, () => true);
+    expect(stockSearches()).toBe(1);
+    expect(taken.map((i) => i.id)).not.toContain(next?.id);
+    expect(running?.sim.responseViolations()).toEqual([]);
   });
 });

@@ -121,12 +121,13 @@ export class WorkspaceConnections {
       logger: this.options.logger.child({ workspace: name }),
       observer: this.options.metrics ? metricsObserver(this.options.metrics) : undefined,
     });
+    const stockPool = new StockPool(client);
     return {
       workspace,
       client,
       inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(),
-      stockPool: new StockPool(client),
-      buyer: new BuyBatcher((ids, options) => client.buyNumbers(ids, options)),
+      stockPool,
+      buyer: new BuyBatcher((ids, options) => client.buyNumbers(ids, options), { onRefused: (item) => stockPool.refused(item) }),
     };
   }
 }
