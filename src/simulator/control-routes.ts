@@ -67,7 +67,14 @@ const validators = {
   rateLimits: ajv.compile<Partial<RateLimitSettings>>({
     type: "object",
     additionalProperties: false,
-    properties: { enabled: { type: "boolean" }, getPerSecond: { type: "number" }, postPerSecond: { type: "number" } },
+    properties: {
+      enabled: { type: "boolean" },
+      getPerSecond: { type: "number" },
+      postPerSecond: { type: "number" },
+      window: { enum: ["bucket", "sliding"] },
+      sharedGetPerSecond: { type: "number" },
+      sharedPostPerSecond: { type: "number" },
+    },
   }),
   provisioning: ajv.compile<{ delayMs: number }>({
     type: "object",

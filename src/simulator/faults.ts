@@ -3,7 +3,14 @@ import type { Operation } from "./openapi.js";
 import { seededRandom, type Random } from "./random.js";
 import type { FaultSettings, RateLimitSettings } from "./types.js";
 
-export const DEFAULT_RATE_LIMITS: RateLimitSettings = { enabled: true, getPerSecond: 50, postPerSecond: 500 };
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
+  enabled: true,
+  getPerSecond: 50,
+  postPerSecond: 500,
+  window: "bucket",
+  sharedGetPerSecond: 0,
+  sharedPostPerSecond: 0,
+};
 
 interface Bucket {
   tokens: number;
@@ -11,12 +18,15 @@ interface Bucket {
 }
 
 /**
- * Bird's documented limits: per workspace, one bucket for reads and one for writes, each holding a second's worth of
- * requests and refilling continuously.
+ * Bird's documented limits: per workspace, one budget for reads and one for writes. How a second is counted is not
+ * documented: by default a bucket holding a second's worth of requests and refilling continuously; in `sliding` mode
+ * at most the rate in any sliding second. Another client's steady load (`shared...PerSecond`) takes its share first.
  */
 export class RateLimiter {
   private current: RateLimitSettings;
   private readonly buckets = new Map<string, Bucket>();
+  /** Sliding mode: when each request of the last second was let through, oldest first. */
+  private readonly logs = new Map<string, number[]>();
 
   constructor(
     settings: Partial<RateLimitSettings> = {},
@@ -34,17 +44,27 @@ export class RateLimiter {
     for (const rate of [next.getPerSecond, next.postPerSecond]) {
       if (!Number.isFinite(rate) || rate <= 0) throw new ApiError(400, "invalid-request", "Rates must be positive numbers");
     }
+    for (const shared of [next.sharedGetPerSecond, next.sharedPostPerSecond]) {
+      if (!Number.isFinite(shared) || shared < 0) throw new ApiError(400, "invalid-request", "Shared loads must be non-negative numbers");
+    }
+    if (next.window !== "bucket" && next.window !== "sliding") throw new ApiError(400, "invalid-request", 'window must be "bucket" or "sliding"');
     this.current = next;
     this.buckets.clear();
+    this.logs.clear();
     return this.settings();
   }
 
-  /** Takes a token; false means the request must be refused with 429 and not processed. */
+  /** Counts the request; false means it must be refused with 429 and not processed. */
   allow(workspaceId: string, method: string): boolean {
     if (!this.current.enabled) return true;
     const read = method === "GET";
-    const rate = read ? this.current.getPerSecond : this.current.postPerSecond;
+    const { getPerSecond, postPerSecond, sharedGetPerSecond, sharedPostPerSecond } = this.current;
+    const rate = read ? getPerSecond - sharedGetPerSecond : postPerSecond - sharedPostPerSecond;
     const key = `${workspaceId} ${read ? "GET" : "POST"}`;
+    return this.current.window === "sliding" ? this.slide(key, rate) : this.take(key, rate);
+  }
+
+  private take(key: string, rate: number): boolean {
     const now = this.clock();
     const bucket = this.buckets.get(key) ?? { tokens: rate, last: now };
     bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.last) / 1000) * rate);
@@ -52,6 +72,16 @@ export class RateLimiter {
     this.buckets.set(key, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
+    return true;
+  }
+
+  private slide(key: string, rate: number): boolean {
+    const now = this.clock();
+    const log = this.logs.get(key) ?? [];
+    this.logs.set(key, log);
+    while (log.length > 0 && (log[0] as number) <= now - 1000) log.shift();
+    if (log.length + 1 > rate) return false;
+    log.push(now);
     return true;
   }
 }

@@ -30,6 +30,15 @@ export interface RateLimitSettings {
   enabled: boolean;
   getPerSecond: number;
   postPerSecond: number;
+  /**
+   * How Bird counts (undocumented): `bucket` refills continuously and holds a second's worth, so a burst after a quiet
+   * spell can pass more than the rate within one sliding second; `sliding` admits at most the rate in ANY sliding
+   * second, counting requests it processed (a stricter Bird).
+   */
+  window: "bucket" | "sliding";
+  /** Requests per second another client of the same workspace spends from the same budget (e.g. a second operator). */
+  sharedGetPerSecond: number;
+  sharedPostPerSecond: number;
 }
 
 export interface FaultSettings {
