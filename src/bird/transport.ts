@@ -64,6 +64,7 @@ export function createRetryingFetch(options: TransportOptions): RetryingFetch {
       const refusal = send.guard?.();
       if (refusal) throw refusal;
       const outcome = await attemptOnce(options, call, attempt);
+      adaptRate(options, call, outcome);
       const delayMs = retryDelay(options, call, outcome, attempt, random);
       if (delayMs === undefined) {
         return settle(options, call, outcome, attempt);
@@ -111,6 +112,16 @@ async function attemptOnce(options: TransportOptions, call: Call, attempt: numbe
     "Bird API attempt",
   );
   return outcome;
+}
+
+/** Bird's answer tunes the limiter: a 429 slows the method family down, any other answer lets it speed up again. */
+function adaptRate(options: TransportOptions, call: Call, outcome: Outcome): void {
+  if (!("response" in outcome)) return;
+  const throttled = outcome.response.status === 429;
+  const perSecond = options.limiter.answered(call.method, throttled);
+  if (throttled && perSecond !== undefined) {
+    options.logger.info({ method: call.method, route: call.route, perSecond: Math.round(perSecond * 10) / 10 }, "Bird throttled this workspace; sending slower");
+  }
 }
 
 /** Runs `work` with a signal that aborts on the deadline or the caller's abort, even if `work` ignores it. */

@@ -1,30 +1,65 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBirdClient, resetRateLimiters } from "../../src/bird/index.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { createBirdClient, resetRateLimiters, type BirdClient, type BirdClientOptions } from "../../src/bird/index.js";
+import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RateLimitSettings, type RunningSimulator } from "../../src/simulator/index.js";
+import { capturingLogger } from "./helpers.js";
 
-/** The client's shared limiter against a simulator that enforces Bird's limits: a burst is paced, never refused. */
+/** The client's shared limiter against a simulator that enforces Bird's limits, counted as a bucket or per sliding second. */
 describe("rate limiting against the simulator", () => {
-  let running: RunningSimulator;
+  let running: RunningSimulator | undefined;
 
-  beforeAll(async () => {
-    resetRateLimiters();
-    running = await startSimulator({ port: 0, rateLimits: { enabled: true, getPerSecond: 50, postPerSecond: 500 } });
-  });
-
-  afterAll(async () => {
+  afterEach(async () => {
     await running?.close();
+    running = undefined;
+    resetRateLimiters();
   });
+
+  async function start(rateLimits: Partial<RateLimitSettings>): Promise<RunningSimulator> {
+    running = await startSimulator({ port: 0, rateLimits: { enabled: true, ...rateLimits } });
+    return running;
+  }
+
+  function client(sim: RunningSimulator, options: Partial<BirdClientOptions> = {}): BirdClient {
+    return createBirdClient({ baseUrl: sim.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY, ...options });
+  }
+
+  function statuses(sim: RunningSimulator): Record<number, number> {
+    const counts: Record<number, number> = {};
+    for (const c of sim.sim.calls().counts) counts[c.status] = (counts[c.status] ?? 0) + c.count;
+    return counts;
+  }
 
   it("holds a burst of 500 GETs from two clients of one workspace to 50/s without a single 429", async () => {
-    const options = { baseUrl: running.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY };
-    const [a, b] = [createBirdClient(options), createBirdClient(options)];
+    const sim = await start({ getPerSecond: 50, postPerSecond: 500 });
+    const [a, b] = [client(sim), client(sim)];
     const started = Date.now();
     await Promise.all(Array.from({ length: 500 }, (_, i) => (i % 2 ? a : b).listAlphaNumbers({ limit: 1 })));
     const seconds = (Date.now() - started) / 1000;
-    const counts = running.sim.calls().counts;
-    expect(counts.filter((c) => c.status === 429)).toEqual([]);
-    expect(counts.filter((c) => c.status === 200).reduce((n, c) => n + c.count, 0)).toBe(500);
+    expect(statuses(sim)).toEqual({ 200: 500 });
     // The limiter can only make it slower than (500 - burst) / 50 s, never faster.
     expect(seconds).toBeGreaterThanOrEqual(9);
   }, 60_000);
+
+  it("draws no 429 from a Bird that counts 50 GETs in any sliding second, in a stock-exhaustion run", async () => {
+    const sim = await start({ window: "sliding" });
+    // Resources waiting for stock that none has, each searching on its own, from two clients of the workspace.
+    const [a, b] = [client(sim), client(sim)];
+    const filters = ["+1212", "+1415", "+1646", "+1312", "+1617"].map((prefix) => ({ countryCodes: ["US"], prefix, types: ["mobile"] }));
+    await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? a : b).searchStock(filters[i % filters.length] ?? {}, { limit: 99 })));
+    expect(statuses(sim)).toEqual({ 200: 300 });
+  }, 60_000);
+
+  it("absorbs the 429s of a workspace whose budget another client shares, and sends slower meanwhile", async () => {
+    const sim = await start({ window: "sliding", sharedGetPerSecond: 25 });
+    const { logger, lines } = capturingLogger();
+    const bird = client(sim, { logger });
+    const answers = await Promise.allSettled(Array.from({ length: 300 }, () => bird.searchStock({ countryCodes: ["NL"] }, { limit: 1 })));
+    expect(answers.filter((a) => a.status === "rejected")).toEqual([]);
+    const counts = statuses(sim);
+    expect(counts[200]).toBe(300);
+    expect(counts[429]).toBeGreaterThan(0);
+    const slower = lines.map((l) => JSON.parse(l) as { msg: string; perSecond?: number }).filter((l) => l.msg === "Bird throttled this workspace; sending slower");
+    expect(slower.length).toBeGreaterThan(0);
+    expect(Math.min(...slower.map((l) => l.perSecond ?? 50))).toBeLessThan(35);
+    console.log(`shared-load run: ${counts[429]} 429s absorbed for 300 GETs; rate cut ${slower.length} times, lowest ${Math.min(...slower.map((l) => l.perSecond ?? 50))}/s`);
+  }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { rateLimiterFor, resetRateLimiters, TokenBucket } from "../../src/bird/index.js";
+import { createWorkspaceRateLimiter, rateLimiterFor, resetRateLimiters, TokenBucket } from "../../src/bird/index.js";
+import { CubicRate, DEFAULT_WINDOW_MS } from "../../src/bird/rate-limiter.js";
 import { fakeFetch, json, testClient } from "./helpers.js";
 
 describe("TokenBucket", () => {
@@ -121,6 +122,108 @@ describe("TokenBucket", () => {
   });
 });
 
+/** The most grants within any closed span of `spanMs`, both ends counted (the strictest sliding second Bird may count). */
+function busiestSpan(times: number[], spanMs: number): number {
+  let most = 0;
+  for (let start = 0, end = 0; end < times.length; end++) {
+    while ((times[end] as number) - (times[start] as number) > spanMs) start++;
+    most = Math.max(most, end - start + 1);
+  }
+  return most;
+}
+
+describe("TokenBucket with a sliding window", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  async function grantTimes(bucket: TokenBucket, count: number): Promise<number[]> {
+    const start = Date.now();
+    const times: number[] = [];
+    const all = Array.from({ length: count }, () => bucket.acquire().then(() => times.push(Date.now() - start)));
+    await vi.runAllTimersAsync();
+    await Promise.all(all);
+    return times;
+  }
+
+  it.each([
+    { reason: "a bucket alone (50/s, burst 10) lets 60 through the first second", window: undefined, most: 60 },
+    { reason: "the default window (50 per 1.1 s) leaves Bird a tenth of a second for jitter", window: { count: 50, ms: DEFAULT_WINDOW_MS }, most: 50 },
+  ])("$reason", async ({ window, most }) => {
+    const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, window, now: () => Date.now() });
+    const times = await grantTimes(bucket, 500);
+    expect(busiestSpan(times, 1000)).toBe(most);
+  });
+
+  it("keeps a waiter for the window with one timer, and serves waiters in order", async () => {
+    const bucket = new TokenBucket({ ratePerSecond: 1000, capacity: 5, window: { count: 5, ms: 1000 }, now: () => Date.now() });
+    const order: number[] = [];
+    const all = Array.from({ length: 12 }, (_, i) => bucket.acquire().then(() => order.push(i)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(order).toHaveLength(5);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.runAllTimersAsync();
+    await Promise.all(all);
+    expect(order).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+});
+
+describe("CubicRate (the AWS SDKs' adaptive retry rate)", () => {
+  function cubic(ceiling = 50): { rate: CubicRate; at: (ms: number) => void } {
+    let now = 0;
+    return { rate: new CubicRate(ceiling, () => 1000, () => now), at: (ms) => (now = ms) };
+  }
+
+  it.each([
+    { reason: "not throttled: the ceiling", throttles: [] as [number, number][], answeredAt: undefined, expected: 50 },
+    { reason: "a 429 while sending 40/s cuts to 0.7 x 40", throttles: [[0, 40]] as [number, number][], answeredAt: undefined, expected: 28 },
+    { reason: "what was sent counts, not the ceiling: sending 10/s cuts to 7", throttles: [[0, 10]] as [number, number][], answeredAt: undefined, expected: 7 },
+    { reason: "nothing measured yet: the current rate is the base", throttles: [[0, 0]] as [number, number][], answeredAt: undefined, expected: 35 },
+    { reason: "429s within the window of a cut answer requests sent before it: one cut", throttles: [[0, 40], [300, 28]] as [number, number][], answeredAt: undefined, expected: 28 },
+    { reason: "a 429 after the window cuts again", throttles: [[0, 40], [1500, 28]] as [number, number][], answeredAt: undefined, expected: 19.6 },
+    { reason: "the floor is half a request a second", throttles: [[0, 0.1]] as [number, number][], answeredAt: undefined, expected: 0.5 },
+    // K = cbrt(40 * 0.3 / 0.4) = cbrt(30) = 3.107 s: the rate is back at 40 then.
+    { reason: "successes bring the rate back to what was sent after K seconds", throttles: [[0, 40]] as [number, number][], answeredAt: Math.cbrt(30) * 1000, expected: 40 },
+    { reason: "halfway to K it is still below what was sent", throttles: [[0, 40]] as [number, number][], answeredAt: 1500, expected: 0.4 * (1.5 - Math.cbrt(30)) ** 3 + 40 },
+    { reason: "long after, the ceiling again", throttles: [[0, 40]] as [number, number][], answeredAt: 60_000, expected: 50 },
+  ])("$reason", ({ throttles, answeredAt, expected }) => {
+    const { rate, at } = cubic();
+    for (const [ms, sending] of throttles) {
+      at(ms);
+      rate.throttled(sending);
+    }
+    if (answeredAt !== undefined) {
+      at(answeredAt);
+      rate.answered();
+    }
+    expect(rate.rate).toBeCloseTo(expected, 6);
+  });
+});
+
+describe("a workspace limiter told of Bird's answers", () => {
+  it("cuts the GET rate on a 429 while POSTs keep theirs, and recovers with later answers", () => {
+    let now = 0;
+    const limiter = createWorkspaceRateLimiter({}, () => now);
+    expect(limiter.answered("GET", true)).toBeCloseTo(35, 6);
+    expect([limiter.get.ratePerSecond, limiter.post.ratePerSecond]).toEqual([35, 500]);
+    expect(limiter.post.capacity).toBe(100);
+    now = 60_000;
+    expect(limiter.answered("GET", false)).toBe(50);
+    expect(limiter.answered("GET", false)).toBeUndefined();
+    expect(limiter.get.ratePerSecond).toBe(50);
+  });
+
+  it("keeps a cut rate when a client of the workspace is rebuilt with the same limits", () => {
+    resetRateLimiters();
+    const limiter = rateLimiterFor("https://api.bird.com", "ws-adaptive", { getPerSecond: 40 });
+    limiter.answered("GET", true);
+    expect(rateLimiterFor("https://api.bird.com", "ws-adaptive", { getPerSecond: 40 }).get.ratePerSecond).toBeCloseTo(28, 6);
+  });
+});
+
 describe("rateLimiterFor", () => {
   beforeEach(() => {
     resetRateLimiters();
@@ -132,7 +235,9 @@ describe("rateLimiterFor", () => {
     expect(rateLimiterFor("https://api.bird.com", "ws-2")).not.toBe(a);
     expect(rateLimiterFor("http://127.0.0.1:9999", "ws-1")).not.toBe(a);
     expect(a.get.ratePerSecond).toBe(50);
-    expect(a.get.capacity).toBe(10);
+    // GETs leave evenly spaced; the sliding window holds any 1.1 s to 50.
+    expect(a.get.capacity).toBe(1);
+    expect([a.get.window?.ms, a.post.window?.ms]).toEqual([1100, 1100]);
     expect(a.post.ratePerSecond).toBe(500);
     expect(a.post.capacity).toBe(100);
   });
@@ -146,7 +251,7 @@ describe("rateLimiterFor", () => {
     const first = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 20 });
     const second = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 10, postPerSecond: 100 });
     expect(second).toBe(first);
-    expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([10, 2, 100, 20]);
+    expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([10, 1, 100, 20]);
     rateLimiterFor("https://api.bird.com", "ws-4");
     expect([first.get.ratePerSecond, first.post.ratePerSecond]).toEqual([50, 500]);
   });
