@@ -2,7 +2,7 @@ import createClient, { type Client, type Middleware } from "openapi-fetch";
 import { silentLogger, type Logger } from "../log.js";
 import { BirdApiError, parseErrorBody, parseRetryAfter, type BirdApiErrorInit } from "./errors.js";
 import { paginate } from "./paginate.js";
-import { rateLimiterFor, type RateLimits } from "./rate-limiter.js";
+import { rateLimiterFor, releaseRateLimiter, type RateLimits, type WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
 import { activateShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
@@ -73,6 +73,10 @@ export interface BirdApi {
 export interface BirdClient extends BirdApi {
   /** The typed openapi-fetch client, with auth, rate limits and retries, for calls BirdApi lacks. */
   readonly raw: Client<paths>;
+  /** New limits for the workspace's shared rate limiter (a spec change), without a new client. */
+  setRateLimits(limits: RateLimits | undefined): void;
+  /** Lets go of what the client shares with the workspace's other clients (its rate limiter); calls in flight finish. */
+  close(): void;
 }
 
 const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 6, baseMs: 200, maxMs: 10_000 } as const;
@@ -86,9 +90,10 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
   }
+  const limiter = rateLimiterFor(baseUrl, options.workspaceId, options.rateLimits);
   const transport = createRetryingFetch({
     fetch: options.fetch ?? ((request: Request): Promise<Response> => fetch(request)),
-    limiter: rateLimiterFor(baseUrl, options.workspaceId, options.rateLimits),
+    limiter,
     routeOf,
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
     maxAttempts,
@@ -100,7 +105,9 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
   const readKey = (): string => (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
   const sentKeys = new SentKeys();
   raw.use(authMiddleware(readKey, routeOf, sentKeys));
-  return new HttpBirdClient(raw, transport, options.organizationId, options.workspaceId, () => [...sentKeys.keys(), readKeyOrEmpty(readKey)]);
+  const secretKeys = (): string[] => [...sentKeys.keys(), readKeyOrEmpty(readKey)];
+  const shared = { limiter, release: (): void => releaseRateLimiter(baseUrl, options.workspaceId) };
+  return new HttpBirdClient(raw, transport, shared, options.organizationId, options.workspaceId, secretKeys);
 }
 
 /**
@@ -153,11 +160,22 @@ class HttpBirdClient implements BirdClient {
     readonly raw: Client<paths>,
     /** The same transport `raw` uses, for calls that pass it options of their own (a buy's guard). */
     private readonly transport: RetryingFetch,
+    private readonly shared: { limiter: WorkspaceRateLimiter; release: () => void },
     readonly organizationId: string,
     readonly workspaceId: string,
     /** Every key whose text must not reach an error: the current one and those sent recently. */
     private readonly secretKeys: () => string[],
   ) {}
+
+  setRateLimits(limits: RateLimits | undefined): void {
+    this.shared.limiter.configure(limits ?? {});
+  }
+
+  close(): void {
+    const { release } = this.shared;
+    this.shared.release = (): void => undefined;
+    release();
+  }
 
   async searchStock(filter: StockFilter, page: PageRequest = {}): Promise<Page<NumberStockItem>> {
     const route = "/organizations/{organizationId}/numbers-stock-items";

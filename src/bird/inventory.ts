@@ -1,6 +1,18 @@
 import type { AlphaNumber, LongCodeNumber } from "./types.js";
 import type { BirdApi } from "./client.js";
 
+export interface InventoryOptions {
+  /** A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries. */
+  onError?: (task: "inventory-refresh" | "provisioning-poll", error: unknown) => void;
+  /** A number waited for longer than this is handed back to its owner (woken) and no longer polled; default 10 min. */
+  maxWaitMs?: number;
+}
+
+interface ProvisioningWaiter {
+  wake: () => void;
+  since: number;
+}
+
 /**
  * One workspace's numbers and senders, shared by every reconciler of that workspace. Refreshed with full paged
  * lists (limit 99) at most once per `maxAgeMs`, so observing N numbers costs about N/99 GETs per resync instead of
@@ -23,7 +35,7 @@ export class Inventory {
   private sendersFlight?: Promise<void>;
   private readonly changedSenders = new Map<string, number>();
   /** Numbers waiting to be seen provisioned, and whom to tell. */
-  private readonly provisioningWaiters = new Map<string, () => void>();
+  private readonly provisioningWaiters = new Map<string, ProvisioningWaiter>();
   private pollTimer?: NodeJS.Timeout;
   private polledAt = Number.NEGATIVE_INFINITY;
 
@@ -31,6 +43,7 @@ export class Inventory {
     private readonly bird: BirdApi,
     private readonly maxAgeMs: number,
     private readonly now: () => number = Date.now,
+    private readonly options: InventoryOptions = {},
   ) {}
 
   async number(id: string): Promise<LongCodeNumber | undefined> {
@@ -73,8 +86,8 @@ export class Inventory {
     let provisioning = 0;
     for (const number of this.numbersById.values()) if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
     if (!this.listBeatsReads(provisioning)) return this.reloadNumber(id);
-    // A failed refresh is the next poll's to retry; nobody awaits this one.
-    if (this.now() - this.numbersAt >= pollMs) this.refreshNumbers().catch(() => undefined);
+    // A failed refresh is the next poll's to retry; nobody awaits this one, so it is reported here.
+    if (this.now() - this.numbersAt >= pollMs) this.refreshNumbers().catch((error: unknown) => this.options.onError?.("inventory-refresh", error));
     return this.numbersById.get(id) ?? this.reloadNumber(id);
   }
 
@@ -85,8 +98,18 @@ export class Inventory {
    * wait is registered.
    */
   awaitProvisioned(id: string, pollMs: number, onProvisioned: () => void): void {
-    this.provisioningWaiters.set(id, onProvisioned);
+    const since = this.provisioningWaiters.get(id)?.since ?? this.now();
+    this.provisioningWaiters.set(id, { wake: onProvisioned, since });
     this.schedulePoll(pollMs);
+  }
+
+  /** Stops polling and hands every wait back to its owner (the workspace is gone or its connection was replaced). */
+  close(): void {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    const waiters = [...this.provisioningWaiters.values()];
+    this.provisioningWaiters.clear();
+    for (const waiter of waiters) waiter.wake();
   }
 
   private schedulePoll(pollMs: number): void {
@@ -105,15 +128,18 @@ export class Inventory {
     try {
       if (this.listBeatsReads(waiting.length)) await this.refreshNumbers();
       else await Promise.all(waiting.map((id) => this.reloadNumber(id)));
-    } catch {
+    } catch (error) {
       // Bird failed this time; the next poll asks again, and the owners' fallback requeues stand.
+      this.options.onError?.("provisioning-poll", error);
     }
+    // Waited too long (a number stuck provisioning, or its resource gone): its owner decides what next.
+    const expired = this.now() - (this.options.maxWaitMs ?? 600_000);
     for (const id of waiting) {
       const number = this.numbersById.get(id);
-      const wake = this.provisioningWaiters.get(id);
-      if (wake && (!number || number.endpoint?.provisioningStatus === "provisioned")) {
+      const waiter = this.provisioningWaiters.get(id);
+      if (waiter && (!number || number.endpoint?.provisioningStatus === "provisioned" || waiter.since <= expired)) {
         this.provisioningWaiters.delete(id);
-        wake();
+        waiter.wake();
       }
     }
     this.schedulePoll(pollMs);
@@ -157,6 +183,7 @@ export class Inventory {
     const number = this.numbersById.get(id);
     if (number) this.numberIdByString.delete(number.numberString);
     this.numbersById.delete(id);
+    this.changed.delete(id);
   }
 
   private freshNumbers(): Promise<void> {
@@ -199,8 +226,9 @@ export class Inventory {
     this.numberIdByString.clear();
     const changed = [...this.changed];
     for (const number of seen.values()) this.putNumber(number);
-    // A write that landed while the list was in flight may not be in what the list saw.
-    for (const [id, at] of changed) if (at >= started) this.changed.set(id, at);
+    // A write that landed while the list was in flight may not be in what the list saw; older marks are settled.
+    this.changed.clear();
+    for (const [id, at] of changed) if (at >= started && this.numbersById.has(id)) this.changed.set(id, at);
     this.numbersAt = started;
   }
 

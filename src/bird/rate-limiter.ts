@@ -324,12 +324,17 @@ export interface WorkspaceRateLimiter {
   configure(limits: RateLimits): void;
 }
 
-const registry = new Map<string, WorkspaceRateLimiter>();
+/** Shared limiters, with how many clients use each: the last one to let go removes it. */
+const registry = new Map<string, { limiter: WorkspaceRateLimiter; users: number }>();
+
+function registryKey(baseUrl: string, workspaceId: string): string {
+  return `${baseUrl.replace(/\/+$/, "")} ${workspaceId}`;
+}
 
 /**
  * The limiter for a workspace, shared by every client of that workspace in this process, since Bird counts
  * requests per workspace, not per client. The latest caller's limits apply to the shared buckets, so a client
- * rebuilt after a spec change brings its new limits along.
+ * rebuilt after a spec change brings its new limits along. Each call counts a user until `releaseRateLimiter`.
  */
 export function rateLimiterFor(
   baseUrl: string,
@@ -337,15 +342,30 @@ export function rateLimiterFor(
   limits: RateLimits = {},
   now?: () => number,
 ): WorkspaceRateLimiter {
-  const key = `${baseUrl.replace(/\/+$/, "")} ${workspaceId}`;
+  const key = registryKey(baseUrl, workspaceId);
   const existing = registry.get(key);
   if (existing) {
-    existing.configure(limits);
-    return existing;
+    existing.users++;
+    existing.limiter.configure(limits);
+    return existing.limiter;
   }
   const limiter = createWorkspaceRateLimiter(limits, now);
-  registry.set(key, limiter);
+  registry.set(key, { limiter, users: 1 });
   return limiter;
+}
+
+/** A user of the workspace's shared limiter is done with it (its client was closed). */
+export function releaseRateLimiter(baseUrl: string, workspaceId: string): void {
+  const key = registryKey(baseUrl, workspaceId);
+  const entry = registry.get(key);
+  if (!entry) return;
+  entry.users--;
+  if (entry.users <= 0) registry.delete(key);
+}
+
+/** How many workspaces have a shared limiter: what the registry's memory grows with. */
+export function sharedRateLimiterCount(): number {
+  return registry.size;
 }
 
 /**

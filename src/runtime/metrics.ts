@@ -95,6 +95,12 @@ export class Metrics {
     labelNames: ["controller"] as const,
     registers: [this.registry],
   });
+  readonly backgroundErrors = new Counter({
+    name: "bird_operator_background_errors_total",
+    help: "Failures of background work that nobody awaits (inventory polls, stock searches for waiting resources), by task; each is retried at its next poll",
+    labelNames: ["task"] as const,
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: "leader_election_master_status",
     help: "1 when this instance holds the leader lease",

@@ -102,6 +102,80 @@ describe("Inventory", () => {
     }
   });
 
+  it("hands a number that provisions for too long back to its owner, and stops polling for it", async () => {
+    vi.useFakeTimers();
+    try {
+      const fake = fakeBird(() => [number(1, "provisioning")]);
+      const inventory = new Inventory(fake.bird, 60_000, () => Date.now(), { maxWaitMs: 5000 });
+      await inventory.countNumbers();
+      const woken: string[] = [];
+      inventory.awaitProvisioned(number(1).id, 1000, () => woken.push("n1"));
+      await vi.advanceTimersByTimeAsync(4000);
+      expect(woken).toEqual([]);
+      await vi.advanceTimersByTimeAsync(3000);
+      expect(woken).toEqual(["n1"]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("reports a failed poll instead of swallowing it, and polls again", async () => {
+    vi.useFakeTimers();
+    try {
+      let fail = true;
+      const fake = fakeBird(() => [number(1, fail ? "provisioning" : "provisioned")]);
+      const errors: string[] = [];
+      const bird = {
+        ...fake.bird,
+        async *numbers(): AsyncGenerator<LongCodeNumber> {
+          if (fail) throw new Error("Bird is down");
+          yield* fake.bird.numbers();
+        },
+      } as BirdApi;
+      const inventory = new Inventory(bird, 60_000, () => Date.now(), { onError: (task, error) => errors.push(`${task}: ${(error as Error).message}`) });
+      const woken: string[] = [];
+      inventory.awaitProvisioned(number(1).id, 1000, () => woken.push("n1"));
+      await vi.advanceTimersByTimeAsync(300);
+      expect(errors).toEqual(["provisioning-poll: Bird is down"]);
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(woken).toEqual(["n1"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("on close, stops polling and hands every wait back to its owner", async () => {
+    vi.useFakeTimers();
+    try {
+      const fake = fakeBird(() => [number(1, "provisioning")]);
+      const inventory = new Inventory(fake.bird, 60_000, () => Date.now());
+      const woken: string[] = [];
+      inventory.awaitProvisioned(number(1).id, 1000, () => woken.push("n1"));
+      inventory.close();
+      expect(woken).toEqual(["n1"]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("forgets the write marks of numbers that are gone", async () => {
+    let listed = [number(1), number(2)];
+    let now = 0;
+    const inventory = new Inventory(fakeBird(() => listed).bird, 1000, () => now);
+    await inventory.countNumbers();
+    inventory.markChanged(number(1).id);
+    inventory.markChanged(number(2).id);
+    inventory.forgetNumber(number(1).id);
+    expect(inventory.isCurrent(number(1).id)).toBe(true);
+    listed = [number(1)];
+    now = 5000;
+    await inventory.countNumbers();
+    expect(inventory.isCurrent(number(2).id)).toBe(true);
+  });
+
   it("judges a sender's counts stale after our write until a list started later", async () => {
     const sender = { id: "s1", endpointId: "s1", alphaString: "ACME", createdAt: "2026-11-22T10:00:00Z", updatedAt: "2026-11-22T10:00:00Z" } as AlphaNumber;
     const fake = fakeBird(() => [], [sender]);

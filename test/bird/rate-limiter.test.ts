@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createWorkspaceRateLimiter, rateLimiterFor, resetRateLimiters, TokenBucket } from "../../src/bird/index.js";
+import { createWorkspaceRateLimiter, rateLimiterFor, releaseRateLimiter, resetRateLimiters, sharedRateLimiterCount, TokenBucket } from "../../src/bird/index.js";
 import { CubicRate, DEFAULT_WINDOW_MS } from "../../src/bird/rate-limiter.js";
 import { fakeFetch, json, testClient } from "./helpers.js";
 
@@ -254,6 +254,26 @@ describe("rateLimiterFor", () => {
     expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([10, 1, 100, 20]);
     rateLimiterFor("https://api.bird.com", "ws-4");
     expect([first.get.ratePerSecond, first.post.ratePerSecond]).toEqual([50, 500]);
+  });
+
+  it("drops a workspace's limiter once every client that shared it let go", () => {
+    const a = rateLimiterFor("https://api.bird.com", "ws-5");
+    expect(rateLimiterFor("https://api.bird.com", "ws-5")).toBe(a);
+    releaseRateLimiter("https://api.bird.com", "ws-5");
+    expect(sharedRateLimiterCount()).toBe(1);
+    releaseRateLimiter("https://api.bird.com", "ws-5");
+    expect(sharedRateLimiterCount()).toBe(0);
+    expect(rateLimiterFor("https://api.bird.com", "ws-5")).not.toBe(a);
+  });
+
+  it("lets a closed client go of its share once, however often it is closed", () => {
+    const { fetch } = fakeFetch(() => json(200, { results: [] }));
+    const [a, b] = [testClient(fetch, { workspaceId: "ws-6" }), testClient(fetch, { workspaceId: "ws-6" })];
+    a.close();
+    a.close();
+    expect(sharedRateLimiterCount()).toBe(1);
+    b.close();
+    expect(sharedRateLimiterCount()).toBe(0);
   });
 
   it("forgets limiters on reset", () => {

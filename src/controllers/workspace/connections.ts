@@ -8,6 +8,7 @@ import { StockPool } from "../../bird/stock-pool.js";
 import { PurchaseLedger } from "../phone-number/purchase.js";
 import type { Logger } from "../../log.js";
 import type { Informer } from "../../runtime/informer.js";
+import { errorMessage } from "../../runtime/errors.js";
 import type { Metrics } from "../../runtime/metrics.js";
 import { findCondition } from "../../runtime/status.js";
 import { metricsObserver } from "../../runtime/bird-metrics.js";
@@ -40,14 +41,28 @@ export interface ConnectionOptions {
   fetch?: typeof fetch;
 }
 
+/** A connection and the spec it was made for: which Bird (endpoint and ids), and at what rate. */
+interface Entry {
+  target: string;
+  rateLimits: string;
+  connection: WorkspaceConnection;
+}
+
 /**
- * One connection per BirdWorkspace, rebuilt when its endpoint, ids or rate limits change. The AccessKey is read from
- * the Secret cache on every request, so a rotated key is used at once, and it is never copied anywhere else.
+ * One connection per BirdWorkspace. New rate limits apply to the client in place; a new endpoint or new ids bring a
+ * new client, inventory and stock pool, but never lose the purchases in flight: the ledger and the buy batcher stay
+ * (the batcher sends through whichever client is current). A deleted workspace's connection is closed and forgotten.
+ * The AccessKey is read from the Secret cache on every request, so a rotated key is used at once, and it is never
+ * copied anywhere else.
  */
 export class WorkspaceConnections {
-  private readonly connections = new Map<string, { fingerprint: string; connection: WorkspaceConnection }>();
+  private readonly connections = new Map<string, Entry>();
 
-  constructor(private readonly options: ConnectionOptions) {}
+  constructor(private readonly options: ConnectionOptions) {
+    options.workspaces.on((type, workspace) => {
+      if (type === "delete") this.forget(workspace.metadata?.name ?? "");
+    });
+  }
 
   /** The workspace's AccessKey, or why it cannot be read. Never logged, never put in a message. */
   accessKey(workspace: BirdWorkspace): Resolution<string> {
@@ -80,14 +95,19 @@ export class WorkspaceConnections {
     }
     const key = this.accessKey(workspace);
     if (!key.ok) return key;
-    const fingerprint = JSON.stringify([workspace.spec.endpoint, workspace.spec.organizationId, workspace.spec.workspaceId, workspace.spec.rateLimits]);
+    const target = JSON.stringify([workspace.spec.endpoint, workspace.spec.organizationId, workspace.spec.workspaceId]);
+    const rateLimits = JSON.stringify(workspace.spec.rateLimits ?? {});
     const cached = this.connections.get(name);
-    if (cached?.fingerprint === fingerprint) {
-      cached.connection.workspace = workspace;
-      return { ok: true, value: cached.connection };
+    if (!cached) {
+      const connection = this.build(workspace);
+      this.connections.set(name, { target, rateLimits, connection });
+      return { ok: true, value: connection };
     }
-    const connection = this.build(workspace);
-    this.connections.set(name, { fingerprint, connection });
+    const { connection } = cached;
+    connection.workspace = workspace;
+    if (cached.target !== target) this.retarget(connection, workspace);
+    else if (cached.rateLimits !== rateLimits) connection.client.setRateLimits(workspace.spec.rateLimits);
+    Object.assign(cached, { target, rateLimits });
     return { ok: true, value: connection };
   }
 
@@ -103,7 +123,35 @@ export class WorkspaceConnections {
     return connection;
   }
 
+  /** The workspace was deleted: its polls stop, its waiters are handed back, its share of the rate limiter goes. */
+  private forget(name: string): void {
+    const entry = this.connections.get(name);
+    if (!entry) return;
+    this.connections.delete(name);
+    closeBirdSide(entry.connection);
+  }
+
   private build(workspace: BirdWorkspace): WorkspaceConnection {
+    const birdSide = this.birdSide(workspace);
+    const connection: WorkspaceConnection = {
+      workspace,
+      ...birdSide,
+      ledger: new PurchaseLedger(),
+      // Through the connection, not this client: a retargeted connection sends queued purchases with its new client.
+      buyer: new BuyBatcher((ids, options) => connection.client.buyNumbers(ids, options), { onRefused: (item) => connection.stockPool.refused(item) }),
+    };
+    return connection;
+  }
+
+  /** Another Bird (endpoint or ids): what belongs to the old one goes; purchases in flight stay with the connection. */
+  private retarget(connection: WorkspaceConnection, workspace: BirdWorkspace): void {
+    const old = { client: connection.client, inventory: connection.inventory, stockPool: connection.stockPool };
+    Object.assign(connection, this.birdSide(workspace));
+    closeBirdSide(old);
+  }
+
+  /** What talks to one Bird workspace: the client (and its share of the rate limiter), the inventory, the stock pool. */
+  private birdSide(workspace: BirdWorkspace): Pick<WorkspaceConnection, "client" | "inventory" | "stockPool"> {
     const name = workspace.metadata?.name ?? "";
     const client = createBirdClient({
       baseUrl: workspace.spec.endpoint ?? DEFAULT_ENDPOINT,
@@ -121,14 +169,26 @@ export class WorkspaceConnections {
       logger: this.options.logger.child({ workspace: name }),
       observer: this.options.metrics ? metricsObserver(this.options.metrics) : undefined,
     });
-    const stockPool = new StockPool(client);
+    const report = this.backgroundErrorReporter(name);
     return {
-      workspace,
       client,
-      inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new PurchaseLedger(),
-      stockPool,
-      buyer: new BuyBatcher((ids, options) => client.buyNumbers(ids, options), { onRefused: (item) => stockPool.refused(item) }),
+      inventory: new Inventory(client, this.options.inventoryMaxAgeMs, Date.now, { onError: report }),
+      stockPool: new StockPool(client, { onError: (error) => report("stock-search", error) }),
     };
   }
+
+  /** Background work nobody awaits must not fail in silence: a warning and a count per task, retried at its next poll. */
+  private backgroundErrorReporter(workspace: string): (task: string, error: unknown) => void {
+    return (task, error) => {
+      this.options.logger.warn({ workspace, task, err: errorMessage(error) }, "Background Bird call failed; retrying at the next poll");
+      this.options.metrics?.backgroundErrors.inc({ task });
+    };
+  }
+}
+
+function closeBirdSide(side: Pick<WorkspaceConnection, "client" | "inventory" | "stockPool">): void {
+  side.inventory.close();
+  side.stockPool.close();
+  side.client.close();
 }
 
