@@ -40,6 +40,8 @@ export function classifyError(error: unknown): ErrorClass {
   if (error instanceof ApiException) {
     if (error.code === 404) return "not-found";
     if (error.code === 409) return "conflict";
+    // The API server refused the object itself (schema, CEL rule, size): the same write cannot succeed again.
+    if (error.code === 422) return "permanent";
     return "transient";
   }
   const kind = (error as { kind?: string } | null)?.kind;
