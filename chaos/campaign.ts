@@ -55,7 +55,7 @@ export interface CampaignResult {
  */
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const seed = options.seed ?? randomSeed();
   const started = Date.now();
   const names = options.only?.length ? options.only : Object.keys(SCENARIOS);
   const unknown = names.filter((n) => !(n in SCENARIOS));
@@ -93,6 +93,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const ordered = names.flatMap((name) => results.get(name) ?? []);
   const violations = ordered.flatMap((r) => r.violations.map((v) => `${r.name}: ${v}`));
   return { seed, short: options.short, scenarios: ordered, violations, durationMs: Date.now() - started };
+}
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** The command that runs the same campaign again: same seed, same length, same scenarios. */
+export function replayCommand(seed: number, short: boolean, only?: string[]): string {
+  return `npm run chaos -- --seed=${seed}${short ? " --short" : ""}${only?.length ? ` --only=${only.join(",")}` : ""}`;
 }
 
 export function formatResult(result: ScenarioResult): string {
