@@ -10,15 +10,17 @@ import { killStorm } from "./scenarios/kill-storm.js";
 import { leaderFailover } from "./scenarios/leader-failover.js";
 import { massDeletion } from "./scenarios/mass-deletion.js";
 import { secrets } from "./scenarios/secrets.js";
+import { staleLeader } from "./scenarios/stale-leader.js";
 
 export type ScenarioFn = (env: ChaosEnv, report: ScenarioReport, random: Random) => Promise<void>;
 
-/** The scenarios of issue #9, in the order they are reported. */
+/** The scenarios of issue #9 (and the stale leader of issue #21), in the order they are reported. */
 export const SCENARIOS: Record<string, ScenarioFn> = {
   "kill-storm": killStorm,
   "bird-faults": birdFaults,
   "apiserver-restart": apiServerRestart,
   "leader-failover": leaderFailover,
+  "stale-leader": staleLeader,
   "mass-deletion": massDeletion,
   "bad-input": badInput,
   secrets,

@@ -114,3 +114,9 @@ export class OperatorProcess {
       });
   }
 }
+
+/** Waits until the process printed `text` (or exited, or the time is up). */
+export async function waitForOutput(process: OperatorProcess, text: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!process.output().includes(text) && process.running && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}

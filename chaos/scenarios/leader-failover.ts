@@ -1,6 +1,6 @@
 import { auditNumbers, reportCrashes, waitAllReady } from "../lib/checks.js";
 import { sleep, type ChaosEnv } from "../lib/env.js";
-import type { OperatorProcess } from "../lib/operator.js";
+import { waitForOutput } from "../lib/operator.js";
 import type { ScenarioReport } from "../lib/report.js";
 import { phoneNumberSpec, type Random } from "../lib/specs.js";
 
@@ -30,7 +30,7 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
   let leader = env.operator(fixture, { leaderElection: LEASE });
   await leader.leading;
   let standby = env.operator(fixture, { leaderElection: LEASE });
-  await waitForLog(standby, "Caches synced", 30_000);
+  await waitForOutput(standby, "Caches synced", 30_000);
 
   const docs = Array.from({ length: resources }, (_, i) => env.phoneNumber(fixture, `ha-${i}`, phoneNumberSpec(random)));
   const perWave = Math.ceil(resources / failovers);
@@ -57,7 +57,7 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
     report.check(tookOverAt - (lastRenewal ?? killedAt) <= TAKEOVER_BOUND_MS, `round ${round}: takeover ${tookOverAt - (lastRenewal ?? killedAt)} ms after the last renewal, more than the lease duration (${LEASE_MS} ms) plus two candidate polls`);
     leader = standby;
     standby = env.operator(fixture, { leaderElection: LEASE });
-    await waitForLog(standby, "Caches synced", 30_000);
+    await waitForOutput(standby, "Caches synced", 30_000);
   }
   report.figure("resources", resources);
   report.figure("leaderKills", takeovers.length);
@@ -81,9 +81,4 @@ async function lastRenewalOf(env: ChaosEnv, namespace: string): Promise<number |
   const lease = await env.getJson<{ spec?: { renewTime?: string } }>(["lease", LEASE.leaseName, "-n", namespace]).catch(() => undefined);
   const at = lease?.spec?.renewTime ? Date.parse(lease.spec.renewTime) : NaN;
   return Number.isNaN(at) ? undefined : at;
-}
-
-async function waitForLog(process: OperatorProcess, text: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!process.output().includes(text) && process.running && Date.now() < deadline) await sleep(50);
 }

@@ -62,7 +62,10 @@ export function createRetryingFetch(options: TransportOptions): RetryingFetch {
       // The wait for a token (or a retry) can be long; a caller that gave up or may no longer act must not still send.
       call.signal.throwIfAborted();
       const refusal = send.guard?.();
-      if (refusal) throw refusal;
+      if (refusal) {
+        options.logger.warn({ method: call.method, route: call.route, attempt, reason: refusal.message }, "Bird request not sent: its guard refused");
+        throw refusal;
+      }
       const outcome = await attemptOnce(options, call, attempt);
       adaptRate(options, call, outcome);
       const delayMs = retryDelay(options, call, outcome, attempt, random);

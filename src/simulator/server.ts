@@ -101,6 +101,7 @@ function serve(sim: Simulator): Server {
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const sim = new Simulator(options);
   const server = serve(sim);
+  if (options.keepAliveMs !== undefined) server.keepAliveTimeout = options.keepAliveMs;
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

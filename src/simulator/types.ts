@@ -75,6 +75,11 @@ export interface SimulatorOptions {
   /** How many recent calls `/_simulator/calls` keeps. */
   callLogSize?: number;
   /**
+   * How long an idle connection stays open; Node's 5 s by default. Load balancers in front of real APIs keep theirs
+   * for a minute or more, so a client frozen for seconds can find its old connection still open.
+   */
+  keepAliveMs?: number;
+  /**
    * Bird's clock against ours, in milliseconds: -2000 = Bird is 2 s behind. Every timestamp Bird writes
    * (`createdAt`, `updatedAt`, subscription dates) and its provisioning delay follow that clock.
    */

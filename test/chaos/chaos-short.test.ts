@@ -13,7 +13,7 @@ describe("chaos campaign, short", () => {
     const lines: string[] = [];
     const result = await runCampaign({ short: true, seed: SEED, log: (line) => lines.push(line) });
     console.log([...result.scenarios.map(formatResult), `seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s; replay with: ${replayCommand(result.seed, true)}`].join("\n"));
-    expect(result.scenarios.map((s) => s.name)).toEqual(["kill-storm", "bird-faults", "apiserver-restart", "leader-failover", "mass-deletion", "bad-input", "secrets"]);
+    expect(result.scenarios.map((s) => s.name)).toEqual(["kill-storm", "bird-faults", "apiserver-restart", "leader-failover", "stale-leader", "mass-deletion", "bad-input", "secrets"]);
     expect(result.violations, lines.join("\n")).toEqual([]);
   });
 });
