@@ -153,7 +153,7 @@ export class Controller {
         this.queue.addAfter(key, outcome.requeueAfterMs);
         result = "requeue_after";
       } else {
-        this.queue.addAfter(key, this.resyncMs * (0.9 + Math.random() * 0.2));
+        this.queue.addAfter(key, this.resyncDelayMs());
         result = "success";
       }
     } catch (error) {
@@ -163,6 +163,11 @@ export class Controller {
     metrics?.reconcileTotal.inc({ controller: name, result });
     metrics?.reconcileTime.observe({ controller: name }, seconds);
     if (this.initialPending?.delete(key) && this.initialPending.size === 0) this.initialPassDone();
+  }
+
+  /** The resync interval, jittered by +/-10 % so that objects reconciled together do not come back together. */
+  private resyncDelayMs(): number {
+    return this.resyncMs * (0.9 + Math.random() * 0.2);
   }
 
   /** The gauge holds seconds since the process started (what a restart costs users, cache sync included); the log adds those since this start. */
@@ -187,9 +192,12 @@ export class Controller {
         this.queue.addAfter(key, this.options.conflictDelayMs ?? 50);
         return "requeue";
       case "permanent":
+        // No backoff: retrying cannot help until something changes. But what changes may be nothing this controller
+        // watches (an admission policy, RBAC, a namespace's labels), so it looks again at the resync interval.
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
-        log.error({ err: errorMessage(error) }, "Reconcile failed permanently; waiting for a change to the object");
+        log.error({ err: errorMessage(error) }, "Reconcile failed permanently; retrying on a change to the object or at the resync interval");
         this.queue.forget(key);
+        this.queue.addAfter(key, this.resyncDelayMs());
         return "error";
       case "transient":
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });

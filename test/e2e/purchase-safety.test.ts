@@ -155,7 +155,9 @@ describe("purchase guardrails and crash safety", () => {
         },
       );
       await new Promise((r) => setTimeout(r, 2000));
-      const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { purchaseGraceMs: 3000 } });
+      // The refusal is a 422, a permanent error: it is retried at the resync interval, shortened here to fit the test.
+      const overrides = { purchaseGraceMs: 3000, resyncMs: 5000 };
+      const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides });
       try {
         await apply(cluster, pn(fixture, "blocked-record", { countryCode: "CA", type: "local" }));
         const intent = await eventually("a purchase with its id unrecorded", async () => {

@@ -6,27 +6,32 @@ import { TransientError } from "../../src/runtime/errors.js";
 import { eventually } from "../helpers/fixtures.js";
 
 /**
- * A deleted object's key must leave the queue for good: no resync, no backoff, no failure count. Before, a reconcile
- * that found its object gone returned undefined and the controller scheduled a resync for it, so every key ever
- * seen stayed in the queue and came back at each resync interval.
+ * What the controller does with a key after its reconcile. A deleted object's key must leave the queue for good: no
+ * resync, no backoff, no failure count (before, a reconcile that found its object gone returned undefined and the
+ * controller scheduled a resync for it, so every key ever seen stayed in the queue and came back at each resync). A
+ * permanent failure is not retried with backoff, but is looked at again at the resync interval.
  */
-describe("a key whose object is gone", () => {
+describe("the queue after a reconcile", () => {
   let controller: Controller | undefined;
   afterEach(async () => {
     await controller?.stop(1000);
   });
 
-  /** A toy reconciler over a set of live keys; `flaky` fails while it lives, `vanished` gets a 404 from the API server. */
-  function toy(live: Set<string>): { controller: Controller; runs: Map<string, number> } {
+  /**
+   * A toy reconciler over a set of live keys; `flaky` fails while it lives, `vanished` gets a 404 from the API server,
+   * `refused` a 422 (permanent).
+   */
+  function toy(live: Set<string>, resyncMs = 3_600_000): { controller: Controller; runs: Map<string, number> } {
     const runs = new Map<string, number>();
     const reconcile = async (key: string): Promise<ReconcileResult> => {
       runs.set(key, (runs.get(key) ?? 0) + 1);
       if (key === "vanished") throw new ApiException(404, "not found", "{}", {});
       if (!live.has(key)) return FORGET;
       if (key === "flaky") throw new TransientError("Bird is down", "BirdUnreachable");
+      if (key === "refused") throw new ApiException(422, "invalid", "{}", {});
       return {};
     };
-    controller = new Controller({ name: "forget-toy", logger: silentLogger(), workers: 4, resyncMs: 3_600_000, reconcile });
+    controller = new Controller({ name: "forget-toy", logger: silentLogger(), workers: 4, resyncMs, reconcile });
     controller.start();
     return { controller, runs };
   }
@@ -56,5 +61,15 @@ describe("a key whose object is gone", () => {
     const runsBefore = new Map(runs);
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const key of [...deleted, "vanished"]) expect(runs.get(key)).toBe(runsBefore.get(key));
+  });
+
+  it("looks again at a permanent failure at the resync interval, without backoff in between", async () => {
+    const { controller, runs } = toy(new Set(["refused"]), 300);
+    controller.queue.add("refused");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // About one run per resync (270 to 330 ms), never the quick retries of a backoff.
+    expect(runs.get("refused")).toBeGreaterThanOrEqual(2);
+    expect(runs.get("refused")).toBeLessThanOrEqual(5);
+    expect(controller.queue.failures("refused")).toBe(0);
   });
 });
