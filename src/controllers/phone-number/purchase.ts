@@ -61,10 +61,13 @@ export async function clearIntent(client: ResourceClient<PhoneNumber>, pn: Phone
 
 /** Stock items promised to in-flight purchases of one workspace, and their prices, so quota checks count them. */
 export class PurchaseLedger {
-  private readonly pending = new Map<string, { stockItemId: string; price?: Money }>();
+  private readonly pending = new Map<string, { stockItemId: string; price?: Money; bought?: boolean }>();
 
+  /** Purchases in flight that the inventory does not count yet (see `bought`). */
   get size(): number {
-    return this.pending.size;
+    let count = 0;
+    for (const entry of this.pending.values()) if (!entry.bought) count++;
+    return count;
   }
 
   isReserved(stockItemId: string): boolean {
@@ -78,6 +81,12 @@ export class PurchaseLedger {
 
   reserve(owner: string, stockItemId: string, price?: Money): void {
     this.pending.set(owner, { stockItemId, price });
+  }
+
+  /** The number is in the inventory, which counts it from now on; its price is counted here until `release`. */
+  bought(owner: string): void {
+    const entry = this.pending.get(owner);
+    if (entry) entry.bought = true;
   }
 
   release(owner: string): void {

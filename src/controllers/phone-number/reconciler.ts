@@ -270,8 +270,8 @@ export class PhoneNumberReconciler {
       }
       if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without a number`, Reason.PurchasePending);
       connection.inventory.putNumber(number);
-      // Counted by the inventory now: released in the same step, or quota would count it twice until its id is recorded.
-      connection.ledger.release(owner);
+      // Counted by the inventory now: in the same step the ledger stops counting it, or quota would count it twice.
+      connection.ledger.bought(owner);
       log.info({ numberString: number.numberString, numberId: number.id }, "Purchased number");
       const recorded = await recordNumberId(this.o.client, withIntent, number.id);
       const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
