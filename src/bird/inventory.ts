@@ -1,5 +1,6 @@
 import type { AlphaNumber, LongCodeNumber } from "./types.js";
 import type { BirdApi } from "./client.js";
+import { subscriptionEnded } from "./subscription.js";
 
 /**
  * One workspace's numbers and senders, shared by every reconciler of that workspace. Refreshed with full paged
@@ -44,6 +45,22 @@ export class Inventory {
     let count = 0;
     for (const number of this.numbersById.values()) if (predicate(number)) count++;
     return count;
+  }
+
+  /** The number as last listed or read, without a Bird call (undefined: not in the cache). */
+  cachedByString(numberString: string): LongCodeNumber | undefined {
+    const id = this.numberIdByString.get(numberString);
+    return id ? this.numbersById.get(id) : undefined;
+  }
+
+  /** Every cached number whose `main` subscription runs, by numberString, without a Bird call. */
+  *activeNumberStrings(): Iterable<string> {
+    for (const number of this.numbersById.values()) if (!subscriptionEnded(number)) yield number.numberString;
+  }
+
+  /** Lists the workspace's numbers if the cache is older than its maximum age. */
+  refresh(): Promise<void> {
+    return this.freshNumbers();
   }
 
   async senders(): Promise<AlphaNumber[]> {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
-import { classifyError, errorMessage } from "./errors.js";
+import { apiStatusCode, classifyError, errorMessage, PermanentError } from "./errors.js";
 import { objectKey, type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
 import type { OwnWrites } from "./own-writes.js";
@@ -176,11 +176,16 @@ export class Controller {
         log.debug({ err: errorMessage(error) }, "Write conflict; requeueing");
         this.queue.addAfter(key, this.options.conflictDelayMs ?? 50);
         return "requeue";
-      case "permanent":
+      case "permanent": {
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
-        log.error({ err: errorMessage(error) }, "Reconcile failed permanently; waiting for a change to the object");
+        // A write the API server refused (422: schema, admission policy) is looked at again at the resync: a policy
+        // can be lifted, and nothing else would wake the object.
+        const retryAfterMs = error instanceof PermanentError ? error.retryAfterMs : apiStatusCode(error) !== undefined ? this.resyncMs : undefined;
+        log.error({ err: errorMessage(error), retryAfterMs }, "Reconcile failed permanently; waiting for a change to the object");
         this.queue.forget(key);
+        if (retryAfterMs !== undefined) this.queue.addAfter(key, retryAfterMs);
         return "error";
+      }
       case "transient":
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
         log.warn({ err: errorMessage(error), failures: this.queue.failures(key) + 1 }, "Reconcile failed; retrying with backoff");

@@ -236,6 +236,10 @@ const verdicts: Record<string, "Degraded" | "Progressing" | "never False"> = {
   SenderNotFound: "Degraded",
   CountryBlocked: "Degraded",
   CountryUnavailable: "Degraded",
+  StatusRejected: "Degraded",
+  UnknownProvisioningStatus: "Degraded",
+  DuplicateWorkspace: "Degraded",
+  InUse: "Degraded",
   // The operator gets there by itself.
   Creating: "Progressing",
   Provisioning: "Progressing",
