@@ -22,6 +22,7 @@ import { WorkspaceReconciler } from "./controllers/workspace/reconciler.js";
 import type { Logger } from "./log.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
+import { InUseReporter } from "./runtime/in-use-reporter.js";
 import { Informer, objectKey } from "./runtime/informer.js";
 import type { KubeSource } from "./runtime/kube-config.js";
 import { KubeHttp } from "./runtime/kube-http.js";
@@ -159,6 +160,8 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     leaderElection: config.leaderElection.enabled ? { ...config.leaderElection, namespace: config.leaderElection.leaseNamespace, name: config.leaderElection.leaseName } : undefined,
   });
   for (const i of [workspaces, secrets, phoneNumbers, alphaSenders]) manager.addInformer(i);
+  const inUse = { [BIRD_WORKSPACE_PLURAL]: workspaces, [PHONE_NUMBER_PLURAL]: phoneNumbers, [ALPHA_SENDER_PLURAL]: alphaSenders };
+  manager.addInformer(new InUseReporter({ http, namespace: config.operatorNamespace, kinds: inUse, logger: logger.child({ reporter: "in-use" }) }));
   manager.addController(workspaceController);
   manager.addController(phoneNumberController);
   manager.addController(alphaSenderController);
