@@ -4,10 +4,13 @@
  * files' deletions on the shared API server. The operator runs in-process so that its in-use report is the real
  * one; the team's objects are created and deleted by a tenant bound to `edit`, as in production.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { clusterAt, uniqueName, type TestCluster } from "../helpers/cluster.js";
+import { clusterAt, testCluster, uniqueName, type TestCluster } from "../helpers/cluster.js";
 import { eventually, getJson } from "../helpers/fixtures.js";
 import type { KubectlResult } from "../helpers/kubectl.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
@@ -19,6 +22,7 @@ const GROUP = "numbers.birdoperator.dev";
 const OPERATOR_NAMESPACE = "bird-operator";
 const CONFIRM = `${GROUP}/confirm-delete=true`;
 const WORKSPACE_LABEL = "bird-operator-test=deletion-guard";
+const GUARD_README = new URL("../../deploy/components/deletion-guard/README.md", import.meta.url).pathname;
 
 type Policy = "Delete" | "Retain";
 
@@ -59,7 +63,8 @@ describe("deletion guard on a control plane of its own", () => {
       kubeconfigPath: plane.kubeconfigPath,
       namespace: team,
       workspaceSelector: WORKSPACE_LABEL,
-      overrides: { namespaces: [], operatorNamespace: OPERATOR_NAMESPACE },
+      // One namespace watched, as with --namespaces: the in-use report must still count every namespace.
+      overrides: { namespaces: [team], operatorNamespace: OPERATOR_NAMESPACE },
     });
   const report = async (): Promise<Record<string, string> | undefined> => {
     const { stdout } = await admin.kubectl(["get", "configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE, "-o", "json", "--ignore-not-found"]);
@@ -82,6 +87,14 @@ describe("deletion guard on a control plane of its own", () => {
       .split("\n")
       .filter((line) => line.startsWith("apiserver_request_total{") && line.includes('resource="configmaps"') && line.includes('verb="PATCH"'))
       .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+  };
+
+  /** status.deletionPolicy (the effective policy, which the operator is to report): added to this plane's CRD if crds/ lacks it. */
+  const withStatusDeletionPolicy = async (): Promise<void> => {
+    const crd = await getJson<{ spec: { versions: { schema: { openAPIV3Schema: { properties: { status: { properties: Record<string, unknown> } } } } }[] } }>(admin, ["crd", crdName("phonenumbers")]);
+    if (crd.spec.versions[0]?.schema.openAPIV3Schema.properties.status.properties.deletionPolicy) return;
+    const field = { op: "add", path: "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/deletionPolicy", value: { type: "string", enum: ["Delete", "Retain"] } };
+    await admin.kubectl(["patch", "crd", crdName("phonenumbers"), "--type=json", "-p", JSON.stringify([field])]);
   };
 
   beforeAll(async () => {
@@ -133,6 +146,24 @@ describe("deletion guard on a control plane of its own", () => {
     await tenant.kubectl(["delete", "alphasender", "kept", "-n", team, "--timeout=30s"]);
     expect(await exists("phonenumber", "kept", "-n", team)).toBe(false);
     expect(await exists("alphasender", "kept", "-n", team)).toBe(false);
+  });
+
+  it("takes the effective policy from status when the operator reports one, else from spec", async () => {
+    await withStatusDeletionPolicy();
+    // Not a namespace the operator watches: its status writes cannot race these hand-made ones.
+    const elsewhere = await createTenant(admin, { namespace: uniqueName("status-policy") });
+    const ns = elsewhere.namespace;
+    for (const [name, spec, status] of [["spec-delete", "Delete", "Retain"], ["spec-retain", "Retain", "Delete"]] as const) {
+      await elsewhere.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber(name, ns, spec)) });
+      await eventually(`status.deletionPolicy ${status} on ${name}`, async () => {
+        await admin.kubectl(["patch", "phonenumber", name, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { deletionPolicy: status } })]);
+        return (await getJson<{ status?: { deletionPolicy?: string } }>(admin, ["phonenumber", name, "-n", ns])).status?.deletionPolicy === status ? true : undefined;
+      });
+    }
+    refusedBy(await elsewhere.kubectl(["delete", "phonenumber", "spec-retain", "-n", ns], { allowFailure: true }), "bird-operator-confirm-delete");
+    await elsewhere.kubectl(["delete", "phonenumber", "spec-delete", "-n", ns, "--timeout=30s"]);
+    await elsewhere.kubectl(["annotate", "phonenumber", "spec-retain", "-n", ns, CONFIRM]);
+    await elsewhere.kubectl(["delete", "phonenumber", "spec-retain", "-n", ns, "--timeout=30s"]);
   });
 
   it("does not hold up a namespace deletion: its Delete-policy objects go with it", async () => {
@@ -204,10 +235,53 @@ describe("deletion guard on a control plane of its own", () => {
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "true");
   });
 
+  it("counts objects in namespaces the operator does not watch: the report comes from a live list, not its cache", async () => {
+    const outside = uniqueName("unwatched");
+    await admin.kubectl(["create", "namespace", outside]);
+    await admin.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber("outsider", outside, "Retain")) });
+    const patches = await configMapPatches();
+    await tenant.kubectl(["delete", "phonenumbers", "--all", "-n", team, "--timeout=30s"]);
+    await eventually("the operator to report after its cache emptied", async () => ((await configMapPatches()) > patches ? true : undefined));
+    expect((await report())?.phonenumbers).toBe("true");
+    refusedBy(await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true }), "bird-operator-crds-in-use");
+    await admin.kubectl(["delete", "phonenumber", "outsider", "-n", outside]);
+  });
+
   it("allows deleting a CRD once its objects are gone and the operator has reported so", async () => {
-    await admin.kubectl(["delete", "phonenumbers", "--all", "-A", "--timeout=30s"]);
+    // The last deletion must be one the operator sees (see the README: deletions elsewhere wait for the next flip).
+    await tenantApply(phoneNumber("last", team, "Retain"));
+    await reported("phonenumbers", "true");
+    await tenant.kubectl(["delete", "phonenumber", "last", "-n", team, "--timeout=30s"]);
     await reported("phonenumbers", "false");
     await admin.kubectl(["delete", "crd", crdName("phonenumbers"), "--timeout=30s"]);
     expect(await exists("crd", crdName("phonenumbers"))).toBe(false);
+  });
+});
+
+describe("leaving the deletion guard out", () => {
+  it("the README's overlay renders the install without the guard's four objects and nothing else changed", async () => {
+    const section = readFileSync(GUARD_README, "utf8").split("## Leaving it out")[1] ?? "";
+    const overlay = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    expect(overlay).toContain("kind: Kustomization");
+    const dir = mkdtempSync(join(tmpdir(), "without-guard-"));
+    try {
+      writeFileSync(join(dir, "kustomization.yaml"), overlay.replace(/^ {2}- \S+ # where deploy\/ is for you$/m, `  - ${relative(dir, DEPLOY_DIR)}`));
+      const render = async (path: string): Promise<string[]> =>
+        parseAllDocuments((await testCluster().kubectl(["kustomize", path])).stdout).map((doc) => {
+          const { kind, metadata } = doc.toJS() as { kind: string; metadata: { name: string } };
+          return `${kind}/${metadata.name}`;
+        });
+      const withGuard = await render(DEPLOY_DIR);
+      const guard = withGuard.filter((id) => id.startsWith("ValidatingAdmissionPolicy"));
+      expect(guard.sort()).toEqual([
+        "ValidatingAdmissionPolicy/bird-operator-confirm-delete",
+        "ValidatingAdmissionPolicy/bird-operator-crds-in-use",
+        "ValidatingAdmissionPolicyBinding/bird-operator-confirm-delete",
+        "ValidatingAdmissionPolicyBinding/bird-operator-crds-in-use",
+      ]);
+      expect(await render(dir)).toEqual(withGuard.filter((id) => !guard.includes(id)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
