@@ -104,8 +104,7 @@ describe("deletion guard on a control plane of its own", () => {
     await admin.kubectl(["apply", "-f", "-"], { input: install });
     await installTenantRoles(plane.kubeconfigPath);
     tenant = await createTenant(admin, { namespace: team });
-    // Policies take effect once the API server has loaded them. Until the operator reports, every CRD deletion is refused.
-    await refusedOnceInForce(["delete", "crd", crdName("birdworkspaces")], "bird-operator-crds-in-use");
+    // Policies take effect once the API server has loaded them (both from one watch: this one stands for both).
     await tenantApply(phoneNumber("probe", team, "Delete"));
     await refusedOnceInForce(["delete", "phonenumber", "probe", "-n", team], "bird-operator-confirm-delete");
     await admin.kubectl(["annotate", "phonenumber", "probe", "-n", team, CONFIRM]);
@@ -230,6 +229,10 @@ describe("deletion guard on a control plane of its own", () => {
     const refused = await admin.kubectl(["delete", "crd", crdName("birdworkspaces")], { allowFailure: true });
     refusedBy(refused, "bird-operator-crds-in-use");
     expect(refused.stderr).toContain("no params found");
+    await admin.kubectl(["create", "configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE, "--from-literal=phonenumbers=true"]);
+    const unreported = await admin.kubectl(["delete", "crd", crdName("birdworkspaces")], { allowFailure: true });
+    refusedBy(unreported, "bird-operator-crds-in-use");
+    expect(unreported.stderr).toContain("the operator has not reported whether objects of it exist");
     expect(await exists("crd", crdName("birdworkspaces"))).toBe(true);
     operator = await startOperator();
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "true");
@@ -259,7 +262,7 @@ describe("deletion guard on a control plane of its own", () => {
 });
 
 describe("leaving the deletion guard out", () => {
-  it("the README's overlay renders the install without the guard's four objects and nothing else changed", async () => {
+  it("the README's overlay renders the install without the guard's four objects, and nothing else changes", async () => {
     const section = readFileSync(GUARD_README, "utf8").split("## Leaving it out")[1] ?? "";
     const overlay = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
     expect(overlay).toContain("kind: Kustomization");
@@ -280,6 +283,14 @@ describe("leaving the deletion guard out", () => {
         "ValidatingAdmissionPolicyBinding/bird-operator-crds-in-use",
       ]);
       expect(await render(dir)).toEqual(withGuard.filter((id) => !guard.includes(id)));
+      // Argo CD must neither prune nor delete the CRDs, guard or not.
+      const { stdout } = await testCluster().kubectl(["kustomize", dir]);
+      const crds = parseAllDocuments(stdout)
+        .map((doc) => doc.toJS() as { kind: string; metadata: { name: string; annotations?: Record<string, string> } })
+        .filter((doc) => doc.kind === "CustomResourceDefinition");
+      expect(crds.map((crd) => [crd.metadata.name, crd.metadata.annotations?.["argocd.argoproj.io/sync-options"]])).toEqual(
+        crds.map((crd) => [crd.metadata.name, "Delete=false,Prune=false"]),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
