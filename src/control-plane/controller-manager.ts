@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
+import { isApiStatus } from "../runtime/errors.js";
 import type { KubeSource } from "../runtime/kube-config.js";
 import { KubeHttp } from "../runtime/kube-http.js";
 import { startProcess, waitUntil } from "./processes.js";
@@ -11,7 +11,7 @@ import { startProcess, waitUntil } from "./processes.js";
  * What the test bed needs from kube-controller-manager: namespaces that finish deleting, owner-reference garbage
  * collection, and the built-in edit/admin/view ClusterRoles filled from labelled ClusterRoles (tenants hold `edit`).
  */
-export const CONTROLLERS = ["namespace", "garbagecollector", "clusterrole-aggregation"];
+const CONTROLLERS = ["namespace", "garbagecollector", "clusterrole-aggregation"];
 
 const RBAC = "/apis/rbac.authorization.k8s.io/v1/clusterroles";
 
@@ -73,7 +73,7 @@ async function ignoring(code: number, request: Promise<unknown>): Promise<"done"
     await request;
     return "done";
   } catch (error) {
-    if (error instanceof ApiException && error.code === code) return "ignored";
+    if (isApiStatus(error, code)) return "ignored";
     throw error;
   }
 }
