@@ -29,10 +29,11 @@ export interface InUseReporterOptions {
  * Keeps the deletion guard's ConfigMap saying, for each of the operator's kinds, whether any object of it exists, so
  * a ValidatingAdmissionPolicy (which cannot list objects) can refuse deleting a CRD that still has some. It writes
  * only when a kind flips between none and some, as seen by the informers' add and delete events, and then writes
- * what a live list (`limit=1`, every namespace) says, not what the cache says: a lagging cache, a standby replica
- * or an informer limited to some namespaces or labels can then delay a report but never make it claim "none" while
- * the API server still holds objects. Runs beside the informers on every replica and gates nothing: the operator
- * works without the guard, and a failed write is retried with backoff.
+ * what a live list (`limit=1`, every namespace) says, not what the cache says; a "false" it wrote stands only if a
+ * list made after the write still finds none. So a lagging cache, a standby replica, an informer limited to some
+ * namespaces or labels, or two replicas' writes crossing can delay a report, but cannot leave it saying "false" about
+ * objects that existed when it was written. Runs beside the informers on every replica and gates nothing: the
+ * operator works without the guard, and a failed write is retried with backoff.
  */
 export class InUseReporter {
   private readonly pending = new Set<string>();
@@ -113,6 +114,7 @@ export class InUseReporter {
     for (const plural of plurals) data[plural] = String(await this.exists(plural));
     await this.write(data);
     this.options.logger.info({ configMap: IN_USE_CONFIG_MAP, namespace: this.options.namespace, inUse: data }, "Reported which kinds are in use");
+    for (const plural of plurals) if (data[plural] === "false" && (await this.exists(plural))) this.pending.add(plural);
   }
 
   private async exists(plural: string): Promise<boolean> {
