@@ -107,7 +107,7 @@ describe("deletion guard on a control plane of its own", () => {
     // Policies take effect once the API server has loaded them (both from one watch: this one stands for both).
     await tenantApply(phoneNumber("probe", team, "Delete"));
     await refusedOnceInForce(["delete", "phonenumber", "probe", "-n", team], "bird-operator-confirm-delete");
-    await admin.kubectl(["annotate", "phonenumber", "probe", "-n", team, CONFIRM]);
+    await admin.kubectl(["patch", "phonenumber", "probe", "-n", team, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
     await admin.kubectl(["delete", "phonenumber", "probe", "-n", team]);
     operator = await startOperator();
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "false");
