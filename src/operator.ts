@@ -35,6 +35,7 @@ import { RecordStore, type OwnershipRecord } from "./ownership/records.js";
 import { UsageBook } from "./ownership/usage.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
+import { InUseReporter } from "./runtime/in-use-reporter.js";
 import { Informer, objectKey } from "./runtime/informer.js";
 import type { KubeSource } from "./runtime/kube-config.js";
 import { KubeHttp } from "./runtime/kube-http.js";
@@ -180,7 +181,7 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
     // Not for PhoneNumbers: after an API server restart their own writes' events are what brings a reconcile back
     // soon when the cache was behind (without, the chaos restart scenario converged in 15 to 30 s instead of 3).
-    .watchPrimary(phoneNumbers)
+    .watchPrimary(phoneNumbers, ownWrites, { wakeOnOwnWrites: true })
     .watchRelated(workspaces, (ws, old) => ofWorkspace(phoneNumbers, ws, old))
     .watchRelated(namespaces, (ns, old) => inNamespace(phoneNumbers, ns, old))
     .watchRelated(birdNumbers, (record) => {
@@ -226,6 +227,14 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     leaderElection: config.leaderElection.enabled ? { ...config.leaderElection, namespace: config.leaderElection.leaseNamespace, name: config.leaderElection.leaseName } : undefined,
   });
   for (const i of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders]) manager.addInformer(i);
+  const inUse = {
+    [BIRD_WORKSPACE_PLURAL]: workspaces,
+    [PHONE_NUMBER_PLURAL]: phoneNumbers,
+    [ALPHA_SENDER_PLURAL]: alphaSenders,
+    [BIRD_NUMBER_PLURAL]: birdNumbers,
+    [BIRD_SENDER_PLURAL]: birdSenders,
+  };
+  manager.addInformer(new InUseReporter({ http, namespace: config.operatorNamespace, kinds: inUse, logger: logger.child({ reporter: "in-use" }) }));
   for (const c of [workspaceController, numberRecordController, senderRecordController, phoneNumberController, alphaSenderController]) manager.addController(c);
   manager.onStop(() => events.flush());
   return manager;

@@ -3,24 +3,17 @@ import { subscriptionEnded } from "../bird/subscription.js";
 import type { LongCodeNumber } from "../bird/types.js";
 import { Phase, type RecordStore } from "./records.js";
 
-/** A claim decided in this process that the record cache may not show yet: what it will cost. */
-interface Reservation {
-  price?: Money;
-  /** True once the record cache shows what the reservation stands for; it is forgotten then. */
-  settled: () => boolean;
-}
-
 /**
  * One workspace's claims in flight: a purchase (or a sender country's activation) is reserved here, synchronously
  * with the check that allowed it, before the first await. Another reconcile checking the same limit a moment later
- * counts it, whether or not its record has reached the cache yet. Entries leave when the cache shows their record
- * (`settled`) or when the claim fails (`release`).
+ * counts it, whether or not its record has reached the cache yet. An entry leaves when a record event shows what it
+ * stands for (the UsageBook settles it from the informers) or when the claim fails (`release`).
  */
 export class Ledger {
-  private readonly reservations = new Map<string, Reservation>();
+  private readonly reservations = new Map<string, Money | undefined>();
 
-  reserve(key: string, price: Money | undefined, settled: () => boolean): void {
-    this.reservations.set(key, { price, settled });
+  reserve(key: string, price: Money | undefined): void {
+    this.reservations.set(key, price);
   }
 
   release(key: string): void {
@@ -31,14 +24,17 @@ export class Ledger {
     return this.reservations.has(key);
   }
 
-  /** The reservations the cache does not show yet (settled ones are dropped on the way). */
+  get size(): number {
+    return this.reservations.size;
+  }
+
+  /** Keys starting with `prefix` (a sender record's countries). */
+  keysFor(prefix: string): string[] {
+    return [...this.reservations.keys()].filter((key) => key.startsWith(prefix));
+  }
+
   pending(): { key: string; price?: Money }[] {
-    const pending: { key: string; price?: Money }[] = [];
-    for (const [key, reservation] of this.reservations) {
-      if (reservation.settled()) this.reservations.delete(key);
-      else pending.push({ key, price: reservation.price });
-    }
-    return pending;
+    return [...this.reservations].map(([key, price]) => ({ key, price }));
   }
 }
 
@@ -48,7 +44,7 @@ export type CachedNumber = (numberString: string) => LongCodeNumber | undefined;
 export interface UsageInput {
   numbers: readonly BirdNumber[];
   senders: readonly BirdSender[];
-  ledger: Ledger;
+  ledger: Pick<Ledger, "pending">;
   /** The workspace's numbers as last listed from Bird. */
   inventory: { cachedByString: CachedNumber; activeNumberStrings: () => Iterable<string> };
 }
@@ -106,22 +102,64 @@ export function countryKey(senderRecord: string, country: string): string {
   return `${senderRecord}#${country}`;
 }
 
-/** The workspace as the usage counts it: its name, its ledger, its inventory. */
+/** The workspace as the usage counts it: its name and its inventory. */
 export interface UsageSource {
   workspace: { metadata?: { name?: string } };
-  ledger: Ledger;
   inventory: UsageInput["inventory"];
 }
 
-/** Usage of a workspace from the record caches: what the spend and quota policies and the workspace status count. */
+/**
+ * Usage of a workspace from the record caches plus the claims in flight: what the spend and quota policies and the
+ * workspace status count. The ledgers live here, next to the record informers that settle them: a number's
+ * reservation settles on the first event showing its record claimed (any phase but Available or Reserved) or gone,
+ * a sender country's when its record lists the country or goes.
+ */
 export class UsageBook {
+  private readonly ledgers = new Map<string, Ledger>();
+
   constructor(
     private readonly numbers: RecordStore<BirdNumber>,
     private readonly senders: RecordStore<BirdSender>,
-  ) {}
+  ) {
+    numbers.informer.on((type, record) => {
+      const claimed = type === "delete" || (record.status?.phase !== Phase.Available && record.status?.phase !== Phase.Reserved);
+      if (claimed) this.settle(record.spec.workspaceRef.name, [record.metadata?.name ?? ""]);
+    });
+    senders.informer.on((type, record) => {
+      const name = record.metadata?.name ?? "";
+      const ledger = this.ledgers.get(record.spec.workspaceRef.name);
+      if (!ledger) return;
+      const listed = new Set((record.status?.countries ?? []).map((c) => countryKey(name, c.countryCode)));
+      this.settle(record.spec.workspaceRef.name, ledger.keysFor(`${name}#`).filter((key) => type === "delete" || listed.has(key)));
+    });
+  }
+
+  /** Reserves a claim's price in its workspace's ledger (see Ledger). */
+  reserve(workspace: string, key: string, price: Money | undefined): void {
+    const ledger = this.ledgers.get(workspace) ?? new Ledger();
+    ledger.reserve(key, price);
+    this.ledgers.set(workspace, ledger);
+  }
+
+  release(workspace: string, key: string): void {
+    this.settle(workspace, [key]);
+  }
+
+  /** Whether a claim on this key is in flight in the workspace. */
+  reserved(workspace: string, key: string): boolean {
+    return this.ledgers.get(workspace)?.has(key) ?? false;
+  }
 
   of(source: UsageSource): Usage {
     const name = source.workspace.metadata?.name ?? "";
-    return workspaceUsage({ numbers: this.numbers.inWorkspace(name), senders: this.senders.inWorkspace(name), ledger: source.ledger, inventory: source.inventory });
+    const ledger = this.ledgers.get(name) ?? new Ledger();
+    return workspaceUsage({ numbers: this.numbers.inWorkspace(name), senders: this.senders.inWorkspace(name), ledger, inventory: source.inventory });
+  }
+
+  private settle(workspace: string, keys: string[]): void {
+    const ledger = this.ledgers.get(workspace);
+    if (!ledger) return;
+    for (const key of keys) ledger.release(key);
+    if (ledger.size === 0) this.ledgers.delete(workspace);
   }
 }

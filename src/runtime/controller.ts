@@ -63,16 +63,22 @@ export class Controller {
   }
 
   /**
-   * The controller's own kind: every change except a status-only update enqueues the object's key, and so does
-   * none of our own writes (`ownWrites`): the reconcile that made it already acted on the result.
+   * The controller's own kind: every change except a status-only update enqueues the object's key. With `ownWrites`,
+   * our own writes' events do not (the reconcile that made them already acted on the result) unless
+   * `wakeOnOwnWrites`; and a status-only update that is not ours (a restored backup, a `kubectl patch`) does: status
+   * is the operator's report, so what someone else wrote there is replaced by what is true.
    */
-  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites): this {
+  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites, options: { wakeOnOwnWrites?: boolean } = {}): this {
     this.primaries.push(informer);
-    if (ownWrites) this.ownWrites = ownWrites;
+    if (ownWrites && !options.wakeOnOwnWrites) this.ownWrites = ownWrites;
     informer.on((type, object, old) => {
       const key = objectKey(object);
       const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
-      if (type === "update" && ownWrites) {
+      if (type === "update" && ownWrites && !relevant) {
+        if (!ownWrites.consume(object) && !this.active.has(key)) this.queue.add(key);
+        return;
+      }
+      if (type === "update" && ownWrites && !options.wakeOnOwnWrites) {
         // The watch may deliver our write before its HTTP answer arrives: while the key is being reconciled, which
         // writes were ours is known only at the end (see process), as client-go's dirty set would reprocess it then.
         const version = object.metadata?.resourceVersion;

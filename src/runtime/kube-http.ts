@@ -109,7 +109,12 @@ export class KubeHttp {
     }
     const settings = await this.connection.requestOptions();
     const headers: Record<string, string> = { Accept: "application/json", ...settings.headers };
-    if (payload !== undefined) headers["Content-Type"] = req.contentType ?? "application/json";
+    if (payload !== undefined) {
+      headers["Content-Type"] = req.contentType ?? "application/json";
+      // Node sends a DELETE body without chunked encoding: without a length the API server would read the body as the
+      // start of the next request on the kept-alive connection (which then fails with a bare 400).
+      headers["Content-Length"] = String(Buffer.byteLength(payload));
+    }
     const options: RequestOptions = { method: req.method, headers, signal: req.signal };
     const https = url.protocol === "https:";
     if (https) options.agent = use === "watch" ? (this.watchAgent ??= newAgent(settings, Infinity)) : (this.agent ??= newAgent(settings, 32));

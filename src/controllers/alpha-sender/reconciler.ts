@@ -77,7 +77,9 @@ export class AlphaSenderReconciler {
     });
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
-    const held = this.o.records.heldBy(initial);
+    const held = await this.o.records.findHeld(initial);
+    // Status reports only the sender a record binds (a restored or copied status would show someone else's).
+    if (!held) for (const field of ["boundTo", "alphaNumberId", "endpointId", "alphaString", "provisioningStatus", "issues", "countries"] as const) delete status[field];
     const connection = this.o.admission.connect(initial);
     status.deletionPolicy = effectiveDeletionPolicy(initial, connection.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
@@ -203,7 +205,7 @@ export class AlphaSenderReconciler {
       }
     } finally {
       // Countries screened but not activated (refused by Bird, or the call failed) no longer count as spend.
-      for (const country of fresh) if (!activated.includes(country)) sync.connection.ledger.release(countryKey(sync.record.metadata?.name ?? "", country));
+      for (const country of fresh) if (!activated.includes(country)) this.o.usage.release(sync.as.spec.workspaceRef.name, countryKey(sync.record.metadata?.name ?? "", country));
     }
     return activated;
   }
@@ -230,11 +232,8 @@ export class AlphaSenderReconciler {
     // can run (this and the screening are synchronous).
     const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.usage.of(sync.connection).prices });
     const recordName = sync.record.metadata?.name ?? "";
-    for (const country of accepted) {
-      // Counted until the record lists the country as paid for (or the activation fails and it is released).
-      const settled = (): boolean => this.o.records.get(recordName)?.status?.countries?.some((c) => c.countryCode === country) ?? false;
-      sync.connection.ledger.reserve(countryKey(recordName, country), prices[country], settled);
-    }
+    // Counted until the record lists the country as paid for (or the activation fails and it is released).
+    for (const country of accepted) this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
@@ -369,7 +368,8 @@ export class AlphaSenderReconciler {
    * here: it claims its record first, as its apply would have (the oldest admitted claimant wins), then cleans up.
    */
   private async claimBeforeCleanup(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection | undefined, log: Logger): Promise<BirdSender | undefined> {
-    if (!connection || !status.alphaNumberId || as.spec.managementPolicy === "ObserveOnly" || !this.o.admission.check(as).ok) return undefined;
+    // Only the previous release's objects: they report a sender but were never bound (no status.boundTo).
+    if (!connection || !status.alphaNumberId || status.boundTo || as.spec.managementPolicy === "ObserveOnly" || !this.o.admission.check(as).ok) return undefined;
     const sender = await this.locateSender(as, connection, status.alphaNumberId);
     return sender ? this.o.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
   }

@@ -43,9 +43,12 @@ export interface Held {
 export class NumberClaims {
   constructor(private readonly o: NumberClaimsOptions) {}
 
-  /** The record this PhoneNumber holds, claiming one first if it holds none; Purchasing records are resolved. */
-  async obtain(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
-    let held = await this.o.records.findHeld(pn);
+  /**
+   * The record this PhoneNumber holds (`found`: what findHeld answered), claiming one first if it holds none;
+   * Purchasing records are resolved.
+   */
+  async obtain(pn: PhoneNumber, found: BirdNumber | undefined, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+    let held = found;
     // The cache may show our own purchase before its bind: a read of the record is cheaper than a lookup in Bird.
     if (held?.status?.phase === Phase.Purchasing) held = await this.o.records.read(held.metadata?.name ?? "");
     if (held && !isHeldBy(held, pn)) held = undefined;
@@ -171,15 +174,21 @@ export class NumberClaims {
    */
   async migrate(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held | undefined> {
     const hint = legacyHint(pn);
-    if (!hint || !this.o.legacy.isOldestClaimant(pn)) return undefined;
+    if (!hint) return undefined;
     const number = hint.numberId ? await this.numberById(connection, hint.numberId) : await lookupNumber(connection, hint.numberString ?? "");
     if (!number) {
+      // A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides.
       const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
       if (age < this.o.purchaseGraceMs) throw new Waiting(`waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`, Reason.PurchasePending, 2000);
       return undefined;
     }
     const name = numberRecordName(pn.spec.workspaceRef.name, number.numberString);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    // A copy (restored backup, copied manifest) names a number its original holds: refused, not bought anew.
+    if (!existing && !this.o.legacy.isOldestClaimant(pn)) {
+      this.o.waiters.wait(name, objectKey(pn));
+      throw new PermanentError(`${number.numberString}: this resource carries the previous release's record of the number, and an older resource carries it too: it looks like a copy, so it claims nothing (delete and re-create it to buy a number of its own)`, Reason.NumberConflict, { retryAfterMs: 60_000 });
+    }
     const held = existing ? await this.takeOver(pn, existing, connection, log) : await this.adopt(pn, number, connection, log);
     if (hasLegacyAnnotations(pn)) {
       const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };

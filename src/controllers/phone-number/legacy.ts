@@ -16,6 +16,8 @@ export interface LegacyHint {
  * record, once it exists, always wins over them.
  */
 export function legacyHint(pn: PhoneNumber): LegacyHint | undefined {
+  // An object this release has bound (status.boundTo) is past its upgrade: its status is this release's report.
+  if (pn.status?.boundTo) return undefined;
   const annotations = pn.metadata?.annotations ?? {};
   const intent = parseIntent(annotations[Annotation.legacyPurchaseIntent]);
   const numberId = annotations[Annotation.legacyNumberId] ?? pn.status?.numberId;

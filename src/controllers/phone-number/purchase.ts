@@ -43,13 +43,14 @@ export class Purchaser {
   async purchase(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
     await connection.inventory.refresh();
     const item = await this.pickStockItem(pn, connection, reserved);
-    const name = numberRecordName(connection.workspace.metadata?.name ?? "", item.numberString);
+    const workspaceName = connection.workspace.metadata?.name ?? "";
+    const name = numberRecordName(workspaceName, item.numberString);
     this.reserve(connection, item, name);
     let record: BirdNumber | undefined;
     try {
       record = await this.claim(pn, item, name, reserved);
     } finally {
-      if (!record) connection.ledger.release(name);
+      if (!record) this.o.usage.release(workspaceName, name);
     }
     if (!record) throw new TransientError(`${item.numberString} was claimed by another resource meanwhile; picking another`, Reason.CannotPurchase);
     log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
@@ -127,7 +128,7 @@ export class Purchaser {
       if (found) return { record: await this.bind(record, found, item.monthlyPrice), number: found };
     }
     await this.o.records.remove(record);
-    connection.ledger.release(name);
+    this.o.usage.release(connection.workspace.metadata?.name ?? "", name);
     log.info({ record: name, numberString: item.numberString, status: error.status, code: error.code }, "Purchase refused; claim withdrawn");
     this.o.events.record(record, "Warning", EventReason.PurchaseFailed, `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`);
     if (error.status === 422 || error.kind === "transient") {
@@ -146,7 +147,7 @@ export class Purchaser {
     const filter = stockFilter(pn.spec);
     const free = (item: NumberStockItem): boolean => {
       const name = numberRecordName(workspace.metadata?.name ?? "", item.numberString);
-      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !connection.ledger.has(name));
+      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspace.metadata?.name ?? "", name));
     };
     const pooled = await connection.stockPool.take(filter, (item) => free(item) && this.affordable(pn, connection, item));
     if (pooled) return pooled;
@@ -187,7 +188,7 @@ export class Purchaser {
    * included), reservations in flight, and numbers in Bird that no record knows.
    */
   private reserve(connection: WorkspaceConnection, item: NumberStockItem, name: string): void {
-    const { workspace, ledger } = connection;
+    const { workspace } = connection;
     const policy = workspace.spec.policy;
     const workspaceName = workspace.metadata?.name ?? "";
     const usage = this.o.usage.of(connection);
@@ -203,11 +204,7 @@ export class Purchaser {
         throw new Waiting(message, Reason.QuotaExceeded, every);
       }
     }
-    const claimed = (): boolean => {
-      const phase = this.o.records.get(name)?.status?.phase;
-      return phase === Phase.Purchasing || phase === Phase.Bound;
-    };
-    ledger.reserve(name, item.monthlyPrice, claimed);
+    this.o.usage.reserve(workspaceName, name, item.monthlyPrice);
   }
 }
 

@@ -6,7 +6,7 @@ import type { LongCodeNumber } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import { Phase, type RecordStore } from "../../ownership/records.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
-import { TransientError, Waiting } from "../../runtime/errors.js";
+import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
@@ -45,7 +45,11 @@ export class PhoneNumberReconciler {
     });
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
-    const held = this.o.records.heldBy(initial);
+    // The cache first; an object it shows holding nothing is asked about once more, of the API server itself.
+    const held = await this.o.records.findHeld(initial);
+    // Status reports only what a record binds: an object that holds none shows no number (a restored or copied status
+    // would otherwise show someone else's).
+    if (!held) clearNumberStatus(status);
     const connection = this.admit(initial, status, held);
     status.deletionPolicy = effectiveDeletionPolicy(initial, connection.workspace);
     const observeOnly = initial.spec.managementPolicy === "ObserveOnly";
@@ -53,7 +57,7 @@ export class PhoneNumberReconciler {
     if (observeOnly && !held) return this.observeOnly(initial, status, connection);
     // Only now, admitted, may the object claim anything: the finalizer goes first, so a claim is never left behind.
     const pn = await addFinalizer(this.o.client, FINALIZER, initial);
-    const claimed = held?.status?.phase === Phase.Bound ? { record: held } : observeOnly && held ? await this.o.claims.observeHeld(pn, held, connection, log) : await this.o.claims.obtain(pn, connection, log);
+    const claimed = held?.status?.phase === Phase.Bound ? { record: held } : observeOnly && held ? await this.o.claims.observeHeld(pn, held, connection, log) : await this.o.claims.obtain(pn, held, connection, log);
     status.boundTo = claimed.record.metadata?.name;
     const number = claimed.number ?? (await this.observeNumber(pn, claimed, connection));
     Object.assign(status, observedStatus(number));
@@ -177,7 +181,7 @@ export class PhoneNumberReconciler {
     let record = await this.o.records.findHeld(pn);
     const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
     // An object of the previous release deleted before its first reconcile here: its record first, if it may have one.
-    if (!record && resolved.ok && this.o.admission.check(pn).ok) record = (await this.o.claims.migrate(pn, resolved.value, log))?.record;
+    if (!record && resolved.ok && this.o.admission.check(pn).ok) record = await this.migratedRecord(pn, resolved.value, log);
     if (!record) return deleting("held no number: nothing to release");
     const policy = effectiveDeletionPolicy(pn, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
@@ -195,6 +199,16 @@ export class PhoneNumberReconciler {
     }
     await this.cancel(pn, record, resolved.value, status, log);
     return deleting(`${record.spec.numberString} cancelled`);
+  }
+
+  /** The record the previous release's hints give this object, if any; a copy's refused claim means none. */
+  private async migratedRecord(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<BirdNumber | undefined> {
+    try {
+      return (await this.o.claims.migrate(pn, connection, log))?.record;
+    } catch (error) {
+      if (error instanceof PermanentError) return undefined;
+      throw error;
+    }
   }
 
   /** Why deletion keeps the number instead of cancelling it; undefined when it cancels. */
@@ -246,6 +260,13 @@ export class PhoneNumberReconciler {
 
   private now(): Date {
     return this.o.now?.() ?? new Date();
+  }
+}
+
+/** Everything status says about a number, for an object that holds none. */
+function clearNumberStatus(status: PhoneNumberStatus): void {
+  for (const field of ["boundTo", "numberId", "endpointId", "numberString", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
+    delete status[field];
   }
 }
 

@@ -5,7 +5,6 @@ import { createBirdClient, type BirdClient } from "../../bird/client.js";
 import { BuyBatcher } from "../../bird/buy-batcher.js";
 import { Inventory } from "../../bird/inventory.js";
 import { StockPool } from "../../bird/stock-pool.js";
-import { Ledger } from "../../ownership/usage.js";
 import type { Logger } from "../../log.js";
 import type { Informer } from "../../runtime/informer.js";
 import type { Metrics } from "../../runtime/metrics.js";
@@ -20,8 +19,6 @@ export interface WorkspaceConnection {
   workspace: BirdWorkspace;
   client: BirdClient;
   inventory: Inventory;
-  /** Claims in flight (purchases, sender countries), counted by quota and spend checks so that racing resources cannot overshoot a limit. */
-  ledger: Ledger;
   stockPool: StockPool;
   /** Purchases of this workspace, up to 25 stock items a buy call. */
   buyer: BuyBatcher;
@@ -131,7 +128,7 @@ export class WorkspaceConnections {
     return {
       workspace,
       client,
-      inventory: new Inventory(client, this.options.inventoryMaxAgeMs), ledger: new Ledger(),
+      inventory: new Inventory(client, this.options.inventoryMaxAgeMs),
       stockPool: new StockPool(client),
       buyer: new BuyBatcher((ids) => client.buyNumbers(ids)),
     };
