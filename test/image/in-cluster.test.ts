@@ -124,11 +124,14 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
     const pnReady = Date.now();
     console.log(`[image] container start -> /readyz 200: ${ready - startedAt} ms; -> PhoneNumber Ready: ${pnReady - startedAt} ms`);
 
-    const pn = await getJson<PhoneNumber>(cluster, ["phonenumber", "from-the-image", "-n", namespace]);
+    const pn = await getJson<PhoneNumber>(cluster, ["phonenumber", "from-the-image", "-n", namespace, "--show-managed-fields"]);
     expect(pn.status?.numberString).toMatch(/^\+1/);
     expect(sim.sim.purchases()).toHaveLength(1);
     const lease = await getJson<{ spec: { holderIdentity: string } }>(cluster, ["lease", "bird-operator", "-n", operatorNamespace]);
     expect(lease.spec.holderIdentity).toMatch(new RegExp(`^${podName}_\\d+$`));
+    // Its writes name the operator as their field manager.
+    const managers = (pn.metadata?.managedFields ?? []).filter((f) => f.subresource === "status").map((f) => f.manager);
+    expect(managers).toContain("bird-operator");
     // JSON logs, as the Deployment asks; no kubeconfig exists in the container, so in-cluster mode is the only way in.
     const logs = container.output().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { msg: string });
     expect(logs.map((l) => l.msg)).toContain("Starting controllers");
