@@ -97,11 +97,13 @@ describe("the image scripts/build-image.sh builds", () => {
     expect(node).toEqual({ code: 0, output: `v${nodeVersion()}\n` });
   });
 
-  it("is reproducible: a second build from the same checkout has the same digest", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bird-operator-rebuild-"));
+  it("is reproducible, and npm run release pins its digest: a release from the same checkout builds the same image", async () => {
+    const out = mkdtempSync(join(tmpdir(), "bird-operator-release-"));
     try {
-      const { stdout } = await run("bash", [`${ROOT}scripts/build-image.sh`, "--out", out], { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run("bash", [`${ROOT}scripts/release.sh`, "--image-dir", join(out, "image"), "--dist", join(out, "dist")], { maxBuffer: 16 * 1024 * 1024 });
       expect(stdout.trim().split("\n").pop()).toBe(image.digest);
+      expect(readFileSync(join(out, "image", "digest"), "utf8").trim()).toBe(image.digest);
+      expect(readFileSync(join(out, "dist", "install.yaml"), "utf8")).toContain(`image: ghcr.io/bird-operator/bird-operator@${image.digest}\n`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
