@@ -2,12 +2,12 @@ import { BlockList, isIP } from "node:net";
 
 /**
  * The proxy the environment names for a URL, as Go's net/http (and so client-go and kubectl) reads it: HTTPS_PROXY for
- * https URLs, HTTP_PROXY for http ones (either case; lower case wins), unless NO_PROXY matches the host; `localhost` and
+ * https URLs, HTTP_PROXY for http ones (either case; upper case wins), unless NO_PROXY matches the host; `localhost` and
  * loopback addresses are never proxied. The API server connection and Bird requests both follow these rules.
  */
 export function proxyFromEnv(target: URL, env: NodeJS.ProcessEnv): string | undefined {
   if (isLoopback(target.hostname.replace(/^\[|\]$/g, "").toLowerCase())) return undefined;
-  const read = (name: string): string | undefined => env[name.toLowerCase()] || env[name] || undefined;
+  const read = (name: string): string | undefined => env[name] || env[name.toLowerCase()] || undefined;
   const proxy = target.protocol === "https:" ? read("HTTPS_PROXY") : target.protocol === "http:" ? read("HTTP_PROXY") : undefined;
   if (!proxy) return undefined;
   return bypassesProxy(target, read("NO_PROXY") ?? "") ? undefined : proxy;

@@ -10,7 +10,8 @@ const PROXY = "http://proxy.corp:3128";
 describe("proxyFromEnv: Go's rules (client-go, kubectl)", () => {
   it.each([
     ["https://api.bird.com/numbers", { HTTPS_PROXY: PROXY }, PROXY],
-    ["https://api.bird.com/numbers", { https_proxy: PROXY, HTTPS_PROXY: "http://other:1" }, PROXY],
+    ["https://api.bird.com/numbers", { https_proxy: "http://other:1", HTTPS_PROXY: PROXY }, PROXY],
+    ["https://api.bird.com/numbers", { https_proxy: PROXY }, PROXY],
     ["https://api.bird.com/numbers", { HTTP_PROXY: PROXY }, undefined],
     ["http://bird.test:8080/", { HTTP_PROXY: PROXY }, PROXY],
     ["http://bird.test:8080/", { HTTPS_PROXY: PROXY }, undefined],
