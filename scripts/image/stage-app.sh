@@ -16,3 +16,5 @@ cp -R "$SRC/crds" "$SRC/openapi" "$OUT/"
 (cd "$OUT" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 find "$OUT" \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -type f -exec rm -f {} +
 rm -rf "$OUT/node_modules/.bin" "$OUT/node_modules/@types"
+# npm 10 (the Dockerfile's build image) leaves empty scope directories of omitted dev dependencies; npm 11 does not.
+find "$OUT/node_modules" -type d -empty -delete
