@@ -1,5 +1,6 @@
 import type { AlphaNumber, LongCodeNumber } from "./types.js";
 import type { BirdApi } from "./client.js";
+import { isBirdApiError } from "./errors.js";
 import { subscriptionEnded } from "./subscription.js";
 
 /**
@@ -66,6 +67,21 @@ export class Inventory {
   async senders(): Promise<AlphaNumber[]> {
     await this.freshSenders();
     return [...this.sendersById.values()];
+  }
+
+  /**
+   * The number by id: from the cache, else read from Bird; undefined when Bird has no such number (not found, or an
+   * id no Bird number can have).
+   */
+  async findNumber(id: string): Promise<LongCodeNumber | undefined> {
+    const cached = await this.number(id);
+    if (cached) return cached;
+    try {
+      return await this.reloadNumber(id);
+    } catch (error) {
+      if ((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError) return undefined;
+      throw error;
+    }
   }
 
   /** Re-reads one number without relisting the workspace. */

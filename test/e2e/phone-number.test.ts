@@ -161,6 +161,15 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     );
   });
 
+  it("never buys a number that cannot serve its destinations: sms destinations need sms-outbound", async () => {
+    const before = sim.sim.purchases().length;
+    // The simulator's GB local numbers are voice only: none may be bought for sms destinations.
+    await apply(cluster, pn("voice-only", { countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }));
+    const ready = await waitReason("voice-only", "NumberUnavailable");
+    expect(ready.message).toContain("sms-outbound");
+    expect(sim.sim.purchases().length).toBe(before);
+  });
+
   it("reports a destination Bird cannot serve as DestinationUnavailable, naming it, and recovers once the spec drops it", async () => {
     await apply(cluster, pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }] }));
     const ready = await waitReason("zz", "DestinationUnavailable");

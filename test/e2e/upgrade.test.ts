@@ -55,7 +55,8 @@ describe("upgrade from the release that kept ownership in annotations", () => {
     await apply(cluster, { apiVersion: API, kind: "AlphaSender", metadata: { name: "sender-younger", namespace: fixture.namespace }, spec: { workspaceRef: { name: fixture.workspace }, alphaString: "UPGRADE", countries: ["GB"] } });
     for (const [kind, name] of [["phonenumber", "owned"], ["phonenumber", "interrupted"], ["alphasender", "sender-owner"]] as const) readyAt.set(name, condition(await get<PhoneNumber>(kind, name))?.lastTransitionTime);
     sim.sim.resetCalls();
-    operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { resyncMs: 5000 } });
+    // One worker: objects are reconciled in list order, so the copy ("aa-...") comes before the object it copies.
+    operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { resyncMs: 5000, workers: 1 } });
   });
 
   afterAll(async () => {

@@ -1,7 +1,6 @@
 import type { BirdNumber, PhoneNumber } from "../../api/v1alpha1/index.js";
 import { API_VERSION, BIRD_NUMBER_KIND } from "../../api/v1alpha1/index.js";
 import { Annotation, EventReason, Reason } from "../../api/v1alpha1/conditions.js";
-import { isBirdApiError } from "../../bird/errors.js";
 import type { LongCodeNumber } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import { numberRecordName } from "../../ownership/names.js";
@@ -161,7 +160,7 @@ export class NumberClaims {
       this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(pn)}: ${allowed.message}`);
       throw new PermanentError(`${record.spec.numberString}: ${allowed.message}`, Reason.NumberConflict);
     }
-    const number = record.status?.numberId ? await this.numberById(connection, record.status.numberId) : await connection.inventory.numberByString(record.spec.numberString);
+    const number = record.status?.numberId ? await connection.inventory.findNumber(record.status.numberId) : await connection.inventory.numberByString(record.spec.numberString);
     if (!number) return this.bought(await this.o.purchaser.purchase(pn, connection, log, record));
     const taken = await this.o.records.update(boundTo({ ...record, status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, releasedAt: undefined, message: undefined } }, pn));
     const how = record.status?.phase === Phase.Released ? "released by this namespace before" : record.spec.claimRef ? "reserved for this namespace" : "free";
@@ -176,17 +175,6 @@ export class NumberClaims {
     return this.o.purchaser.bind({ ...record, status: { ...record.status, releasedAt: undefined, message: undefined } }, number);
   }
 
-  private async numberById(connection: WorkspaceConnection, id: string): Promise<LongCodeNumber | undefined> {
-    const cached = await connection.inventory.number(id);
-    if (cached) return cached;
-    try {
-      return await connection.inventory.reloadNumber(id);
-    } catch (error) {
-      if ((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError) return undefined;
-      throw error;
-    }
-  }
-
   /**
    * Upgrade from the release that kept ownership in annotations: the oldest object carrying a hint gets a record for
    * the number it names, if no record exists yet (a record always wins), and its legacy annotations are removed.
@@ -194,7 +182,7 @@ export class NumberClaims {
   async migrate(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held | undefined> {
     const hint = legacyHint(pn);
     if (!hint) return undefined;
-    const number = hint.numberId ? await this.numberById(connection, hint.numberId) : await lookupNumber(connection, hint.numberString ?? "");
+    const number = hint.numberId ? await connection.inventory.findNumber(hint.numberId) : await lookupNumber(connection, hint.numberString ?? "");
     if (!number) {
       // A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides.
       const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");

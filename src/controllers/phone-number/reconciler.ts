@@ -137,17 +137,9 @@ export class PhoneNumberReconciler {
     throw new Waiting(message, Reason.NumberLost, this.o.resyncMs);
   }
 
-  private async findNumber(record: BirdNumber, connection: WorkspaceConnection): Promise<LongCodeNumber | undefined> {
+  private findNumber(record: BirdNumber, connection: WorkspaceConnection): Promise<LongCodeNumber | undefined> {
     const id = record.status?.numberId;
-    const cached = id ? await connection.inventory.number(id) : undefined;
-    if (cached) return cached;
-    try {
-      return id ? await connection.inventory.reloadNumber(id) : await lookupNumber(connection, record.spec.numberString);
-    } catch (error) {
-      // A RangeError is an id no Bird number can have: lost just the same.
-      if ((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError) return undefined;
-      throw error;
-    }
+    return id ? connection.inventory.findNumber(id) : lookupNumber(connection, record.spec.numberString);
   }
 
   /**
