@@ -1,4 +1,4 @@
-import type { BirdNumber, BirdWorkspace, DeletionPolicy, PhoneNumber, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import { PHONE_NUMBER_KIND, type BirdNumber, type BirdWorkspace, type DeletionPolicy, type PhoneNumber, type PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { subscriptionEnded } from "../../bird/subscription.js";
@@ -245,6 +245,7 @@ export class PhoneNumberReconciler {
       try {
         const cancelled = await connection.client.cancelSubscription(endpointId, "main");
         status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
+        this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
       } catch (error) {
         // Not found, or an id no Bird endpoint can have (RangeError): there is no subscription to cancel.
         if (!((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError)) throw error;
