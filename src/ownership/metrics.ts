@@ -1,4 +1,5 @@
-import type { BirdNumber, BirdSender, BirdWorkspace, Money, RecordPhase } from "../api/v1alpha1/index.js";
+import { Reason } from "../api/v1alpha1/conditions.js";
+import { ALPHA_SENDER_KIND, PHONE_NUMBER_KIND, type BirdNumber, type BirdSender, type BirdWorkspace, type Money, type RecordPhase } from "../api/v1alpha1/index.js";
 import { toNumber } from "../bird/money.js";
 import type { WorkspaceConnections } from "../controllers/workspace/connections.js";
 import type { Metrics } from "../runtime/metrics.js";
@@ -18,12 +19,14 @@ const PHASES = Object.values(Phase) as RecordPhase[];
 /** A record not given a phase yet (created a moment ago), or with one this version does not know. */
 const NO_PHASE = "Unknown";
 const CURRENCY = /^[A-Z]{3}$/;
+/** The reasons a purchase is refused with (bird_operator_purchases_refused_total). */
+const REFUSALS = [Reason.QuotaExceeded, Reason.PolicyViolation, Reason.PriceAboveLimit, Reason.NumberUnavailable, Reason.CannotPurchase];
 
 /**
  * The `bird_operator_workspace_*` gauges: what each workspace pays for, as its spend and quota policies count it
  * (records of every phase, claims in flight and numbers in Bird no record knows: see workspaceUsage), its records by
  * phase, and the headroom its policy leaves. Read from the caches at each scrape, by the leader only (the standby
- * would export the same values: see exportResourceConditions). Every phase is exported, 0 included, so a query
+ * would export the same values: see exportResourceConditions), with the workspace's counters started at 0. Every phase is exported, 0 included, so a query
  * sees a phase empty out instead of a series vanishing.
  */
 export function exportWorkspaceUsage(metrics: Metrics, sources: WorkspaceMetricsSources): void {
@@ -47,6 +50,7 @@ export function exportWorkspaceUsage(metrics: Metrics, sources: WorkspaceMetrics
 
 function exportWorkspace(metrics: Metrics, sources: WorkspaceMetricsSources, workspace: BirdWorkspace): void {
   const name = workspace.metadata?.name ?? "";
+  startCounters(metrics, name);
   const numbers = sources.numberRecords.inWorkspace(name);
   const senders = sources.senderRecords.inWorkspace(name);
   for (const [phase, count] of byPhase(numbers)) metrics.workspaceNumbers.set({ workspace: name, phase }, count);
@@ -67,6 +71,18 @@ function exportWorkspace(metrics: Metrics, sources: WorkspaceMetricsSources, wor
   if (policy?.maxNumbers !== undefined) {
     metrics.workspaceNumberLimit.set({ workspace: name }, policy.maxNumbers);
     metrics.workspaceNumbersHeadroom.set({ workspace: name }, policy.maxNumbers - usage.numbers);
+  }
+}
+
+/**
+ * The workspace's counters start at 0: Prometheus' increase() cannot see the first increment of a series that starts
+ * at 1, so without this the first refusal of a workspace would never raise an alert.
+ */
+function startCounters(metrics: Metrics, workspace: string): void {
+  for (const kind of [PHONE_NUMBER_KIND, ALPHA_SENDER_KIND]) {
+    metrics.purchases.inc({ workspace, kind }, 0);
+    metrics.cancellations.inc({ workspace, kind }, 0);
+    for (const reason of REFUSALS) metrics.purchasesRefused.inc({ workspace, kind, reason }, 0);
   }
 }
 
