@@ -5,8 +5,8 @@
  * and workspace series.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BirdWorkspace } from "../../src/api/v1alpha1/index.js";
-import { toNumber } from "../../src/bird/money.js";
+import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import { formatMoney, toNumber } from "../../src/bird/money.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
@@ -131,6 +131,23 @@ describe("metrics of a running operator", () => {
       expect(value(samples, "workqueue_longest_running_processor_seconds", { name }), name).toBeGreaterThanOrEqual(0);
     }
     expect(value(samples, "leader_election_master_status", {})).toBe(1);
+  });
+
+  it("fills what kubectl get shows: the number's price, the sender's country counts, the workspace's spend", async () => {
+    const number = await getJson<PhoneNumber>(cluster, ["pn", "first", "-n", fixture.namespace]);
+    expect(number.status?.monthlyPriceText).toBe(formatMoney(number.status?.monthlyPrice ?? { currencyCode: "X", amount: 0, exponent: 0 }));
+    const sender = await getJson<AlphaSender>(cluster, ["alphasender", "acme", "-n", fixture.namespace]);
+    // NL, GB and DE active; BE refused by the workspace's allowedCountries.
+    expect([sender.status?.activeCountries, sender.status?.desiredCountries]).toEqual([3, 4]);
+    const workspace = await eventually("spend text", async () => {
+      const got = await getJson<BirdWorkspace>(cluster, ["birdworkspace", fixture.workspace]);
+      return got.status?.monthlySpend && got.status.monthlySpendText === formatMoney(got.status.monthlySpend) ? got : undefined;
+    });
+    const { stdout } = await cluster.kubectl(["get", "bird", "-A", "-l", `bird-operator-test=${fixture.workspace}`]);
+    expect(stdout).toContain(workspace.status?.monthlySpendText);
+    const rows = (await cluster.kubectl(["get", "pn,as", "-n", fixture.namespace, "--no-headers"])).stdout.split("\n").map((line) => line.trim().split(/\s+/));
+    expect(rows.find((r) => r[0]?.endsWith("/first"))?.slice(4, 9)).toEqual([...(number.status?.monthlyPriceText ?? "").split(" "), "True", "Available", "True"]);
+    expect(rows.find((r) => r[0]?.endsWith("/acme"))?.slice(1, 7)).toEqual(["ACME", "3", "4", "False", "PolicyViolation", "True"]);
   });
 
   it("exports per-resource and workspace series from the leader only", async () => {

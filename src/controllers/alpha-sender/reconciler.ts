@@ -72,7 +72,7 @@ export class AlphaSenderReconciler {
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (as, status) => this.apply(as, status, context.log),
+      apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
       cleanup: (as, status) => this.cleanup(as, status, context.log),
     });
 
@@ -389,6 +389,13 @@ export class AlphaSenderReconciler {
   private now(): Date {
     return this.o.now?.() ?? new Date();
   }
+}
+
+/** The counts kubectl shows: countries the spec asks for, and how many of them are active. */
+function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
+  const desired = new Set(desiredCountries(as.spec));
+  status.desiredCountries = desired.size;
+  status.activeCountries = (status.countries ?? []).filter((row) => desired.has(row.countryCode) && row.status === CountryState.Active).length;
 }
 
 /** The countries a refusing Bird error names in `details.countryCodes`, among those sent. */

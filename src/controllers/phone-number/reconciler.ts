@@ -1,6 +1,7 @@
 import { PHONE_NUMBER_KIND, type BirdNumber, type BirdWorkspace, type DeletionPolicy, type PhoneNumber, type PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
+import { formatMoney } from "../../bird/money.js";
 import { subscriptionEnded } from "../../bird/subscription.js";
 import type { LongCodeNumber } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
@@ -40,7 +41,7 @@ export class PhoneNumberReconciler {
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (pn, status) => this.apply(pn, status, context.log),
+      apply: (pn, status) => this.apply(pn, status, context.log).finally(() => describePrice(status)),
       cleanup: (pn, status) => this.cleanup(pn, status, context.log),
     });
 
@@ -266,9 +267,15 @@ export class PhoneNumberReconciler {
 
 /** Everything status says about a number, for an object that holds none. */
 function clearNumberStatus(status: PhoneNumberStatus): void {
-  for (const field of ["boundTo", "numberId", "endpointId", "numberString", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
+  for (const field of ["boundTo", "numberId", "endpointId", "numberString", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "monthlyPriceText", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
     delete status[field];
   }
+}
+
+/** The price as kubectl shows it ("3.50 EUR"), from whatever this reconcile left in status.monthlyPrice. */
+function describePrice(status: PhoneNumberStatus): void {
+  if (status.monthlyPrice) status.monthlyPriceText = formatMoney(status.monthlyPrice);
+  else delete status.monthlyPriceText;
 }
 
 /** The deletion policy in effect: the resource's own, else its workspace's default, else Retain (nothing is lost). */
