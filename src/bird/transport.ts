@@ -11,6 +11,8 @@ export interface BirdObserver {
 
 export interface TransportOptions {
   fetch: (request: Request) => Promise<Response>;
+  /** Sent as User-Agent on every attempt, so Bird's logs name the operator and its version. */
+  userAgent?: string;
   limiter: WorkspaceRateLimiter;
   routeOf: RouteMatcher;
   /** Per attempt, from sending the request to the last byte of the answer. */
@@ -52,7 +54,7 @@ interface Call {
 export function createRetryingFetch(options: TransportOptions): (request: Request) => Promise<Response> {
   const random = options.random ?? Math.random;
   return async (request: Request): Promise<Response> => {
-    const call = await snapshot(request, options.routeOf);
+    const call = await snapshot(request, options);
     for (let attempt = 1; ; attempt++) {
       await takeToken(options, call.method, call.priority);
       // The wait for a token can be long; a caller that gave up meanwhile must not still send.
@@ -71,9 +73,10 @@ export function createRetryingFetch(options: TransportOptions): (request: Reques
   };
 }
 
-async function snapshot(request: Request, routeOf: RouteMatcher): Promise<Call> {
-  const route = routeOf(request.url);
+async function snapshot(request: Request, options: TransportOptions): Promise<Call> {
+  const route = options.routeOf(request.url);
   const headers = new Headers(request.headers);
+  if (options.userAgent) headers.set("user-agent", options.userAgent);
   const priority: Priority = headers.get(PRIORITY_HEADER) === "background" ? "background" : "normal";
   headers.delete(PRIORITY_HEADER);
   return {

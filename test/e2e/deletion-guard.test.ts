@@ -220,6 +220,11 @@ describe("deletion guard on a control plane of its own", () => {
       expect(await exists("crd", crdName(plural)), plural).toBe(true);
     }
     expect(await exists("birdworkspace", "prod")).toBe(true);
+    // The CRDs of kinds without objects (the ownership records here) were let through, as the guard intends: put them
+    // back, as an uninstall that changed its mind would (the operator needs every one of its kinds to start).
+    for (const plural of ["birdnumbers", "birdsenders"]) expect(await exists("crd", crdName(plural)), plural).toBe(false);
+    await admin.kubectl(["apply", "-k", CRD_DIR]);
+    await admin.kubectl(["wait", "--for=condition=Established", `crd/${crdName("birdnumbers")}`, `crd/${crdName("birdsenders")}`, "--timeout=30s"]);
   });
 
   it("fails closed without the operator's report, and the operator writes it again when it starts", async () => {
@@ -236,6 +241,7 @@ describe("deletion guard on a control plane of its own", () => {
     expect(await exists("crd", crdName("birdworkspaces"))).toBe(true);
     operator = await startOperator();
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "true");
+    for (const plural of ["birdnumbers", "birdsenders"]) await reported(plural, "false");
   });
 
   it("counts objects in namespaces the operator does not watch: the report comes from a live list, not its cache", async () => {

@@ -224,7 +224,7 @@ describe("deploy/ RBAC against the real API server", () => {
 
   it("reports which kinds are in use for the deletion guard with exactly these permissions", async () => {
     const report = await eventually("the in-use ConfigMap", () => getJson<{ data?: Record<string, string> }>(cluster, ["configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE]));
-    expect(Object.keys(report.data ?? {}).sort()).toEqual(["alphasenders", "birdworkspaces", "phonenumbers"]);
+    expect(Object.keys(report.data ?? {}).sort()).toEqual(["alphasenders", "birdnumbers", "birdsenders", "birdworkspaces", "phonenumbers"]);
     expect(Object.values(report.data ?? {}).every((v) => v === "true" || v === "false")).toBe(true);
     expect(report.data?.birdworkspaces).toBe("true");
   });

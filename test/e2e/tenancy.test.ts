@@ -350,8 +350,12 @@ describe("tenancy: no tenant can release, steer or spend what another owns", () 
     await dave.kubectl(["apply", "-f", "-"], { input: JSON.stringify(pn(dave, "labelled", { countryCode: "US", type: "local", deletionPolicy: "Delete" })) });
     await waitReady(dave.namespace, "labelled");
     const held = await get(dave.namespace, "labelled");
+    // A reconcile right now (a metadata change), so that the next one by resync is at least 4 s away: only the
+    // namespace watch can make the refusal come sooner.
+    await dave.kubectl(["annotate", "pn", "labelled", "-n", dave.namespace, "touched=1"]);
+    await settle(500);
     await cluster.kubectl(["label", "namespace", dave.namespace, `${allowLabel.key}-`]);
-    const refused = await waitReason(dave.namespace, "labelled", "Forbidden", "phonenumber", 10_000);
+    const refused = await waitReason(dave.namespace, "labelled", "Forbidden", "phonenumber", 3000);
     expect(refused.message).toContain("still holds");
     await gone(dave, "pn", "labelled");
     expect(mainStatus(sim, held.status?.endpointId ?? "")).toBe("active");

@@ -45,6 +45,10 @@ describe("upgrade from the release that kept ownership in annotations", () => {
     await oldObject("PhoneNumber", "owned", { countryCode: "US", type: "local" }, { [Annotation.legacyNumberId]: owned?.id ?? "" }, numberStatus(owned));
     // Killed between the buy and the id: the intent only, with the number already in the workspace.
     await oldObject("PhoneNumber", "interrupted", { countryCode: "US", type: "local" }, { [Annotation.legacyPurchaseIntent]: JSON.stringify({ stockItemId: "s-1", numberString: intended?.numberString, startedAt: new Date().toISOString() }) }, {});
+    // A copy of "owned" made before the upgrade (the previous release let it steer the same number): younger, so it
+    // gets no record of that number, and buys nothing either.
+    await sleep(1100);
+    await apply(cluster, { apiVersion: API, kind: "PhoneNumber", metadata: { name: "aa-copy-of-owned", namespace: fixture.namespace, annotations: { [Annotation.legacyNumberId]: owned?.id ?? "" } }, spec: { workspaceRef: { name: fixture.workspace }, countryCode: "US", type: "local", deletionPolicy: "Delete" } });
     const sender = sim.sim.addSender({ alphaString: "UPGRADE", workspaceId: WORKSPACE_ID, activeCountries: ["NL"] });
     await oldObject("AlphaSender", "sender-owner", { alphaString: "UPGRADE", countries: ["NL"] }, {}, { alphaNumberId: sender.id, endpointId: sender.endpointId, alphaString: "UPGRADE", countries: [{ countryCode: "NL", status: "active" }] });
     await sleep(1100); // a later creationTimestamp: the previous release let the oldest AlphaSender manage a sender
@@ -72,6 +76,7 @@ describe("upgrade from the release that kept ownership in annotations", () => {
     const senderRecord = await eventually("the sender recorded", async () => (await getJson<{ items: BirdSender[] }>(cluster, ["birdsenders"])).items.find((r) => r.spec.workspaceRef.name === fixture.workspace));
     expect(senderRecord.spec.claimRef?.uid).toBe((await get<AlphaSender>("alphasender", "sender-owner")).metadata?.uid);
     await eventually("the younger AlphaSender refused", async () => (condition(await get<AlphaSender>("alphasender", "sender-younger"))?.reason === "SenderConflict" ? true : undefined));
+    await eventually("the copy refused", async () => (condition(await get<PhoneNumber>("phonenumber", "aa-copy-of-owned"))?.reason === "NumberConflict" ? true : undefined));
     await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/interrupted", "-n", fixture.namespace, "--timeout=30s"]);
     await sleep(6000); // past a resync
     expect(sim.sim.purchases()).toEqual([]);

@@ -92,6 +92,7 @@ export class NumberClaims {
 
   /** No record yet: the previous release's hints (upgrade), the exact number the spec names, or a purchase. */
   private async claim(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+    if (pn.status?.boundTo) return this.reclaim(pn, connection, log);
     const migrated = await this.migrate(pn, connection, log);
     if (migrated) return migrated;
     if (!pn.spec.numberString) return this.bought(await this.o.purchaser.purchase(pn, connection, log));
@@ -100,6 +101,24 @@ export class NumberClaims {
     if (existing) return this.takeOver(pn, existing, connection, log);
     const number = await connection.inventory.numberByString(pn.spec.numberString);
     if (!number) return this.bought(await this.o.purchaser.purchase(pn, connection, log));
+    return this.adopt(pn, number, connection, log);
+  }
+
+  /**
+   * Status says this object was bound (to `status.boundTo`) but no record binds it now: the record was deleted by hand,
+   * or the status was restored from elsewhere. The number status names is claimed again if nobody holds it and it is
+   * still in the workspace; nothing is ever bought here (a missing record must not cost a new number).
+   */
+  private async reclaim(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+    const numberString = pn.status?.numberString;
+    const lost = (why: string): Waiting =>
+      new Waiting(`the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number`, Reason.NumberLost, 60_000);
+    if (!numberString) throw lost("its status names no number");
+    const name = numberRecordName(pn.spec.workspaceRef.name, numberString);
+    const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    if (existing) return this.takeOver(pn, existing, connection, log);
+    const number = await connection.inventory.numberByString(numberString);
+    if (!number) throw lost(`${numberString} is no longer in the workspace`);
     return this.adopt(pn, number, connection, log);
   }
 

@@ -265,9 +265,12 @@ export class PhoneNumberReconciler {
   }
 }
 
-/** Everything status says about a number, for an object that holds none. */
+/**
+ * What status says about a number, for an object that holds none. `boundTo` and `numberString` stay: they remember
+ * which number the object held, so a record deleted by hand is claimed again (never replaced by a purchase).
+ */
 function clearNumberStatus(status: PhoneNumberStatus): void {
-  for (const field of ["boundTo", "numberId", "endpointId", "numberString", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "monthlyPriceText", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
+  for (const field of ["numberId", "endpointId", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "monthlyPriceText", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
     delete status[field];
   }
 }
