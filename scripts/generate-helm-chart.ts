@@ -3,7 +3,9 @@
  * `kubectl kustomize deploy/`, so the chart and the kustomize base cannot drift: every object kustomize renders
  * becomes a template, with the namespace, Helm's labels and the values (image, replicas, resources, watched namespaces,
  * log level, pod placement, CRD install and keep) put in. Run with `npm run generate:helm` after changing deploy/ or
- * crds/; test/helm/chart.test.ts renders both and fails when they differ. _helpers.tpl, servicemonitor.yaml,
+ * crds/; test/helm/chart.test.ts renders both and fails when they differ. files/monitoring.yaml carries
+ * deploy/monitoring's alert groups and dashboard for the hand-written prometheusrule.yaml and dashboard.yaml (read with
+ * .Files.Get, so the alerts' own {{ $labels }} templates are not Helm's). _helpers.tpl, servicemonitor.yaml,
  * NOTES.txt and README.md beside them are written by hand.
  */
 import { execFileSync } from "node:child_process";
@@ -105,6 +107,7 @@ export function generateChart(rendered: string, version: string): GeneratedChart
     files.set(`templates/${doc.kind.toLowerCase()}-${name}.yaml`, `${GENERATED}\n${placeholders.apply(stringify(object, { lineWidth: 0 }))}`);
   }
   if (!deployment) throw new Error("deploy/ renders no Deployment");
+  files.set("files/monitoring.yaml", monitoringFile());
   files.set("values.yaml", valuesYaml(deployment, version));
   files.set("Chart.yaml", chartYaml(version));
   return { files };
@@ -234,6 +237,15 @@ function valuesYaml(deployment: Manifest, version: string): string {
     "    enabled: false",
     "    interval: 30s",
     "    labels: {}",
+    "  prometheusRule:",
+    "    # The alerts of deploy/monitoring as a Prometheus Operator PrometheusRule (README, Monitoring).",
+    "    enabled: false",
+    "    labels: {}",
+    "  dashboard:",
+    "    # The Grafana dashboard as a ConfigMap labelled for Grafana's dashboard sidecar.",
+    "    enabled: false",
+    "    labels:",
+    '      grafana_dashboard: "1"',
     "",
     "crds:",
     "  # Install and upgrade the CRDs with the release. Off: install them yourself (dist/crds.yaml).",
@@ -259,6 +271,14 @@ export function packageVersion(): string {
 }
 
 /** Generated files now in the chart directory (those starting with the GENERATED line). */
+/** deploy/monitoring's alert groups and dashboard, for the chart's prometheusrule.yaml and dashboard.yaml. */
+function monitoringFile(): string {
+  const monitoring = join(ROOT, "deploy", "monitoring");
+  const [rule] = parseAllDocuments(readFileSync(join(monitoring, "prometheus-rule.yaml"), "utf8")).map((doc) => doc.toJS() as { spec: { groups: Json } });
+  const dashboard = readFileSync(join(monitoring, "dashboard.json"), "utf8");
+  return `${GENERATED}\n${stringify({ groups: rule?.spec.groups ?? [], dashboard }, { lineWidth: 0 })}`;
+}
+
 export function generatedFilesOnDisk(dir = CHART_DIR): Map<string, string> {
   const found = new Map<string, string>();
   const visit = (at: string): void => {

@@ -32,6 +32,7 @@ import { WorkspaceConnections } from "./controllers/workspace/connections.js";
 import { WorkspaceReconciler } from "./controllers/workspace/reconciler.js";
 import type { Logger } from "./log.js";
 import { RecordStore, type OwnershipRecord } from "./ownership/records.js";
+import { exportWorkspaceUsage } from "./ownership/metrics.js";
 import { UsageBook } from "./ownership/usage.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
@@ -43,6 +44,7 @@ import { Manager } from "./runtime/manager.js";
 import type { Metrics } from "./runtime/metrics.js";
 import { OwnWrites } from "./runtime/own-writes.js";
 import { ResourceClient, type ResourceKind } from "./runtime/resource-client.js";
+import { exportResourceConditions } from "./runtime/resource-metrics.js";
 import { isReady } from "./runtime/status.js";
 import { Waiters } from "./runtime/waiters.js";
 
@@ -110,9 +112,9 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
   const usage = new UsageBook(numberRecords, senderRecords);
   const admission = new Admission({ connections, namespaces, operatorNamespace: config.operatorNamespace, resyncMs: config.resyncMs });
   const now = (): Date => new Date();
-  const managed = { connections, events, admission, resyncMs: config.resyncMs };
+  const managed = { connections, events, admission, resyncMs: config.resyncMs, metrics };
 
-  const purchaser = new Purchaser({ records: numberRecords, usage, events, resyncMs: config.resyncMs, mayAct: () => manager.mayAct(), now });
+  const purchaser = new Purchaser({ records: numberRecords, usage, events, metrics, resyncMs: config.resyncMs, mayAct: () => manager.mayAct(), now });
   const numberWaiters = new Waiters((key) => phoneNumberController.queue.add(key));
   const numberClaims = new NumberClaims({
     records: numberRecords,
@@ -226,6 +228,9 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     shutdownDeadlineMs: config.shutdownDeadlineMs,
     leaderElection: config.leaderElection.enabled ? { ...config.leaderElection, namespace: config.leaderElection.leaseNamespace, name: config.leaderElection.leaseName } : undefined,
   });
+  const isLeader = (): boolean => manager.isLeading();
+  exportResourceConditions(metrics, { [PHONE_NUMBER_KIND]: phoneNumbers, [ALPHA_SENDER_KIND]: alphaSenders, [BIRD_WORKSPACE_KIND]: workspaces }, isLeader);
+  exportWorkspaceUsage(metrics, { workspaces, numberRecords, senderRecords, usage, connections, isLeader });
   for (const i of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders]) manager.addInformer(i);
   const inUse = {
     [BIRD_WORKSPACE_PLURAL]: workspaces,

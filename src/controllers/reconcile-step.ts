@@ -7,6 +7,7 @@ import { apiStatusCode, classifyError, errorMessage, errorReason, PermanentError
 import type { EventRecorder, EventSubject } from "../runtime/events.js";
 import { hasFinalizer, removeFinalizer } from "../runtime/finalizer.js";
 import type { Informer } from "../runtime/informer.js";
+import type { Metrics } from "../runtime/metrics.js";
 import { createMergePatch } from "../runtime/merge-patch.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
 import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
@@ -121,6 +122,8 @@ export interface ManagedReconcilerOptions<T extends KubernetesObject> {
   events: EventRecorder;
   admission: Admission;
   resyncMs: number;
+  /** Counts purchases, cancellations and refusals (bird_operator_*_total). */
+  metrics?: Metrics;
   now?: () => Date;
 }
 

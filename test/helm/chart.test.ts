@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,6 +118,20 @@ describe("the Helm chart", () => {
     const selected = services.filter((service) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v));
     expect(selected.map((service) => service.metadata.name)).toEqual(["bird-operator-metrics"]);
     expect(selected[0]!.spec.ports.map((port) => port.name)).toContain(monitor.spec.endpoints[0]!.port);
+  });
+
+  it("adds deploy/monitoring's alerts and dashboard, unchanged, only when asked", async () => {
+    expect((await template()).some((doc) => doc.kind === "PrometheusRule" || doc.metadata.name === "bird-operator-dashboard")).toBe(false);
+    const docs = await template("--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.prometheusRule.labels.release=prometheus", "--set", "metrics.dashboard.enabled=true");
+    const component = parse(execFileSync("kubectl", ["kustomize", join(CHART_DIR, "../../monitoring")], { encoding: "utf8" }));
+    const rule = docs.find((doc) => doc.kind === "PrometheusRule");
+    expect(rule?.metadata.labels?.release).toBe("prometheus");
+    // The alerts' own {{ $labels }} templates reach Prometheus as they are, not rendered by Helm.
+    expect(rule?.spec).toEqual(component.find((doc) => doc.kind === "PrometheusRule")?.spec);
+    const dashboard = docs.find((doc) => doc.metadata.name === "bird-operator-dashboard") as Manifest & { data: Record<string, string> };
+    const expected = component.find((doc) => doc.kind === "ConfigMap") as Manifest & { data: Record<string, string> };
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe("1");
+    expect(JSON.parse(dashboard.data["bird-operator.json"] ?? "")).toEqual(JSON.parse(expected.data["bird-operator.json"] ?? "-"));
   });
 
   it("leaves the CRDs out, or without the keep policy, when asked", async () => {

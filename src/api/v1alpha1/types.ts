@@ -246,6 +246,8 @@ export interface BirdWorkspaceStatus {
    * paid countries of the senders.
    */
   monthlySpend?: Money;
+  /** The monthly spend as text, e.g. 12.50 EUR (for kubectl get). */
+  monthlySpendText?: string;
   /** When the operator last read this workspace's state from Bird. */
   lastSyncTime?: string;
 }
@@ -373,6 +375,8 @@ export interface PhoneNumberStatus {
   capabilities?: string[];
   /** Monthly subscription price of the number. */
   monthlyPrice?: Money;
+  /** The monthly price as text, e.g. 3.50 EUR (for kubectl get). */
+  monthlyPriceText?: string;
   /** Status of each destination country the spec manages, per capability. */
   destinations?: PhoneNumberDestinationStatus[];
   /** The number's main subscription, whose cancellation releases the number. */
@@ -471,6 +475,10 @@ export interface AlphaSenderStatus {
   provisioningStatus?: string;
   /** Issues Bird reports on the endpoint (e.g. brand-not-ready). */
   issues?: string[];
+  /** How many countries the spec asks for (for kubectl get). */
+  desiredCountries?: number;
+  /** How many of the desired countries are active for sms (for kubectl get). */
+  activeCountries?: number;
   /** Status of each destination country the spec manages. */
   countries?: AlphaSenderCountryStatus[];
   /** The .metadata.generation this status describes. */

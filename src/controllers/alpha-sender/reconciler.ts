@@ -1,4 +1,4 @@
-import type { AlphaSender, AlphaSenderStatus, BirdSender, CountryCharge } from "../../api/v1alpha1/index.js";
+import { ALPHA_SENDER_KIND, type AlphaSender, type AlphaSenderStatus, type BirdSender, type CountryCharge } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { AlphaNumber, EndpointSubscription, Money } from "../../bird/types.js";
@@ -72,7 +72,7 @@ export class AlphaSenderReconciler {
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (as, status) => this.apply(as, status, context.log),
+      apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
       cleanup: (as, status) => this.cleanup(as, status, context.log),
     });
 
@@ -241,6 +241,7 @@ export class AlphaSenderReconciler {
   private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
     const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.connection.client.activateDestinations(sync.sender.endpointId, CAPABILITY, b));
     if (!countries.length) return [];
+    this.o.metrics?.purchases.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND }, countries.filter((c) => !repair.has(c)).length);
     for (const country of countries) {
       const destination = result?.results?.find((d) => d.countryCode === country);
       sync.rows.set(country, answeredRow(sync.rows.get(country), country, destination, CountryState.Active, result?.subscriptionPrices?.[country]));
@@ -279,6 +280,7 @@ export class AlphaSenderReconciler {
   private refuse(sync: Sync, country: string, price: Money | undefined, refusal: Refusal): void {
     const before = sync.rows.get(country);
     sync.rows.set(country, refusedRow(country, price));
+    this.o.metrics?.purchasesRefused.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND, reason: refusal.reason });
     if (before?.status === CountryState.Refused) return;
     const reason = refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
     this.o.events.record(sync.as, "Warning", reason, `Not activating ${country} for sender ${sync.sender.alphaString}: ${refusal.message}`);
@@ -311,6 +313,7 @@ export class AlphaSenderReconciler {
         for (const country of batch.filter((c) => cancel.has(c))) {
           await cancelCountry(sync, country);
           cancelled.push(country);
+          this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
           sync.cancelled.add(country);
           sync.rows.delete(country);
           sync.status.countries = sortedRows(sync.rows);
@@ -386,6 +389,13 @@ export class AlphaSenderReconciler {
   private now(): Date {
     return this.o.now?.() ?? new Date();
   }
+}
+
+/** The counts kubectl shows: countries the spec asks for, and how many of them are active. */
+function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
+  const desired = new Set(desiredCountries(as.spec));
+  status.desiredCountries = desired.size;
+  status.activeCountries = (status.countries ?? []).filter((row) => desired.has(row.countryCode) && row.status === CountryState.Active).length;
 }
 
 /** The countries a refusing Bird error names in `details.countryCodes`, among those sent. */

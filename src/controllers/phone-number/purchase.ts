@@ -1,5 +1,5 @@
 import type { BirdNumber, PhoneNumber } from "../../api/v1alpha1/index.js";
-import { API_VERSION, BIRD_NUMBER_KIND } from "../../api/v1alpha1/index.js";
+import { API_VERSION, BIRD_NUMBER_KIND, PHONE_NUMBER_KIND } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
@@ -10,6 +10,7 @@ import { boundTo, Phase, type RecordStore } from "../../ownership/records.js";
 import type { UsageBook } from "../../ownership/usage.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
+import type { Metrics } from "../../runtime/metrics.js";
 import { rfc3339 } from "../../runtime/status.js";
 import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
@@ -19,6 +20,7 @@ export interface PurchaserOptions {
   records: RecordStore<BirdNumber>;
   usage: UsageBook;
   events: EventRecorder;
+  metrics?: Metrics;
   resyncMs: number;
   /** Asked right before a buy leaves: false when this replica can no longer be sure it leads (see Manager.mayAct). */
   mayAct?: () => boolean;
@@ -42,10 +44,14 @@ export class Purchaser {
   /** `reserved`: the record the platform team prepared for this namespace, bought into instead of a new one. */
   async purchase(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
     await connection.inventory.refresh();
-    const item = await this.pickStockItem(pn, connection, reserved);
     const workspaceName = connection.workspace.metadata?.name ?? "";
+    const item = await this.pickStockItem(pn, connection, reserved).catch((error: unknown) => this.refused(workspaceName, error));
     const name = numberRecordName(workspaceName, item.numberString);
-    this.reserve(connection, item, name);
+    try {
+      this.reserve(connection, item, name);
+    } catch (error) {
+      this.refused(workspaceName, error);
+    }
     let record: BirdNumber | undefined;
     try {
       record = await this.claim(pn, item, name, reserved);
@@ -78,7 +84,10 @@ export class Purchaser {
       const monthlyPrice = price ?? current.status?.monthlyPrice;
       const status = { ...current.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, purchase: undefined, monthlyPrice, monthlyPriceText: monthlyPrice ? formatMoney(monthlyPrice) : undefined };
       try {
-        return await this.o.records.update({ ...current, status });
+        const bound = await this.o.records.update({ ...current, status });
+        // Bound from Purchasing: the buy happened (answered, or found by lookup after a crash or a 5xx).
+        if (current.status?.phase === Phase.Purchasing) this.o.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
+        return bound;
       } catch (error) {
         // Losing this write would only leave the record Purchasing (resolved by lookup later); retry a few times.
         const fresh = attempt < 5 ? await this.o.records.read(current.metadata?.name ?? "") : undefined;
@@ -107,6 +116,12 @@ export class Purchaser {
     return this.o.records.create(boundTo(record, pn));
   }
 
+  /** Counts a refusal by a guardrail or for lack of stock (the condition reason the resource shows), and rethrows. */
+  private refused(workspace: string, error: unknown): never {
+    if (error instanceof Waiting || error instanceof PermanentError) this.o.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
+    throw error;
+  }
+
   private staleLeader(item: NumberStockItem): Error | undefined {
     if (!this.o.mayAct || this.o.mayAct()) return undefined;
     return new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the claim`, Reason.PurchasePending);
@@ -129,6 +144,7 @@ export class Purchaser {
     }
     await this.o.records.remove(record);
     this.o.usage.release(connection.workspace.metadata?.name ?? "", name);
+    this.o.metrics?.purchasesRefused.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND, reason: Reason.CannotPurchase });
     log.info({ record: name, numberString: item.numberString, status: error.status, code: error.code }, "Purchase refused; claim withdrawn");
     this.o.events.record(record, "Warning", EventReason.PurchaseFailed, `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`);
     if (error.status === 422 || error.kind === "transient") {

@@ -1,6 +1,7 @@
-import type { BirdNumber, BirdWorkspace, DeletionPolicy, PhoneNumber, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import { PHONE_NUMBER_KIND, type BirdNumber, type BirdWorkspace, type DeletionPolicy, type PhoneNumber, type PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
+import { formatMoney } from "../../bird/money.js";
 import { subscriptionEnded } from "../../bird/subscription.js";
 import type { LongCodeNumber } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
@@ -40,7 +41,7 @@ export class PhoneNumberReconciler {
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult | undefined> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (pn, status) => this.apply(pn, status, context.log),
+      apply: (pn, status) => this.apply(pn, status, context.log).finally(() => describePrice(status)),
       cleanup: (pn, status) => this.cleanup(pn, status, context.log),
     });
 
@@ -237,6 +238,7 @@ export class PhoneNumberReconciler {
       try {
         const cancelled = await connection.client.cancelSubscription(endpointId, "main");
         status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
+        this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
       } catch (error) {
         // Not found, or an id no Bird endpoint can have (RangeError): there is no subscription to cancel.
         if (!((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError)) throw error;
@@ -260,9 +262,15 @@ export class PhoneNumberReconciler {
  * which number the object held, so a record deleted by hand is claimed again (never replaced by a purchase).
  */
 function clearNumberStatus(status: PhoneNumberStatus): void {
-  for (const field of ["numberId", "endpointId", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
+  for (const field of ["numberId", "endpointId", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "monthlyPriceText", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
     delete status[field];
   }
+}
+
+/** The price as kubectl shows it ("3.50 EUR"), from whatever this reconcile left in status.monthlyPrice. */
+function describePrice(status: PhoneNumberStatus): void {
+  if (status.monthlyPrice) status.monthlyPriceText = formatMoney(status.monthlyPrice);
+  else delete status.monthlyPriceText;
 }
 
 /** The deletion policy in effect: the resource's own, else its workspace's default, else Retain (nothing is lost). */

@@ -3,6 +3,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import type { AlphaSender, BirdNumber, BirdSender, BirdWorkspace, BirdWorkspaceStatus, PhoneNumber } from "../../api/v1alpha1/index.js";
 import { EventReason, IN_USE_FINALIZER, Reason, READY, SYNCED } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
+import { formatMoney } from "../../bird/money.js";
 import { Phase, type RecordStore } from "../../ownership/records.js";
 import type { UsageBook } from "../../ownership/usage.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
@@ -154,18 +155,20 @@ export class WorkspaceReconciler {
   }
 
   /** What the workspace pays for, as its policies count it (see workspaceUsage), from the record caches. */
-  private counts(workspace: BirdWorkspace): Pick<BirdWorkspaceStatus, "numbers" | "releasedNumbers" | "senders" | "monthlySpend"> {
+  private counts(workspace: BirdWorkspace): Pick<BirdWorkspaceStatus, "numbers" | "releasedNumbers" | "senders" | "monthlySpend" | "monthlySpendText"> {
     const name = workspace.metadata?.name ?? "";
     const numberRecords = this.o.numberRecords.inWorkspace(name);
     const connection = this.o.connections.connect(name);
     const usage = connection.ok ? this.o.usage.of(connection.value) : undefined;
     const held = numberRecords.filter((r) => r.status?.phase === Phase.Bound || r.status?.phase === Phase.Purchasing).length;
     const currency = workspace.spec.policy?.maxMonthlySpend?.currencyCode ?? usage?.prices[0]?.currencyCode;
+    const spend = currency && usage ? sumMoney(usage.prices, currency).total : undefined;
     return {
       numbers: usage?.numbers ?? held,
       releasedNumbers: numberRecords.filter((r) => r.status?.phase === Phase.Released).length,
       senders: this.o.senderRecords.inWorkspace(name).length,
-      monthlySpend: currency && usage ? sumMoney(usage.prices, currency).total : undefined,
+      monthlySpend: spend,
+      monthlySpendText: spend ? formatMoney(spend) : undefined,
     };
   }
 
