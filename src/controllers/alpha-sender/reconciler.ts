@@ -11,7 +11,7 @@ import { TransientError, Waiting } from "../../runtime/errors.js";
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
-import { effectiveDeletionPolicy } from "../phone-number/reconciler.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/reconciler.js";
 import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
@@ -376,11 +376,7 @@ export class AlphaSenderReconciler {
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
   private keepReason(as: AlphaSender, policy: string): string | undefined {
-    if (as.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
-    if (policy === "Retain") return "deletionPolicy Retain";
-    const admitted = this.o.admission.check(as);
-    if (!admitted.ok && admitted.reason === Reason.Forbidden) return `the namespace may no longer use BirdWorkspace "${as.spec.workspaceRef.name}"`;
-    return undefined;
+    return deletionKeepReason(as, policy, () => this.o.admission.check(as));
   }
 
   private now(): Date {
@@ -388,8 +384,8 @@ export class AlphaSenderReconciler {
   }
 }
 
-/** The countries a refusing Bird error names in `details.countryCodes`, among those sent. */
-function unservedCountries(error: unknown, sent: readonly string[]): string[] {
+/** The countries a refusing Bird error names in `details.countryCodes`, among those sent (exported for the planner). */
+export function unservedCountries(error: unknown, sent: readonly string[]): string[] {
   if (!isBirdApiError(error) || error.kind !== "permanent") return [];
   const named = error.details?.countryCodes;
   if (!Array.isArray(named)) return [];
