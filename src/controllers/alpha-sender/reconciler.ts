@@ -402,9 +402,9 @@ async function cancelCountry(sync: Sync, country: string): Promise<void> {
 
 /**
  * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
- * answers of this reconcile's writes on top where no list followed them.
+ * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
  */
-function charges(sync: Sync): CountryCharge[] {
+export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
   const paid = new Map<string, CountryCharge>();
   const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({ countryCode, ...(price ? { price } : {}) });
   for (const s of sync.subscriptions) if (s.status === CountryState.Active && /^[A-Z]{2}$/.test(s.name)) paid.set(s.name, charge(s.name, s.price));
