@@ -18,6 +18,7 @@ interface PlanFlags {
   namespace: string;
   output: "text" | "markdown" | "json";
   failOnViolation: boolean;
+  detailedExitcode: boolean;
   kubeconfig?: string;
   operatorNamespace: string;
   birdAccessKeyFile: string[];
@@ -35,8 +36,10 @@ export function registerPlanCommand(program: Command): void {
     .option("-n, --namespace <ns>", "namespace of objects that name none", "default")
     .addOption(new Option("-o, --output <format>", "text, markdown (a pull-request comment) or json (docs/plan.md)").choices(["text", "markdown", "json"]).default("text"))
     .option("--fail-on-violation", "exit 1 when the API server or the operator would refuse something (policy, quota, conflicts, invalid changes)", false)
+    .option("--no-detailed-exitcode", "exit 0 when there are changes too (for gates such as an Argo CD PreSync hook, where only 1 should fail)")
     .option("--kubeconfig <file>", "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)")
-    .option("--operator-namespace <ns>", "the operator's namespace, which every workspace admits (env POD_NAMESPACE)", process.env.POD_NAMESPACE ?? "bird-operator")
+    // Not POD_NAMESPACE as `run` reads it: a plan's pod (a PreSync hook) runs in a team's namespace, not the operator's.
+    .option("--operator-namespace <ns>", "the operator's namespace (its --operator-namespace), which every workspace admits", "bird-operator")
     .option("--bird-access-key-file <[workspace=]file>", "a Bird AccessKey for asking Bird, for every workspace or the one named (repeatable); without it the workspace's Secret is read with your credentials", collect, [])
     .option("--bird-timeout <duration>", "timeout of one Bird request attempt", "10s")
     .option("--no-color", "no colours in text output (also NO_COLOR; colours only on a terminal anyway)")
@@ -60,7 +63,8 @@ export function registerPlanCommand(program: Command): void {
         const colour = flags.color && process.stdout.isTTY && !process.env.NO_COLOR;
         const out = flags.output === "json" ? `${JSON.stringify(plan, null, 2)}\n` : flags.output === "markdown" ? renderMarkdown(plan) : renderText(plan, colour);
         process.stdout.write(out);
-        process.exitCode = exitCode(plan, flags.failOnViolation);
+        const code = exitCode(plan, flags.failOnViolation);
+        process.exitCode = code === 2 && !flags.detailedExitcode ? 0 : code;
       } finally {
         http.close();
       }

@@ -44,7 +44,7 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   const cluster = await options.reader.snapshot();
   const errors: string[] = [];
   const warnings: string[] = [];
-  const input = splitInput(manifests, options.defaultNamespace, errors, warnings);
+  const input = splitInput(manifests, options.defaultNamespace, errors);
   const workspaces = workspaceStates(cluster, input.workspaces);
   const namespaces = new Map<string, NamespaceInfo>(cluster.namespaces);
   for (const ns of input.namespaces) namespaces.set(ns.metadata?.name ?? "", { metadata: { ...namespaces.get(ns.metadata?.name ?? "")?.metadata, ...ns.metadata } });
@@ -94,10 +94,10 @@ interface Input {
   namespaces: Manifest[];
 }
 
-function splitInput(manifests: readonly Manifest[], defaultNamespace: string, errors: string[], warnings: string[]): Input {
+/** PhoneNumbers and AlphaSenders are planned; BirdWorkspaces and Namespaces give policy and labels; the rest is not ours. */
+function splitInput(manifests: readonly Manifest[], defaultNamespace: string, errors: string[]): Input {
   const input: Input = { managed: [], workspaces: [], namespaces: [] };
   const seen = new Set<string>();
-  let ignored = 0;
   for (const manifest of manifests) {
     const ours = manifest.apiVersion?.startsWith(`${GROUP}/`) ?? false;
     if (manifest.kind === "Namespace" && manifest.apiVersion === "v1") input.namespaces.push(manifest);
@@ -110,20 +110,25 @@ function splitInput(manifests: readonly Manifest[], defaultNamespace: string, er
       else if (seen.has(key)) errors.push(`${manifest.source}: ${manifest.kind} ${namespace}/${name} appears twice in the input`);
       else input.managed.push({ kind: manifest.kind, manifest, namespace, name });
       seen.add(key);
-    } else ignored++;
+    }
   }
-  if (ignored) warnings.push(`${ignored} objects of other kinds in the input are not planned (only PhoneNumbers and AlphaSenders; BirdWorkspaces and Namespaces are read for their policy and labels)`);
   return input;
 }
 
-/** Every workspace, with the input's spec where the input changes one: the plan judges the input's policy. */
+/**
+ * Every workspace. Where the input changes one, the plan judges the input's policy (limits, namespaces, default
+ * deletion policy) but asks Bird as the live workspace does (endpoint, ids, key), since that is what the operator uses
+ * until the change is applied.
+ */
 function workspaceStates(cluster: ClusterState, inputWorkspaces: readonly Manifest[]): Map<string, WorkspaceState> {
   const all = new Map<string, BirdWorkspace>(cluster.workspaces.map((w) => [w.metadata?.name ?? "", w]));
   for (const manifest of inputWorkspaces) {
     const name = manifest.metadata?.name ?? "";
     const live = all.get(name);
     // Input is untyped until the API server has seen it: a malformed spec fails where it is used, naming the resource.
-    all.set(name, { ...(live ?? { metadata: { name } }), spec: manifest.spec } as unknown as BirdWorkspace);
+    const spec = manifest.spec as unknown as BirdWorkspace["spec"];
+    const { policy, allowedNamespaces, defaultDeletionPolicy } = spec;
+    all.set(name, live ? { ...live, spec: { ...live.spec, policy, allowedNamespaces, defaultDeletionPolicy } } : ({ metadata: { name }, spec } as BirdWorkspace));
   }
   const list = [...all.values()];
   return new Map(
@@ -327,14 +332,16 @@ function resourceViolations(resources: readonly ResourcePlan[]): Violation[] {
 
 function summarize(resources: readonly ResourcePlan[], violations: readonly Violation[]): Plan["summary"] {
   const count = (type: string): number => resources.reduce((n, r) => n + r.actions.filter((a) => a.type === type).length, 0);
+  const countries = (type: "activate" | "deactivate"): number =>
+    resources.reduce((n, r) => n + r.actions.reduce((m, a) => m + (a.type === type ? a.countries.length : 0), 0), 0);
   const changed = (r: ResourcePlan): boolean => (r.operation !== "none" && r.apiServer.dryRun !== "refused") || r.actions.length > 0;
   return {
     changes: resources.filter(changed).length,
     purchases: count("buy"),
     adoptions: count("adopt"),
     claims: count("take-over") + count("claim-sender"),
-    activations: count("activate"),
-    deactivations: count("deactivate"),
+    activations: countries("activate"),
+    deactivations: countries("deactivate"),
     cancellations: count("cancel-subscription"),
     releases: count("release"),
     violations: violations.length,

@@ -64,8 +64,8 @@ function headline(plan: Plan): string {
   if (s.purchases) parts.push(`${s.purchases} number${s.purchases === 1 ? "" : "s"} to buy${bought ? ` (${bought} a month)` : ""}`);
   if (s.adoptions) parts.push(`${s.adoptions} to adopt`);
   if (s.claims) parts.push(`${s.claims} to claim`);
-  if (s.activations) parts.push(`${s.activations} activation${s.activations === 1 ? "" : "s"}`);
-  if (s.deactivations) parts.push(`${s.deactivations} deactivation${s.deactivations === 1 ? "" : "s"}`);
+  if (s.activations) parts.push(`${s.activations} destination${s.activations === 1 ? "" : "s"} to activate`);
+  if (s.deactivations) parts.push(`${s.deactivations} to deactivate`);
   if (s.cancellations) parts.push(`${s.cancellations} subscription${s.cancellations === 1 ? "" : "s"} to cancel`);
   if (s.releases) parts.push(`${s.releases} to release`);
   const changes = `${s.changes} resource${s.changes === 1 ? "" : "s"} change${s.changes === 1 ? "s" : ""}`;

@@ -30,6 +30,7 @@ export interface PlanSummary {
   purchases: number;
   adoptions: number;
   claims: number;
+  /** Destination countries to activate and deactivate. */
   activations: number;
   deactivations: number;
   cancellations: number;
