@@ -24,8 +24,7 @@ import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/phon
 import { senderRecordName } from "../ownership/names.js";
 import { boundTo, claimability, isHeldBy, Phase, type Claimant } from "../ownership/records.js";
 import { countryKey } from "../ownership/usage.js";
-import { admit, claimantOf, priceText, problem, type PlanContext } from "./context.js";
-import type { Change } from "./phone-number.js";
+import { admit, claimantOf, priceText, problem, type Change, type PlanContext } from "./context.js";
 import type { ResourcePlan } from "./types.js";
 import type { BirdView, WorkspaceState } from "./workspace-state.js";
 
@@ -48,7 +47,7 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
   }
   const workspace = admitted.value;
   plan.deletionPolicy = effectiveDeletionPolicy(as, workspace.workspace);
-  const bird = await context.bird(workspace);
+  const bird = workspace.bird;
   if (!bird) return;
   const held = live ? heldRecord(context, live) : undefined;
   const sender = await locateSender(bird, as.spec);
@@ -238,7 +237,7 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
     plan.actions.push({ type: "release", record: name, target: alphaString, why: keep, description: `keep sender ${alphaString} (${keep}): its countries stay active and paid for, record ${name} turns Released` });
     return;
   }
-  const bird = workspace && owner ? await context.bird(owner) : undefined;
+  const bird = owner?.bird;
   if (!workspace || !owner || !bird) {
     if (!workspace) plan.problems.push(problem(Reason.WorkspaceNotFound, `cannot release the countries of sender ${alphaString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. To let go without cancelling, set spec.deletionPolicy: Retain`));
     return;

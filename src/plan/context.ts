@@ -7,10 +7,10 @@ import type { Resolution } from "../controllers/workspace/connections.js";
 import type { Claimant } from "../ownership/records.js";
 import { errorReason } from "../runtime/errors.js";
 import type { NamespaceInfo } from "./cluster.js";
-import type { Action, Problem, ResourcePlan } from "./types.js";
-import type { BirdView, WorkspaceState } from "./workspace-state.js";
+import type { Problem, ResourcePlan } from "./types.js";
+import type { WorkspaceState } from "./workspace-state.js";
 
-/** What planning one resource reads: the workspaces as the plan has changed them so far, namespaces, Bird. */
+/** What planning one resource reads: the workspaces (and their Bird) as the plan has changed them so far, namespaces. */
 export interface PlanContext {
   operatorNamespace: string;
   /** Only for the operator's messages ("checking again in ... s"). */
@@ -19,8 +19,14 @@ export interface PlanContext {
   namespaces: ReadonlyMap<string, NamespaceInfo>;
   /** Every AlphaSender of the cluster, and the input's new ones: the oldest claimant of a sender goes first. */
   alphaSenders: readonly AlphaSender[];
-  /** The workspace's Bird, connected on first use; undefined (and the workspace's birdError set) when it cannot be. */
-  bird(workspace: WorkspaceState): Promise<BirdView | undefined>;
+}
+
+/** A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill. */
+export interface Change<T> {
+  live?: T;
+  /** For create and update: the object as the API server's dry run answered it (else as the input has it). */
+  desired?: T;
+  plan: ResourcePlan;
 }
 
 /**
@@ -60,10 +66,6 @@ export function problem(reason: string, message: string): Problem {
 export function problemOf(error: unknown): Problem | undefined {
   const reason = errorReason(error, "");
   return reason && error instanceof Error ? problem(reason, error.message) : undefined;
-}
-
-export function addAction(plan: ResourcePlan, action: Action): void {
-  plan.actions.push(action);
 }
 
 /** The object the claims are made for: its uid when it exists, else one standing for it within this plan. */

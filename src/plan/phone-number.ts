@@ -10,17 +10,9 @@ import { chooseStockItem, lookupNumber, quotaRefusal } from "../controllers/phon
 import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/phone-number/reconciler.js";
 import { numberRecordName } from "../ownership/names.js";
 import { boundTo, claimability, Phase, type Claimant } from "../ownership/records.js";
-import { admit, claimantOf, priceText, problem, problemOf, type PlanContext } from "./context.js";
+import { admit, claimantOf, priceText, problem, problemOf, type Change, type PlanContext } from "./context.js";
 import type { ResourcePlan } from "./types.js";
 import type { BirdView, WorkspaceState } from "./workspace-state.js";
-
-/** A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill. */
-export interface Change<T> {
-  live?: T;
-  /** For create and update: the object as the API server's dry run answered it (else as the input has it). */
-  desired?: T;
-  plan: ResourcePlan;
-}
 
 /** What one reconcile has to work with once the claim is settled: the number, if it exists yet. */
 interface Claimed {
@@ -46,7 +38,7 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
   }
   const workspace = admitted.value;
   plan.deletionPolicy = effectiveDeletionPolicy(pn, workspace.workspace);
-  const bird = await context.bird(workspace);
+  const bird = workspace.bird;
   if (!bird) return;
   const claimant = claimantOf(pn, live);
   const observeOnly = pn.spec.managementPolicy === "ObserveOnly";

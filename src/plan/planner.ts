@@ -1,16 +1,15 @@
 import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../api/v1alpha1/index.js";
 import { ALPHA_SENDER_KIND, GROUP, PHONE_NUMBER_KIND } from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
-import { formatMoney, type Money } from "../bird/money.js";
 import { spendViolation, sumMoney } from "../controllers/guardrails.js";
 import { workspaceUsable } from "../controllers/workspace/connections.js";
 import type { Usage } from "../ownership/usage.js";
 import { errorMessage } from "../runtime/errors.js";
 import { planAlphaSender } from "./alpha-sender.js";
 import type { ClusterReader, ClusterState, DryRun, ManagedKind, NamespaceInfo } from "./cluster.js";
-import { claimantOf, problem, type PlanContext } from "./context.js";
+import { claimantOf, problem, type Change, type PlanContext } from "./context.js";
 import type { Manifest } from "./input.js";
-import { planPhoneNumber, type Change } from "./phone-number.js";
+import { planPhoneNumber } from "./phone-number.js";
 import { PLAN_API_VERSION, type Plan, type ResourcePlan, type Violation, type WorkspacePlan } from "./types.js";
 import { birdView, WorkspaceState } from "./workspace-state.js";
 
@@ -58,7 +57,6 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
     workspaces,
     namespaces,
     alphaSenders: alphaSenders(cluster, changes),
-    bird: (workspace) => Promise.resolve(workspace.bird),
   };
   // Deletions last: the operator does not order a deletion's cancellation before another resource's purchase, so
   // purchases are checked against the spend as it is before this change's cancellations.
@@ -358,8 +356,4 @@ function changedFields(from: unknown, to: unknown): string[] {
 /** JSON with object keys sorted, so that equal values compare equal whatever order their keys came in. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v));
-}
-
-export function moneyText(money: Money | undefined): string {
-  return money ? formatMoney(money) : "-";
 }

@@ -264,6 +264,31 @@ describe("bird-operator plan against the operator", () => {
     expect(attempt.stderr).toContain("may only make server-side dry runs");
   });
 
+  it("with only the read-only role it still plans, says what it could not check, and reads no Secret", async () => {
+    const reader = "plan-reader";
+    await admin.kubectl(["create", "serviceaccount", reader, "-n", "bird-operator"]);
+    await admin.kubectl(["create", "clusterrolebinding", reader, "--clusterrole=bird-operator-planner", `--serviceaccount=bird-operator:${reader}`]);
+    const { stdout: token } = await admin.kubectl(["create", "token", reader, "-n", "bird-operator", "--duration=1h"]);
+    const kubeconfig = JSON.parse(readFileSync(plannerKubeconfig, "utf8")) as { users: { user: Record<string, unknown> }[] };
+    kubeconfig.users = [{ ...kubeconfig.users[0], user: { token: token.trim() } }];
+    const readerKubeconfig = join(dir, "reader-kubeconfig");
+    writeFileSync(readerKubeconfig, JSON.stringify(kubeconfig), { mode: 0o600 });
+    const args = ["plan", "-f", join(dir, "changes.yaml"), "-o", "json", "--kubeconfig", readerKubeconfig, "--operator-namespace", fixture.namespace];
+
+    const withKey = await cli([...args, "--bird-access-key-file", `${fixture.workspace}=${keyFile}`]);
+    expect(withKey.code, withKey.stderr).toBe(2);
+    const partial = JSON.parse(withKey.stdout) as Plan;
+    expect(partial.warnings.join("\n")).toContain("dry run needs create, patch and delete");
+    expect(partial.resources.every((r) => r.apiServer.dryRun === "skipped")).toBe(true);
+    // Bird's part does not depend on the dry run.
+    expect(partial.resources.find((r) => r.name === "gb-line")?.actions.map((a) => a.type)).toEqual(["buy", "activate"]);
+
+    const withoutKey = await cli(args);
+    expect(withoutKey.code).toBe(1);
+    const failed = JSON.parse(withoutKey.stdout) as Plan;
+    expect(failed.errors.join("\n")).toContain(`may not read Secret ${fixture.namespace}/bird-access-key; give --bird-access-key-file`);
+  });
+
   it("the operator then does exactly what the plan said: every planned Bird write happens, nothing unplanned does", async () => {
     sim.sim.resetCalls();
     const purchasesBefore = sim.sim.purchases().length;
