@@ -1,3 +1,4 @@
+import { proxiedFetch, type FetchRequest } from "../bird/proxied-fetch.js";
 import { KubeHttp, type KubeRequest } from "../runtime/kube-http.js";
 
 /** Thrown before anything leaves the process when the plan would write. A plan that throws it has a bug. */
@@ -21,9 +22,10 @@ export class ReadOnlyKubeHttp extends KubeHttp {
 
 /**
  * The planner's fetch for Bird: GETs, and the one POST that changes nothing, activating destinations with
- * `validate=true` ("only validates the request payload without mutating any data", Bird's destinations page).
+ * `validate=true` ("only validates the request payload without mutating any data", Bird's destinations page). It
+ * wraps the operator's own (proxy-aware) fetch unless a test injects another.
  */
-export function readOnlyFetch(inner: typeof fetch = fetch): typeof fetch {
+export function readOnlyFetch(inner: FetchRequest = proxiedFetch()): typeof fetch {
   return (input, init) => {
     const request = new Request(input, init);
     if (request.method === "GET" || isValidateOnly(request)) return inner(request);

@@ -45,8 +45,7 @@ describe("read-only clients", () => {
 
   it("lets GETs and validate-only activations reach Bird and refuses buys, activations, deactivations and cancellations", async () => {
     const sent: string[] = [];
-    const fetch = readOnlyFetch((input) => {
-      const request = input as Request;
+    const fetch = readOnlyFetch((request) => {
       sent.push(`${request.method} ${new URL(request.url).pathname}${new URL(request.url).search}`);
       return Promise.resolve(new Response("{}"));
     });
