@@ -45,7 +45,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
  * The plan against what the operator then does. A control plane of its own (with an audit log) and the simulator hold a
  * workspace with numbers and a sender; a change set (new numbers, an adoption, destinations added and removed, a sender's
  * countries changed, a deletion with Delete and one with Retain, one over the spend cap, one in a forbidden namespace,
- * one immutable-field change, one destination Bird refuses) is planned as the shipped planner ServiceAccount, then
+ * one immutable-field change, a copy of a held number, a destination and a sender country Bird refuses) is planned as
+ * the shipped planner ServiceAccount, then
  * applied with the operator running: every Bird write the operator makes is one the plan listed, and the plan listed
  * nothing the operator did not do. The plan itself wrote nothing: not to Bird (its call log), not to the API server
  * (its audit log).
@@ -66,6 +67,7 @@ describe("bird-operator plan against the operator", () => {
   let purchasesBeforePlan = 0;
   let auditFrom = 0;
   const before = new Map<string, string>();
+  let destsNumber = "";
 
   const pn = (name: string, spec: Record<string, unknown>, namespace = fixture.namespace): Record<string, unknown> => ({
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
@@ -89,7 +91,8 @@ describe("bird-operator plan against the operator", () => {
   const changeSet = (): Record<string, unknown>[] => [
     pn("dests", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "GB"] }], deletionPolicy: "Retain" }),
     pn("immutable", { countryCode: "CA", type: "local" }),
-    acme(["NL", "DE"]),
+    acme(["NL", "DE", "US"]),
+    pn("copy", { numberString: destsNumber }),
     pn("gb-line", { countryCode: "GB", type: "mobile", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }),
     pn("ca-line", { countryCode: "CA", type: "local" }),
     pn("adopted", { numberString: "+31687654321", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }),
@@ -143,6 +146,7 @@ describe("bird-operator plan against the operator", () => {
     operator = undefined;
     for (const object of (await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, ["phonenumbers,alphasenders", "-n", fixture.namespace])).items) {
       before.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
+      if (object.metadata?.name === "dests") destsNumber = (object as PhoneNumber).status?.numberString ?? "";
     }
     // What the change set adopts (in the workspace, no record) and what it cannot afford (500 EUR a month, cap 100 EUR).
     sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654321" });
@@ -205,6 +209,8 @@ describe("bird-operator plan against the operator", () => {
       { type: "deactivate", capability: "sms", countries: ["CA"] },
     ]);
     const sender = resource("acme");
+    expect(sender.problems).toMatchObject([{ reason: "CountryUnavailable", severity: "violation" }]);
+    expect(sender.problems[0]?.message).toContain("to US");
     expect(sender.actions).toMatchObject([
       { type: "activate", countries: ["DE"], validation: "accepted", prices: { DE: { currencyCode: "EUR" } } },
       { type: "deactivate", countries: ["GB"] },
@@ -220,6 +226,9 @@ describe("bird-operator plan against the operator", () => {
     expect(resource("pricey").problems).toMatchObject([{ reason: "QuotaExceeded", severity: "violation" }]);
     expect(resource("pricey").problems[0]?.message).toContain("+4930999000001");
     expect(resource("outsider").problems).toMatchObject([{ reason: "Forbidden", severity: "violation" }]);
+    expect(resource("copy").actions).toEqual([]);
+    expect(resource("copy").problems).toMatchObject([{ reason: "NumberConflict", severity: "violation" }]);
+    expect(resource("copy").problems[0]?.message).toContain(`is held by ${fixture.namespace}/dests`);
     const immutable = resource("immutable");
     expect(immutable.apiServer.dryRun).toBe("refused");
     expect(immutable.problems).toMatchObject([{ reason: "Invalid", severity: "violation" }]);
@@ -227,9 +236,9 @@ describe("bird-operator plan against the operator", () => {
     expect(immutable.actions).toEqual([]);
 
     expect(plan.violations.map((v) => `${v.object.split("/")[1]} ${v.reason}`).sort()).toEqual(
-      ["adopted-jp DestinationUnavailable", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
+      ["acme CountryUnavailable", "adopted-jp DestinationUnavailable", "copy NumberConflict", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
     );
-    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, cancellations: 2, releases: 1, violations: 4 });
+    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, cancellations: 2, releases: 1, violations: 6 });
   });
 
   it("counts each workspace's numbers and spend before and after against its limits", () => {
@@ -248,8 +257,8 @@ describe("bird-operator plan against the operator", () => {
     const planner = audit().filter((e) => e.user.username === PLANNER);
     const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
     expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
-    // Every one of the 11 resources (9 in the input, 2 pruned) was dry-run once per run.
-    expect(writes.length).toBe(3 * 11);
+    // Every one of the 12 resources (10 in the input, 2 pruned) was dry-run once per run.
+    expect(writes.length).toBe(3 * 12);
     const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
     for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
     expect(posts.length).toBeGreaterThan(0);
@@ -296,7 +305,9 @@ describe("bird-operator plan against the operator", () => {
     const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
     expect(applied.stderr).toContain("countryCode is immutable");
     await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "alphasender/acme", "-n", fixture.namespace, "--timeout=90s"]);
+    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "-n", fixture.namespace, "--timeout=90s"]);
+    await waitReason("alphasender", "acme", "CountryUnavailable");
+    await waitReason("phonenumber", "copy", "NumberConflict");
     await admin.kubectl(["wait", "--for=delete", "phonenumber/to-delete", "phonenumber/to-retain", "-n", fixture.namespace, "--timeout=60s"]);
     await waitReason("phonenumber", "adopted-jp", "DestinationUnavailable");
     await waitReason("phonenumber", "pricey", "QuotaExceeded");
