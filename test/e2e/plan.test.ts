@@ -45,7 +45,8 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
  * The plan against what the operator then does. A control plane of its own (with an audit log) and the simulator hold a
  * workspace with numbers and a sender; a change set (new numbers, an adoption, destinations added and removed, a sender's
  * countries changed, a deletion with Delete and one with Retain, one over the spend cap, one in a forbidden namespace,
- * one immutable-field change, a copy of a held number, a destination and a sender country Bird refuses) is planned as
+ * one immutable-field change, a copy of a held number, a number reserved for the namespace, a destination and a sender
+ * country Bird refuses) is planned as
  * the shipped planner ServiceAccount, then
  * applied with the operator running: every Bird write the operator makes is one the plan listed, and the plan listed
  * nothing the operator did not do. The plan itself wrote nothing: not to Bird (its call log), not to the API server
@@ -93,6 +94,7 @@ describe("bird-operator plan against the operator", () => {
     pn("immutable", { countryCode: "CA", type: "local" }),
     acme(["NL", "DE", "US"]),
     pn("copy", { numberString: destsNumber }),
+    pn("reserved", { numberString: "+31687654323", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }),
     pn("gb-line", { countryCode: "GB", type: "mobile", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }),
     pn("ca-line", { countryCode: "CA", type: "local" }),
     pn("adopted", { numberString: "+31687654321", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }),
@@ -151,6 +153,14 @@ describe("bird-operator plan against the operator", () => {
     // What the change set adopts (in the workspace, no record) and what it cannot afford (500 EUR a month, cap 100 EUR).
     sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654321" });
     sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654322" });
+    // And one the platform team reserved for the namespace: a record with only claimRef.namespace.
+    sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654323" });
+    await apply(admin, {
+      apiVersion: "numbers.birdoperator.dev/v1alpha1",
+      kind: "BirdNumber",
+      metadata: { name: `${fixture.workspace}.31687654323` },
+      spec: { workspaceRef: { name: fixture.workspace }, numberString: "+31687654323", claimRef: { namespace: fixture.namespace } },
+    });
     sim.sim.addStock([{ numberString: "+4930999000001", countryCode: "DE", type: "local", monthlyPrice: { currencyCode: "EUR", amount: 500_000_000, exponent: -6 } }]);
     writeFileSync(join(dir, "changes.yaml"), changeSet().map((d) => stringify(d)).join("---\n"));
 
@@ -226,6 +236,10 @@ describe("bird-operator plan against the operator", () => {
     expect(resource("pricey").problems).toMatchObject([{ reason: "QuotaExceeded", severity: "violation" }]);
     expect(resource("pricey").problems[0]?.message).toContain("+4930999000001");
     expect(resource("outsider").problems).toMatchObject([{ reason: "Forbidden", severity: "violation" }]);
+    expect(resource("reserved").actions).toMatchObject([
+      { type: "take-over", record: `${fixture.workspace}.31687654323`, target: "+31687654323", from: "reserved" },
+      { type: "activate", countries: ["NL"], validation: "accepted" },
+    ]);
     expect(resource("copy").actions).toEqual([]);
     expect(resource("copy").problems).toMatchObject([{ reason: "NumberConflict", severity: "violation" }]);
     expect(resource("copy").problems[0]?.message).toContain(`is held by ${fixture.namespace}/dests`);
@@ -238,16 +252,16 @@ describe("bird-operator plan against the operator", () => {
     expect(plan.violations.map((v) => `${v.object.split("/")[1]} ${v.reason}`).sort()).toEqual(
       ["acme CountryUnavailable", "adopted-jp DestinationUnavailable", "copy NumberConflict", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
     );
-    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, cancellations: 2, releases: 1, violations: 6 });
+    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, claims: 1, cancellations: 2, releases: 1, violations: 6 });
   });
 
   it("counts each workspace's numbers and spend before and after against its limits", () => {
     const [workspace] = plan.workspaces;
     expect(workspace?.name).toBe(fixture.workspace);
     const bought = plan.resources.flatMap((r) => r.actions).filter((a) => a.type === "buy");
-    // Four numbers before (to-delete, to-retain, dests, immutable) plus the two adoptable ones no record knows yet;
-    // after: two bought, to-delete cancelled.
-    expect(workspace?.numbers).toEqual({ before: 6, after: 7 });
+    // Five numbers with records before (to-delete, to-retain, dests, immutable, the reserved one) plus the two adoptable
+    // ones no record knows yet; after: two bought, to-delete cancelled.
+    expect(workspace?.numbers).toEqual({ before: 7, after: 8 });
     expect(workspace?.monthlySpend.max).toEqual({ currencyCode: "EUR", amount: 100_000_000, exponent: -6 });
     expect(workspace?.monthlySpend.after.amount).toBeLessThanOrEqual(100_000_000);
     expect(bought).toHaveLength(2);
@@ -257,8 +271,8 @@ describe("bird-operator plan against the operator", () => {
     const planner = audit().filter((e) => e.user.username === PLANNER);
     const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
     expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
-    // Every one of the 12 resources (10 in the input, 2 pruned) was dry-run once per run.
-    expect(writes.length).toBe(3 * 12);
+    // Every one of the 13 resources (11 in the input, 2 pruned) was dry-run once per run.
+    expect(writes.length).toBe(3 * 13);
     const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
     for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
     expect(posts.length).toBeGreaterThan(0);
@@ -305,7 +319,7 @@ describe("bird-operator plan against the operator", () => {
     const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
     expect(applied.stderr).toContain("countryCode is immutable");
     await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "-n", fixture.namespace, "--timeout=90s"]);
+    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "phonenumber/reserved", "-n", fixture.namespace, "--timeout=90s"]);
     await waitReason("alphasender", "acme", "CountryUnavailable");
     await waitReason("phonenumber", "copy", "NumberConflict");
     await admin.kubectl(["wait", "--for=delete", "phonenumber/to-delete", "phonenumber/to-retain", "-n", fixture.namespace, "--timeout=60s"]);
