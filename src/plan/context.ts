@@ -55,7 +55,9 @@ const REFUSALS = new Set<string>([
   Reason.DestinationUnavailable,
   Reason.CountryUnavailable,
   Reason.DuplicateWorkspace,
+  // The API server's refusals of the change itself.
   "Invalid",
+  "DeletionRefused",
 ]);
 
 export function problem(reason: string, message: string): Problem {

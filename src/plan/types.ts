@@ -2,7 +2,7 @@ import type { Money } from "../bird/money.js";
 
 /**
  * What `bird-operator plan -o json` prints. docs/plan.md documents every field and docs/plan.schema.json is the JSON
- * Schema of this shape (test/plan/schema.test.ts checks real plans against it).
+ * Schema of this shape (test/e2e/plan.test.ts checks real plans against it).
  */
 export interface Plan {
   apiVersion: typeof PLAN_API_VERSION;

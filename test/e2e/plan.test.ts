@@ -18,6 +18,7 @@ import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const CRD_DIR = fileURLToPath(new URL("../../crds", import.meta.url));
 const PLANNER_RBAC = fileURLToPath(new URL("../../deploy/rbac/planner.yaml", import.meta.url));
+const CONFIRM_DELETE = fileURLToPath(new URL("../../deploy/components/deletion-guard/confirm-delete.yaml", import.meta.url));
 const SCHEMA = JSON.parse(readFileSync(new URL("../../docs/plan.schema.json", import.meta.url), "utf8")) as object;
 const PLANNER = "system:serviceaccount:bird-operator:bird-operator-planner";
 const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
@@ -42,15 +43,14 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 /**
- * The plan against what the operator then does. A control plane of its own (with an audit log) and the simulator hold a
- * workspace with numbers and a sender; a change set (new numbers, an adoption, destinations added and removed, a sender's
- * countries changed, a deletion with Delete and one with Retain, one over the spend cap, one in a forbidden namespace,
- * one immutable-field change, a copy of a held number, a number reserved for the namespace, a destination and a sender
- * country Bird refuses) is planned as
- * the shipped planner ServiceAccount, then
- * applied with the operator running: every Bird write the operator makes is one the plan listed, and the plan listed
- * nothing the operator did not do. The plan itself wrote nothing: not to Bird (its call log), not to the API server
- * (its audit log).
+ * The plan against what the operator then does. A control plane of its own (with an audit log and the deletion guard's
+ * confirm-delete policy) and the simulator hold a workspace with numbers and a sender; a change set (new numbers, an
+ * adoption, a number reserved for the namespace, destinations added and removed, a sender's countries changed, a
+ * deletion with Delete, one with Retain and one the deletion guard refuses, one over the spend cap, one in a forbidden
+ * namespace, one immutable-field change, a copy of a held number, a destination and a sender country Bird refuses) is
+ * planned as the shipped planner ServiceAccount, then applied with the operator running: every Bird write the operator
+ * makes is one the plan listed, and the plan listed nothing the operator did not do. The plan itself wrote nothing: not
+ * to Bird (its call log), not to the API server (its audit log).
  */
 describe("bird-operator plan against the operator", () => {
   let plane: ControlPlane;
@@ -84,7 +84,8 @@ describe("bird-operator plan against the operator", () => {
   });
   const existing = (): Record<string, unknown>[] => [
     pn("dests", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }], deletionPolicy: "Retain" }),
-    pn("to-delete", { countryCode: "DE", type: "local", deletionPolicy: "Delete" }),
+    { ...pn("to-delete", { countryCode: "DE", type: "local", deletionPolicy: "Delete" }), metadata: { name: "to-delete", namespace: fixture.namespace, annotations: { "numbers.birdoperator.dev/confirm-delete": "true" } } },
+    pn("guarded", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
     pn("to-retain", { countryCode: "NL", type: "mobile" }),
     pn("immutable", { countryCode: "US", type: "local" }),
     acme(["NL", "GB"]),
@@ -124,7 +125,7 @@ describe("bird-operator plan against the operator", () => {
     plane = await ControlPlane.start({ crdDir: CRD_DIR, audit: true });
     admin = clusterAt(plane.kubeconfigPath);
     await apply(admin, { apiVersion: "v1", kind: "Namespace", metadata: { name: "bird-operator" } });
-    await admin.kubectl(["apply", "-f", PLANNER_RBAC]);
+    await admin.kubectl(["apply", "-f", PLANNER_RBAC, "-f", CONFIRM_DELETE]);
     dir = mkdtempSync(join(tmpdir(), "plan-test-"));
     const { stdout: token } = await admin.kubectl(["create", "token", "bird-operator-planner", "-n", "bird-operator", "--duration=1h"]);
     const kubeconfig = JSON.parse(readFileSync(plane.kubeconfigPath, "utf8")) as { users: { user: Record<string, unknown> }[] };
@@ -143,7 +144,7 @@ describe("bird-operator plan against the operator", () => {
     operator = await startTestOperator({ kubeconfigPath: plane.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 } });
     await admin.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
     await apply(admin, ...existing());
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/dests", "phonenumber/to-delete", "phonenumber/to-retain", "phonenumber/immutable", "alphasender/acme", "-n", fixture.namespace, "--timeout=90s"]);
+    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/dests", "phonenumber/to-delete", "phonenumber/to-retain", "phonenumber/immutable", "phonenumber/guarded", "alphasender/acme", "-n", fixture.namespace, "--timeout=90s"]);
     await operator.stop();
     operator = undefined;
     for (const object of (await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, ["phonenumbers,alphasenders", "-n", fixture.namespace])).items) {
@@ -232,6 +233,10 @@ describe("bird-operator plan against the operator", () => {
     expect(resource("to-retain")).toMatchObject({ operation: "delete", deletionPolicy: "Retain" });
     expect(resource("to-retain").actions).toMatchObject([{ type: "release", why: "deletionPolicy Retain" }]);
 
+    // The deletion guard refuses deleting a Delete-policy number without confirm-delete: the dry run says so.
+    expect(resource("guarded")).toMatchObject({ operation: "delete", apiServer: { dryRun: "refused" }, actions: [] });
+    expect(resource("guarded").problems).toMatchObject([{ reason: "DeletionRefused", severity: "violation" }]);
+    expect(resource("guarded").problems[0]?.message).toContain("bird-operator-confirm-delete");
     expect(resource("pricey").actions).toEqual([]);
     expect(resource("pricey").problems).toMatchObject([{ reason: "QuotaExceeded", severity: "violation" }]);
     expect(resource("pricey").problems[0]?.message).toContain("+4930999000001");
@@ -250,18 +255,18 @@ describe("bird-operator plan against the operator", () => {
     expect(immutable.actions).toEqual([]);
 
     expect(plan.violations.map((v) => `${v.object.split("/")[1]} ${v.reason}`).sort()).toEqual(
-      ["acme CountryUnavailable", "adopted-jp DestinationUnavailable", "copy NumberConflict", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
+      ["acme CountryUnavailable", "adopted-jp DestinationUnavailable", "copy NumberConflict", "guarded DeletionRefused", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
     );
-    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, claims: 1, cancellations: 2, releases: 1, violations: 6 });
+    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, claims: 1, cancellations: 2, releases: 1, violations: 7 });
   });
 
   it("counts each workspace's numbers and spend before and after against its limits", () => {
     const [workspace] = plan.workspaces;
     expect(workspace?.name).toBe(fixture.workspace);
     const bought = plan.resources.flatMap((r) => r.actions).filter((a) => a.type === "buy");
-    // Five numbers with records before (to-delete, to-retain, dests, immutable, the reserved one) plus the two adoptable
-    // ones no record knows yet; after: two bought, to-delete cancelled.
-    expect(workspace?.numbers).toEqual({ before: 7, after: 8 });
+    // Six numbers with records before (to-delete, to-retain, guarded, dests, immutable, the reserved one) plus the two
+    // adoptable ones no record knows yet; after: two bought, to-delete cancelled.
+    expect(workspace?.numbers).toEqual({ before: 8, after: 9 });
     expect(workspace?.monthlySpend.max).toEqual({ currencyCode: "EUR", amount: 100_000_000, exponent: -6 });
     expect(workspace?.monthlySpend.after.amount).toBeLessThanOrEqual(100_000_000);
     expect(bought).toHaveLength(2);
@@ -271,8 +276,8 @@ describe("bird-operator plan against the operator", () => {
     const planner = audit().filter((e) => e.user.username === PLANNER);
     const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
     expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
-    // Every one of the 13 resources (11 in the input, 2 pruned) was dry-run once per run.
-    expect(writes.length).toBe(3 * 13);
+    // Every one of the 14 resources (11 in the input, 3 pruned) was dry-run once per run.
+    expect(writes.length).toBe(3 * 14);
     const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
     for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
     expect(posts.length).toBeGreaterThan(0);
@@ -319,6 +324,8 @@ describe("bird-operator plan against the operator", () => {
     const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
     expect(applied.stderr).toContain("countryCode is immutable");
     await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
+    const guarded = await admin.kubectl(["delete", "phonenumber", "guarded", "-n", fixture.namespace, "--wait=false"], { allowFailure: true });
+    expect(guarded.stderr).toContain("bird-operator-confirm-delete");
     await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "phonenumber/reserved", "-n", fixture.namespace, "--timeout=90s"]);
     await waitReason("alphasender", "acme", "CountryUnavailable");
     await waitReason("phonenumber", "copy", "NumberConflict");
