@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerClusterCommand } from "./cluster.js";
 import { registerRunCommand } from "./run.js";
 import { registerDemoCommand } from "./demo.js";
+import { registerPlanCommand } from "./plan.js";
 import { registerStockCommand } from "./stock.js";
 import { registerSimulateCommand } from "./simulate.js";
 import { VERSION } from "../version.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerClusterCommand(program);
   registerDemoCommand(program);
   registerStockCommand(program);
+  registerPlanCommand(program);
   registerSimulateCommand(program);
   return program;
 }

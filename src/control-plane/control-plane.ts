@@ -19,6 +19,11 @@ export interface ControlPlaneOptions {
    * it namespaces never finish deleting and the built-in edit/admin/view roles stay empty.
    */
   controllerManager?: boolean;
+  /**
+   * Have kube-apiserver write an audit log of every request (level Metadata: who, verb, URI, status) to `auditLogPath`,
+   * for tests that prove who wrote what.
+   */
+  audit?: boolean;
   onProgress?: (line: string) => void;
 }
 
@@ -30,6 +35,9 @@ export class ControlPlane {
   readonly dir = mkdtempSync(join(tmpdir(), "bird-operator-cp-"));
   readonly kubeconfigPath = join(this.dir, "kubeconfig");
   readonly adminToken = randomBytes(24).toString("hex");
+  /** One JSON audit event per line, when started with `audit`. */
+  readonly auditLogPath = join(this.dir, "audit.log");
+  private audit = false;
   private etcd?: ChildProcess;
   private apiserver?: ChildProcess;
   private controllerManager?: ChildProcess;
@@ -42,6 +50,7 @@ export class ControlPlane {
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const binaries = options.binaries ?? (await resolveBinaries(options.onProgress));
     const plane = new ControlPlane(binaries);
+    plane.audit = options.audit ?? false;
     try {
       [plane.etcdPort, plane.peerPort, plane.securePort] = [await freePort(), await freePort(), await freePort()];
       plane.writeCredentials();
@@ -92,6 +101,7 @@ export class ControlPlane {
       `--token-auth-file=${join(this.dir, "tokens.csv")}`,
       "--enable-priority-and-fairness=false",
       "--event-ttl=1h",
+      ...(this.audit ? [`--audit-policy-file=${join(this.dir, "audit-policy.yaml")}`, `--audit-log-path=${this.auditLogPath}`, "--audit-log-mode=blocking"] : []),
     ];
     const logFile = join(this.dir, "kube-apiserver.log");
     const child = startProcess(this.binaries.kubeApiserver, args, logFile);
@@ -165,6 +175,8 @@ export class ControlPlane {
     writeFileSync(join(this.dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
     writeFileSync(join(this.dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     writeFileSync(join(this.dir, "tokens.csv"), `${this.adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+    const policy = { apiVersion: "audit.k8s.io/v1", kind: "Policy", omitStages: ["RequestReceived"], rules: [{ level: "Metadata" }] };
+    writeFileSync(join(this.dir, "audit-policy.yaml"), JSON.stringify(policy));
   }
 
   /** The serving certificate kube-apiserver generated in cert-dir carries its own CA: trust it instead of skipping TLS. */

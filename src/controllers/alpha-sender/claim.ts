@@ -60,15 +60,8 @@ export class SenderClaims {
     return this.bind(as, raced, sender, log);
   }
 
-  /** The oldest admitted AlphaSender (Full management) other than `as` naming the same sender, if older than `as`. */
   private olderClaimant(as: AlphaSender, sender: AlphaNumber): AlphaSender | undefined {
-    const workspace = as.spec.workspaceRef.name;
-    const rivals = this.o.informer
-      .list()
-      .filter((o) => o.metadata?.uid !== as.metadata?.uid && !o.metadata?.deletionTimestamp && o.spec.workspaceRef.name === workspace)
-      .filter((o) => o.spec.managementPolicy !== "ObserveOnly" && claimsSender(o.spec, sender) && this.o.admission.check(o).ok);
-    const oldest = senderOwner([as, ...rivals]);
-    return oldest && oldest !== as ? oldest : undefined;
+    return olderClaimant(as, sender, this.o.informer.list(), (o) => this.o.admission.check(o).ok);
   }
 
   /** Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise. */
@@ -111,6 +104,19 @@ export class SenderClaims {
   async remove(record: BirdSender): Promise<void> {
     await this.o.records.remove(record);
   }
+}
+
+/**
+ * The oldest admitted AlphaSender (Full management) among `candidates`, other than `as`, naming the same sender, if
+ * older than `as`. Exported for `bird-operator plan`.
+ */
+export function olderClaimant(as: AlphaSender, sender: AlphaNumber, candidates: readonly AlphaSender[], admitted: (o: AlphaSender) => boolean): AlphaSender | undefined {
+  const workspace = as.spec.workspaceRef.name;
+  const rivals = candidates
+    .filter((o) => o.metadata?.uid !== as.metadata?.uid && !o.metadata?.deletionTimestamp && o.spec.workspaceRef.name === workspace)
+    .filter((o) => o.spec.managementPolicy !== "ObserveOnly" && claimsSender(o.spec, sender) && admitted(o));
+  const oldest = senderOwner([as, ...rivals]);
+  return oldest && oldest !== as ? oldest : undefined;
 }
 
 function newRecord(name: string, as: AlphaSender, sender: AlphaNumber): BirdSender {

@@ -11,7 +11,7 @@ import { TransientError, Waiting } from "../../runtime/errors.js";
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
-import { effectiveDeletionPolicy } from "../phone-number/reconciler.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/reconciler.js";
 import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
@@ -379,11 +379,7 @@ export class AlphaSenderReconciler {
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
   private keepReason(as: AlphaSender, policy: string): string | undefined {
-    if (as.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
-    if (policy === "Retain") return "deletionPolicy Retain";
-    const admitted = this.o.admission.check(as);
-    if (!admitted.ok && admitted.reason === Reason.Forbidden) return `the namespace may no longer use BirdWorkspace "${as.spec.workspaceRef.name}"`;
-    return undefined;
+    return deletionKeepReason(as, policy, () => this.o.admission.check(as));
   }
 
   private now(): Date {
@@ -398,8 +394,8 @@ function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
   status.activeCountries = (status.countries ?? []).filter((row) => desired.has(row.countryCode) && row.status === CountryState.Active).length;
 }
 
-/** The countries a refusing Bird error names in `details.countryCodes`, among those sent. */
-function unservedCountries(error: unknown, sent: readonly string[]): string[] {
+/** The countries a refusing Bird error names in `details.countryCodes`, among those sent (exported for the planner). */
+export function unservedCountries(error: unknown, sent: readonly string[]): string[] {
   if (!isBirdApiError(error) || error.kind !== "permanent") return [];
   const named = error.details?.countryCodes;
   if (!Array.isArray(named)) return [];
@@ -416,9 +412,9 @@ async function cancelCountry(sync: Sync, country: string): Promise<void> {
 
 /**
  * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
- * answers of this reconcile's writes on top where no list followed them.
+ * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
  */
-function charges(sync: Sync): CountryCharge[] {
+export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
   const paid = new Map<string, CountryCharge>();
   const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({ countryCode, ...(price ? { price } : {}) });
   for (const s of sync.subscriptions) if (s.status === CountryState.Active && /^[A-Z]{2}$/.test(s.name)) paid.set(s.name, charge(s.name, s.price));

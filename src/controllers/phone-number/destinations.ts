@@ -61,8 +61,11 @@ function removedPending(recorded: NonNullable<PhoneNumberStatus["destinations"]>
   return recorded.filter((r) => r.status === "active" && !desired.get(r.capability)?.includes(r.countryCode) && state.has(`${r.capability}/${r.countryCode}`));
 }
 
-/** Bird's refusal to serve a destination becomes a condition that says which entry of the spec to change. */
-function destinationError(error: unknown, number: LongCodeNumber, capability: string, countries: readonly string[]): unknown {
+/**
+ * Bird's refusal to serve a destination becomes a condition that says which entry of the spec to change. Exported for
+ * `bird-operator plan`, which reports a refused validation as the operator would report the refused activation.
+ */
+export function destinationError(error: unknown, number: LongCodeNumber, capability: string, countries: readonly string[]): unknown {
   if (!isBirdApiError(error)) return error;
   if (error.code === "capability-is-not-supported") {
     return new PermanentError(

@@ -1,4 +1,4 @@
-import type { BirdNumber, PhoneNumber } from "../../api/v1alpha1/index.js";
+import type { BirdNumber, BirdWorkspace, PhoneNumber } from "../../api/v1alpha1/index.js";
 import { API_VERSION, BIRD_NUMBER_KIND, PHONE_NUMBER_KIND } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
@@ -7,7 +7,7 @@ import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js
 import type { Logger } from "../../log.js";
 import { numberRecordName } from "../../ownership/names.js";
 import { boundTo, Phase, type RecordStore } from "../../ownership/records.js";
-import type { UsageBook } from "../../ownership/usage.js";
+import type { Usage, UsageBook } from "../../ownership/usage.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import type { Metrics } from "../../runtime/metrics.js";
@@ -153,79 +153,91 @@ export class Purchaser {
     throw new PermanentError(`Bird refused the purchase of ${item.numberString}: ${error.message}`, Reason.CannotPurchase, { cause: error, retryAfterMs: this.o.resyncMs });
   }
 
-  /**
-   * A stock item for this spec: from the workspace's shared stock pool when one fits, else from a full search that
-   * also finds out why nothing fits (policy, price, or no stock). Items somebody holds or reserved a record for are
-   * never taken.
-   */
+  /** A stock item for this spec (see chooseStockItem), never one somebody holds or reserved a record for. */
   private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection, reserved: BirdNumber | undefined): Promise<NumberStockItem> {
-    const workspace = connection.workspace;
-    const filter = stockFilter(pn.spec);
+    const workspaceName = connection.workspace.metadata?.name ?? "";
     const free = (item: NumberStockItem): boolean => {
-      const name = numberRecordName(workspace.metadata?.name ?? "", item.numberString);
-      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspace.metadata?.name ?? "", name));
+      const name = numberRecordName(workspaceName, item.numberString);
+      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name));
     };
-    const pooled = await connection.stockPool.take(filter, (item) => free(item) && this.affordable(pn, connection, item));
-    if (pooled) return pooled;
-    const country = filter.countryCodes?.[0];
-    const policy = country ? countryViolation(workspace, country) : undefined;
-    if (policy) throw new PermanentError(policy, Reason.PolicyViolation);
-    let tooExpensive: string | undefined;
-    for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
-      if (!stockItemMatches(pn.spec, item) || !free(item)) continue;
-      const violation = countryViolation(workspace, item.countryCode);
-      if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
-      const price = this.priceProblem(pn, connection, item.monthlyPrice, true);
-      if (!price) return item;
-      tooExpensive ??= `${item.numberString}: ${price}`;
-    }
-    const every = `checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
-    if (tooExpensive) throw new Waiting(`no number in stock within the price limit (cheapest match ${tooExpensive}); ${every}`, Reason.PriceAboveLimit, this.o.resyncMs);
-    const what = pn.spec.numberString ? `${pn.spec.numberString} is not in the workspace and not in stock` : `no number in stock matches ${JSON.stringify(filter)}`;
-    throw new Waiting(`${what}; ${every}`, Reason.NumberUnavailable, this.o.resyncMs);
-  }
-
-  private affordable(pn: PhoneNumber, connection: WorkspaceConnection, item: NumberStockItem): boolean {
-    return stockItemMatches(pn.spec, item) && !countryViolation(connection.workspace, item.countryCode) && !this.priceProblem(pn, connection, item.monthlyPrice, false);
-  }
-
-  private priceProblem(pn: PhoneNumber, connection: WorkspaceConnection, price: Money, explain: boolean): string | undefined {
-    const workspaceLimit = connection.workspace.spec.policy?.maxPricePerNumber;
-    const name = connection.workspace.metadata?.name;
-    return (
-      priceViolation(price, pn.spec.maxMonthlyPrice, explain ? "spec.maxMonthlyPrice" : "") ??
-      priceViolation(price, workspaceLimit, explain ? `BirdWorkspace "${name}" spec.policy.maxPricePerNumber` : "")
-    );
+    return chooseStockItem(pn, connection, free, this.o.resyncMs);
   }
 
   /**
    * The quota and spend checks and the reservation, with no await in between: no other reconcile can slip between the
-   * check and the reservation. Counted: every number the workspace pays for (records of any holder, Released ones
-   * included), reservations in flight, and numbers in Bird that no record knows.
+   * check and the reservation.
    */
   private reserve(connection: WorkspaceConnection, item: NumberStockItem, name: string): void {
-    const { workspace } = connection;
-    const policy = workspace.spec.policy;
-    const workspaceName = workspace.metadata?.name ?? "";
-    const usage = this.o.usage.of(connection);
-    const every = this.o.resyncMs;
-    if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
-      const message = `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)`;
-      throw new Waiting(message, Reason.QuotaExceeded, every);
-    }
-    if (policy?.maxMonthlySpend) {
-      const violation = spendViolation([...usage.prices, item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`);
-      if (violation) {
-        const message = violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
-        throw new Waiting(message, Reason.QuotaExceeded, every);
-      }
-    }
-    this.o.usage.reserve(workspaceName, name, item.monthlyPrice);
+    const refused = quotaRefusal(connection.workspace, this.o.usage.of(connection), item);
+    if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.o.resyncMs);
+    this.o.usage.reserve(connection.workspace.metadata?.name ?? "", name, item.monthlyPrice);
   }
 }
 
+/**
+ * A stock item for this spec: from the workspace's shared stock pool when one fits, else from a full search that
+ * also finds out why nothing fits (policy, price, or no stock). Items `free` refuses (held, or claimed in flight)
+ * are never taken. Exported for `bird-operator plan`, which must pick as the operator would.
+ */
+export async function chooseStockItem(
+  pn: PhoneNumber,
+  connection: Pick<WorkspaceConnection, "workspace" | "client" | "stockPool">,
+  free: (item: NumberStockItem) => boolean,
+  resyncMs: number,
+): Promise<NumberStockItem> {
+  const workspace = connection.workspace;
+  const filter = stockFilter(pn.spec);
+  const pooled = await connection.stockPool.take(filter, (item) => free(item) && affordable(pn, workspace, item));
+  if (pooled) return pooled;
+  const country = filter.countryCodes?.[0];
+  const policy = country ? countryViolation(workspace, country) : undefined;
+  if (policy) throw new PermanentError(policy, Reason.PolicyViolation);
+  let tooExpensive: string | undefined;
+  for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
+    if (!stockItemMatches(pn.spec, item) || !free(item)) continue;
+    const violation = countryViolation(workspace, item.countryCode);
+    if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
+    const price = stockPriceProblem(pn, workspace, item.monthlyPrice, true);
+    if (!price) return item;
+    tooExpensive ??= `${item.numberString}: ${price}`;
+  }
+  const every = `checking again in ${Math.round(resyncMs / 1000)} s`;
+  if (tooExpensive) throw new Waiting(`no number in stock within the price limit (cheapest match ${tooExpensive}); ${every}`, Reason.PriceAboveLimit, resyncMs);
+  const what = pn.spec.numberString ? `${pn.spec.numberString} is not in the workspace and not in stock` : `no number in stock matches ${JSON.stringify(filter)}`;
+  throw new Waiting(`${what}; ${every}`, Reason.NumberUnavailable, resyncMs);
+}
+
+function affordable(pn: PhoneNumber, workspace: BirdWorkspace, item: NumberStockItem): boolean {
+  return stockItemMatches(pn.spec, item) && !countryViolation(workspace, item.countryCode) && !stockPriceProblem(pn, workspace, item.monthlyPrice, false);
+}
+
+function stockPriceProblem(pn: PhoneNumber, workspace: BirdWorkspace, price: Money, explain: boolean): string | undefined {
+  const name = workspace.metadata?.name;
+  return (
+    priceViolation(price, pn.spec.maxMonthlyPrice, explain ? "spec.maxMonthlyPrice" : "") ??
+    priceViolation(price, workspace.spec.policy?.maxPricePerNumber, explain ? `BirdWorkspace "${name}" spec.policy.maxPricePerNumber` : "")
+  );
+}
+
+/**
+ * Why buying `item` would break the workspace's maxNumbers or maxMonthlySpend, or undefined. `usage` counts every
+ * number the workspace pays for (records of any holder, Released ones included), reservations in flight, and numbers
+ * in Bird that no record knows. Exported for `bird-operator plan`.
+ */
+export function quotaRefusal(workspace: BirdWorkspace, usage: Usage, item: Pick<NumberStockItem, "numberString" | "monthlyPrice">): string | undefined {
+  const policy = workspace.spec.policy;
+  const workspaceName = workspace.metadata?.name ?? "";
+  if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
+    return `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)`;
+  }
+  if (!policy?.maxMonthlySpend) return undefined;
+  const violation = spendViolation([...usage.prices, item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`);
+  if (!violation) return undefined;
+  return violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
+}
+
 /** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
-export async function lookupNumber(connection: WorkspaceConnection, numberString: string): Promise<LongCodeNumber | undefined> {
+export async function lookupNumber(connection: Pick<WorkspaceConnection, "client" | "inventory">, numberString: string): Promise<LongCodeNumber | undefined> {
   const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
   const found = page.results.find((n) => n.numberString === numberString);
   if (found) connection.inventory.putNumber(found);

@@ -12,7 +12,7 @@ import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
 import { notReady, reconcileManaged, type CleanupOutcome, type ManagedReconcilerOptions, type StepOutcome } from "../reconcile-step.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
+import type { Resolution, WorkspaceConnection } from "../workspace/connections.js";
 import type { Held, NumberClaims } from "./claim.js";
 import { desiredDestinations, destinationRows, observedStatus, provisioningState } from "./desired.js";
 import { syncDestinations } from "./destinations.js";
@@ -206,11 +206,7 @@ export class PhoneNumberReconciler {
 
   /** Why deletion keeps the number instead of cancelling it; undefined when it cancels. */
   private keepReason(pn: PhoneNumber, policy: DeletionPolicy): string | undefined {
-    if (pn.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
-    if (policy === "Retain") return "deletionPolicy Retain";
-    const admitted = this.o.admission.check(pn);
-    if (!admitted.ok && admitted.reason === Reason.Forbidden) return `the namespace may no longer use BirdWorkspace "${pn.spec.workspaceRef.name}"`;
-    return undefined;
+    return deletionKeepReason(pn, policy, () => this.o.admission.check(pn));
   }
 
   private async release(pn: PhoneNumber, record: BirdNumber, why: string, log: Logger): Promise<void> {
@@ -277,6 +273,22 @@ function describePrice(status: PhoneNumberStatus): void {
 export function effectiveDeletionPolicy(object: { spec: { deletionPolicy?: DeletionPolicy }; status?: { deletionPolicy?: DeletionPolicy } }, workspace: BirdWorkspace | undefined): DeletionPolicy {
   // Without the workspace (deleted meanwhile), the policy last shown in status is what the user saw and accepted.
   return object.spec.deletionPolicy ?? workspace?.spec.defaultDeletionPolicy ?? object.status?.deletionPolicy ?? "Retain";
+}
+
+/**
+ * Why deleting a PhoneNumber or AlphaSender keeps what it holds instead of cancelling it; undefined when it cancels.
+ * ObserveOnly, Retain, and a namespace the workspace no longer admits all keep. Exported for `bird-operator plan`.
+ */
+export function deletionKeepReason(
+  object: { spec: { managementPolicy?: string; workspaceRef: { name: string } } },
+  policy: string,
+  admission: () => Resolution<unknown>,
+): string | undefined {
+  if (object.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
+  if (policy === "Retain") return "deletionPolicy Retain";
+  const admitted = admission();
+  if (!admitted.ok && admitted.reason === Reason.Forbidden) return `the namespace may no longer use BirdWorkspace "${object.spec.workspaceRef.name}"`;
+  return undefined;
 }
 
 /** Ready: provisioned, no issue from Bird, main subscription active, every desired destination active. */

@@ -92,19 +92,8 @@ export class WorkspaceConnections {
   connectReady(name: string): Resolution<WorkspaceConnection> {
     const connection = this.connect(name);
     if (!connection.ok) return connection;
-    const first = duplicateOf(connection.value.workspace, this.options.workspaces.list());
-    if (first) {
-      return { ok: false, reason: Reason.DuplicateWorkspace, message: `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", which was there first: use "${first.metadata?.name}"` };
-    }
-    if (connection.value.workspace.metadata?.deletionTimestamp) {
-      return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is being deleted: nothing new is claimed or bought through it` };
-    }
-    const ready = findCondition(connection.value.workspace.status?.conditions, READY);
-    if (ready?.status !== "True") {
-      const why = ready ? `${ready.reason}: ${ready.message}` : "not yet checked";
-      return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is not Ready (${why})` };
-    }
-    return connection;
+    const usable = workspaceUsable(connection.value.workspace, this.options.workspaces.list());
+    return usable.ok ? connection : usable;
   }
 
   private build(workspace: BirdWorkspace): WorkspaceConnection {
@@ -135,6 +124,27 @@ export class WorkspaceConnections {
   }
 }
 
+
+/**
+ * Whether resources may use the workspace: not a duplicate of an older one (`all` are the workspaces to compare with),
+ * not being deleted, and Ready. Exported for `bird-operator plan`, which reads the same facts from the API server.
+ */
+export function workspaceUsable(workspace: BirdWorkspace, all: readonly BirdWorkspace[]): Resolution<true> {
+  const name = workspace.metadata?.name ?? "";
+  const first = duplicateOf(workspace, all);
+  if (first) {
+    return { ok: false, reason: Reason.DuplicateWorkspace, message: `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", which was there first: use "${first.metadata?.name}"` };
+  }
+  if (workspace.metadata?.deletionTimestamp) {
+    return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is being deleted: nothing new is claimed or bought through it` };
+  }
+  const ready = findCondition(workspace.status?.conditions, READY);
+  if (ready?.status !== "True") {
+    const why = ready ? `${ready.reason}: ${ready.message}` : "not yet checked";
+    return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is not Ready (${why})` };
+  }
+  return { ok: true, value: true };
+}
 
 /**
  * The BirdWorkspace that names the same Bird workspace (endpoint, organization, workspace) and came first, if any:
