@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The image's tests run in `npm run test:image` (vitest.image.config.ts): they need the built image and root.
+    exclude: ["test/image/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",

@@ -1,8 +1,12 @@
 import { hostname } from "node:os";
-import type { V1Secret } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Namespace, V1Secret } from "@kubernetes/client-node";
 import {
   ALPHA_SENDER_KIND,
   ALPHA_SENDER_PLURAL,
+  BIRD_NUMBER_KIND,
+  BIRD_NUMBER_PLURAL,
+  BIRD_SENDER_KIND,
+  BIRD_SENDER_PLURAL,
   BIRD_WORKSPACE_KIND,
   BIRD_WORKSPACE_PLURAL,
   GROUP,
@@ -10,18 +14,29 @@ import {
   PHONE_NUMBER_PLURAL,
   VERSION,
   type AlphaSender,
+  type BirdNumber,
+  type BirdSender,
   type BirdWorkspace,
   type PhoneNumber,
 } from "./api/v1alpha1/index.js";
-import type { Money } from "./bird/types.js";
 import type { Config } from "./config.js";
+import { Admission } from "./controllers/admission.js";
+import { SenderClaims } from "./controllers/alpha-sender/claim.js";
 import { AlphaSenderReconciler } from "./controllers/alpha-sender/reconciler.js";
+import { NumberClaims } from "./controllers/phone-number/claim.js";
+import { LegacyClaims } from "./controllers/phone-number/legacy.js";
+import { Purchaser } from "./controllers/phone-number/purchase.js";
 import { PhoneNumberReconciler } from "./controllers/phone-number/reconciler.js";
+import { RecordReconciler } from "./controllers/records/reconciler.js";
 import { WorkspaceConnections } from "./controllers/workspace/connections.js";
 import { WorkspaceReconciler } from "./controllers/workspace/reconciler.js";
 import type { Logger } from "./log.js";
+import { RecordStore, type OwnershipRecord } from "./ownership/records.js";
+import { exportWorkspaceUsage } from "./ownership/metrics.js";
+import { UsageBook } from "./ownership/usage.js";
 import { Controller } from "./runtime/controller.js";
 import { EventRecorder } from "./runtime/events.js";
+import { InUseReporter } from "./runtime/in-use-reporter.js";
 import { Informer, objectKey } from "./runtime/informer.js";
 import type { KubeSource } from "./runtime/kube-config.js";
 import { KubeHttp } from "./runtime/kube-http.js";
@@ -29,7 +44,9 @@ import { Manager } from "./runtime/manager.js";
 import type { Metrics } from "./runtime/metrics.js";
 import { OwnWrites } from "./runtime/own-writes.js";
 import { ResourceClient, type ResourceKind } from "./runtime/resource-client.js";
+import { exportResourceConditions } from "./runtime/resource-metrics.js";
 import { isReady } from "./runtime/status.js";
+import { Waiters } from "./runtime/waiters.js";
 
 export interface OperatorDeps {
   config: Readonly<Config>;
@@ -41,30 +58,43 @@ export interface OperatorDeps {
   fetch?: typeof fetch;
 }
 
+const kind = (plural: string, kindName: string, namespaced: boolean): ResourceKind => ({ group: GROUP, version: VERSION, plural, kind: kindName, namespaced });
 const KINDS = {
-  workspace: { group: GROUP, version: VERSION, plural: BIRD_WORKSPACE_PLURAL, kind: BIRD_WORKSPACE_KIND, namespaced: false },
-  phoneNumber: { group: GROUP, version: VERSION, plural: PHONE_NUMBER_PLURAL, kind: PHONE_NUMBER_KIND, namespaced: true },
-  alphaSender: { group: GROUP, version: VERSION, plural: ALPHA_SENDER_PLURAL, kind: ALPHA_SENDER_KIND, namespaced: true },
+  workspace: kind(BIRD_WORKSPACE_PLURAL, BIRD_WORKSPACE_KIND, false),
+  phoneNumber: kind(PHONE_NUMBER_PLURAL, PHONE_NUMBER_KIND, true),
+  alphaSender: kind(ALPHA_SENDER_PLURAL, ALPHA_SENDER_KIND, true),
+  birdNumber: kind(BIRD_NUMBER_PLURAL, BIRD_NUMBER_KIND, false),
+  birdSender: kind(BIRD_SENDER_PLURAL, BIRD_SENDER_KIND, false),
+  secret: { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
 } satisfies Record<string, ResourceKind>;
 
 /** Wires informers, clients, reconcilers and controllers into a Manager. Nothing starts until manager.start(). */
 export function createOperator({ config, kubeConfig, logger, metrics, fetch }: OperatorDeps): Manager {
   const http = new KubeHttp(kubeConfig);
-  const countWrite = (kind: string, verb: string): void => metrics.kubeWrites.inc({ kind, verb });
+  const countWrite = (kindName: string, verb: string): void => metrics.kubeWrites.inc({ kind: kindName, verb });
   const ownWrites = new OwnWrites();
+  const client = <T extends KubernetesObject>(k: ResourceKind): ResourceClient<T> => new ResourceClient<T>(http, k, countWrite, ownWrites);
   const clients = {
-    workspace: new ResourceClient<BirdWorkspace>(http, KINDS.workspace, countWrite, ownWrites),
-    phoneNumber: new ResourceClient<PhoneNumber>(http, KINDS.phoneNumber, countWrite, ownWrites),
-    alphaSender: new ResourceClient<AlphaSender>(http, KINDS.alphaSender, countWrite, ownWrites),
+    workspace: client<BirdWorkspace>(KINDS.workspace),
+    phoneNumber: client<PhoneNumber>(KINDS.phoneNumber),
+    alphaSender: client<AlphaSender>(KINDS.alphaSender),
+    birdNumber: client<BirdNumber>(KINDS.birdNumber),
+    birdSender: client<BirdSender>(KINDS.birdSender),
+    secret: client<V1Secret>(KINDS.secret),
   };
   const namespacedPaths = (plural: string): string[] => {
     const base = `/apis/${GROUP}/${VERSION}`;
     return config.namespaces.length ? config.namespaces.map((ns) => `${base}/namespaces/${ns}/${plural}`) : [`${base}/${plural}`];
   };
-  const workspaces = new Informer<BirdWorkspace>({ kubeConfig, http, paths: [clients.workspace.collectionPath()], labelSelector: config.workspaceSelector, logger: logger.child({ informer: "birdworkspaces" }) });
-  const secrets = new Informer<V1Secret>({ kubeConfig, http, paths: [`/api/v1/namespaces/${config.operatorNamespace}/secrets`], logger: logger.child({ informer: "secrets" }) });
-  const phoneNumbers = new Informer<PhoneNumber>({ kubeConfig, http, paths: namespacedPaths(PHONE_NUMBER_PLURAL), logger: logger.child({ informer: "phonenumbers" }) });
-  const alphaSenders = new Informer<AlphaSender>({ kubeConfig, http, paths: namespacedPaths(ALPHA_SENDER_PLURAL), logger: logger.child({ informer: "alphasenders" }) });
+  const informer = <T extends KubernetesObject>(name: string, paths: string[], labelSelector?: string): Informer<T> =>
+    new Informer<T>({ kubeConfig, http, paths, labelSelector, logger: logger.child({ informer: name }) });
+  const workspaces = informer<BirdWorkspace>("birdworkspaces", [clients.workspace.collectionPath()], config.workspaceSelector);
+  const secrets = informer<V1Secret>("secrets", [`/api/v1/namespaces/${config.operatorNamespace}/secrets`]);
+  const namespaces = informer<V1Namespace>("namespaces", ["/api/v1/namespaces"]);
+  const phoneNumbers = informer<PhoneNumber>("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL));
+  const alphaSenders = informer<AlphaSender>("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL));
+  const birdNumbers = informer<BirdNumber>("birdnumbers", [clients.birdNumber.collectionPath()]);
+  const birdSenders = informer<BirdSender>("birdsenders", [clients.birdSender.collectionPath()]);
 
   const events = new EventRecorder({ kubeConfig, http, component: "bird-operator", host: hostname(), logger });
   const connections = new WorkspaceConnections({
@@ -77,68 +107,108 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     birdTimeoutMs: config.birdTimeoutMs,
     fetch,
   });
-  const committedSpend = (workspaceName: string): Money[] => [
-    ...phoneNumbers.list().flatMap((pn) => (pn.spec.workspaceRef.name === workspaceName && pn.status?.monthlyPrice && pn.status.numberId ? [pn.status.monthlyPrice] : [])),
-    ...alphaSenders
-      .list()
-      .filter((as) => as.spec.workspaceRef.name === workspaceName)
-      .flatMap((as) => (as.status?.countries ?? []).flatMap((c) => (c.subscription?.status === "active" && c.subscription.price ? [c.subscription.price] : []))),
-    ...phoneNumberReconciler.pendingSpend(workspaceName),
-    ...alphaSenderReconciler.pendingSpend(workspaceName),
-  ];
-  const namespaceLabels = async (namespace: string): Promise<Record<string, string> | undefined> =>
-    (await http.request<{ metadata?: { labels?: Record<string, string> } }>({ method: "GET", path: `/api/v1/namespaces/${namespace}` })).metadata?.labels ?? {};
+  const numberRecords = new RecordStore(clients.birdNumber, birdNumbers);
+  const senderRecords = new RecordStore(clients.birdSender, birdSenders);
+  const usage = new UsageBook(numberRecords, senderRecords);
+  const admission = new Admission({ connections, namespaces, operatorNamespace: config.operatorNamespace, resyncMs: config.resyncMs });
+  const now = (): Date => new Date();
+  const managed = { connections, events, admission, resyncMs: config.resyncMs, metrics };
 
+  const purchaser = new Purchaser({ records: numberRecords, usage, events, metrics, resyncMs: config.resyncMs, mayAct: () => manager.mayAct(), now });
+  const numberWaiters = new Waiters((key) => phoneNumberController.queue.add(key));
+  const numberClaims = new NumberClaims({
+    records: numberRecords,
+    purchaser,
+    legacy: new LegacyClaims(phoneNumbers),
+    client: clients.phoneNumber,
+    events,
+    waiters: numberWaiters,
+    purchaseGraceMs: config.purchaseGraceMs,
+    now,
+  });
+  const phoneNumberReconciler = new PhoneNumberReconciler({
+    ...managed,
+    client: clients.phoneNumber,
+    informer: phoneNumbers,
+    records: numberRecords,
+    claims: numberClaims,
+    purchaseGraceMs: config.purchaseGraceMs,
+    wake: (key) => phoneNumberController.queue.add(key),
+  });
+  const senderWaiters = new Waiters((key) => alphaSenderController.queue.add(key));
+  const alphaSenderReconciler = new AlphaSenderReconciler({
+    ...managed,
+    client: clients.alphaSender,
+    informer: alphaSenders,
+    records: senderRecords,
+    claims: new SenderClaims({ records: senderRecords, informer: alphaSenders, admission, events, waiters: senderWaiters, now }),
+    usage,
+  });
   const workspaceReconciler = new WorkspaceReconciler({
     client: clients.workspace,
     informer: workspaces,
     phoneNumbers,
     alphaSenders,
+    numberRecords,
+    senderRecords,
+    usage,
+    secrets,
+    secretClient: clients.secret,
     connections,
     events,
-    committedSpend,
     resyncMs: config.resyncMs,
   });
-  const phoneNumberReconciler = new PhoneNumberReconciler({
-    client: clients.phoneNumber,
-    informer: phoneNumbers,
-    connections,
-    events,
-    operatorNamespace: config.operatorNamespace,
-    namespaceLabels,
-    committedSpend,
-    resyncMs: config.resyncMs,
-    purchaseGraceMs: config.purchaseGraceMs,
-    wake: (key) => phoneNumberController.queue.add(key),
-    mayAct: () => manager.mayAct(),
-  });
-  const alphaSenderReconciler = new AlphaSenderReconciler({
-    client: clients.alphaSender,
-    informer: alphaSenders,
-    connections,
-    events,
-    operatorNamespace: config.operatorNamespace,
-    namespaceLabels,
-    committedSpend,
-    resyncMs: config.resyncMs,
-  });
+  const records = { connections, events, namespaces: config.namespaces, purchaseGraceMs: config.purchaseGraceMs, resyncMs: config.resyncMs };
+  const numberRecordReconciler = new RecordReconciler({ ...records, records: numberRecords, holders: phoneNumbers, holderClient: clients.phoneNumber });
+  const senderRecordReconciler = new RecordReconciler({ ...records, records: senderRecords, holders: alphaSenders, holderClient: clients.alphaSender });
 
   const common = { logger, metrics, workers: config.workers, resyncMs: config.resyncMs };
+  const inNamespace = <T extends PhoneNumber | AlphaSender>(objects: Informer<T>, namespace: V1Namespace, old: V1Namespace | undefined): string[] =>
+    JSON.stringify(old?.metadata?.labels ?? {}) === JSON.stringify(namespace.metadata?.labels ?? {}) && old
+      ? []
+      : objects.list().filter((o) => o.metadata?.namespace === namespace.metadata?.name).map((o) => objectKey(o));
+  const ofWorkspace = <T extends PhoneNumber | AlphaSender>(objects: Informer<T>, ws: BirdWorkspace, old: BirdWorkspace | undefined): string[] =>
+    workspaceChangedForDependents(ws, old) ? objects.list().filter((o) => o.spec.workspaceRef.name === ws.metadata?.name).map((o) => objectKey(o)) : [];
+  const holderOf = (record: OwnershipRecord): string[] => (record.spec.claimRef?.name ? [`${record.spec.claimRef.namespace}/${record.spec.claimRef.name}`] : []);
+
   const workspaceController = new Controller({ ...common, name: "birdworkspace", reconcile: workspaceReconciler.reconcile })
     .watchPrimary(workspaces, ownWrites)
     .watchRelated(secrets, (secret) => workspaces.list().filter((ws) => referencesSecret(ws, secret)).map((ws) => ws.metadata?.name ?? ""))
     .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
-    .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000);
+    .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000)
+    .watchRelated(birdNumbers, (record) => [record.spec.workspaceRef.name], 2000)
+    .watchRelated(birdSenders, (record) => [record.spec.workspaceRef.name], 2000)
+    // A new or deleted workspace can make another one a duplicate, or stop it being one.
+    .watchRelated(workspaces, (ws, old, type) => (type === "update" && old ? [] : workspaces.list().map((w) => w.metadata?.name ?? "")));
   const phoneNumberController = new Controller({ ...common, name: "phonenumber", reconcile: phoneNumberReconciler.reconcile })
     // Not for PhoneNumbers: after an API server restart their own writes' events are what brings a reconcile back
     // soon when the cache was behind (without, the chaos restart scenario converged in 15 to 30 s instead of 3).
-    .watchPrimary(phoneNumbers)
-    .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? phoneNumbers.list().filter((pn) => pn.spec.workspaceRef.name === ws.metadata?.name).map((pn) => objectKey(pn)) : []));
-  // The last watch wakes the other AlphaSenders naming the same sender, so a conflict's loser takes over as soon as the owner goes.
+    .watchPrimary(phoneNumbers, ownWrites, { wakeOnOwnWrites: true })
+    .watchRelated(workspaces, (ws, old) => ofWorkspace(phoneNumbers, ws, old))
+    .watchRelated(namespaces, (ns, old) => inNamespace(phoneNumbers, ns, old))
+    .watchRelated(birdNumbers, (record) => {
+      numberWaiters.notify(record.metadata?.name ?? "");
+      return holderOf(record);
+    });
   const alphaSenderController = new Controller({ ...common, name: "alphasender", reconcile: alphaSenderReconciler.reconcile })
     .watchPrimary(alphaSenders, ownWrites)
-    .watchRelated(workspaces, (ws, old) => (workspaceChangedForDependents(ws, old) ? alphaSenders.list().filter((as) => as.spec.workspaceRef.name === ws.metadata?.name).map((as) => objectKey(as)) : []))
-    .watchRelated(alphaSenders, (changed, _old, type) => (type === "delete" ? alphaSenders.list().filter((as) => sameSenderClaim(as, changed)).map((as) => objectKey(as)) : []), 1000);
+    .watchRelated(workspaces, (ws, old) => ofWorkspace(alphaSenders, ws, old))
+    .watchRelated(namespaces, (ns, old) => inNamespace(alphaSenders, ns, old))
+    .watchRelated(birdSenders, (record) => {
+      senderWaiters.notify(record.metadata?.name ?? "");
+      return holderOf(record);
+    });
+  // A holder deleted without cleanup (finalizer removed by hand) wakes its record at once.
+  const heldBy = (store: RecordStore<OwnershipRecord>) => (holder: PhoneNumber | AlphaSender, _old: unknown, type: string): string[] => {
+    const record = type === "delete" ? store.heldBy(holder) : undefined;
+    return record ? [record.metadata?.name ?? ""] : [];
+  };
+  const numberRecordController = new Controller({ ...common, name: "birdnumber", reconcile: numberRecordReconciler.reconcile })
+    .watchPrimary(birdNumbers, ownWrites)
+    .watchRelated(phoneNumbers, heldBy(numberRecords as RecordStore<OwnershipRecord>), 1000);
+  const senderRecordController = new Controller({ ...common, name: "birdsender", reconcile: senderRecordReconciler.reconcile })
+    .watchPrimary(birdSenders, ownWrites)
+    .watchRelated(alphaSenders, heldBy(senderRecords as RecordStore<OwnershipRecord>), 1000);
 
   const gauges = throttle(1000, () => {
     updateReadyGauge(metrics, PHONE_NUMBER_KIND, phoneNumbers.list());
@@ -158,10 +228,19 @@ export function createOperator({ config, kubeConfig, logger, metrics, fetch }: O
     shutdownDeadlineMs: config.shutdownDeadlineMs,
     leaderElection: config.leaderElection.enabled ? { ...config.leaderElection, namespace: config.leaderElection.leaseNamespace, name: config.leaderElection.leaseName } : undefined,
   });
-  for (const i of [workspaces, secrets, phoneNumbers, alphaSenders]) manager.addInformer(i);
-  manager.addController(workspaceController);
-  manager.addController(phoneNumberController);
-  manager.addController(alphaSenderController);
+  const isLeader = (): boolean => manager.isLeading();
+  exportResourceConditions(metrics, { [PHONE_NUMBER_KIND]: phoneNumbers, [ALPHA_SENDER_KIND]: alphaSenders, [BIRD_WORKSPACE_KIND]: workspaces }, isLeader);
+  exportWorkspaceUsage(metrics, { workspaces, numberRecords, senderRecords, usage, connections, isLeader });
+  for (const i of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders]) manager.addInformer(i);
+  const inUse = {
+    [BIRD_WORKSPACE_PLURAL]: workspaces,
+    [PHONE_NUMBER_PLURAL]: phoneNumbers,
+    [ALPHA_SENDER_PLURAL]: alphaSenders,
+    [BIRD_NUMBER_PLURAL]: birdNumbers,
+    [BIRD_SENDER_PLURAL]: birdSenders,
+  };
+  manager.addInformer(new InUseReporter({ http, namespace: config.operatorNamespace, kinds: inUse, logger: logger.child({ reporter: "in-use" }) }));
+  for (const c of [workspaceController, numberRecordController, senderRecordController, phoneNumberController, alphaSenderController]) manager.addController(c);
   manager.onStop(() => events.flush());
   return manager;
 }
@@ -184,12 +263,6 @@ function referencesSecret(workspace: BirdWorkspace, secret: V1Secret): boolean {
   return ref.namespace === secret.metadata?.namespace && ref.name === secret.metadata?.name;
 }
 
-/** Another AlphaSender of the same workspace naming the same sender the same way (the cheap, common case of a conflict). */
-function sameSenderClaim(as: AlphaSender, changed: AlphaSender): boolean {
-  if (objectKey(as) === objectKey(changed) || as.spec.workspaceRef.name !== changed.spec.workspaceRef.name) return false;
-  return (as.spec.alphaString !== undefined && as.spec.alphaString === changed.spec.alphaString) || (as.spec.alphaNumberId !== undefined && as.spec.alphaNumberId === changed.spec.alphaNumberId);
-}
-
 /** Runs `fn` at most once per interval, after the first call of a burst (counting 10,000 objects per event would not scale). */
 function throttle(intervalMs: number, fn: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -201,8 +274,8 @@ function throttle(intervalMs: number, fn: () => void): () => void {
   };
 }
 
-function updateReadyGauge(metrics: Metrics, kind: string, objects: Parameters<typeof isReady>[0][]): void {
+function updateReadyGauge(metrics: Metrics, kindName: string, objects: Parameters<typeof isReady>[0][]): void {
   const ready = objects.filter((o) => isReady(o)).length;
-  metrics.managedResources.set({ kind, ready: "true" }, ready);
-  metrics.managedResources.set({ kind, ready: "false" }, objects.length - ready);
+  metrics.managedResources.set({ kind: kindName, ready: "true" }, ready);
+  metrics.managedResources.set({ kind: kindName, ready: "false" }, objects.length - ready);
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, copyFileSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,9 +13,10 @@ const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 /**
  * Outside the repository (its lint and type check would pick the output up), laid out like the image: package.json
- * (read by the CLI for its version) and node_modules (a link) next to dist/.
+ * (read by the CLI for its version) and node_modules (a link) next to dist/. One per checkout: worktrees of one machine
+ * differ in sources and dependencies, and must not run each other's build.
  */
-const COMPILED_ROOT = join(tmpdir(), "bird-operator-bench-compiled");
+const COMPILED_ROOT = join(tmpdir(), `bird-operator-bench-compiled-${createHash("sha256").update(REPO).digest("hex").slice(0, 12)}`);
 const COMPILED_DIR = join(COMPILED_ROOT, "dist");
 
 /** `tsx`: `node --import tsx src/cli/main.ts` (a checkout); `compiled`: `node <tsc output>/cli/main.js`, as the image runs dist/. */
@@ -32,7 +34,20 @@ export async function buildCompiledOperator(): Promise<void> {
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compiling the operator failed:\n${output.slice(-3000)}`))));
   });
   copyFileSync(join(REPO, "package.json"), join(COMPILED_ROOT, "package.json"));
-  if (!existsSync(join(COMPILED_ROOT, "node_modules"))) symlinkSync(join(REPO, "node_modules"), join(COMPILED_ROOT, "node_modules"), "dir");
+  const link = join(COMPILED_ROOT, "node_modules");
+  const target = join(REPO, "node_modules");
+  if (linkTarget(link) !== target) {
+    rmSync(link, { force: true });
+    symlinkSync(target, link, "dir");
+  }
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface OperatorProcessOptions {

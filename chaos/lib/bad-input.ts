@@ -163,9 +163,10 @@ function phoneNumberSemantics(c: BadInputContext): Semantic[] {
     { family: "number-not-anywhere", spec: (r) => ({ numberString: `+1999${String(Math.floor(r() * 1e7)).padStart(7, "0")}` }), reason: Reason.NumberUnavailable },
     { family: "observe-only-not-owned", spec: () => ({ numberString: "+31201234567", managementPolicy: "ObserveOnly" }), reason: Reason.NumberUnavailable },
     { family: "number-owned-by-another", spec: () => ({ numberString: c.ownedNumber }), reason: Reason.NumberConflict },
-    { family: "annotation-unknown-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "00000000-0000-4000-8000-000000000000" }, reason: Reason.NumberLost },
-    { family: "annotation-dot-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": ".." }, reason: Reason.NumberLost },
-    { family: "annotation-path-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "../../numbers-alpha" }, reason: Reason.NumberLost },
+    // Annotations prove nothing (a tenant writes them): a made-up number id is ignored and the spec is bought.
+    { family: "annotation-unknown-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "00000000-0000-4000-8000-000000000000" }, reason: Reason.Available },
+    { family: "annotation-dot-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": ".." }, reason: Reason.Available },
+    { family: "annotation-path-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "../../numbers-alpha" }, reason: Reason.Available },
     { family: "annotation-intent-not-json", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/purchase-intent": "{not json" }, reason: Reason.Available },
     {
       family: "annotation-intent-stale",
@@ -174,7 +175,8 @@ function phoneNumberSemantics(c: BadInputContext): Semantic[] {
       reason: Reason.Available,
     },
     { family: "destination-not-a-country", spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }), reason: Reason.DestinationUnavailable },
-    { family: "destination-capability-missing", spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }), reason: Reason.DestinationUnavailable },
+    // sms destinations need sms-outbound: no GB local number has it, so none is bought (not one that cannot serve them).
+    { family: "destination-capability-missing", spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }), reason: Reason.NumberUnavailable },
   ];
 }
 

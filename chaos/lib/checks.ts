@@ -1,5 +1,5 @@
-import type { AlphaSender, Condition, PhoneNumber } from "../../src/api/v1alpha1/index.js";
-import { Annotation, Reason } from "../../src/api/v1alpha1/conditions.js";
+import type { AlphaSender, BirdNumber, Condition, PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import { Reason } from "../../src/api/v1alpha1/conditions.js";
 import { findCondition, isReady } from "../../src/runtime/status.js";
 import type { RunningSimulator } from "../../src/simulator/index.js";
 import type { ChaosEnv } from "./env.js";
@@ -18,8 +18,9 @@ export function nameOf(object: { metadata?: { name?: string } }): string {
   return object.metadata?.name ?? "?";
 }
 
+/** The number a PhoneNumber reports holding (status is written by the operator only; its record is the proof). */
 export function numberIdOf(pn: PhoneNumber): string | undefined {
-  return pn.metadata?.annotations?.[Annotation.numberId] ?? pn.status?.numberId;
+  return pn.status?.numberId;
 }
 
 /**
@@ -61,7 +62,7 @@ export async function waitAllReady<T extends PhoneNumber | AlphaSender>(list: ()
  * and none that no resource owns); and the workspace holds no number with a live subscription that no resource owns.
  * `preexisting` are numbers put into the workspace outside the operator (adopted, never bought).
  */
-export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns: PhoneNumber[], options: { preexisting?: Set<string>; released?: Set<string> } = {}): void {
+export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns: PhoneNumber[], options: { preexisting?: Set<string>; released?: Set<string>; records?: BirdNumber[] } = {}): void {
   const owners = new Map<string, string[]>();
   for (const pn of pns) {
     const id = numberIdOf(pn);
@@ -70,10 +71,13 @@ export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns:
       continue;
     }
     owners.set(id, [...(owners.get(id) ?? []), nameOf(pn)]);
-    const annotated = pn.metadata?.annotations?.[Annotation.numberId];
-    if (annotated && pn.status?.numberId && annotated !== pn.status.numberId) report.violation(`PhoneNumber ${nameOf(pn)} records ${annotated} in its annotation but ${pn.status.numberId} in status`);
-    if (pn.metadata?.annotations?.[Annotation.purchaseIntent]) report.violation(`PhoneNumber ${nameOf(pn)} still carries a purchase intent`);
+    if (options.records) {
+      const record = options.records.find((r) => r.spec.claimRef?.uid === pn.metadata?.uid);
+      if (!record) report.violation(`PhoneNumber ${nameOf(pn)} reports ${id} but no BirdNumber is bound to its uid`);
+      else if (record.status?.phase !== "Bound" || record.status.numberId !== id) report.violation(`PhoneNumber ${nameOf(pn)} reports ${id} but its BirdNumber ${nameOf(record)} is ${record.status?.phase} with ${record.status?.numberId}`);
+    }
   }
+  for (const record of options.records ?? []) if (record.status?.phase === "Purchasing") report.violation(`BirdNumber ${nameOf(record)} is still Purchasing`);
   for (const [id, names] of owners) if (names.length > 1) report.violation(`number ${id} is owned by ${names.length} PhoneNumbers: ${names.join(", ")}`);
 
   const purchases = sim.sim.purchases();

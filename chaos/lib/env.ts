@@ -118,6 +118,8 @@ export class ChaosEnv {
         endpoint,
         accessKeySecretRef: { namespace, name: "bird-access-key", key: "accessKey" },
         allowedNamespaces: { names: [namespace] },
+        // The scenarios judge cancellations: deleting a resource releases its number unless it says Retain.
+        defaultDeletionPolicy: "Delete",
         ...spec,
       },
     };

@@ -1,7 +1,6 @@
-import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
-import { Annotation } from "../../src/api/v1alpha1/conditions.js";
+import type { BirdNumber } from "../../src/api/v1alpha1/index.js";
 import type { NumberStockItem } from "../../src/simulator/index.js";
-import { auditNumbers, nameOf, reportCrashes, waitAllReady } from "../lib/checks.js";
+import { auditNumbers, reportCrashes, waitAllReady } from "../lib/checks.js";
 import { sleep, waitFor, ORGANIZATION_ID, type ChaosEnv } from "../lib/env.js";
 import { waitForOutput } from "../lib/operator.js";
 import type { ScenarioReport } from "../lib/report.js";
@@ -34,7 +33,11 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
 
   const items = pinnedNumbers(sim.sim.state.listStock(ORGANIZATION_ID, { countryCodes: ["NL", "GB", "DE"], types: ["mobile"] }, { limit: 99, reverse: false }).results, resources, random);
   await env.apply(...items.map((item, i) => env.phoneNumber(fixture, `stale-${i}`, { countryCode: item.countryCode, type: item.type, numberString: item.numberString })));
-  const queuedNow = async (): Promise<PhoneNumber[]> => (await env.phoneNumbers(fixture.namespace)).filter((pn) => pn.metadata?.annotations?.[Annotation.purchaseIntent]);
+  // A buy is on its way while the resource's ownership record says Purchasing (claimed before the buy is sent).
+  const queuedNow = async (): Promise<string[]> =>
+    (await env.getJson<{ items: BirdNumber[] }>(["birdnumbers"])).items
+      .filter((r) => r.spec.claimRef?.namespace === fixture.namespace && r.status?.phase === "Purchasing")
+      .map((r) => r.spec.claimRef?.name ?? "?");
   await waitFor(async () => ((await queuedNow()).length >= Math.ceil(resources / 2) ? true : undefined), 30_000, 200);
 
   leader.pause();
@@ -48,7 +51,7 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
   const queued = await queuedNow();
   report.figure("buysQueuedAtFreeze", queued.length);
   if (!report.check(queued.length > 0, "no buy was queued when the leader froze: the scenario tested nothing")) return thaw();
-  const deleted = queued.slice(0, Math.ceil(queued.length / 2)).map(nameOf);
+  const deleted = queued.slice(0, Math.ceil(queued.length / 2));
   report.figure("deletedWhileFrozen", deleted.length);
   await env.kubectl(["delete", "phonenumber", ...deleted, "-n", fixture.namespace, "--wait=false"]);
   sim.sim.setFaults({});

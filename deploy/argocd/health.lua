@@ -22,7 +22,10 @@
 --     WorkspaceNotFound (spec.workspaceRef), BirdIssues (Bird reports issues on the number),
 --     SubscriptionInactive (cancelled outside the operator; Bird will release the number),
 --     SenderNotFound (the sender is not registered in Bird), CountryBlocked (Bird blocks the country for the sender),
---     CountryUnavailable (Bird cannot send from alphanumeric senders to the country)
+--     CountryUnavailable (Bird cannot send from alphanumeric senders to the country),
+--     StatusRejected (the API server refused the status built from Bird's answer),
+--     UnknownProvisioningStatus (Bird reports a provisioning status the operator does not know),
+--     DuplicateWorkspace (another BirdWorkspace names the same Bird workspace), InUse (a workspace being deleted)
 --   Progressing: the operator gets there by itself
 --     Creating Provisioning PurchasePending DestinationsPending Deleting WorkspaceNotReady (the workspace shows why)
 --     BirdUnreachable ReconcileError (retried with backoff), and any reason not listed here
@@ -48,6 +51,10 @@ local DEGRADED = {
   SenderNotFound = true,
   CountryBlocked = true,
   CountryUnavailable = true,
+  StatusRejected = true,
+  UnknownProvisioningStatus = true,
+  DuplicateWorkspace = true,
+  InUse = true,
 }
 
 local function condition(conditions, wanted)

@@ -1,7 +1,9 @@
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 import { silentLogger, type Logger } from "../log.js";
+import { USER_AGENT } from "../version.js";
 import { BirdApiError, parseErrorBody, parseRetryAfter, type BirdApiErrorInit } from "./errors.js";
 import { paginate } from "./paginate.js";
+import { proxiedFetch } from "./proxied-fetch.js";
 import { rateLimiterFor, releaseRateLimiter, type RateLimits, type WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
@@ -34,6 +36,7 @@ export interface BirdClientOptions {
   /** Default 6. */
   maxAttempts?: number;
   backoff?: { baseMs?: number; maxMs?: number };
+  /** Default: a fetch that honours HTTPS_PROXY and NO_PROXY (src/bird/proxied-fetch.ts). */
   fetch?: typeof fetch;
   logger?: Logger;
   observer?: BirdObserver;
@@ -92,7 +95,8 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
   }
   const limiter = rateLimiterFor(baseUrl, options.workspaceId, options.rateLimits);
   const transport = createRetryingFetch({
-    fetch: options.fetch ?? ((request: Request): Promise<Response> => fetch(request)),
+    fetch: options.fetch ?? proxiedFetch(),
+    userAgent: USER_AGENT,
     limiter,
     routeOf,
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,

@@ -1,5 +1,7 @@
 import type { AlphaNumber, LongCodeNumber } from "./types.js";
 import type { BirdApi } from "./client.js";
+import { isBirdApiError } from "./errors.js";
+import { subscriptionEnded } from "./subscription.js";
 
 export interface InventoryOptions {
   /** A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries. */
@@ -64,9 +66,40 @@ export class Inventory {
     return count;
   }
 
+  /** The number as last listed or read, without a Bird call (undefined: not in the cache). */
+  cachedByString(numberString: string): LongCodeNumber | undefined {
+    const id = this.numberIdByString.get(numberString);
+    return id ? this.numbersById.get(id) : undefined;
+  }
+
+  /** Every cached number whose `main` subscription runs, by numberString, without a Bird call. */
+  *activeNumberStrings(): Iterable<string> {
+    for (const number of this.numbersById.values()) if (!subscriptionEnded(number)) yield number.numberString;
+  }
+
+  /** Lists the workspace's numbers if the cache is older than its maximum age. */
+  refresh(): Promise<void> {
+    return this.freshNumbers();
+  }
+
   async senders(): Promise<AlphaNumber[]> {
     await this.freshSenders();
     return [...this.sendersById.values()];
+  }
+
+  /**
+   * The number by id: from the cache, else read from Bird; undefined when Bird has no such number (not found, or an
+   * id no Bird number can have).
+   */
+  async findNumber(id: string): Promise<LongCodeNumber | undefined> {
+    const cached = await this.number(id);
+    if (cached) return cached;
+    try {
+      return await this.reloadNumber(id);
+    } catch (error) {
+      if ((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError) return undefined;
+      throw error;
+    }
   }
 
   /** Re-reads one number without relisting the workspace. */

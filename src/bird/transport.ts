@@ -12,6 +12,8 @@ export interface BirdObserver {
 
 export interface TransportOptions {
   fetch: (request: Request) => Promise<Response>;
+  /** Sent as User-Agent on every attempt, so Bird's logs name the operator and its version. */
+  userAgent?: string;
   limiter: WorkspaceRateLimiter;
   routeOf: RouteMatcher;
   /** Per attempt, from sending the request to the last byte of the answer. */
@@ -56,7 +58,7 @@ export type RetryingFetch = (request: Request, send?: { guard?: SendGuard }) => 
 export function createRetryingFetch(options: TransportOptions): RetryingFetch {
   const random = options.random ?? Math.random;
   return async (request: Request, send = {}): Promise<Response> => {
-    const call = await snapshot(request, options.routeOf);
+    const call = await snapshot(request, options);
     for (let attempt = 1; ; attempt++) {
       await takeToken(options, call.method, call.priority);
       // The wait for a token (or a retry) can be long; a caller that gave up or may no longer act must not still send.
@@ -81,9 +83,10 @@ export function createRetryingFetch(options: TransportOptions): RetryingFetch {
   };
 }
 
-async function snapshot(request: Request, routeOf: RouteMatcher): Promise<Call> {
-  const route = routeOf(request.url);
+async function snapshot(request: Request, options: TransportOptions): Promise<Call> {
+  const route = options.routeOf(request.url);
   const headers = new Headers(request.headers);
+  if (options.userAgent) headers.set("user-agent", options.userAgent);
   const priority: Priority = headers.get(PRIORITY_HEADER) === "background" ? "background" : "normal";
   headers.delete(PRIORITY_HEADER);
   return {

@@ -4,13 +4,14 @@ import { fileURLToPath } from "node:url";
 export interface ControlPlaneBinaries {
   etcd: string;
   kubeApiserver: string;
+  kubeControllerManager: string;
 }
 
 const BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-control-plane.sh", import.meta.url));
 
 /**
- * Finds etcd and kube-apiserver: KUBEBUILDER_ASSETS when set, else the versioned cache, building them from Go
- * modules the first time. The build script owns that logic so that CI, people and the tests share one path.
+ * Finds etcd, kube-apiserver and kube-controller-manager: KUBEBUILDER_ASSETS when set, else the versioned cache,
+ * building them from Go modules the first time. The build script owns that logic so that CI, people and the tests share one path.
  */
 export async function resolveBinaries(onProgress?: (line: string) => void): Promise<ControlPlaneBinaries> {
   const dir = await new Promise<string>((resolve, reject) => {
@@ -30,5 +31,5 @@ export async function resolveBinaries(onProgress?: (line: string) => void): Prom
       else reject(new Error(`building the control plane failed (exit ${code}); run 'npm run control-plane' to see why:\n${stderrTail}`));
     });
   });
-  return { etcd: `${dir}/etcd`, kubeApiserver: `${dir}/kube-apiserver` };
+  return { etcd: `${dir}/etcd`, kubeApiserver: `${dir}/kube-apiserver`, kubeControllerManager: `${dir}/kube-controller-manager` };
 }

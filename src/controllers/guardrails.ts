@@ -1,8 +1,7 @@
 import type { BirdWorkspace, LabelSelector, Money } from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { compareMoney, formatMoney, CurrencyMismatchError, addMoney } from "../bird/money.js";
-import { PermanentError, Waiting } from "../runtime/errors.js";
-import type { Resolution, WorkspaceConnection, WorkspaceConnections } from "./workspace/connections.js";
+import type { Resolution } from "./workspace/connections.js";
 
 /**
  * Whether a namespace may use a workspace. An empty allowedNamespaces admits only the operator's own namespace,
@@ -24,29 +23,6 @@ export function namespaceAllowed(
     reason: Reason.Forbidden,
     message: `namespace "${namespace}" may not use BirdWorkspace "${name}": ask the platform team to add it to spec.allowedNamespaces`,
   };
-}
-
-/**
- * The connection for a namespaced resource's workspace: it exists, is Ready, and admits the resource's namespace.
- * A workspace that is not there yet is waited for; a namespace it refuses is permanent until something changes.
- */
-export async function connectAllowed(
-  connections: WorkspaceConnections,
-  object: { metadata?: { namespace?: string }; spec: { workspaceRef: { name: string } } },
-  options: { operatorNamespace: string; namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>; resyncMs: number },
-): Promise<WorkspaceConnection> {
-  const resolved = connections.connectReady(object.spec.workspaceRef.name);
-  if (!resolved.ok) throw new Waiting(resolved.message, resolved.reason, options.resyncMs);
-  const workspace = resolved.value.workspace;
-  const namespace = object.metadata?.namespace ?? "";
-  const labels = usesNamespaceSelector(workspace) ? await options.namespaceLabels(namespace) : undefined;
-  const allowed = namespaceAllowed(workspace, namespace, options.operatorNamespace, labels);
-  if (!allowed.ok) throw new PermanentError(allowed.message, allowed.reason);
-  return resolved.value;
-}
-
-export function usesNamespaceSelector(workspace: BirdWorkspace): boolean {
-  return workspace.spec.allowedNamespaces?.selector !== undefined;
 }
 
 export function matchesSelector(labels: Record<string, string>, selector: LabelSelector): boolean {

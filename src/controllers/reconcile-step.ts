@@ -3,15 +3,16 @@ import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../api/v1alpha1/c
 import type { Condition } from "../api/v1alpha1/index.js";
 import type { Logger } from "../log.js";
 import { FORGET, type ReconcileResult } from "../runtime/controller.js";
-import { errorMessage, errorReason, PermanentError, Waiting } from "../runtime/errors.js";
+import { apiStatusCode, classifyError, errorMessage, errorReason, PermanentError, Waiting } from "../runtime/errors.js";
 import type { EventRecorder, EventSubject } from "../runtime/events.js";
+import { hasFinalizer, removeFinalizer } from "../runtime/finalizer.js";
+import type { Informer } from "../runtime/informer.js";
+import type { Metrics } from "../runtime/metrics.js";
 import { createMergePatch } from "../runtime/merge-patch.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
-import { withFinalizer } from "../runtime/finalizer.js";
-import type { Informer } from "../runtime/informer.js";
-import type { Money } from "../bird/types.js";
-import type { WorkspaceConnections } from "./workspace/connections.js";
 import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
+import type { Admission } from "./admission.js";
+import type { WorkspaceConnections } from "./workspace/connections.js";
 
 export interface ReconciledStatus {
   conditions?: Condition[];
@@ -28,12 +29,11 @@ export interface StepOutcome<T> {
   object?: T;
 }
 
-/**
- * Runs one reconcile step on a copy of the object's status, then writes status once with Ready and Synced set from
- * the outcome. A failure becomes Synced=False with the error's reason and message (Ready stays True through a
- * transient Bird error: the number still works), a Warning event, and is rethrown for the controller to classify;
- * `Waiting` is reported the same way but polls instead of failing.
- */
+/** A cleanup says explicitly that it is done; only then does the finalizer go, whatever else happened. */
+export interface CleanupOutcome<T> extends StepOutcome<T> {
+  done: boolean;
+}
+
 export interface StepDeps<T extends KubernetesObject> {
   client: ResourceClient<T>;
   events: EventRecorder;
@@ -41,29 +41,42 @@ export interface StepDeps<T extends KubernetesObject> {
   now: () => Date;
 }
 
-export async function runStep<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus>(
+/**
+ * Runs one reconcile step on a copy of the object's status, then writes status once with Ready and Synced set from
+ * the outcome. A failure becomes Synced=False with the error's reason and message (Ready stays True through a
+ * transient Bird error: the number still works, but never while the object is being deleted), a Warning event, and
+ * is rethrown for the controller to classify; `Waiting` is reported the same way but polls instead of failing. A
+ * write conflict is neither: the controller requeues it quietly and the next reconcile starts from fresh state.
+ */
+export async function runStep<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus, O extends StepOutcome<T>>(
   deps: StepDeps<T>,
   object: T,
-  step: (status: S) => Promise<StepOutcome<T>>,
-): Promise<ReconcileResult> {
+  step: (status: S) => Promise<O>,
+): Promise<O> {
   const status = structuredClone(object.status ?? {}) as S;
   try {
     const outcome = await step(status);
     setConditions(object, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" }, deps.now());
-    if (!outcome.deferStatusWrite) await writeStatus(deps.client, outcome.object ?? object, status, deps.now());
-    return { requeueAfterMs: outcome.requeueAfterMs };
+    if (!outcome.deferStatusWrite) await writeStatus(deps, outcome.object ?? object, status);
+    return outcome;
   } catch (error) {
+    if (classifyError(error) === "conflict") throw error;
     const reason = errorReason(error, Reason.ReconcileError);
     const message = errorMessage(error);
-    const current = status.conditions?.find((c) => c.type === READY);
-    const keepReady = current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting);
-    const ready: ConditionUpdate = keepReady ? { type: READY, status: "True", reason: current.reason, message: current.message } : { type: READY, status: "False", reason, message };
-    setConditions(object, status, ready, { type: SYNCED, status: "False", reason, message }, deps.now());
-    await writeStatus(deps.client, object, status, deps.now()).catch((statusError: unknown) => deps.log.debug({ err: errorMessage(statusError) }, "Status write failed"));
-    if (error instanceof Waiting) return { requeueAfterMs: error.requeueAfterMs };
+    setConditions(object, status, failedReadiness(object, status, error, reason, message), { type: SYNCED, status: "False", reason, message }, deps.now());
+    await writeStatus(deps, object, status).catch((statusError: unknown) => deps.log.debug({ err: errorMessage(statusError) }, "Status write failed"));
+    if (error instanceof Waiting) throw error;
     deps.events.record(object, "Warning", eventReasonFor(reason), message);
     throw error;
   }
+}
+
+/** Ready after a failure: kept True through a transient error of a working resource, never while deleting. */
+function failedReadiness(object: KubernetesObject, status: ReconciledStatus, error: unknown, reason: string, message: string): ConditionUpdate {
+  if (object.metadata?.deletionTimestamp) return notReady(Reason.Deleting, `deleting: ${message}`);
+  const current = status.conditions?.find((c) => c.type === READY);
+  const keepReady = current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting);
+  return keepReady ? { type: READY, status: "True", reason: current.reason, message: current.message } : notReady(reason, message);
 }
 
 function setConditions(object: KubernetesObject, status: ReconciledStatus, ready: ConditionUpdate, synced: ConditionUpdate, now: Date): void {
@@ -72,11 +85,33 @@ function setConditions(object: KubernetesObject, status: ReconciledStatus, ready
   status.observedGeneration = generation;
 }
 
-/** Writes status only when something other than lastSyncTime changed: an idle reconcile costs no API write. */
-export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(client: ResourceClient<T>, object: T, next: S, now: Date): Promise<void> {
+/**
+ * Writes status only when something other than lastSyncTime changed: an idle reconcile costs no API write. A status
+ * the API server refuses (422: something Bird said does not fit the schema) is replaced by the conditions alone with
+ * Synced=False saying why, so the object never shows a stale Ready=True while its status cannot be written.
+ */
+export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(deps: StepDeps<T>, object: T, next: S): Promise<void> {
   if (!statusChanged(object.status, next)) return;
+  const now = deps.now();
   next.lastSyncTime = rfc3339(now);
-  await client.patchStatus(object.metadata?.namespace, object.metadata?.name ?? "", createMergePatch(object.status ?? {}, next));
+  const { namespace, name = "" } = object.metadata ?? {};
+  try {
+    await deps.client.patchStatus(namespace, name, createMergePatch(object.status ?? {}, next));
+  } catch (error) {
+    if (apiStatusCode(error) !== 422) throw error;
+    const message = `the API server refused the status Bird's answer produced, so only the conditions are written: ${errorMessage(error).slice(0, 600)}`;
+    const minimal: ReconciledStatus = { observedGeneration: next.observedGeneration, lastSyncTime: next.lastSyncTime };
+    const generation = object.metadata?.generation;
+    const ready = notReady(Reason.StatusRejected, message);
+    minimal.conditions = setCondition(setCondition(next.conditions, ready, generation, now), { type: SYNCED, status: "False", reason: Reason.StatusRejected, message }, generation, now);
+    await deps.client.patchStatus(namespace, name, { ...nulled(object.status), ...minimal });
+    deps.events.record(object as unknown as EventSubject, "Warning", EventReason.ReconcileError, message);
+  }
+}
+
+/** A merge patch that removes every field of `status` (the minimal status then sets its own). */
+function nulled(status: object | undefined): Record<string, null> {
+  return Object.fromEntries(Object.keys(status ?? {}).map((key) => [key, null]));
 }
 
 /** What every reconciler of a Bird-holding kind is given. */
@@ -85,43 +120,40 @@ export interface ManagedReconcilerOptions<T extends KubernetesObject> {
   informer: Informer<T>;
   connections: WorkspaceConnections;
   events: EventRecorder;
-  operatorNamespace: string;
-  namespaceLabels: (namespace: string) => Promise<Record<string, string> | undefined>;
-  /** Monthly prices already committed in a workspace (numbers and sender countries), for the spend policy. */
-  committedSpend: (workspaceName: string) => Money[];
+  admission: Admission;
   resyncMs: number;
+  /** Counts purchases, cancellations and refusals (bird_operator_*_total). */
+  metrics?: Metrics;
   now?: () => Date;
 }
 
 export interface ManagedSteps<T, S> {
-  /** ObserveOnly: report, never write to Bird. */
-  observe: (object: T, status: S) => Promise<StepOutcome<T>>;
   apply: (object: T, status: S) => Promise<StepOutcome<T>>;
-  cleanup: (object: T, status: S) => Promise<StepOutcome<T>>;
-  /** `apply` adds the finalizer itself, before its first Bird write (see withFinalizer's `handlerAdds`). */
-  applyAddsFinalizer?: boolean;
+  cleanup: (object: T, status: S) => Promise<CleanupOutcome<T>>;
 }
 
 /**
- * The reconcile shared by every kind that holds something in Bird: ObserveOnly objects without a finalizer are only
- * observed; everything else goes through the finalizer, so cleanup runs before the object may disappear.
+ * The reconcile shared by every kind that holds something in Bird: a live object is applied (the step adds the
+ * finalizer itself, once it is allowed to act); an object being deleted with our finalizer is cleaned up, and the
+ * finalizer goes only when cleanup returned `done`. A thrown error, a `Waiting`, a conflict: the finalizer stays.
  */
-export async function reconcileManaged<T extends EventSubject & KubernetesObject & { spec: { managementPolicy?: string }; status?: S }, S extends ReconciledStatus>(
+export async function reconcileManaged<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus>(
   deps: StepDeps<T> & { informer: Informer<T> },
   key: string,
   steps: ManagedSteps<T, S>,
 ): Promise<ReconcileResult> {
   const object = deps.informer.get(key);
   if (!object) return FORGET;
-  if (object.spec.managementPolicy === "ObserveOnly" && !object.metadata?.finalizers?.includes(FINALIZER)) {
-    return object.metadata?.deletionTimestamp ? FORGET : runStep<T, S>(deps, object, (status) => steps.observe(object, status));
+  try {
+    if (!object.metadata?.deletionTimestamp) return await runStep<T, S, StepOutcome<T>>(deps, object, (status) => steps.apply(object, status));
+    if (!hasFinalizer(object, FINALIZER)) return FORGET;
+    const outcome = await runStep<T, S, CleanupOutcome<T>>(deps, object, (status) => steps.cleanup(object, status));
+    if (outcome.done) await removeFinalizer(deps.client, FINALIZER, outcome.object ?? object);
+    return outcome;
+  } catch (error) {
+    if (error instanceof Waiting) return { requeueAfterMs: error.requeueAfterMs };
+    throw error;
   }
-  // Undefined: deleted without our finalizer, so the object is on its way out and there is nothing to do.
-  const result = await withFinalizer(deps.client, FINALIZER, object, (event) =>
-    runStep<T, S>(deps, event.object, (status) => (event.type === "cleanup" ? steps.cleanup(event.object, status) : steps.apply(event.object, status))),
-    { handlerAdds: steps.applyAddsFinalizer },
-  );
-  return result ?? FORGET;
 }
 
 export function notReady(reason: string, message: string): ConditionUpdate {
@@ -132,6 +164,7 @@ function eventReasonFor(reason: string): string {
   if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
   if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
   if (reason === Reason.NumberLost) return EventReason.NumberLost;
+  if (reason === Reason.NumberConflict || reason === Reason.SenderConflict) return EventReason.ClaimRefused;
   if (reason === Reason.DestinationUnavailable) return EventReason.DestinationUnavailable;
   return EventReason.ReconcileError;
 }

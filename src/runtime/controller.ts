@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
-import { classifyError, errorMessage } from "./errors.js";
+import { classifyError, errorMessage, PermanentError } from "./errors.js";
 import { objectKey, type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
 import type { OwnWrites } from "./own-writes.js";
@@ -70,16 +70,22 @@ export class Controller {
   }
 
   /**
-   * The controller's own kind: every change except a status-only update enqueues the object's key, and so does
-   * none of our own writes (`ownWrites`): the reconcile that made it already acted on the result.
+   * The controller's own kind: every change except a status-only update enqueues the object's key. With `ownWrites`,
+   * our own writes' events do not (the reconcile that made them already acted on the result) unless
+   * `wakeOnOwnWrites`; and a status-only update that is not ours (a restored backup, a `kubectl patch`) does: status
+   * is the operator's report, so what someone else wrote there is replaced by what is true.
    */
-  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites): this {
+  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites, options: { wakeOnOwnWrites?: boolean } = {}): this {
     this.primaries.push(informer);
-    if (ownWrites) this.ownWrites = ownWrites;
+    if (ownWrites && !options.wakeOnOwnWrites) this.ownWrites = ownWrites;
     informer.on((type, object, old) => {
       const key = objectKey(object);
       const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
-      if (type === "update" && ownWrites) {
+      if (type === "update" && ownWrites && !relevant) {
+        if (!ownWrites.consume(object) && !this.active.has(key)) this.queue.add(key);
+        return;
+      }
+      if (type === "update" && ownWrites && !options.wakeOnOwnWrites) {
         // The watch may deliver our write before its HTTP answer arrives: while the key is being reconciled, which
         // writes were ours is known only at the end (see process), as client-go's dirty set would reprocess it then.
         const version = object.metadata?.resourceVersion;
@@ -191,14 +197,17 @@ export class Controller {
         log.debug({ err: errorMessage(error) }, "Write conflict; requeueing");
         this.queue.addAfter(key, this.options.conflictDelayMs ?? 50);
         return "requeue";
-      case "permanent":
+      case "permanent": {
         // No backoff: retrying cannot help until something changes. But what changes may be nothing this controller
-        // watches (an admission policy, RBAC, a namespace's labels), so it looks again at the resync interval.
+        // watches (an admission policy, RBAC, a namespace's labels, cheaper stock), so it looks again at the resync
+        // interval, or sooner when the error says when.
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
-        log.error({ err: errorMessage(error) }, "Reconcile failed permanently; retrying on a change to the object or at the resync interval");
+        const retryAfterMs = error instanceof PermanentError && error.retryAfterMs !== undefined ? error.retryAfterMs : this.resyncDelayMs();
+        log.error({ err: errorMessage(error), retryAfterMs }, "Reconcile failed permanently; retrying on a change to the object or later");
         this.queue.forget(key);
-        this.queue.addAfter(key, this.resyncDelayMs());
+        this.queue.addAfter(key, retryAfterMs);
         return "error";
+      }
       case "transient":
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
         log.warn({ err: errorMessage(error), failures: this.queue.failures(key) + 1 }, "Reconcile failed; retrying with backoff");

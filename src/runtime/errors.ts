@@ -8,16 +8,17 @@ import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js
  */
 export type ErrorClass = "not-found" | "conflict" | "transient" | "permanent";
 
-/** An error a reconciler throws when retrying cannot help until the spec (or a referenced object) changes. */
+/**
+ * An error a reconciler throws when retrying cannot help until the spec (or a referenced object) changes. When what it
+ * depends on is not watched (Bird's stock, a wallet), `retryAfterMs` has the object looked at again that much later.
+ */
 export class PermanentError extends Error {
   readonly errorClass = "permanent" as const;
-  constructor(
-    message: string,
-    readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, readonly reason: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.name = "PermanentError";
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -40,8 +41,8 @@ export function classifyError(error: unknown): ErrorClass {
   if (error instanceof ApiException) {
     if (error.code === 404) return "not-found";
     if (error.code === 409) return "conflict";
-    // The API server refused the object itself (schema, CEL rule, size): the same write cannot succeed again.
-    if (error.code === 422) return "permanent";
+    // 422: the API server refused what we wrote (schema, CEL): writing it again cannot help.
+    if (error.code === 422 || error.code === 400) return "permanent";
     return "transient";
   }
   const kind = (error as { kind?: string } | null)?.kind;

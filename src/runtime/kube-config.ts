@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
+import { proxyFromEnv } from "./proxy.js";
 
 /**
  * Where the API server is and how to reach it, read once from a kubeconfig or the pod's service account. This stands
@@ -16,6 +17,8 @@ export interface KubeConnection {
   readonly server: string;
   /** Where these settings came from, for messages. */
   readonly source: string;
+  /** An HTTP proxy to tunnel through: the cluster's `proxy-url`, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches. */
+  readonly proxy?: string;
   /** TLS settings and headers for the next request: asked per request, so a rotated token file is read again. */
   requestOptions(): Promise<ConnectionOptions>;
 }
@@ -52,29 +55,31 @@ export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccoun
  */
 export async function loadKubeConnection(options: LoadOptions = {}): Promise<KubeConnection> {
   const env = options.env ?? process.env;
-  if (options.path) return fromKubeconfigFiles([options.path], options.path, options.logger);
+  if (options.path) return fromKubeconfigFiles([options.path], options.path, env, options.logger);
   if (env.KUBECONFIG) {
     const listed = env.KUBECONFIG.split(delimiter).filter(Boolean);
     const files = listed.filter((file) => existsSync(file));
     if (files.length === 0) throw new Error(`none of the files in KUBECONFIG exist: ${listed.join(", ")}`);
-    return fromKubeconfigFiles(files, `KUBECONFIG (${files.join(delimiter)})`, options.logger);
+    return fromKubeconfigFiles(files, `KUBECONFIG (${files.join(delimiter)})`, env, options.logger);
   }
   const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = env;
-  if (host && port && existsSync(join(serviceAccountDir, "token"))) return inCluster(host, port, serviceAccountDir);
+  if (host && port && existsSync(join(serviceAccountDir, "token"))) return inCluster(host, port, serviceAccountDir, env);
   const homeConfig = join(options.home ?? homedir(), ".kube", "config");
-  if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, options.logger);
+  if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, env, options.logger);
   throw new Error(
     `no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
   );
 }
 
 /** client-go's InClusterConfig: the service's address from the environment, the pod's token (rotated by the kubelet) and CA. */
-function inCluster(host: string, port: string, dir: string): KubeConnection {
+function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessEnv): KubeConnection {
   const caFile = join(dir, "ca.crt");
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
   return connection({
-    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server,
     source: `the service account in ${dir}`,
+    proxy: proxyFor(server, undefined, env),
     ca: existsSync(caFile) ? readFileSync(caFile) : undefined,
     tokenFile: join(dir, "token"),
     insecure: false,
@@ -94,6 +99,7 @@ interface RawCluster {
   "certificate-authority-data"?: string;
   "insecure-skip-tls-verify"?: boolean;
   "tls-server-name"?: string;
+  "proxy-url"?: string;
 }
 
 interface RawContext {
@@ -152,7 +158,7 @@ async function readKubeconfigs(files: string[]): Promise<Merged> {
   return merged;
 }
 
-async function fromKubeconfigFiles(files: string[], source: string, logger: Logger | undefined): Promise<KubeConnection> {
+async function fromKubeconfigFiles(files: string[], source: string, env: NodeJS.ProcessEnv, logger: Logger | undefined): Promise<KubeConnection> {
   const { currentContext, clusters, contexts, users } = await readKubeconfigs(files);
   if (!currentContext) throw new Error(`the kubeconfig at ${source} has no current-context`);
   const context = contexts.get(currentContext);
@@ -165,13 +171,14 @@ async function fromKubeconfigFiles(files: string[], source: string, logger: Logg
   const where = `${source}, context "${currentContext}"`;
   if (user && PLUGIN_FIELDS.some((field) => user.entry[field] !== undefined)) {
     logger?.debug({ kubeconfig: source, user: user.name }, "The kubeconfig user needs a credential plugin, basic auth or impersonation: loading client-node for it");
-    return viaClientNode(currentContext, cluster, user, where);
+    return viaClientNode(currentContext, cluster, user, where, env);
   }
   const c = cluster.entry;
   const u = user?.entry ?? {};
   return connection({
     server: c.server ?? "",
     source: where,
+    proxy: proxyFor(c.server ?? "", c["proxy-url"], env),
     ca: bytes(c["certificate-authority-data"], c["certificate-authority"], cluster.dir),
     cert: bytes(u["client-certificate-data"], u["client-certificate"], user?.dir),
     key: bytes(u["client-key-data"], u["client-key"], user?.dir),
@@ -186,7 +193,7 @@ async function fromKubeconfigFiles(files: string[], source: string, logger: Logg
  * Cloud plugins (exec, auth-provider) are rare for an operator, which runs in-cluster: for them, and only then,
  * client-node is loaded and does the work, given the chosen entries with their paths made absolute.
  */
-async function viaClientNode(contextName: string, cluster: Named<RawCluster>, user: Named<RawUser>, where: string): Promise<KubeConnection> {
+async function viaClientNode(contextName: string, cluster: Named<RawCluster>, user: Named<RawUser>, where: string, env: NodeJS.ProcessEnv): Promise<KubeConnection> {
   const c = cluster.entry;
   const u = user.entry;
   const raw = {
@@ -208,12 +215,22 @@ async function viaClientNode(contextName: string, cluster: Named<RawCluster>, us
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromString(JSON.stringify(raw));
-  return fromClientNode(kubeConfig, where);
+  return fromClientNode(kubeConfig, where, env);
 }
 
 /** The connection a KubeHttp uses, whichever form it was given in. */
 export function toKubeConnection(source: KubeSource): KubeConnection {
-  return isClientNodeKubeConfig(source) ? fromClientNode(source, "a client-node KubeConfig") : source;
+  return isClientNodeKubeConfig(source) ? fromClientNode(source, "a client-node KubeConfig", process.env) : source;
+}
+
+/**
+ * The kubeconfig's `proxy-url` wins over the environment, as in client-go. Only HTTP proxies tunnel here (CONNECT);
+ * a SOCKS proxy fails at start rather than being bypassed.
+ */
+function proxyFor(server: string, proxyUrl: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const proxy = proxyUrl || (server ? proxyFromEnv(new URL(server), env) : undefined);
+  if (proxy && !/^https?:\/\//i.test(proxy)) throw new Error(`unsupported proxy ${proxy} for the API server: only http:// and https:// proxies are supported`);
+  return proxy;
 }
 
 function isClientNodeKubeConfig(source: KubeSource): source is KubeConfig {
@@ -221,12 +238,13 @@ function isClientNodeKubeConfig(source: KubeSource): source is KubeConfig {
 }
 
 /** Asks client-node for every request's options, so its plugins refresh credentials as they expire. */
-function fromClientNode(kubeConfig: KubeConfig, source: string): KubeConnection {
+function fromClientNode(kubeConfig: KubeConfig, source: string, env: NodeJS.ProcessEnv): KubeConnection {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error(`${source} has no current cluster`);
   return {
     server: cluster.server.replace(/\/+$/, ""),
     source,
+    proxy: proxyFor(cluster.server, cluster.proxyUrl, env),
     async requestOptions() {
       const options: RequestOptions = {};
       await kubeConfig.applyToHTTPSOptions(options);
@@ -248,6 +266,7 @@ function fromClientNode(kubeConfig: KubeConfig, source: string): KubeConnection 
 interface Settings {
   server: string;
   source: string;
+  proxy?: string;
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
@@ -263,6 +282,7 @@ function connection(settings: Settings): KubeConnection {
   return {
     server: settings.server.replace(/\/+$/, ""),
     source: settings.source,
+    proxy: settings.proxy,
     async requestOptions() {
       // As client-go: the token file wins over a token, and a failed read keeps the token last read.
       if (tokenFile) {

@@ -1,7 +1,9 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage } from "node:http";
 import { Agent, request, type RequestOptions } from "node:https";
 // The error class alone: client-node's index would load every generated API model.
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
+import { HttpProxyAgent, HttpsProxyAgent } from "hpagent";
+import { FIELD_MANAGER, USER_AGENT } from "../version.js";
 import { toKubeConnection, type ConnectionOptions, type KubeConnection, type KubeSource } from "./kube-config.js";
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -23,17 +25,21 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** Writes the API server takes a field manager on; DELETE takes none. */
+const WRITES = new Set(["POST", "PUT", "PATCH"]);
+
 /**
  * A small HTTP client for the API server that reuses one keep-alive connection pool: client-node 1.x builds a new
  * https.Agent (a new TLS connection) per request, which is slow and leaks descriptors under load. Credentials are
- * asked for on every request (token files rotate). Errors are client-node's ApiException, with the status `code` and
- * the response `body`, so callers classify one error type.
+ * asked for on every request (token files rotate). Every request carries the operator's User-Agent and every write its
+ * field manager; a proxy, if the connection names one, is tunnelled through with CONNECT. Errors are client-node's
+ * ApiException, with the status `code` and the response `body`, so callers classify one error type.
  */
 export class KubeHttp {
   private readonly connection: KubeConnection;
-  private agent?: Agent;
+  private agent?: HttpAgent;
   /** Watches hold their connection for minutes: a pool of their own, so they never starve requests of sockets. */
-  private watchAgent?: Agent;
+  private watchAgent?: HttpAgent;
 
   constructor(source: KubeSource) {
     this.connection = toKubeConnection(source);
@@ -104,15 +110,22 @@ export class KubeHttp {
 
   private async open(req: KubeRequest, payload: string | undefined, use: "request" | "watch"): Promise<IncomingMessage> {
     const url = new URL(this.connection.server + req.path);
+    if (WRITES.has(req.method)) url.searchParams.set("fieldManager", FIELD_MANAGER);
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const settings = await this.connection.requestOptions();
-    const headers: Record<string, string> = { Accept: "application/json", ...settings.headers };
-    if (payload !== undefined) headers["Content-Type"] = req.contentType ?? "application/json";
+    const headers: Record<string, string> = { Accept: "application/json", "User-Agent": USER_AGENT, ...settings.headers };
+    if (payload !== undefined) {
+      headers["Content-Type"] = req.contentType ?? "application/json";
+      // Node sends a DELETE body without chunked encoding: without a length the API server would read the body as the
+      // start of the next request on the kept-alive connection (which then fails with a bare 400).
+      headers["Content-Length"] = String(Buffer.byteLength(payload));
+    }
     const options: RequestOptions = { method: req.method, headers, signal: req.signal };
     const https = url.protocol === "https:";
-    if (https) options.agent = use === "watch" ? (this.watchAgent ??= newAgent(settings, Infinity)) : (this.agent ??= newAgent(settings, 32));
+    if (use === "watch") options.agent = this.watchAgent ??= newAgent(https, this.connection.proxy, settings, Infinity);
+    else options.agent = this.agent ??= newAgent(https, this.connection.proxy, settings, 32);
     return new Promise((resolve, reject) => {
       const outgoing = (https ? request : httpRequest)(url, options, resolve);
       if (use === "watch") {
@@ -128,10 +141,15 @@ export class KubeHttp {
   }
 }
 
-/** TLS settings are taken from the first request: they do not change while the process runs, unlike tokens. */
-function newAgent(settings: ConnectionOptions, maxSockets: number): Agent {
+/**
+ * TLS settings are taken from the first request: they do not change while the process runs, unlike tokens. A plain
+ * http:// server without a proxy (tests, local clusters) uses Node's global agent, as before.
+ */
+function newAgent(https: boolean, proxy: string | undefined, settings: ConnectionOptions, maxSockets: number): HttpAgent | undefined {
+  if (!https) return proxy ? new HttpProxyAgent({ proxy, keepAlive: true, maxSockets }) : undefined;
   const { ca, cert, key, rejectUnauthorized, servername } = settings;
-  return new Agent({ keepAlive: true, maxSockets, ca, cert, key, rejectUnauthorized, servername });
+  const tls = { keepAlive: true, maxSockets, ca, cert, key, rejectUnauthorized, servername };
+  return proxy ? new HttpsProxyAgent({ ...tls, proxy }) : new Agent(tls);
 }
 
 function readBody(res: IncomingMessage): Promise<string> {

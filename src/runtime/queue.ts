@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { silentLogger } from "../log.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics, QueueWork } from "./metrics.js";
 
 export interface WorkQueueOptions {
   name: string;
@@ -31,7 +31,8 @@ export class WorkQueue {
   private readonly queue = new Fifo();
   /** Keys that must be processed (again): waiting in `queue`, or running and re-added meanwhile. */
   private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Keys being processed, with when each started. */
+  private readonly processing = new Map<string, number>();
   private readonly addedAt = new Map<string, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly delayed: DelayHeap;
@@ -46,6 +47,7 @@ export class WorkQueue {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger();
     this.delayed = new DelayHeap(this.now, (key) => this.add(key));
+    this.metrics?.trackQueue(this.name, () => this.runningWork());
     this.limiter = new RetryRateLimiter({
       baseDelayMs: options.baseDelayMs ?? 5,
       maxDelayMs: options.maxDelayMs ?? 1_000_000,
@@ -99,7 +101,7 @@ export class WorkQueue {
 
   /** Keys the queue keeps anything for (waiting, running, delayed, failures): what its memory grows with. */
   trackedKeys(): Set<string> {
-    return new Set([...this.dirty, ...this.processing, ...this.addedAt.keys(), ...this.delayed.keys(), ...this.limiter.keys()]);
+    return new Set([...this.dirty, ...this.processing.keys(), ...this.addedAt.keys(), ...this.delayed.keys(), ...this.limiter.keys()]);
   }
 
   /** Keys ready to be handed to a worker (not those running or delayed). */
@@ -132,7 +134,7 @@ export class WorkQueue {
     const outcome = await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     clearTimeout(timer);
     if (outcome === "deadline") {
-      this.logger.warn({ queue: this.name, running: [...this.processing] }, "Shutdown deadline passed with work still running");
+      this.logger.warn({ queue: this.name, running: [...this.processing.keys()] }, "Shutdown deadline passed with work still running");
     }
   }
 
@@ -151,7 +153,7 @@ export class WorkQueue {
 
   private take(key: string): void {
     this.dirty.delete(key);
-    this.processing.add(key);
+    this.processing.set(key, this.now());
     this.updateDepth();
     const addedAt = this.addedAt.get(key);
     this.addedAt.delete(key);
@@ -177,6 +179,19 @@ export class WorkQueue {
     this.processing.delete(key);
     if (this.dirty.has(key) && !this.shuttingDown) this.queue.push(key);
     this.dispatch();
+  }
+
+  /** client-go's unfinished work and longest running processor: what the running handlers have taken so far. */
+  private runningWork(): QueueWork {
+    const now = this.now();
+    let unfinishedSeconds = 0;
+    let longestSeconds = 0;
+    for (const started of this.processing.values()) {
+      const seconds = (now - started) / 1000;
+      unfinishedSeconds += seconds;
+      longestSeconds = Math.max(longestSeconds, seconds);
+    }
+    return { unfinishedSeconds, longestSeconds };
   }
 
   private updateDepth(): void {

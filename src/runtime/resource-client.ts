@@ -33,16 +33,23 @@ export class ResourceClient<T extends KubernetesObject> {
   ) {}
 
   get apiVersion(): string {
-    return `${this.kind.group}/${this.kind.version}`;
+    return this.kind.group ? `${this.kind.group}/${this.kind.version}` : this.kind.version;
   }
 
   collectionPath(namespace?: string): string {
-    const base = `/apis/${this.kind.group}/${this.kind.version}`;
+    // The core group ("") lives under /api, every other group under /apis.
+    const base = this.kind.group ? `/apis/${this.kind.group}/${this.kind.version}` : `/api/${this.kind.version}`;
     return this.kind.namespaced && namespace ? `${base}/namespaces/${namespace}/${this.kind.plural}` : `${base}/${this.kind.plural}`;
   }
 
   get(namespace: string | undefined, name: string): Promise<T> {
     return this.http.request<T>({ method: "GET", path: `${this.collectionPath(namespace)}/${name}` });
+  }
+
+  /** A consistent list (read from etcd, not the watch cache), across namespaces unless one is given. */
+  async list(options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
+    const list = await this.http.request<{ items: T[] }>({ method: "GET", path: this.collectionPath(options.namespace), query: { labelSelector: options.labelSelector } });
+    return list.items.map((item) => ({ ...item, apiVersion: this.apiVersion, kind: this.kind.kind }));
   }
 
   create(object: T): Promise<T> {
@@ -81,8 +88,10 @@ export class ResourceClient<T extends KubernetesObject> {
     return object;
   }
 
-  delete(namespace: string | undefined, name: string): Promise<unknown> {
+  /** `preconditions` make the delete fail with 409 when the object is no longer the one the decision was made on. */
+  delete(namespace: string | undefined, name: string, options: { preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<unknown> {
     this.onWrite?.(this.kind.kind, "delete");
-    return this.http.request({ method: "DELETE", path: `${this.collectionPath(namespace)}/${name}` });
+    const body = options.preconditions ? { apiVersion: "v1", kind: "DeleteOptions", preconditions: options.preconditions } : undefined;
+    return this.http.request({ method: "DELETE", path: `${this.collectionPath(namespace)}/${name}`, body });
   }
 }

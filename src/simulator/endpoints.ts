@@ -30,6 +30,11 @@ interface EndpointBase {
   /** Per capability, the countries ever activated or deactivated; untouched countries are available. */
   destinations: Map<CapabilityName, Map<string, DestinationState>>;
   subscriptions: Map<string, SubscriptionRecord>;
+  /**
+   * What Bird reports beyond the simulator's own rules, set by tests (reportOnEndpoint): issue strings are an open
+   * list and provisioningStatus has no published enum, so clients must take any value.
+   */
+  reported?: { issues?: string[]; provisioningStatus?: string };
 }
 
 export interface NumberRecord extends EndpointBase {

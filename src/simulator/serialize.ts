@@ -53,7 +53,7 @@ export function destinationStatuses(context: EndpointContext, endpoint: Endpoint
 }
 
 function liveIssues(endpoint: EndpointRecord): string[] {
-  return isMainCanceled(endpoint) ? ["subscription-is-not-active"] : [];
+  return [...(isMainCanceled(endpoint) ? ["subscription-is-not-active"] : []), ...(endpoint.reported?.issues ?? [])];
 }
 
 function numberCapability(context: EndpointContext, endpoint: NumberRecord, name: CapabilityName): Capability {
@@ -107,7 +107,7 @@ export function serializeEndpoint(context: EndpointContext, endpoint: EndpointRe
     capabilities,
     dependencies: [],
     issues: liveIssues(endpoint),
-    provisioningStatus: isProvisioned(endpoint, now) ? "provisioned" : "pending",
+    provisioningStatus: endpoint.reported?.provisioningStatus ?? (isProvisioned(endpoint, now) ? "provisioned" : "pending"),
     createdAt: iso(endpoint.createdAt),
     updatedAt: iso(effectiveUpdatedAt(endpoint, now)),
   };

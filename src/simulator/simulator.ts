@@ -128,6 +128,13 @@ export class Simulator {
     return this.state.cancel(this.state.anyEndpoint(endpointId), name);
   }
 
+  /** Makes Bird report other issues or another provisioningStatus on an endpoint (undefined restores its own). */
+  reportOnEndpoint(endpointId: string, reported: { issues?: string[]; provisioningStatus?: string } | undefined): void {
+    const endpoint = this.state.anyEndpoint(endpointId);
+    endpoint.reported = reported;
+    endpoint.updatedAt = this.state.now();
+  }
+
   deleteNumber(id: string): LongCodeNumber {
     return this.state.deleteNumber(id);
   }

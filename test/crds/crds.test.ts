@@ -116,16 +116,54 @@ describe("examples", () => {
 
 describe("kubectl get and explain", () => {
   it.each([
-    { resource: "pn", columns: ["NAME", "NUMBER", "COUNTRY", "TYPE", "STATUS", "READY", "AGE"] },
-    { resource: "phonenumbers", columns: ["NAME", "NUMBER", "COUNTRY", "TYPE", "STATUS", "READY", "AGE"] },
-    { resource: "as", columns: ["NAME", "SENDER", "COUNTRIES", "STATUS", "READY", "AGE"] },
-    { resource: "alpha", columns: ["NAME", "SENDER", "COUNTRIES", "STATUS", "READY", "AGE"] },
-    { resource: "bws", columns: ["NAME", "WORKSPACE", "ENDPOINT", "NUMBERS", "SENDERS", "READY", "AGE"] },
-  ])("kubectl get $resource shows the printer columns", async ({ resource, columns }) => {
+    { resource: "pn", columns: ["NAME", "NUMBER", "COUNTRY", "TYPE", "PRICE", "READY", "REASON", "SYNCED", "AGE"] },
+    { resource: "phonenumbers", columns: ["NAME", "NUMBER", "COUNTRY", "TYPE", "PRICE", "READY", "REASON", "SYNCED", "AGE"] },
+    { resource: "pn", wide: true, columns: ["NAME", "NUMBER", "COUNTRY", "TYPE", "PRICE", "READY", "REASON", "SYNCED", "STATUS", "BOUND", "AGE"] },
+    { resource: "as", columns: ["NAME", "SENDER", "ACTIVE", "DESIRED", "READY", "REASON", "SYNCED", "AGE"] },
+    { resource: "alpha", columns: ["NAME", "SENDER", "ACTIVE", "DESIRED", "READY", "REASON", "SYNCED", "AGE"] },
+    { resource: "as", wide: true, columns: ["NAME", "SENDER", "ACTIVE", "DESIRED", "READY", "REASON", "SYNCED", "COUNTRIES", "STATUS", "AGE"] },
+    { resource: "bws", columns: ["NAME", "NUMBERS", "SENDERS", "SPEND", "READY", "REASON", "SYNCED", "AGE"] },
+    { resource: "bws", wide: true, columns: ["NAME", "NUMBERS", "SENDERS", "SPEND", "READY", "REASON", "SYNCED", "WORKSPACE", "ENDPOINT", "AGE"] },
+  ])("kubectl get $resource (wide: $wide) shows the printer columns", async ({ resource, wide, columns }) => {
     // One object of each kind exists whatever the order of tests: the examples are applied idempotently here.
     await cluster.kubectl(["apply", "-f", join(REPO_ROOT, "examples")]);
-    const { stdout } = await cluster.kubectl(["get", resource, "-n", NAMESPACE]);
+    const { stdout } = await cluster.kubectl(["get", resource, "-n", NAMESPACE, ...(wide ? ["-o", "wide"] : [])]);
     expect(headerOf(stdout)).toEqual(columns);
+  });
+
+  it("kubectl get bird -A shows a team's resources, with why each is not Ready, on one screen", async () => {
+    // A team's namespace as a platform team names them, and names as teams write them.
+    const team = uniqueName("team");
+    await cluster.kubectl(["create", "namespace", team]);
+    const inTeam = (manifest: Manifest, name: string): Manifest => ({ ...manifest, metadata: { name, namespace: team, labels: { team } } });
+    for (const name of ["support-line", "sales-line", "billing-hotline"]) await apply(inTeam(phoneNumber(), name));
+    await apply(inTeam(alphaSender({ countries: ["NL", "DE", "GB", "FR"] }), "acme"));
+    const condition = (type: string, status: string, reason: string): Record<string, unknown> => ({ type, status, reason, message: "", lastTransitionTime: "2025-01-01T00:00:00Z", observedGeneration: 1 });
+    const patchStatus = (resource: string, name: string, statusPatch: Record<string, unknown>): Promise<unknown> =>
+      cluster.kubectl(["patch", resource, name, "-n", team, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: statusPatch })]);
+    await patchStatus("pn", "support-line", { numberString: "+12125550123", countryCode: "US", type: "local", monthlyPriceText: "1.15 USD", conditions: [condition("Ready", "True", "Available"), condition("Synced", "True", "ReconcileSuccess")] });
+    await patchStatus("pn", "sales-line", { conditions: [condition("Ready", "False", "QuotaExceeded"), condition("Synced", "False", "QuotaExceeded")] });
+    await patchStatus("as", "acme", { alphaString: "ACME", activeCountries: 2, desiredCountries: 4, conditions: [condition("Ready", "False", "CountryBlocked"), condition("Synced", "True", "ReconcileSuccess")] });
+
+    const { stdout } = await cluster.kubectl(["get", "bird", "-A", "-l", `team=${team}`]);
+    const lines = stdout.trimEnd().split("\n");
+    const row = (name: string): string[] => (lines.find((line) => line.split(/\s+/)[1]?.endsWith(`/${name}`)) ?? "").trim().split(/\s+/);
+    // Two tables (numbers, senders), each with its header, and a blank line between: four objects on seven lines,
+    // none wider than a 160-column terminal although kubectl prefixes every name with its kind and group.
+    expect(lines).toHaveLength(7);
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(160);
+    expect(row("support-line").slice(2, 10)).toEqual(["+12125550123", "US", "local", "1.15", "USD", "True", "Available", "True"]);
+    expect(row("sales-line").slice(2, 5)).toEqual(["False", "QuotaExceeded", "False"]);
+    expect(row("acme").slice(2, 8)).toEqual(["ACME", "2", "4", "False", "CountryBlocked", "True"]);
+  });
+
+  it("kubectl get bws shows a workspace's numbers, senders, spend and readiness", async () => {
+    const name = uniqueName("spend");
+    await apply(named(workspace(), name));
+    const ready = { type: "Ready", status: "False", reason: "Unauthorized", message: "", lastTransitionTime: "2025-01-01T00:00:00Z", observedGeneration: 1 };
+    await cluster.kubectl(["patch", "bws", name, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { numbers: 2, senders: 1, monthlySpendText: "12.65 EUR", conditions: [ready] } })]);
+    const { stdout } = await cluster.kubectl(["get", "bws", name, "--no-headers"]);
+    expect(stdout.trim().split(/\s+/).slice(0, 7)).toEqual([name, "2", "1", "12.65", "EUR", "False", "Unauthorized"]);
   });
 
   it("kubectl explain phonenumber.spec.destinations prints the field's description", async () => {
@@ -252,22 +290,27 @@ describe("allowed updates", () => {
 });
 
 describe("defaults", () => {
-  it("fills deletionPolicy Delete and managementPolicy Full", async () => {
+  it("fills managementPolicy Full and leaves deletionPolicy to the workspace (no schema default that could cancel)", async () => {
     const pn = uniqueName("defaults");
     const as = uniqueName("defaults");
     await apply(named(phoneNumber(), pn));
     await apply(named(alphaSender(), as));
-    expect((await getJson<PhoneNumber>("phonenumber", pn)).spec).toMatchObject({ deletionPolicy: "Delete", managementPolicy: "Full" });
-    expect((await getJson<{ spec: Spec }>("alphasender", as)).spec).toMatchObject({ deletionPolicy: "Delete", managementPolicy: "Full" });
+    const pnSpec = (await getJson<PhoneNumber>("phonenumber", pn)).spec;
+    const asSpec = (await getJson<{ spec: Spec }>("alphasender", as)).spec;
+    expect(pnSpec).toMatchObject({ managementPolicy: "Full" });
+    expect(asSpec).toMatchObject({ managementPolicy: "Full" });
+    expect(pnSpec.deletionPolicy).toBeUndefined();
+    expect(asSpec.deletionPolicy).toBeUndefined();
   });
 
-  it("fills the workspace endpoint, Secret key and Bird's rate limits", async () => {
+  it("fills the workspace endpoint, Secret key, Bird's rate limits and the Retain default deletion policy", async () => {
     const name = uniqueName("defaults");
     await apply(named(workspace(), name));
     expect((await getJson<{ spec: Spec }>("birdworkspace", name, false)).spec).toMatchObject({
       endpoint: "https://api.bird.com",
       accessKeySecretRef: { key: "accessKey" },
       rateLimits: { getPerSecond: 50, postPerSecond: 500 },
+      defaultDeletionPolicy: "Retain",
     });
   });
 });
@@ -305,9 +348,10 @@ describe("status subresource", () => {
   it("feeds the printer columns", async () => {
     const name = uniqueName("columns");
     await apply(named(phoneNumber(), name));
-    await cluster.kubectl(["patch", "pn", name, "-n", NAMESPACE, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
-    const { stdout } = await cluster.kubectl(["get", "pn", name, "-n", NAMESPACE, "--no-headers"]);
-    expect(stdout.trim().split(/\s+/).slice(0, 6)).toEqual([name, "+12125550123", "US", "local", "provisioned", "True"]);
+    await cluster.kubectl(["patch", "pn", name, "-n", NAMESPACE, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { ...status, monthlyPriceText: "1.15 USD" } })]);
+    const { stdout } = await cluster.kubectl(["get", "pn", name, "-n", NAMESPACE, "--no-headers", "-o", "wide"]);
+    // No Synced condition and no record: those columns stay empty.
+    expect(stdout.trim().split(/\s+/).slice(0, 9)).toEqual([name, "+12125550123", "US", "local", "1.15", "USD", "True", "Available", "provisioned"]);
   });
 
   it("validates conditions like metav1.Condition", async () => {

@@ -40,6 +40,8 @@ describe("src/api/v1alpha1/index.ts constants", () => {
     { kind: api.BIRD_WORKSPACE_KIND, plural: api.BIRD_WORKSPACE_PLURAL },
     { kind: api.PHONE_NUMBER_KIND, plural: api.PHONE_NUMBER_PLURAL },
     { kind: api.ALPHA_SENDER_KIND, plural: api.ALPHA_SENDER_PLURAL },
+    { kind: api.BIRD_NUMBER_KIND, plural: api.BIRD_NUMBER_PLURAL },
+    { kind: api.BIRD_SENDER_KIND, plural: api.BIRD_SENDER_PLURAL },
   ])("match the $kind CRD", ({ kind, plural }) => {
     const crd = byKind.get(kind);
     expect(crd?.spec.group).toBe(api.GROUP);
@@ -49,6 +51,6 @@ describe("src/api/v1alpha1/index.ts constants", () => {
   });
 
   it("cover every CRD", () => {
-    expect([...byKind.keys()].sort()).toEqual([api.ALPHA_SENDER_KIND, api.BIRD_WORKSPACE_KIND, api.PHONE_NUMBER_KIND]);
+    expect([...byKind.keys()].sort()).toEqual([api.ALPHA_SENDER_KIND, api.BIRD_NUMBER_KIND, api.BIRD_SENDER_KIND, api.BIRD_WORKSPACE_KIND, api.PHONE_NUMBER_KIND]);
   });
 });

@@ -194,9 +194,9 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(writesOn(sender.id, "/destinations/activate")).toHaveLength(writes);
   });
 
-  it("lets the oldest of two AlphaSenders for one sender manage it; the other writes nothing until the first is gone", async () => {
+  it("lets the first of two AlphaSenders for one sender manage it; the other writes nothing until the first is gone", async () => {
     const sender = register();
-    await apply(cluster, alpha("owner", { alphaString: sender.alphaString, countries: ["NL"] }));
+    await apply(cluster, alpha("owner", { alphaString: sender.alphaString, countries: ["NL"], deletionPolicy: "Delete" }));
     await waitReady("owner");
     await apply(cluster, alpha("second", { alphaString: sender.alphaString, countries: ["GB"] }));
     const conflict = await waitReason("second", "SenderConflict");
@@ -224,7 +224,7 @@ describe("AlphaSender against the real API server and the simulator", () => {
   it("Delete deactivates and cancels (holding the finalizer while Bird fails); Retain leaves Bird alone", async () => {
     const doomed = register();
     const kept = register();
-    await apply(cluster, alpha("delete-me", { alphaString: doomed.alphaString, countries: ["NL", "GB"] }), alpha("retain-me", { alphaString: kept.alphaString, countries: ["NL"], deletionPolicy: "Retain" }));
+    await apply(cluster, alpha("delete-me", { alphaString: doomed.alphaString, countries: ["NL", "GB"], deletionPolicy: "Delete" }), alpha("retain-me", { alphaString: kept.alphaString, countries: ["NL"], deletionPolicy: "Retain" }));
     await waitReady("delete-me");
     await waitReady("retain-me");
 

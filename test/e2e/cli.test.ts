@@ -37,7 +37,7 @@ describe("bird-operator command line", () => {
   it("documents every command and every flag of run", async () => {
     const top = await cli(["--help"]);
     expect(top.code).toBe(0);
-    for (const command of ["run", "simulate", "cluster", "demo", "stock", "version"]) {
+    for (const command of ["run", "simulate", "cluster", "demo", "stock", "plan", "version"]) {
       expect(top.stdout).toContain(command);
       const help = await cli([command, "--help"]);
       expect(help.code, command).toBe(0);

@@ -102,6 +102,43 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     const ready = await waitReason("pricey", "PriceAboveLimit");
     expect(ready.message).toMatch(/above spec.maxMonthlyPrice/);
     expect(sim.sim.purchases().length).toBe(before);
+    // Stock is not watched: a cheaper item that appears later is found by the next poll (one resync), not never.
+    sim.sim.addStock([{ numberString: "+4930555000123", countryCode: "DE", type: "local", monthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 } }]);
+    await waitReady("pricey", "30s");
+    expect((await get("pricey")).status?.numberString).toBe("+4930555000123");
+  });
+
+  it("bounds what Bird says before writing it: 30 issues of 400 characters make a valid status, not a failed write", async () => {
+    await apply(cluster, pn("noisy", { countryCode: "US", type: "local" }));
+    await waitReady("noisy");
+    const endpointId = (await get("noisy")).status?.endpointId ?? "";
+    sim.sim.reportOnEndpoint(endpointId, { issues: Array.from({ length: 30 }, (_, i) => `issue-${i}-${"x".repeat(400)}`) });
+    const ready = await waitReason("noisy", "BirdIssues");
+    const status = (await get("noisy")).status;
+    expect(status?.issues).toHaveLength(20);
+    expect(status?.issues?.every((i) => i.length <= 256)).toBe(true);
+    expect(status?.issues?.at(-1)).toBe("... and 11 more");
+    expect(ready.status).toBe("False");
+    expect((await condition("noisy", "Synced"))?.status).toBe("True");
+    sim.sim.reportOnEndpoint(endpointId, undefined);
+    await waitReady("noisy");
+  });
+
+  it("shows a provisioning status it does not know verbatim, says so, and polls it at the resync, not every second", async () => {
+    await apply(cluster, pn("strange", { countryCode: "US", type: "local" }));
+    await waitReady("strange");
+    const endpointId = (await get("strange")).status?.endpointId ?? "";
+    sim.sim.reportOnEndpoint(endpointId, { provisioningStatus: "quarantined-by-carrier" });
+    const ready = await waitReason("strange", "UnknownProvisioningStatus");
+    expect(ready.message).toContain("quarantined-by-carrier");
+    expect((await get("strange")).status?.provisioningStatus).toBe("quarantined-by-carrier");
+    const reads = (): number => sim.sim.calls().counts.filter((c) => c.method === "GET" && c.route.includes("numbers-long-code")).reduce((n, c) => n + c.count, 0);
+    const before = reads();
+    await new Promise((r) => setTimeout(r, 6000));
+    // At most a resync's list refresh (4 s here) and one read, never one a second.
+    expect(reads() - before).toBeLessThanOrEqual(3);
+    sim.sim.reportOnEndpoint(endpointId, undefined);
+    await waitReady("strange");
   });
 
   it("adds and removes destinations, and restores one deactivated out of band within a resync", async () => {
@@ -122,6 +159,15 @@ describe("PhoneNumber against the real API server and the simulator", () => {
       async () => (sim.sim.calls().counts.filter((c) => c.route.endsWith("/destinations/activate")).reduce((n, c) => n + c.count, 0) > activationsBefore ? true : undefined),
       20_000,
     );
+  });
+
+  it("never buys a number that cannot serve its destinations: sms destinations need sms-outbound", async () => {
+    const before = sim.sim.purchases().length;
+    // The simulator's GB local numbers are voice only: none may be bought for sms destinations.
+    await apply(cluster, pn("voice-only", { countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }));
+    const ready = await waitReason("voice-only", "NumberUnavailable");
+    expect(ready.message).toContain("sms-outbound");
+    expect(sim.sim.purchases().length).toBe(before);
   });
 
   it("reports a destination Bird cannot serve as DestinationUnavailable, naming it, and recovers once the spec drops it", async () => {
@@ -146,7 +192,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   });
 
   it("Delete cancels the main subscription; Retain does not; a Bird outage holds the finalizer", async () => {
-    await apply(cluster, pn("delete-me", { countryCode: "US", type: "toll-free" }), pn("retain-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }));
+    await apply(cluster, pn("delete-me", { countryCode: "US", type: "toll-free", deletionPolicy: "Delete" }), pn("retain-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }));
     await waitReady("delete-me");
     await waitReady("retain-me");
     const deleted = (await get("delete-me")).status?.endpointId ?? "";
@@ -162,6 +208,8 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     }, 60_000);
     expect(held.metadata?.finalizers).toContain("numbers.birdoperator.dev/finalizer");
     expect(held.metadata?.deletionTimestamp).toBeTruthy();
+    // Never Ready=True Available while the deletion is failing.
+    expect(held.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "Deleting" });
     sim.sim.setFaults({});
     await cluster.kubectl(["wait", "--for=delete", "pn/delete-me", "-n", fixture.namespace, "--timeout=60s"]);
     expect(cancels(deleted)).toBeGreaterThanOrEqual(1);

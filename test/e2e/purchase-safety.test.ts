@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import type { BirdNumber, PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
@@ -132,9 +132,9 @@ describe("purchase guardrails and crash safety", () => {
       fixture = await createFixture(cluster, sim.url);
     });
 
-    it("a failed write of the number id after a successful buy never leads to a second purchase", async () => {
-      // A ValidatingAdmissionPolicy makes the API server refuse exactly the write that records the number id.
-      const policy = uniqueName("deny-number-id");
+    it("a failed bind of the record after a successful buy never leads to a second purchase", async () => {
+      // A ValidatingAdmissionPolicy makes the API server refuse exactly the write that binds the record to the number.
+      const policy = uniqueName("deny-bind");
       await apply(
         cluster,
         {
@@ -143,37 +143,35 @@ describe("purchase guardrails and crash safety", () => {
           metadata: { name: policy },
           spec: {
             failurePolicy: "Fail",
-            matchConstraints: { resourceRules: [{ apiGroups: ["numbers.birdoperator.dev"], apiVersions: ["v1alpha1"], operations: ["UPDATE"], resources: ["phonenumbers"] }] },
-            validations: [{ expression: "!has(object.metadata.annotations) || !('numbers.birdoperator.dev/number-id' in object.metadata.annotations)", message: "test: recording the number id is blocked" }],
+            matchConstraints: { resourceRules: [{ apiGroups: ["numbers.birdoperator.dev"], apiVersions: ["v1alpha1"], operations: ["UPDATE"], resources: ["birdnumbers"] }] },
+            validations: [{ expression: `object.spec.workspaceRef.name != "${fixture.workspace}" || !has(object.status.phase) || object.status.phase != "Bound"`, message: "test: binding the record is blocked" }],
           },
         },
-        {
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingAdmissionPolicyBinding",
-          metadata: { name: policy },
-          spec: { policyName: policy, validationActions: ["Deny"], matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": fixture.namespace } } } },
-        },
+        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: policy }, spec: { policyName: policy, validationActions: ["Deny"] } },
       );
       await new Promise((r) => setTimeout(r, 2000));
       // The refusal is a 422, a permanent error: it is retried at the resync interval, shortened here to fit the test.
       const overrides = { purchaseGraceMs: 3000, resyncMs: 5000 };
       const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides });
       try {
+        const before = sim.sim.purchases().length;
         await apply(cluster, pn(fixture, "blocked-record", { countryCode: "CA", type: "local" }));
-        const intent = await eventually("a purchase with its id unrecorded", async () => {
-          const got = await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace]);
-          const raw = got.metadata?.annotations?.["numbers.birdoperator.dev/purchase-intent"];
-          const bought = raw ? purchasesOf((JSON.parse(raw) as { numberString: string }).numberString) : 0;
-          return bought === 1 ? (JSON.parse(raw ?? "{}") as { numberString: string }) : undefined;
+        const record = await eventually("a purchase whose record cannot be bound", async () => {
+          const uid = (await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace])).metadata?.uid;
+          const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers", "-l", `numbers.birdoperator.dev/claim-uid=${uid}`])).items;
+          const purchasing = records.find((r) => r.status?.phase === "Purchasing");
+          return purchasing && purchasesOf(purchasing.spec.numberString) === 1 ? purchasing : undefined;
         });
-        // Well past the grace period, with the id still unrecordable: the intent is resolved by lookup, never re-bought.
+        // Well past the grace period, with the record still unbindable: it is resolved by lookup, never re-bought.
         await new Promise((r) => setTimeout(r, 6000));
-        expect(purchasesOf(intent.numberString)).toBe(1);
+        expect(purchasesOf(record.spec.numberString)).toBe(1);
+        expect(sim.sim.purchases().length - before).toBe(1);
         await cluster.kubectl(["delete", "validatingadmissionpolicybinding", policy]);
         await cluster.kubectl(["wait", "--for=condition=Ready", "pn/blocked-record", "-n", fixture.namespace, "--timeout=60s"]);
         const done = await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace]);
-        expect(done.status?.numberString).toBe(intent.numberString);
-        expect(purchasesOf(intent.numberString)).toBe(1);
+        expect(done.status?.numberString).toBe(record.spec.numberString);
+        expect(done.status?.boundTo).toBe(record.metadata?.name);
+        expect(purchasesOf(record.spec.numberString)).toBe(1);
       } finally {
         await operator.stop();
         await cluster.kubectl(["delete", "validatingadmissionpolicy", policy, "--ignore-not-found"]);

@@ -10,17 +10,17 @@ export interface TestCluster {
 
 /** The control plane the global setup started for this run. */
 export function testCluster(): TestCluster {
-  const kubeconfigPath = inject("kubeconfigPath");
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfigPath);
-  return {
-    kubeconfigPath,
-    kubeConfig,
-    kubectl: (args, options) => kubectl(kubeconfigPath, args, options),
-  };
+  return clusterAt(inject("kubeconfigPath"));
 }
 
-/** A short random suffix for names: the test cluster has no garbage collector, so names must not collide. */
+/** A control plane a test file started for itself, used like the shared one. */
+export function clusterAt(kubeconfigPath: string): TestCluster {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return { kubeconfigPath, kubeConfig, kubectl: (args, options) => kubectl(kubeconfigPath, args, options) };
+}
+
+/** A short random suffix for names: every test file shares the cluster and little is deleted, so names must not collide. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }

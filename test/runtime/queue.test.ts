@@ -316,4 +316,26 @@ describe("WorkQueue", () => {
     // "b" waited for "a" (50 ms); "c" waited for its backoff and then for "b".
     expect(sum?.value).toBeGreaterThanOrEqual(0.05);
   });
+
+  it("reports unfinished work and the longest running processor as client-go does, back to 0 when done", async () => {
+    const metrics = new Metrics();
+    const queue = new WorkQueue({ name: "phonenumber", metrics });
+    const gates = new Map([["a", deferred()], ["b", deferred()]]);
+    queue.start(2, (key) => gates.get(key)?.promise ?? Promise.resolve());
+    const scrape = async (): Promise<[number | undefined, number | undefined]> => [
+      (await metrics.workqueueUnfinishedWork.get()).values.find((v) => v.labels.name === "phonenumber")?.value,
+      (await metrics.workqueueLongestRunning.get()).values.find((v) => v.labels.name === "phonenumber")?.value,
+    ];
+    queue.add("a");
+    await vi.advanceTimersByTimeAsync(3000);
+    queue.add("b");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await scrape()).toEqual([4 + 1, 4]);
+    gates.get("a")?.resolve();
+    await settle();
+    expect(await scrape()).toEqual([1, 1]);
+    gates.get("b")?.resolve();
+    await settle();
+    expect(await scrape()).toEqual([0, 0]);
+  });
 });

@@ -38,6 +38,14 @@ export const Reason = {
   SenderConflict: "SenderConflict",
   CountryBlocked: "CountryBlocked",
   CountryUnavailable: "CountryUnavailable",
+  /** The API server refused the status built from Bird's answer; only the conditions were written. */
+  StatusRejected: "StatusRejected",
+  /** Bird reported a provisioning status this operator does not know; shown verbatim. */
+  UnknownProvisioningStatus: "UnknownProvisioningStatus",
+  /** Another BirdWorkspace names the same Bird workspace and was there first. */
+  DuplicateWorkspace: "DuplicateWorkspace",
+  /** A BirdWorkspace being deleted while resources or records still use it. */
+  InUse: "InUse",
 } as const;
 
 export type ReasonName = (typeof Reason)[keyof typeof Reason];
@@ -63,12 +71,31 @@ export const EventReason = {
   CountryUnavailable: "CountryUnavailable",
   SenderNotFound: "SenderNotFound",
   SenderConflict: "SenderConflict",
+  /** A claim on a number or sender held, reserved or released elsewhere was refused. */
+  ClaimRefused: "ClaimRefused",
+  /** A resource took a record over: adopted, reserved for its namespace, or released by it before. */
+  Claimed: "Claimed",
+  /** A resource let go of its number or sender without cancelling (Retain, ObserveOnly, or a namespace no longer allowed). */
+  Released: "Released",
+  /** A record's holder disappeared without the operator's cleanup (finalizer removed by hand). */
+  HolderGone: "HolderGone",
+  /** An object of the previous release was given its ownership record. */
+  Migrated: "Migrated",
+  PurchaseFailed: "PurchaseFailed",
+  WorkspaceInUse: "WorkspaceInUse",
 } as const;
 
-/** Annotations that make a purchase crash-safe; metadata survives a status wipe (backup/restore), status does not. */
+/**
+ * Annotations. The first two were written by the previous release to record purchases; they prove nothing (a tenant
+ * can write them) and are read only to give such objects their ownership records on upgrade (see legacy.ts).
+ */
 export const Annotation = {
-  numberId: "numbers.birdoperator.dev/number-id",
-  purchaseIntent: "numbers.birdoperator.dev/purchase-intent",
+  legacyNumberId: "numbers.birdoperator.dev/number-id",
+  legacyPurchaseIntent: "numbers.birdoperator.dev/purchase-intent",
+  /** "true" lets the deletion guard admit deleting a resource whose deletion policy is Delete. */
+  confirmDelete: "numbers.birdoperator.dev/confirm-delete",
 } as const;
 
 export const FINALIZER = "numbers.birdoperator.dev/finalizer";
+/** Keeps a BirdWorkspace (and its AccessKey Secret) while resources or records still use it. */
+export const IN_USE_FINALIZER = "numbers.birdoperator.dev/in-use";

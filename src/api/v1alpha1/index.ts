@@ -11,7 +11,11 @@ export const API_VERSION = `${GROUP}/${VERSION}` as const;
 export const BIRD_WORKSPACE_KIND = "BirdWorkspace";
 export const PHONE_NUMBER_KIND = "PhoneNumber";
 export const ALPHA_SENDER_KIND = "AlphaSender";
+export const BIRD_NUMBER_KIND = "BirdNumber";
+export const BIRD_SENDER_KIND = "BirdSender";
 
 export const BIRD_WORKSPACE_PLURAL = "birdworkspaces";
 export const PHONE_NUMBER_PLURAL = "phonenumbers";
 export const ALPHA_SENDER_PLURAL = "alphasenders";
+export const BIRD_NUMBER_PLURAL = "birdnumbers";
+export const BIRD_SENDER_PLURAL = "birdsenders";

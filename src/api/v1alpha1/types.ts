@@ -65,6 +65,45 @@ export interface AlphaSender {
   status?: AlphaSenderStatus;
 }
 
+/**
+ * BirdNumber records that the operator manages one Bird long code number and which PhoneNumber holds it, the
+ * way a PersistentVolume records its claim. Only the operator and the platform team write it. A PhoneNumber
+ * acts on a number only when this record's claimRef carries the PhoneNumber's uid. Create one with
+ * claimRef.namespace set (and no uid) to reserve a number for a namespace.
+ */
+export interface BirdNumber {
+  /** APIVersion defines the versioned schema of this representation of an object. */
+  apiVersion: "numbers.birdoperator.dev/v1alpha1";
+  /** Kind is a string value representing the REST resource this object represents. */
+  kind: "BirdNumber";
+  metadata: V1ObjectMeta;
+  /** Which number in which workspace, and who may hold it. */
+  spec: BirdNumberSpec;
+  /**
+   * What the operator knows of the number. Written together with the spec (no status subresource), so a
+   * purchase intent is recorded in the same write as the claim.
+   */
+  status?: BirdNumberStatus;
+}
+
+/**
+ * BirdSender records that the operator manages one Bird alphanumeric sender and which AlphaSender holds it.
+ * Only the operator and the platform team write it. An AlphaSender acts on a sender only when this record's
+ * claimRef carries the AlphaSender's uid. Create one with claimRef.namespace set (and no uid) to reserve a
+ * sender for a namespace, so no other namespace can take it.
+ */
+export interface BirdSender {
+  /** APIVersion defines the versioned schema of this representation of an object. */
+  apiVersion: "numbers.birdoperator.dev/v1alpha1";
+  /** Kind is a string value representing the REST resource this object represents. */
+  kind: "BirdSender";
+  metadata: V1ObjectMeta;
+  /** Which sender in which workspace, and who may hold it. */
+  spec: BirdSenderSpec;
+  /** What the operator knows of the sender (no status subresource, like BirdNumber). */
+  status?: BirdSenderStatus;
+}
+
 export interface BirdWorkspaceSpec {
   /** Bird organization id (a uuid), used to search the number stock. Immutable. */
   organizationId: string;
@@ -95,6 +134,13 @@ export interface BirdWorkspaceSpec {
    * a PolicyViolation condition instead of a Bird write.
    */
   policy?: WorkspacePolicy;
+  /**
+   * The deletion policy of the PhoneNumbers and AlphaSenders that set none. Retain (the default) keeps a
+   * deleted resource's number or sender countries in Bird, still paid for and shown as a Released BirdNumber
+   * or BirdSender; Delete cancels them. A resource's own spec.deletionPolicy wins.
+   * @default "Retain"
+   */
+  defaultDeletionPolicy?: "Delete" | "Retain";
   /**
    * Requests per second the operator sends to this workspace, shared by all its resources. The defaults and
    * maxima are Bird's documented per-workspace limits; lower them to leave room for other clients of the same
@@ -186,12 +232,22 @@ export interface BirdWorkspaceStatus {
   conditions?: Condition[];
   /** The .metadata.generation this status describes. */
   observedGeneration?: number;
-  /** Phone numbers the operator manages in this workspace. */
+  /**
+   * Phone numbers the workspace pays for or is buying, as the maxNumbers policy counts them: held, Released
+   * by Retain, or in Bird without a record.
+   */
   numbers?: number;
-  /** Alphanumeric senders the operator manages in this workspace. */
+  /** Numbers let go of with Retain (BirdNumber phase Released), still paid for. */
+  releasedNumbers?: number;
+  /** Alphanumeric senders with an ownership record (BirdSender) in this workspace. */
   senders?: number;
-  /** Summed monthly subscription prices of the numbers and senders the operator manages here. */
+  /**
+   * Summed monthly prices of everything the maxMonthlySpend policy counts: numbers held or Released, and the
+   * paid countries of the senders.
+   */
   monthlySpend?: Money;
+  /** The monthly spend as text, e.g. 12.50 EUR (for kubectl get). */
+  monthlySpendText?: string;
   /** When the operator last read this workspace's state from Bird. */
   lastSyncTime?: string;
 }
@@ -250,8 +306,8 @@ export interface PhoneNumberSpec {
   destinations?: PhoneNumberDestination[];
   /**
    * What deleting the resource does in Bird: Delete cancels the subscription (releasing the number), Retain
-   * leaves it untouched and keeps paying for it.
-   * @default "Delete"
+   * leaves it untouched and keeps paying for it (its BirdNumber record shows it Released). Unset: the
+   * BirdWorkspace's spec.defaultDeletionPolicy decides; status.deletionPolicy shows the policy in effect.
    */
   deletionPolicy?: DeletionPolicy;
   /**
@@ -291,6 +347,13 @@ export type DeletionPolicy = "Delete" | "Retain";
 export type ManagementPolicy = "Full" | "ObserveOnly";
 
 export interface PhoneNumberStatus {
+  /**
+   * The BirdNumber record (cluster-scoped) that binds the number to this resource; kubectl get birdnumber
+   * <boundTo> shows it.
+   */
+  boundTo?: string;
+  /** The deletion policy in effect: spec.deletionPolicy, else the BirdWorkspace's spec.defaultDeletionPolicy. */
+  deletionPolicy?: DeletionPolicy;
   /** Bird id of the long code number. */
   numberId?: string;
   /** Bird id of the number's endpoint (destinations and subscriptions hang off it). */
@@ -312,17 +375,14 @@ export interface PhoneNumberStatus {
   capabilities?: string[];
   /** Monthly subscription price of the number. */
   monthlyPrice?: Money;
+  /** The monthly price as text, e.g. 3.50 EUR (for kubectl get). */
+  monthlyPriceText?: string;
   /** Status of each destination country the spec manages, per capability. */
   destinations?: PhoneNumberDestinationStatus[];
   /** The number's main subscription, whose cancellation releases the number. */
   subscription?: NumberSubscription;
   /** When Bird will release the number after its subscription was cancelled. */
   deprovisionAt?: string;
-  /**
-   * The purchase in flight, recorded before the buy call so that after a crash the operator looks the number
-   * up by numberString instead of buying again. Cleared once the number's id is recorded.
-   */
-  purchase?: PurchaseIntent;
   /**
    * Set when spec.numberString is not pinned yet: tells which numberString to put in the spec (in Git) so
    * that a rebuilt cluster adopts this number instead of buying another.
@@ -361,15 +421,6 @@ export interface NumberSubscription {
   canceledAt?: string;
 }
 
-export interface PurchaseIntent {
-  /** Bird stock item being bought. */
-  stockItemId: string;
-  /** The number being bought, in E.164 form. */
-  numberString: string;
-  /** When the intent was recorded. */
-  startedAt: string;
-}
-
 export interface AlphaSenderSpec {
   /** The BirdWorkspace that holds the sender. Immutable: a sender cannot move between workspaces. */
   workspaceRef: WorkspaceReference;
@@ -393,8 +444,9 @@ export interface AlphaSenderSpec {
   maxMonthlyPricePerCountry?: Money;
   /**
    * What deleting the resource does in Bird: Delete deactivates the countries in spec.countries and cancels
-   * their subscriptions, Retain leaves them active (and paid for).
-   * @default "Delete"
+   * their subscriptions, Retain leaves them active (and paid for; its BirdSender record shows it Released).
+   * Unset: the BirdWorkspace's spec.defaultDeletionPolicy decides; status.deletionPolicy shows the policy in
+   * effect.
    */
   deletionPolicy?: DeletionPolicy;
   /**
@@ -406,6 +458,13 @@ export interface AlphaSenderSpec {
 }
 
 export interface AlphaSenderStatus {
+  /**
+   * The BirdSender record (cluster-scoped) that binds the sender to this resource; kubectl get birdsender
+   * <boundTo> shows it.
+   */
+  boundTo?: string;
+  /** The deletion policy in effect: spec.deletionPolicy, else the BirdWorkspace's spec.defaultDeletionPolicy. */
+  deletionPolicy?: DeletionPolicy;
   /** Bird id of the sender. */
   alphaNumberId?: string;
   /** Bird id of the sender's endpoint (destinations and subscriptions hang off it). */
@@ -416,6 +475,10 @@ export interface AlphaSenderStatus {
   provisioningStatus?: string;
   /** Issues Bird reports on the endpoint (e.g. brand-not-ready). */
   issues?: string[];
+  /** How many countries the spec asks for (for kubectl get). */
+  desiredCountries?: number;
+  /** How many of the desired countries are active for sms (for kubectl get). */
+  activeCountries?: number;
   /** Status of each destination country the spec manages. */
   countries?: AlphaSenderCountryStatus[];
   /** The .metadata.generation this status describes. */
@@ -445,6 +508,107 @@ export interface AlphaSenderCountryStatus {
 export interface CountrySubscription {
   /** Subscription status (e.g. active, inactive). */
   status?: string;
+  /** Monthly price of the country's subscription. */
+  price?: Money;
+}
+
+export interface BirdNumberSpec {
+  /** The BirdWorkspace to buy in and to bill. Immutable: a number cannot move between workspaces. */
+  workspaceRef: WorkspaceReference;
+  /** The number in E.164 form (e.g. +31201234567). Immutable. */
+  numberString: string;
+  /**
+   * Who holds it. With a uid: the resource of that uid holds it (Bound), or held it (Released). With only a
+   * namespace: it is reserved for a resource of that namespace. Without claimRef, any allowed namespace may
+   * claim it.
+   */
+  claimRef?: ClaimReference;
+}
+
+export interface ClaimReference {
+  /** Namespace of the claiming resource. */
+  namespace: string;
+  /** Name of the claiming resource. */
+  name?: string;
+  /** metadata.uid of the claiming resource; only that exact object may act on it. */
+  uid?: string;
+}
+
+export interface BirdNumberStatus {
+  /**
+   * Available (no claim), Reserved (claimRef names only a namespace), Purchasing (the claim was made before
+   * the buy call; the number is looked up by numberString after a crash), Bound (held by claimRef.uid),
+   * Released (its holder was deleted with deletionPolicy Retain, or let go of it: still paid for, re-bound
+   * only from claimRef.namespace or after the platform team clears claimRef), Lost (no longer in the Bird
+   * workspace).
+   */
+  phase?: RecordPhase;
+  /** Bird id of the long code number. */
+  numberId?: string;
+  /** Bird id of the number's endpoint. */
+  endpointId?: string;
+  /** The buy in flight (phase Purchasing). */
+  purchase?: RecordPurchase;
+  /** Monthly subscription price of the number, counted by the workspace's spend policy. */
+  monthlyPrice?: Money;
+  /** The monthly price as text, e.g. 3.50 EUR. */
+  monthlyPriceText?: string;
+  /** When the holder let go of the number (phase Released). */
+  releasedAt?: string;
+  /** Why the record is in its phase, for people. */
+  message?: string;
+}
+
+export type RecordPhase = "Available" | "Reserved" | "Purchasing" | "Bound" | "Released" | "Lost";
+
+export interface RecordPurchase {
+  /** Bird stock item being bought. */
+  stockItemId: string;
+  /** When the claim was made, just before the buy call (the operator's clock). */
+  startedAt: string;
+}
+
+export interface BirdSenderSpec {
+  /** The BirdWorkspace that holds the sender. Immutable. */
+  workspaceRef: WorkspaceReference;
+  /** Bird id (a uuid) of the sender. Immutable. */
+  alphaNumberId: string;
+  /**
+   * Who holds it. With a uid: the resource of that uid holds it (Bound), or held it (Released). With only a
+   * namespace: it is reserved for a resource of that namespace. Without claimRef, any allowed namespace may
+   * claim it.
+   */
+  claimRef?: ClaimReference;
+}
+
+export interface BirdSenderStatus {
+  /**
+   * Available (no claim), Reserved (claimRef names only a namespace), Bound (held by claimRef.uid), Released
+   * (its holder was deleted with deletionPolicy Retain: its countries stay active and paid for; re-bound only
+   * from claimRef.namespace or after the platform team clears claimRef), Lost (no longer in the Bird
+   * workspace). Senders are never Purchasing: no API buys them.
+   */
+  phase?: RecordPhase;
+  /** The sender's alphanumeric string. */
+  alphaString?: string;
+  /** Bird id of the sender's endpoint. */
+  endpointId?: string;
+  /**
+   * The sender's countries with an active subscription when the operator last looked, and their monthly
+   * prices: what the workspace's spend policy counts for this sender.
+   */
+  countries?: CountryCharge[];
+  /** The summed monthly price of the countries as text, e.g. 12.00 EUR. */
+  monthlySpendText?: string;
+  /** When the holder let go of the sender (phase Released). */
+  releasedAt?: string;
+  /** Why the record is in its phase, for people. */
+  message?: string;
+}
+
+export interface CountryCharge {
+  /** Destination country. */
+  countryCode: string;
   /** Monthly price of the country's subscription. */
   price?: Money;
 }

@@ -3,13 +3,11 @@ import { Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { formatMoney } from "../../bird/money.js";
 import type { AlphaNumber, Destination, EndpointSubscription } from "../../bird/types.js";
 import type { ConditionUpdate } from "../../runtime/status.js";
+import { boundedList, boundedOptional } from "../bounded.js";
 import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
 
 /** Alpha senders only send sms; it is the one capability whose destinations they have. */
 export const CAPABILITY = "sms";
-/** Bird allows 100 countries per activate call and 25 per deactivate call. */
-export const ACTIVATE_BATCH = 100;
-export const DEACTIVATE_BATCH = 25;
 
 /**
  * A country row's `status`: Bird's own values (`active`, `inactive`, or anything else it sends) plus three of ours
@@ -68,8 +66,8 @@ export function senderStatus(sender: AlphaNumber): Pick<AlphaSenderStatus, "alph
     alphaNumberId: sender.id,
     endpointId: sender.endpointId,
     alphaString: sender.alphaString,
-    provisioningStatus: sender.endpoint?.provisioningStatus,
-    issues: [...(sender.endpoint?.issues ?? [])],
+    provisioningStatus: boundedOptional(sender.endpoint?.provisioningStatus),
+    issues: boundedList(sender.endpoint?.issues ?? []),
   };
 }
 
@@ -252,7 +250,7 @@ export function answeredRow(previous: CountryRow | undefined, countryCode: strin
     countryCode,
     status: sms?.status ?? fallback,
     blocked: destination?.isBlockedForCapability?.[CAPABILITY] ?? false,
-    issues: [...(sms?.issues ?? [])],
+    issues: boundedList(sms?.issues ?? []),
   };
   if (previous?.subscription && previous.status !== CountryState.Refused) row.subscription = previous.subscription;
   // A country activated for a sender is charged through a subscription named after it, at the price Bird answered.

@@ -1,21 +1,25 @@
-import type { AlphaSender, AlphaSenderStatus } from "../../api/v1alpha1/index.js";
+import { ALPHA_SENDER_KIND, type AlphaSender, type AlphaSenderStatus, type BirdSender, type CountryCharge } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
-import type { AlphaNumber, Money } from "../../bird/types.js";
+import type { AlphaNumber, EndpointSubscription, Money } from "../../bird/types.js";
+import type { Logger } from "../../log.js";
+import { senderRecordName } from "../../ownership/names.js";
+import type { RecordStore } from "../../ownership/records.js";
+import { countryKey, type UsageBook } from "../../ownership/usage.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { TransientError, Waiting } from "../../runtime/errors.js";
-import { objectKey } from "../../runtime/informer.js";
-import { connectAllowed } from "../guardrails.js";
-import { chunk } from "../phone-number/desired.js";
-import { notReady, reconcileManaged, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
+import { addFinalizer } from "../../runtime/finalizer.js";
+import { FINALIZER } from "../../api/v1alpha1/conditions.js";
+import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/reconciler.js";
+import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
+import type { SenderClaims } from "./claim.js";
 import {
-  ACTIVATE_BATCH,
   answeredRow,
   CAPABILITY,
   claimsSender,
   CountryState,
-  DEACTIVATE_BATCH,
   desiredCountries,
   destinationsDrifted,
   findSender,
@@ -27,7 +31,6 @@ import {
   refusedRow,
   screenPrices,
   senderName,
-  senderOwner,
   senderReadiness,
   senderStatus,
   sortedRows,
@@ -38,48 +41,63 @@ import {
   type Refusal,
 } from "./desired.js";
 
-export type AlphaSenderReconcilerOptions = ManagedReconcilerOptions<AlphaSender>;
+export interface AlphaSenderReconcilerOptions extends ManagedReconcilerOptions<AlphaSender> {
+  records: RecordStore<BirdSender>;
+  claims: SenderClaims;
+  usage: UsageBook;
+}
 
 /** What one reconcile of one sender works on: the rows are written back to status after every Bird write. */
 interface Sync {
   as: AlphaSender;
   sender: AlphaNumber;
+  record: BirdSender;
   connection: WorkspaceConnection;
   rows: Map<string, CountryRow>;
   status: AlphaSenderStatus;
+  /** The sender's subscriptions as last listed: what is paid for, whether the spec manages it or not. */
+  subscriptions: EndpointSubscription[];
+  /** Countries whose subscription this reconcile cancelled. */
+  cancelled: Set<string>;
 }
 
 /**
- * Reconciles one AlphaSender: resolve the workspace and the (already registered) sender, make sure no older
- * AlphaSender manages the same sender, then keep the sender's sms countries and their subscriptions in step with
- * the spec, and write status once. Level-based: only the key is trusted.
+ * Reconciles one AlphaSender: admission (workspace Ready, namespace allowed), then the sender it holds (the BirdSender
+ * record bound to its uid, claimed if none: the first allowed claim wins, a reservation for another namespace
+ * refuses), then keep the sender's sms countries and their subscriptions in step with the spec, record what is paid
+ * for on the record, and write status once. Level-based: only the key is trusted.
  */
 export class AlphaSenderReconciler {
-  /** Country prices screened and activated here, by resource key, until its status shows them (see pendingSpend). */
-  private readonly reserved = new Map<string, { workspace: string; prices: Map<string, Money> }>();
-
   constructor(private readonly o: AlphaSenderReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
     reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      observe: (as, status) => this.observe(as, status),
-      apply: (as, status) => this.apply(as, status),
-      cleanup: (as, status) => this.cleanup(as, status),
+      apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
+      cleanup: (as, status) => this.cleanup(as, status, context.log),
     });
 
-  private async apply(as: AlphaSender, status: AlphaSenderStatus): Promise<StepOutcome<AlphaSender>> {
-    if (as.spec.managementPolicy === "ObserveOnly") return this.observe(as, status);
-    const connection = await this.workspaceFor(as);
+  private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
+    const held = await this.o.records.findHeld(initial);
+    // Status reports only the sender a record binds (a restored or copied status would show someone else's).
+    if (!held) for (const field of ["boundTo", "alphaNumberId", "endpointId", "alphaString", "provisioningStatus", "issues", "countries"] as const) delete status[field];
+    const connection = this.o.admission.connect(initial);
+    status.deletionPolicy = effectiveDeletionPolicy(initial, connection.workspace);
+    // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
+    if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, connection, held);
+    // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
+    const as = await addFinalizer(this.o.client, FINALIZER, initial);
     let sender = await this.senderOrWait(as, connection);
-    this.ensureOwner(as, sender, status);
+    const record = await this.o.claims.obtain(as, sender, log);
+    status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
     if (!isProvisioned(sender)) {
       const pollMs = Math.min(this.o.resyncMs, 5000);
-      return { ready: notReady(Reason.Provisioning, `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: pollMs };
+      return { object: as, ready: notReady(Reason.Provisioning, `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: pollMs };
     }
     const desired = desiredCountries(as.spec);
     const guard = this.guardrails(as, connection);
-    const rows = observeCountries(desired, status.countries ?? [], await connection.client.listSubscriptions(sender.endpointId));
+    const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+    const rows = observeCountries(desired, status.countries ?? [], subscriptions);
     // Counts cached from before our own last write are not Bird's yet: drift is judged on the next list.
     let drifted = connection.inventory.isSenderCurrent(sender.id) && destinationsDrifted(rows.values(), sender);
     if (drifted) {
@@ -90,35 +108,38 @@ export class AlphaSenderReconciler {
     }
     const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
     const plan = planCountries(desired, rows, { drifted, specChanged });
-    const sync: Sync = { as, sender, connection, rows, status };
+    const sync: Sync = { as, sender, record, connection, rows, status, subscriptions, cancelled: new Set() };
     status.countries = sortedRows(rows);
-    const activated = await this.activate(sync, plan, guard, specChanged);
-    const released = await this.release(sync, plan);
-    if (activated.length || released) connection.inventory.markSenderChanged(sender.id);
-    if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
-      // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
-      const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
-      sync.rows = observeCountries(desired, sortedRows(sync.rows), subscriptions);
+    try {
+      const activated = await this.activate(sync, plan, guard, specChanged);
+      const released = await this.release(sync, plan);
+      if (activated.length || released) connection.inventory.markSenderChanged(sender.id);
+      if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
+        // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
+        sync.subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+        sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
+      }
+    } finally {
+      sync.record = await this.o.claims.recordCharges(sync.record, charges(sync));
     }
     status.countries = sortedRows(sync.rows);
-    return { ready: senderReadiness({ name: sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
+    return { object: as, ready: senderReadiness({ name: sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
   }
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
-  private async observe(as: AlphaSender, status: AlphaSenderStatus): Promise<StepOutcome<AlphaSender>> {
-    const connection = await this.workspaceFor(as);
+  private async observe(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection, held: BirdSender | undefined): Promise<StepOutcome<AlphaSender>> {
     const sender = await this.senderOrWait(as, connection);
-    Object.assign(status, senderStatus(sender));
+    const record = held ?? this.o.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
+    if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
+      throw new Waiting(`sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`, Reason.SenderConflict, this.o.resyncMs);
+    }
+    Object.assign(status, senderStatus(sender), { boundTo: held?.metadata?.name });
     const desired = desiredCountries(as.spec);
     const previous = (status.countries ?? []).filter((row) => desired.includes(row.countryCode));
     const rows = observeCountries(desired, previous, await connection.client.listSubscriptions(sender.endpointId));
     status.countries = sortedRows(rows);
     const guard = this.guardrails(as, connection);
     return { ready: senderReadiness({ name: sender.alphaString, desired, rows, issues: status.issues ?? [], guard, observeOnly: true }) };
-  }
-
-  private workspaceFor(as: AlphaSender): Promise<WorkspaceConnection> {
-    return connectAllowed(this.o.connections, as, this.o);
   }
 
   /** No API registers senders, so a missing one waits (polling at the resync interval) for the user to register it. */
@@ -159,31 +180,8 @@ export class AlphaSenderReconciler {
     }
   }
 
-  /**
-   * One sender, one manager: among the AlphaSenders of the workspace that claim the sender with Full management, the
-   * oldest owns it. Any other waits without a single Bird write (and forgets what it reported as if it owned it).
-   */
-  private ensureOwner(as: AlphaSender, sender: AlphaNumber, status: AlphaSenderStatus): void {
-    const owner = this.ownerOf(as, sender);
-    if (owner === as) return;
-    Object.assign(status, { alphaNumberId: undefined, endpointId: undefined, countries: undefined });
-    const ownerKey = objectKey(owner);
-    const message = `sender ${sender.alphaString} is already managed by AlphaSender ${ownerKey} (the oldest claim in BirdWorkspace "${as.spec.workspaceRef.name}"); this resource changes nothing in Bird until ${ownerKey} is deleted or stops claiming the sender`;
-    this.o.events.record(as, "Warning", EventReason.SenderConflict, message);
-    throw new Waiting(message, Reason.SenderConflict, this.o.resyncMs);
-  }
-
-  private ownerOf(as: AlphaSender, sender: AlphaNumber): AlphaSender {
-    const key = objectKey(as);
-    const workspace = as.spec.workspaceRef.name;
-    const others = this.o.informer
-      .list()
-      .filter((o) => objectKey(o) !== key && o.spec.workspaceRef.name === workspace && o.spec.managementPolicy !== "ObserveOnly" && claimsSender(o.spec, sender));
-    return senderOwner([as, ...others]) ?? as;
-  }
-
   private guardrails(as: AlphaSender, connection: WorkspaceConnection): Guardrails {
-    return { workspace: connection.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: this.o.committedSpend(as.spec.workspaceRef.name) };
+    return { workspace: connection.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: this.o.usage.of(connection).prices };
   }
 
   /**
@@ -207,39 +205,9 @@ export class AlphaSenderReconciler {
       }
     } finally {
       // Countries screened but not activated (refused by Bird, or the call failed) no longer count as spend.
-      this.unreserve(objectKey(sync.as), fresh.filter((country) => !activated.includes(country)));
+      for (const country of fresh) if (!activated.includes(country)) this.o.usage.release(sync.as.spec.workspaceRef.name, countryKey(sync.record.metadata?.name ?? "", country));
     }
     return activated;
-  }
-
-  /**
-   * Monthly prices of countries this process activated (or is activating) that no cached status shows yet: the
-   * spend policy counts them, as it counts statuses, so two senders screened at the same time cannot both take what
-   * is left. A country is forgotten once its resource's cached status shows it active with its price.
-   */
-  pendingSpend(workspaceName: string): Money[] {
-    const prices: Money[] = [];
-    for (const [key, entry] of this.reserved) {
-      const rows = this.o.informer.get(key)?.status?.countries;
-      if (!this.o.informer.get(key)) {
-        this.reserved.delete(key);
-        continue;
-      }
-      for (const [country, price] of entry.prices) {
-        const row = rows?.find((r) => r.countryCode === country);
-        if (row?.subscription?.status === CountryState.Active && row.subscription.price) entry.prices.delete(country);
-        else if (entry.workspace === workspaceName) prices.push(price);
-      }
-      if (entry.prices.size === 0) this.reserved.delete(key);
-    }
-    return prices;
-  }
-
-  private unreserve(key: string, countries: readonly string[]): void {
-    const entry = this.reserved.get(key);
-    if (!entry) return;
-    for (const country of countries) entry.prices.delete(country);
-    if (entry.prices.size === 0) this.reserved.delete(key);
   }
 
   /** Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change. */
@@ -262,15 +230,10 @@ export class AlphaSenderReconciler {
     }
     // The quotes took a while: screen against what is committed now, and reserve what passes before anything else
     // can run (this and the screening are synchronous).
-    const workspace = sync.as.spec.workspaceRef.name;
-    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.committedSpend(workspace) });
-    const key = objectKey(sync.as);
-    const entry = this.reserved.get(key) ?? { workspace, prices: new Map<string, Money>() };
-    for (const country of accepted) {
-      const price = prices[country];
-      if (price) entry.prices.set(country, price);
-    }
-    if (entry.prices.size) this.reserved.set(key, entry);
+    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.usage.of(sync.connection).prices });
+    const recordName = sync.record.metadata?.name ?? "";
+    // Counted until the record lists the country as paid for (or the activation fails and it is released).
+    for (const country of accepted) this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
@@ -278,6 +241,7 @@ export class AlphaSenderReconciler {
   private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
     const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.connection.client.activateDestinations(sync.sender.endpointId, CAPABILITY, b));
     if (!countries.length) return [];
+    this.o.metrics?.purchases.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND }, countries.filter((c) => !repair.has(c)).length);
     for (const country of countries) {
       const destination = result?.results?.find((d) => d.countryCode === country);
       sync.rows.set(country, answeredRow(sync.rows.get(country), country, destination, CountryState.Active, result?.subscriptionPrices?.[country]));
@@ -316,6 +280,7 @@ export class AlphaSenderReconciler {
   private refuse(sync: Sync, country: string, price: Money | undefined, refusal: Refusal): void {
     const before = sync.rows.get(country);
     sync.rows.set(country, refusedRow(country, price));
+    this.o.metrics?.purchasesRefused.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND, reason: refusal.reason });
     if (before?.status === CountryState.Refused) return;
     const reason = refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
     this.o.events.record(sync.as, "Warning", reason, `Not activating ${country} for sender ${sync.sender.alphaString}: ${refusal.message}`);
@@ -348,6 +313,8 @@ export class AlphaSenderReconciler {
         for (const country of batch.filter((c) => cancel.has(c))) {
           await cancelCountry(sync, country);
           cancelled.push(country);
+          this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
+          sync.cancelled.add(country);
           sync.rows.delete(country);
           sync.status.countries = sortedRows(sync.rows);
         }
@@ -362,29 +329,57 @@ export class AlphaSenderReconciler {
   }
 
   /**
-   * Deletion: Retain lets go; Delete deactivates every country the resource manages and cancels their
-   * subscriptions before the finalizer goes. A resource that never owned the sender (a conflict) touches nothing.
+   * Deletion acts only on the sender bound to this object's uid. Retain, ObserveOnly, or a namespace no longer allowed:
+   * the record is Released (its countries stay paid for). Delete: every country the resource manages is deactivated
+   * and its subscription cancelled, then the record goes. `done` only then; anything else keeps the finalizer.
    */
-  private async cleanup(as: AlphaSender, status: AlphaSenderStatus): Promise<StepOutcome<AlphaSender>> {
-    const deleting = { ready: notReady(Reason.Deleting, "deleting") };
-    if (as.spec.managementPolicy === "ObserveOnly") return deleting;
-    const name = status.alphaString ?? senderName(as.spec);
-    if (as.spec.deletionPolicy === "Retain") {
-      this.o.events.record(as, "Normal", EventReason.Retained, `deletionPolicy Retain: the countries of sender ${name} stay active in Bird (and paid for)`);
-      return deleting;
-    }
+  private async cleanup(as: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<CleanupOutcome<AlphaSender>> {
+    const deleting = (message: string): CleanupOutcome<AlphaSender> => ({ done: true, ready: notReady(Reason.Deleting, message) });
     const resolved = this.o.connections.connect(as.spec.workspaceRef.name);
-    // A workspace that does not exist, and no sender ever recorded: this resource never activated anything.
-    if (!resolved.ok && resolved.reason === Reason.WorkspaceNotFound && !status.alphaNumberId) return deleting;
-    if (!resolved.ok) throw new TransientError(`cannot release the countries of sender ${name}: ${resolved.message}`, resolved.reason);
+    const record = (await this.o.records.findHeld(as)) ?? (await this.claimBeforeCleanup(as, status, resolved.ok ? resolved.value : undefined, log));
+    if (!record) return deleting("held no sender: nothing to release");
+    const policy = effectiveDeletionPolicy(as, resolved.ok ? resolved.value.workspace : undefined);
+    status.deletionPolicy = policy;
+    const keep = this.keepReason(as, policy);
+    if (keep) {
+      await this.o.claims.release(as, record, keep, log);
+      return deleting(`sender kept (${keep})`);
+    }
+    const name = record.status?.alphaString ?? senderName(as.spec);
+    if (!resolved.ok) throw new TransientError(`cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`, resolved.reason);
     const connection = resolved.value;
+    const sender = await this.locateSender(as, connection, record.spec.alphaNumberId);
+    let current = record;
+    if (sender) {
+      const desired = desiredCountries(as.spec);
+      const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+      const rows = observeCountries(desired, status.countries ?? [], subscriptions);
+      const sync: Sync = { as, sender, record, connection, rows, status, subscriptions, cancelled: new Set() };
+      try {
+        await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
+      } finally {
+        current = await this.o.claims.recordCharges(sync.record, charges(sync));
+      }
+    }
+    await this.o.claims.remove(current);
+    log.info({ record: record.metadata?.name, alphaString: name }, "Released the sender's countries");
+    return deleting(`countries of sender ${name} deactivated and cancelled`);
+  }
+
+  /**
+   * An object of the previous release (it managed the sender, status says which) deleted before its first reconcile
+   * here: it claims its record first, as its apply would have (the oldest admitted claimant wins), then cleans up.
+   */
+  private async claimBeforeCleanup(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection | undefined, log: Logger): Promise<BirdSender | undefined> {
+    // Only the previous release's objects: they report a sender but were never bound (no status.boundTo).
+    if (!connection || !status.alphaNumberId || status.boundTo || as.spec.managementPolicy === "ObserveOnly" || !this.o.admission.check(as).ok) return undefined;
     const sender = await this.locateSender(as, connection, status.alphaNumberId);
-    if (!sender || this.ownerOf(as, sender) !== as) return deleting;
-    const desired = desiredCountries(as.spec);
-    const rows = observeCountries(desired, status.countries ?? [], await connection.client.listSubscriptions(sender.endpointId));
-    const sync: Sync = { as, sender, connection, rows, status };
-    await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
-    return deleting;
+    return sender ? this.o.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
+  }
+
+  /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
+  private keepReason(as: AlphaSender, policy: string): string | undefined {
+    return deletionKeepReason(as, policy, () => this.o.admission.check(as));
   }
 
   private now(): Date {
@@ -392,8 +387,15 @@ export class AlphaSenderReconciler {
   }
 }
 
-/** The countries a refusing Bird error names in `details.countryCodes`, among those sent. */
-function unservedCountries(error: unknown, sent: readonly string[]): string[] {
+/** The counts kubectl shows: countries the spec asks for, and how many of them are active. */
+function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
+  const desired = new Set(desiredCountries(as.spec));
+  status.desiredCountries = desired.size;
+  status.activeCountries = (status.countries ?? []).filter((row) => desired.has(row.countryCode) && row.status === CountryState.Active).length;
+}
+
+/** The countries a refusing Bird error names in `details.countryCodes`, among those sent (exported for the planner). */
+export function unservedCountries(error: unknown, sent: readonly string[]): string[] {
   if (!isBirdApiError(error) || error.kind !== "permanent") return [];
   const named = error.details?.countryCodes;
   if (!Array.isArray(named)) return [];
@@ -406,4 +408,17 @@ async function cancelCountry(sync: Sync, country: string): Promise<void> {
   } catch (error) {
     if (!(isBirdApiError(error) && error.kind === "not-found")) throw error;
   }
+}
+
+/**
+ * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
+ * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
+ */
+export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
+  const paid = new Map<string, CountryCharge>();
+  const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({ countryCode, ...(price ? { price } : {}) });
+  for (const s of sync.subscriptions) if (s.status === CountryState.Active && /^[A-Z]{2}$/.test(s.name)) paid.set(s.name, charge(s.name, s.price));
+  for (const row of sync.rows.values()) if (row.subscription?.status === CountryState.Active) paid.set(row.countryCode, charge(row.countryCode, row.subscription.price));
+  for (const country of sync.cancelled) paid.delete(country);
+  return [...paid.values()];
 }

@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import type { PhoneNumber, PhoneNumberDestinationStatus, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import type { LongCodeNumber, NumberStockItem, StockFilter } from "../../bird/types.js";
+import { boundedList, boundedOptional } from "../bounded.js";
 
 /**
  * Stock search filters for a PhoneNumber's spec (exact numbers search their own digits as the prefix). Bird takes a
@@ -12,7 +13,7 @@ export function stockFilter(spec: PhoneNumber["spec"]): StockFilter {
     countryCodes: countryCode ? [countryCode] : undefined,
     prefix: countryCode ? (spec.numberString ?? spec.prefix) : undefined,
     types: spec.type ? [spec.type] : undefined,
-    features: spec.capabilities?.length ? [...spec.capabilities] : undefined,
+    features: requiredCapabilities(spec).length ? requiredCapabilities(spec) : undefined,
   };
 }
 
@@ -28,7 +29,16 @@ export function stockItemMatches(spec: PhoneNumber["spec"], item: NumberStockIte
   if (spec.type && item.type !== spec.type) return false;
   if (spec.prefix && !item.numberString.startsWith(spec.prefix)) return false;
   const capabilities = capabilitiesOf(item.capabilities);
-  return (spec.capabilities ?? []).every((c) => capabilities.includes(c));
+  return requiredCapabilities(spec).every((c) => capabilities.includes(c));
+}
+
+/**
+ * What a number bought for this spec must be able to do: spec.capabilities, plus outbound on every channel it has
+ * destinations for (a number without sms-outbound can never serve sms destinations, so it is not bought for them).
+ */
+export function requiredCapabilities(spec: PhoneNumber["spec"]): string[] {
+  const fromDestinations = (spec.destinations ?? []).map((d) => `${d.capability}-outbound`);
+  return [...new Set([...(spec.capabilities ?? []), ...fromDestinations])].sort();
 }
 
 /** Bird's `{sms: {inbound, outbound}}` flags as the CRD's `sms-outbound` style list. */
@@ -56,7 +66,7 @@ export interface DestinationPlan {
 
 /**
  * What to change so the number's destinations match the spec. Only countries the operator manages (in the spec now
- * or recorded in status from an earlier spec) are touched. Bird shows no per-country list for a number, only the
+ * or recorded active in status from an earlier spec) are touched. Bird shows no per-country list for a number, only the
  * count of active destinations per capability: a count below what we activated means someone deactivated one out
  * of band, and re-activating the whole desired set (idempotent) repairs it.
  */
@@ -74,11 +84,11 @@ export function planDestinations(
   for (const capability of capabilities) {
     const want = desired.get(capability) ?? [];
     const active = recorded.filter((r) => r.capability === capability && r.status === "active").map((r) => r.countryCode);
-    const managed = recorded.filter((r) => r.capability === capability).map((r) => r.countryCode);
     const observedActive = activeCount(number, capability);
     const drifted = countsCurrent && observedActive !== undefined && observedActive < active.length;
     const missing = drifted ? want : want.filter((c) => !active.includes(c));
-    const removed = managed.filter((c) => !want.includes(c));
+    // A country that never became active (Bird refused it, or it is still pending) has nothing to deactivate.
+    const removed = active.filter((c) => !want.includes(c));
     if (missing.length) activate.set(capability, missing);
     if (removed.length) deactivate.set(capability, removed);
   }
@@ -89,28 +99,29 @@ export function activeCount(number: LongCodeNumber, capability: string): number 
   return number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active;
 }
 
-export function isProvisioned(number: LongCodeNumber): boolean {
-  return number.endpoint?.provisioningStatus === "provisioned";
+/** Provisioning states known to pass by themselves: the number is polled until it is provisioned. */
+const IN_PROGRESS = new Set(["pending", "provisioning", "in-progress", "processing"]);
+
+/** Where Bird's provisioning of the number stands: done, under way, or a state this operator does not know. */
+export function provisioningState(number: LongCodeNumber): "provisioned" | "in-progress" | "unknown" {
+  const value = number.endpoint?.provisioningStatus;
+  if (value === "provisioned") return "provisioned";
+  return value !== undefined && IN_PROGRESS.has(value) ? "in-progress" : "unknown";
 }
 
-/** Everything status reports about the number itself, straight from Bird (unknown values pass through). */
+/** Everything status reports about the number itself, straight from Bird (unknown values pass through, bounded). */
 export function observedStatus(number: LongCodeNumber): Partial<PhoneNumberStatus> {
   return {
-    numberId: number.id,
-    endpointId: number.endpointId,
-    numberString: number.numberString,
-    countryCode: number.countryCode,
-    type: number.type,
-    provisioningStatus: number.endpoint?.provisioningStatus,
-    issues: [...(number.endpoint?.issues ?? [])],
+    numberId: boundedOptional(number.id),
+    endpointId: boundedOptional(number.endpointId),
+    numberString: boundedOptional(number.numberString, 32),
+    countryCode: boundedOptional(number.countryCode, 8),
+    type: boundedOptional(number.type, 64),
+    provisioningStatus: boundedOptional(number.endpoint?.provisioningStatus),
+    issues: boundedList(number.endpoint?.issues ?? []),
     capabilities: capabilitiesOf(number.capabilities),
     deprovisionAt: number.deprovisionAt,
   };
-}
-
-/** The `main` subscription is inactive when Bird says so on the endpoint or schedules the number's removal. */
-export function subscriptionInactive(number: LongCodeNumber): boolean {
-  return Boolean(number.deprovisionAt) || (number.endpoint?.issues ?? []).includes("subscription-is-not-active");
 }
 
 /** Destination rows for status, one per (capability, country) the spec manages. */
@@ -120,10 +131,4 @@ export function destinationRows(desired: Map<string, string[]>, statusOf: (capab
     for (const countryCode of countries) rows.push({ capability, countryCode, status: statusOf(capability, countryCode) ?? "pending" });
   }
   return rows;
-}
-
-export function chunk<T>(items: T[], size: number): T[][] {
-  const chunks: T[][] = [];
-  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
-  return chunks;
 }

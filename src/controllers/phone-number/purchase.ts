@@ -1,95 +1,245 @@
-import type { PhoneNumber, PurchaseIntent } from "../../api/v1alpha1/index.js";
-import { Annotation, FINALIZER } from "../../api/v1alpha1/conditions.js";
-import type { Money } from "../../bird/types.js";
-import { isApiStatus } from "../../runtime/errors.js";
-import type { ResourceClient } from "../../runtime/resource-client.js";
+import type { BirdNumber, BirdWorkspace, PhoneNumber } from "../../api/v1alpha1/index.js";
+import { API_VERSION, BIRD_NUMBER_KIND, PHONE_NUMBER_KIND } from "../../api/v1alpha1/index.js";
+import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
+import { isBirdApiError } from "../../bird/errors.js";
+import { formatMoney } from "../../bird/money.js";
+import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
+import type { Logger } from "../../log.js";
+import { numberRecordName } from "../../ownership/names.js";
+import { boundTo, Phase, type RecordStore } from "../../ownership/records.js";
+import type { Usage, UsageBook } from "../../ownership/usage.js";
+import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import type { Metrics } from "../../runtime/metrics.js";
+import { rfc3339 } from "../../runtime/status.js";
+import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
+import type { WorkspaceConnection } from "../workspace/connections.js";
+import { stockFilter, stockItemMatches } from "./desired.js";
 
-/** The purchase intent recorded on the object before the buy call, if any. */
-export function readIntent(pn: PhoneNumber): PurchaseIntent | undefined {
-  const raw = pn.metadata?.annotations?.[Annotation.purchaseIntent];
-  if (!raw) return undefined;
-  try {
-    const parsed = JSON.parse(raw) as Partial<PurchaseIntent>;
-    if (parsed.stockItemId && parsed.numberString && parsed.startedAt) {
-      return { stockItemId: parsed.stockItemId, numberString: parsed.numberString, startedAt: parsed.startedAt };
-    }
-  } catch {
-    // An unreadable intent is treated like a recorded one for its number string below, if any; else ignored.
-  }
-  return undefined;
+export interface PurchaserOptions {
+  records: RecordStore<BirdNumber>;
+  usage: UsageBook;
+  events: EventRecorder;
+  metrics?: Metrics;
+  resyncMs: number;
+  /** Asked right before a buy leaves: false when this replica can no longer be sure it leads (see Manager.mayAct). */
+  mayAct?: () => boolean;
+  now: () => Date;
 }
 
-/** The Bird id of the number this resource owns: the annotation survives a status wipe, status is the fallback. */
-export function recordedNumberId(pn: PhoneNumber): string | undefined {
-  return pn.metadata?.annotations?.[Annotation.numberId] ?? pn.status?.numberId;
+export interface Purchase {
+  record: BirdNumber;
+  /** Undefined when the outcome is not known yet (the record stays Purchasing and is resolved by lookup). */
+  number: LongCodeNumber;
 }
 
 /**
- * Records the intent with a full update carrying the resourceVersion the decision was made on: if the cache was
- * stale (another reconcile recorded something meanwhile), the API server answers 409 and nothing is bought. The
- * same update adds the finalizer, so that it is in place before the buy without a write of its own.
+ * Buys a number for a PhoneNumber, crash-safe: guardrails, then the claim (a BirdNumber in phase Purchasing, created
+ * before the buy call, whose derived name makes it the only claim on that number), then the buy, then the bind.
+ * A crash anywhere leaves either no purchase, or a purchase that its record finds again by numberString.
  */
-export async function recordIntent(client: ResourceClient<PhoneNumber>, pn: PhoneNumber, intent: PurchaseIntent): Promise<PhoneNumber> {
-  const annotations = { ...pn.metadata?.annotations, [Annotation.purchaseIntent]: JSON.stringify(intent) };
-  const finalizers = pn.metadata?.finalizers ?? [];
-  return client.update({ ...pn, metadata: { ...pn.metadata, annotations, finalizers: finalizers.includes(FINALIZER) ? finalizers : [...finalizers, FINALIZER] } });
-}
+export class Purchaser {
+  constructor(private readonly o: PurchaserOptions) {}
 
-/**
- * Records the number id and drops the intent, re-reading on conflict: after a buy, losing this write is the one
- * thing that would leave a purchase unattributed until the intent is resolved by lookup.
- */
-export async function recordNumberId(client: ResourceClient<PhoneNumber>, pn: PhoneNumber, numberId: string): Promise<PhoneNumber> {
-  let current = pn;
-  for (let attempt = 0; ; attempt++) {
-    const annotations: Record<string, string> = { ...current.metadata?.annotations, [Annotation.numberId]: numberId };
-    delete annotations[Annotation.purchaseIntent];
+  /** `reserved`: the record the platform team prepared for this namespace, bought into instead of a new one. */
+  async purchase(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
+    await connection.inventory.refresh();
+    const workspaceName = connection.workspace.metadata?.name ?? "";
+    const item = await this.pickStockItem(pn, connection, reserved).catch((error: unknown) => this.refused(workspaceName, error));
+    const name = numberRecordName(workspaceName, item.numberString);
     try {
-      return await client.update({ ...current, metadata: { ...current.metadata, annotations } });
+      this.reserve(connection, item, name);
     } catch (error) {
-      if (!isApiStatus(error, 409) || attempt >= 5) throw error;
-      current = await client.get(pn.metadata?.namespace, pn.metadata?.name ?? "");
+      this.refused(workspaceName, error);
+    }
+    let record: BirdNumber | undefined;
+    try {
+      record = await this.claim(pn, item, name, reserved);
+    } finally {
+      if (!record) this.o.usage.release(workspaceName, name);
+    }
+    if (!record) throw new TransientError(`${item.numberString} was claimed by another resource meanwhile; picking another`, Reason.CannotPurchase);
+    log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
+    let number: LongCodeNumber | undefined;
+    try {
+      number = await connection.buyer.buy(item, () => this.staleLeader(item));
+    } catch (error) {
+      return this.failed(pn, record, item, connection, error, log);
+    }
+    if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without the number; it is looked up next`, Reason.PurchasePending);
+    const bound = await this.bind(record, number, item.monthlyPrice);
+    connection.inventory.putNumber(number);
+    const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
+    const message = `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}`;
+    log.info({ record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) }, "Purchased number");
+    this.o.events.record(pn, "Normal", EventReason.Purchased, message);
+    this.o.events.record(bound, "Normal", EventReason.Purchased, `${message} for ${pn.metadata?.namespace}/${pn.metadata?.name}`);
+    return { record: bound, number };
+  }
+
+  /** Binds a record to the number Bird answered (or that a lookup found): phase Bound, ids, price. */
+  async bind(record: BirdNumber, number: LongCodeNumber, price?: Money): Promise<BirdNumber> {
+    let current = record;
+    for (let attempt = 0; ; attempt++) {
+      const monthlyPrice = price ?? current.status?.monthlyPrice;
+      const status = { ...current.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, purchase: undefined, monthlyPrice, monthlyPriceText: monthlyPrice ? formatMoney(monthlyPrice) : undefined };
+      try {
+        const bound = await this.o.records.update({ ...current, status });
+        // Bound from Purchasing: the buy happened (answered, or found by lookup after a crash or a 5xx).
+        if (current.status?.phase === Phase.Purchasing) this.o.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
+        return bound;
+      } catch (error) {
+        // Losing this write would only leave the record Purchasing (resolved by lookup later); retry a few times.
+        const fresh = attempt < 5 ? await this.o.records.read(current.metadata?.name ?? "") : undefined;
+        if (!fresh || fresh.spec.claimRef?.uid !== record.spec.claimRef?.uid) throw error;
+        current = fresh;
+      }
     }
   }
+
+  /** The claim, written before the buy: a new record, or the prepared one taken over (an update carrying its version). */
+  private async claim(pn: PhoneNumber, item: NumberStockItem, name: string, reserved: BirdNumber | undefined): Promise<BirdNumber | undefined> {
+    const status = {
+      phase: Phase.Purchasing,
+      purchase: { stockItemId: item.id, startedAt: rfc3339(this.o.now()) },
+      monthlyPrice: item.monthlyPrice,
+      monthlyPriceText: formatMoney(item.monthlyPrice),
+    };
+    if (reserved) return this.o.records.update(boundTo({ ...reserved, status: { ...reserved.status, ...status } }, pn));
+    const record: BirdNumber = {
+      apiVersion: API_VERSION,
+      kind: BIRD_NUMBER_KIND,
+      metadata: { name },
+      spec: { workspaceRef: { name: pn.spec.workspaceRef.name }, numberString: item.numberString },
+      status,
+    };
+    return this.o.records.create(boundTo(record, pn));
+  }
+
+  /** Counts a refusal by a guardrail or for lack of stock (the condition reason the resource shows), and rethrows. */
+  private refused(workspace: string, error: unknown): never {
+    if (error instanceof Waiting || error instanceof PermanentError) this.o.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
+    throw error;
+  }
+
+  private staleLeader(item: NumberStockItem): Error | undefined {
+    if (!this.o.mayAct || this.o.mayAct()) return undefined;
+    return new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the claim`, Reason.PurchasePending);
+  }
+
+  /**
+   * A buy that failed. Bird's answer decides: a refusal or a 5xx (Bird documents both as not processed) means nothing
+   * was bought, so the claim goes and another item is tried soon; a 5xx is looked up once first, in case. Without a
+   * clear answer (timeout, network) the record stays Purchasing and the next reconcile resolves it by lookup.
+   */
+  private async failed(pn: PhoneNumber, record: BirdNumber, item: NumberStockItem, connection: WorkspaceConnection, error: unknown, log: Logger): Promise<Purchase> {
+    const name = record.metadata?.name ?? "";
+    if (!isBirdApiError(error) || error.ambiguous) {
+      log.warn({ record: name, err: String(error) }, "Purchase outcome unknown; the record is resolved by lookup");
+      throw new TransientError(`the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); it is looked up before anything else is bought`, Reason.PurchasePending, { cause: error });
+    }
+    if (error.status >= 500) {
+      const found = await lookupNumber(connection, item.numberString);
+      if (found) return { record: await this.bind(record, found, item.monthlyPrice), number: found };
+    }
+    await this.o.records.remove(record);
+    this.o.usage.release(connection.workspace.metadata?.name ?? "", name);
+    this.o.metrics?.purchasesRefused.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND, reason: Reason.CannotPurchase });
+    log.info({ record: name, numberString: item.numberString, status: error.status, code: error.code }, "Purchase refused; claim withdrawn");
+    this.o.events.record(record, "Warning", EventReason.PurchaseFailed, `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`);
+    if (error.status === 422 || error.kind === "transient") {
+      throw new TransientError(`${item.numberString} could not be bought (${error.message}); trying another`, Reason.CannotPurchase, { cause: error });
+    }
+    throw new PermanentError(`Bird refused the purchase of ${item.numberString}: ${error.message}`, Reason.CannotPurchase, { cause: error, retryAfterMs: this.o.resyncMs });
+  }
+
+  /** A stock item for this spec (see chooseStockItem), never one somebody holds or reserved a record for. */
+  private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection, reserved: BirdNumber | undefined): Promise<NumberStockItem> {
+    const workspaceName = connection.workspace.metadata?.name ?? "";
+    const free = (item: NumberStockItem): boolean => {
+      const name = numberRecordName(workspaceName, item.numberString);
+      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name));
+    };
+    return chooseStockItem(pn, connection, free, this.o.resyncMs);
+  }
+
+  /**
+   * The quota and spend checks and the reservation, with no await in between: no other reconcile can slip between the
+   * check and the reservation.
+   */
+  private reserve(connection: WorkspaceConnection, item: NumberStockItem, name: string): void {
+    const refused = quotaRefusal(connection.workspace, this.o.usage.of(connection), item);
+    if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.o.resyncMs);
+    this.o.usage.reserve(connection.workspace.metadata?.name ?? "", name, item.monthlyPrice);
+  }
 }
 
-export async function clearIntent(client: ResourceClient<PhoneNumber>, pn: PhoneNumber): Promise<PhoneNumber> {
-  const annotations = { ...pn.metadata?.annotations };
-  delete annotations[Annotation.purchaseIntent];
-  return client.update({ ...pn, metadata: { ...pn.metadata, annotations } });
+/**
+ * A stock item for this spec: from the workspace's shared stock pool when one fits, else from a full search that
+ * also finds out why nothing fits (policy, price, or no stock). Items `free` refuses (held, or claimed in flight)
+ * are never taken. Exported for `bird-operator plan`, which must pick as the operator would.
+ */
+export async function chooseStockItem(
+  pn: PhoneNumber,
+  connection: Pick<WorkspaceConnection, "workspace" | "client" | "stockPool">,
+  free: (item: NumberStockItem) => boolean,
+  resyncMs: number,
+): Promise<NumberStockItem> {
+  const workspace = connection.workspace;
+  const filter = stockFilter(pn.spec);
+  const pooled = await connection.stockPool.take(filter, (item) => free(item) && affordable(pn, workspace, item));
+  if (pooled) return pooled;
+  const country = filter.countryCodes?.[0];
+  const policy = country ? countryViolation(workspace, country) : undefined;
+  if (policy) throw new PermanentError(policy, Reason.PolicyViolation);
+  let tooExpensive: string | undefined;
+  for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
+    if (!stockItemMatches(pn.spec, item) || !free(item)) continue;
+    const violation = countryViolation(workspace, item.countryCode);
+    if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
+    const price = stockPriceProblem(pn, workspace, item.monthlyPrice, true);
+    if (!price) return item;
+    tooExpensive ??= `${item.numberString}: ${price}`;
+  }
+  const every = `checking again in ${Math.round(resyncMs / 1000)} s`;
+  if (tooExpensive) throw new Waiting(`no number in stock within the price limit (cheapest match ${tooExpensive}); ${every}`, Reason.PriceAboveLimit, resyncMs);
+  const what = pn.spec.numberString ? `${pn.spec.numberString} is not in the workspace and not in stock` : `no number in stock matches ${JSON.stringify(filter)}`;
+  throw new Waiting(`${what}; ${every}`, Reason.NumberUnavailable, resyncMs);
 }
 
-/** Stock items promised to in-flight purchases of one workspace, and their prices, so quota checks count them. */
-export class PurchaseLedger {
-  private readonly pending = new Map<string, { stockItemId: string; price?: Money; bought?: boolean }>();
+function affordable(pn: PhoneNumber, workspace: BirdWorkspace, item: NumberStockItem): boolean {
+  return stockItemMatches(pn.spec, item) && !countryViolation(workspace, item.countryCode) && !stockPriceProblem(pn, workspace, item.monthlyPrice, false);
+}
 
-  /** Purchases in flight that the inventory does not count yet (see `bought`). */
-  get size(): number {
-    let count = 0;
-    for (const entry of this.pending.values()) if (!entry.bought) count++;
-    return count;
-  }
+function stockPriceProblem(pn: PhoneNumber, workspace: BirdWorkspace, price: Money, explain: boolean): string | undefined {
+  const name = workspace.metadata?.name;
+  return (
+    priceViolation(price, pn.spec.maxMonthlyPrice, explain ? "spec.maxMonthlyPrice" : "") ??
+    priceViolation(price, workspace.spec.policy?.maxPricePerNumber, explain ? `BirdWorkspace "${name}" spec.policy.maxPricePerNumber` : "")
+  );
+}
 
-  isReserved(stockItemId: string): boolean {
-    for (const entry of this.pending.values()) if (entry.stockItemId === stockItemId) return true;
-    return false;
+/**
+ * Why buying `item` would break the workspace's maxNumbers or maxMonthlySpend, or undefined. `usage` counts every
+ * number the workspace pays for (records of any holder, Released ones included), reservations in flight, and numbers
+ * in Bird that no record knows. Exported for `bird-operator plan`.
+ */
+export function quotaRefusal(workspace: BirdWorkspace, usage: Usage, item: Pick<NumberStockItem, "numberString" | "monthlyPrice">): string | undefined {
+  const policy = workspace.spec.policy;
+  const workspaceName = workspace.metadata?.name ?? "";
+  if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
+    return `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)`;
   }
+  if (!policy?.maxMonthlySpend) return undefined;
+  const violation = spendViolation([...usage.prices, item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`);
+  if (!violation) return undefined;
+  return violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
+}
 
-  prices(): Money[] {
-    return [...this.pending.values()].flatMap((e) => (e.price ? [e.price] : []));
-  }
-
-  reserve(owner: string, stockItemId: string, price?: Money): void {
-    this.pending.set(owner, { stockItemId, price });
-  }
-
-  /** The number is in the inventory, which counts it from now on; its price is counted here until `release`. */
-  bought(owner: string): void {
-    const entry = this.pending.get(owner);
-    if (entry) entry.bought = true;
-  }
-
-  release(owner: string): void {
-    this.pending.delete(owner);
-  }
+/** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
+export async function lookupNumber(connection: Pick<WorkspaceConnection, "client" | "inventory">, numberString: string): Promise<LongCodeNumber | undefined> {
+  const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
+  const found = page.results.find((n) => n.numberString === numberString);
+  if (found) connection.inventory.putNumber(found);
+  return found;
 }

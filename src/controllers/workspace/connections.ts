@@ -5,7 +5,6 @@ import { createBirdClient, type BirdClient } from "../../bird/client.js";
 import { BuyBatcher } from "../../bird/buy-batcher.js";
 import { Inventory } from "../../bird/inventory.js";
 import { StockPool } from "../../bird/stock-pool.js";
-import { PurchaseLedger } from "../phone-number/purchase.js";
 import type { Logger } from "../../log.js";
 import type { Informer } from "../../runtime/informer.js";
 import { errorMessage } from "../../runtime/errors.js";
@@ -21,8 +20,6 @@ export interface WorkspaceConnection {
   workspace: BirdWorkspace;
   client: BirdClient;
   inventory: Inventory;
-  /** Purchases in flight, counted by quota and spend checks so that racing resources cannot overshoot a limit. */
-  ledger: PurchaseLedger;
   stockPool: StockPool;
   /** Purchases of this workspace, up to 25 stock items a buy call. */
   buyer: BuyBatcher;
@@ -111,16 +108,12 @@ export class WorkspaceConnections {
     return { ok: true, value: connection };
   }
 
-  /** A connection to a workspace that is Ready, for use by number and sender reconcilers. */
+  /** A connection to a workspace that is Ready (and not a duplicate), for use by number and sender reconcilers. */
   connectReady(name: string): Resolution<WorkspaceConnection> {
     const connection = this.connect(name);
     if (!connection.ok) return connection;
-    const ready = findCondition(connection.value.workspace.status?.conditions, READY);
-    if (ready?.status !== "True") {
-      const why = ready ? `${ready.reason}: ${ready.message}` : "not yet checked";
-      return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is not Ready (${why})` };
-    }
-    return connection;
+    const usable = workspaceUsable(connection.value.workspace, this.options.workspaces.list());
+    return usable.ok ? connection : usable;
   }
 
   /** The workspace was deleted: its polls stop, its waiters are handed back, its share of the rate limiter goes. */
@@ -136,7 +129,6 @@ export class WorkspaceConnections {
     const connection: WorkspaceConnection = {
       workspace,
       ...birdSide,
-      ledger: new PurchaseLedger(),
       // Through the connection, not this client: a retargeted connection sends queued purchases with its new client.
       buyer: new BuyBatcher((ids, options) => connection.client.buyNumbers(ids, options), { onRefused: (item) => connection.stockPool.refused(item) }),
     };
@@ -192,3 +184,50 @@ function closeBirdSide(side: Pick<WorkspaceConnection, "client" | "inventory" | 
   side.client.close();
 }
 
+/**
+ * Whether resources may use the workspace: not a duplicate of an older one (`all` are the workspaces to compare with),
+ * not being deleted, and Ready. Exported for `bird-operator plan`, which reads the same facts from the API server.
+ */
+export function workspaceUsable(workspace: BirdWorkspace, all: readonly BirdWorkspace[]): Resolution<true> {
+  const name = workspace.metadata?.name ?? "";
+  const first = duplicateOf(workspace, all);
+  if (first) {
+    return { ok: false, reason: Reason.DuplicateWorkspace, message: `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", which was there first: use "${first.metadata?.name}"` };
+  }
+  if (workspace.metadata?.deletionTimestamp) {
+    return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is being deleted: nothing new is claimed or bought through it` };
+  }
+  const ready = findCondition(workspace.status?.conditions, READY);
+  if (ready?.status !== "True") {
+    const why = ready ? `${ready.reason}: ${ready.message}` : "not yet checked";
+    return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is not Ready (${why})` };
+  }
+  return { ok: true, value: true };
+}
+
+/**
+ * The BirdWorkspace that names the same Bird workspace (endpoint, organization, workspace) and came first, if any:
+ * a second one would carry its own limits for the same bill, so only the first is used.
+ */
+export function duplicateOf(workspace: BirdWorkspace, all: readonly BirdWorkspace[]): BirdWorkspace | undefined {
+  const identity = birdIdentity(workspace);
+  let first: BirdWorkspace | undefined;
+  for (const other of all) {
+    if (other.metadata?.name === workspace.metadata?.name || birdIdentity(other) !== identity) continue;
+    if (olderThan(other, workspace) && (!first || olderThan(other, first))) first = other;
+  }
+  return first;
+}
+
+function birdIdentity(workspace: BirdWorkspace): string {
+  const endpoint = (workspace.spec.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "").toLowerCase();
+  return JSON.stringify([endpoint, workspace.spec.organizationId.toLowerCase(), workspace.spec.workspaceId.toLowerCase()]);
+}
+
+/** Older first: creationTimestamp, then name, so that equal timestamps still have one winner. */
+function olderThan(a: BirdWorkspace, b: BirdWorkspace): boolean {
+  const at = Date.parse(String(a.metadata?.creationTimestamp ?? ""));
+  const bt = Date.parse(String(b.metadata?.creationTimestamp ?? ""));
+  if (at !== bt && !Number.isNaN(at) && !Number.isNaN(bt)) return at < bt;
+  return (a.metadata?.name ?? "") < (b.metadata?.name ?? "");
+}

@@ -1,0 +1,87 @@
+import type { PhoneNumber, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
+import { isBirdApiError } from "../../bird/errors.js";
+import type { LongCodeNumber } from "../../bird/types.js";
+import type { Logger } from "../../log.js";
+import { PermanentError } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import type { WorkspaceConnection } from "../workspace/connections.js";
+import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
+import { desiredDestinations, destinationRows, planDestinations } from "./desired.js";
+
+
+/**
+ * Activates and deactivates what the spec asks, and records the rows in status. Only countries the operator manages
+ * (in the spec now, or recorded in status from an earlier spec) are touched; a drifted count re-activates the set.
+ */
+export async function syncDestinations(
+  pn: PhoneNumber,
+  number: LongCodeNumber,
+  connection: WorkspaceConnection,
+  status: PhoneNumberStatus,
+  deps: { events: EventRecorder; log: Logger },
+): Promise<void> {
+  const recorded = status.destinations ?? [];
+  const plan = planDestinations(pn.spec, recorded, number, connection.inventory.isCurrent(number.id));
+  if (plan.activate.size === 0 && plan.deactivate.size === 0) return;
+  const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
+  try {
+    for (const [capability, countries] of plan.activate) {
+      for (const batch of chunk(countries, ACTIVATE_BATCH)) {
+        const result = await connection.client.activateDestinations(number.endpointId, capability, batch).catch((error: unknown) => {
+          throw destinationError(error, number, capability, batch);
+        });
+        for (const country of batch) {
+          const row = result.results?.find((d) => d.countryCode === country);
+          state.set(`${capability}/${country}`, row?.capabilities?.find((c) => c.name === capability)?.status ?? "active");
+        }
+        deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Activated destinations");
+        deps.events.record(pn, "Normal", EventReason.DestinationsActivated, `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+      }
+    }
+    for (const [capability, countries] of plan.deactivate) {
+      for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
+        await connection.client.deactivateDestinations(number.endpointId, capability, batch);
+        for (const country of batch) state.delete(`${capability}/${country}`);
+        deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
+        deps.events.record(pn, "Normal", EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+      }
+    }
+  } finally {
+    // What was done before a failure is recorded: the retry then does only the rest.
+    status.destinations = [...destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`)), ...removedPending(recorded, pn, state)];
+    // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
+    connection.inventory.markChanged(number.id);
+  }
+}
+
+/** Rows of countries no longer desired that are still active (a deactivation that failed): kept so it is retried. */
+function removedPending(recorded: NonNullable<PhoneNumberStatus["destinations"]>, pn: PhoneNumber, state: Map<string, string | undefined>): NonNullable<PhoneNumberStatus["destinations"]> {
+  const desired = desiredDestinations(pn.spec);
+  return recorded.filter((r) => r.status === "active" && !desired.get(r.capability)?.includes(r.countryCode) && state.has(`${r.capability}/${r.countryCode}`));
+}
+
+/**
+ * Bird's refusal to serve a destination becomes a condition that says which entry of the spec to change. Exported for
+ * `bird-operator plan`, which reports a refused validation as the operator would report the refused activation.
+ */
+export function destinationError(error: unknown, number: LongCodeNumber, capability: string, countries: readonly string[]): unknown {
+  if (!isBirdApiError(error)) return error;
+  if (error.code === "capability-is-not-supported") {
+    return new PermanentError(
+      `${number.numberString} has no outbound ${capability} capability, so Bird cannot activate ${capability} destinations on it: remove the ${capability} entry from spec.destinations (a number bought for such a spec has the capability)`,
+      Reason.DestinationUnavailable,
+      { cause: error },
+    );
+  }
+  if (error.code === "destination-not-available") {
+    const named = error.details?.countryCodes;
+    const refused = Array.isArray(named) && named.length > 0 ? named.map(String) : countries;
+    return new PermanentError(
+      `Bird cannot activate ${capability} destinations ${refused.join(", ")} on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: remove them from spec.destinations`,
+      Reason.DestinationUnavailable,
+      { cause: error },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,192 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { BirdNumber, BirdSender, ClaimReference, RecordPhase } from "../api/v1alpha1/index.js";
+import { isApiStatus } from "../runtime/errors.js";
+import type { Informer } from "../runtime/informer.js";
+import type { ResourceClient } from "../runtime/resource-client.js";
+import { CLAIM_UID_LABEL } from "./names.js";
+
+export type OwnershipRecord = BirdNumber | BirdSender;
+
+/** The object that claims a record: a PhoneNumber or an AlphaSender. Its uid is what the claim binds to. */
+export interface Claimant {
+  metadata?: { namespace?: string; name?: string; uid?: string };
+}
+
+export const Phase = {
+  Available: "Available",
+  Reserved: "Reserved",
+  Purchasing: "Purchasing",
+  Bound: "Bound",
+  Released: "Released",
+  Lost: "Lost",
+} as const satisfies Record<RecordPhase, RecordPhase>;
+
+export function claimOf(claimant: Claimant): ClaimReference {
+  const { namespace = "", name, uid } = claimant.metadata ?? {};
+  return { namespace, name, uid };
+}
+
+/** The record binds exactly this object: same uid. A namespace and name prove nothing (a copy has both). */
+export function isHeldBy(record: OwnershipRecord, claimant: Claimant): boolean {
+  const uid = claimant.metadata?.uid;
+  return uid !== undefined && record.spec.claimRef?.uid === uid;
+}
+
+export type Claimability = { ok: true } | { ok: false; message: string };
+
+/**
+ * Whether `claimant` may take the record over: nobody holds it, it is reserved for the claimant's namespace, or it was
+ * released by that namespace. Anything held elsewhere (or held by another object of the same namespace) is not. The
+ * message names the other namespace but never another namespace's object.
+ */
+export function claimability(record: OwnershipRecord, claimant: Claimant): Claimability {
+  const ref = record.spec.claimRef;
+  const namespace = claimant.metadata?.namespace;
+  const what = `BirdNumber/BirdSender ${record.metadata?.name}`;
+  if (!ref || isHeldBy(record, claimant)) return { ok: true };
+  if (ref.namespace !== namespace) {
+    const how = ref.uid ? (record.status?.phase === Phase.Released ? "was released by" : "is held by") : "is reserved for";
+    return { ok: false, message: `${what} ${how} namespace "${ref.namespace}"; only the platform team can hand it to another namespace (by clearing or changing its spec.claimRef)` };
+  }
+  if (!ref.uid || record.status?.phase === Phase.Released) return { ok: true };
+  return { ok: false, message: `${what} is held by ${namespace}/${ref.name ?? "another resource"}; two resources cannot hold one number or sender` };
+}
+
+/** The phase a record without a holder shows: reserved for a namespace, or free. */
+export function unheldPhase(record: OwnershipRecord): RecordPhase {
+  return record.spec.claimRef ? Phase.Reserved : Phase.Available;
+}
+
+/** A copy of the record bound to `claimant` (claimRef and the uid label), for a create or an update. */
+export function boundTo<T extends OwnershipRecord>(record: T, claimant: Claimant): T {
+  const claim = claimOf(claimant);
+  const labels = { ...record.metadata?.labels, [CLAIM_UID_LABEL]: claim.uid ?? "" };
+  return { ...record, metadata: { ...record.metadata, labels }, spec: { ...record.spec, claimRef: claim } };
+}
+
+/**
+ * The ownership records of one kind: reads come from the informer, indexed by the claiming uid and by workspace;
+ * claims are creates (the derived name makes a second claim fail with AlreadyExists) and every other write carries
+ * the resourceVersion it was decided on.
+ */
+export class RecordStore<T extends OwnershipRecord> {
+  private readonly byUid = new Map<string, string>();
+  private readonly byWorkspace = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly client: ResourceClient<T>,
+    readonly informer: Informer<T>,
+  ) {
+    informer.on((type, record, old) => {
+      if (old) this.unindex(old);
+      if (type === "delete") this.unindex(record);
+      else this.index(record);
+    });
+  }
+
+  get kind(): string {
+    return this.client.kind.kind;
+  }
+
+  get(name: string): T | undefined {
+    return this.informer.get(name);
+  }
+
+  /** The record the cache shows bound to this exact object. */
+  heldBy(claimant: Claimant): T | undefined {
+    const uid = claimant.metadata?.uid;
+    const name = uid ? this.byUid.get(uid) : undefined;
+    const record = name ? this.informer.get(name) : undefined;
+    return record && isHeldBy(record, claimant) ? record : undefined;
+  }
+
+  /**
+   * The record bound to this object, asking the API server when the cache knows none: before a claim is made or a
+   * finalizer let go, a cache that lags behind our own create must not pass for "holds nothing".
+   */
+  async findHeld(claimant: Claimant): Promise<T | undefined> {
+    const cached = this.heldBy(claimant);
+    if (cached) return cached;
+    const uid = claimant.metadata?.uid;
+    if (!uid) return undefined;
+    const fresh = await this.client.list({ labelSelector: `${CLAIM_UID_LABEL}=${uid}` });
+    return fresh.find((record) => isHeldBy(record, claimant));
+  }
+
+  inWorkspace(workspace: string): T[] {
+    const names = this.byWorkspace.get(workspace);
+    if (!names) return [];
+    return [...names].flatMap((name) => this.informer.get(name) ?? []);
+  }
+
+  /** Creates the record; undefined when one of that name exists already (someone else's claim, or ours in flight). */
+  async create(record: T): Promise<T | undefined> {
+    try {
+      return await this.client.create(record);
+    } catch (error) {
+      if (isApiStatus(error, 409)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A consistent read, for decisions the cache may be too old for. */
+  async read(name: string): Promise<T | undefined> {
+    try {
+      return await this.client.get(undefined, name);
+    } catch (error) {
+      if (isApiStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** An update carrying the record's resourceVersion: a record changed meanwhile fails with 409. */
+  update(record: T): Promise<T> {
+    return this.client.update(record);
+  }
+
+  /**
+   * Deletes the record as long as it still binds the same holder: a version changed meanwhile (its price filled in,
+   * say) is read again and deleted if the claim is unchanged; one claimed by someone else meanwhile is kept (409). A
+   * record already gone is fine.
+   */
+  async remove(record: T): Promise<void> {
+    let current = record;
+    for (let attempt = 0; ; attempt++) {
+      const { uid, resourceVersion } = current.metadata ?? {};
+      try {
+        await this.client.delete(undefined, current.metadata?.name ?? "", { preconditions: { uid, resourceVersion } });
+        return;
+      } catch (error) {
+        if (isApiStatus(error, 404)) return;
+        if (!isApiStatus(error, 409) || attempt >= 3) throw error;
+        const fresh = await this.read(current.metadata?.name ?? "");
+        if (!fresh) return;
+        if (fresh.metadata?.uid !== uid || fresh.spec.claimRef?.uid !== record.spec.claimRef?.uid) throw error;
+        current = fresh;
+      }
+    }
+  }
+
+  private index(record: T): void {
+    const name = record.metadata?.name ?? "";
+    const uid = record.spec.claimRef?.uid;
+    if (uid) this.byUid.set(uid, name);
+    const workspace = record.spec.workspaceRef.name;
+    const names = this.byWorkspace.get(workspace) ?? new Set<string>();
+    names.add(name);
+    this.byWorkspace.set(workspace, names);
+  }
+
+  private unindex(record: T): void {
+    const name = record.metadata?.name ?? "";
+    const uid = record.spec.claimRef?.uid;
+    if (uid && this.byUid.get(uid) === name) this.byUid.delete(uid);
+    const names = this.byWorkspace.get(record.spec.workspaceRef.name);
+    names?.delete(name);
+    if (names?.size === 0) this.byWorkspace.delete(record.spec.workspaceRef.name);
+  }
+}
+
+export function recordName(record: KubernetesObject): string {
+  return record.metadata?.name ?? "";
+}

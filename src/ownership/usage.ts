@@ -1,0 +1,165 @@
+import type { BirdNumber, BirdSender, Money } from "../api/v1alpha1/index.js";
+import { subscriptionEnded } from "../bird/subscription.js";
+import type { LongCodeNumber } from "../bird/types.js";
+import { Phase, type RecordStore } from "./records.js";
+
+/**
+ * One workspace's claims in flight: a purchase (or a sender country's activation) is reserved here, synchronously
+ * with the check that allowed it, before the first await. Another reconcile checking the same limit a moment later
+ * counts it, whether or not its record has reached the cache yet. An entry leaves when a record event shows what it
+ * stands for (the UsageBook settles it from the informers) or when the claim fails (`release`).
+ */
+export class Ledger {
+  private readonly reservations = new Map<string, Money | undefined>();
+
+  reserve(key: string, price: Money | undefined): void {
+    this.reservations.set(key, price);
+  }
+
+  release(key: string): void {
+    this.reservations.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.reservations.has(key);
+  }
+
+  get size(): number {
+    return this.reservations.size;
+  }
+
+  /** Keys starting with `prefix` (a sender record's countries). */
+  keysFor(prefix: string): string[] {
+    return [...this.reservations.keys()].filter((key) => key.startsWith(prefix));
+  }
+
+  pending(): { key: string; price?: Money }[] {
+    return [...this.reservations].map(([key, price]) => ({ key, price }));
+  }
+}
+
+/** What the inventory knows of a number right now, without a Bird call (undefined: not in the cached list). */
+export type CachedNumber = (numberString: string) => LongCodeNumber | undefined;
+
+export interface UsageInput {
+  numbers: readonly BirdNumber[];
+  senders: readonly BirdSender[];
+  ledger: Pick<Ledger, "pending">;
+  /** The workspace's numbers as last listed from Bird. */
+  inventory: { cachedByString: CachedNumber; activeNumberStrings: () => Iterable<string> };
+}
+
+export interface Usage {
+  /** Numbers billed or being bought: every record of a billed number, reservations, and numbers no record knows. */
+  numbers: number;
+  /** Monthly prices of everything billed or being bought that has a known price. */
+  prices: Money[];
+}
+
+/**
+ * Everything the workspace pays for, as the spend and quota policies count it. A number counts while it is being
+ * bought and while Bird bills it, whoever holds it: Bound, Released by Retain, or handed back to the platform team.
+ * Deleting a resource with Retain therefore frees nothing, so deleting and re-creating cannot exceed a limit.
+ */
+export function workspaceUsage({ numbers, senders, ledger, inventory }: UsageInput): Usage {
+  const prices: Money[] = [];
+  const known = new Set<string>();
+  let count = 0;
+  for (const record of numbers) {
+    known.add(record.spec.numberString);
+    if (!numberBilled(record, inventory.cachedByString(record.spec.numberString))) continue;
+    count++;
+    if (record.status?.monthlyPrice) prices.push(record.status.monthlyPrice);
+  }
+  for (const sender of senders) for (const country of sender.status?.countries ?? []) if (country.price) prices.push(country.price);
+  for (const reservation of ledger.pending()) {
+    if (reservation.key.includes("#")) {
+      if (reservation.price) prices.push(reservation.price);
+      continue;
+    }
+    count++;
+    if (reservation.price) prices.push(reservation.price);
+  }
+  for (const numberString of inventory.activeNumberStrings()) if (!known.has(numberString)) count++;
+  return { numbers: count, prices };
+}
+
+/**
+ * Whether Bird bills the record's number: while it is being bought, and while it is in the workspace with its main
+ * subscription running. A held number the inventory has not listed yet counts (it was bought moments ago); a
+ * reservation of a number that is not in the workspace does not.
+ */
+export function numberBilled(record: BirdNumber, number: LongCodeNumber | undefined): boolean {
+  const phase = record.status?.phase;
+  if (phase === Phase.Purchasing) return true;
+  if (phase === Phase.Lost) return false;
+  if (number) return !subscriptionEnded(number);
+  return phase === Phase.Bound || phase === Phase.Released;
+}
+
+/** The ledger key of a sender country's activation (number reservations are keyed by record name). */
+export function countryKey(senderRecord: string, country: string): string {
+  return `${senderRecord}#${country}`;
+}
+
+/** The workspace as the usage counts it: its name and its inventory. */
+export interface UsageSource {
+  workspace: { metadata?: { name?: string } };
+  inventory: UsageInput["inventory"];
+}
+
+/**
+ * Usage of a workspace from the record caches plus the claims in flight: what the spend and quota policies and the
+ * workspace status count. The ledgers live here, next to the record informers that settle them: a number's
+ * reservation settles on the first event showing its record claimed (any phase but Available or Reserved) or gone,
+ * a sender country's when its record lists the country or goes.
+ */
+export class UsageBook {
+  private readonly ledgers = new Map<string, Ledger>();
+
+  constructor(
+    private readonly numbers: RecordStore<BirdNumber>,
+    private readonly senders: RecordStore<BirdSender>,
+  ) {
+    numbers.informer.on((type, record) => {
+      const claimed = type === "delete" || (record.status?.phase !== Phase.Available && record.status?.phase !== Phase.Reserved);
+      if (claimed) this.settle(record.spec.workspaceRef.name, [record.metadata?.name ?? ""]);
+    });
+    senders.informer.on((type, record) => {
+      const name = record.metadata?.name ?? "";
+      const ledger = this.ledgers.get(record.spec.workspaceRef.name);
+      if (!ledger) return;
+      const listed = new Set((record.status?.countries ?? []).map((c) => countryKey(name, c.countryCode)));
+      this.settle(record.spec.workspaceRef.name, ledger.keysFor(`${name}#`).filter((key) => type === "delete" || listed.has(key)));
+    });
+  }
+
+  /** Reserves a claim's price in its workspace's ledger (see Ledger). */
+  reserve(workspace: string, key: string, price: Money | undefined): void {
+    const ledger = this.ledgers.get(workspace) ?? new Ledger();
+    ledger.reserve(key, price);
+    this.ledgers.set(workspace, ledger);
+  }
+
+  release(workspace: string, key: string): void {
+    this.settle(workspace, [key]);
+  }
+
+  /** Whether a claim on this key is in flight in the workspace. */
+  reserved(workspace: string, key: string): boolean {
+    return this.ledgers.get(workspace)?.has(key) ?? false;
+  }
+
+  of(source: UsageSource): Usage {
+    const name = source.workspace.metadata?.name ?? "";
+    const ledger = this.ledgers.get(name) ?? new Ledger();
+    return workspaceUsage({ numbers: this.numbers.inWorkspace(name), senders: this.senders.inWorkspace(name), ledger, inventory: source.inventory });
+  }
+
+  private settle(workspace: string, keys: string[]): void {
+    const ledger = this.ledgers.get(workspace);
+    if (!ledger) return;
+    for (const key of keys) ledger.release(key);
+    if (ledger.size === 0) this.ledgers.delete(workspace);
+  }
+}
