@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { AlphaSender, BirdSender, CountryCharge } from "../../api/v1alpha1/index.js";
 import { API_VERSION, BIRD_SENDER_KIND } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
@@ -87,7 +88,8 @@ export class SenderClaims {
    */
   async recordCharges(record: BirdSender, charges: CountryCharge[]): Promise<BirdSender> {
     const sorted = [...charges].sort((a, b) => a.countryCode.localeCompare(b.countryCode));
-    if (JSON.stringify(sorted) === JSON.stringify(record.status?.countries ?? [])) return record;
+    // Compared as values: Bird's and the API server's key orders differ, and a string compare would write every time.
+    if (isDeepStrictEqual(sorted, record.status?.countries ?? [])) return record;
     const spend = sorted.reduce<ReturnType<typeof addMoney> | undefined>((sum, c) => (c.price ? (sum && sum.currencyCode === c.price.currencyCode ? addMoney(sum, c.price) : (sum ?? c.price)) : sum), undefined);
     return this.o.records.update({ ...record, status: { ...record.status, countries: sorted, monthlySpendText: spend ? formatMoney(spend) : undefined } });
   }
