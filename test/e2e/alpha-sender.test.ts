@@ -6,7 +6,7 @@ import { startSimulator, type AlphaNumber, type CallRecord, type EndpointSubscri
 import { testCluster } from "../helpers/cluster.js";
 import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../helpers/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
-import { writesDuringReconciles } from "../helpers/quiet.js";
+import { moreReconciles, writesDuringReconciles } from "../helpers/quiet.js";
 
 const cluster = testCluster();
 const RESYNC_MS = 4000;
@@ -79,7 +79,6 @@ describe("AlphaSender against the real API server and the simulator", () => {
   const activeCount = (endpointId: string): number | undefined =>
     sim.sim.state.getSender(WORKSPACE_ID, endpointId).endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses?.active;
   const activeRows = (rows: AlphaSenderCountryStatus[]): string[] => rows.filter((r) => r.status === "active").map((r) => r.countryCode);
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   it("activates the countries, reports each with its subscription, and a second reconcile writes nothing", async () => {
     const sender = register();
@@ -187,7 +186,8 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(rows.find((r) => r.countryCode === "NL")).toMatchObject({ status: "active", blocked: false });
     expect(rows.find((r) => r.countryCode === "US")).toMatchObject({ status: "unavailable", blocked: false });
     const writes = writesOn(sender.id, "/destinations/activate").length;
-    await sleep(RESYNC_MS + 1000);
+    // Reconciled again (a resync) without asking Bird again.
+    await moreReconciles(operator, "alphasender");
     expect((await condition("blocked", "Ready"))?.reason).toBe("CountryBlocked");
     expect(writesOn(sender.id, "/destinations/activate")).toHaveLength(writes);
   });
@@ -199,7 +199,7 @@ describe("AlphaSender against the real API server and the simulator", () => {
     await apply(cluster, alpha("second", { alphaString: sender.alphaString, countries: ["GB"] }));
     const conflict = await waitReason("second", "SenderConflict");
     expect(conflict.message).toContain(`${fixture.namespace}/owner`);
-    await sleep(1000);
+    await moreReconciles(operator, "alphasender");
     expect(writesOn(sender.id, "/destinations/activate").flatMap(bodyCountries)).not.toContain("GB");
     expect((await get("second")).status?.alphaNumberId).toBeUndefined();
 
@@ -285,7 +285,7 @@ describe("AlphaSender against the real API server and the simulator", () => {
     await waitReady("observe");
     const rows = (await get("observe")).status?.countries ?? [];
     expect(rows.map((r) => `${r.countryCode}=${r.status ?? ""}`)).toEqual(["GB=pending", "NL=active"]);
-    await sleep(RESYNC_MS + 1000);
+    await moreReconciles(operator, "alphasender");
     await cluster.kubectl(["delete", "alphasender", "observe", "-n", fixture.namespace, "--timeout=30s"]);
     expect(posts()).toBe(before);
     expect(subscriptions(sender.id).get("NL")?.status).toBe("active");

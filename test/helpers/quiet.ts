@@ -29,8 +29,7 @@ export async function writesDuringReconciles(
   controller: string,
   objects: { namespaced: string[]; clusterScoped?: string[] },
 ): Promise<{ before: Writes; after: Writes; reconciles: number }> {
-  const reconciles = async (): Promise<number> =>
-    (await ctx.operator.metrics.reconcileTotal.get()).values.filter((v) => v.labels.controller === controller).reduce((n, v) => n + v.value, 0);
+  const reconciles = (): Promise<number> => reconcileCount(ctx.operator, controller);
   const snapshot = async (): Promise<Writes> => {
     const kube = (await ctx.operator.metrics.kubeWrites.get()).values.map((v) => `${v.labels.kind} ${v.labels.verb}: ${v.value}`).sort().join(", ");
     const events = (await getJson<EventList>(ctx.cluster, ["events", "-n", ctx.namespace])).items.reduce((n, e) => n + (e.series?.count ?? e.count ?? 1), 0);
@@ -64,4 +63,15 @@ async function settled(ctx: { cluster: TestCluster; namespace: string }, objects
     if (now !== last) [last, since] = [now, Date.now()];
     return Date.now() - since >= 3000 ? true : undefined;
   }, 60_000);
+}
+
+/** How many reconciles the controller (`phonenumber`, `alphasender`, ...) has finished, whatever their result. */
+export async function reconcileCount(operator: TestOperator, controller: string): Promise<number> {
+  return (await operator.metrics.reconcileTotal.get()).values.filter((v) => v.labels.controller === controller).reduce((n, v) => n + v.value, 0);
+}
+
+/** Waits until the controller has finished `count` more reconciles: a resync came and went, counted, not slept. */
+export async function moreReconciles(operator: TestOperator, controller: string, count = 2, timeoutMs = 60_000): Promise<void> {
+  const start = await reconcileCount(operator, controller);
+  await eventually(`${count} more ${controller} reconciles`, async () => ((await reconcileCount(operator, controller)) >= start + count ? true : undefined), timeoutMs);
 }
