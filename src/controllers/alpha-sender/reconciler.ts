@@ -86,7 +86,7 @@ export class AlphaSenderReconciler {
     if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, external, held);
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
     const as = await addFinalizer(this.o.client, FINALIZER, initial);
-    let sender = await this.senderOrWait(as, external);
+    const sender = await this.senderOrWait(as, external);
     const record = await this.o.claims.obtain(as, sender, log);
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
@@ -96,6 +96,19 @@ export class AlphaSenderReconciler {
     }
     const desired = desiredCountries(as.spec);
     const guard = this.guardrails(as, external);
+    const observed = await this.observeCountries(sender, external, desired, status);
+    const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
+    const plan = planCountries(desired, observed.rows, { drifted: observed.drifted, specChanged });
+    const sync: Sync = { as, record, external, status, ...observed, cancelled: new Set() };
+    status.countries = sortedRows(sync.rows);
+    await this.act(sync, plan, guard, specChanged, desired);
+    status.countries = sortedRows(sync.rows);
+    return { object: as, ready: senderReadiness({ name: sync.sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
+  }
+
+  /** The spec's countries as Bird has them, and whether Bird counts fewer active than we believe (drift). */
+  private async observeCountries(initial: AlphaNumber, external: SenderExternal, desired: string[], status: AlphaSenderStatus): Promise<Pick<Sync, "sender" | "rows" | "subscriptions"> & { drifted: boolean }> {
+    let sender = initial;
     const subscriptions = await external.observeSubscriptions(sender);
     const rows = observeCountries(desired, status.countries ?? [], subscriptions);
     // Counts cached from before our own last write are not Bird's yet: drift is judged on the next list.
@@ -106,24 +119,23 @@ export class AlphaSenderReconciler {
       Object.assign(status, senderStatus(sender));
       drifted = destinationsDrifted(rows.values(), sender);
     }
-    const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
-    const plan = planCountries(desired, rows, { drifted, specChanged });
-    const sync: Sync = { as, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
-    status.countries = sortedRows(rows);
+    return { sender, rows, subscriptions, drifted };
+  }
+
+  /** Activates and releases what the plan says, then records on the record what the sender is paid for now. */
+  private async act(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean, desired: string[]): Promise<void> {
     try {
       const activated = await this.activate(sync, plan, guard, specChanged);
       const released = await this.release(sync, plan);
-      if (activated.length || released) external.markChanged(sender.id);
+      if (activated.length || released) sync.external.markChanged(sync.sender.id);
       if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
         // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
-        sync.subscriptions = await external.observeSubscriptions(sender);
+        sync.subscriptions = await sync.external.observeSubscriptions(sync.sender);
         sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
       }
     } finally {
       sync.record = await this.o.claims.recordCharges(sync.record, charges(sync));
     }
-    status.countries = sortedRows(sync.rows);
-    return { object: as, ready: senderReadiness({ name: sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
   }
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
