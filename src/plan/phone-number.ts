@@ -6,7 +6,8 @@ import type { LongCodeNumber } from "../bird/types.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../controllers/batches.js";
 import { desiredDestinations, planDestinations } from "../controllers/phone-number/desired.js";
 import { destinationError } from "../controllers/phone-number/destinations.js";
-import { chooseStockItem, lookupNumber, quotaRefusal } from "../controllers/phone-number/purchase.js";
+import { lookupNumber, stockSource } from "../controllers/phone-number/external.js";
+import { chooseStockItem, quotaRefusal } from "../controllers/phone-number/purchase.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/phone-number/reconciler.js";
 import { numberRecordName } from "../ownership/names.js";
 import { boundTo, claimability, Phase, type Claimant } from "../ownership/records.js";
@@ -165,7 +166,7 @@ async function buy(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, wo
   };
   let item;
   try {
-    item = await chooseStockItem(pn, { workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }, free, context.resyncMs);
+    item = await chooseStockItem(pn, stockSource({ workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }), free, context.resyncMs);
   } catch (error) {
     const refused = problemOf(error);
     if (!refused) throw error;

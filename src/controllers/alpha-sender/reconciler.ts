@@ -15,14 +15,12 @@ import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/rec
 import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
+import { birdSenders, type SenderExternal, type SenderExternalFactory } from "./external.js";
 import {
   answeredRow,
-  CAPABILITY,
-  claimsSender,
   CountryState,
   desiredCountries,
   destinationsDrifted,
-  findSender,
   isProvisioned,
   needsQuote,
   observeCountries,
@@ -45,6 +43,8 @@ export interface AlphaSenderReconcilerOptions extends ManagedReconcilerOptions<A
   records: RecordStore<BirdSender>;
   claims: SenderClaims;
   usage: UsageBook;
+  /** Bird as this reconciler sees it, per workspace; default the real one (tests hand in a fake). */
+  external?: SenderExternalFactory;
 }
 
 /** What one reconcile of one sender works on: the rows are written back to status after every Bird write. */
@@ -52,7 +52,7 @@ interface Sync {
   as: AlphaSender;
   sender: AlphaNumber;
   record: BirdSender;
-  connection: WorkspaceConnection;
+  external: SenderExternal;
   rows: Map<string, CountryRow>;
   status: AlphaSenderStatus;
   /** The sender's subscriptions as last listed: what is paid for, whether the spec manages it or not. */
@@ -80,13 +80,13 @@ export class AlphaSenderReconciler {
     const held = await this.o.records.findHeld(initial);
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
     if (!held) for (const field of ["boundTo", "alphaNumberId", "endpointId", "alphaString", "provisioningStatus", "issues", "countries"] as const) delete status[field];
-    const connection = this.o.admission.connect(initial);
-    status.deletionPolicy = effectiveDeletionPolicy(initial, connection.workspace);
+    const external = this.external(this.o.admission.connect(initial));
+    status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
-    if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, connection, held);
+    if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, external, held);
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
     const as = await addFinalizer(this.o.client, FINALIZER, initial);
-    let sender = await this.senderOrWait(as, connection);
+    const sender = await this.senderOrWait(as, external);
     const record = await this.o.claims.obtain(as, sender, log);
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
@@ -95,40 +95,52 @@ export class AlphaSenderReconciler {
       return { object: as, ready: notReady(Reason.Provisioning, `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: pollMs };
     }
     const desired = desiredCountries(as.spec);
-    const guard = this.guardrails(as, connection);
-    const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+    const guard = this.guardrails(as, external);
+    const observed = await this.observeCountries(sender, external, desired, status);
+    const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
+    const plan = planCountries(desired, observed.rows, { drifted: observed.drifted, specChanged });
+    const sync: Sync = { as, record, external, status, ...observed, cancelled: new Set() };
+    status.countries = sortedRows(sync.rows);
+    await this.act(sync, plan, guard, specChanged, desired);
+    status.countries = sortedRows(sync.rows);
+    return { object: as, ready: senderReadiness({ name: sync.sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
+  }
+
+  /** The spec's countries as Bird has them, and whether Bird counts fewer active than we believe (drift). */
+  private async observeCountries(initial: AlphaNumber, external: SenderExternal, desired: string[], status: AlphaSenderStatus): Promise<Pick<Sync, "sender" | "rows" | "subscriptions"> & { drifted: boolean }> {
+    let sender = initial;
+    const subscriptions = await external.observeSubscriptions(sender);
     const rows = observeCountries(desired, status.countries ?? [], subscriptions);
     // Counts cached from before our own last write are not Bird's yet: drift is judged on the next list.
-    let drifted = connection.inventory.isSenderCurrent(sender.id) && destinationsDrifted(rows.values(), sender);
+    let drifted = external.countsCurrent(sender.id) && destinationsDrifted(rows.values(), sender);
     if (drifted) {
       // The inventory may be older than our last write: only a fresh read may trigger a repair.
-      sender = await connection.inventory.reloadSender(sender.id);
+      sender = await external.observeFresh(sender.id);
       Object.assign(status, senderStatus(sender));
       drifted = destinationsDrifted(rows.values(), sender);
     }
-    const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
-    const plan = planCountries(desired, rows, { drifted, specChanged });
-    const sync: Sync = { as, sender, record, connection, rows, status, subscriptions, cancelled: new Set() };
-    status.countries = sortedRows(rows);
+    return { sender, rows, subscriptions, drifted };
+  }
+
+  /** Activates and releases what the plan says, then records on the record what the sender is paid for now. */
+  private async act(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean, desired: string[]): Promise<void> {
     try {
       const activated = await this.activate(sync, plan, guard, specChanged);
       const released = await this.release(sync, plan);
-      if (activated.length || released) connection.inventory.markSenderChanged(sender.id);
+      if (activated.length || released) sync.external.markChanged(sync.sender.id);
       if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
         // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
-        sync.subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+        sync.subscriptions = await sync.external.observeSubscriptions(sync.sender);
         sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
       }
     } finally {
       sync.record = await this.o.claims.recordCharges(sync.record, charges(sync));
     }
-    status.countries = sortedRows(sync.rows);
-    return { object: as, ready: senderReadiness({ name: sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
   }
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
-  private async observe(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection, held: BirdSender | undefined): Promise<StepOutcome<AlphaSender>> {
-    const sender = await this.senderOrWait(as, connection);
+  private async observe(as: AlphaSender, status: AlphaSenderStatus, external: SenderExternal, held: BirdSender | undefined): Promise<StepOutcome<AlphaSender>> {
+    const sender = await this.senderOrWait(as, external);
     const record = held ?? this.o.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
     if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
       throw new Waiting(`sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`, Reason.SenderConflict, this.o.resyncMs);
@@ -136,15 +148,15 @@ export class AlphaSenderReconciler {
     Object.assign(status, senderStatus(sender), { boundTo: held?.metadata?.name });
     const desired = desiredCountries(as.spec);
     const previous = (status.countries ?? []).filter((row) => desired.includes(row.countryCode));
-    const rows = observeCountries(desired, previous, await connection.client.listSubscriptions(sender.endpointId));
+    const rows = observeCountries(desired, previous, await external.observeSubscriptions(sender));
     status.countries = sortedRows(rows);
-    const guard = this.guardrails(as, connection);
+    const guard = this.guardrails(as, external);
     return { ready: senderReadiness({ name: sender.alphaString, desired, rows, issues: status.issues ?? [], guard, observeOnly: true }) };
   }
 
   /** No API registers senders, so a missing one waits (polling at the resync interval) for the user to register it. */
-  private async senderOrWait(as: AlphaSender, connection: WorkspaceConnection): Promise<AlphaNumber> {
-    const sender = await this.locateSender(as, connection);
+  private async senderOrWait(as: AlphaSender, external: SenderExternal): Promise<AlphaNumber> {
+    const sender = await external.observe(as.spec);
     if (sender) return sender;
     const what = as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${senderName(as.spec)}"`;
     const message = `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
@@ -152,36 +164,8 @@ export class AlphaSenderReconciler {
     throw new Waiting(message, Reason.SenderNotFound, this.o.resyncMs);
   }
 
-  /**
-   * The sender by recorded id, else as the spec names it. The shared inventory answers first; only a sender it lacks
-   * (registered since its last refresh, or really missing) costs a fresh read: one GET by id, or a fresh paged list
-   * by string, whose find is then loaded into the inventory so the next reconcile finds it there.
-   */
-  private async locateSender(as: AlphaSender, connection: WorkspaceConnection, knownId?: string): Promise<AlphaNumber | undefined> {
-    const senders = await connection.inventory.senders();
-    const id = knownId ?? as.spec.alphaNumberId;
-    const listed = id ? senders.find((s) => s.id === id) : findSender(as.spec, senders);
-    if (listed) return listed;
-    let freshId = id;
-    if (!freshId) {
-      for await (const sender of connection.client.alphaNumbers()) {
-        if (claimsSender(as.spec, sender)) {
-          freshId = sender.id;
-          break;
-        }
-      }
-    }
-    if (!freshId) return undefined;
-    try {
-      return await connection.inventory.reloadSender(freshId);
-    } catch (error) {
-      if (isBirdApiError(error) && error.kind === "not-found") return undefined;
-      throw error;
-    }
-  }
-
-  private guardrails(as: AlphaSender, connection: WorkspaceConnection): Guardrails {
-    return { workspace: connection.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: this.o.usage.of(connection).prices };
+  private guardrails(as: AlphaSender, external: SenderExternal): Guardrails {
+    return { workspace: external.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: this.o.usage.of(external).prices };
   }
 
   /**
@@ -222,15 +206,13 @@ export class AlphaSenderReconciler {
     }
     const quotable = new Set(countries.filter((c) => prices[c]));
     for (const batch of chunk(toQuote, ACTIVATE_BATCH)) {
-      const { countries: served, result } = await this.tolerateUnavailable(sync, batch, (b) =>
-        sync.connection.client.activateDestinations(sync.sender.endpointId, CAPABILITY, b, { validate: true }),
-      );
+      const { countries: served, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.external.quote(sync.sender, b));
       for (const country of served) quotable.add(country);
       Object.assign(prices, result?.subscriptionPrices ?? {});
     }
     // The quotes took a while: screen against what is committed now, and reserve what passes before anything else
     // can run (this and the screening are synchronous).
-    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.usage.of(sync.connection).prices });
+    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.usage.of(sync.external).prices });
     const recordName = sync.record.metadata?.name ?? "";
     // Counted until the record lists the country as paid for (or the activation fails and it is released).
     for (const country of accepted) this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
@@ -239,7 +221,7 @@ export class AlphaSenderReconciler {
   }
 
   private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
-    const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.connection.client.activateDestinations(sync.sender.endpointId, CAPABILITY, b));
+    const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.external.activate(sync.sender, b));
     if (!countries.length) return [];
     this.o.metrics?.purchases.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND }, countries.filter((c) => !repair.has(c)).length);
     for (const country of countries) {
@@ -292,8 +274,6 @@ export class AlphaSenderReconciler {
    * way leaves what is left in status for the retry.
    */
   private async release(sync: Sync, plan: CountryPlan): Promise<boolean> {
-    const { client } = sync.connection;
-    const endpointId = sync.sender.endpointId;
     const name = sync.sender.alphaString;
     const cancel = new Set(plan.cancel);
     const deactivate = new Set(plan.deactivate);
@@ -301,7 +281,7 @@ export class AlphaSenderReconciler {
     for (const batch of groups) {
       const toDeactivate = batch.filter((c) => deactivate.has(c));
       if (toDeactivate.length) {
-        const answer = await client.deactivateDestinations(endpointId, CAPABILITY, toDeactivate);
+        const answer = await sync.external.deactivate(sync.sender, toDeactivate);
         for (const country of toDeactivate) {
           sync.rows.set(country, answeredRow(sync.rows.get(country), country, answer.find((d) => d.countryCode === country), CountryState.Inactive));
         }
@@ -311,7 +291,7 @@ export class AlphaSenderReconciler {
       const cancelled: string[] = [];
       try {
         for (const country of batch.filter((c) => cancel.has(c))) {
-          await cancelCountry(sync, country);
+          await sync.external.cancel(sync.sender, country);
           cancelled.push(country);
           this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
           sync.cancelled.add(country);
@@ -347,14 +327,14 @@ export class AlphaSenderReconciler {
     }
     const name = record.status?.alphaString ?? senderName(as.spec);
     if (!resolved.ok) throw new TransientError(`cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`, resolved.reason);
-    const connection = resolved.value;
-    const sender = await this.locateSender(as, connection, record.spec.alphaNumberId);
+    const external = this.external(resolved.value);
+    const sender = await external.observe(as.spec, record.spec.alphaNumberId);
     let current = record;
     if (sender) {
       const desired = desiredCountries(as.spec);
-      const subscriptions = await connection.client.listSubscriptions(sender.endpointId);
+      const subscriptions = await external.observeSubscriptions(sender);
       const rows = observeCountries(desired, status.countries ?? [], subscriptions);
-      const sync: Sync = { as, sender, record, connection, rows, status, subscriptions, cancelled: new Set() };
+      const sync: Sync = { as, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
       try {
         await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
       } finally {
@@ -373,13 +353,17 @@ export class AlphaSenderReconciler {
   private async claimBeforeCleanup(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection | undefined, log: Logger): Promise<BirdSender | undefined> {
     // Only the previous release's objects: they report a sender but were never bound (no status.boundTo).
     if (!connection || !status.alphaNumberId || status.boundTo || as.spec.managementPolicy === "ObserveOnly" || !this.o.admission.check(as).ok) return undefined;
-    const sender = await this.locateSender(as, connection, status.alphaNumberId);
+    const sender = await this.external(connection).observe(as.spec, status.alphaNumberId);
     return sender ? this.o.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
   }
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
   private keepReason(as: AlphaSender, policy: string): string | undefined {
     return deletionKeepReason(as, policy, () => this.o.admission.check(as));
+  }
+
+  private external(connection: WorkspaceConnection): SenderExternal {
+    return (this.o.external ?? birdSenders)(connection);
   }
 
   private now(): Date {
@@ -400,14 +384,6 @@ export function unservedCountries(error: unknown, sent: readonly string[]): stri
   const named = error.details?.countryCodes;
   if (!Array.isArray(named)) return [];
   return sent.filter((country) => named.includes(country));
-}
-
-async function cancelCountry(sync: Sync, country: string): Promise<void> {
-  try {
-    await sync.connection.client.cancelSubscription(sync.sender.endpointId, country);
-  } catch (error) {
-    if (!(isBirdApiError(error) && error.kind === "not-found")) throw error;
-  }
 }
 
 /**

@@ -10,9 +10,9 @@ import type { EventRecorder } from "../../runtime/events.js";
 import { objectKey } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import type { Waiters } from "../../runtime/waiters.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
 import { hasLegacyAnnotations, legacyHint, type LegacyClaims } from "./legacy.js";
-import { lookupNumber, type Purchase, type Purchaser } from "./purchase.js";
+import type { NumberExternal } from "./external.js";
+import type { Purchase, Purchaser } from "./purchase.js";
 
 export interface NumberClaimsOptions {
   records: RecordStore<BirdNumber>;
@@ -46,20 +46,20 @@ export class NumberClaims {
    * The record this PhoneNumber holds (`found`: what findHeld answered), claiming one first if it holds none;
    * Purchasing records are resolved.
    */
-  async obtain(pn: PhoneNumber, found: BirdNumber | undefined, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+  async obtain(pn: PhoneNumber, found: BirdNumber | undefined, external: NumberExternal, log: Logger): Promise<Held> {
     let held = found;
     // The cache may show our own purchase before its bind: a read of the record is cheaper than a lookup in Bird.
     if (held?.status?.phase === Phase.Purchasing) held = await this.o.records.read(held.metadata?.name ?? "");
     if (held && !isHeldBy(held, pn)) held = undefined;
-    const claimed: Held = held ? { record: held } : await this.claim(pn, connection, log);
+    const claimed: Held = held ? { record: held } : await this.claim(pn, external, log);
     if (claimed.record.status?.phase !== Phase.Purchasing) return claimed;
-    return (await this.resolvePurchase(pn, claimed.record, connection, log)) ?? this.claim(pn, connection, log);
+    return (await this.resolvePurchase(pn, claimed.record, external, log)) ?? this.claim(pn, external, log);
   }
 
   /** ObserveOnly holding a record from its Full days: a Purchasing one is resolved, but nothing is ever bought. */
-  async observeHeld(pn: PhoneNumber, held: BirdNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+  async observeHeld(pn: PhoneNumber, held: BirdNumber, external: NumberExternal, log: Logger): Promise<Held> {
     if (held.status?.phase !== Phase.Purchasing) return { record: held };
-    const resolved = await this.resolvePurchase(pn, held, connection, log);
+    const resolved = await this.resolvePurchase(pn, held, external, log);
     if (resolved) return resolved;
     throw new Waiting(`ObserveOnly: the purchase of ${held.spec.numberString} never reached Bird; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.purchaseGraceMs);
   }
@@ -69,9 +69,9 @@ export class NumberClaims {
    * workspace: there → bound; absent past the grace period → the buy never happened and the claim is withdrawn
    * (undefined: the caller may buy again).
    */
-  async resolvePurchase(pn: PhoneNumber, record: BirdNumber, connection: WorkspaceConnection, log: Logger): Promise<Held | undefined> {
+  async resolvePurchase(pn: PhoneNumber, record: BirdNumber, external: NumberExternal, log: Logger): Promise<Held | undefined> {
     const numberString = record.spec.numberString;
-    const found = await lookupNumber(connection, numberString);
+    const found = await external.observe({ numberString, fresh: true });
     if (found) {
       const bound = await this.o.purchaser.bind(record, found);
       log.info({ record: bound.metadata?.name, numberString, numberId: found.id }, "Resolved an interrupted purchase");
@@ -90,17 +90,17 @@ export class NumberClaims {
   }
 
   /** No record yet: the previous release's hints (upgrade), the exact number the spec names, or a purchase. */
-  private async claim(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
-    if (pn.status?.boundTo) return this.reclaim(pn, connection, log);
-    const migrated = await this.migrate(pn, connection, log);
+  private async claim(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<Held> {
+    if (pn.status?.boundTo) return this.reclaim(pn, external, log);
+    const migrated = await this.migrate(pn, external, log);
     if (migrated) return migrated;
-    if (!pn.spec.numberString) return this.bought(await this.o.purchaser.purchase(pn, connection, log));
+    if (!pn.spec.numberString) return this.bought(await this.o.purchaser.purchase(pn, external, log));
     const name = numberRecordName(pn.spec.workspaceRef.name, pn.spec.numberString);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
-    if (existing) return this.takeOver(pn, existing, connection, log);
-    const number = await connection.inventory.numberByString(pn.spec.numberString);
-    if (!number) return this.bought(await this.o.purchaser.purchase(pn, connection, log));
-    return this.adopt(pn, number, connection, log);
+    if (existing) return this.takeOver(pn, existing, external, log);
+    const number = await external.observe({ numberString: pn.spec.numberString });
+    if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log));
+    return this.adopt(pn, number, external, log);
   }
 
   /**
@@ -108,17 +108,17 @@ export class NumberClaims {
    * or the status was restored from elsewhere. The number status names is claimed again if nobody holds it and it is
    * still in the workspace; nothing is ever bought here (a missing record must not cost a new number).
    */
-  private async reclaim(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+  private async reclaim(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<Held> {
     const numberString = pn.status?.numberString;
     const lost = (why: string): Waiting =>
       new Waiting(`the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number`, Reason.NumberLost, 60_000);
     if (!numberString) throw lost("its status names no number");
     const name = numberRecordName(pn.spec.workspaceRef.name, numberString);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
-    if (existing) return this.takeOver(pn, existing, connection, log);
-    const number = await connection.inventory.numberByString(numberString);
+    if (existing) return this.takeOver(pn, existing, external, log);
+    const number = await external.observe({ numberString });
     if (!number) throw lost(`${numberString} is no longer in the workspace`);
-    return this.adopt(pn, number, connection, log);
+    return this.adopt(pn, number, external, log);
   }
 
   private bought(purchase: Purchase): Held {
@@ -126,7 +126,7 @@ export class NumberClaims {
   }
 
   /** A number in the workspace that no record knows: the create of its record is the claim. */
-  private async adopt(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+  private async adopt(pn: PhoneNumber, number: LongCodeNumber, external: NumberExternal, log: Logger): Promise<Held> {
     const name = numberRecordName(pn.spec.workspaceRef.name, number.numberString);
     const record: BirdNumber = {
       apiVersion: API_VERSION,
@@ -139,7 +139,7 @@ export class NumberClaims {
     if (!created) {
       const existing = await this.o.records.read(name);
       if (!existing) throw new Waiting(`the record ${name} came and went; trying again`, Reason.NumberConflict, 1000);
-      return this.takeOver(pn, existing, connection, log);
+      return this.takeOver(pn, existing, external, log);
     }
     log.info({ record: name, numberString: number.numberString, numberId: number.id }, "Adopted number");
     this.o.events.record(pn, "Normal", EventReason.Adopted, `Adopted ${number.numberString}: the workspace owns it, so nothing was bought`);
@@ -151,7 +151,7 @@ export class NumberClaims {
    * A record exists: taken over when it is free, reserved for this namespace, or released by it; refused otherwise
    * (NumberConflict, woken when the record changes). A record without the number in the workspace is bought into.
    */
-  private async takeOver(pn: PhoneNumber, record: BirdNumber, connection: WorkspaceConnection, log: Logger): Promise<Held> {
+  private async takeOver(pn: PhoneNumber, record: BirdNumber, external: NumberExternal, log: Logger): Promise<Held> {
     if (isHeldBy(record, pn)) return { record };
     const allowed = claimability(record, pn);
     if (!allowed.ok) {
@@ -160,8 +160,8 @@ export class NumberClaims {
       this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(pn)}: ${allowed.message}`);
       throw new PermanentError(`${record.spec.numberString}: ${allowed.message}`, Reason.NumberConflict);
     }
-    const number = record.status?.numberId ? await connection.inventory.findNumber(record.status.numberId) : await connection.inventory.numberByString(record.spec.numberString);
-    if (!number) return this.bought(await this.o.purchaser.purchase(pn, connection, log, record));
+    const number = await external.observe(record.status?.numberId ? { id: record.status.numberId } : { numberString: record.spec.numberString });
+    if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log, record));
     const taken = await this.o.records.update(boundTo({ ...record, status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, releasedAt: undefined, message: undefined } }, pn));
     const how = record.status?.phase === Phase.Released ? "released by this namespace before" : record.spec.claimRef ? "reserved for this namespace" : "free";
     log.info({ record: taken.metadata?.name, numberString: number.numberString, how }, "Took over number");
@@ -179,10 +179,10 @@ export class NumberClaims {
    * Upgrade from the release that kept ownership in annotations: the oldest object carrying a hint gets a record for
    * the number it names, if no record exists yet (a record always wins), and its legacy annotations are removed.
    */
-  async migrate(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<Held | undefined> {
+  async migrate(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<Held | undefined> {
     const hint = legacyHint(pn);
     if (!hint) return undefined;
-    const number = hint.numberId ? await connection.inventory.findNumber(hint.numberId) : await lookupNumber(connection, hint.numberString ?? "");
+    const number = await external.observe(hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", fresh: true });
     if (!number) {
       // A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides.
       const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
@@ -196,7 +196,7 @@ export class NumberClaims {
       this.o.waiters.wait(name, objectKey(pn));
       throw new PermanentError(`${number.numberString}: this resource carries the previous release's record of the number, and an older resource carries it too: it looks like a copy, so it claims nothing (delete and re-create it to buy a number of its own)`, Reason.NumberConflict, { retryAfterMs: 60_000 });
     }
-    const held = existing ? await this.takeOver(pn, existing, connection, log) : await this.adopt(pn, number, connection, log);
+    const held = existing ? await this.takeOver(pn, existing, external, log) : await this.adopt(pn, number, external, log);
     if (hasLegacyAnnotations(pn)) {
       const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };
       await this.o.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });

@@ -5,10 +5,9 @@ import type { LongCodeNumber } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import { PermanentError } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
 import { desiredDestinations, destinationRows, planDestinations } from "./desired.js";
-
+import type { NumberExternal } from "./external.js";
 
 /**
  * Activates and deactivates what the spec asks, and records the rows in status. Only countries the operator manages
@@ -17,18 +16,18 @@ import { desiredDestinations, destinationRows, planDestinations } from "./desire
 export async function syncDestinations(
   pn: PhoneNumber,
   number: LongCodeNumber,
-  connection: WorkspaceConnection,
+  external: NumberExternal,
   status: PhoneNumberStatus,
   deps: { events: EventRecorder; log: Logger },
 ): Promise<void> {
   const recorded = status.destinations ?? [];
-  const plan = planDestinations(pn.spec, recorded, number, connection.inventory.isCurrent(number.id));
+  const plan = planDestinations(pn.spec, recorded, number, external.countsCurrent(number.id));
   if (plan.activate.size === 0 && plan.deactivate.size === 0) return;
   const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
   try {
     for (const [capability, countries] of plan.activate) {
       for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-        const result = await connection.client.activateDestinations(number.endpointId, capability, batch).catch((error: unknown) => {
+        const result = await external.activate(number, capability, batch).catch((error: unknown) => {
           throw destinationError(error, number, capability, batch);
         });
         for (const country of batch) {
@@ -41,7 +40,7 @@ export async function syncDestinations(
     }
     for (const [capability, countries] of plan.deactivate) {
       for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
-        await connection.client.deactivateDestinations(number.endpointId, capability, batch);
+        await external.deactivate(number, capability, batch);
         for (const country of batch) state.delete(`${capability}/${country}`);
         deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
         deps.events.record(pn, "Normal", EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
@@ -51,7 +50,7 @@ export async function syncDestinations(
     // What was done before a failure is recorded: the retry then does only the rest.
     status.destinations = [...destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`)), ...removedPending(recorded, pn, state)];
     // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
-    connection.inventory.markChanged(number.id);
+    external.markChanged(number.id);
   }
 }
 

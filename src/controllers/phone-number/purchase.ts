@@ -13,8 +13,8 @@ import type { EventRecorder } from "../../runtime/events.js";
 import type { Metrics } from "../../runtime/metrics.js";
 import { rfc3339 } from "../../runtime/status.js";
 import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
 import { stockFilter, stockItemMatches } from "./desired.js";
+import type { NumberExternal, StockSource } from "./external.js";
 
 export interface PurchaserOptions {
   records: RecordStore<BirdNumber>;
@@ -42,13 +42,13 @@ export class Purchaser {
   constructor(private readonly o: PurchaserOptions) {}
 
   /** `reserved`: the record the platform team prepared for this namespace, bought into instead of a new one. */
-  async purchase(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
-    await connection.inventory.refresh();
-    const workspaceName = connection.workspace.metadata?.name ?? "";
-    const item = await this.pickStockItem(pn, connection, reserved).catch((error: unknown) => this.refused(workspaceName, error));
+  async purchase(pn: PhoneNumber, external: NumberExternal, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
+    await external.refresh();
+    const workspaceName = external.workspace.metadata?.name ?? "";
+    const item = await this.pickStockItem(pn, external, reserved).catch((error: unknown) => this.refused(workspaceName, error));
     const name = numberRecordName(workspaceName, item.numberString);
     try {
-      this.reserve(connection, item, name);
+      this.reserve(external, item, name);
     } catch (error) {
       this.refused(workspaceName, error);
     }
@@ -62,13 +62,12 @@ export class Purchaser {
     log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
     let number: LongCodeNumber | undefined;
     try {
-      number = await connection.buyer.buy(item, () => this.staleLeader(item));
+      number = await external.buy(item, () => this.staleLeader(item));
     } catch (error) {
-      return this.failed(pn, record, item, connection, error, log);
+      return this.failed(pn, record, item, external, error, log);
     }
     if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without the number; it is looked up next`, Reason.PurchasePending);
     const bound = await this.bind(record, number, item.monthlyPrice);
-    connection.inventory.putNumber(number);
     const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
     const message = `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}`;
     log.info({ record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) }, "Purchased number");
@@ -132,18 +131,18 @@ export class Purchaser {
    * was bought, so the claim goes and another item is tried soon; a 5xx is looked up once first, in case. Without a
    * clear answer (timeout, network) the record stays Purchasing and the next reconcile resolves it by lookup.
    */
-  private async failed(pn: PhoneNumber, record: BirdNumber, item: NumberStockItem, connection: WorkspaceConnection, error: unknown, log: Logger): Promise<Purchase> {
+  private async failed(pn: PhoneNumber, record: BirdNumber, item: NumberStockItem, external: NumberExternal, error: unknown, log: Logger): Promise<Purchase> {
     const name = record.metadata?.name ?? "";
     if (!isBirdApiError(error) || error.ambiguous) {
       log.warn({ record: name, err: String(error) }, "Purchase outcome unknown; the record is resolved by lookup");
       throw new TransientError(`the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); it is looked up before anything else is bought`, Reason.PurchasePending, { cause: error });
     }
     if (error.status >= 500) {
-      const found = await lookupNumber(connection, item.numberString);
+      const found = await external.observe({ numberString: item.numberString, fresh: true });
       if (found) return { record: await this.bind(record, found, item.monthlyPrice), number: found };
     }
     await this.o.records.remove(record);
-    this.o.usage.release(connection.workspace.metadata?.name ?? "", name);
+    this.o.usage.release(external.workspace.metadata?.name ?? "", name);
     this.o.metrics?.purchasesRefused.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND, reason: Reason.CannotPurchase });
     log.info({ record: name, numberString: item.numberString, status: error.status, code: error.code }, "Purchase refused; claim withdrawn");
     this.o.events.record(record, "Warning", EventReason.PurchaseFailed, `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`);
@@ -154,23 +153,23 @@ export class Purchaser {
   }
 
   /** A stock item for this spec (see chooseStockItem), never one somebody holds or reserved a record for. */
-  private async pickStockItem(pn: PhoneNumber, connection: WorkspaceConnection, reserved: BirdNumber | undefined): Promise<NumberStockItem> {
-    const workspaceName = connection.workspace.metadata?.name ?? "";
+  private async pickStockItem(pn: PhoneNumber, external: NumberExternal, reserved: BirdNumber | undefined): Promise<NumberStockItem> {
+    const workspaceName = external.workspace.metadata?.name ?? "";
     const free = (item: NumberStockItem): boolean => {
       const name = numberRecordName(workspaceName, item.numberString);
       return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name));
     };
-    return chooseStockItem(pn, connection, free, this.o.resyncMs);
+    return chooseStockItem(pn, external, free, this.o.resyncMs);
   }
 
   /**
    * The quota and spend checks and the reservation, with no await in between: no other reconcile can slip between the
    * check and the reservation.
    */
-  private reserve(connection: WorkspaceConnection, item: NumberStockItem, name: string): void {
-    const refused = quotaRefusal(connection.workspace, this.o.usage.of(connection), item);
+  private reserve(external: NumberExternal, item: NumberStockItem, name: string): void {
+    const refused = quotaRefusal(external.workspace, this.o.usage.of(external), item);
     if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.o.resyncMs);
-    this.o.usage.reserve(connection.workspace.metadata?.name ?? "", name, item.monthlyPrice);
+    this.o.usage.reserve(external.workspace.metadata?.name ?? "", name, item.monthlyPrice);
   }
 }
 
@@ -179,21 +178,16 @@ export class Purchaser {
  * also finds out why nothing fits (policy, price, or no stock). Items `free` refuses (held, or claimed in flight)
  * are never taken. Exported for `bird-operator plan`, which must pick as the operator would.
  */
-export async function chooseStockItem(
-  pn: PhoneNumber,
-  connection: Pick<WorkspaceConnection, "workspace" | "client" | "stockPool">,
-  free: (item: NumberStockItem) => boolean,
-  resyncMs: number,
-): Promise<NumberStockItem> {
-  const workspace = connection.workspace;
+export async function chooseStockItem(pn: PhoneNumber, stock: StockSource, free: (item: NumberStockItem) => boolean, resyncMs: number): Promise<NumberStockItem> {
+  const workspace = stock.workspace;
   const filter = stockFilter(pn.spec);
-  const pooled = await connection.stockPool.take(filter, (item) => free(item) && affordable(pn, workspace, item));
+  const pooled = await stock.pooledStock(filter, (item) => free(item) && affordable(pn, workspace, item));
   if (pooled) return pooled;
   const country = filter.countryCodes?.[0];
   const policy = country ? countryViolation(workspace, country) : undefined;
   if (policy) throw new PermanentError(policy, Reason.PolicyViolation);
   let tooExpensive: string | undefined;
-  for await (const item of connection.client.stockItems(filter, { limit: 99, max: 500 })) {
+  for await (const item of stock.searchStock(filter)) {
     if (!stockItemMatches(pn.spec, item) || !free(item)) continue;
     const violation = countryViolation(workspace, item.countryCode);
     if (violation) throw new PermanentError(violation, Reason.PolicyViolation);
@@ -234,12 +228,4 @@ export function quotaRefusal(workspace: BirdWorkspace, usage: Usage, item: Pick<
   const violation = spendViolation([...usage.prices, item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`);
   if (!violation) return undefined;
   return violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
-}
-
-/** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
-export async function lookupNumber(connection: Pick<WorkspaceConnection, "client" | "inventory">, numberString: string): Promise<LongCodeNumber | undefined> {
-  const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
-  const found = page.results.find((n) => n.numberString === numberString);
-  if (found) connection.inventory.putNumber(found);
-  return found;
 }

@@ -1,6 +1,5 @@
 import { PHONE_NUMBER_KIND, type BirdNumber, type BirdWorkspace, type DeletionPolicy, type PhoneNumber, type PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
-import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
 import { subscriptionEnded } from "../../bird/subscription.js";
 import type { LongCodeNumber } from "../../bird/types.js";
@@ -16,7 +15,7 @@ import type { Resolution, WorkspaceConnection } from "../workspace/connections.j
 import type { Held, NumberClaims } from "./claim.js";
 import { desiredDestinations, destinationRows, observedStatus, provisioningState } from "./desired.js";
 import { syncDestinations } from "./destinations.js";
-import { lookupNumber } from "./purchase.js";
+import { birdNumbers, type NumberExternal, type NumberExternalFactory } from "./external.js";
 
 export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<PhoneNumber> {
   records: RecordStore<BirdNumber>;
@@ -26,6 +25,8 @@ export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<P
   provisioningPollMs?: number;
   /** Puts a key back on the queue now: a number it waits for was seen provisioned. */
   wake?: (key: string) => void;
+  /** Bird as this reconciler sees it, per workspace; default the real one (tests hand in a fake). */
+  external?: NumberExternalFactory;
 }
 
 /** With a poller to wake it, a provisioning number's own requeue comes this many polls later, in case. */
@@ -51,22 +52,22 @@ export class PhoneNumberReconciler {
     // Status reports only what a record binds: an object that holds none shows no number (a restored or copied status
     // would otherwise show someone else's).
     if (!held) clearNumberStatus(status);
-    const connection = this.admit(initial, status, held);
-    status.deletionPolicy = effectiveDeletionPolicy(initial, connection.workspace);
+    const external = this.external(this.admit(initial, status, held));
+    status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     const observeOnly = initial.spec.managementPolicy === "ObserveOnly";
     // ObserveOnly never claims (nor buys); one that holds a record from its Full days keeps reporting on it.
-    if (observeOnly && !held) return this.observeOnly(initial, status, connection);
+    if (observeOnly && !held) return this.observeOnly(initial, status, external);
     // Only now, admitted, may the object claim anything: the finalizer goes first, so a claim is never left behind.
     const pn = await addFinalizer(this.o.client, FINALIZER, initial);
-    const claimed = held?.status?.phase === Phase.Bound ? { record: held } : observeOnly && held ? await this.o.claims.observeHeld(pn, held, connection, log) : await this.o.claims.obtain(pn, held, connection, log);
+    const claimed = held?.status?.phase === Phase.Bound ? { record: held } : observeOnly && held ? await this.o.claims.observeHeld(pn, held, external, log) : await this.o.claims.obtain(pn, held, external, log);
     status.boundTo = claimed.record.metadata?.name;
-    const number = claimed.number ?? (await this.observeNumber(pn, claimed, connection));
+    const number = claimed.number ?? (await this.observeNumber(claimed, external));
     Object.assign(status, observedStatus(number));
     status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
-    const provisioning = this.provisioning(pn, number, connection, status, claimed.purchased === true);
+    const provisioning = this.provisioning(pn, number, external, status, claimed.purchased === true);
     if (provisioning) return { ...provisioning, object: pn };
-    const detailsLater = await this.syncSubscription(number, connection, status);
-    if (!observeOnly) await syncDestinations(pn, number, connection, status, { events: this.o.events, log });
+    const detailsLater = await this.syncSubscription(number, external, status);
+    if (!observeOnly) await syncDestinations(pn, number, external, status, { events: this.o.events, log });
     return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
@@ -90,7 +91,7 @@ export class PhoneNumberReconciler {
    * While Bird provisions the number: poll it (one list per workspace serves every waiting number) and come back when
    * it is provisioned. A state this operator does not know is shown verbatim and looked at again at the resync.
    */
-  private provisioning(pn: PhoneNumber, number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, justBought: boolean): StepOutcome<PhoneNumber> | undefined {
+  private provisioning(pn: PhoneNumber, number: LongCodeNumber, external: NumberExternal, status: PhoneNumberStatus, justBought: boolean): StepOutcome<PhoneNumber> | undefined {
     const state = provisioningState(number);
     if (state === "provisioned") return undefined;
     if (state === "unknown") {
@@ -100,7 +101,7 @@ export class PhoneNumberReconciler {
     const pollMs = this.o.provisioningPollMs ?? 1000;
     const { wake } = this.o;
     const key = objectKey(pn);
-    if (wake) connection.inventory.awaitProvisioned(number.id, pollMs, () => wake(key));
+    if (wake) external.awaitProvisioned(number.id, pollMs, () => wake(key));
     const ready = notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus})`);
     // A number bought moments ago for a new object: its first status write waits for the number to be provisioned
     // (the poller wakes it), saving a write per purchase while thousands provision.
@@ -109,23 +110,24 @@ export class PhoneNumberReconciler {
   }
 
   /** ObserveOnly without a record: report what Bird has for spec.numberString, unless another namespace holds it. */
-  private async observeOnly(pn: PhoneNumber, status: PhoneNumberStatus, connection: WorkspaceConnection): Promise<StepOutcome<PhoneNumber>> {
+  private async observeOnly(pn: PhoneNumber, status: PhoneNumberStatus, external: NumberExternal): Promise<StepOutcome<PhoneNumber>> {
     const numberString = pn.spec.numberString ?? "";
     const record = this.o.records.get(`${pn.spec.workspaceRef.name}.${numberString.slice(1)}`);
     if (record?.spec.claimRef && record.spec.claimRef.namespace !== pn.metadata?.namespace) {
       throw new Waiting(`${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only numbers of this namespace or no one's`, Reason.NumberConflict, this.o.resyncMs);
     }
-    const number = await connection.inventory.numberByString(numberString);
+    const number = await external.observe({ numberString });
     if (!number) throw new Waiting(`ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.resyncMs);
     Object.assign(status, observedStatus(number), { boundTo: undefined });
-    const detailsLater = await this.syncSubscription(number, connection, status);
+    const detailsLater = await this.syncSubscription(number, external, status);
     status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) => (number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active ? "unknown" : "inactive"));
     return { ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
   /** The number a record binds, as Bird has it now. Gone from the workspace: the record is Lost (NumberLost). */
-  private async observeNumber(pn: PhoneNumber, held: Held, connection: WorkspaceConnection): Promise<LongCodeNumber> {
-    const number = await this.findNumber(held.record, connection);
+  private async observeNumber(held: Held, external: NumberExternal): Promise<LongCodeNumber> {
+    const id = held.record.status?.numberId;
+    const number = await external.observe(id ? { id } : { numberString: held.record.spec.numberString, fresh: true });
     if (number) {
       // Held but not Bound (a number seen lost that came back, a release undone): bound again.
       if (held.record.status?.phase !== Phase.Bound) await this.o.claims.rebind(held.record, number);
@@ -138,18 +140,13 @@ export class PhoneNumberReconciler {
     throw new Waiting(message, Reason.NumberLost, this.o.resyncMs);
   }
 
-  private findNumber(record: BirdNumber, connection: WorkspaceConnection): Promise<LongCodeNumber | undefined> {
-    const id = record.status?.numberId;
-    return id ? connection.inventory.findNumber(id) : lookupNumber(connection, record.spec.numberString);
-  }
-
   /**
    * Whether the `main` subscription is active comes free with every list of the workspace's numbers; its dates and
    * price take one GET per number. That GET is made once, and again only when the state flips. A number seen for
    * the first time gets the state now and the details on a later reconcile (the returned delay), so that adopting
    * thousands of numbers is not held up behind thousands of GETs.
    */
-  private async syncSubscription(number: LongCodeNumber, connection: WorkspaceConnection, status: PhoneNumberStatus): Promise<number | undefined> {
+  private async syncSubscription(number: LongCodeNumber, external: NumberExternal, status: PhoneNumberStatus): Promise<number | undefined> {
     const active = !subscriptionEnded(number);
     const known = status.subscription;
     const agrees = known?.status !== undefined && (known.status === "active") === active;
@@ -158,7 +155,7 @@ export class PhoneNumberReconciler {
       status.subscription = { name: "main", status: active ? "active" : "inactive" };
       return 5000 + Math.random() * Math.min(30_000, this.o.resyncMs);
     }
-    const subscription = await connection.client.getSubscription(number.endpointId, "main", { background: true });
+    const subscription = await external.observeSubscription(number);
     status.subscription = { name: subscription.name, status: subscription.status, startAt: subscription.subscription?.startAt, endAt: subscription.subscription?.endAt, canceledAt: subscription.subscription?.canceledAt };
     if (subscription.price) status.monthlyPrice = subscription.price;
     return undefined;
@@ -174,7 +171,7 @@ export class PhoneNumberReconciler {
     let record = await this.o.records.findHeld(pn);
     const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
     // An object of the previous release deleted before its first reconcile here: its record first, if it may have one.
-    if (!record && resolved.ok && this.o.admission.check(pn).ok) record = await this.migratedRecord(pn, resolved.value, log);
+    if (!record && resolved.ok && this.o.admission.check(pn).ok) record = await this.migratedRecord(pn, this.external(resolved.value), log);
     if (!record) return deleting("held no number: nothing to release");
     const policy = effectiveDeletionPolicy(pn, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
@@ -190,14 +187,14 @@ export class PhoneNumberReconciler {
     if (!resolved.ok) {
       throw new TransientError(`cannot cancel ${record.spec.numberString}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`, resolved.reason);
     }
-    await this.cancel(pn, record, resolved.value, status, log);
+    await this.cancel(pn, record, this.external(resolved.value), status, log);
     return deleting(`${record.spec.numberString} cancelled`);
   }
 
   /** The record the previous release's hints give this object, if any; a copy's refused claim means none. */
-  private async migratedRecord(pn: PhoneNumber, connection: WorkspaceConnection, log: Logger): Promise<BirdNumber | undefined> {
+  private async migratedRecord(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<BirdNumber | undefined> {
     try {
-      return (await this.o.claims.migrate(pn, connection, log))?.record;
+      return (await this.o.claims.migrate(pn, external, log))?.record;
     } catch (error) {
       if (error instanceof PermanentError) return undefined;
       throw error;
@@ -218,10 +215,10 @@ export class PhoneNumberReconciler {
   }
 
   /** Cancels `main` of the number the record binds (a Purchasing record is resolved first), then removes the record. */
-  private async cancel(pn: PhoneNumber, record: BirdNumber, connection: WorkspaceConnection, status: PhoneNumberStatus, log: Logger): Promise<void> {
+  private async cancel(pn: PhoneNumber, record: BirdNumber, external: NumberExternal, status: PhoneNumberStatus, log: Logger): Promise<void> {
     let numberId = record.status?.numberId;
     if (record.status?.phase === Phase.Purchasing) {
-      const held = await this.o.claims.resolvePurchase(pn, record, connection, log).catch((error: unknown) => {
+      const held = await this.o.claims.resolvePurchase(pn, record, external, log).catch((error: unknown) => {
         if (error instanceof Waiting) throw new TransientError(`waiting to learn whether the purchase of ${record.spec.numberString} reached Bird before deleting`, Reason.PurchasePending);
         throw error;
       });
@@ -230,22 +227,20 @@ export class PhoneNumberReconciler {
       numberId = held.number?.id ?? held.record.status?.numberId;
     }
     const endpointId = record.status?.endpointId ?? numberId;
-    if (endpointId) {
-      try {
-        const cancelled = await connection.client.cancelSubscription(endpointId, "main");
-        status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
-        this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
-      } catch (error) {
-        // Not found, or an id no Bird endpoint can have (RangeError): there is no subscription to cancel.
-        if (!((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError)) throw error;
-      }
-      if (numberId) connection.inventory.forgetNumber(numberId);
+    const cancelled = endpointId ? await external.cancel({ id: numberId, endpointId }) : undefined;
+    if (cancelled) {
+      status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
+      this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
     }
     await this.o.records.remove(record);
     const message = `Cancelled the main subscription of ${record.spec.numberString}: Bird releases the number at the end of the period`;
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, numberId }, "Cancelled number");
     this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, message);
     this.o.events.record(record, "Normal", EventReason.SubscriptionCancelled, `${message} (deleted ${objectKey(pn)})`);
+  }
+
+  private external(connection: WorkspaceConnection): NumberExternal {
+    return (this.o.external ?? birdNumbers)(connection);
   }
 
   private now(): Date {
