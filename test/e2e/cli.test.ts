@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
-import { createFixture, ORGANIZATION_ID, WORKSPACE_ID, ACCESS_KEY } from "../helpers/fixtures.js";
+import { createFixture, ORGANIZATION_ID, WORKSPACE_ID, ACCESS_KEY } from "../support/fixtures.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 /** The development command line (`npm run dev`): the shipped commands and the simulator, control plane and demo. */
