@@ -23,7 +23,7 @@ import { createLogger } from "../src/log.js";
 import { createOperator } from "../src/operator.js";
 import { Metrics } from "../src/runtime/metrics.js";
 import { startSimulator } from "../src/simulator/index.js";
-import { kubectl } from "../test/helpers/kubectl.js";
+import { kubectl } from "../test/support/kubectl.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUTPUT = join(ROOT, "docs/dashboard.png");

@@ -1,11 +1,11 @@
 import { request } from "node:https";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
-import { API_VERSION, GROUP, VERSION } from "../../src/api/v1alpha1/index.js";
+import { GROUP, VERSION } from "../../src/api/v1alpha1/index.js";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { isReady } from "../../src/runtime/status.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
+import { fixtureDocs, type Fixture } from "../../test/support/fixtures.js";
 import { groupBy, parseMetrics, type Sample } from "./prom.js";
 import { pollUntil } from "./util.js";
 
@@ -46,41 +46,13 @@ export async function openCluster(kubeconfigPath?: string, log: (line: string) =
   };
 }
 
-export interface Fixture {
-  namespace: string;
-  workspace: string;
-  /** `--workspace-selector` that matches only this fixture's workspace. */
-  selector: string;
-}
-
 /** A namespace (also the operator namespace), the AccessKey Secret and a BirdWorkspace pointing at the simulator. */
 export async function createFixture(cluster: BenchCluster, simulatorUrl: string, prefix: string): Promise<Fixture> {
-  const suffix = Math.random().toString(36).slice(2, 7);
-  const namespace = `bench-${prefix}-${suffix}`;
-  const workspace = `bench-${prefix}-${suffix}`;
-  const { http } = cluster;
-  await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } } });
-  await http.request({
-    method: "POST",
-    path: `/api/v1/namespaces/${namespace}/secrets`,
-    body: { apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace }, stringData: { accessKey: DEFAULT_ACCESS_KEY } },
-  });
-  await http.request({
-    method: "POST",
-    path: `${CRD_BASE}/birdworkspaces`,
-    body: {
-      apiVersion: API_VERSION,
-      kind: "BirdWorkspace",
-      metadata: { name: workspace, labels: { "bird-operator-bench": workspace } },
-      spec: {
-        organizationId: DEFAULT_ORGANIZATION_ID,
-        workspaceId: DEFAULT_WORKSPACE_ID,
-        endpoint: simulatorUrl,
-        accessKeySecretRef: { namespace, name: "bird-access-key", key: "accessKey" },
-      },
-    },
-  });
-  return { namespace, workspace, selector: `bird-operator-bench=${workspace}` };
+  const name = `bench-${prefix}-${Math.random().toString(36).slice(2, 7)}`;
+  const { fixture, docs } = fixtureDocs({ namespace: name, workspace: name, endpoint: simulatorUrl, label: ["bird-operator-bench", name] });
+  const collection: Record<string, string> = { Namespace: "/api/v1/namespaces", Secret: `/api/v1/namespaces/${name}/secrets`, BirdWorkspace: `${CRD_BASE}/birdworkspaces` };
+  for (const doc of docs) await cluster.http.request({ method: "POST", path: collection[String(doc.kind)] ?? "", body: doc });
+  return fixture;
 }
 
 export async function waitWorkspaceReady(cluster: BenchCluster, fixture: Fixture, timeoutMs = 60_000): Promise<void> {

@@ -1,5 +1,5 @@
 import { API_VERSION } from "../../src/api/v1alpha1/index.js";
-import type { Fixture } from "./cluster.js";
+import type { Fixture } from "../../test/support/fixtures.js";
 
 /**
  * Country and type pairs the simulator stocks, each with an outbound capability its numbers really have (European

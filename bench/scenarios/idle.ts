@@ -3,7 +3,7 @@ import type { CallRecord } from "../../src/simulator/index.js";
 import { callsBetween, isSenderRoute, shortRoute, snapshotCalls } from "../lib/bird.js";
 import { apiserverWrites } from "../lib/cluster.js";
 import type { BenchContext } from "../lib/context.js";
-import { OperatorProcess } from "../lib/operator-process.js";
+import { BenchOperator } from "../lib/operator-process.js";
 import { eventWrites, operatorDeltas, total } from "../lib/operator-metrics.js";
 import { diffGroups, sumOf } from "../lib/prom.js";
 import { info, statusOf, underGoal, type ScenarioResult } from "../lib/report.js";
@@ -44,7 +44,7 @@ export async function runIdle(ctx: BenchContext, world: ProvisionedWorld): Promi
   await world.operator.stop();
   const restartCalls = snapshotCalls(world.bird);
   const restartApi = await apiserverWrites(cluster);
-  world.operator = await OperatorProcess.start({
+  world.operator = await BenchOperator.start({
     kubeconfigPath: cluster.kubeconfigPath,
     namespace: world.fixture.namespace,
     workspaceSelector: world.fixture.selector,

@@ -5,11 +5,12 @@ import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
 import { callsBetween, PROVISIONING_DELAY_MS, snapshotCalls, startBenchSimulator } from "../lib/bird.js";
 import { bareClientWrites, birdBound, necessaryBirdCalls } from "../lib/bound.js";
-import { apiserverRequests, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
+import { apiserverRequests, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady } from "../lib/cluster.js";
+import type { Fixture } from "../../test/support/fixtures.js";
 import type { BenchContext } from "../lib/context.js";
 import { controlPlanePids, cpuBetween, cpuSnapshot } from "../lib/cpu.js";
 import { createAll } from "../lib/kube.js";
-import { OperatorProcess } from "../lib/operator-process.js";
+import { BenchOperator } from "../lib/operator-process.js";
 import { eventWrites, operatorDeltas, total } from "../lib/operator-metrics.js";
 import { diffGroups, sumOf } from "../lib/prom.js";
 import { info, statusOf, underGoal, type ScenarioResult } from "../lib/report.js";
@@ -21,7 +22,7 @@ import { alphaSender, interleave, keyOf, phoneNumberToBuy, senderName, type Mani
 export interface ProvisionedWorld {
   bird: RunningSimulator;
   fixture: Fixture;
-  operator: OperatorProcess;
+  operator: BenchOperator;
   numbers: Manifest[];
   senders: Manifest[];
   numberTracker: ReadyTracker;
@@ -42,7 +43,7 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const bird = await startBenchSimulator();
   for (let i = 0; i < sizes.senders; i++) bird.sim.addSender({ alphaString: senderName(i), workspaceId: DEFAULT_WORKSPACE_ID });
   const fixture = await createFixture(cluster, bird.url, "prov");
-  const operator = await OperatorProcess.start({
+  const operator = await BenchOperator.start({
     kubeconfigPath: cluster.kubeconfigPath,
     namespace: fixture.namespace,
     workspaceSelector: fixture.selector,

@@ -5,10 +5,11 @@ import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
 import { BIRD_GET_BURST, BIRD_GET_PER_SECOND, callsBetween, snapshotCalls, startBenchSimulator, type CallSummary } from "../lib/bird.js";
 import { bareClientWrites } from "../lib/bound.js";
-import { apiserverWrites, CRD_BASE, createFixture, waitWorkspaceReady, type Fixture } from "../lib/cluster.js";
+import { apiserverWrites, CRD_BASE, createFixture, waitWorkspaceReady } from "../lib/cluster.js";
+import type { Fixture } from "../../test/support/fixtures.js";
 import type { BenchContext } from "../lib/context.js";
 import { createAll } from "../lib/kube.js";
-import { OperatorProcess, type OperatorProcessOptions } from "../lib/operator-process.js";
+import { BenchOperator, type BenchOperatorOptions } from "../lib/operator-process.js";
 import { eventWrites, initialReconcileSeconds, operatorDeltas, total, type OperatorDeltas } from "../lib/operator-metrics.js";
 import { diffGroups, sumOf, type Sample } from "../lib/prom.js";
 import { info, statusOf, underGoal, type Figure, type ScenarioResult } from "../lib/report.js";
@@ -36,7 +37,7 @@ class Sampler {
   private readonly done: Promise<void>;
 
   constructor(
-    private readonly operator: OperatorProcess,
+    private readonly operator: BenchOperator,
     point: (sampler: Sampler) => Record<string, number>,
   ) {
     this.done = (async (): Promise<void> => {
@@ -110,7 +111,7 @@ async function adopt(ctx: BenchContext, bird: RunningSimulator, fixture: Fixture
   const callsBefore = snapshotCalls(bird);
   const apiBefore = await apiserverWrites(cluster);
   log(`scale: set-up: starting the adopting operator`);
-  const operator = await OperatorProcess.start({
+  const operator = await BenchOperator.start({
     ...operatorOptions(ctx, fixture),
     logFile: join(ctx.workDir, "scale-adoption-operator.log"),
     cpuProfDir: ctx.cpuProf ? join(ctx.workDir, "profiles-scale-adoption") : undefined,
@@ -208,7 +209,7 @@ async function restart(ctx: BenchContext, bird: RunningSimulator, fixture: Fixtu
   const callsBefore = snapshotCalls(bird);
   const apiBefore = await apiserverWrites(cluster);
   log(`scale: restart: spawning a fresh operator; timing until every PhoneNumber present at start was reconciled once`);
-  const operator = await OperatorProcess.start({
+  const operator = await BenchOperator.start({
     ...operatorOptions(ctx, fixture),
     logFile: join(ctx.workDir, "scale-operator.log"),
     cpuProfDir: ctx.cpuProf ? join(ctx.workDir, "profiles-scale") : undefined,
@@ -221,7 +222,7 @@ async function restart(ctx: BenchContext, bird: RunningSimulator, fixture: Fixtu
     const readyz = operator.waitReady(sizes.timeoutMs).catch(() => undefined);
     const found = await pollUntil(
       async () => {
-        if (operator.child.exitCode !== null) throw new Error(`the operator exited with ${operator.child.exitCode}:\n${operator.logTail()}`);
+        if (!operator.running) throw new Error(`the operator exited with ${operator.exit?.code}:\n${operator.tail(40)}`);
         const samples = await sampler.refresh();
         const value = initialReconcileSeconds(samples, CONTROLLER);
         return value === undefined ? undefined : { value, at: Date.now(), samples };
@@ -287,7 +288,7 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
     }
     const fixture = await createFixture(cluster, bird.url, "scale");
     // The same process with nothing to manage (it checks the workspace, so the adoption starts from a Ready one).
-    const warmup = await OperatorProcess.start({ ...operatorOptions(ctx, fixture), logFile: join(ctx.workDir, "scale-warmup-operator.log") });
+    const warmup = await BenchOperator.start({ ...operatorOptions(ctx, fixture), logFile: join(ctx.workDir, "scale-warmup-operator.log") });
     await warmup.waitReady();
     await waitWorkspaceReady(cluster, fixture);
     await sleep(2000);
@@ -425,6 +426,6 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
   }
 }
 
-function operatorOptions(ctx: BenchContext, fixture: Fixture): Omit<OperatorProcessOptions, "logFile"> {
+function operatorOptions(ctx: BenchContext, fixture: Fixture): Omit<BenchOperatorOptions, "logFile"> {
   return { kubeconfigPath: ctx.cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, resync: "10m", workers: ctx.workers, runtime: ctx.runtime };
 }

@@ -1,24 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
-import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import { GROUP, VERSION, type AlphaSender, type BirdWorkspace, type PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import type { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from "../../src/simulator/index.js";
-import { kubectl, type KubectlOptions, type KubectlResult } from "../../test/helpers/kubectl.js";
-import { OperatorProcess } from "./operator.js";
+import { fixtureDocs, workspaceDoc, type Doc, type Fixture as BaseFixture } from "../../test/support/fixtures.js";
+import { kubectl, type KubectlOptions, type KubectlResult } from "../../test/support/kubectl.js";
+import { OperatorProcess } from "../../test/support/operator-process.js";
 
-export const GROUP = "numbers.birdoperator.dev";
-export const API_VERSION = `${GROUP}/v1alpha1`;
-export const ORGANIZATION_ID = "11111111-1111-4111-8111-111111111111";
-export const WORKSPACE_ID = "22222222-2222-4222-8222-222222222222";
+export { ORGANIZATION_ID, WORKSPACE_ID, type Doc } from "../../test/support/fixtures.js";
+export const API_VERSION = `${GROUP}/${VERSION}`;
 
-export interface Fixture {
-  namespace: string;
-  workspace: string;
-  selector: string;
+export interface Fixture extends BaseFixture {
   accessKey: string;
 }
-
-export type Doc = Record<string, unknown>;
 
 export interface OperatorOptions {
   leaderElection?: { leaseName: string; leaseDuration: string; renewDeadline: string; retryPeriod: string };
@@ -98,31 +92,15 @@ export class ChaosEnv {
   /** A namespace (also the operator's namespace) with the AccessKey Secret, and a BirdWorkspace labelled for one operator. */
   async fixture(endpoint: string, accessKey: string, workspaceSpec: Doc = {}): Promise<Fixture> {
     const namespace = this.uniqueName("chaos");
-    const workspace = this.uniqueName("ws");
-    await this.apply(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-      { apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace }, stringData: { accessKey } },
-      this.workspaceDoc(workspace, namespace, endpoint, workspaceSpec),
-    );
-    return { namespace, workspace, selector: `bird-chaos=${namespace}`, accessKey };
+    const label: [string, string] = ["bird-chaos", namespace];
+    const { fixture, docs } = fixtureDocs({ namespace, workspace: this.uniqueName("ws"), endpoint, accessKey, label, workspaceSpec: chaosWorkspaceSpec(namespace, workspaceSpec) });
+    await this.apply(...docs);
+    return { ...fixture, accessKey };
   }
 
+  /** Another workspace of a fixture's namespace, seen by the same operator. */
   workspaceDoc(name: string, namespace: string, endpoint: string, spec: Doc = {}): Doc {
-    return {
-      apiVersion: API_VERSION,
-      kind: "BirdWorkspace",
-      metadata: { name, labels: { "bird-chaos": namespace } },
-      spec: {
-        organizationId: ORGANIZATION_ID,
-        workspaceId: WORKSPACE_ID,
-        endpoint,
-        accessKeySecretRef: { namespace, name: "bird-access-key", key: "accessKey" },
-        allowedNamespaces: { names: [namespace] },
-        // The scenarios judge cancellations: deleting a resource releases its number unless it says Retain.
-        defaultDeletionPolicy: "Delete",
-        ...spec,
-      },
-    };
+    return workspaceDoc({ name, namespace, endpoint, labels: { "bird-chaos": namespace }, spec: chaosWorkspaceSpec(namespace, spec) });
   }
 
   phoneNumber(fixture: Fixture, name: string, spec: Doc): Doc {
@@ -150,7 +128,11 @@ export class ChaosEnv {
         : ["--no-leader-elect"]),
       ...(options.extraArgs ?? []),
     ];
-    const process = new OperatorProcess(`${fixture.namespace}#${this.processes.length}`, [...args, `--log-level=${options.logLevel ?? "info"}`]);
+    const process = new OperatorProcess({
+      name: `${fixture.namespace}#${this.processes.length}`,
+      args: [...args, `--log-level=${options.logLevel ?? "info"}`],
+      env: { LOG_FORMAT: "json" },
+    });
     this.processes.push(process);
     return process;
   }
@@ -159,6 +141,11 @@ export class ChaosEnv {
     await Promise.all(this.processes.map((p) => p.kill("SIGKILL")));
     await Promise.all(this.simulators.map((s) => s.close()));
   }
+}
+
+function chaosWorkspaceSpec(namespace: string, spec: Doc): Doc {
+  // The scenarios judge cancellations: deleting a resource releases its number unless it says Retain.
+  return { allowedNamespaces: { names: [namespace] }, defaultDeletionPolicy: "Delete", ...spec };
 }
 
 /** A loopback port nothing listens on (taken and released at once): an endpoint that refuses connections. */

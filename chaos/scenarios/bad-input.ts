@@ -6,7 +6,7 @@ import type { RunningSimulator } from "../../src/simulator/index.js";
 import { auditNumbers, clearCondition, nameOf, numberIdOf, paidNumbers, readyOf, reportCrashes } from "../lib/checks.js";
 import { freePortUnused, sleep, waitFor, WORKSPACE_ID, type ChaosEnv, type Fixture } from "../lib/env.js";
 import { brokenWorkspaces, generateBadInputs, type BadInput, type BadInputContext } from "../lib/bad-input.js";
-import type { OperatorProcess } from "../lib/operator.js";
+import type { OperatorProcess } from "../../test/support/operator-process.js";
 import type { ScenarioReport } from "../lib/report.js";
 import type { Random } from "../lib/specs.js";
 

@@ -1,7 +1,7 @@
 import { auditNumbers, reportCrashes, waitAllReady } from "../lib/checks.js";
 import { sleep, type ChaosEnv } from "../lib/env.js";
 import { countByReason, eventsIn } from "../lib/events.js";
-import type { OperatorProcess } from "../lib/operator.js";
+import type { OperatorProcess } from "../../test/support/operator-process.js";
 import type { ScenarioReport } from "../lib/report.js";
 import { phoneNumberSpec, pick, type Random } from "../lib/specs.js";
 

@@ -1,6 +1,6 @@
 import { auditNumbers, reportCrashes, waitAllReady } from "../lib/checks.js";
 import { sleep, type ChaosEnv } from "../lib/env.js";
-import { waitForOutput } from "../lib/operator.js";
+import { waitForOutput } from "../../test/support/operator-process.js";
 import type { ScenarioReport } from "../lib/report.js";
 import { phoneNumberSpec, type Random } from "../lib/specs.js";
 

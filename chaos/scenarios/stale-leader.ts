@@ -2,7 +2,7 @@ import type { BirdNumber } from "../../src/api/v1alpha1/index.js";
 import type { NumberStockItem } from "../../src/simulator/index.js";
 import { auditNumbers, reportCrashes, waitAllReady } from "../lib/checks.js";
 import { sleep, waitFor, ORGANIZATION_ID, type ChaosEnv } from "../lib/env.js";
-import { waitForOutput } from "../lib/operator.js";
+import { waitForOutput } from "../../test/support/operator-process.js";
 import type { ScenarioReport } from "../lib/report.js";
 import type { Random } from "../lib/specs.js";
 

@@ -1,13 +1,14 @@
 import { Command } from "commander";
-import { registerClusterCommand } from "./cluster.js";
 import { registerRunCommand } from "./run.js";
-import { registerDemoCommand } from "./demo.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerStockCommand } from "./stock.js";
-import { registerSimulateCommand } from "./simulate.js";
 import { VERSION } from "../version.js";
 
-/** The `bird-operator` command line. Each sub-command lives in its own file beside this one. */
+/**
+ * The `bird-operator` command line the image and `npm install` ship: what operating the operator needs. Each
+ * sub-command lives in its own file beside this one; the development commands (simulator, control plane, demo) are
+ * in dev/ and reach only a checkout (src/cli/dev/main.ts), never the image.
+ */
 export function buildProgram(): Command {
   const program = new Command("bird-operator")
     .description("Manage Bird phone numbers and alphanumeric senders as Kubernetes resources")
@@ -19,10 +20,19 @@ export function buildProgram(): Command {
       process.stdout.write(`bird-operator ${VERSION}\n`);
     });
   registerRunCommand(program);
-  registerClusterCommand(program);
-  registerDemoCommand(program);
   registerStockCommand(program);
   registerPlanCommand(program);
-  registerSimulateCommand(program);
   return program;
+}
+
+/** Parses the command line and runs the command; a command that fails says why in one line and exits non-zero. */
+export async function runProgram(program: Command): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    // Stack traces are for bugs, and LOG_LEVEL=debug shows them.
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.LOG_LEVEL === "debug" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  }
 }

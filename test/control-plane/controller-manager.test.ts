@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { apply, eventually, getJson } from "../helpers/fixtures.js";
+import { apply, eventually, getJson } from "../support/fixtures.js";
 
 const cluster = testCluster();
 

@@ -4,7 +4,7 @@ import type { AlphaSender, AlphaSenderCountryStatus } from "../../src/api/v1alph
 import { DEFAULT_DESTINATIONS } from "../../src/simulator/defaults.js";
 import { startSimulator, type AlphaNumber, type CallRecord, type EndpointSubscription, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { moreReconciles, writesDuringReconciles } from "../helpers/quiet.js";
 

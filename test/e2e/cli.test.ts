@@ -3,13 +3,17 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
-import { createFixture, ORGANIZATION_ID, WORKSPACE_ID, ACCESS_KEY } from "../helpers/fixtures.js";
+import { createFixture, ORGANIZATION_ID, WORKSPACE_ID, ACCESS_KEY } from "../support/fixtures.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+/** The development command line (`npm run dev`): the shipped commands and the simulator, control plane and demo. */
+const DEV_CLI = fileURLToPath(new URL("../../src/cli/dev/main.ts", import.meta.url));
+const SHIPPED = ["run", "stock", "plan", "version"];
+const DEV_ONLY = ["simulate", "cluster", "demo"];
 
-function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], timeoutMs = 60_000, entry = CLI): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -34,12 +38,15 @@ describe("bird-operator command line", () => {
     await sim?.close();
   });
 
-  it("documents every command and every flag of run", async () => {
+  it("documents every command and every flag of run; the development commands only in the development entry", async () => {
     const top = await cli(["--help"]);
     expect(top.code).toBe(0);
-    for (const command of ["run", "simulate", "cluster", "demo", "stock", "plan", "version"]) {
-      expect(top.stdout).toContain(command);
-      const help = await cli([command, "--help"]);
+    for (const command of SHIPPED) expect(top.stdout).toContain(command);
+    for (const command of DEV_ONLY) expect(top.stdout).not.toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    const devTop = await cli(["--help"], 60_000, DEV_CLI);
+    for (const command of [...SHIPPED, ...DEV_ONLY]) {
+      expect(devTop.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+      const help = await cli([command, "--help"], 60_000, DEV_CLI);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toContain(`Usage: bird-operator ${command}`);
     }
@@ -71,7 +78,7 @@ describe("bird-operator command line", () => {
   }, 120_000);
 
   it("npm run demo -- --check brings every example to Ready and stops everything", async () => {
-    const demo = await cli(["demo", "--check", "--timeout", "150"], 240_000);
+    const demo = await cli(["demo", "--check", "--timeout", "150"], 240_000, DEV_CLI);
     expect(demo.stdout).toContain("Every example is Ready.");
     expect(demo.code).toBe(0);
   }, 250_000);

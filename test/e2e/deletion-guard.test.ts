@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { clusterAt, testCluster, uniqueName, type TestCluster } from "../helpers/cluster.js";
-import { eventually, getJson } from "../helpers/fixtures.js";
-import type { KubectlResult } from "../helpers/kubectl.js";
+import { eventually, getJson } from "../support/fixtures.js";
+import type { KubectlResult } from "../support/kubectl.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { createTenant, installTenantRoles, type Tenant } from "../helpers/tenants.js";
 

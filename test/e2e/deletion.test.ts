@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AlphaSender, BirdNumber, BirdSender, PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../helpers/fixtures.js";
+import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { createTenant, type Tenant } from "../helpers/tenants.js";
 

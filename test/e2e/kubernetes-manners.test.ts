@@ -8,9 +8,9 @@ import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { FIELD_MANAGER, USER_AGENT, VERSION } from "../../src/version.js";
 import { testCluster } from "../helpers/cluster.js";
-import { apply, createFixture, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, type Fixture } from "../support/fixtures.js";
 import { startTestOperator } from "../helpers/operator.js";
-import { startOperatorProcess, type OperatorProcess } from "../helpers/operator-process.js";
+import { OperatorProcess } from "../support/operator-process.js";
 import { startConnectProxy, startRecordingFront, type ConnectProxy, type RecordingFront } from "../helpers/proxies.js";
 
 const cluster = testCluster();
@@ -187,17 +187,18 @@ describe("Kubernetes manners", () => {
       it("reaches the API server and Bird only through the proxy, and tells Bird who it is", async () => {
         const before = proxy.connects.length;
         const seenBefore = proxy.tunnelled().length;
-        operator = startOperatorProcess(
-          [
+        const started = new OperatorProcess({
+          args: [
             `--kubeconfig=${kubeconfigFor(dir, viaProxyName())}`,
             `--namespaces=${fixture.namespace}`,
             `--operator-namespace=${fixture.namespace}`,
             `--workspace-selector=${fixture.selector}`,
             "--no-leader-elect",
           ],
-          { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: "" },
-        );
-        await operator.started;
+          env: { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: "" },
+        });
+        operator = started;
+        await started.started;
         await apply(cluster, phoneNumber(fixture, "proxied"));
         await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/proxied", "-n", fixture.namespace, "--timeout=60s"]).catch((error: Error) => {
           throw new Error(`${error.message}\n${operator?.output().slice(-3000)}`);

@@ -9,7 +9,7 @@ import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../../src/api/v1al
 import { formatMoney, toNumber } from "../../src/bird/money.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, eventually, getJson, type Fixture } from "../support/fixtures.js";
 import { monitoredMetricNames } from "../helpers/monitoring.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { exportedFamilies, parseExposition, select, type Sample } from "../helpers/scrape.js";

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../src/control-plane/processes.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, type Fixture } from "../helpers/fixtures.js";
-import { startOperatorProcess, type OperatorProcess } from "../helpers/operator-process.js";
+import { apply, createFixture, eventually, type Fixture } from "../support/fixtures.js";
+import { OperatorProcess } from "../support/operator-process.js";
 
 const cluster = testCluster();
 
@@ -26,7 +26,8 @@ describe("the operator process", () => {
   const start = async (lease: string): Promise<{ process: OperatorProcess; metrics: string; health: string }> => {
     const metrics = `127.0.0.1:${await freePort()}`;
     const health = `127.0.0.1:${await freePort()}`;
-    const process = startOperatorProcess([
+    const process = new OperatorProcess({
+      args: [
       `--kubeconfig=${cluster.kubeconfigPath}`,
       `--namespaces=${fixture.namespace}`,
       `--operator-namespace=${fixture.namespace}`,
@@ -37,7 +38,8 @@ describe("the operator process", () => {
       "--retry-period=500ms",
       `--metrics-address=${metrics}`,
       `--health-address=${health}`,
-    ]);
+      ],
+    });
     running.push(process);
     return { process, metrics, health };
   };
@@ -85,10 +87,10 @@ describe("the operator process", () => {
     const b = await start(lease);
     await eventually("standby ready", async () => ((await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined));
     const stoppedAt = Date.now();
-    expect(await a.process.kill("SIGTERM")).toBe(0);
+    expect((await a.process.kill("SIGTERM")).code).toBe(0);
     await eventually("handover", async () => (leads(b.process) ? true : undefined), 15_000);
     // Released, not expired: well under the 4 s lease.
     expect(Date.now() - stoppedAt).toBeLessThan(3000);
-    expect(await b.process.kill("SIGTERM")).toBe(0);
+    expect((await b.process.kill("SIGTERM")).code).toBe(0);
   }, 120_000);
 });

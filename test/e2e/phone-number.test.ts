@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, eventually, getJson, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { writesDuringReconciles } from "../helpers/quiet.js";
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
-import { ACCESS_KEY, createFixture, type Fixture } from "../helpers/fixtures.js";
+import { ACCESS_KEY, createFixture, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

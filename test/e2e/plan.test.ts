@@ -12,7 +12,7 @@ import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import type { Plan, ResourcePlan } from "../../src/plan/types.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { clusterAt, type TestCluster } from "../helpers/cluster.js";
-import { ACCESS_KEY, apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { ACCESS_KEY, apply, createFixture, eventually, getJson, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

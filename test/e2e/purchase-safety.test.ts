@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BirdNumber, PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, getJson, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, eventually, getJson, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
-import { startOperatorProcess } from "../helpers/operator-process.js";
+import { OperatorProcess } from "../support/operator-process.js";
 
 const cluster = testCluster();
 
@@ -206,7 +206,7 @@ describe("purchase guardrails and crash safety", () => {
 
     it("an operator killed right after the buy adopts the number on restart instead of buying again", async () => {
       const args = [`--kubeconfig=${cluster.kubeconfigPath}`, `--namespaces=${fixture.namespace}`, `--operator-namespace=${fixture.namespace}`, `--workspace-selector=${fixture.selector}`, "--no-leader-elect", "--purchase-grace=3s"];
-      const first = startOperatorProcess(args);
+      const first = new OperatorProcess({ args });
       await first.started;
       const before = sim.sim.purchases().length;
       await apply(cluster, pn(fixture, "killed", { countryCode: "GB", type: "mobile" }));
@@ -219,7 +219,7 @@ describe("purchase guardrails and crash safety", () => {
         poll();
       });
       await first.kill("SIGKILL");
-      const second = startOperatorProcess(args);
+      const second = new OperatorProcess({ args });
       try {
         await second.started;
         await cluster.kubectl(["wait", "--for=condition=Ready", "pn/killed", "-n", fixture.namespace, "--timeout=60s"]);

@@ -12,7 +12,7 @@ import { loadKubeConnection } from "../../src/runtime/kube-config.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../helpers/fixtures.js";
+import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 
 const cluster = testCluster();

@@ -14,8 +14,8 @@ import type { BirdNumber, BirdSender, PhoneNumber } from "../../src/api/v1alpha1
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { clusterAt, uniqueName, type TestCluster } from "../helpers/cluster.js";
-import { ACCESS_KEY, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../helpers/fixtures.js";
-import type { KubectlResult } from "../helpers/kubectl.js";
+import { ACCESS_KEY, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../support/fixtures.js";
+import type { KubectlResult } from "../support/kubectl.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 import { createTenant, installTenantRoles, type Tenant } from "../helpers/tenants.js";
 

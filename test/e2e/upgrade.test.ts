@@ -3,7 +3,7 @@ import type { AlphaSender, BirdNumber, BirdSender, PhoneNumber } from "../../src
 import { Annotation, FINALIZER } from "../../src/api/v1alpha1/conditions.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
-import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../helpers/fixtures.js";
+import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 
 const cluster = testCluster();

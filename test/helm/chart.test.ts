@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { CHART_DIR, generateChart, generatedFilesOnDisk, packageVersion, renderKustomize } from "../../scripts/generate-helm-chart.js";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
-import { kubectl } from "../helpers/kubectl.js";
+import { kubectl } from "../support/kubectl.js";
 import { helm, resolveHelm } from "../helpers/helm.js";
 
 interface Manifest {

@@ -1,6 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { inject } from "vitest";
-import { kubectl, type KubectlOptions, type KubectlResult } from "./kubectl.js";
+import { kubectl, type KubectlOptions, type KubectlResult } from "../support/kubectl.js";
 
 export interface TestCluster {
   kubeconfigPath: string;
@@ -20,7 +20,5 @@ export function clusterAt(kubeconfigPath: string): TestCluster {
   return { kubeconfigPath, kubeConfig, kubectl: (args, options) => kubectl(kubeconfigPath, args, options) };
 }
 
-/** A short random suffix for names: every test file shares the cluster and little is deleted, so names must not collide. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-}
+// Defined in test/support (which chaos and the benchmark import, and so must not import vitest), used by most tests.
+export { uniqueName } from "../support/fixtures.js";

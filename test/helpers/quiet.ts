@@ -1,6 +1,6 @@
 import type { RunningSimulator } from "../../src/simulator/index.js";
 import type { TestCluster } from "./cluster.js";
-import { eventually, getJson } from "./fixtures.js";
+import { eventually, getJson } from "../support/fixtures.js";
 import type { TestOperator } from "./operator.js";
 
 /** Everything a reconcile could have written, counted: what "writes nothing" is checked against. */

@@ -1,7 +1,7 @@
 import { AuthorizationV1Api, KubeConfig, type V1ResourceAttributes } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import type { TestCluster } from "./cluster.js";
-import { kubectl, type KubectlOptions, type KubectlResult } from "./kubectl.js";
+import { kubectl, type KubectlOptions, type KubectlResult } from "../support/kubectl.js";
 
 /** The ClusterRoles deploy/ ships for application teams; the global setup installs them like the CRDs. */
 export const TENANT_ROLES_FILE = new URL("../../deploy/rbac/tenant-cluster-roles.yaml", import.meta.url).pathname;

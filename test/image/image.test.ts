@@ -80,13 +80,14 @@ describe("the image scripts/build-image.sh builds", () => {
     expect(passwd).toContain("nonroot:x:65532:65532:");
   });
 
-  it("holds the compiled app with production dependencies only", () => {
+  it("holds the compiled app with production dependencies only, without the development commands", () => {
     const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
     const installed = new Set(files.filter((f) => /^\/app\/node_modules\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(f)).map((f) => f.replace(/^\/app\/node_modules\/|\/package\.json$/g, "")));
     for (const name of Object.keys(pkg.dependencies)) expect(installed, name).toContain(name);
     const dev = Object.keys(pkg.devDependencies).filter((name) => installed.has(name));
     expect(dev).toEqual([]);
     expect(files).toContain("/app/dist/cli/main.js");
+    expect(files.filter((f) => /^\/app\/dist\/(simulator|control-plane|demo|cli\/dev)\//.test(f))).toEqual([]);
     expect(files.filter((f) => f.startsWith("/app/src/") || f.endsWith(".ts"))).toEqual([]);
   });
 

@@ -7,7 +7,7 @@ import { freePort } from "../../src/control-plane/processes.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 import { builtImage, imageConfig, startContainer, unpack, type Bundle, type Container, type RuntimeSpec } from "../helpers/container.js";
-import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../helpers/fixtures.js";
+import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../support/fixtures.js";
 
 const cluster = testCluster();
 const DEPLOY_DIR = new URL("../../deploy", import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { Controller, FORGET, type ReconcileResult } from "../../src/runtime/controller.js";
 import { TransientError } from "../../src/runtime/errors.js";
-import { eventually } from "../helpers/fixtures.js";
+import { eventually } from "../support/fixtures.js";
 
 /**
  * What the controller does with a key after its reconcile. A deleted object's key must leave the queue for good: no

@@ -9,7 +9,7 @@ import { Metrics } from "../../src/runtime/metrics.js";
 import { ResourceClient } from "../../src/runtime/resource-client.js";
 import { setCondition, statusChanged } from "../../src/runtime/status.js";
 import { createMergePatch } from "../../src/runtime/merge-patch.js";
-import { eventually } from "../helpers/fixtures.js";
+import { eventually } from "../support/fixtures.js";
 
 const KIND = { group: "numbers.birdoperator.dev", version: "v1alpha1", plural: "phonenumbers", kind: "PhoneNumber", namespaced: true };
 

@@ -8,7 +8,7 @@ import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 import { ResourceClient } from "../../src/runtime/resource-client.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { eventually } from "../helpers/fixtures.js";
+import { eventually } from "../support/fixtures.js";
 
 const KIND = { group: "numbers.birdoperator.dev", version: "v1alpha1", plural: "phonenumbers", kind: "PhoneNumber", namespaced: true };
 const GAUGE = "bird_operator_initial_reconcile_seconds";

@@ -15,7 +15,7 @@ interface Started {
 }
 
 async function startCli(args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "simulate", ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/dev/main.ts", "simulate", ...args], { cwd: ROOT });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { createLogger } from "../log.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_PROVISIONING_DELAY_MS, DEFAULT_WORKSPACE_ID, type SimulatorOptions } from "../simulator/types.js";
+import { createLogger } from "../../log.js";
+import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_PROVISIONING_DELAY_MS, DEFAULT_WORKSPACE_ID, type SimulatorOptions } from "../../simulator/types.js";
 import { waitForSignal } from "./signals.js";
 
 interface SimulateFlags {
@@ -55,7 +55,7 @@ async function runSimulator(flags: SimulateFlags): Promise<void> {
     logger,
   };
   // Loaded on use: `bird-operator run` should not carry the simulator (ajv, the compiled contract) in memory.
-  const { loadSimulatorConfig, startSimulator } = await import("../simulator/index.js");
+  const { loadSimulatorConfig, startSimulator } = await import("../../simulator/index.js");
   if (flags.config !== undefined) options.config = loadSimulatorConfig(flags.config);
   process.stdout.write(settingsText(flags));
   const stopped = waitForSignal();
