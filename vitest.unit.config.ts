@@ -7,5 +7,11 @@ import base from "./vitest.config.js";
  */
 export default defineConfig({
   ...base,
-  test: { ...base.test, include: ["test/unit/**/*.test.ts"], exclude: ["**/node_modules/**"], globalSetup: [], fileParallelism: true },
+  test: {
+    ...base.test,
+    include: ["test/unit/**/*.test.ts"],
+    exclude: ["**/node_modules/**"],
+    globalSetup: [],
+    fileParallelism: true,
+  },
 });

@@ -53,12 +53,31 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     mode: options.mode,
     machine: machineInfo(),
     source: sourceVersion(),
-    settings: { ...options.sizes, workers, bird: { rateLimits: "GET 50/s, POST 500/s per workspace", latency: "50 +/- 20 ms", ...LATENCY, provisioningDelayMs: PROVISIONING_DELAY_MS }, cpuProf: options.cpuProf ?? false, operatorRuntime: runtime },
+    settings: {
+      ...options.sizes,
+      workers,
+      bird: {
+        rateLimits: "GET 50/s, POST 500/s per workspace",
+        latency: "50 +/- 20 ms",
+        ...LATENCY,
+        provisioningDelayMs: PROVISIONING_DELAY_MS,
+      },
+      cpuProf: options.cpuProf ?? false,
+      operatorRuntime: runtime,
+    },
   };
   log(`operator logs in ${workDir}`);
   if (runtime === "compiled") await buildCompiledOperator();
   const cluster = await openCluster(options.kubeconfigPath, log);
-  const ctx: BenchContext = { cluster, sizes: options.sizes, workers, runtime, workDir, cpuProf: options.cpuProf ?? false, log };
+  const ctx: BenchContext = {
+    cluster,
+    sizes: options.sizes,
+    workers,
+    runtime,
+    workDir,
+    cpuProf: options.cpuProf ?? false,
+    log,
+  };
   const results: ScenarioResult[] = [];
   const files: string[] = [];
   const record = (result: ScenarioResult): void => {
@@ -72,7 +91,15 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
       await fn();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      record({ scenario, status: "failed", reason: reason.slice(0, 2000), startedAt: startedAt.toISOString(), durationSeconds: (Date.now() - startedAt.getTime()) / 1000, figures: [], details: {} });
+      record({
+        scenario,
+        status: "failed",
+        reason: reason.slice(0, 2000),
+        startedAt: startedAt.toISOString(),
+        durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+        figures: [],
+        details: {},
+      });
     }
   };
   try {
@@ -84,8 +111,10 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
         if (wanted.has("provisioning")) record(provisioned.result);
       });
       try {
-        if (world && wanted.has("reaction")) await guarded("reaction", async () => record(await runReaction(ctx, world as ProvisionedWorld)));
-        if (world && wanted.has("idle")) await guarded("idle", async () => record(await runIdle(ctx, world as ProvisionedWorld)));
+        if (world && wanted.has("reaction"))
+          await guarded("reaction", async () => record(await runReaction(ctx, world as ProvisionedWorld)));
+        if (world && wanted.has("idle"))
+          await guarded("idle", async () => record(await runIdle(ctx, world as ProvisionedWorld)));
       } finally {
         await world?.close();
       }
@@ -100,8 +129,12 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
 /** The commit the operator ran from, and whether src/ had uncommitted changes (results depend on both). */
 function sourceVersion(): { commit: string; srcDirty: boolean } | undefined {
   try {
-    const git = (...args: string[]): string => execFileSync("git", args, { cwd: new URL("..", import.meta.url), encoding: "utf8" }).trim();
-    return { commit: git("rev-parse", "--short", "HEAD"), srcDirty: git("status", "--porcelain", "--", "src").length > 0 };
+    const git = (...args: string[]): string =>
+      execFileSync("git", args, { cwd: new URL("..", import.meta.url), encoding: "utf8" }).trim();
+    return {
+      commit: git("rev-parse", "--short", "HEAD"),
+      srcDirty: git("status", "--porcelain", "--", "src").length > 0,
+    };
   } catch {
     return undefined;
   }

@@ -22,7 +22,13 @@ export interface ProfileSummary {
 
 /** Where a frame's code lives, coarsely: enough to tell JSON parsing from TLS from our own reconcile code. */
 function area(url: string, functionName: string): string {
-  if (functionName === "(idle)" || functionName === "(garbage collector)" || functionName === "(program)" || functionName === "(root)") return functionName;
+  if (
+    functionName === "(idle)" ||
+    functionName === "(garbage collector)" ||
+    functionName === "(program)" ||
+    functionName === "(root)"
+  )
+    return functionName;
   if (!url) return `(native) ${functionName || "anonymous"}`;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return `node_modules/${pkg[1]}`;
@@ -50,12 +56,23 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     const name = `${functionName || "(anonymous)"} ${url.replace(/^file:\/\/.*?\/(src|bench|node_modules|dist)\//, "$1/")}:${lineNumber + 1}`;
     functions.set(name, (functions.get(name) ?? 0) + hits * perHit);
   }
-  const sorted = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v * 1000) / 1000]);
-  return { file, wallSeconds, busyShare: 1 - idle / totalHits, byArea: sorted(areas).slice(0, top), topFunctions: sorted(functions).filter(([k]) => !k.startsWith("(idle)")).slice(0, top) };
+  const sorted = (m: Map<string, number>): [string, number][] =>
+    [...m.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v * 1000) / 1000]);
+  return {
+    file,
+    wallSeconds,
+    busyShare: 1 - idle / totalHits,
+    byArea: sorted(areas).slice(0, top),
+    topFunctions: sorted(functions)
+      .filter(([k]) => !k.startsWith("(idle)"))
+      .slice(0, top),
+  };
 }
 
 function print(summary: ProfileSummary): void {
-  console.log(`${summary.file}: ${summary.wallSeconds.toFixed(1)} s wall, main thread busy ${(summary.busyShare * 100).toFixed(0)}%`);
+  console.log(
+    `${summary.file}: ${summary.wallSeconds.toFixed(1)} s wall, main thread busy ${(summary.busyShare * 100).toFixed(0)}%`,
+  );
   console.log("\nself time by area (s)");
   for (const [k, v] of summary.byArea) console.log(`  ${v.toFixed(2).padStart(8)}  ${k}`);
   console.log("\nhottest functions, self time (s)");

@@ -21,19 +21,26 @@ interface Flags {
 
 const program = new Command()
   .name("npm run bench --")
-  .description("Provisioning, idle cost, scale and reaction of bird-operator against a real kube-apiserver and the Bird simulator (rate limits on, 50 +/- 20 ms latency)")
+  .description(
+    "Provisioning, idle cost, scale and reaction of bird-operator against a real kube-apiserver and the Bird simulator (rate limits on, 50 +/- 20 ms latency)",
+  )
   .option("--quick", "small sizes (about two minutes)")
   .option("--only <scenarios>", `comma-separated subset of ${SCENARIOS.join(", ")}`)
   .option("--kubeconfig <file>", "use this cluster (with the CRDs installed) instead of starting etcd + kube-apiserver")
   .option("--out <dir>", "where the JSON results go", RESULTS)
   .option("--workers <n>", "the operator's --workers", "32")
-  .option("--runtime <runtime>", "compiled: tsc output with the Deployment's NODE_OPTIONS, as deployed; tsx: node --import tsx src/cli/main.ts", "compiled")
+  .option(
+    "--runtime <runtime>",
+    "compiled: tsc output with the Deployment's NODE_OPTIONS, as deployed; tsx: node --import tsx src/cli/main.ts",
+    "compiled",
+  )
   .option("--cpu-prof", "run the operator with node --cpu-prof (profiles next to the operator logs)")
   .action(async (flags: Flags) => {
     const scenarios = flags.only?.split(",").map((s) => s.trim()) as ScenarioName[] | undefined;
     const unknown = scenarios?.filter((s) => !SCENARIOS.includes(s));
     if (unknown?.length) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`);
-    if (flags.runtime !== "tsx" && flags.runtime !== "compiled") throw new Error(`--runtime must be tsx or compiled, got ${flags.runtime}`);
+    if (flags.runtime !== "tsx" && flags.runtime !== "compiled")
+      throw new Error(`--runtime must be tsx or compiled, got ${flags.runtime}`);
     const run = await runBench({
       mode: flags.quick ? "quick" : "full",
       sizes: flags.quick ? QUICK : FULL,
@@ -55,7 +62,9 @@ const program = new Command()
       const profile = existsSync(path) ? readdirSync(path).find((f) => f.endsWith(".cpuprofile")) : undefined;
       if (!profile) continue;
       const summary = summarizeProfile(join(path, profile), 15);
-      console.log(`\n${dir}: main thread busy ${Math.round(summary.busyShare * 100)}% of ${Math.round(summary.wallSeconds)} s; self time by area (s):`);
+      console.log(
+        `\n${dir}: main thread busy ${Math.round(summary.busyShare * 100)}% of ${Math.round(summary.wallSeconds)} s; self time by area (s):`,
+      );
       for (const [where, secs] of summary.byArea) console.log(`  ${secs.toFixed(2).padStart(8)}  ${where}`);
       console.log("hottest functions (s):");
       for (const [fn, secs] of summary.topFunctions) console.log(`  ${secs.toFixed(2).padStart(8)}  ${fn}`);

@@ -63,7 +63,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const started = Date.now();
   const names = options.only?.length ? options.only : Object.keys(SCENARIOS);
   const unknown = names.filter((n) => !(n in SCENARIOS));
-  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${Object.keys(SCENARIOS).join(", ")}`);
+  if (unknown.length)
+    throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${Object.keys(SCENARIOS).join(", ")}`);
   log(`chaos campaign (${options.short ? "short" : "full"}), seed ${seed}: ${names.join(", ")}`);
   const plane = await ControlPlane.start({ crdDir: fileURLToPath(new URL("../crds", import.meta.url)) });
   const env = new ChaosEnv(plane, options.short, log);
@@ -84,9 +85,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   try {
     if (options.parallel ?? options.short) {
       const shared = names.filter((n) => !ALONE_FIRST.includes(n) && !ALONE_LAST.includes(n));
-      for (const name of names.filter((n) => ALONE_FIRST.includes(n))) results.set(name, await run(name, names.indexOf(name), ""));
-      for (const result of await Promise.all(shared.map((name) => run(name, names.indexOf(name), `[${name}] `)))) results.set(result.name, result);
-      for (const name of names.filter((n) => ALONE_LAST.includes(n))) results.set(name, await run(name, names.indexOf(name), ""));
+      for (const name of names.filter((n) => ALONE_FIRST.includes(n)))
+        results.set(name, await run(name, names.indexOf(name), ""));
+      for (const result of await Promise.all(shared.map((name) => run(name, names.indexOf(name), `[${name}] `))))
+        results.set(result.name, result);
+      for (const name of names.filter((n) => ALONE_LAST.includes(n)))
+        results.set(name, await run(name, names.indexOf(name), ""));
     } else {
       for (const name of names) results.set(name, await run(name, names.indexOf(name), ""));
     }

@@ -7,7 +7,8 @@ import { formatResult, randomSeed, replayCommand, runCampaign } from "./campaign
  */
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const value = (name: string): string | undefined => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const value = (name: string): string | undefined =>
+    args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const seedArg = value("seed");
   const seed = seedArg === undefined ? randomSeed() : Number(seedArg);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${seedArg}`);
@@ -16,7 +17,9 @@ async function main(): Promise<number> {
   const replay = replayCommand(seed, short, only);
   console.log(`seed ${seed}; replay with: ${replay}`);
   const result = await runCampaign({ short, only, seed });
-  console.log(`\nchaos campaign ${result.short ? "short" : "full"}, seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s`);
+  console.log(
+    `\nchaos campaign ${result.short ? "short" : "full"}, seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s`,
+  );
   for (const scenario of result.scenarios) console.log(formatResult(scenario));
   console.log(`violations found: ${result.violations.length}`);
   for (const violation of result.violations) console.log(`  - ${violation}`);

@@ -20,8 +20,10 @@ export function healthKey(kind: string): string {
 }
 
 export function generateArgoCdHealthConfigMap(lua: string = readFileSync(HEALTH_LUA_FILE, "utf8")): string {
-  if (!lua.endsWith("\n") || lua.endsWith("\n\n")) throw new Error("health.lua must end with exactly one newline (a YAML literal block keeps one)");
-  if (/[ \t]$/m.test(lua)) throw new Error("health.lua has trailing whitespace, which a YAML literal block would not keep reliably");
+  if (!lua.endsWith("\n") || lua.endsWith("\n\n"))
+    throw new Error("health.lua must end with exactly one newline (a YAML literal block keeps one)");
+  if (/[ \t]$/m.test(lua))
+    throw new Error("health.lua has trailing whitespace, which a YAML literal block would not keep reliably");
   const block = lua
     .slice(0, -1)
     .split("\n")

@@ -72,24 +72,35 @@ export function generateCrdTypes(crdDir: string = join(REPO_ROOT, "crds")): stri
     return resourceInterface(crd, version.name, version.schema.openAPIV3Schema);
   });
   const declarations = [...named.values()].map(namedDeclaration);
-  return [HEADER, `import type { V1ObjectMeta } from "@kubernetes/client-node";\n`, ...resources, ...declarations].join("\n");
+  return [HEADER, `import type { V1ObjectMeta } from "@kubernetes/client-node";\n`, ...resources, ...declarations].join(
+    "\n",
+  );
 }
 
 function collectNamed(schema: CrdSchema, named: Map<string, NamedType>, path: string, isItems: boolean): void {
   if (schema.title) {
     const existing = named.get(schema.title);
     if (!existing) {
-      named.set(schema.title, { name: schema.title, schema, descriptions: new Set([schema.description]), onlyItems: isItems });
+      named.set(schema.title, {
+        name: schema.title,
+        schema,
+        descriptions: new Set([schema.description]),
+        onlyItems: isItems,
+      });
     } else if (!isDeepStrictEqual(withoutDescription(existing.schema), withoutDescription(schema))) {
-      throw new Error(`${path}: schema titled ${schema.title} differs from its first use; titled schemas must be identical`);
+      throw new Error(
+        `${path}: schema titled ${schema.title} differs from its first use; titled schemas must be identical`,
+      );
     } else {
       existing.descriptions.add(schema.description);
       existing.onlyItems &&= isItems;
     }
   }
-  for (const [key, child] of Object.entries(schema.properties ?? {})) collectNamed(child, named, `${path}.${key}`, false);
+  for (const [key, child] of Object.entries(schema.properties ?? {}))
+    collectNamed(child, named, `${path}.${key}`, false);
   if (schema.items) collectNamed(schema.items, named, `${path}[]`, true);
-  if (typeof schema.additionalProperties === "object") collectNamed(schema.additionalProperties, named, `${path}{}`, false);
+  if (typeof schema.additionalProperties === "object")
+    collectNamed(schema.additionalProperties, named, `${path}{}`, false);
 }
 
 function withoutDescription(schema: CrdSchema): CrdSchema {
@@ -114,7 +125,8 @@ function resourceInterface(crd: Crd, version: string, root: CrdSchema): string {
 function namedDeclaration({ name, schema, descriptions, onlyItems }: NamedType): string {
   const description = onlyItems && descriptions.size === 1 ? [...descriptions][0] : undefined;
   const doc = docComment(description, [], "");
-  if (schema.type === "object" && schema.properties) return `${doc}export interface ${name} ${objectBody(schema, "")}\n`;
+  if (schema.type === "object" && schema.properties)
+    return `${doc}export interface ${name} ${objectBody(schema, "")}\n`;
   const alias = `export type ${name} = ${structuralType(schema, "")};`;
   if (alias.length <= WRAP || !schema.enum) return `${doc}${alias}\n`;
   // Long unions read better one member a line.
@@ -144,7 +156,8 @@ function structuralType(schema: CrdSchema, indent: string): string {
     }
     case "object":
       if (schema.properties) return objectBody(schema, indent);
-      if (typeof schema.additionalProperties === "object") return `Record<string, ${typeOf(schema.additionalProperties, indent)}>`;
+      if (typeof schema.additionalProperties === "object")
+        return `Record<string, ${typeOf(schema.additionalProperties, indent)}>`;
       return "Record<string, unknown>";
     default:
       return "unknown";

@@ -44,7 +44,14 @@ interface Panel {
   title: string;
   gridPos: { x: number; y: number; w: number; h: number };
   targets: Target[];
-  fieldConfig?: { defaults?: { unit?: string; decimals?: number; custom?: { stacking?: unknown }; thresholds?: { steps: { color: string; value: number | null }[] } } };
+  fieldConfig?: {
+    defaults?: {
+      unit?: string;
+      decimals?: number;
+      custom?: { stacking?: unknown };
+      thresholds?: { steps: { color: string; value: number | null }[] };
+    };
+  };
 }
 interface Series {
   metric: Record<string, string>;
@@ -58,9 +65,19 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "bird-dashboard-"));
   const plane = await ControlPlane.start({ crdDir: join(ROOT, "crds"), onProgress: (line) => console.log(line) });
   // Two Bird workspaces of one organization, one per BirdWorkspace.
-  const sim = await startSimulator({ port: 0, provisioningDelayMs: 1500, organizationId: ORGANIZATION_ID, workspaceId: PAYMENTS_WORKSPACE_ID, accessKey: ACCESS_KEYS.payments, extraWorkspaces: [{ organizationId: ORGANIZATION_ID, workspaceId: SUPPORT_WORKSPACE_ID, accessKey: ACCESS_KEYS.support }] });
+  const sim = await startSimulator({
+    port: 0,
+    provisioningDelayMs: 1500,
+    organizationId: ORGANIZATION_ID,
+    workspaceId: PAYMENTS_WORKSPACE_ID,
+    accessKey: ACCESS_KEYS.payments,
+    extraWorkspaces: [
+      { organizationId: ORGANIZATION_ID, workspaceId: SUPPORT_WORKSPACE_ID, accessKey: ACCESS_KEYS.support },
+    ],
+  });
   const k = (args: string[], input?: string): Promise<unknown> => kubectl(plane.kubeconfigPath, args, { input });
-  const apply = (...docs: object[]): Promise<unknown> => k(["apply", "-f", "-"], docs.map((d) => stringify(d)).join("---\n"));
+  const apply = (...docs: object[]): Promise<unknown> =>
+    k(["apply", "-f", "-"], docs.map((d) => stringify(d)).join("---\n"));
 
   const metricsPort = await freePort();
   const config = freezeConfig({
@@ -68,7 +85,15 @@ async function main(): Promise<void> {
     operatorNamespace: "bird-operator",
     workers: 4,
     resyncMs: 30_000,
-    leaderElection: { enabled: true, leaseName: "bird-operator", leaseNamespace: "bird-operator", identity: "bird-operator-0", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    leaderElection: {
+      enabled: true,
+      leaseName: "bird-operator",
+      leaseNamespace: "bird-operator",
+      identity: "bird-operator-0",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
     metricsAddress: `127.0.0.1:${metricsPort}`,
     healthAddress: "127.0.0.1:0",
     logLevel: "silent",
@@ -77,9 +102,25 @@ async function main(): Promise<void> {
     birdTimeoutMs: 10_000,
     shutdownDeadlineMs: 5_000,
   });
-  await apply(...["bird-operator", "team-payments", "team-support"].map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })));
-  await apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace: "bird-operator" }, stringData: ACCESS_KEYS });
-  const manager = createOperator({ config, kubeConfig: plane.kubeConfig(), logger: createLogger({ level: "silent", name: "bird-operator" }), metrics: new Metrics({ defaultMetrics: true }) });
+  await apply(
+    ...["bird-operator", "team-payments", "team-support"].map((name) => ({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name },
+    })),
+  );
+  await apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "bird-access-key", namespace: "bird-operator" },
+    stringData: ACCESS_KEYS,
+  });
+  const manager = createOperator({
+    config,
+    kubeConfig: plane.kubeConfig(),
+    logger: createLogger({ level: "silent", name: "bird-operator" }),
+    metrics: new Metrics({ defaultMetrics: true }),
+  });
   await manager.start();
   const prometheus = await startPrometheus(work, metricsPort);
   try {
@@ -101,7 +142,12 @@ async function main(): Promise<void> {
 type Apply = (...docs: object[]) => Promise<unknown>;
 
 /** A few minutes of two teams' work, with every kind of event the dashboard shows. */
-async function scenario(apply: Apply, k: (args: string[]) => Promise<unknown>, endpoint: string, sim: { setFaults: (f: object) => unknown }): Promise<void> {
+async function scenario(
+  apply: Apply,
+  k: (args: string[]) => Promise<unknown>,
+  endpoint: string,
+  sim: { setFaults: (f: object) => unknown },
+): Promise<void> {
   const workspace = (name: string, namespace: string, policy: object): object => ({
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdWorkspace",
@@ -115,7 +161,14 @@ async function scenario(apply: Apply, k: (args: string[]) => Promise<unknown>, e
       policy,
     },
   });
-  const pn = (namespace: string, ws: string, name: string, countryCode: string, type: string, deletionPolicy = "Delete"): object => ({
+  const pn = (
+    namespace: string,
+    ws: string,
+    name: string,
+    countryCode: string,
+    type: string,
+    deletionPolicy = "Delete",
+  ): object => ({
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "PhoneNumber",
     metadata: { name, namespace },
@@ -128,17 +181,30 @@ async function scenario(apply: Apply, k: (args: string[]) => Promise<unknown>, e
     spec: { workspaceRef: { name: ws }, alphaString, countries, deletionPolicy: "Retain" },
   });
   await apply(
-    workspace("payments", "team-payments", { maxNumbers: 10, maxMonthlySpend: { currencyCode: "EUR", amount: 40, exponent: 0 } }),
+    workspace("payments", "team-payments", {
+      maxNumbers: 10,
+      maxMonthlySpend: { currencyCode: "EUR", amount: 40, exponent: 0 },
+    }),
     workspace("support", "team-support", { allowedCountries: ["US", "GB", "NL", "DE", "AT", "BE"] }),
   );
   await sleep(20_000);
-  const payments = [...[1, 2, 3, 4, 5, 6].map((i) => pn("team-payments", "payments", `checkout-us-${i}`, "US", "local")), ...[1, 2, 3, 4].map((i) => pn("team-payments", "payments", `checkout-nl-${i}`, "NL", "mobile"))];
+  const payments = [
+    ...[1, 2, 3, 4, 5, 6].map((i) => pn("team-payments", "payments", `checkout-us-${i}`, "US", "local")),
+    ...[1, 2, 3, 4].map((i) => pn("team-payments", "payments", `checkout-nl-${i}`, "NL", "mobile")),
+  ];
   await apply(...payments, sender("team-payments", "payments", "ACME", ["NL", "GB", "DE", "FR"]));
   await sleep(30_000);
-  await apply(...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => pn("team-support", "support", `hotline-${i}`, "US", "toll-free")), sender("team-support", "support", "BIRDIE", ["DE", "AT", "BE"]));
+  await apply(
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => pn("team-support", "support", `hotline-${i}`, "US", "toll-free")),
+    sender("team-support", "support", "BIRDIE", ["DE", "AT", "BE"]),
+  );
   await sleep(30_000);
   // The payments workspace is at its caps: these wait with QuotaExceeded; CA is outside support's allowed countries.
-  await apply(pn("team-payments", "payments", "refunds-gb", "GB", "mobile"), pn("team-payments", "payments", "refunds-us", "US", "local"), pn("team-support", "support", "hotline-ca", "CA", "local"));
+  await apply(
+    pn("team-payments", "payments", "refunds-gb", "GB", "mobile"),
+    pn("team-payments", "payments", "refunds-us", "US", "local"),
+    pn("team-support", "support", "hotline-ca", "CA", "local"),
+  );
   await sleep(30_000);
   console.log("Bird fails: 30 % of calls answer 5xx for 60 s, and a burst of 429s");
   sim.setFaults({ errorRate: 0.3, rateLimitBurst: { count: 10 }, seed: 7 });
@@ -146,43 +212,96 @@ async function scenario(apply: Apply, k: (args: string[]) => Promise<unknown>, e
   await sleep(60_000);
   sim.setFaults({});
   await sleep(30_000);
-  for (const name of ["hotline-1", "hotline-2", "hotline-3"]) await k(["delete", "pn", name, "-n", "team-support", "--wait=false"]);
-  await k(["patch", "pn", "checkout-us-6", "-n", "team-payments", "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
+  for (const name of ["hotline-1", "hotline-2", "hotline-3"])
+    await k(["delete", "pn", name, "-n", "team-support", "--wait=false"]);
+  await k([
+    "patch",
+    "pn",
+    "checkout-us-6",
+    "-n",
+    "team-payments",
+    "--type=merge",
+    "-p",
+    '{"spec":{"deletionPolicy":"Retain"}}',
+  ]);
   await k(["delete", "pn", "checkout-us-6", "-n", "team-payments", "--wait=false"]);
   await sleep(90_000);
 }
 
 async function startPrometheus(work: string, metricsPort: number): Promise<{ url: string; process: ChildProcess }> {
-  const binary = execFileSync("bash", [join(ROOT, "scripts/prometheus-tools.sh"), "prometheus"], { encoding: "utf8" }).trim().split("\n").pop() ?? "";
+  const binary =
+    execFileSync("bash", [join(ROOT, "scripts/prometheus-tools.sh"), "prometheus"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .pop() ?? "";
   const port = await freePort();
-  const rule = parse(readFileSync(join(ROOT, "deploy/monitoring/prometheus-rule.yaml"), "utf8")) as { spec: { groups: unknown[] } };
+  const rule = parse(readFileSync(join(ROOT, "deploy/monitoring/prometheus-rule.yaml"), "utf8")) as {
+    spec: { groups: unknown[] };
+  };
   writeFileSync(join(work, "rules.yaml"), stringify({ groups: rule.spec.groups }));
   writeFileSync(
     join(work, "prometheus.yml"),
     stringify({
       global: { scrape_interval: `${SCRAPE_SECONDS}s`, evaluation_interval: `${SCRAPE_SECONDS}s` },
       rule_files: [join(work, "rules.yaml")],
-      scrape_configs: [{ job_name: "bird-operator-metrics", static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] }],
+      scrape_configs: [
+        { job_name: "bird-operator-metrics", static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] },
+      ],
     }),
   );
-  const child = spawn(binary, [`--config.file=${join(work, "prometheus.yml")}`, `--storage.tsdb.path=${join(work, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+  const child = spawn(
+    binary,
+    [
+      `--config.file=${join(work, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(work, "tsdb")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: "ignore" },
+  );
   const url = `http://127.0.0.1:${port}`;
-  await waitUntil("prometheus", async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000 });
+  await waitUntil("prometheus", async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200, {
+    timeoutMs: 30_000,
+  });
   return { url, process: child };
 }
 
-async function query(url: string, expr: string, range?: { start: number; end: number; step: number }): Promise<Series[]> {
-  const params = new URLSearchParams({ query: expr, ...(range ? { start: String(range.start), end: String(range.end), step: String(range.step) } : { time: String(Date.now() / 1000) }) });
+async function query(
+  url: string,
+  expr: string,
+  range?: { start: number; end: number; step: number },
+): Promise<Series[]> {
+  const params = new URLSearchParams({
+    query: expr,
+    ...(range
+      ? { start: String(range.start), end: String(range.end), step: String(range.step) }
+      : { time: String(Date.now() / 1000) }),
+  });
   const response = await fetch(`${url}/api/v1/${range ? "query_range" : "query"}?${params.toString()}`);
   const body = (await response.json()) as { status: string; error?: string; data?: { result: Series[] } };
   if (body.status !== "success") throw new Error(`${expr}: ${body.error ?? response.status}`);
   return body.data?.result ?? [];
 }
 
-const PALETTE = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d", "#fade2a", "#ff9830", "#c4162a"];
+const PALETTE = [
+  "#73bf69",
+  "#f2cc0c",
+  "#8ab8ff",
+  "#ff780a",
+  "#f2495c",
+  "#5794f2",
+  "#b877d9",
+  "#705da0",
+  "#37872d",
+  "#fade2a",
+  "#ff9830",
+  "#c4162a",
+];
 
 function legend(format: string | undefined, metric: Record<string, string>): string {
-  return (format ?? "").replace(/\{\{\s*(\w+)\s*\}\}/g, (_, key: string) => metric[key] ?? "") || Object.values(metric).join(" ");
+  return (
+    (format ?? "").replace(/\{\{\s*(\w+)\s*\}\}/g, (_, key: string) => metric[key] ?? "") ||
+    Object.values(metric).join(" ")
+  );
 }
 
 function escape(text: string): string {
@@ -191,14 +310,37 @@ function escape(text: string): string {
 
 function formatValue(value: number, unit: string | undefined, decimals?: number): string {
   if (!Number.isFinite(value)) return "-";
-  const rounded = decimals !== undefined ? value.toFixed(decimals) : Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 10 ? value.toFixed(1).replace(/\.0$/, "") : String(Number(value.toPrecision(2)));
-  return unit === "s" ? `${rounded} s` : unit === "reqps" ? `${rounded} req/s` : unit === "ops" ? `${rounded} ops/s` : rounded;
+  const rounded =
+    decimals !== undefined
+      ? value.toFixed(decimals)
+      : Math.abs(value) >= 100
+        ? value.toFixed(0)
+        : Math.abs(value) >= 10
+          ? value.toFixed(1).replace(/\.0$/, "")
+          : String(Number(value.toPrecision(2)));
+  return unit === "s"
+    ? `${rounded} s`
+    : unit === "reqps"
+      ? `${rounded} req/s`
+      : unit === "ops"
+        ? `${rounded} ops/s`
+        : rounded;
 }
 
-async function timeseries(url: string, panel: Panel, range: { start: number; end: number; step: number }, width: number, height: number): Promise<string> {
+async function timeseries(
+  url: string,
+  panel: Panel,
+  range: { start: number; end: number; step: number },
+  width: number,
+  height: number,
+): Promise<string> {
   const lines: { name: string; points: [number, number][] }[] = [];
   for (const target of panel.targets) {
-    for (const series of await query(url, target.expr, range)) lines.push({ name: legend(target.legendFormat, series.metric), points: (series.values ?? []).map(([t, v]) => [t, Number(v)]) });
+    for (const series of await query(url, target.expr, range))
+      lines.push({
+        name: legend(target.legendFormat, series.metric),
+        points: (series.values ?? []).map(([t, v]) => [t, Number(v)]),
+      });
   }
   const stacked = panel.fieldConfig?.defaults?.custom?.stacking !== undefined;
   /** For a stacked panel, each line's points before it was stacked on the ones drawn before it. */
@@ -238,7 +380,10 @@ async function timeseries(url: string, panel: Panel, range: { start: number; end
     const path = finite.map(([t, v], j) => `${j ? "L" : "M"}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join("");
     const floor = floors[i]?.filter(([, v]) => Number.isFinite(v)) ?? [];
     if (floor.length) {
-      const under = [...floor].reverse().map(([t, v]) => `L${x(t).toFixed(1)},${y(v).toFixed(1)}`).join("");
+      const under = [...floor]
+        .reverse()
+        .map(([t, v]) => `L${x(t).toFixed(1)},${y(v).toFixed(1)}`)
+        .join("");
       svg += `<path d="${path}${under}Z" fill="${color}" fill-opacity="0.35" stroke="none"/>`;
     }
     svg += `<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`;
@@ -261,12 +406,17 @@ async function stat(url: string, panel: Panel): Promise<string> {
 async function table(url: string, panel: Panel): Promise<string> {
   const rows = await query(url, panel.targets[0]?.expr ?? "");
   const columns = ["kind", "namespace", "name", "reason"];
-  const body = rows.map((r) => `<tr>${columns.map((c) => `<td>${escape(r.metric[c] ?? "")}</td>`).join("")}</tr>`).join("");
+  const body = rows
+    .map((r) => `<tr>${columns.map((c) => `<td>${escape(r.metric[c] ?? "")}</td>`).join("")}</tr>`)
+    .join("");
   return `<table><tr>${columns.map((c) => `<th>${c}</th>`).join("")}</tr>${body}</table>`;
 }
 
 async function render(url: string, work: string, start: number, end: number): Promise<void> {
-  const dashboard = JSON.parse(readFileSync(join(ROOT, "deploy/monitoring/dashboard.json"), "utf8")) as { title: string; panels: Panel[] };
+  const dashboard = JSON.parse(readFileSync(join(ROOT, "deploy/monitoring/dashboard.json"), "utf8")) as {
+    title: string;
+    panels: Panel[];
+  };
   const unitWidth = 1600 / 24;
   const rowHeight = 38;
   const range = { start, end, step: SCRAPE_SECONDS * 2 };
@@ -275,7 +425,12 @@ async function render(url: string, work: string, start: number, end: number): Pr
     const { x, y, w, h } = panel.gridPos;
     const width = w * unitWidth - 8;
     const height = h * rowHeight - 8;
-    const content = panel.type === "stat" ? await stat(url, panel) : panel.type === "table" ? await table(url, panel) : await timeseries(url, panel, range, width - 12, height - 34);
+    const content =
+      panel.type === "stat"
+        ? await stat(url, panel)
+        : panel.type === "table"
+          ? await table(url, panel)
+          : await timeseries(url, panel, range, width - 12, height - 34);
     html += `<div class="panel" style="left:${x * unitWidth + 4}px;top:${y * rowHeight + 48}px;width:${width}px;height:${height}px"><h3>${escape(panel.title)}</h3>${content}</div>`;
   }
   const bottom = Math.max(...dashboard.panels.map((p) => p.gridPos.y + p.gridPos.h)) * rowHeight + 56;
@@ -292,7 +447,20 @@ async function render(url: string, work: string, start: number, end: number): Pr
   </style></head><body><header>${escape(dashboard.title)}<span>a real run: operator, Bird simulator, Prometheus; every panel is the dashboard's own query (deploy/monitoring/dashboard.json)</span></header>${html}</body></html>`;
   const file = join(work, "dashboard.html");
   writeFileSync(file, page);
-  execFileSync("chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars", `--window-size=1600,${bottom}`, `--screenshot=${OUTPUT}`, `file://${file}`], { stdio: "ignore" });
+  execFileSync(
+    "chromium",
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--hide-scrollbars",
+      `--window-size=1600,${bottom}`,
+      `--screenshot=${OUTPUT}`,
+      `file://${file}`,
+    ],
+    { stdio: "ignore" },
+  );
   console.log(`wrote ${OUTPUT}`);
 }
 
@@ -307,7 +475,13 @@ async function printSeriesCounts(metricsPort: number): Promise<void> {
   }
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   console.log(`final scrape: ${total} series`);
-  for (const [name, count] of [...counts].filter(([name]) => name.startsWith("bird_operator_") || name.startsWith("workqueue_unfinished") || name.startsWith("workqueue_longest"))) console.log(`  ${name}: ${count}`);
+  for (const [name, count] of [...counts].filter(
+    ([name]) =>
+      name.startsWith("bird_operator_") ||
+      name.startsWith("workqueue_unfinished") ||
+      name.startsWith("workqueue_longest"),
+  ))
+    console.log(`  ${name}: ${count}`);
 }
 
 await main();

@@ -47,7 +47,13 @@ export interface OperatorDeps {
   fetch?: typeof fetch;
 }
 
-const kind = (plural: string, kindName: string, namespaced: boolean): ResourceKind => ({ group: GROUP, version: VERSION, plural, kind: kindName, namespaced });
+const kind = (plural: string, kindName: string, namespaced: boolean): ResourceKind => ({
+  group: GROUP,
+  version: VERSION,
+  plural,
+  kind: kindName,
+  namespaced,
+});
 const KINDS = {
   workspace: kind(BIRD_WORKSPACE_PLURAL, BIRD_WORKSPACE_KIND, false),
   phoneNumber: kind(PHONE_NUMBER_PLURAL, PHONE_NUMBER_KIND, true),
@@ -70,10 +76,17 @@ export function createOperator(deps: OperatorDeps): Manager {
   const manager = createManager(deps);
   const shared = createSharedDeps(deps, http, { ownWrites, clients, informers, mayAct: () => manager.mayAct() });
   const records = setupRecordControllers(shared);
-  const controllers = [setupWorkspaceController(shared), records.numbers, records.senders, setupPhoneNumberController(shared), setupAlphaSenderController(shared)];
+  const controllers = [
+    setupWorkspaceController(shared),
+    records.numbers,
+    records.senders,
+    setupPhoneNumberController(shared),
+    setupAlphaSenderController(shared),
+  ];
   exportMetrics(shared, () => manager.isLeading());
   const { workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders } = informers;
-  for (const informer of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders]) manager.addInformer(informer);
+  for (const informer of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders])
+    manager.addInformer(informer);
   manager.addInformer(createInUseReporter(http, config, informers, logger));
   for (const controller of controllers) manager.addController(controller);
   manager.onStop(() => shared.events.flush());
@@ -82,7 +95,8 @@ export function createOperator(deps: OperatorDeps): Manager {
 
 function createClients(http: KubeHttp, metrics: Metrics, ownWrites: OwnWrites): Clients {
   const countWrite = (kindName: string, verb: string): void => metrics.kubeWrites.inc({ kind: kindName, verb });
-  const client = <T extends KubernetesObject>(k: ResourceKind): ResourceClient<T> => new ResourceClient<T>(http, k, countWrite, ownWrites);
+  const client = <T extends KubernetesObject>(k: ResourceKind): ResourceClient<T> =>
+    new ResourceClient<T>(http, k, countWrite, ownWrites);
   return {
     workspace: client(KINDS.workspace),
     phoneNumber: client(KINDS.phoneNumber),
@@ -96,7 +110,9 @@ function createClients(http: KubeHttp, metrics: Metrics, ownWrites: OwnWrites): 
 function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: KubeHttp, clients: Clients): Informers {
   const namespacedPaths = (plural: string): string[] => {
     const base = `/apis/${GROUP}/${VERSION}`;
-    return config.namespaces.length ? config.namespaces.map((ns) => `${base}/namespaces/${ns}/${plural}`) : [`${base}/${plural}`];
+    return config.namespaces.length
+      ? config.namespaces.map((ns) => `${base}/namespaces/${ns}/${plural}`)
+      : [`${base}/${plural}`];
   };
   const informer = <T extends KubernetesObject>(name: string, paths: string[], labelSelector?: string): Informer<T> =>
     new Informer<T>({ kubeConfig, http, paths, labelSelector, logger: logger.child({ informer: name }) });
@@ -120,14 +136,20 @@ function createManager({ config, kubeConfig, logger, metrics }: OperatorDeps): M
     metricsAddress: config.metricsAddress,
     healthAddress: config.healthAddress,
     shutdownDeadlineMs: config.shutdownDeadlineMs,
-    leaderElection: election.enabled ? { ...election, namespace: election.leaseNamespace, name: election.leaseName } : undefined,
+    leaderElection: election.enabled
+      ? { ...election, namespace: election.leaseNamespace, name: election.leaseName }
+      : undefined,
   });
 }
 
 type Wired = Pick<SetupDeps, "ownWrites" | "clients" | "informers" | "mayAct">;
 
 /** What the controllers share beyond clients and informers: events, Bird connections, records, usage and admission. */
-function createSharedDeps({ config, kubeConfig, logger, metrics, fetch }: OperatorDeps, http: KubeHttp, wired: Wired): SetupDeps {
+function createSharedDeps(
+  { config, kubeConfig, logger, metrics, fetch }: OperatorDeps,
+  http: KubeHttp,
+  wired: Wired,
+): SetupDeps {
   const { workspaces, secrets, namespaces, birdNumbers, birdSenders } = wired.informers;
   const events = new EventRecorder({ kubeConfig, http, component: "bird-operator", host: hostname(), logger });
   const connections = new WorkspaceConnections({
@@ -143,19 +165,48 @@ function createSharedDeps({ config, kubeConfig, logger, metrics, fetch }: Operat
   const numberRecords = new RecordStore(wired.clients.birdNumber, birdNumbers);
   const senderRecords = new RecordStore(wired.clients.birdSender, birdSenders);
   const usage = new UsageBook(numberRecords, senderRecords);
-  const admission = new Admission({ connections, namespaces, operatorNamespace: config.operatorNamespace, resyncMs: config.resyncMs });
-  return { ...wired, config, logger, metrics, events, connections, numberRecords, senderRecords, usage, admission, now: () => new Date() };
+  const admission = new Admission({
+    connections,
+    namespaces,
+    operatorNamespace: config.operatorNamespace,
+    resyncMs: config.resyncMs,
+  });
+  return {
+    ...wired,
+    config,
+    logger,
+    metrics,
+    events,
+    connections,
+    numberRecords,
+    senderRecords,
+    usage,
+    admission,
+    now: () => new Date(),
+  };
 }
 
-function exportMetrics({ metrics, informers, numberRecords, senderRecords, usage, connections }: SetupDeps, isLeader: () => boolean): void {
+function exportMetrics(
+  { metrics, informers, numberRecords, senderRecords, usage, connections }: SetupDeps,
+  isLeader: () => boolean,
+): void {
   const { phoneNumbers, alphaSenders, workspaces } = informers;
-  const byKind = { [PHONE_NUMBER_KIND]: phoneNumbers, [ALPHA_SENDER_KIND]: alphaSenders, [BIRD_WORKSPACE_KIND]: workspaces };
+  const byKind = {
+    [PHONE_NUMBER_KIND]: phoneNumbers,
+    [ALPHA_SENDER_KIND]: alphaSenders,
+    [BIRD_WORKSPACE_KIND]: workspaces,
+  };
   exportReadyGauges(metrics, byKind);
   exportResourceConditions(metrics, byKind, isLeader);
   exportWorkspaceUsage(metrics, { workspaces, numberRecords, senderRecords, usage, connections, isLeader });
 }
 
-function createInUseReporter(http: KubeHttp, config: Readonly<Config>, informers: Informers, logger: Logger): InUseReporter {
+function createInUseReporter(
+  http: KubeHttp,
+  config: Readonly<Config>,
+  informers: Informers,
+  logger: Logger,
+): InUseReporter {
   const kinds = {
     [BIRD_WORKSPACE_PLURAL]: informers.workspaces,
     [PHONE_NUMBER_PLURAL]: informers.phoneNumbers,
@@ -163,5 +214,10 @@ function createInUseReporter(http: KubeHttp, config: Readonly<Config>, informers
     [BIRD_NUMBER_PLURAL]: informers.birdNumbers,
     [BIRD_SENDER_PLURAL]: informers.birdSenders,
   };
-  return new InUseReporter({ http, namespace: config.operatorNamespace, kinds, logger: logger.child({ reporter: "in-use" }) });
+  return new InUseReporter({
+    http,
+    namespace: config.operatorNamespace,
+    kinds,
+    logger: logger.child({ reporter: "in-use" }),
+  });
 }

@@ -40,11 +40,41 @@ export function necessaryBirdCalls(shape: ProvisioningShape): CallLine[] {
   const numbers = groups.reduce((n, [, c]) => n + c, 0);
   const searches = groups.reduce((n, [, c]) => n + Math.ceil(c / PAGE), 0);
   const lines: CallLine[] = [
-    { what: "stock searches", method: "GET", count: searches, how: `${groups.length} country/type groups, ceil(group size / ${PAGE}) pages each`, neededFor: "ready" },
-    { what: "buys", method: "POST", count: Math.ceil(numbers / BUY_BATCH), how: `ceil(${numbers} numbers / ${BUY_BATCH} stock items per buy)`, neededFor: "ready" },
-    { what: "see numbers provisioned", method: "GET", count: Math.ceil(numbers / PAGE), how: `one list of the workspace's numbers after the provisioning delay: ceil(${numbers} / ${PAGE}) pages`, neededFor: "ready" },
-    { what: "activate number destinations", method: "POST", count: numbers, how: `one call per number (an activate call serves one endpoint)`, neededFor: "ready" },
-    { what: "find senders", method: "GET", count: Math.ceil(shape.sendersInWorkspace / PAGE), how: `one list of the workspace's ${shape.sendersInWorkspace} senders: ceil(${shape.sendersInWorkspace} / ${PAGE}) pages`, neededFor: "ready" },
+    {
+      what: "stock searches",
+      method: "GET",
+      count: searches,
+      how: `${groups.length} country/type groups, ceil(group size / ${PAGE}) pages each`,
+      neededFor: "ready",
+    },
+    {
+      what: "buys",
+      method: "POST",
+      count: Math.ceil(numbers / BUY_BATCH),
+      how: `ceil(${numbers} numbers / ${BUY_BATCH} stock items per buy)`,
+      neededFor: "ready",
+    },
+    {
+      what: "see numbers provisioned",
+      method: "GET",
+      count: Math.ceil(numbers / PAGE),
+      how: `one list of the workspace's numbers after the provisioning delay: ceil(${numbers} / ${PAGE}) pages`,
+      neededFor: "ready",
+    },
+    {
+      what: "activate number destinations",
+      method: "POST",
+      count: numbers,
+      how: `one call per number (an activate call serves one endpoint)`,
+      neededFor: "ready",
+    },
+    {
+      what: "find senders",
+      method: "GET",
+      count: Math.ceil(shape.sendersInWorkspace / PAGE),
+      how: `one list of the workspace's ${shape.sendersInWorkspace} senders: ceil(${shape.sendersInWorkspace} / ${PAGE}) pages`,
+      neededFor: "ready",
+    },
     {
       what: "activate sender countries",
       method: "POST",
@@ -52,7 +82,13 @@ export function necessaryBirdCalls(shape: ProvisioningShape): CallLine[] {
       how: `${shape.senders} senders x ceil(${shape.countriesPerSender} countries / ${ACTIVATE_BATCH}); the answer carries destination states and subscription prices`,
       neededFor: "ready",
     },
-    { what: "main subscription dates", method: "GET", count: numbers, how: `one GET per number: startAt/endAt exist nowhere else`, neededFor: "status" },
+    {
+      what: "main subscription dates",
+      method: "GET",
+      count: numbers,
+      how: `one GET per number: startAt/endAt exist nowhere else`,
+      neededFor: "status",
+    },
   ];
   return lines.filter((l) => l.count > 0);
 }
@@ -68,11 +104,18 @@ export interface BirdBound {
   formula: string;
 }
 
-export function birdBound(lines: readonly CallLine[], neededFor: readonly CallLine["neededFor"][], provisioningDelayMs: number): BirdBound {
+export function birdBound(
+  lines: readonly CallLine[],
+  neededFor: readonly CallLine["neededFor"][],
+  provisioningDelayMs: number,
+): BirdBound {
   const used = lines.filter((l) => neededFor.includes(l.neededFor));
   const gets = used.filter((l) => l.method === "GET").reduce((n, l) => n + l.count, 0);
   const posts = used.filter((l) => l.method === "POST").reduce((n, l) => n + l.count, 0);
-  const rateLimitSeconds = Math.max(Math.max(0, gets - BIRD_GET_BURST) / BIRD_GET_PER_SECOND, Math.max(0, posts - BIRD_POST_BURST) / BIRD_POST_PER_SECOND);
+  const rateLimitSeconds = Math.max(
+    Math.max(0, gets - BIRD_GET_BURST) / BIRD_GET_PER_SECOND,
+    Math.max(0, posts - BIRD_POST_BURST) / BIRD_POST_PER_SECOND,
+  );
   const criticalPathSeconds = (4 * MEAN_LATENCY_MS + provisioningDelayMs) / 1000;
   return {
     gets,
@@ -107,12 +150,19 @@ type Op = () => Promise<void>;
  * object go one after another (as the operator's per-key queue does), different objects in parallel. Creating the
  * scratch objects is not timed.
  */
-export async function bareClientWrites(cluster: BenchCluster, mix: WriteMix, objects: Record<string, number>, concurrency = KUBE_CONCURRENCY): Promise<BareClientResult> {
+export async function bareClientWrites(
+  cluster: BenchCluster,
+  mix: WriteMix,
+  objects: Record<string, number>,
+  concurrency = KUBE_CONCURRENCY,
+): Promise<BareClientResult> {
   const namespace = `bench-bare-${Math.random().toString(36).slice(2, 7)}`;
   await createNamespace(cluster, namespace);
   const chains: Op[][] = [];
   for (const kind of ["PhoneNumber", "AlphaSender", "BirdWorkspace"]) {
-    const verbs = Object.entries(mix.crd).flatMap(([key, n]) => (key.startsWith(`${kind} `) ? [{ verb: key.slice(kind.length + 1), n }] : []));
+    const verbs = Object.entries(mix.crd).flatMap(([key, n]) =>
+      key.startsWith(`${kind} `) ? [{ verb: key.slice(kind.length + 1), n }] : [],
+    );
     const total = verbs.reduce((s, v) => s + v.n, 0);
     if (total === 0) continue;
     const count = Math.max(1, Math.min(objects[kind] ?? 1, total));
@@ -132,22 +182,46 @@ export async function bareClientWrites(cluster: BenchCluster, mix: WriteMix, obj
   return { writes, seconds, concurrency, writesPerSecond: writes / seconds };
 }
 
-type Scratch = { path: string; body: Record<string, unknown> & { metadata: { resourceVersion?: string; annotations?: Record<string, string> } } };
+type Scratch = {
+  path: string;
+  body: Record<string, unknown> & { metadata: { resourceVersion?: string; annotations?: Record<string, string> } };
+};
 
-async function createScratch(cluster: BenchCluster, kind: string, namespace: string, count: number): Promise<Scratch[]> {
+async function createScratch(
+  cluster: BenchCluster,
+  kind: string,
+  namespace: string,
+  count: number,
+): Promise<Scratch[]> {
   const name = (i: number): string => `bare-${namespace.slice(-5)}-${i}`;
   if (kind === "BirdWorkspace") {
     const body = {
       apiVersion: API_VERSION,
       kind,
       metadata: { name: name(0), labels: { "bird-operator-bench": "bare" } },
-      spec: { organizationId: "11111111-1111-4111-8111-111111111111", workspaceId: "22222222-2222-4222-8222-222222222222", accessKeySecretRef: { namespace, name: "none", key: "accessKey" } },
+      spec: {
+        organizationId: "11111111-1111-4111-8111-111111111111",
+        workspaceId: "22222222-2222-4222-8222-222222222222",
+        accessKeySecretRef: { namespace, name: "none", key: "accessKey" },
+      },
     };
-    const created = await cluster.http.request<Scratch["body"]>({ method: "POST", path: `${CRD_BASE}/birdworkspaces`, body });
+    const created = await cluster.http.request<Scratch["body"]>({
+      method: "POST",
+      path: `${CRD_BASE}/birdworkspaces`,
+      body,
+    });
     return [{ path: `${CRD_BASE}/birdworkspaces/${name(0)}`, body: created }];
   }
-  const spec = kind === "PhoneNumber" ? { workspaceRef: { name: "none" }, countryCode: "US", type: "local" } : { workspaceRef: { name: "none" }, alphaString: "BARE", countries: ["NL"] };
-  const manifests: Manifest[] = Array.from({ length: count }, (_, i) => ({ apiVersion: API_VERSION, kind, metadata: { name: name(i), namespace }, spec }));
+  const spec =
+    kind === "PhoneNumber"
+      ? { workspaceRef: { name: "none" }, countryCode: "US", type: "local" }
+      : { workspaceRef: { name: "none" }, alphaString: "BARE", countries: ["NL"] };
+  const manifests: Manifest[] = Array.from({ length: count }, (_, i) => ({
+    apiVersion: API_VERSION,
+    kind,
+    metadata: { name: name(i), namespace },
+    spec,
+  }));
   await createAll(cluster, manifests);
   return Promise.all(
     manifests.map(async (m) => {
@@ -174,10 +248,23 @@ function objectChain(cluster: BenchCluster, scratch: Scratch, verbs: string[]): 
       });
     } else if (verb === "update") {
       const annotations = { ...current.metadata.annotations, "bench.birdoperator.dev/write": String(n) };
-      current = await cluster.http.request({ method: "PUT", path: scratch.path, body: { ...current, metadata: { ...current.metadata, annotations } } });
+      current = await cluster.http.request({
+        method: "PUT",
+        path: scratch.path,
+        body: { ...current, metadata: { ...current.metadata, annotations } },
+      });
     } else if (verb === "patch-status") {
       const now = rfc3339(new Date());
-      const conditions = [{ type: "Ready", status: "False", reason: "Bench", message: `write ${n}`, lastTransitionTime: now, observedGeneration: 1 }];
+      const conditions = [
+        {
+          type: "Ready",
+          status: "False",
+          reason: "Bench",
+          message: `write ${n}`,
+          lastTransitionTime: now,
+          observedGeneration: 1,
+        },
+      ];
       current = await cluster.http.request({
         method: "PATCH",
         path: `${scratch.path}/status`,
@@ -216,7 +303,12 @@ function eventChains(cluster: BenchCluster, namespace: string, creates: number, 
     };
     const own = Math.floor(patches / creates) + (i < patches % creates ? 1 : 0);
     const bumps: Op[] = Array.from({ length: own }, (_, k) => async () => {
-      await cluster.http.request({ method: "PATCH", path: `${path}/${name}`, contentType: "application/merge-patch+json", body: { count: k + 2, lastTimestamp: rfc3339(new Date()) } });
+      await cluster.http.request({
+        method: "PATCH",
+        path: `${path}/${name}`,
+        contentType: "application/merge-patch+json",
+        body: { count: k + 2, lastTimestamp: rfc3339(new Date()) },
+      });
     });
     return [create, ...bumps];
   });

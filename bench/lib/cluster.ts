@@ -23,7 +23,10 @@ export interface BenchCluster {
 }
 
 /** The cluster to run against: an existing one (the test suite's) or a fresh etcd + kube-apiserver with the CRDs. */
-export async function openCluster(kubeconfigPath?: string, log: (line: string) => void = () => undefined): Promise<BenchCluster> {
+export async function openCluster(
+  kubeconfigPath?: string,
+  log: (line: string) => void = () => undefined,
+): Promise<BenchCluster> {
   let plane: ControlPlane | undefined;
   if (!kubeconfigPath) {
     const started = Date.now();
@@ -49,22 +52,39 @@ export async function openCluster(kubeconfigPath?: string, log: (line: string) =
 /** A namespace (also the operator namespace), the AccessKey Secret and a BirdWorkspace pointing at the simulator. */
 export async function createFixture(cluster: BenchCluster, simulatorUrl: string, prefix: string): Promise<Fixture> {
   const name = `bench-${prefix}-${Math.random().toString(36).slice(2, 7)}`;
-  const { fixture, docs } = fixtureDocs({ namespace: name, workspace: name, endpoint: simulatorUrl, label: ["bird-operator-bench", name] });
-  const collection: Record<string, string> = { Namespace: "/api/v1/namespaces", Secret: `/api/v1/namespaces/${name}/secrets`, BirdWorkspace: `${CRD_BASE}/birdworkspaces` };
-  for (const doc of docs) await cluster.http.request({ method: "POST", path: collection[String(doc.kind)] ?? "", body: doc });
+  const { fixture, docs } = fixtureDocs({
+    namespace: name,
+    workspace: name,
+    endpoint: simulatorUrl,
+    label: ["bird-operator-bench", name],
+  });
+  const collection: Record<string, string> = {
+    Namespace: "/api/v1/namespaces",
+    Secret: `/api/v1/namespaces/${name}/secrets`,
+    BirdWorkspace: `${CRD_BASE}/birdworkspaces`,
+  };
+  for (const doc of docs)
+    await cluster.http.request({ method: "POST", path: collection[String(doc.kind)] ?? "", body: doc });
   return fixture;
 }
 
 export async function waitWorkspaceReady(cluster: BenchCluster, fixture: Fixture, timeoutMs = 60_000): Promise<void> {
   const ready = await pollUntil(async () => {
-    const ws = await cluster.http.request<Parameters<typeof isReady>[0]>({ method: "GET", path: `${CRD_BASE}/birdworkspaces/${fixture.workspace}` });
+    const ws = await cluster.http.request<Parameters<typeof isReady>[0]>({
+      method: "GET",
+      path: `${CRD_BASE}/birdworkspaces/${fixture.workspace}`,
+    });
     return isReady(ws) ? true : undefined;
   }, timeoutMs);
   if (!ready) throw new Error(`BirdWorkspace ${fixture.workspace} did not become Ready within ${timeoutMs} ms`);
 }
 
 export async function createNamespace(cluster: BenchCluster, name: string): Promise<void> {
-  await cluster.http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name } } });
+  await cluster.http.request({
+    method: "POST",
+    path: "/api/v1/namespaces",
+    body: { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+  });
 }
 
 /** kube-apiserver's own /metrics (the admin token may read it): every client's requests, by resource and verb. */
@@ -77,7 +97,11 @@ export async function apiserverMetrics(cluster: BenchCluster): Promise<Sample[]>
     const req = request(`${server}/metrics`, options, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`/metrics answered ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks).toString("utf8"))
+          : reject(new Error(`/metrics answered ${res.statusCode}`)),
+      );
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -97,13 +121,24 @@ export async function apiserverWrites(cluster: BenchCluster): Promise<Map<string
  * Every request the API server answered, from one scrape of its /metrics, by `resource[/subresource] VERB`: writes,
  * and reads (GET, LIST, WATCH), its work beyond the writes.
  */
-export async function apiserverRequests(cluster: BenchCluster): Promise<{ writes: Map<string, number>; reads: Map<string, number> }> {
+export async function apiserverRequests(
+  cluster: BenchCluster,
+): Promise<{ writes: Map<string, number>; reads: Map<string, number> }> {
   const samples = (await apiserverMetrics(cluster)).filter((s) => s.name === "apiserver_request_total");
   const isWrite = (s: Sample): boolean => WRITE_VERBS.includes(s.labels.verb ?? "");
-  return { writes: byResourceAndVerb(samples.filter(isWrite)), reads: byResourceAndVerb(samples.filter((s) => !isWrite(s))) };
+  return {
+    writes: byResourceAndVerb(samples.filter(isWrite)),
+    reads: byResourceAndVerb(samples.filter((s) => !isWrite(s))),
+  };
 }
 
 function byResourceAndVerb(samples: Sample[]): Map<string, number> {
-  const relabelled = samples.map((s) => ({ ...s, labels: { ...s.labels, what: s.labels.subresource ? `${s.labels.resource}/${s.labels.subresource}` : (s.labels.resource ?? "") } }));
+  const relabelled = samples.map((s) => ({
+    ...s,
+    labels: {
+      ...s.labels,
+      what: s.labels.subresource ? `${s.labels.resource}/${s.labels.subresource}` : (s.labels.resource ?? ""),
+    },
+  }));
   return groupBy(relabelled, "apiserver_request_total", ["what", "verb"]);
 }

@@ -25,7 +25,12 @@ function readProc(pid: number): ProcInfo | undefined {
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
     // After comm: state(0) ppid(1) ... utime(11) stime(12).
-    return { pid, ppid: Number(fields[1]), comm, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      comm,
+      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
+    };
   } catch {
     return undefined;
   }
@@ -46,7 +51,8 @@ export function controlPlanePids(): Record<string, number[]> {
   const procs = allProcs();
   const byPid = new Map(procs.map((p) => [p.pid, p]));
   const descends = (p: ProcInfo): boolean => {
-    for (let cur: ProcInfo | undefined = p, hops = 0; cur && hops < 20; cur = byPid.get(cur.ppid), hops++) if (cur.ppid === process.pid) return true;
+    for (let cur: ProcInfo | undefined = p, hops = 0; cur && hops < 20; cur = byPid.get(cur.ppid), hops++)
+      if (cur.ppid === process.pid) return true;
     return false;
   };
   const pick = (comm: string): number[] => {
@@ -60,14 +66,18 @@ export function controlPlanePids(): Record<string, number[]> {
 /** CPU seconds used so far by each role: `roles` maps a name to its pids; `bench` is this process. */
 export function cpuSnapshot(roles: Record<string, number[]>): CpuSnapshot {
   const seconds: Record<string, number> = {};
-  for (const [role, pids] of Object.entries(roles)) seconds[role] = pids.reduce((s, pid) => s + (readProc(pid)?.cpuSeconds ?? 0), 0);
+  for (const [role, pids] of Object.entries(roles))
+    seconds[role] = pids.reduce((s, pid) => s + (readProc(pid)?.cpuSeconds ?? 0), 0);
   const usage = process.cpuUsage();
   seconds.bench = (usage.user + usage.system) / 1e6;
   return { seconds, at: Date.now() };
 }
 
 /** CPU seconds each role used between two snapshots, the total, and the wall time, rounded to 10 ms. */
-export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): { wallSeconds: number; total: number; byRole: Record<string, number> } {
+export function cpuBetween(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+): { wallSeconds: number; total: number; byRole: Record<string, number> } {
   const byRole: Record<string, number> = {};
   let total = 0;
   for (const [role, s] of Object.entries(after.seconds)) {

@@ -22,12 +22,20 @@ export interface CreateTiming {
  * Creates every object with parallel POSTs over one keep-alive pool (what `kubectl apply` of a big file would do if it
  * were not sequential). Retries a create only on 429/5xx/connection errors; an AlreadyExists is a bug in the bench.
  */
-export async function createAll(cluster: BenchCluster, manifests: readonly Manifest[], concurrency = KUBE_CONCURRENCY): Promise<CreateTiming> {
+export async function createAll(
+  cluster: BenchCluster,
+  manifests: readonly Manifest[],
+  concurrency = KUBE_CONCURRENCY,
+): Promise<CreateTiming> {
   const firstAt = Date.now();
   await pool(manifests, concurrency, async (manifest) => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await cluster.http.request({ method: "POST", path: collectionPath(manifest.kind, manifest.metadata.namespace), body: manifest });
+        return await cluster.http.request({
+          method: "POST",
+          path: collectionPath(manifest.kind, manifest.metadata.namespace),
+          body: manifest,
+        });
       } catch (error) {
         const code = error instanceof ApiException ? error.code : 0;
         if (attempt >= 5 || (code !== 0 && code !== 429 && code < 500)) throw error;

@@ -17,14 +17,26 @@ export interface OperatorDeltas {
 }
 
 export function operatorDeltas(before: readonly Sample[], after: readonly Sample[]): OperatorDeltas {
-  const d = (name: string, keys: string[]): Record<string, number> => diffGroups(groupBy(before, name, keys), groupBy(after, name, keys));
+  const d = (name: string, keys: string[]): Record<string, number> =>
+    diffGroups(groupBy(before, name, keys), groupBy(after, name, keys));
   const rateLimiterWait: OperatorDeltas["rateLimiterWait"] = {};
   for (const method of ["GET", "POST"]) {
-    const requests = sumOf(after, "bird_rate_limiter_wait_seconds_count", { method }) - sumOf(before, "bird_rate_limiter_wait_seconds_count", { method });
-    const totalSeconds = sumOf(after, "bird_rate_limiter_wait_seconds_sum", { method }) - sumOf(before, "bird_rate_limiter_wait_seconds_sum", { method });
-    if (requests > 0) rateLimiterWait[method] = { requests, totalSeconds: round(totalSeconds), meanMs: round((totalSeconds / requests) * 1000) };
+    const requests =
+      sumOf(after, "bird_rate_limiter_wait_seconds_count", { method }) -
+      sumOf(before, "bird_rate_limiter_wait_seconds_count", { method });
+    const totalSeconds =
+      sumOf(after, "bird_rate_limiter_wait_seconds_sum", { method }) -
+      sumOf(before, "bird_rate_limiter_wait_seconds_sum", { method });
+    if (requests > 0)
+      rateLimiterWait[method] = {
+        requests,
+        totalSeconds: round(totalSeconds),
+        meanMs: round((totalSeconds / requests) * 1000),
+      };
   }
-  const reconcileSeconds = Object.fromEntries(Object.entries(d("controller_runtime_reconcile_time_seconds_sum", ["controller"])).map(([k, v]) => [k, round(v)]));
+  const reconcileSeconds = Object.fromEntries(
+    Object.entries(d("controller_runtime_reconcile_time_seconds_sum", ["controller"])).map(([k, v]) => [k, round(v)]),
+  );
   return {
     kubeWrites: d("bird_operator_kube_writes_total", ["kind", "verb"]),
     reconciles: d("controller_runtime_reconcile_total", ["controller", "result"]),
@@ -40,7 +52,8 @@ export function operatorDeltas(before: readonly Sample[], after: readonly Sample
  * its controller found at start was reconciled once. Undefined until then.
  */
 export function initialReconcileSeconds(samples: readonly Sample[], controller: string): number | undefined {
-  return samples.find((s) => s.name === "bird_operator_initial_reconcile_seconds" && s.labels.controller === controller)?.value;
+  return samples.find((s) => s.name === "bird_operator_initial_reconcile_seconds" && s.labels.controller === controller)
+    ?.value;
 }
 
 export function total(record: Record<string, number>): number {

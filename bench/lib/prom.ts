@@ -16,18 +16,25 @@ export function parseMetrics(text: string): Sample[] {
     const match = LINE.exec(line);
     if (!match) continue;
     const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? "").matchAll(LABEL)) labels[label[1] ?? ""] = (label[2] ?? "").replace(/\\(.)/g, "$1");
+    for (const label of (match[2] ?? "").matchAll(LABEL))
+      labels[label[1] ?? ""] = (label[2] ?? "").replace(/\\(.)/g, "$1");
     samples.push({ name: match[1] ?? "", labels, value: Number(match[3]) });
   }
   return samples;
 }
 
 /** Sum of a metric's samples whose labels match every given value. */
-export function sumOf(samples: readonly Sample[], name: string, match: Record<string, string | readonly string[]> = {}): number {
+export function sumOf(
+  samples: readonly Sample[],
+  name: string,
+  match: Record<string, string | readonly string[]> = {},
+): number {
   let total = 0;
   for (const s of samples) {
     if (s.name !== name) continue;
-    const ok = Object.entries(match).every(([k, v]) => (typeof v === "string" ? s.labels[k] === v : v.includes(s.labels[k] ?? "")));
+    const ok = Object.entries(match).every(([k, v]) =>
+      typeof v === "string" ? s.labels[k] === v : v.includes(s.labels[k] ?? ""),
+    );
     if (ok && Number.isFinite(s.value)) total += s.value;
   }
   return total;

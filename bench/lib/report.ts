@@ -55,7 +55,10 @@ export function writeResult(outDir: string, run: RunInfo, result: ScenarioResult
   mkdirSync(outDir, { recursive: true });
   const date = result.startedAt.slice(0, 10);
   const file = join(outDir, `${date}-${result.scenario}${suffix}.json`);
-  writeFileSync(file, `${JSON.stringify({ ...result, mode: run.mode, machine: run.machine, source: run.source, settings: run.settings }, replacer, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ ...result, mode: run.mode, machine: run.machine, source: run.source, settings: run.settings }, replacer, 2)}\n`,
+  );
   return file;
 }
 
@@ -68,7 +71,8 @@ function format(value: number | undefined, unit = ""): string {
   if (value === undefined) return "-";
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
-  const text = abs >= 100 || Number.isInteger(value) ? value.toFixed(0) : abs >= 10 ? value.toFixed(1) : value.toFixed(2);
+  const text =
+    abs >= 100 || Number.isInteger(value) ? value.toFixed(0) : abs >= 10 ? value.toFixed(1) : value.toFixed(2);
   return unit ? `${text} ${unit}` : text;
 }
 
@@ -76,13 +80,22 @@ function format(value: number | undefined, unit = ""): string {
 export function summaryTable(results: readonly ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "figure", "value", "goal", "ratio", "ok"]];
   for (const r of results) {
-    if (r.status === "blocked" || r.status === "failed") rows.push([r.scenario, `${r.status.toUpperCase()}: ${r.reason ?? ""}`.slice(0, 100), "", "", "", ""]);
+    if (r.status === "blocked" || r.status === "failed")
+      rows.push([r.scenario, `${r.status.toUpperCase()}: ${r.reason ?? ""}`.slice(0, 100), "", "", "", ""]);
     for (const f of r.figures) {
-      rows.push([r.scenario, f.name, format(f.value, f.unit), f.goal === undefined ? "" : format(f.goal, f.unit), f.ratio === undefined ? "" : format(f.ratio), f.met === undefined ? "" : f.met ? "yes" : "NO"]);
+      rows.push([
+        r.scenario,
+        f.name,
+        format(f.value, f.unit),
+        f.goal === undefined ? "" : format(f.goal, f.unit),
+        f.ratio === undefined ? "" : format(f.ratio),
+        f.met === undefined ? "" : f.met ? "yes" : "NO",
+      ]);
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  const line = (r: string[]): string => r.map((c, i) => (i >= 2 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ");
+  const line = (r: string[]): string =>
+    r.map((c, i) => (i >= 2 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ");
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [line(rows[0] ?? []), rule, ...rows.slice(1).map(line)].join("\n");
 }
@@ -93,16 +106,28 @@ export function boundNotes(results: readonly ScenarioResult[]): string {
   const details = provisioning?.details as
     | {
         necessaryBirdCalls?: { what: string; method: string; count: number; how: string; neededFor: string }[];
-        birdBound?: { forReady: { formula: string; seconds: number }; withSubscriptionDates: { formula: string; seconds: number } };
+        birdBound?: {
+          forReady: { formula: string; seconds: number };
+          withSubscriptionDates: { formula: string; seconds: number };
+        };
         bareClient?: { writes: number; seconds: number; concurrency: number };
       }
     | undefined;
   if (!details?.necessaryBirdCalls || !details.birdBound || !details.bareClient) return "";
   const lines = ["Strictly necessary Bird calls for the provisioning scenario (how they were counted):"];
-  for (const l of details.necessaryBirdCalls) lines.push(`  ${String(l.count).padStart(6)} ${l.method.padEnd(4)} ${l.what}${l.neededFor === "status" ? " [status only, not needed for Ready]" : ""}: ${l.how}`);
-  lines.push(`  Bird bound (Ready):       ${details.birdBound.forReady.formula} = ${details.birdBound.forReady.seconds.toFixed(2)} s`);
-  lines.push(`  Bird bound (with dates):  ${details.birdBound.withSubscriptionDates.formula} = ${details.birdBound.withSubscriptionDates.seconds.toFixed(2)} s`);
-  lines.push(`  Kubernetes bound:         a bare client made the operator's ${details.bareClient.writes} writes in ${details.bareClient.seconds.toFixed(2)} s (${details.bareClient.concurrency} in flight)`);
+  for (const l of details.necessaryBirdCalls)
+    lines.push(
+      `  ${String(l.count).padStart(6)} ${l.method.padEnd(4)} ${l.what}${l.neededFor === "status" ? " [status only, not needed for Ready]" : ""}: ${l.how}`,
+    );
+  lines.push(
+    `  Bird bound (Ready):       ${details.birdBound.forReady.formula} = ${details.birdBound.forReady.seconds.toFixed(2)} s`,
+  );
+  lines.push(
+    `  Bird bound (with dates):  ${details.birdBound.withSubscriptionDates.formula} = ${details.birdBound.withSubscriptionDates.seconds.toFixed(2)} s`,
+  );
+  lines.push(
+    `  Kubernetes bound:         a bare client made the operator's ${details.bareClient.writes} writes in ${details.bareClient.seconds.toFixed(2)} s (${details.bareClient.concurrency} in flight)`,
+  );
   lines.push("  bound = max(Bird bound, Kubernetes bound); achieved / bound is in the table.");
   return lines.join("\n");
 }

@@ -19,7 +19,12 @@ export class ReadyTracker<T extends Tracked = Tracked> {
   private readonly waiters = new Set<() => void>();
 
   constructor(cluster: BenchCluster, path: string) {
-    this.informer = new Informer<T>({ kubeConfig: cluster.kubeConfig, http: cluster.http, paths: [path], logger: silentLogger() });
+    this.informer = new Informer<T>({
+      kubeConfig: cluster.kubeConfig,
+      http: cluster.http,
+      paths: [path],
+      logger: silentLogger(),
+    });
     this.informer.on((type, object) => {
       const key = objectKey(object);
       if (type === "delete") {
@@ -90,7 +95,13 @@ export class ReadyTracker<T extends Tracked = Tracked> {
       if (this.readyAt.has(key)) continue;
       const object = this.informer.get(key);
       const ready = findCondition(object?.status?.conditions, "Ready");
-      const reason = !object ? "Missing" : !ready ? "NoCondition" : ready.observedGeneration !== object.metadata?.generation ? `Stale:${ready.reason}` : ready.reason;
+      const reason = !object
+        ? "Missing"
+        : !ready
+          ? "NoCondition"
+          : ready.observedGeneration !== object.metadata?.generation
+            ? `Stale:${ready.reason}`
+            : ready.reason;
       reasons[reason] = (reasons[reason] ?? 0) + 1;
     }
     return reasons;
@@ -109,7 +120,11 @@ export class ReadyTracker<T extends Tracked = Tracked> {
 }
 
 /** Waits until `probe` has returned the same value for `quietMs` (e.g. a call counter that stopped moving). */
-export async function waitQuiet(probe: () => Promise<number> | number, quietMs: number, timeoutMs: number): Promise<boolean> {
+export async function waitQuiet(
+  probe: () => Promise<number> | number,
+  quietMs: number,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   let since = Date.now();

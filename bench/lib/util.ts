@@ -8,7 +8,11 @@ export function sleep(ms: number): Promise<void> {
  * Runs `work` on every item with at most `concurrency` in flight and resolves with the results in input order. The
  * first failure rejects once everything in flight has settled, so no request keeps running behind the caller's back.
  */
-export async function pool<T, R>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: { error: unknown } | undefined;
@@ -36,7 +40,11 @@ export function percentile(values: readonly number[], p: number): number | undef
 }
 
 /** Polls `probe` every `intervalMs` until it returns a value; undefined when the deadline passes. */
-export async function pollUntil<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 250): Promise<T | undefined> {
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

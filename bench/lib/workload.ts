@@ -27,11 +27,33 @@ export type NumberKind = (typeof NUMBER_KINDS)[number];
 /** Destination countries for numbers, one per number in rotation; all among the simulator's 25. */
 const NUMBER_DESTINATIONS = ["US", "CA", "GB", "NL", "DE", "BE", "FR", "ES", "IT"];
 /** Alpha senders cannot reach the USA or Canada; none of these is blocked for the bench's senders. */
-export const SENDER_COUNTRIES = ["GB", "NL", "DE", "BE", "FR", "ES", "IT", "PT", "IE", "AT", "CH", "SE", "NO", "DK", "FI", "PL"];
+export const SENDER_COUNTRIES = [
+  "GB",
+  "NL",
+  "DE",
+  "BE",
+  "FR",
+  "ES",
+  "IT",
+  "PT",
+  "IE",
+  "AT",
+  "CH",
+  "SE",
+  "NO",
+  "DK",
+  "FI",
+  "PL",
+];
 /** Countries the reaction scenario adds, one new one per change. */
 export const EXTRA_DESTINATIONS = ["PT", "IE", "AT", "CH", "SE", "NO", "DK", "FI", "PL", "AU"];
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: Record<string, unknown> };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  spec: Record<string, unknown>;
+};
 
 export function numberKind(index: number): NumberKind {
   return NUMBER_KINDS[index % NUMBER_KINDS.length] as NumberKind;
@@ -52,7 +74,9 @@ export function phoneNumberToBuy(fixture: Fixture, index: number): Manifest {
       workspaceRef: { name: fixture.workspace },
       countryCode: kind.countryCode,
       type: kind.type,
-      destinations: [{ capability: kind.capability, countryCodes: [NUMBER_DESTINATIONS[index % NUMBER_DESTINATIONS.length]] }],
+      destinations: [
+        { capability: kind.capability, countryCodes: [NUMBER_DESTINATIONS[index % NUMBER_DESTINATIONS.length]] },
+      ],
     },
   };
 }
@@ -72,7 +96,10 @@ export function senderName(index: number): string {
 }
 
 export function senderCountries(index: number, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => SENDER_COUNTRIES[(index + i) % SENDER_COUNTRIES.length] ?? "GB").sort();
+  return Array.from(
+    { length: count },
+    (_, i) => SENDER_COUNTRIES[(index + i) % SENDER_COUNTRIES.length] ?? "GB",
+  ).sort();
 }
 
 export function alphaSender(fixture: Fixture, index: number, countries: number): Manifest {
@@ -80,7 +107,11 @@ export function alphaSender(fixture: Fixture, index: number, countries: number):
     apiVersion: API_VERSION,
     kind: "AlphaSender",
     metadata: { name: `as-${pad(index, 4)}`, namespace: fixture.namespace },
-    spec: { workspaceRef: { name: fixture.workspace }, alphaString: senderName(index), countries: senderCountries(index, countries) },
+    spec: {
+      workspaceRef: { name: fixture.workspace },
+      alphaString: senderName(index),
+      countries: senderCountries(index, countries),
+    },
   };
 }
 

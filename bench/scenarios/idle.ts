@@ -12,14 +12,23 @@ import { round, seconds, sleep } from "../lib/util.js";
 import type { ProvisionedWorld } from "./provisioning.js";
 
 /** GETs in a time window by what they serve; the workspace check is the one-item sender list (`limit=1`). */
-function classifyGets(recent: readonly CallRecord[], from: number, to: number): { numbers: number; senders: number; workspaceCheck: number; byPath: Record<string, number> } {
+function classifyGets(
+  recent: readonly CallRecord[],
+  from: number,
+  to: number,
+): { numbers: number; senders: number; workspaceCheck: number; byPath: Record<string, number> } {
   const out = { numbers: 0, senders: 0, workspaceCheck: 0, byPath: {} as Record<string, number> };
   for (const call of recent) {
     const at = Date.parse(call.time);
     if (call.method !== "GET" || at < from || at > to) continue;
     const route = shortRoute(call.route);
     const query = new URLSearchParams(call.path.split("?")[1] ?? "");
-    const purpose = route === "numbers-alpha" && query.get("limit") === "1" ? "workspaceCheck" : isSenderRoute(route) ? "senders" : "numbers";
+    const purpose =
+      route === "numbers-alpha" && query.get("limit") === "1"
+        ? "workspaceCheck"
+        : isSenderRoute(route)
+          ? "senders"
+          : "numbers";
     out[purpose]++;
     const key = `${purpose}: GET ${route}`;
     out.byPath[key] = (out.byPath[key] ?? 0) + 1;
@@ -57,7 +66,10 @@ export async function runIdle(ctx: BenchContext, world: ProvisionedWorld): Promi
   await operator.waitReady();
   const firstPassStart = await operator.metrics();
   log(`idle: operator restarted with --resync ${resyncMs}ms; waiting for its first pass`);
-  const reconciled = async (): Promise<number> => sumOf(await operator.metrics(), "controller_runtime_reconcile_total", { controller: ["phonenumber", "alphasender"] });
+  const reconciled = async (): Promise<number> =>
+    sumOf(await operator.metrics(), "controller_runtime_reconcile_total", {
+      controller: ["phonenumber", "alphasender"],
+    });
   const deadline = Date.now() + Math.min(sizes.timeoutMs, 10 * 60_000);
   while ((await reconciled()) < n + s && Date.now() < deadline) await sleep(200);
   await waitQuiet(() => world.bird.sim.callRecorder.count(), Math.min(2000, resyncMs / 3), 60_000);
@@ -87,14 +99,35 @@ export async function runIdle(ctx: BenchContext, world: ProvisionedWorld): Promi
   const kubeWrites = total(deltas.kubeWrites) + events.creates + events.patches;
   const per1000 = (x: number): number => round((x * 1000) / Math.max(1, n));
   const figures = [
-    underGoal("number GETs per resync per 1,000 numbers", per1000(numberGets), "", per1000(numberGoal), `${numberGets} per resync for ${n} numbers; goal ceil(${n}/99) list pages`),
-    underGoal("sender GETs per resync", senderGets, "", senderListGoal + s, `goal ceil(${sendersInWorkspace}/99) list pages + one per sender (${s}); list pages alone: ${senderListGoal}`),
-    info("workspace check GETs per resync", perResync(gets.workspaceCheck), "", "BirdWorkspace Ready: one cheap authenticated call"),
+    underGoal(
+      "number GETs per resync per 1,000 numbers",
+      per1000(numberGets),
+      "",
+      per1000(numberGoal),
+      `${numberGets} per resync for ${n} numbers; goal ceil(${n}/99) list pages`,
+    ),
+    underGoal(
+      "sender GETs per resync",
+      senderGets,
+      "",
+      senderListGoal + s,
+      `goal ceil(${sendersInWorkspace}/99) list pages + one per sender (${s}); list pages alone: ${senderListGoal}`,
+    ),
+    info(
+      "workspace check GETs per resync",
+      perResync(gets.workspaceCheck),
+      "",
+      "BirdWorkspace Ready: one cheap authenticated call",
+    ),
     info("Bird GETs per resync, all", perResync(calls.gets), ""),
     underGoal("Bird writes", calls.posts, "", 0),
     underGoal("Kubernetes writes", kubeWrites, "", 0),
     info("restart: Bird GETs (first pass)", firstPassCalls.gets, "", `${firstPassCalls.posts} POSTs`),
-    info("restart: Kubernetes writes (first pass)", total(firstPassOperator.kubeWrites) + firstPassEvents.creates + firstPassEvents.patches, ""),
+    info(
+      "restart: Kubernetes writes (first pass)",
+      total(firstPassOperator.kubeWrites) + firstPassEvents.creates + firstPassEvents.patches,
+      "",
+    ),
   ];
   return {
     scenario: "idle",

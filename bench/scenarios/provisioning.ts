@@ -5,7 +5,14 @@ import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
 import { callsBetween, PROVISIONING_DELAY_MS, snapshotCalls, startBenchSimulator } from "../lib/bird.js";
 import { bareClientWrites, birdBound, necessaryBirdCalls } from "../lib/bound.js";
-import { apiserverRequests, apiserverWrites, CRD_BASE, createFixture, createNamespace, waitWorkspaceReady } from "../lib/cluster.js";
+import {
+  apiserverRequests,
+  apiserverWrites,
+  CRD_BASE,
+  createFixture,
+  createNamespace,
+  waitWorkspaceReady,
+} from "../lib/cluster.js";
 import type { Fixture } from "../../test/support/fixtures.js";
 import type { BenchContext } from "../lib/context.js";
 import { controlPlanePids, cpuBetween, cpuSnapshot } from "../lib/cpu.js";
@@ -41,7 +48,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const { cluster, sizes, log } = ctx;
   const startedAt = new Date();
   const bird = await startBenchSimulator();
-  for (let i = 0; i < sizes.senders; i++) bird.sim.addSender({ alphaString: senderName(i), workspaceId: DEFAULT_WORKSPACE_ID });
+  for (let i = 0; i < sizes.senders; i++)
+    bird.sim.addSender({ alphaString: senderName(i), workspaceId: DEFAULT_WORKSPACE_ID });
   const fixture = await createFixture(cluster, bird.url, "prov");
   const operator = await BenchOperator.start({
     kubeconfigPath: cluster.kubeconfigPath,
@@ -102,7 +110,10 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const created = await createAll(cluster, interleave(world.numbers, world.senders));
   log(`provisioning: created in ${created.lastAt - created.firstAt} ms; waiting for Ready`);
   const numbersReady = await numberTracker.waitReady(numberKeys, sizes.timeoutMs - (Date.now() - created.firstAt));
-  const sendersReady = await senderTracker.waitReady(senderKeys, Math.max(numbersReady ? 60_000 : 0, sizes.timeoutMs - (Date.now() - created.firstAt)));
+  const sendersReady = await senderTracker.waitReady(
+    senderKeys,
+    Math.max(numbersReady ? 60_000 : 0, sizes.timeoutMs - (Date.now() - created.firstAt)),
+  );
   const cpuAtReady = cpuSnapshot(cpuRoles);
   const numbersDoneAt = numberTracker.lastReady(numberKeys);
   const sendersDoneAt = senderTracker.lastReady(senderKeys);
@@ -119,7 +130,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const deltas = operatorDeltas(metricsBefore, await operator.metrics());
   const apiDelta = diffGroups(apiBefore, await apiserverWrites(cluster));
   const events = eventWrites(apiDelta);
-  log(`provisioning: numbers ${numbersReady ? "Ready" : "NOT Ready"}, senders ${sendersReady ? "Ready" : "NOT Ready"}; measuring the bare client`);
+  log(
+    `provisioning: numbers ${numbersReady ? "Ready" : "NOT Ready"}, senders ${sendersReady ? "Ready" : "NOT Ready"}; measuring the bare client`,
+  );
 
   const groups: Record<string, number> = {};
   for (const m of world.numbers) {
@@ -130,7 +143,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
     numberGroups: groups,
     senders: sizes.senders,
     countriesPerSender: sizes.countriesPerSender,
-    sendersInWorkspace: bird.sim.snapshot(false).workspaces.find((w) => w.workspaceId === DEFAULT_WORKSPACE_ID)?.senderCount ?? sizes.senders,
+    sendersInWorkspace:
+      bird.sim.snapshot(false).workspaces.find((w) => w.workspaceId === DEFAULT_WORKSPACE_ID)?.senderCount ??
+      sizes.senders,
   });
   const birdForReady = birdBound(lines, ["ready"], PROVISIONING_DELAY_MS);
   const birdWithStatus = birdBound(lines, ["ready", "status"], PROVISIONING_DELAY_MS);
@@ -142,7 +157,11 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   let createsAlone: number;
   try {
     const cpuBeforeBare = cpuSnapshot(cpuRoles);
-    bare = await bareClientWrites(cluster, { crd: atReady.kubeWrites, eventCreates: eventsAtReady.creates, eventPatches: eventsAtReady.patches }, { PhoneNumber: sizes.numbers, AlphaSender: sizes.senders, BirdWorkspace: 1 });
+    bare = await bareClientWrites(
+      cluster,
+      { crd: atReady.kubeWrites, eventCreates: eventsAtReady.creates, eventPatches: eventsAtReady.patches },
+      { PhoneNumber: sizes.numbers, AlphaSender: sizes.senders, BirdWorkspace: 1 },
+    );
     cpuBare = cpuBetween(cpuBeforeBare, cpuSnapshot(cpuRoles));
     // Context, not the goal's bound: the same creates by the same client, alone on the API server, in a namespace nobody watches.
     createsAlone = await replayCreates(cluster, interleave(world.numbers, world.senders));
@@ -157,7 +176,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const controlPlaneSeconds = ((cpuRun.byRole["kube-apiserver"] ?? 0) + (cpuRun.byRole.etcd ?? 0)) / cores;
   const boundWithStatus = Math.max(birdWithStatus.seconds, bare.seconds);
 
-  const doneAt = numbersDoneAt !== undefined && sendersDoneAt !== undefined ? Math.max(numbersDoneAt, sendersDoneAt) : undefined;
+  const doneAt =
+    numbersDoneAt !== undefined && sendersDoneAt !== undefined ? Math.max(numbersDoneAt, sendersDoneAt) : undefined;
   const achieved = doneAt === undefined ? undefined : seconds(doneAt - created.firstAt);
   const numbersSeconds = numbersDoneAt === undefined ? undefined : seconds(numbersDoneAt - created.firstAt);
   const operatorKubeWrites = total(deltas.kubeWrites) + events.creates + events.patches;
@@ -169,15 +189,39 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       ...underGoal("achieved / bound", achieved === undefined ? undefined : achieved / bound, "", GOAL_RATIO),
       note: `bound ${round(bound)} s = max(Bird ${round(birdForReady.seconds)} s, bare client ${round(bare.seconds)} s)`,
     },
-    info("achieved / bound incl. subscription GETs", achieved === undefined ? undefined : achieved / boundWithStatus, "", `bound ${round(boundWithStatus)} s (Bird ${round(birdWithStatus.seconds)} s)`),
+    info(
+      "achieved / bound incl. subscription GETs",
+      achieved === undefined ? undefined : achieved / boundWithStatus,
+      "",
+      `bound ${round(boundWithStatus)} s (Bird ${round(birdWithStatus.seconds)} s)`,
+    ),
     info("time to all PhoneNumbers Ready", numbersSeconds, "s"),
-    info("time to all AlphaSenders Ready", sendersDoneAt === undefined ? undefined : seconds(sendersDoneAt - created.firstAt), "s"),
+    info(
+      "time to all AlphaSenders Ready",
+      sendersDoneAt === undefined ? undefined : seconds(sendersDoneAt - created.firstAt),
+      "s",
+    ),
     info("creates (bench client, parallel)", seconds(created.lastAt - created.firstAt), "s"),
-    info("Bird calls", calls.total, "", `${calls.gets} GET + ${calls.posts} POST; strictly necessary: ${birdForReady.gets} GET + ${birdForReady.posts} POST`),
+    info(
+      "Bird calls",
+      calls.total,
+      "",
+      `${calls.gets} GET + ${calls.posts} POST; strictly necessary: ${birdForReady.gets} GET + ${birdForReady.posts} POST`,
+    ),
     underGoal("Bird 429s", calls.tooManyRequests, "", 0),
-    info("Kubernetes writes until all Ready", bare.writes, "", `incl. ${eventsAtReady.creates + eventsAtReady.patches} Event writes; ${operatorKubeWrites} with the 3 s after`),
+    info(
+      "Kubernetes writes until all Ready",
+      bare.writes,
+      "",
+      `incl. ${eventsAtReady.creates + eventsAtReady.patches} Event writes; ${operatorKubeWrites} with the 3 s after`,
+    ),
     info("bound: Bird rate limits", birdForReady.seconds, "s"),
-    info("bound: bare client writes", bare.seconds, "s", `${bare.writes} writes at ${Math.round(bare.writesPerSecond)}/s, ${bare.concurrency} in flight`),
+    info(
+      "bound: bare client writes",
+      bare.seconds,
+      "s",
+      `${bare.writes} writes at ${Math.round(bare.writesPerSecond)}/s, ${bare.concurrency} in flight`,
+    ),
     info("the same creates, alone", createsAlone, "s", "the API server's share of the run that the bound leaves out"),
     info(
       "control plane alone / bound",
@@ -185,8 +229,18 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       "",
       `the API server and etcd used ${round(controlPlaneSeconds * cores)} CPU s until all Ready, ${round(controlPlaneSeconds)} s of all ${cores} cores: an operator using no CPU at all could not finish sooner on this machine`,
     ),
-    info("CPU seconds until all Ready", cpuRun.total, "s", `${describeCpu(cpuRun.byRole)} over ${cpuRun.wallSeconds} s on ${cores} cores`),
-    info("CPU seconds of the bare client's writes", cpuBare.total, "s", `${describeCpu(cpuBare.byRole)} over ${cpuBare.wallSeconds} s`),
+    info(
+      "CPU seconds until all Ready",
+      cpuRun.total,
+      "s",
+      `${describeCpu(cpuRun.byRole)} over ${cpuRun.wallSeconds} s on ${cores} cores`,
+    ),
+    info(
+      "CPU seconds of the bare client's writes",
+      cpuBare.total,
+      "s",
+      `${describeCpu(cpuBare.byRole)} over ${cpuBare.wallSeconds} s`,
+    ),
     info(
       "achieved / (creates alone + bare client writes)",
       achieved === undefined ? undefined : achieved / (createsAlone + bare.seconds),
@@ -211,23 +265,38 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       senders: sizes.senders,
       countriesPerSender: sizes.countriesPerSender,
       numberGroups: groups,
-      timing: "The operator runs and is idle (caches synced, workspace Ready) before the first create; creates go out 32 in parallel; the clock starts when the first create is sent and stops when the bench's watch sees the last object Ready for its generation.",
+      timing:
+        "The operator runs and is idle (caches synced, workspace Ready) before the first create; creates go out 32 in parallel; the clock starts when the first create is sent and stops when the bench's watch sees the last object Ready for its generation.",
       createSeconds: seconds(created.lastAt - created.firstAt),
       birdCalls: calls,
       necessaryBirdCalls: lines,
       birdBound: { forReady: birdForReady, withSubscriptionDates: birdWithStatus },
       bareClient: bare,
-      cpu: { untilReady: cpuRun, bareClient: cpuBare, note: "CPU seconds (user + system) from /proc; bench = this process: the simulator, the watches, the creates, the bare client" },
+      cpu: {
+        untilReady: cpuRun,
+        bareClient: cpuBare,
+        note: "CPU seconds (user + system) from /proc; bench = this process: the simulator, the watches, the creates, the bare client",
+      },
       createsAloneSeconds: createsAlone,
       bound: { seconds: bound, withSubscriptionDates: boundWithStatus },
       kubeWrites: { ...deltas.kubeWrites, "Event create": events.creates, "Event patch": events.patches },
-      kubeWritesUntilReady: { ...atReady.kubeWrites, "Event create": eventsAtReady.creates, "Event patch": eventsAtReady.patches },
+      kubeWritesUntilReady: {
+        ...atReady.kubeWrites,
+        "Event create": eventsAtReady.creates,
+        "Event patch": eventsAtReady.patches,
+      },
       apiserverWrites: apiDelta,
       apiserverReadsUntilReady: readsAtReady,
       operator: deltas,
       purchases: bird.sim.purchases().length,
-      notReady: { numbers: numberTracker.notReadyReasons(numberKeys), senders: senderTracker.notReadyReasons(senderKeys) },
-      notReadyExamples: { numbers: numberTracker.notReadyExamples(numberKeys), senders: senderTracker.notReadyExamples(senderKeys) },
+      notReady: {
+        numbers: numberTracker.notReadyReasons(numberKeys),
+        senders: senderTracker.notReadyReasons(senderKeys),
+      },
+      notReadyExamples: {
+        numbers: numberTracker.notReadyExamples(numberKeys),
+        senders: senderTracker.notReadyExamples(senderKeys),
+      },
       timeline,
     },
   };

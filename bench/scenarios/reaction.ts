@@ -34,7 +34,15 @@ export async function runReaction(ctx: BenchContext, world: ProvisionedWorld): P
   await waitQuiet(() => recorder.count(), 2000, 60_000);
   const targets = world.numbers.map(keyOf).filter((key) => world.numberTracker.readyTime(key) !== undefined);
   if (targets.length === 0) {
-    return { scenario: "reaction", status: "blocked", reason: "no PhoneNumber is Ready after provisioning", startedAt: startedAt.toISOString(), durationSeconds: 0, figures: [], details: {} };
+    return {
+      scenario: "reaction",
+      status: "blocked",
+      reason: "no PhoneNumber is Ready after provisioning",
+      startedAt: startedAt.toISOString(),
+      durationSeconds: 0,
+      figures: [],
+      details: {},
+    };
   }
   log(`reaction: ${sizes.reactionChanges} spec changes, one at a time`);
   const samples: Sample[] = [];
@@ -53,7 +61,11 @@ export async function runReaction(ctx: BenchContext, world: ProvisionedWorld): P
       method: "PATCH",
       path: `${collectionPath("PhoneNumber", namespace ?? "")}/${name}`,
       contentType: "application/merge-patch+json",
-      body: { spec: { destinations: [{ capability: destination.capability, countryCodes: [...destination.countryCodes, country] }] } },
+      body: {
+        spec: {
+          destinations: [{ capability: destination.capability, countryCodes: [...destination.countryCodes, country] }],
+        },
+      },
     });
     const ackAt = Date.now();
     const first = await firstCallAfter(world, before, sentAt);
@@ -62,7 +74,12 @@ export async function runReaction(ctx: BenchContext, world: ProvisionedWorld): P
       continue;
     }
     const at = Date.parse(first.time);
-    samples.push({ key, fromSendMs: at - sentAt, fromAckMs: at - ackAt, route: `${first.method} ${shortRoute(first.route)}` });
+    samples.push({
+      key,
+      fromSendMs: at - sentAt,
+      fromAckMs: at - ackAt,
+      route: `${first.method} ${shortRoute(first.route)}`,
+    });
     await world.numberTracker.waitReady([key], 30_000);
     await waitQuiet(() => recorder.count(), 150, 10_000);
   }
@@ -85,7 +102,8 @@ export async function runReaction(ctx: BenchContext, world: ProvisionedWorld): P
     durationSeconds: seconds(Date.now() - startedAt.getTime()),
     figures,
     details: {
-      timing: "t0 = just before the PATCH is sent; t1 = arrival time of the first Bird API call at the simulator after t0 (simulator call log, same process and clock). Bird's 50 +/- 20 ms latency is applied after arrival, so it is not part of the figure.",
+      timing:
+        "t0 = just before the PATCH is sent; t1 = arrival time of the first Bird API call at the simulator after t0 (simulator call log, same process and clock). Bird's 50 +/- 20 ms latency is applied after arrival, so it is not part of the figure.",
       firstCallRoutes: routes,
       meanMs: fromSend.length ? round(fromSend.reduce((a, b) => a + b, 0) / fromSend.length) : undefined,
       samples,

@@ -3,14 +3,27 @@ import { PHONE_NUMBER_PLURAL, type PhoneNumber } from "../../src/api/v1alpha1/in
 import { isReady } from "../../src/runtime/status.js";
 import type { RunningSimulator } from "../../src/simulator/index.js";
 import { DEFAULT_WORKSPACE_ID } from "../../src/simulator/types.js";
-import { BIRD_GET_BURST, BIRD_GET_PER_SECOND, callsBetween, snapshotCalls, startBenchSimulator, type CallSummary } from "../lib/bird.js";
+import {
+  BIRD_GET_BURST,
+  BIRD_GET_PER_SECOND,
+  callsBetween,
+  snapshotCalls,
+  startBenchSimulator,
+  type CallSummary,
+} from "../lib/bird.js";
 import { bareClientWrites } from "../lib/bound.js";
 import { apiserverWrites, CRD_BASE, createFixture, waitWorkspaceReady } from "../lib/cluster.js";
 import type { Fixture } from "../../test/support/fixtures.js";
 import type { BenchContext } from "../lib/context.js";
 import { createAll } from "../lib/kube.js";
 import { BenchOperator, type BenchOperatorOptions } from "../lib/operator-process.js";
-import { eventWrites, initialReconcileSeconds, operatorDeltas, total, type OperatorDeltas } from "../lib/operator-metrics.js";
+import {
+  eventWrites,
+  initialReconcileSeconds,
+  operatorDeltas,
+  total,
+  type OperatorDeltas,
+} from "../lib/operator-metrics.js";
 import { diffGroups, sumOf, type Sample } from "../lib/prom.js";
 import { info, statusOf, underGoal, type Figure, type ScenarioResult } from "../lib/report.js";
 import { ReadyTracker, waitQuiet } from "../lib/tracker.js";
@@ -47,7 +60,11 @@ class Sampler {
         if (mem) this.peakRss = Math.max(this.peakRss, mem.rssBytes);
         if (tick++ % 4 === 0) {
           await this.refresh();
-          this.timeline.push({ t: seconds(Date.now() - this.operator.startedAt), rssMB: round((mem?.rssBytes ?? 0) / MB, 1), ...point(this) });
+          this.timeline.push({
+            t: seconds(Date.now() - this.operator.startedAt),
+            rssMB: round((mem?.rssBytes ?? 0) / MB, 1),
+            ...point(this),
+          });
         }
         await sleep(250);
       }
@@ -75,7 +92,11 @@ function hasSubscriptionDetails(pn: PhoneNumber | undefined): boolean {
   return Boolean(pn?.status?.subscription?.startAt && pn.status.monthlyPrice);
 }
 
-function countWhere(tracker: ReadyTracker<PhoneNumber>, keys: readonly string[], predicate: (pn: PhoneNumber | undefined) => boolean): number {
+function countWhere(
+  tracker: ReadyTracker<PhoneNumber>,
+  keys: readonly string[],
+  predicate: (pn: PhoneNumber | undefined) => boolean,
+): number {
   let n = 0;
   for (const key of keys) if (predicate(tracker.informer.get(key))) n++;
   return n;
@@ -105,7 +126,13 @@ interface Adoption {
  * are Ready, then fetches the subscription dates it deferred (one GET per number at Bird's 50 GET/s: about M / 50 s
  * after the first 1 to 31 s) and goes quiet. Then it is stopped, leaving the statuses a restart finds.
  */
-async function adopt(ctx: BenchContext, bird: RunningSimulator, fixture: Fixture, tracker: ReadyTracker<PhoneNumber>, keys: readonly string[]): Promise<Adoption> {
+async function adopt(
+  ctx: BenchContext,
+  bird: RunningSimulator,
+  fixture: Fixture,
+  tracker: ReadyTracker<PhoneNumber>,
+  keys: readonly string[],
+): Promise<Adoption> {
   const { cluster, sizes, log } = ctx;
   const m = keys.length;
   const callsBefore = snapshotCalls(bird);
@@ -147,10 +174,18 @@ async function adopt(ctx: BenchContext, bird: RunningSimulator, fixture: Fixture
     log(
       `scale: set-up: all ${m} Ready after ${seconds((doneAt ?? Date.now()) - operator.startedAt)} s; waiting for the subscription dates of ${lacking} (one deferred GET each at Bird's ${BIRD_GET_PER_SECOND}/s: at least ${round(getsSeconds, 1)} s) and for the operator to go quiet`,
     );
-    const datesAt = await pollUntil(() => (countWhere(tracker, keys, hasSubscriptionDetails) === m ? Date.now() : undefined), Math.max(0, deadline - Date.now()), 500);
-    if (datesAt === undefined) log(`scale: set-up: gave up waiting for subscription dates: ${m - countWhere(tracker, keys, hasSubscriptionDetails)} statuses still lack them`);
+    const datesAt = await pollUntil(
+      () => (countWhere(tracker, keys, hasSubscriptionDetails) === m ? Date.now() : undefined),
+      Math.max(0, deadline - Date.now()),
+      500,
+    );
+    if (datesAt === undefined)
+      log(
+        `scale: set-up: gave up waiting for subscription dates: ${m - countWhere(tracker, keys, hasSubscriptionDetails)} statuses still lack them`,
+      );
     // Work after the dates (their status writes, a workspace recount) is part of the set-up, not of the restart.
-    const activity = async (): Promise<number> => bird.sim.callRecorder.count() + sumOf(await operator.metrics(), "bird_operator_kube_writes_total");
+    const activity = async (): Promise<number> =>
+      bird.sim.callRecorder.count() + sumOf(await operator.metrics(), "bird_operator_kube_writes_total");
     const quiet = await waitQuiet(activity, sizes.steadyMs, Math.max(sizes.steadyMs * 2, deadline - Date.now()));
     const quietAt = Date.now() - sizes.steadyMs;
     const steady = operator.memory();
@@ -204,7 +239,13 @@ interface Restart {
  * each of them was reconciled once, as the operator itself reports it (bird_operator_initial_reconcile_seconds,
  * polled on /metrics). Then it runs until quiet for the steady resident set.
  */
-async function restart(ctx: BenchContext, bird: RunningSimulator, fixture: Fixture, tracker: ReadyTracker<PhoneNumber>, keys: readonly string[]): Promise<Restart> {
+async function restart(
+  ctx: BenchContext,
+  bird: RunningSimulator,
+  fixture: Fixture,
+  tracker: ReadyTracker<PhoneNumber>,
+  keys: readonly string[],
+): Promise<Restart> {
   const { cluster, sizes, log } = ctx;
   const callsBefore = snapshotCalls(bird);
   const apiBefore = await apiserverWrites(cluster);
@@ -222,7 +263,8 @@ async function restart(ctx: BenchContext, bird: RunningSimulator, fixture: Fixtu
     const readyz = operator.waitReady(sizes.timeoutMs).catch(() => undefined);
     const found = await pollUntil(
       async () => {
-        if (!operator.running) throw new Error(`the operator exited with ${operator.exit?.code}:\n${operator.tail(40)}`);
+        if (!operator.running)
+          throw new Error(`the operator exited with ${operator.exit?.code}:\n${operator.tail(40)}`);
         const samples = await sampler.refresh();
         const value = initialReconcileSeconds(samples, CONTROLLER);
         return value === undefined ? undefined : { value, at: Date.now(), samples };
@@ -234,13 +276,20 @@ async function restart(ctx: BenchContext, bird: RunningSimulator, fixture: Fixtu
     const eventsUntilObserved = eventWrites(diffGroups(apiBefore, await apiserverWrites(cluster)));
     const operatorUntilObserved = operatorDeltas([], found?.samples ?? sampler.samples);
     const readyzAt = await readyz;
-    log(`scale: restart: ${found ? `all observed after ${round(found.value, 1)} s` : "NOT all observed"}; waiting for the operator to go quiet (no Bird call, no write for ${sizes.steadyMs} ms)`);
-    const activity = async (): Promise<number> => bird.sim.callRecorder.count() + sumOf(await operator.metrics(), "bird_operator_kube_writes_total");
+    log(
+      `scale: restart: ${found ? `all observed after ${round(found.value, 1)} s` : "NOT all observed"}; waiting for the operator to go quiet (no Bird call, no write for ${sizes.steadyMs} ms)`,
+    );
+    const activity = async (): Promise<number> =>
+      bird.sim.callRecorder.count() + sumOf(await operator.metrics(), "bird_operator_kube_writes_total");
     const quiet = await waitQuiet(activity, sizes.steadyMs, sizes.timeoutMs);
     const quietAt = Date.now() - sizes.steadyMs;
     const steady = operator.memory();
     const after = await operator.metrics();
-    const initialPasses = Object.fromEntries(after.filter((s) => s.name === "bird_operator_initial_reconcile_seconds").map((s) => [s.labels.controller ?? "", s.value]));
+    const initialPasses = Object.fromEntries(
+      after
+        .filter((s) => s.name === "bird_operator_initial_reconcile_seconds")
+        .map((s) => [s.labels.controller ?? "", s.value]),
+    );
     return {
       observed: found !== undefined,
       gaugeSeconds: found === undefined ? undefined : round(found.value, 3),
@@ -284,11 +333,19 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
     for (let k = 0; k < NUMBER_KINDS.length; k++) {
       const kind = NUMBER_KINDS[k];
       const count = Math.floor(m / NUMBER_KINDS.length) + (k < m % NUMBER_KINDS.length ? 1 : 0);
-      if (kind && count > 0) numberStrings.push(...bird.sim.addNumbers({ countryCode: kind.countryCode, type: kind.type, count, workspaceId: DEFAULT_WORKSPACE_ID }).map((n) => n.numberString));
+      if (kind && count > 0)
+        numberStrings.push(
+          ...bird.sim
+            .addNumbers({ countryCode: kind.countryCode, type: kind.type, count, workspaceId: DEFAULT_WORKSPACE_ID })
+            .map((n) => n.numberString),
+        );
     }
     const fixture = await createFixture(cluster, bird.url, "scale");
     // The same process with nothing to manage (it checks the workspace, so the adoption starts from a Ready one).
-    const warmup = await BenchOperator.start({ ...operatorOptions(ctx, fixture), logFile: join(ctx.workDir, "scale-warmup-operator.log") });
+    const warmup = await BenchOperator.start({
+      ...operatorOptions(ctx, fixture),
+      logFile: join(ctx.workDir, "scale-warmup-operator.log"),
+    });
     await warmup.waitReady();
     await waitWorkspaceReady(cluster, fixture);
     await sleep(2000);
@@ -298,25 +355,60 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
     const manifests: Manifest[] = numberStrings.map((numberString, i) => phoneNumberToAdopt(fixture, i, numberString));
     log(`scale: set-up: creating ${m} PhoneNumbers to adopt`);
     const created = await createAll(cluster, manifests);
-    const tracker = new ReadyTracker<PhoneNumber>(cluster, `${CRD_BASE}/namespaces/${fixture.namespace}/${PHONE_NUMBER_PLURAL}`);
+    const tracker = new ReadyTracker<PhoneNumber>(
+      cluster,
+      `${CRD_BASE}/namespaces/${fixture.namespace}/${PHONE_NUMBER_PLURAL}`,
+    );
     await tracker.start();
     const keys = manifests.map(keyOf);
     const workspaceNumbers = bird.sim.snapshot(false).workspaces[0]?.numberCount ?? m;
     const listPages = Math.ceil(workspaceNumbers / PAGE);
     try {
       const adoption = await adopt(ctx, bird, fixture, tracker, keys);
-      const adoptionWrites = total(adoption.writesUntilReady.crd) + adoption.writesUntilReady.events.creates + adoption.writesUntilReady.events.patches;
+      const adoptionWrites =
+        total(adoption.writesUntilReady.crd) +
+        adoption.writesUntilReady.events.creates +
+        adoption.writesUntilReady.events.patches;
       const adoptionWritesAll = total(adoption.operator.kubeWrites) + adoption.events.creates + adoption.events.patches;
       const adoptionFigures = (bare?: { seconds: number; writes: number; writesPerSecond: number }): Figure[] => {
         const birdSeconds = Math.max(0, listPages - BIRD_GET_BURST) / BIRD_GET_PER_SECOND;
         const birdWithSubscriptions = Math.max(0, listPages + m - BIRD_GET_BURST) / BIRD_GET_PER_SECOND;
         return [
-          info("adoption: time to all Ready", adoption.allReadySeconds, "s", `set-up, not the goal: ${m} PhoneNumbers without status, from the adopting operator's spawn`),
-          info("adoption: Kubernetes writes until all Ready", adoptionWrites, "", `until quiet (subscription dates included): ${adoptionWritesAll}`),
-          info("adoption: bound: bare client, writes until Ready", bare?.seconds, "s", bare ? `${bare.writes} writes at ${Math.round(bare.writesPerSecond)}/s` : undefined),
-          info("adoption: all Ready / bare-client bound", adoption.allReadySeconds === undefined || !bare ? undefined : adoption.allReadySeconds / bare.seconds, ""),
-          info("adoption: bound: Bird GETs", birdSeconds, "s", `${listPages} list pages; with one subscription GET per number: ${round(birdWithSubscriptions)} s`),
-          info("adoption: time to subscription dates", adoption.datesSeconds, "s", `every status with its dates and price (${m} deferred GETs), from spawn`),
+          info(
+            "adoption: time to all Ready",
+            adoption.allReadySeconds,
+            "s",
+            `set-up, not the goal: ${m} PhoneNumbers without status, from the adopting operator's spawn`,
+          ),
+          info(
+            "adoption: Kubernetes writes until all Ready",
+            adoptionWrites,
+            "",
+            `until quiet (subscription dates included): ${adoptionWritesAll}`,
+          ),
+          info(
+            "adoption: bound: bare client, writes until Ready",
+            bare?.seconds,
+            "s",
+            bare ? `${bare.writes} writes at ${Math.round(bare.writesPerSecond)}/s` : undefined,
+          ),
+          info(
+            "adoption: all Ready / bare-client bound",
+            adoption.allReadySeconds === undefined || !bare ? undefined : adoption.allReadySeconds / bare.seconds,
+            "",
+          ),
+          info(
+            "adoption: bound: Bird GETs",
+            birdSeconds,
+            "s",
+            `${listPages} list pages; with one subscription GET per number: ${round(birdWithSubscriptions)} s`,
+          ),
+          info(
+            "adoption: time to subscription dates",
+            adoption.datesSeconds,
+            "s",
+            `every status with its dates and price (${m} deferred GETs), from spawn`,
+          ),
           info("adoption: peak RSS", round(adoption.peakRssBytes / MB, 1), "MB", "VmHWM of the adopting operator"),
         ];
       };
@@ -327,8 +419,16 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
         quietSeconds: adoption.quietSeconds,
         birdCallsUntilReady: adoption.callsUntilReady,
         birdCalls: adoption.calls,
-        kubeWritesUntilReady: { ...adoption.writesUntilReady.crd, "Event create": adoption.writesUntilReady.events.creates, "Event patch": adoption.writesUntilReady.events.patches },
-        kubeWrites: { ...adoption.operator.kubeWrites, "Event create": adoption.events.creates, "Event patch": adoption.events.patches },
+        kubeWritesUntilReady: {
+          ...adoption.writesUntilReady.crd,
+          "Event create": adoption.writesUntilReady.events.creates,
+          "Event patch": adoption.writesUntilReady.events.patches,
+        },
+        kubeWrites: {
+          ...adoption.operator.kubeWrites,
+          "Event create": adoption.events.creates,
+          "Event patch": adoption.events.patches,
+        },
         operator: adoption.operator,
         peakRssMB: round(adoption.peakRssBytes / MB, 1),
         steadyRssMB: adoption.steadyRssBytes === undefined ? undefined : round(adoption.steadyRssBytes / MB, 1),
@@ -355,27 +455,71 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
       log(`scale: measuring the bare client for the adoption's writes`);
       const bare = await bareClientWrites(
         cluster,
-        { crd: adoption.writesUntilReady.crd, eventCreates: adoption.writesUntilReady.events.creates, eventPatches: adoption.writesUntilReady.events.patches },
+        {
+          crd: adoption.writesUntilReady.crd,
+          eventCreates: adoption.writesUntilReady.events.creates,
+          eventPatches: adoption.writesUntilReady.events.patches,
+        },
         { PhoneNumber: m, AlphaSender: 0, BirdWorkspace: 1 },
       );
 
-      const restartWrites = total(timed.operatorUntilObserved.kubeWrites) + timed.eventsUntilObserved.creates + timed.eventsUntilObserved.patches;
+      const restartWrites =
+        total(timed.operatorUntilObserved.kubeWrites) +
+        timed.eventsUntilObserved.creates +
+        timed.eventsUntilObserved.patches;
       const restartWritesAll = total(timed.operator.kubeWrites) + timed.events.creates + timed.events.patches;
       const figures: Figure[] = [
-        underGoal("restart: time from operator start to all observed", timed.gaugeSeconds, "s", GOAL_SECONDS, `bird_operator_initial_reconcile_seconds{controller="${CONTROLLER}"}: process start to the last of ${m} PhoneNumbers reconciled once`),
+        underGoal(
+          "restart: time from operator start to all observed",
+          timed.gaugeSeconds,
+          "s",
+          GOAL_SECONDS,
+          `bird_operator_initial_reconcile_seconds{controller="${CONTROLLER}"}: process start to the last of ${m} PhoneNumbers reconciled once`,
+        ),
         underGoal("peak RSS", round(timed.peakRssBytes / MB, 1), "MB", GOAL_MB, "VmHWM of the restarted operator"),
-        underGoal("steady RSS", timed.steadyRssBytes === undefined ? undefined : round(timed.steadyRssBytes / MB, 1), "MB", GOAL_MB, `VmRSS once the restarted operator was quiet for ${Math.round(sizes.steadyMs / 1000)} s`),
-        info("baseline RSS (no objects)", baseline ? round(baseline.rssBytes / MB, 1) : undefined, "MB", "the same process with an empty namespace"),
-        underGoal("restart: Bird GETs until observed", timed.callsUntilObserved.gets, "", listPages + 1, `goal ceil(${workspaceNumbers}/${PAGE}) = ${listPages} list pages + the workspace check; ${timed.callsUntilObserved.posts} POSTs; until quiet: ${timed.calls.gets} GETs`),
-        underGoal("restart: Kubernetes writes until observed", restartWrites, "", 0, `until quiet: ${restartWritesAll}`),
+        underGoal(
+          "steady RSS",
+          timed.steadyRssBytes === undefined ? undefined : round(timed.steadyRssBytes / MB, 1),
+          "MB",
+          GOAL_MB,
+          `VmRSS once the restarted operator was quiet for ${Math.round(sizes.steadyMs / 1000)} s`,
+        ),
+        info(
+          "baseline RSS (no objects)",
+          baseline ? round(baseline.rssBytes / MB, 1) : undefined,
+          "MB",
+          "the same process with an empty namespace",
+        ),
+        underGoal(
+          "restart: Bird GETs until observed",
+          timed.callsUntilObserved.gets,
+          "",
+          listPages + 1,
+          `goal ceil(${workspaceNumbers}/${PAGE}) = ${listPages} list pages + the workspace check; ${timed.callsUntilObserved.posts} POSTs; until quiet: ${timed.calls.gets} GETs`,
+        ),
+        underGoal(
+          "restart: Kubernetes writes until observed",
+          restartWrites,
+          "",
+          0,
+          `until quiet: ${restartWritesAll}`,
+        ),
         info("restart: time from operator start to quiet", timed.quietSeconds, "s"),
-        underGoal("Bird 429s", adoption.calls.tooManyRequests + timed.calls.tooManyRequests, "", 0, "adoption and restart"),
+        underGoal(
+          "Bird 429s",
+          adoption.calls.tooManyRequests + timed.calls.tooManyRequests,
+          "",
+          0,
+          "adoption and restart",
+        ),
         ...adoptionFigures(bare),
       ];
       return {
         scenario: "scale",
         status: timed.observed ? statusOf(figures) : "failed",
-        reason: timed.observed ? undefined : `restart: the operator did not report its initial pass within ${sizes.timeoutMs} ms`,
+        reason: timed.observed
+          ? undefined
+          : `restart: the operator did not report its initial pass within ${sizes.timeoutMs} ms`,
         startedAt: startedAt.toISOString(),
         durationSeconds: seconds(Date.now() - startedAt.getTime()),
         figures,
@@ -383,7 +527,7 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
           numbers: m,
           workspaceNumbers,
           timing:
-            "Set-up: M numbers in the simulator, M PhoneNumbers (spec.numberString only) created while no operator runs; a first operator adopts them (the adoption figures: from its spawn to the last one Ready, as the bench's watch sees it), fetches the subscription dates it defers, goes quiet and is stopped. Timed: a fresh operator (node --import tsx src/cli/main.ts run ..., or the compiled one) reports bird_operator_initial_reconcile_seconds{controller=\"phonenumber\"} on /metrics once every PhoneNumber present when its controller started was reconciled once: seconds since its process started (process.uptime(), a few milliseconds after the spawn). The bench polls /metrics every 250 ms (detectedSeconds: spawn to the scrape that saw it).",
+            'Set-up: M numbers in the simulator, M PhoneNumbers (spec.numberString only) created while no operator runs; a first operator adopts them (the adoption figures: from its spawn to the last one Ready, as the bench\'s watch sees it), fetches the subscription dates it defers, goes quiet and is stopped. Timed: a fresh operator (node --import tsx src/cli/main.ts run ..., or the compiled one) reports bird_operator_initial_reconcile_seconds{controller="phonenumber"} on /metrics once every PhoneNumber present when its controller started was reconciled once: seconds since its process started (process.uptime(), a few milliseconds after the spawn). The bench polls /metrics every 250 ms (detectedSeconds: spawn to the scrape that saw it).',
           createSeconds: seconds(created.lastAt - created.firstAt),
           atRestart: {
             statusesWithoutSubscriptionDetails: withoutDates.length,
@@ -401,8 +545,16 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
             birdCallsUntilObserved: timed.callsUntilObserved,
             birdCalls: timed.calls,
             expectedListPages: listPages,
-            kubeWritesUntilObserved: { ...timed.operatorUntilObserved.kubeWrites, "Event create": timed.eventsUntilObserved.creates, "Event patch": timed.eventsUntilObserved.patches },
-            kubeWrites: { ...timed.operator.kubeWrites, "Event create": timed.events.creates, "Event patch": timed.events.patches },
+            kubeWritesUntilObserved: {
+              ...timed.operatorUntilObserved.kubeWrites,
+              "Event create": timed.eventsUntilObserved.creates,
+              "Event patch": timed.eventsUntilObserved.patches,
+            },
+            kubeWrites: {
+              ...timed.operator.kubeWrites,
+              "Event create": timed.events.creates,
+              "Event patch": timed.events.patches,
+            },
             operator: timed.operator,
             timeline: timed.timeline,
           },
@@ -427,5 +579,12 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
 }
 
 function operatorOptions(ctx: BenchContext, fixture: Fixture): Omit<BenchOperatorOptions, "logFile"> {
-  return { kubeconfigPath: ctx.cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, resync: "10m", workers: ctx.workers, runtime: ctx.runtime };
+  return {
+    kubeconfigPath: ctx.cluster.kubeconfigPath,
+    namespace: fixture.namespace,
+    workspaceSelector: fixture.selector,
+    resync: "10m",
+    workers: ctx.workers,
+    runtime: ctx.runtime,
+  };
 }

@@ -47,9 +47,35 @@ const JUNK: ((r: Random) => unknown)[] = [
   () => "${jndi:ldap://x}",
 ];
 
-const PN_FIELDS = ["workspaceRef", "countryCode", "type", "prefix", "capabilities", "maxMonthlyPrice", "numberString", "destinations", "deletionPolicy", "managementPolicy"];
-const AS_FIELDS = ["workspaceRef", "alphaString", "alphaNumberId", "countries", "maxMonthlyPricePerCountry", "deletionPolicy"];
-const WS_FIELDS = ["organizationId", "workspaceId", "accessKeySecretRef", "endpoint", "allowedNamespaces", "policy", "rateLimits"];
+const PN_FIELDS = [
+  "workspaceRef",
+  "countryCode",
+  "type",
+  "prefix",
+  "capabilities",
+  "maxMonthlyPrice",
+  "numberString",
+  "destinations",
+  "deletionPolicy",
+  "managementPolicy",
+];
+const AS_FIELDS = [
+  "workspaceRef",
+  "alphaString",
+  "alphaNumberId",
+  "countries",
+  "maxMonthlyPricePerCountry",
+  "deletionPolicy",
+];
+const WS_FIELDS = [
+  "organizationId",
+  "workspaceId",
+  "accessKeySecretRef",
+  "endpoint",
+  "allowedNamespaces",
+  "policy",
+  "rateLimits",
+];
 
 /** Schema-level damage to a PhoneNumber spec: the API server must refuse each. */
 const PN_MUTATIONS: Record<string, Mutation> = {
@@ -88,10 +114,24 @@ const PN_MUTATIONS: Record<string, Mutation> = {
   "price-amount-text": (s) => (s.maxMonthlyPrice = { currencyCode: "EUR", amount: "five", exponent: -6 }),
   "destination-capability-unknown": (s) => (s.destinations = [{ capability: "fax", countryCodes: ["US"] }]),
   "destination-no-countries": (s) => (s.destinations = [{ capability: "sms", countryCodes: [] }]),
-  "destination-too-many-countries": (s) => (s.destinations = [{ capability: "sms", countryCodes: Array.from({ length: 101 }, (_, i) => `${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`) }]),
-  "destination-duplicate-capability": (s) => (s.destinations = [{ capability: "sms", countryCodes: ["US"] }, { capability: "sms", countryCodes: ["CA"] }]),
+  "destination-too-many-countries": (s) =>
+    (s.destinations = [
+      {
+        capability: "sms",
+        countryCodes: Array.from(
+          { length: 101 },
+          (_, i) => `${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`,
+        ),
+      },
+    ]),
+  "destination-duplicate-capability": (s) =>
+    (s.destinations = [
+      { capability: "sms", countryCodes: ["US"] },
+      { capability: "sms", countryCodes: ["CA"] },
+    ]),
   "destination-country-lowercase": (s) => (s.destinations = [{ capability: "sms", countryCodes: ["us"] }]),
-  "destinations-too-many": (s) => (s.destinations = ["sms", "voice", "mms", "sms"].map((capability) => ({ capability, countryCodes: ["US"] }))),
+  "destinations-too-many": (s) =>
+    (s.destinations = ["sms", "voice", "mms", "sms"].map((capability) => ({ capability, countryCodes: ["US"] }))),
   "deletion-policy-unknown": (s) => (s.deletionPolicy = "Orphan"),
   "management-policy-unknown": (s) => (s.managementPolicy = "ReadWrite"),
   "unknown-field": (s) => (s.colour = "blue"),
@@ -113,7 +153,11 @@ const AS_MUTATIONS: Record<string, Mutation> = {
     s.alphaNumberId = "not-a-uuid";
   },
   "countries-lowercase": (s) => (s.countries = ["nl"]),
-  "countries-too-many": (s) => (s.countries = Array.from({ length: 251 }, (_, i) => `${String.fromCharCode(65 + Math.floor(i / 26) % 26)}${String.fromCharCode(65 + (i % 26))}`)),
+  "countries-too-many": (s) =>
+    (s.countries = Array.from(
+      { length: 251 },
+      (_, i) => `${String.fromCharCode(65 + (Math.floor(i / 26) % 26))}${String.fromCharCode(65 + (i % 26))}`,
+    )),
   "countries-duplicate": (s) => (s.countries = ["NL", "NL"]),
   "price-bad": (s) => (s.maxMonthlyPricePerCountry = { currencyCode: "EURO", amount: 1, exponent: -6 }),
   "deletion-policy-unknown": (s) => (s.deletionPolicy = "Keep"),
@@ -137,57 +181,198 @@ const RAW: Record<string, (c: BadInputContext) => string> = {
   "yaml-unclosed-flow": () => "apiVersion: v1\nkind: [broken\n",
   "yaml-bad-indent": () => `apiVersion: ${API_VERSION}\nkind: PhoneNumber\nmetadata:\n  name: x\n    namespace: y\n`,
   "yaml-tabs": () => `apiVersion: ${API_VERSION}\nkind: PhoneNumber\n\tmetadata: {}\n`,
-  "json-truncated": (c) => `{"apiVersion":"${API_VERSION}","kind":"PhoneNumber","metadata":{"name":"trunc","namespace":"${c.namespace}"},"spec":{"workspaceRef":`,
+  "json-truncated": (c) =>
+    `{"apiVersion":"${API_VERSION}","kind":"PhoneNumber","metadata":{"name":"trunc","namespace":"${c.namespace}"},"spec":{"workspaceRef":`,
   "binary-garbage": () => "\u0000\u0001\u0002\u00ff\u00fe garbage \u0007",
-  "no-kind": (c) => stringify({ apiVersion: API_VERSION, metadata: { name: "nokind", namespace: c.namespace }, spec: {} }),
-  "unknown-kind": (c) => stringify({ apiVersion: API_VERSION, kind: "PhoneNumbre", metadata: { name: "typo", namespace: c.namespace }, spec: {} }),
-  "unknown-version": (c) => stringify({ apiVersion: "numbers.birdoperator.dev/v9", kind: "PhoneNumber", metadata: { name: "v9", namespace: c.namespace }, spec: {} }),
-  "no-name": (c) => stringify({ apiVersion: API_VERSION, kind: "PhoneNumber", metadata: { namespace: c.namespace }, spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" } }),
-  "name-uppercase": (c) => stringify({ apiVersion: API_VERSION, kind: "PhoneNumber", metadata: { name: "Support_Line", namespace: c.namespace }, spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" } }),
-  "spec-is-a-string": (c) => stringify({ apiVersion: API_VERSION, kind: "PhoneNumber", metadata: { name: "spec-string", namespace: c.namespace }, spec: "buy me a number" }),
+  "no-kind": (c) =>
+    stringify({ apiVersion: API_VERSION, metadata: { name: "nokind", namespace: c.namespace }, spec: {} }),
+  "unknown-kind": (c) =>
+    stringify({
+      apiVersion: API_VERSION,
+      kind: "PhoneNumbre",
+      metadata: { name: "typo", namespace: c.namespace },
+      spec: {},
+    }),
+  "unknown-version": (c) =>
+    stringify({
+      apiVersion: "numbers.birdoperator.dev/v9",
+      kind: "PhoneNumber",
+      metadata: { name: "v9", namespace: c.namespace },
+      spec: {},
+    }),
+  "no-name": (c) =>
+    stringify({
+      apiVersion: API_VERSION,
+      kind: "PhoneNumber",
+      metadata: { namespace: c.namespace },
+      spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" },
+    }),
+  "name-uppercase": (c) =>
+    stringify({
+      apiVersion: API_VERSION,
+      kind: "PhoneNumber",
+      metadata: { name: "Support_Line", namespace: c.namespace },
+      spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" },
+    }),
+  "spec-is-a-string": (c) =>
+    stringify({
+      apiVersion: API_VERSION,
+      kind: "PhoneNumber",
+      metadata: { name: "spec-string", namespace: c.namespace },
+      spec: "buy me a number",
+    }),
   "annotation-too-large": (c) =>
-    stringify({ apiVersion: API_VERSION, kind: "PhoneNumber", metadata: { name: "huge-annotation", namespace: c.namespace, annotations: { junk: "x".repeat(300_000) } }, spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" } }),
+    stringify({
+      apiVersion: API_VERSION,
+      kind: "PhoneNumber",
+      metadata: { name: "huge-annotation", namespace: c.namespace, annotations: { junk: "x".repeat(300_000) } },
+      spec: { workspaceRef: { name: c.workspace }, countryCode: "US", type: "local" },
+    }),
 };
 
 /** Valid for the API server, wrong for Bird or the cluster: each must end in this Ready reason. */
 function phoneNumberSemantics(c: BadInputContext): Semantic[] {
   return [
-    { family: "workspace-missing", spec: () => ({ workspaceRef: { name: "no-such-workspace" }, countryCode: "US", type: "local" }), reason: Reason.WorkspaceNotFound },
-    { family: "country-not-stocked", spec: () => ({ countryCode: "FR", type: "local" }), reason: Reason.NumberUnavailable },
-    { family: "country-not-a-country", spec: () => ({ countryCode: "ZZ", type: "mobile" }), reason: Reason.NumberUnavailable },
-    { family: "type-not-stocked", spec: () => ({ countryCode: "CA", type: "mobile" }), reason: Reason.NumberUnavailable },
-    { family: "country-forbidden", spec: () => ({ countryCode: "DE", type: "mobile" }), reason: Reason.PolicyViolation },
-    { family: "price-too-low", spec: () => ({ countryCode: "US", type: "local", maxMonthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 } }), reason: Reason.PriceAboveLimit },
-    { family: "prefix-other-country", spec: () => ({ countryCode: "US", type: "local", prefix: "+4420" }), reason: Reason.NumberUnavailable },
-    { family: "capability-not-offered", spec: () => ({ countryCode: "GB", type: "local", capabilities: ["sms-outbound"] }), reason: Reason.NumberUnavailable },
-    { family: "number-not-anywhere", spec: (r) => ({ numberString: `+1999${String(Math.floor(r() * 1e7)).padStart(7, "0")}` }), reason: Reason.NumberUnavailable },
-    { family: "observe-only-not-owned", spec: () => ({ numberString: "+31201234567", managementPolicy: "ObserveOnly" }), reason: Reason.NumberUnavailable },
+    {
+      family: "workspace-missing",
+      spec: () => ({ workspaceRef: { name: "no-such-workspace" }, countryCode: "US", type: "local" }),
+      reason: Reason.WorkspaceNotFound,
+    },
+    {
+      family: "country-not-stocked",
+      spec: () => ({ countryCode: "FR", type: "local" }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "country-not-a-country",
+      spec: () => ({ countryCode: "ZZ", type: "mobile" }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "type-not-stocked",
+      spec: () => ({ countryCode: "CA", type: "mobile" }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "country-forbidden",
+      spec: () => ({ countryCode: "DE", type: "mobile" }),
+      reason: Reason.PolicyViolation,
+    },
+    {
+      family: "price-too-low",
+      spec: () => ({
+        countryCode: "US",
+        type: "local",
+        maxMonthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 },
+      }),
+      reason: Reason.PriceAboveLimit,
+    },
+    {
+      family: "prefix-other-country",
+      spec: () => ({ countryCode: "US", type: "local", prefix: "+4420" }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "capability-not-offered",
+      spec: () => ({ countryCode: "GB", type: "local", capabilities: ["sms-outbound"] }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "number-not-anywhere",
+      spec: (r) => ({ numberString: `+1999${String(Math.floor(r() * 1e7)).padStart(7, "0")}` }),
+      reason: Reason.NumberUnavailable,
+    },
+    {
+      family: "observe-only-not-owned",
+      spec: () => ({ numberString: "+31201234567", managementPolicy: "ObserveOnly" }),
+      reason: Reason.NumberUnavailable,
+    },
     { family: "number-owned-by-another", spec: () => ({ numberString: c.ownedNumber }), reason: Reason.NumberConflict },
     // Annotations prove nothing (a tenant writes them): a made-up number id is ignored and the spec is bought.
-    { family: "annotation-unknown-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "00000000-0000-4000-8000-000000000000" }, reason: Reason.Available },
-    { family: "annotation-dot-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": ".." }, reason: Reason.Available },
-    { family: "annotation-path-number-id", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/number-id": "../../numbers-alpha" }, reason: Reason.Available },
-    { family: "annotation-intent-not-json", spec: () => ({ countryCode: "US", type: "local" }), annotations: { "numbers.birdoperator.dev/purchase-intent": "{not json" }, reason: Reason.Available },
+    {
+      family: "annotation-unknown-number-id",
+      spec: () => ({ countryCode: "US", type: "local" }),
+      annotations: { "numbers.birdoperator.dev/number-id": "00000000-0000-4000-8000-000000000000" },
+      reason: Reason.Available,
+    },
+    {
+      family: "annotation-dot-number-id",
+      spec: () => ({ countryCode: "US", type: "local" }),
+      annotations: { "numbers.birdoperator.dev/number-id": ".." },
+      reason: Reason.Available,
+    },
+    {
+      family: "annotation-path-number-id",
+      spec: () => ({ countryCode: "US", type: "local" }),
+      annotations: { "numbers.birdoperator.dev/number-id": "../../numbers-alpha" },
+      reason: Reason.Available,
+    },
+    {
+      family: "annotation-intent-not-json",
+      spec: () => ({ countryCode: "US", type: "local" }),
+      annotations: { "numbers.birdoperator.dev/purchase-intent": "{not json" },
+      reason: Reason.Available,
+    },
     {
       family: "annotation-intent-stale",
       spec: () => ({ countryCode: "CA", type: "local" }),
-      annotations: { "numbers.birdoperator.dev/purchase-intent": JSON.stringify({ stockItemId: "x", numberString: "+14165550000", startedAt: "2020-01-01T00:00:00Z" }) },
+      annotations: {
+        "numbers.birdoperator.dev/purchase-intent": JSON.stringify({
+          stockItemId: "x",
+          numberString: "+14165550000",
+          startedAt: "2020-01-01T00:00:00Z",
+        }),
+      },
       reason: Reason.Available,
     },
-    { family: "destination-not-a-country", spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }), reason: Reason.DestinationUnavailable },
+    {
+      family: "destination-not-a-country",
+      spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }),
+      reason: Reason.DestinationUnavailable,
+    },
     // sms destinations need sms-outbound: no GB local number has it, so none is bought (not one that cannot serve them).
-    { family: "destination-capability-missing", spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }), reason: Reason.NumberUnavailable },
+    {
+      family: "destination-capability-missing",
+      spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }),
+      reason: Reason.NumberUnavailable,
+    },
   ];
 }
 
 function alphaSenderSemantics(c: BadInputContext): Semantic[] {
   return [
-    { family: "sender-workspace-missing", spec: () => ({ workspaceRef: { name: "no-such-workspace" }, alphaString: c.sender.alphaString, countries: ["NL"] }), reason: Reason.WorkspaceNotFound },
-    { family: "sender-not-registered", spec: (r) => ({ alphaString: `NOPE${Math.floor(r() * 1e5)}`, countries: ["NL"] }), reason: Reason.SenderNotFound },
-    { family: "sender-id-unknown", spec: () => ({ alphaNumberId: "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", countries: ["NL"] }), reason: Reason.SenderNotFound },
+    {
+      family: "sender-workspace-missing",
+      spec: () => ({
+        workspaceRef: { name: "no-such-workspace" },
+        alphaString: c.sender.alphaString,
+        countries: ["NL"],
+      }),
+      reason: Reason.WorkspaceNotFound,
+    },
+    {
+      family: "sender-not-registered",
+      spec: (r) => ({ alphaString: `NOPE${Math.floor(r() * 1e5)}`, countries: ["NL"] }),
+      reason: Reason.SenderNotFound,
+    },
+    {
+      family: "sender-id-unknown",
+      spec: () => ({ alphaNumberId: "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f", countries: ["NL"] }),
+      reason: Reason.SenderNotFound,
+    },
     { family: "sender-country-unsupported", spec: () => ({ alphaString: c.sender.alphaString, countries: ["US"] }) },
-    { family: "sender-country-blocked", spec: () => ({ alphaString: c.sender.alphaString, countries: [c.sender.blockedCountry] }) },
-    { family: "sender-price-too-low", spec: () => ({ alphaString: c.sender.alphaString, countries: ["FR"], maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 1, exponent: -6 } }) },
+    {
+      family: "sender-country-blocked",
+      spec: () => ({ alphaString: c.sender.alphaString, countries: [c.sender.blockedCountry] }),
+    },
+    {
+      family: "sender-price-too-low",
+      spec: () => ({
+        alphaString: c.sender.alphaString,
+        countries: ["FR"],
+        maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 1, exponent: -6 },
+      }),
+    },
   ];
 }
 
@@ -197,7 +382,13 @@ function alphaSenderSemantics(c: BadInputContext): Semantic[] {
  */
 export function generateBadInputs(c: BadInputContext, r: Random, count: number): BadInput[] {
   const out: BadInput[] = [];
-  const add = (family: string, kind: BadInput["kind"], doc: Doc | undefined, text: string, expectReason?: string): void => {
+  const add = (
+    family: string,
+    kind: BadInput["kind"],
+    doc: Doc | undefined,
+    text: string,
+    expectReason?: string,
+  ): void => {
     const name = (doc?.metadata as { name?: string } | undefined)?.name;
     out.push({ file: `${String(out.length).padStart(3, "0")}-${family}.yaml`, family, kind, name, text, expectReason });
   };
@@ -208,16 +399,30 @@ export function generateBadInputs(c: BadInputContext, r: Random, count: number):
     metadata: { name: nameFor(family), namespace: c.namespace, ...(annotations ? { annotations } : {}) },
     spec: { workspaceRef: { name: c.workspace }, ...spec },
   });
-  const as = (family: string, spec: Doc): Doc => ({ apiVersion: API_VERSION, kind: "AlphaSender", metadata: { name: nameFor(family), namespace: c.namespace }, spec: { workspaceRef: { name: c.workspace }, ...spec } });
+  const as = (family: string, spec: Doc): Doc => ({
+    apiVersion: API_VERSION,
+    kind: "AlphaSender",
+    metadata: { name: nameFor(family), namespace: c.namespace },
+    spec: { workspaceRef: { name: c.workspace }, ...spec },
+  });
   const ws = (family: string, spec: Doc): Doc => ({
     apiVersion: API_VERSION,
     kind: "BirdWorkspace",
     metadata: { name: nameFor(`ws-${family}`), labels: c.label },
-    spec: { organizationId: ORGANIZATION_ID, workspaceId: WORKSPACE_ID, endpoint: c.endpoint, accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "accessKey" }, ...spec },
+    spec: {
+      organizationId: ORGANIZATION_ID,
+      workspaceId: WORKSPACE_ID,
+      endpoint: c.endpoint,
+      accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "accessKey" },
+      ...spec,
+    },
   });
 
   for (const [family, raw] of Object.entries(RAW)) add(family, undefined, undefined, raw(c));
-  const semantics = [...phoneNumberSemantics(c).map((s) => ({ ...s, kind: "PhoneNumber" as const })), ...alphaSenderSemantics(c).map((s) => ({ ...s, kind: "AlphaSender" as const }))];
+  const semantics = [
+    ...phoneNumberSemantics(c).map((s) => ({ ...s, kind: "PhoneNumber" as const })),
+    ...alphaSenderSemantics(c).map((s) => ({ ...s, kind: "AlphaSender" as const })),
+  ];
   for (const s of semantics) {
     const doc = s.kind === "PhoneNumber" ? pn(s.family, s.spec(r), s.annotations) : as(s.family, s.spec(r));
     add(s.family, s.kind, doc, stringify(doc), s.reason);
@@ -231,23 +436,42 @@ export function generateBadInputs(c: BadInputContext, r: Random, count: number):
   const order = [...new Map(families.map((x) => [`${x.kind}/${x.f}`, x])).values()];
   while (out.length < count || order.length) {
     const first = order.shift() ?? pick(r, families);
-    const second = order.length === 0 && r() < 0.3 ? pick(r, families.filter((x) => x.kind === first.kind)) : undefined;
+    const second =
+      order.length === 0 && r() < 0.3
+        ? pick(
+            r,
+            families.filter((x) => x.kind === first.kind),
+          )
+        : undefined;
     const family = second ? `${first.f}+${second.f}` : first.f;
     const base: Doc =
-      first.kind === "PhoneNumber" ? { countryCode: "US", type: "local" } : first.kind === "AlphaSender" ? { alphaString: c.sender.alphaString, countries: ["NL"] } : {};
+      first.kind === "PhoneNumber"
+        ? { countryCode: "US", type: "local" }
+        : first.kind === "AlphaSender"
+          ? { alphaString: c.sender.alphaString, countries: ["NL"] }
+          : {};
     const spec = structuredClone(base);
     first.m(spec, r);
     second?.m(spec, r);
-    const doc = first.kind === "PhoneNumber" ? pn(family, spec) : first.kind === "AlphaSender" ? as(family, spec) : ws(family, spec);
+    const doc =
+      first.kind === "PhoneNumber"
+        ? pn(family, spec)
+        : first.kind === "AlphaSender"
+          ? as(family, spec)
+          : ws(family, spec);
     // A junk mutation can remove the workspaceRef the helpers put in; that is the point.
-    if ((first.f === "no-workspace" || second?.f === "no-workspace") && doc.spec && typeof doc.spec === "object") delete (doc.spec as Doc).workspaceRef;
+    if ((first.f === "no-workspace" || second?.f === "no-workspace") && doc.spec && typeof doc.spec === "object")
+      delete (doc.spec as Doc).workspaceRef;
     add(family, first.kind, doc, stringify(doc));
   }
   return out;
 }
 
 /** The BirdWorkspaces the issue names, with the reason each must report. */
-export function brokenWorkspaces(c: BadInputContext, unreachable: string): { name: string; doc: Doc; reason: string }[] {
+export function brokenWorkspaces(
+  c: BadInputContext,
+  unreachable: string,
+): { name: string; doc: Doc; reason: string }[] {
   const make = (suffix: string, spec: Doc, reason: string): { name: string; doc: Doc; reason: string } => {
     const name = `${c.namespace}-${suffix}`;
     return {
@@ -257,15 +481,37 @@ export function brokenWorkspaces(c: BadInputContext, unreachable: string): { nam
         apiVersion: API_VERSION,
         kind: "BirdWorkspace",
         metadata: { name, labels: c.label },
-        spec: { organizationId: ORGANIZATION_ID, workspaceId: WORKSPACE_ID, endpoint: c.endpoint, accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "accessKey" }, ...spec },
+        spec: {
+          organizationId: ORGANIZATION_ID,
+          workspaceId: WORKSPACE_ID,
+          endpoint: c.endpoint,
+          accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "accessKey" },
+          ...spec,
+        },
       },
     };
   };
   return [
-    make("missing-secret", { accessKeySecretRef: { namespace: c.namespace, name: "no-such-secret", key: "accessKey" } }, Reason.SecretNotFound),
-    make("secret-elsewhere", { accessKeySecretRef: { namespace: "kube-system", name: "bird-access-key", key: "accessKey" } }, Reason.SecretNotFound),
-    make("wrong-key-name", { accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "apiKey" } }, Reason.KeyNotFound),
-    make("wrong-key-value", { accessKeySecretRef: { namespace: c.namespace, name: "wrong-access-key", key: "accessKey" } }, Reason.Unauthorized),
+    make(
+      "missing-secret",
+      { accessKeySecretRef: { namespace: c.namespace, name: "no-such-secret", key: "accessKey" } },
+      Reason.SecretNotFound,
+    ),
+    make(
+      "secret-elsewhere",
+      { accessKeySecretRef: { namespace: "kube-system", name: "bird-access-key", key: "accessKey" } },
+      Reason.SecretNotFound,
+    ),
+    make(
+      "wrong-key-name",
+      { accessKeySecretRef: { namespace: c.namespace, name: "bird-access-key", key: "apiKey" } },
+      Reason.KeyNotFound,
+    ),
+    make(
+      "wrong-key-value",
+      { accessKeySecretRef: { namespace: c.namespace, name: "wrong-access-key", key: "accessKey" } },
+      Reason.Unauthorized,
+    ),
     make("other-workspace", { workspaceId: "99999999-9999-4999-8999-999999999999" }, Reason.PermissionDenied),
     make("unreachable", { endpoint: unreachable }, Reason.BirdUnreachable),
     make("not-bird", { endpoint: `${c.endpoint}/_simulator/state` }, Reason.BirdUnreachable),

@@ -27,17 +27,26 @@ export function numberIdOf(pn: PhoneNumber): string | undefined {
  * A condition a user can act on: it judges the current generation, its reason is one the README documents, and it
  * has a message (a False one must say why).
  */
-export function clearCondition(object: { metadata?: { generation?: number }; status?: { conditions?: Condition[] } }): string | undefined {
+export function clearCondition(object: {
+  metadata?: { generation?: number };
+  status?: { conditions?: Condition[] };
+}): string | undefined {
   const ready = readyOf(object);
   if (!ready) return "no Ready condition";
-  if (ready.observedGeneration !== object.metadata?.generation) return `Ready judges generation ${ready.observedGeneration}, not ${object.metadata?.generation}`;
+  if (ready.observedGeneration !== object.metadata?.generation)
+    return `Ready judges generation ${ready.observedGeneration}, not ${object.metadata?.generation}`;
   if (!KNOWN_REASONS.has(ready.reason)) return `Ready reason "${ready.reason}" is not documented`;
-  if (ready.status !== "True" && !ready.message?.trim()) return `Ready=${ready.status} (${ready.reason}) has no message`;
+  if (ready.status !== "True" && !ready.message?.trim())
+    return `Ready=${ready.status} (${ready.reason}) has no message`;
   return undefined;
 }
 
 /** Waits until every object a `list` returns is Ready for its generation; the stragglers (name: reason) if not. */
-export async function waitAllReady<T extends PhoneNumber | AlphaSender>(list: () => Promise<T[]>, expected: number, timeoutMs: number): Promise<{ ok: boolean; items: T[]; stragglers: string[]; ms: number }> {
+export async function waitAllReady<T extends PhoneNumber | AlphaSender>(
+  list: () => Promise<T[]>,
+  expected: number,
+  timeoutMs: number,
+): Promise<{ ok: boolean; items: T[]; stragglers: string[]; ms: number }> {
   const started = Date.now();
   let items: T[] = [];
   for (;;) {
@@ -46,7 +55,9 @@ export async function waitAllReady<T extends PhoneNumber | AlphaSender>(list: ()
     } catch {
       // kubectl can fail while the API server restarts; try again.
     }
-    const stragglers = items.filter((i) => !isReady(i)).map((i) => `${nameOf(i)}: ${readyOf(i)?.reason ?? "no condition"} ${readyOf(i)?.message ?? ""}`.trim());
+    const stragglers = items
+      .filter((i) => !isReady(i))
+      .map((i) => `${nameOf(i)}: ${readyOf(i)?.reason ?? "no condition"} ${readyOf(i)?.message ?? ""}`.trim());
     const ok = items.length === expected && stragglers.length === 0;
     if (ok || Date.now() - started > timeoutMs) {
       if (items.length !== expected) stragglers.unshift(`${items.length} objects instead of ${expected}`);
@@ -62,7 +73,12 @@ export async function waitAllReady<T extends PhoneNumber | AlphaSender>(list: ()
  * and none that no resource owns); and the workspace holds no number with a live subscription that no resource owns.
  * `preexisting` are numbers put into the workspace outside the operator (adopted, never bought).
  */
-export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns: PhoneNumber[], options: { preexisting?: Set<string>; released?: Set<string>; records?: BirdNumber[] } = {}): void {
+export function auditNumbers(
+  report: ScenarioReport,
+  sim: RunningSimulator,
+  pns: PhoneNumber[],
+  options: { preexisting?: Set<string>; released?: Set<string>; records?: BirdNumber[] } = {},
+): void {
   const owners = new Map<string, string[]>();
   for (const pn of pns) {
     const id = numberIdOf(pn);
@@ -74,11 +90,17 @@ export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns:
     if (options.records) {
       const record = options.records.find((r) => r.spec.claimRef?.uid === pn.metadata?.uid);
       if (!record) report.violation(`PhoneNumber ${nameOf(pn)} reports ${id} but no BirdNumber is bound to its uid`);
-      else if (record.status?.phase !== "Bound" || record.status.numberId !== id) report.violation(`PhoneNumber ${nameOf(pn)} reports ${id} but its BirdNumber ${nameOf(record)} is ${record.status?.phase} with ${record.status?.numberId}`);
+      else if (record.status?.phase !== "Bound" || record.status.numberId !== id)
+        report.violation(
+          `PhoneNumber ${nameOf(pn)} reports ${id} but its BirdNumber ${nameOf(record)} is ${record.status?.phase} with ${record.status?.numberId}`,
+        );
     }
   }
-  for (const record of options.records ?? []) if (record.status?.phase === "Purchasing") report.violation(`BirdNumber ${nameOf(record)} is still Purchasing`);
-  for (const [id, names] of owners) if (names.length > 1) report.violation(`number ${id} is owned by ${names.length} PhoneNumbers: ${names.join(", ")}`);
+  for (const record of options.records ?? [])
+    if (record.status?.phase === "Purchasing") report.violation(`BirdNumber ${nameOf(record)} is still Purchasing`);
+  for (const [id, names] of owners)
+    if (names.length > 1)
+      report.violation(`number ${id} is owned by ${names.length} PhoneNumbers: ${names.join(", ")}`);
 
   const purchases = sim.sim.purchases();
   const bought = new Map<string, number>();
@@ -87,11 +109,14 @@ export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns:
     if (count > 1) report.violation(`number ${id} was bought ${count} times`);
     if (!owners.has(id) && !options.released?.has(id)) {
       const p = purchases.find((x) => x.numberId === id);
-      report.violation(`purchase of ${p?.numberString ?? id} at ${p?.time ?? "?"} belongs to no PhoneNumber (bought twice or lost)`);
+      report.violation(
+        `purchase of ${p?.numberString ?? id} at ${p?.time ?? "?"} belongs to no PhoneNumber (bought twice or lost)`,
+      );
     }
   }
   for (const [id, names] of owners) {
-    if (!bought.has(id) && !options.preexisting?.has(id)) report.violation(`${names.join(", ")} owns ${id}, which was never bought nor pre-existing`);
+    if (!bought.has(id) && !options.preexisting?.has(id))
+      report.violation(`${names.join(", ")} owns ${id}, which was never bought nor pre-existing`);
   }
 
   let unowned = 0;
@@ -100,7 +125,9 @@ export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns:
       if (owners.has(number.id)) continue;
       if (mainSubscription(sim, number.endpointId) === "active") {
         unowned++;
-        report.violation(`number ${number.numberString} (${number.id}) is in the workspace with an active subscription and no resource owns it`);
+        report.violation(
+          `number ${number.numberString} (${number.id}) is in the workspace with an active subscription and no resource owns it`,
+        );
       }
     }
   }
@@ -110,7 +137,8 @@ export function auditNumbers(report: ScenarioReport, sim: RunningSimulator, pns:
 
 /** Bird's status of a number's `main` subscription (a number's endpoint id is its number id). */
 export function mainSubscription(sim: RunningSimulator, endpointId: string): string | undefined {
-  return sim.sim.state.subscriptions(sim.sim.state.anyEndpoint(endpointId)).results.find((s) => s.name === "main")?.status;
+  return sim.sim.state.subscriptions(sim.sim.state.anyEndpoint(endpointId)).results.find((s) => s.name === "main")
+    ?.status;
 }
 
 /** Numbers of the workspace whose `main` subscription is still active (still paid for). */
@@ -123,11 +151,18 @@ export function paidNumbers(sim: RunningSimulator): string[] {
 }
 
 /** The operator processes of a scenario that exited without being asked to. */
-export function reportCrashes(report: ScenarioReport, env: ChaosEnv, fromIndex: number, expectedExit?: (output: string) => boolean): void {
+export function reportCrashes(
+  report: ScenarioReport,
+  env: ChaosEnv,
+  fromIndex: number,
+  expectedExit?: (output: string) => boolean,
+): void {
   for (const p of env.processes.slice(fromIndex)) {
     if (!p.crashed) continue;
     if (expectedExit?.(p.output())) continue;
-    report.violation(`operator ${p.name} (pid ${p.pid}) exited on its own with ${JSON.stringify(p.exit)}:\n${p.tail(15)}`);
+    report.violation(
+      `operator ${p.name} (pid ${p.pid}) exited on its own with ${JSON.stringify(p.exit)}:\n${p.tail(15)}`,
+    );
   }
 }
 

@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
-import { GROUP, VERSION, type AlphaSender, type BirdWorkspace, type PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import {
+  GROUP,
+  VERSION,
+  type AlphaSender,
+  type BirdWorkspace,
+  type PhoneNumber,
+} from "../../src/api/v1alpha1/index.js";
 import type { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from "../../src/simulator/index.js";
 import { fixtureDocs, workspaceDoc, type Doc, type Fixture as BaseFixture } from "../../test/support/fixtures.js";
@@ -84,7 +90,14 @@ export class ChaosEnv {
   async simulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
     const accessKey = options.accessKey ?? this.newAccessKey();
     this.accessKeys.add(accessKey);
-    const sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 100, callLogSize: 200_000, ...options, accessKey });
+    const sim = await startSimulator({
+      port: 0,
+      validateResponses: true,
+      provisioningDelayMs: 100,
+      callLogSize: 200_000,
+      ...options,
+      accessKey,
+    });
     this.simulators.push(sim);
     return sim;
   }
@@ -93,22 +106,45 @@ export class ChaosEnv {
   async fixture(endpoint: string, accessKey: string, workspaceSpec: Doc = {}): Promise<Fixture> {
     const namespace = this.uniqueName("chaos");
     const label: [string, string] = ["bird-chaos", namespace];
-    const { fixture, docs } = fixtureDocs({ namespace, workspace: this.uniqueName("ws"), endpoint, accessKey, label, workspaceSpec: chaosWorkspaceSpec(namespace, workspaceSpec) });
+    const { fixture, docs } = fixtureDocs({
+      namespace,
+      workspace: this.uniqueName("ws"),
+      endpoint,
+      accessKey,
+      label,
+      workspaceSpec: chaosWorkspaceSpec(namespace, workspaceSpec),
+    });
     await this.apply(...docs);
     return { ...fixture, accessKey };
   }
 
   /** Another workspace of a fixture's namespace, seen by the same operator. */
   workspaceDoc(name: string, namespace: string, endpoint: string, spec: Doc = {}): Doc {
-    return workspaceDoc({ name, namespace, endpoint, labels: { "bird-chaos": namespace }, spec: chaosWorkspaceSpec(namespace, spec) });
+    return workspaceDoc({
+      name,
+      namespace,
+      endpoint,
+      labels: { "bird-chaos": namespace },
+      spec: chaosWorkspaceSpec(namespace, spec),
+    });
   }
 
   phoneNumber(fixture: Fixture, name: string, spec: Doc): Doc {
-    return { apiVersion: API_VERSION, kind: "PhoneNumber", metadata: { name, namespace: fixture.namespace }, spec: { workspaceRef: { name: fixture.workspace }, ...spec } };
+    return {
+      apiVersion: API_VERSION,
+      kind: "PhoneNumber",
+      metadata: { name, namespace: fixture.namespace },
+      spec: { workspaceRef: { name: fixture.workspace }, ...spec },
+    };
   }
 
   alphaSender(fixture: Fixture, name: string, spec: Doc): Doc {
-    return { apiVersion: API_VERSION, kind: "AlphaSender", metadata: { name, namespace: fixture.namespace }, spec: { workspaceRef: { name: fixture.workspace }, ...spec } };
+    return {
+      apiVersion: API_VERSION,
+      kind: "AlphaSender",
+      metadata: { name, namespace: fixture.namespace },
+      spec: { workspaceRef: { name: fixture.workspace }, ...spec },
+    };
   }
 
   /** One operator process serving exactly this fixture. */
@@ -124,7 +160,12 @@ export class ChaosEnv {
       "--resync=30s",
       "--shutdown-deadline=3s",
       ...(election
-        ? [`--lease-name=${election.leaseName}`, `--lease-duration=${election.leaseDuration}`, `--renew-deadline=${election.renewDeadline}`, `--retry-period=${election.retryPeriod}`]
+        ? [
+            `--lease-name=${election.leaseName}`,
+            `--lease-duration=${election.leaseDuration}`,
+            `--renew-deadline=${election.renewDeadline}`,
+            `--retry-period=${election.retryPeriod}`,
+          ]
         : ["--no-leader-elect"]),
       ...(options.extraArgs ?? []),
     ];
@@ -159,7 +200,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls until `probe` returns a value; undefined on timeout (the caller reports what was not reached). */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 500): Promise<T | undefined> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  intervalMs = 500,
+): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

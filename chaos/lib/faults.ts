@@ -7,7 +7,12 @@ import type { Random } from "./specs.js";
  * carried out but answered with a reset or a truncated body mixed in. Returns a stop function that turns every
  * fault off.
  */
-export function startFaultDriver(sim: RunningSimulator, random: Random, base: Omit<FaultSettings, "seed">, options: { spikeMs: number }): { stop: () => void; phases: Record<string, number> } {
+export function startFaultDriver(
+  sim: RunningSimulator,
+  random: Random,
+  base: Omit<FaultSettings, "seed">,
+  options: { spikeMs: number },
+): { stop: () => void; phases: Record<string, number> } {
   const phases: Record<string, number> = { base: 0, "429-burst": 0, "latency-spike": 0, "ambiguous-buys": 0 };
   const apply = (): void => {
     const settings: FaultSettings = { ...base, seed: Math.floor(random() * 2 ** 31) };

@@ -28,17 +28,26 @@ export class KeyGateway {
         this.uses.set(key, { count: use.count + 1, last: Date.now() });
         if (!this.accepted.has(key)) {
           const body = JSON.stringify({ code: "unauthorized", message: `Invalid access key ${key}` });
-          res.writeHead(401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+          res
+            .writeHead(401, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+            .end(body);
           return;
         }
         const headers = new Headers();
-        for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string" && !["host", "connection", "content-length"].includes(name)) headers.set(name, value);
+        for (const [name, value] of Object.entries(req.headers))
+          if (typeof value === "string" && !["host", "connection", "content-length"].includes(name))
+            headers.set(name, value);
         headers.set("authorization", `AccessKey ${this.upstreamKey}`);
         const body = chunks.length ? Buffer.concat(chunks) : undefined;
         fetch(`${this.upstream}${req.url ?? "/"}`, { method: req.method, headers, body })
           .then(async (answer) => {
             const text = Buffer.from(await answer.arrayBuffer());
-            res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json", "content-length": text.length }).end(text);
+            res
+              .writeHead(answer.status, {
+                "content-type": answer.headers.get("content-type") ?? "application/json",
+                "content-length": text.length,
+              })
+              .end(text);
           })
           .catch(() => req.socket.destroy());
       });

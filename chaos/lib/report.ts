@@ -42,6 +42,11 @@ export class ScenarioReport {
   }
 
   result(): ScenarioResult {
-    return { name: this.name, figures: { ...this.figures }, violations: [...this.violations], durationMs: Date.now() - this.started };
+    return {
+      name: this.name,
+      figures: { ...this.figures },
+      violations: [...this.violations],
+      durationMs: Date.now() - this.started,
+    };
   }
 }

@@ -46,7 +46,9 @@ export function phoneNumberSpec(random: Random): Doc {
   const spec: Doc = { countryCode: item.countryCode, type: item.type };
   if (item.sms && random() < 0.35) {
     spec.capabilities = ["sms-outbound"];
-    spec.destinations = [{ capability: "sms", countryCodes: sample(random, DESTINATIONS, 1 + Math.floor(random() * 3)).sort() }];
+    spec.destinations = [
+      { capability: "sms", countryCodes: sample(random, DESTINATIONS, 1 + Math.floor(random() * 3)).sort() },
+    ];
   }
   return spec;
 }

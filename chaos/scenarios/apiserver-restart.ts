@@ -1,5 +1,14 @@
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
-import { auditNumbers, isReady, mainSubscription, nameOf, numberIdOf, readyOf, reportCrashes, waitAllReady } from "../lib/checks.js";
+import {
+  auditNumbers,
+  isReady,
+  mainSubscription,
+  nameOf,
+  numberIdOf,
+  readyOf,
+  reportCrashes,
+  waitAllReady,
+} from "../lib/checks.js";
 import { sleep, type ChaosEnv } from "../lib/env.js";
 import type { ScenarioReport } from "../lib/report.js";
 import { phoneNumberSpec, sample, type Random } from "../lib/specs.js";
@@ -17,10 +26,13 @@ export async function apiServerRestart(env: ChaosEnv, report: ScenarioReport, ra
   const firstProcess = env.processes.length;
   // Leader election as deployed, with a renew deadline longer than the outage: the process must live through it
   // (a shorter one makes it exit by design, and a fresh process would prove nothing about watches recovering).
-  const operator = env.operator(fixture, { leaderElection: { leaseName: "bird-operator", leaseDuration: "90s", renewDeadline: "60s", retryPeriod: "2s" } });
+  const operator = env.operator(fixture, {
+    leaderElection: { leaseName: "bird-operator", leaseDuration: "90s", renewDeadline: "60s", retryPeriod: "2s" },
+  });
   await operator.leading;
   let serial = 0;
-  const create = (count: number): Record<string, unknown>[] => Array.from({ length: count }, () => env.phoneNumber(fixture, `restart-${serial++}`, phoneNumberSpec(random)));
+  const create = (count: number): Record<string, unknown>[] =>
+    Array.from({ length: count }, () => env.phoneNumber(fixture, `restart-${serial++}`, phoneNumberSpec(random)));
   await env.apply(...create(initial));
 
   const deleted = new Map<string, string | undefined>();
@@ -42,14 +54,32 @@ export async function apiServerRestart(env: ChaosEnv, report: ScenarioReport, ra
     outageMs += Date.now() - down;
     report.note(`API server back after ${Date.now() - down} ms`);
     const current = await env.phoneNumbers(fixture.namespace);
-    const [toDelete, ...toChange] = sample(random, current.filter((pn) => !pn.metadata?.deletionTimestamp && !deleted.has(nameOf(pn))), 4);
+    const [toDelete, ...toChange] = sample(
+      random,
+      current.filter((pn) => !pn.metadata?.deletionTimestamp && !deleted.has(nameOf(pn))),
+      4,
+    );
     // Made while the operator has no working watch.
     const fresh = create(env.short ? 4 : 10);
     created += fresh.length;
     await env.apply(...fresh);
     for (const pn of toChange) {
       const countries = sample(random, ["GB", "NL", "DE", "BE", "FR"], 2).sort();
-      await env.kubectl(["patch", "pn", nameOf(pn), "-n", fixture.namespace, "--type=merge", "-p", JSON.stringify({ spec: { capabilities: pn.spec.capabilities, destinations: [{ capability: "voice", countryCodes: countries }] } })]);
+      await env.kubectl([
+        "patch",
+        "pn",
+        nameOf(pn),
+        "-n",
+        fixture.namespace,
+        "--type=merge",
+        "-p",
+        JSON.stringify({
+          spec: {
+            capabilities: pn.spec.capabilities,
+            destinations: [{ capability: "voice", countryCodes: countries }],
+          },
+        }),
+      ]);
       changed.set(nameOf(pn), countries.join(","));
       history.set(nameOf(pn), [...(history.get(nameOf(pn)) ?? []), `round ${round}: ${countries.join(",")}`]);
     }
@@ -71,7 +101,11 @@ export async function apiServerRestart(env: ChaosEnv, report: ScenarioReport, ra
   const items = settled.items;
   for (const [name, countries] of changed) {
     const pn = items.find((i) => nameOf(i) === name);
-    const active = (pn?.status?.destinations ?? []).filter((d) => d.capability === "voice" && d.status === "active").map((d) => d.countryCode).sort().join(",");
+    const active = (pn?.status?.destinations ?? [])
+      .filter((d) => d.capability === "voice" && d.status === "active")
+      .map((d) => d.countryCode)
+      .sort()
+      .join(",");
     report.check(
       active === countries,
       `spec change of ${name} missed: voice destinations ${active || "none"} active, ${countries} wanted (changes ${history.get(name)?.join(" then ")}; generation ${pn?.metadata?.generation}, spec ${JSON.stringify(pn?.spec.destinations)}, status ${JSON.stringify(pn?.status?.destinations)}, Ready ${JSON.stringify(readyOf(pn ?? {}))})`,
@@ -81,10 +115,16 @@ export async function apiServerRestart(env: ChaosEnv, report: ScenarioReport, ra
   for (const [name, id] of deleted) {
     report.check(!items.some((i) => nameOf(i) === name), `deletion of ${name} missed: it still exists`);
     if (id) released.add(id);
-    report.check(!id || mainSubscription(sim, id) !== "active", `deletion of ${name} missed: its number's subscription is still active`);
+    report.check(
+      !id || mainSubscription(sim, id) !== "active",
+      `deletion of ${name} missed: its number's subscription is still active`,
+    );
   }
   auditNumbers(report, sim, items, { released });
-  report.check(items.every((i: PhoneNumber) => isReady(i) || readyOf(i)?.status !== "True"), "a Ready condition judges an old generation");
+  report.check(
+    items.every((i: PhoneNumber) => isReady(i) || readyOf(i)?.status !== "True"),
+    "a Ready condition judges an old generation",
+  );
   report.check(operator.running, "the operator exited across the API server restart");
   await operator.kill("SIGTERM");
   reportCrashes(report, env, firstProcess);

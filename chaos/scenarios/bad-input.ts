@@ -3,7 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import type { RunningSimulator } from "../../src/simulator/index.js";
-import { auditNumbers, clearCondition, nameOf, numberIdOf, paidNumbers, readyOf, reportCrashes } from "../lib/checks.js";
+import {
+  auditNumbers,
+  clearCondition,
+  nameOf,
+  numberIdOf,
+  paidNumbers,
+  readyOf,
+  reportCrashes,
+} from "../lib/checks.js";
 import { freePortUnused, sleep, waitFor, WORKSPACE_ID, type ChaosEnv, type Fixture } from "../lib/env.js";
 import { brokenWorkspaces, generateBadInputs, type BadInput, type BadInputContext } from "../lib/bad-input.js";
 import type { OperatorProcess } from "../../test/support/operator-process.js";
@@ -22,7 +30,9 @@ type Objects = Map<string, PhoneNumber | AlphaSender | BirdWorkspace>;
  */
 export async function badInput(env: ChaosEnv, report: ScenarioReport, random: Random): Promise<void> {
   const sim = await env.simulator({ provisioningDelayMs: 50 });
-  const fixture = await env.fixture(sim.url, sim.sim.identity.accessKey, { policy: { allowedCountries: ["US", "CA", "GB", "NL", "FR", "ZZ"] } });
+  const fixture = await env.fixture(sim.url, sim.sim.identity.accessKey, {
+    policy: { allowedCountries: ["US", "CA", "GB", "NL", "FR", "ZZ"] },
+  });
   const firstProcess = env.processes.length;
   const operator = env.operator(fixture);
   await operator.leading;
@@ -43,7 +53,11 @@ export async function badInput(env: ChaosEnv, report: ScenarioReport, random: Ra
   await checkNotStalled(env, report, fixture, operator);
   // Nothing bought twice or left unowned, bad input or not (resources with made-up number ids own nothing bought).
   const bought = new Set(sim.sim.state.purchases().map((p) => p.numberId));
-  auditNumbers(report, sim, (await env.phoneNumbers(fixture.namespace)).filter((p) => bought.has(numberIdOf(p) ?? "")));
+  auditNumbers(
+    report,
+    sim,
+    (await env.phoneNumbers(fixture.namespace)).filter((p) => bought.has(numberIdOf(p) ?? "")),
+  );
   await checkDeletable(env, report, sim, fixture);
   report.check(operator.running, "the operator exited on bad input");
   await operator.kill("SIGTERM");
@@ -52,8 +66,18 @@ export async function badInput(env: ChaosEnv, report: ScenarioReport, random: Ra
 
 /** A registered sender, a Secret with a key Bird refuses, and a PhoneNumber that owns a number (for conflicts). */
 async function prepare(env: ChaosEnv, sim: RunningSimulator, fixture: Fixture): Promise<BadInputContext | undefined> {
-  const sender = sim.sim.addSender({ alphaString: "BADINPUT", workspaceId: WORKSPACE_ID, activeCountries: [], blockedCountries: ["FR"] });
-  const wrongKey = { apiVersion: "v1", kind: "Secret", metadata: { name: "wrong-access-key", namespace: fixture.namespace }, stringData: { accessKey: env.newAccessKey() } };
+  const sender = sim.sim.addSender({
+    alphaString: "BADINPUT",
+    workspaceId: WORKSPACE_ID,
+    activeCountries: [],
+    blockedCountries: ["FR"],
+  });
+  const wrongKey = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "wrong-access-key", namespace: fixture.namespace },
+    stringData: { accessKey: env.newAccessKey() },
+  };
   await env.apply(env.phoneNumber(fixture, "owner", { countryCode: "US", type: "local" }), wrongKey);
   const owner = await waitFor(async () => {
     const pn = (await env.phoneNumbers(fixture.namespace)).find((p) => nameOf(p) === "owner");
@@ -61,11 +85,23 @@ async function prepare(env: ChaosEnv, sim: RunningSimulator, fixture: Fixture): 
   }, 30_000);
   if (!owner) return undefined;
   const label = { "bird-chaos": fixture.namespace };
-  return { namespace: fixture.namespace, workspace: fixture.workspace, label, endpoint: sim.url, sender: { alphaString: sender.alphaString, blockedCountry: "FR" }, ownedNumber: owner };
+  return {
+    namespace: fixture.namespace,
+    workspace: fixture.workspace,
+    label,
+    endpoint: sim.url,
+    sender: { alphaString: sender.alphaString, blockedCountry: "FR" },
+    ownedNumber: owner,
+  };
 }
 
 /** One `kubectl apply -f <dir>` of every generated file; returns the accepted ones by `Kind/name`. */
-async function applyAll(env: ChaosEnv, report: ScenarioReport, inputs: BadInput[], workspaces: Broken): Promise<Map<string, BadInput>> {
+async function applyAll(
+  env: ChaosEnv,
+  report: ScenarioReport,
+  inputs: BadInput[],
+  workspaces: Broken,
+): Promise<Map<string, BadInput>> {
   const dir = mkdtempSync(join(tmpdir(), "bird-chaos-bad-input-"));
   try {
     for (const input of inputs) writeFileSync(join(dir, input.file), input.text);
@@ -77,7 +113,10 @@ async function applyAll(env: ChaosEnv, report: ScenarioReport, inputs: BadInput[
     report.figure("accepted", outcome.accepted.length);
     for (const input of outcome.unaccounted) report.violation(`${input.file}: kubectl neither created nor refused it`);
     for (const { input, message } of outcome.rejected) {
-      report.check(message.length > 0 && !/panic|internal error/i.test(message), `${input.file}: refused without a usable message: ${message}`);
+      report.check(
+        message.length > 0 && !/panic|internal error/i.test(message),
+        `${input.file}: refused without a usable message: ${message}`,
+      );
     }
     return new Map(outcome.accepted.map((i) => [`${i.kind}/${i.name}`, i]));
   } finally {
@@ -86,7 +125,13 @@ async function applyAll(env: ChaosEnv, report: ScenarioReport, inputs: BadInput[
 }
 
 /** Every accepted object ends in a clear condition, the ones with a single right answer in that one. */
-async function awaitClearConditions(env: ChaosEnv, report: ScenarioReport, context: BadInputContext, accepted: Map<string, BadInput>, workspaces: Broken): Promise<Objects> {
+async function awaitClearConditions(
+  env: ChaosEnv,
+  report: ScenarioReport,
+  context: BadInputContext,
+  accepted: Map<string, BadInput>,
+  workspaces: Broken,
+): Promise<Objects> {
   const deadline = Date.now() + (env.short ? 60_000 : 120_000);
   for (;;) {
     const objects = await acceptedObjects(env, context);
@@ -96,11 +141,17 @@ async function awaitClearConditions(env: ChaosEnv, report: ScenarioReport, conte
       const problem = object ? clearCondition(object) : "accepted, then gone";
       const ready = readyOf(object ?? {});
       if (problem) problems.push(`${input.file}: ${problem}`);
-      else if (input.expectReason && ready?.reason !== input.expectReason) problems.push(`${input.file}: Ready reason ${ready?.reason} (${ready?.message}), expected ${input.expectReason}`);
+      else if (input.expectReason && ready?.reason !== input.expectReason)
+        problems.push(
+          `${input.file}: Ready reason ${ready?.reason} (${ready?.message}), expected ${input.expectReason}`,
+        );
     }
     for (const w of workspaces) {
       const ready = readyOf(objects.get(`BirdWorkspace/${w.name}`) ?? {});
-      if (ready?.reason !== w.reason || !ready.message) problems.push(`BirdWorkspace ${w.name}: Ready reason ${ready?.reason ?? "none"} (${ready?.message ?? ""}), expected ${w.reason}`);
+      if (ready?.reason !== w.reason || !ready.message)
+        problems.push(
+          `BirdWorkspace ${w.name}: Ready reason ${ready?.reason ?? "none"} (${ready?.message ?? ""}), expected ${w.reason}`,
+        );
     }
     if (problems.length === 0 || Date.now() > deadline) {
       for (const problem of problems) report.violation(problem);
@@ -111,33 +162,65 @@ async function awaitClearConditions(env: ChaosEnv, report: ScenarioReport, conte
 }
 
 /** Not stalled: a good resource applied after the flood still turns Ready promptly, and the process is healthy. */
-async function checkNotStalled(env: ChaosEnv, report: ScenarioReport, fixture: Fixture, operator: OperatorProcess): Promise<void> {
+async function checkNotStalled(
+  env: ChaosEnv,
+  report: ScenarioReport,
+  fixture: Fixture,
+  operator: OperatorProcess,
+): Promise<void> {
   const started = Date.now();
   await env.apply(env.phoneNumber(fixture, "after-the-flood", { countryCode: "NL", type: "mobile" }));
-  const canary = await env.kubectl(["wait", "--for=condition=Ready", "pn/after-the-flood", "-n", fixture.namespace, "--timeout=30s"], { allowFailure: true });
-  report.check(canary.code === 0, `a valid PhoneNumber applied after the bad input did not turn Ready: ${canary.stderr.trim()}`);
+  const canary = await env.kubectl(
+    ["wait", "--for=condition=Ready", "pn/after-the-flood", "-n", fixture.namespace, "--timeout=30s"],
+    { allowFailure: true },
+  );
+  report.check(
+    canary.code === 0,
+    `a valid PhoneNumber applied after the bad input did not turn Ready: ${canary.stderr.trim()}`,
+  );
   report.figure("canaryReadyMs", Date.now() - started);
   const health = operator.addresses().health;
-  const healthy = health ? await fetch(`http://${health}/healthz`).then((r) => r.ok, () => false) : false;
+  const healthy = health
+    ? await fetch(`http://${health}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    : false;
   report.check(healthy, "the operator's /healthz does not answer");
 }
 
 /** Bad input never blocks deletion: every object goes once deleted, and no number is paid for afterwards. */
-async function checkDeletable(env: ChaosEnv, report: ScenarioReport, sim: RunningSimulator, fixture: Fixture): Promise<void> {
+async function checkDeletable(
+  env: ChaosEnv,
+  report: ScenarioReport,
+  sim: RunningSimulator,
+  fixture: Fixture,
+): Promise<void> {
   const deleting = Date.now();
   await env.kubectl(["delete", "pn,alphasender", "--all", "-n", fixture.namespace, "--wait=false"]);
   const left = await waitFor(async () => {
     const remaining = [...(await env.phoneNumbers(fixture.namespace)), ...(await env.alphaSenders(fixture.namespace))];
     return remaining.length === 0 ? [] : Date.now() - deleting > 30_000 ? remaining : undefined;
   }, 35_000);
-  for (const object of left ?? []) report.violation(`${object.kind} ${nameOf(object)} cannot be deleted: ${readyOf(object)?.reason} ${readyOf(object)?.message ?? ""}`);
+  for (const object of left ?? [])
+    report.violation(
+      `${object.kind} ${nameOf(object)} cannot be deleted: ${readyOf(object)?.reason} ${readyOf(object)?.message ?? ""}`,
+    );
   report.figure("deletedAfterwardsMs", Date.now() - deleting);
   const paid = paidNumbers(sim);
-  report.check(paid.length === 0, `${paid.length} numbers still paid for after every PhoneNumber was deleted: ${paid.slice(0, 5).join(", ")}`);
+  report.check(
+    paid.length === 0,
+    `${paid.length} numbers still paid for after every PhoneNumber was deleted: ${paid.slice(0, 5).join(", ")}`,
+  );
 }
 
 /** What kubectl did with each file: created (stdout names the object) or refused (stderr names the file). */
-function classify(inputs: BadInput[], dir: string, stdout: string, stderr: string): { accepted: BadInput[]; rejected: { input: BadInput; message: string }[]; unaccounted: BadInput[] } {
+function classify(
+  inputs: BadInput[],
+  dir: string,
+  stdout: string,
+  stderr: string,
+): { accepted: BadInput[]; rejected: { input: BadInput; message: string }[]; unaccounted: BadInput[] } {
   const created = new Set(
     stdout
       .split("\n")
@@ -166,6 +249,10 @@ async function acceptedObjects(env: ChaosEnv, context: BadInputContext): Promise
     .map(([k, v]) => `${k}=${v}`)
     .join(",");
   const workspaces = (await env.getJson<{ items: BirdWorkspace[] }>(["birdworkspaces", "-l", selector])).items;
-  const all = [...(await env.phoneNumbers(context.namespace)), ...(await env.alphaSenders(context.namespace)), ...workspaces];
+  const all = [
+    ...(await env.phoneNumbers(context.namespace)),
+    ...(await env.alphaSenders(context.namespace)),
+    ...workspaces,
+  ];
   return new Map(all.map((o) => [`${o.kind}/${nameOf(o)}`, o]));
 }

@@ -19,12 +19,18 @@ export async function killStorm(env: ChaosEnv, report: ScenarioReport, random: R
   const fixture = await env.fixture(sim.url, sim.sim.identity.accessKey);
   const firstProcess = env.processes.length;
   // Resources arrive in waves over the first 60 % of the kills, so that every kill lands while numbers provision.
-  const docs = Array.from({ length: resources }, (_, i) => env.phoneNumber(fixture, `storm-${i}`, phoneNumberSpec(random)));
+  const docs = Array.from({ length: resources }, (_, i) =>
+    env.phoneNumber(fixture, `storm-${i}`, phoneNumberSpec(random)),
+  );
   const perWave = Math.ceil(resources / Math.ceil(targetKills * 0.6));
   report.figure("resources", resources);
   const startupMs: number[] = [];
 
-  const moments: Record<KillMoment, number> = { "during-startup": 0, "while-reconciling": 0, "right-after-a-purchase": 0 };
+  const moments: Record<KillMoment, number> = {
+    "during-startup": 0,
+    "while-reconciling": 0,
+    "right-after-a-purchase": 0,
+  };
   let kills = 0;
   let purchasesAtLastKill = 0;
   while (kills < targetKills) {
@@ -33,7 +39,13 @@ export async function killStorm(env: ChaosEnv, report: ScenarioReport, random: R
     const operator = env.operator(fixture);
     void operator.leading.then((at) => at && startupMs.push(at - operator.spawnedAt));
     // Mostly while it works; some while it starts; some the instant Bird has processed a buy the process may not have recorded.
-    const moment = pick<KillMoment>(random, ["during-startup", "while-reconciling", "while-reconciling", "right-after-a-purchase", "right-after-a-purchase"]);
+    const moment = pick<KillMoment>(random, [
+      "during-startup",
+      "while-reconciling",
+      "while-reconciling",
+      "right-after-a-purchase",
+      "right-after-a-purchase",
+    ]);
     if (moment === "during-startup") await Promise.race([sleep(random() * 2500), operator.exited]);
     else if (moment === "while-reconciling") {
       await operator.leading;
@@ -55,9 +67,16 @@ export async function killStorm(env: ChaosEnv, report: ScenarioReport, random: R
   report.check(kills >= targetKills, `only ${kills} of ${targetKills} kills happened`);
 
   const final = env.operator(fixture);
-  const settled = await waitAllReady(() => env.phoneNumbers(fixture.namespace), resources, env.short ? 60_000 : 240_000);
+  const settled = await waitAllReady(
+    () => env.phoneNumbers(fixture.namespace),
+    resources,
+    env.short ? 60_000 : 240_000,
+  );
   report.figure("convergenceAfterStormMs", settled.ms);
-  report.check(settled.ok, `not every PhoneNumber is Ready after the storm: ${settled.stragglers.slice(0, 10).join("; ")}`);
+  report.check(
+    settled.ok,
+    `not every PhoneNumber is Ready after the storm: ${settled.stragglers.slice(0, 10).join("; ")}`,
+  );
   // Give a late, unrecorded purchase the chance to land before auditing.
   await sleep(1000);
   auditNumbers(report, sim, await env.phoneNumbers(fixture.namespace));
@@ -69,7 +88,11 @@ export async function killStorm(env: ChaosEnv, report: ScenarioReport, random: R
 }
 
 /** Resolves the instant Bird's purchase log grows (polling on the event loop that also runs the simulator). */
-async function afterNextPurchase(purchaseCount: () => number, operator: OperatorProcess, timeoutMs: number): Promise<void> {
+async function afterNextPurchase(
+  purchaseCount: () => number,
+  operator: OperatorProcess,
+  timeoutMs: number,
+): Promise<void> {
   const before = purchaseCount();
   const deadline = Date.now() + timeoutMs;
   await new Promise<void>((resolve) => {

@@ -32,7 +32,9 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
   let standby = env.operator(fixture, { leaderElection: LEASE });
   await waitForOutput(standby, "Caches synced", 30_000);
 
-  const docs = Array.from({ length: resources }, (_, i) => env.phoneNumber(fixture, `ha-${i}`, phoneNumberSpec(random)));
+  const docs = Array.from({ length: resources }, (_, i) =>
+    env.phoneNumber(fixture, `ha-${i}`, phoneNumberSpec(random)),
+  );
   const perWave = Math.ceil(resources / failovers);
   const takeovers: number[] = [];
   const afterRenewal: number[] = [];
@@ -54,7 +56,10 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
     takeovers.push(takeover);
     if (lastRenewal !== undefined) afterRenewal.push(tookOverAt - lastRenewal);
     report.check(takeover > 0, `round ${round}: the standby led before the leader died`);
-    report.check(tookOverAt - (lastRenewal ?? killedAt) <= TAKEOVER_BOUND_MS, `round ${round}: takeover ${tookOverAt - (lastRenewal ?? killedAt)} ms after the last renewal, more than the lease duration (${LEASE_MS} ms) plus two candidate polls`);
+    report.check(
+      tookOverAt - (lastRenewal ?? killedAt) <= TAKEOVER_BOUND_MS,
+      `round ${round}: takeover ${tookOverAt - (lastRenewal ?? killedAt)} ms after the last renewal, more than the lease duration (${LEASE_MS} ms) plus two candidate polls`,
+    );
     leader = standby;
     standby = env.operator(fixture, { leaderElection: LEASE });
     await waitForOutput(standby, "Caches synced", 30_000);
@@ -67,9 +72,19 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
   report.figure("takeoverAfterLastRenewalMs.max", Math.max(0, ...afterRenewal));
   if (docs.length) await env.apply(...docs);
 
-  const settled = await waitAllReady(() => env.phoneNumbers(fixture.namespace), resources, env.short ? 60_000 : 180_000);
-  report.check(settled.ok, `not every PhoneNumber is Ready after the failovers: ${settled.stragglers.slice(0, 8).join("; ")}`);
-  report.check(!standby.output().includes("Starting controllers"), "the standby started its controllers while the leader was alive");
+  const settled = await waitAllReady(
+    () => env.phoneNumbers(fixture.namespace),
+    resources,
+    env.short ? 60_000 : 180_000,
+  );
+  report.check(
+    settled.ok,
+    `not every PhoneNumber is Ready after the failovers: ${settled.stragglers.slice(0, 8).join("; ")}`,
+  );
+  report.check(
+    !standby.output().includes("Starting controllers"),
+    "the standby started its controllers while the leader was alive",
+  );
   auditNumbers(report, sim, settled.items);
   await standby.kill("SIGTERM");
   await leader.kill("SIGTERM");
@@ -78,7 +93,9 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
 
 /** When the (dead) leader last renewed the Lease, by the API server's record. */
 async function lastRenewalOf(env: ChaosEnv, namespace: string): Promise<number | undefined> {
-  const lease = await env.getJson<{ spec?: { renewTime?: string } }>(["lease", LEASE.leaseName, "-n", namespace]).catch(() => undefined);
+  const lease = await env
+    .getJson<{ spec?: { renewTime?: string } }>(["lease", LEASE.leaseName, "-n", namespace])
+    .catch(() => undefined);
   const at = lease?.spec?.renewTime ? Date.parse(lease.spec.renewTime) : NaN;
   return Number.isNaN(at) ? undefined : at;
 }

@@ -35,7 +35,11 @@ export async function secrets(env: ChaosEnv, report: ScenarioReport, random: Ran
     gateway.accepted.add(second);
     const rotatedAt = Date.now();
     await setKey(env, fixture, second);
-    const pickedUp = await waitFor(() => (gateway.usesOf(second).count > 0 ? Date.now() - rotatedAt : undefined), 30_000, 100);
+    const pickedUp = await waitFor(
+      () => (gateway.usesOf(second).count > 0 ? Date.now() - rotatedAt : undefined),
+      30_000,
+      100,
+    );
     report.check(pickedUp !== undefined, "the rotated key was never used");
     report.figure("rotationPickedUpMs", pickedUp ?? -1);
     await sleep(1000);
@@ -45,24 +49,45 @@ export async function secrets(env: ChaosEnv, report: ScenarioReport, random: Ran
     await env.apply(env.phoneNumber(fixture, "after-rotation", phoneNumberSpec(random)));
     const after = await waitAllReady(() => env.phoneNumbers(fixture.namespace), 4, 30_000);
     report.check(after.ok, `not Ready after the old key was revoked: ${after.stragglers.join("; ")}`);
-    report.check(readyOf(await env.workspace(fixture.workspace))?.status === "True", "the workspace is not Ready on the rotated key");
+    report.check(
+      readyOf(await env.workspace(fixture.workspace))?.status === "True",
+      "the workspace is not Ready on the rotated key",
+    );
 
     // A key Bird refuses: the workspace says so, clearly; then the good key again (with a stray newline, as
     // `echo key | base64` leaves it), and it recovers, still without a restart.
     const refusedAt = Date.now();
     await setKey(env, fixture, refused);
-    const unauthorized = await waitFor(async () => (readyOf(await env.workspace(fixture.workspace))?.reason === "Unauthorized" ? Date.now() - refusedAt : undefined), 30_000, 250);
-    report.check(unauthorized !== undefined, `a refused key did not turn the workspace Unauthorized: ${JSON.stringify(readyOf(await env.workspace(fixture.workspace)))}`);
+    const unauthorized = await waitFor(
+      async () =>
+        readyOf(await env.workspace(fixture.workspace))?.reason === "Unauthorized" ? Date.now() - refusedAt : undefined,
+      30_000,
+      250,
+    );
+    report.check(
+      unauthorized !== undefined,
+      `a refused key did not turn the workspace Unauthorized: ${JSON.stringify(readyOf(await env.workspace(fixture.workspace)))}`,
+    );
     report.figure("refusedKeyReportedMs", unauthorized ?? -1);
     const restoredAt = Date.now();
     await setKey(env, fixture, `${second}\n`);
-    const recovered = await waitFor(async () => (readyOf(await env.workspace(fixture.workspace))?.status === "True" ? Date.now() - restoredAt : undefined), 30_000, 250);
+    const recovered = await waitFor(
+      async () =>
+        readyOf(await env.workspace(fixture.workspace))?.status === "True" ? Date.now() - restoredAt : undefined,
+      30_000,
+      250,
+    );
     report.check(recovered !== undefined, "the workspace did not recover on the good key");
     report.figure("recoveredMs", recovered ?? -1);
     report.figure("operatorRestarts", env.processes.length - firstProcess - 1);
 
     const metrics = operator.addresses().metrics;
-    const metricsText = metrics ? await fetch(`http://${metrics}/metrics`).then((r) => r.text(), () => "") : "";
+    const metricsText = metrics
+      ? await fetch(`http://${metrics}/metrics`).then(
+          (r) => r.text(),
+          () => "",
+        )
+      : "";
     report.check(metricsText.length > 0, "could not read /metrics");
     await scanForKeys(env, report, metricsText);
   } finally {
@@ -73,12 +98,21 @@ export async function secrets(env: ChaosEnv, report: ScenarioReport, random: Ran
 }
 
 async function setKey(env: ChaosEnv, fixture: Fixture, key: string): Promise<void> {
-  await env.apply({ apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace: fixture.namespace }, stringData: { accessKey: key } });
+  await env.apply({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "bird-access-key", namespace: fixture.namespace },
+    stringData: { accessKey: key },
+  });
 }
 
 /** Every key the campaign handed out, raw and as base64 (how a Secret carries it), must appear nowhere. */
 async function scanForKeys(env: ChaosEnv, report: ScenarioReport, metricsText: string): Promise<void> {
-  const needles = [...env.accessKeys].flatMap((key) => [key, Buffer.from(key).toString("base64"), Buffer.from(`${key}\n`).toString("base64")]);
+  const needles = [...env.accessKeys].flatMap((key) => [
+    key,
+    Buffer.from(key).toString("base64"),
+    Buffer.from(`${key}\n`).toString("base64"),
+  ]);
   const events = (await env.kubectl(["get", "events", "-A", "-o", "json"])).stdout;
   const resources = (await env.kubectl(["get", "phonenumbers,alphasenders", "-A", "-o", "json"])).stdout;
   const workspaces = (await env.kubectl(["get", "birdworkspaces", "-o", "json"])).stdout;
@@ -97,11 +131,17 @@ async function scanForKeys(env: ChaosEnv, report: ScenarioReport, metricsText: s
     for (const needle of needles) if (text.includes(needle)) report.violation(`an AccessKey appears in ${where}`);
   }
   const levels: Record<string, number> = {};
-  for (const p of env.processes) for (const line of p.logLines()) levels[String(line.level)] = (levels[String(line.level)] ?? 0) + 1;
+  for (const p of env.processes)
+    for (const line of p.logLines()) levels[String(line.level)] = (levels[String(line.level)] ?? 0) + 1;
   report.figure("keysSearchedFor", env.accessKeys.size);
   report.figure("bytesScanned", bytes);
   report.figure("processesScanned", env.processes.length);
-  report.figure("logLinesScannedByLevel", Object.entries(levels).map(([l, n]) => `${l}:${n}`).join(","));
+  report.figure(
+    "logLinesScannedByLevel",
+    Object.entries(levels)
+      .map(([l, n]) => `${l}:${n}`)
+      .join(","),
+  );
   report.figure("eventsScanned", (JSON.parse(events) as { items: unknown[] }).items.length);
   const ws = JSON.parse(workspaces) as { items: BirdWorkspace[] };
   report.figure("workspacesScanned", ws.items.length);

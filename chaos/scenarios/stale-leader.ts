@@ -31,8 +31,24 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
   const standby = env.operator(fixture, { leaderElection: LEASE });
   await waitForOutput(standby, "Caches synced", 30_000);
 
-  const items = pinnedNumbers(sim.sim.state.listStock(ORGANIZATION_ID, { countryCodes: ["NL", "GB", "DE"], types: ["mobile"] }, { limit: 99, reverse: false }).results, resources, random);
-  await env.apply(...items.map((item, i) => env.phoneNumber(fixture, `stale-${i}`, { countryCode: item.countryCode, type: item.type, numberString: item.numberString })));
+  const items = pinnedNumbers(
+    sim.sim.state.listStock(
+      ORGANIZATION_ID,
+      { countryCodes: ["NL", "GB", "DE"], types: ["mobile"] },
+      { limit: 99, reverse: false },
+    ).results,
+    resources,
+    random,
+  );
+  await env.apply(
+    ...items.map((item, i) =>
+      env.phoneNumber(fixture, `stale-${i}`, {
+        countryCode: item.countryCode,
+        type: item.type,
+        numberString: item.numberString,
+      }),
+    ),
+  );
   // A buy is on its way while the resource's ownership record says Purchasing (claimed before the buy is sent).
   const queuedNow = async (): Promise<string[]> =>
     (await env.getJson<{ items: BirdNumber[] }>(["birdnumbers"])).items
@@ -50,7 +66,8 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
   // Frozen, it cannot change anything: every resource with an intent has its buy waiting in the old leader.
   const queued = await queuedNow();
   report.figure("buysQueuedAtFreeze", queued.length);
-  if (!report.check(queued.length > 0, "no buy was queued when the leader froze: the scenario tested nothing")) return thaw();
+  if (!report.check(queued.length > 0, "no buy was queued when the leader froze: the scenario tested nothing"))
+    return thaw();
   const deleted = queued.slice(0, Math.ceil(queued.length / 2));
   report.figure("deletedWhileFrozen", deleted.length);
   await env.kubectl(["delete", "phonenumber", ...deleted, "-n", fixture.namespace, "--wait=false"]);
@@ -59,13 +76,23 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
   const tookOverAt = await Promise.race([standby.leading, sleep(30_000).then(() => undefined)]);
   if (!report.check(tookOverAt !== undefined, "the standby never took over")) return thaw();
   report.figure("takeoverMs", (tookOverAt ?? frozenAt) - frozenAt);
-  const settled = await waitAllReady(() => env.phoneNumbers(fixture.namespace), resources - deleted.length, env.short ? 60_000 : 120_000);
-  report.check(settled.ok, `the new leader did not settle before the old one thawed: ${settled.stragglers.slice(0, 6).join("; ")}`);
+  const settled = await waitAllReady(
+    () => env.phoneNumbers(fixture.namespace),
+    resources - deleted.length,
+    env.short ? 60_000 : 120_000,
+  );
+  report.check(
+    settled.ok,
+    `the new leader did not settle before the old one thawed: ${settled.stragglers.slice(0, 6).join("; ")}`,
+  );
 
   const thawedAt = Date.now();
   thaw();
   await Promise.race([leader.exited, sleep(20_000)]);
-  report.check(!leader.running && leader.output().includes("Leadership lost; exiting"), "the old leader did not exit on its lost lease");
+  report.check(
+    !leader.running && leader.output().includes("Leadership lost; exiting"),
+    "the old leader did not exit on its lost lease",
+  );
   // A stale buy that left would still be answered by Bird: give it time to arrive before counting.
   await sleep(2000);
   countStaleBuys(report, sim.sim.calls().recent, thawedAt, new Set(items.map((i) => i.id)));
@@ -79,15 +106,30 @@ export async function staleLeader(env: ChaosEnv, report: ScenarioReport, random:
 function pinnedNumbers(stock: NumberStockItem[], count: number, random: Random): NumberStockItem[] {
   const pool = [...stock];
   const picked: NumberStockItem[] = [];
-  while (picked.length < count && pool.length > 0) picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0] as NumberStockItem);
+  while (picked.length < count && pool.length > 0)
+    picked.push(pool.splice(Math.floor(random() * pool.length), 1)[0] as NumberStockItem);
   return picked;
 }
 
 /** Buy calls that reached Bird after the old leader thawed carrying one of its queued items: each one a stale buy. */
-function countStaleBuys(report: ScenarioReport, calls: { time: string; method: string; route: string; body?: unknown }[], thawedAt: number, pinned: Set<string>): void {
-  const stale = calls.filter((c) => c.method === "POST" && c.route === BUY_ROUTE && Date.parse(c.time) >= thawedAt && buyIds(c.body).some((id) => pinned.has(id)));
+function countStaleBuys(
+  report: ScenarioReport,
+  calls: { time: string; method: string; route: string; body?: unknown }[],
+  thawedAt: number,
+  pinned: Set<string>,
+): void {
+  const stale = calls.filter(
+    (c) =>
+      c.method === "POST" &&
+      c.route === BUY_ROUTE &&
+      Date.parse(c.time) >= thawedAt &&
+      buyIds(c.body).some((id) => pinned.has(id)),
+  );
   report.figure("buyCallsAfterThaw", stale.length);
-  report.check(stale.length === 0, `${stale.length} buy call(s) reached Bird after the frozen leader thawed with its lease gone`);
+  report.check(
+    stale.length === 0,
+    `${stale.length} buy call(s) reached Bird after the frozen leader thawed with its lease gone`,
+  );
 }
 
 function buyIds(body: unknown): string[] {

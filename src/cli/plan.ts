@@ -29,18 +29,52 @@ interface PlanFlags {
 export function registerPlanCommand(program: Command): void {
   program
     .command("plan")
-    .description("show what applying PhoneNumbers and AlphaSenders would buy, activate, cancel and cost, and what would be refused; reads only (exit 0: no changes, 2: changes, 1: error)")
-    .option("-f, --filename <path>", "manifests: a file, a directory, a kustomization directory, or - for stdin (repeatable)", collect, [])
-    .option("--prune", "treat PhoneNumbers and AlphaSenders of the input's namespaces that the input lacks as deleted (kubectl apply --prune, Argo CD prune)", false)
+    .description(
+      "show what applying PhoneNumbers and AlphaSenders would buy, activate, cancel and cost, and what would be refused; reads only (exit 0: no changes, 2: changes, 1: error)",
+    )
+    .option(
+      "-f, --filename <path>",
+      "manifests: a file, a directory, a kustomization directory, or - for stdin (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--prune",
+      "treat PhoneNumbers and AlphaSenders of the input's namespaces that the input lacks as deleted (kubectl apply --prune, Argo CD prune)",
+      false,
+    )
     .option("-l, --selector <selector>", "with --prune: only objects matching this label selector are pruned")
     .option("-n, --namespace <ns>", "namespace of objects that name none", "default")
-    .addOption(new Option("-o, --output <format>", "text, markdown (a pull-request comment) or json (docs/plan.md)").choices(["text", "markdown", "json"]).default("text"))
-    .option("--fail-on-violation", "exit 1 when the API server or the operator would refuse something (policy, quota, conflicts, invalid changes)", false)
-    .option("--no-detailed-exitcode", "exit 0 when there are changes too (for gates such as an Argo CD PreSync hook, where only 1 should fail)")
-    .option("--kubeconfig <file>", "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)")
+    .addOption(
+      new Option("-o, --output <format>", "text, markdown (a pull-request comment) or json (docs/plan.md)")
+        .choices(["text", "markdown", "json"])
+        .default("text"),
+    )
+    .option(
+      "--fail-on-violation",
+      "exit 1 when the API server or the operator would refuse something (policy, quota, conflicts, invalid changes)",
+      false,
+    )
+    .option(
+      "--no-detailed-exitcode",
+      "exit 0 when there are changes too (for gates such as an Argo CD PreSync hook, where only 1 should fail)",
+    )
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)",
+    )
     // Not POD_NAMESPACE as `run` reads it: a plan's pod (a PreSync hook) runs in a team's namespace, not the operator's.
-    .option("--operator-namespace <ns>", "the operator's namespace (its --operator-namespace), which every workspace admits", "bird-operator")
-    .option("--bird-access-key-file <[workspace=]file>", "a Bird AccessKey for asking Bird, for every workspace or the one named (repeatable); without it the workspace's Secret is read with your credentials", collect, [])
+    .option(
+      "--operator-namespace <ns>",
+      "the operator's namespace (its --operator-namespace), which every workspace admits",
+      "bird-operator",
+    )
+    .option(
+      "--bird-access-key-file <[workspace=]file>",
+      "a Bird AccessKey for asking Bird, for every workspace or the one named (repeatable); without it the workspace's Secret is read with your credentials",
+      collect,
+      [],
+    )
     .option("--bird-timeout <duration>", "timeout of one Bird request attempt", "10s")
     .option("--no-color", "no colours in text output (also NO_COLOR; colours only on a terminal anyway)")
     .action(async (flags: PlanFlags) => {
@@ -61,7 +95,12 @@ export function registerPlanCommand(program: Command): void {
           resyncMs: 600_000,
         });
         const colour = flags.color && process.stdout.isTTY && !process.env.NO_COLOR;
-        const out = flags.output === "json" ? `${JSON.stringify(plan, null, 2)}\n` : flags.output === "markdown" ? renderMarkdown(plan) : renderText(plan, colour);
+        const out =
+          flags.output === "json"
+            ? `${JSON.stringify(plan, null, 2)}\n`
+            : flags.output === "markdown"
+              ? renderMarkdown(plan)
+              : renderText(plan, colour);
         process.stdout.write(out);
         const code = exitCode(plan, flags.failOnViolation);
         process.exitCode = code === 2 && !flags.detailedExitcode ? 0 : code;
@@ -100,7 +139,10 @@ function accessKeys(files: readonly string[], reader: ClusterReader): (workspace
       return await reader.secretValue(ref.namespace, ref.name, ref.key ?? DEFAULT_SECRET_KEY);
     } catch (error) {
       if (apiStatusCode(error) !== 403) throw error;
-      throw new Error(`your credentials may not read Secret ${ref.namespace}/${ref.name}; give --bird-access-key-file [${name}=]<file> (docs/plan.md says why the planner role reads no Secrets)`, { cause: error });
+      throw new Error(
+        `your credentials may not read Secret ${ref.namespace}/${ref.name}; give --bird-access-key-file [${name}=]<file> (docs/plan.md says why the planner role reads no Secrets)`,
+        { cause: error },
+      );
     }
   };
 }

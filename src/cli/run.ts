@@ -31,23 +31,54 @@ export function registerRunCommand(program: Command): void {
   program
     .command("run")
     .description("run the operator: watch BirdWorkspaces, PhoneNumbers and AlphaSenders and reconcile them with Bird")
-    .option("--kubeconfig <file>", "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)")
-    .option("--namespaces <list>", "comma-separated namespaces to watch for PhoneNumbers and AlphaSenders (env WATCH_NAMESPACES; default: all)", env.WATCH_NAMESPACES)
-    .option("--workspace-selector <selector>", "label selector of the BirdWorkspaces this instance serves (env WORKSPACE_SELECTOR; default: all)", env.WORKSPACE_SELECTOR)
-    .option("--operator-namespace <ns>", "the operator's namespace: AccessKey Secrets are read only here (env POD_NAMESPACE)", env.POD_NAMESPACE ?? "bird-operator")
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)",
+    )
+    .option(
+      "--namespaces <list>",
+      "comma-separated namespaces to watch for PhoneNumbers and AlphaSenders (env WATCH_NAMESPACES; default: all)",
+      env.WATCH_NAMESPACES,
+    )
+    .option(
+      "--workspace-selector <selector>",
+      "label selector of the BirdWorkspaces this instance serves (env WORKSPACE_SELECTOR; default: all)",
+      env.WORKSPACE_SELECTOR,
+    )
+    .option(
+      "--operator-namespace <ns>",
+      "the operator's namespace: AccessKey Secrets are read only here (env POD_NAMESPACE)",
+      env.POD_NAMESPACE ?? "bird-operator",
+    )
     .option("--workers <n>", "concurrent reconciles per controller (env WORKERS)", env.WORKERS ?? "32")
-    .option("--resync <duration>", "re-check every resource against Bird this often, jittered +/-10% (env RESYNC_INTERVAL)", env.RESYNC_INTERVAL ?? "10m")
+    .option(
+      "--resync <duration>",
+      "re-check every resource against Bird this often, jittered +/-10% (env RESYNC_INTERVAL)",
+      env.RESYNC_INTERVAL ?? "10m",
+    )
     .option("--no-leader-elect", "disable leader election (only for a single replica)")
     .option("--lease-name <name>", "name of the leader-election Lease", env.LEASE_NAME ?? "bird-operator")
     .option("--lease-namespace <ns>", "namespace of the Lease (default: the operator namespace)", env.LEASE_NAMESPACE)
     .option("--lease-duration <duration>", "how long a lease is valid without renewal", "15s")
     .option("--renew-deadline <duration>", "the leader gives up leading when it cannot renew within this", "10s")
     .option("--retry-period <duration>", "how often to try to acquire or renew the lease", "2s")
-    .option("--metrics-address <host:port>", "where /metrics is served (env METRICS_ADDRESS)", env.METRICS_ADDRESS ?? ":8080")
-    .option("--health-address <host:port>", "where /healthz and /readyz are served (env HEALTH_ADDRESS)", env.HEALTH_ADDRESS ?? ":8081")
+    .option(
+      "--metrics-address <host:port>",
+      "where /metrics is served (env METRICS_ADDRESS)",
+      env.METRICS_ADDRESS ?? ":8080",
+    )
+    .option(
+      "--health-address <host:port>",
+      "where /healthz and /readyz are served (env HEALTH_ADDRESS)",
+      env.HEALTH_ADDRESS ?? ":8081",
+    )
     .option("--log-level <level>", "trace, debug, info, warn, error (env LOG_LEVEL)", env.LOG_LEVEL ?? "info")
     .option("--log-format <format>", "json (default) or pretty, for humans (env LOG_FORMAT)", env.LOG_FORMAT ?? "json")
-    .option("--purchase-grace <duration>", "how long an interrupted purchase is looked for in Bird before it is retried", env.PURCHASE_GRACE ?? "5m")
+    .option(
+      "--purchase-grace <duration>",
+      "how long an interrupted purchase is looked for in Bird before it is retried",
+      env.PURCHASE_GRACE ?? "5m",
+    )
     .option("--bird-timeout <duration>", "timeout of one Bird request attempt", env.BIRD_TIMEOUT ?? "10s")
     .option("--shutdown-deadline <duration>", "how long in-flight reconciles may finish on SIGTERM", "20s")
     .action(async (flags: RunFlags) => {

@@ -28,8 +28,17 @@ export async function resolveBinaries(onProgress?: (line: string) => void): Prom
     child.on("close", (code) => {
       const last = stdout.trim().split("\n").pop() ?? "";
       if (code === 0 && last) resolve(last);
-      else reject(new Error(`building the control plane failed (exit ${code}); run 'npm run control-plane' to see why:\n${stderrTail}`));
+      else
+        reject(
+          new Error(
+            `building the control plane failed (exit ${code}); run 'npm run control-plane' to see why:\n${stderrTail}`,
+          ),
+        );
     });
   });
-  return { etcd: `${dir}/etcd`, kubeApiserver: `${dir}/kube-apiserver`, kubeControllerManager: `${dir}/kube-controller-manager` };
+  return {
+    etcd: `${dir}/etcd`,
+    kubeApiserver: `${dir}/kube-apiserver`,
+    kubeControllerManager: `${dir}/kube-controller-manager`,
+  };
 }

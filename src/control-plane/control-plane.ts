@@ -101,7 +101,13 @@ export class ControlPlane {
       `--token-auth-file=${join(this.dir, "tokens.csv")}`,
       "--enable-priority-and-fairness=false",
       "--event-ttl=1h",
-      ...(this.audit ? [`--audit-policy-file=${join(this.dir, "audit-policy.yaml")}`, `--audit-log-path=${this.auditLogPath}`, "--audit-log-mode=blocking"] : []),
+      ...(this.audit
+        ? [
+            `--audit-policy-file=${join(this.dir, "audit-policy.yaml")}`,
+            `--audit-log-path=${this.auditLogPath}`,
+            "--audit-log-mode=blocking",
+          ]
+        : []),
     ];
     const logFile = join(this.dir, "kube-apiserver.log");
     const child = startProcess(this.binaries.kubeApiserver, args, logFile);
@@ -174,8 +180,15 @@ export class ControlPlane {
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     writeFileSync(join(this.dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
     writeFileSync(join(this.dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
-    writeFileSync(join(this.dir, "tokens.csv"), `${this.adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
-    const policy = { apiVersion: "audit.k8s.io/v1", kind: "Policy", omitStages: ["RequestReceived"], rules: [{ level: "Metadata" }] };
+    writeFileSync(join(this.dir, "tokens.csv"), `${this.adminToken},admin,admin-uid,"system:masters"\n`, {
+      mode: 0o600,
+    });
+    const policy = {
+      apiVersion: "audit.k8s.io/v1",
+      kind: "Policy",
+      omitStages: ["RequestReceived"],
+      rules: [{ level: "Metadata" }],
+    };
     writeFileSync(join(this.dir, "audit-policy.yaml"), JSON.stringify(policy));
   }
 
@@ -190,7 +203,9 @@ export class ControlPlane {
       kind: "Config",
       clusters: [{ name: "bird-operator-test", cluster }],
       users: [{ name: "admin", user: { token: this.adminToken } }],
-      contexts: [{ name: "bird-operator-test", context: { cluster: "bird-operator-test", user: "admin", namespace: "default" } }],
+      contexts: [
+        { name: "bird-operator-test", context: { cluster: "bird-operator-test", user: "admin", namespace: "default" } },
+      ],
       "current-context": "bird-operator-test",
     };
     writeFileSync(this.kubeconfigPath, JSON.stringify(kubeconfig, null, 2), { mode: 0o600 });

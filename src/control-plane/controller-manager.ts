@@ -22,7 +22,12 @@ const RBAC = "/apis/rbac.authorization.k8s.io/v1/clusterroles";
  * resource type in turn), and test/control-plane/controller-manager.test.ts proves that instead. Started alone, it
  * serves nothing (`--secure-port=0`) and needs no leader election or per-controller service accounts.
  */
-export async function startControllerManager(options: { binary: string; kubeconfigPath: string; dir: string; kubeConfig: KubeSource }): Promise<ChildProcess> {
+export async function startControllerManager(options: {
+  binary: string;
+  kubeconfigPath: string;
+  dir: string;
+  kubeConfig: KubeSource;
+}): Promise<ChildProcess> {
   const logFile = join(options.dir, "kube-controller-manager.log");
   const args = [
     `--kubeconfig=${options.kubeconfigPath}`,
@@ -35,11 +40,15 @@ export async function startControllerManager(options: { binary: string; kubeconf
   const http = new KubeHttp(options.kubeConfig);
   try {
     const probe = `bird-operator-kcm-probe-${randomBytes(4).toString("hex")}`;
-    await waitUntil("kube-controller-manager's clusterrole-aggregation controller", aggregatesClusterRoles(http, probe), {
-      timeoutMs: 60_000,
-      child,
-      logTail: () => readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n"),
-    });
+    await waitUntil(
+      "kube-controller-manager's clusterrole-aggregation controller",
+      aggregatesClusterRoles(http, probe),
+      {
+        timeoutMs: 60_000,
+        child,
+        logTail: () => readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n"),
+      },
+    );
     return child;
   } catch (error) {
     child.kill("SIGKILL");
@@ -56,13 +65,31 @@ function aggregatesClusterRoles(http: KubeHttp, name: string): () => Promise<boo
   let created = false;
   return async () => {
     if (!created) {
-      await ignoring(409, http.request({ method: "POST", path: RBAC, body: { metadata: { name }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: label }] }, rules: [] } }));
-      await ignoring(409, http.request({ method: "POST", path: RBAC, body: { metadata: { name: source, labels: label }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] } }));
+      await ignoring(
+        409,
+        http.request({
+          method: "POST",
+          path: RBAC,
+          body: { metadata: { name }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: label }] }, rules: [] },
+        }),
+      );
+      await ignoring(
+        409,
+        http.request({
+          method: "POST",
+          path: RBAC,
+          body: {
+            metadata: { name: source, labels: label },
+            rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+          },
+        }),
+      );
       created = true;
     }
     const role = await http.request<{ rules?: unknown[] | null }>({ method: "GET", path: `${RBAC}/${name}` });
     if (!role.rules?.length) return false;
-    for (const probe of [name, source]) await ignoring(404, http.request({ method: "DELETE", path: `${RBAC}/${probe}` }));
+    for (const probe of [name, source])
+      await ignoring(404, http.request({ method: "DELETE", path: `${RBAC}/${probe}` }));
     return true;
   };
 }

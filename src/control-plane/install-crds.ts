@@ -1,6 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApiextensionsV1Api, ApiException, CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import {
+  ApiextensionsV1Api,
+  ApiException,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+} from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { KubeHttp } from "../runtime/kube-http.js";
 
@@ -30,7 +36,10 @@ export function readCrds(dir: string): V1CustomResourceDefinition[] {
     .filter((file) => file.endsWith(".yaml") && file !== "kustomization.yaml")
     .sort()
     .flatMap((file) => parseAllDocuments(readFileSync(join(dir, file), "utf8")).map((doc) => doc.toJS() as unknown))
-    .filter((doc): doc is V1CustomResourceDefinition => (doc as { kind?: string } | null)?.kind === "CustomResourceDefinition");
+    .filter(
+      (doc): doc is V1CustomResourceDefinition =>
+        (doc as { kind?: string } | null)?.kind === "CustomResourceDefinition",
+    );
 }
 
 /**

@@ -6,7 +6,11 @@ import { objectKey, type Informer } from "../runtime/informer.js";
 /** Watch mappers shared by the PhoneNumber and AlphaSender controllers: which claims a related change concerns. */
 
 /** A namespace's labels decide admission: a new namespace or a label change wakes every claim in it. */
-export function claimsInNamespace<T extends PhoneNumber | AlphaSender>(claims: Informer<T>, namespace: V1Namespace, old: V1Namespace | undefined): string[] {
+export function claimsInNamespace<T extends PhoneNumber | AlphaSender>(
+  claims: Informer<T>,
+  namespace: V1Namespace,
+  old: V1Namespace | undefined,
+): string[] {
   if (old && JSON.stringify(old.metadata?.labels ?? {}) === JSON.stringify(namespace.metadata?.labels ?? {})) return [];
   return claims
     .list()
@@ -14,7 +18,11 @@ export function claimsInNamespace<T extends PhoneNumber | AlphaSender>(claims: I
     .map((o) => objectKey(o));
 }
 
-export function claimsOfWorkspace<T extends PhoneNumber | AlphaSender>(claims: Informer<T>, workspace: BirdWorkspace, old: BirdWorkspace | undefined): string[] {
+export function claimsOfWorkspace<T extends PhoneNumber | AlphaSender>(
+  claims: Informer<T>,
+  workspace: BirdWorkspace,
+  old: BirdWorkspace | undefined,
+): string[] {
   if (!workspaceChangedForDependents(workspace, old)) return [];
   return claims
     .list()
@@ -37,5 +45,9 @@ export function workspaceChangedForDependents(current: BirdWorkspace, old: BirdW
     const c = ws.status?.conditions?.find((x) => x.type === "Ready");
     return c ? `${c.status}/${c.reason}` : undefined;
   };
-  return old.metadata?.generation !== current.metadata?.generation || ready(old) !== ready(current) || old.metadata?.deletionTimestamp !== current.metadata?.deletionTimestamp;
+  return (
+    old.metadata?.generation !== current.metadata?.generation ||
+    ready(old) !== ready(current) ||
+    old.metadata?.deletionTimestamp !== current.metadata?.deletionTimestamp
+  );
 }

@@ -50,7 +50,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     operatorNamespace: "bird-operator",
     workers: 4,
     resyncMs: 60_000,
-    leaderElection: { enabled: false, leaseName: "bird-operator", leaseNamespace: "bird-operator", identity: "demo", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    leaderElection: {
+      enabled: false,
+      leaseName: "bird-operator",
+      leaseNamespace: "bird-operator",
+      identity: "demo",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
     metricsAddress: "127.0.0.1:0",
     healthAddress: "127.0.0.1:0",
     logLevel: "info",
@@ -63,7 +71,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const manager = createOperator({ config, kubeConfig: plane.kubeConfig(), logger, metrics: new Metrics() });
   await manager.start();
   print(`Operator running (logs: ${logFile}; metrics: http://${manager.addresses?.metrics}/metrics)`);
-  const manifests = docs.map((doc) => (doc.kind === "BirdWorkspace" ? { ...doc, spec: { ...doc.spec, endpoint: simulator.url } } : doc));
+  const manifests = docs.map((doc) =>
+    doc.kind === "BirdWorkspace" ? { ...doc, spec: { ...doc.spec, endpoint: simulator.url } } : doc,
+  );
   kubectl(plane.kubeconfigPath, ["apply", "-f", "-"], manifests.map((d) => stringify(d)).join("---\n"));
   print(`Applied ${manifests.length} objects from ${options.examplesDir} with kubectl`);
   const kubeConfig = plane.kubeConfig();
@@ -82,7 +92,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 }
 
 /** Waits until every example is Ready, printing the table each time it changes; returns the rows not Ready. */
-export async function watchUntilReady(demo: RunningDemo, options: { timeoutMs: number; print: (text: string) => void; live: boolean }): Promise<Row[]> {
+export async function watchUntilReady(
+  demo: RunningDemo,
+  options: { timeoutMs: number; print: (text: string) => void; live: boolean },
+): Promise<Row[]> {
   const deadline = Date.now() + options.timeoutMs;
   let last = "";
   for (;;) {
@@ -108,12 +121,14 @@ function readExamples(dir: string): Doc[] {
 
 function seedSimulator(simulator: RunningSimulator, docs: Doc[]): void {
   for (const doc of docs) {
-    const spec = doc.spec as { numberString?: string; managementPolicy?: string; countryCode?: string; type?: "local" | "mobile" } | undefined;
+    const spec = doc.spec as
+      { numberString?: string; managementPolicy?: string; countryCode?: string; type?: "local" | "mobile" } | undefined;
     if (doc.kind !== "PhoneNumber" || !spec?.numberString) continue;
     const countryCode = spec.countryCode ?? countryOf(spec.numberString) ?? "US";
     // Dutch numbers starting +316 are mobile; the examples use one so that it can send SMS.
     const type = spec.type ?? (spec.numberString.startsWith("+316") ? "mobile" : "local");
-    if (spec.managementPolicy === "ObserveOnly") simulator.sim.addNumbers({ countryCode, type, numberString: spec.numberString });
+    if (spec.managementPolicy === "ObserveOnly")
+      simulator.sim.addNumbers({ countryCode, type, numberString: spec.numberString });
     else simulator.sim.addStock([{ numberString: spec.numberString, countryCode, type }]);
   }
 }

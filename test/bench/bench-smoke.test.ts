@@ -12,11 +12,22 @@ import { SCENARIOS, SMOKE } from "../../bench/lib/context.js";
 describe("benchmark smoke run", () => {
   it("runs every scenario and writes one JSON result each", async () => {
     const outDir = mkdtempSync(join(tmpdir(), "bench-smoke-"));
-    const run = await runBench({ mode: "smoke", sizes: SMOKE, outDir, kubeconfigPath: inject("kubeconfigPath"), log: () => undefined });
+    const run = await runBench({
+      mode: "smoke",
+      sizes: SMOKE,
+      outDir,
+      kubeconfigPath: inject("kubeconfigPath"),
+      log: () => undefined,
+    });
     expect(run.results.map((r) => r.scenario)).toEqual([...SCENARIOS]);
-    for (const result of run.results) expect(result.status, `${result.scenario}: ${result.reason ?? ""}`).not.toBe("failed");
+    for (const result of run.results)
+      expect(result.status, `${result.scenario}: ${result.reason ?? ""}`).not.toBe("failed");
     for (const file of run.files) {
-      const written = JSON.parse(readFileSync(file, "utf8")) as { scenario: string; figures: unknown[]; machine: { nproc: number } };
+      const written = JSON.parse(readFileSync(file, "utf8")) as {
+        scenario: string;
+        figures: unknown[];
+        machine: { nproc: number };
+      };
       expect(written.figures.length).toBeGreaterThan(0);
       expect(written.machine.nproc).toBeGreaterThan(0);
     }

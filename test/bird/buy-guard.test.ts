@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { BuyBatcher } from "../../src/bird/buy-batcher.js";
 import { createBirdClient, resetRateLimiters, type BirdClient, type NumberStockItem } from "../../src/bird/index.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator, type SimulatorOptions } from "../../src/simulator/index.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_WORKSPACE_ID,
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from "../../src/simulator/index.js";
 
 const BUY_ROUTE = "/workspaces/{workspaceId}/numbers-long-code";
 
@@ -17,17 +24,29 @@ describe("a buy's guard, against the simulator", () => {
     resetRateLimiters();
   });
 
-  async function setUp(options: SimulatorOptions, postPerSecond?: number): Promise<{ client: BirdClient; batcher: BuyBatcher; items: NumberStockItem[] }> {
+  async function setUp(
+    options: SimulatorOptions,
+    postPerSecond?: number,
+  ): Promise<{ client: BirdClient; batcher: BuyBatcher; items: NumberStockItem[] }> {
     running = await startSimulator({ validateResponses: true, provisioningDelayMs: 0, ...options });
     const rateLimits = postPerSecond === undefined ? undefined : { postPerSecond, postBurst: 1 };
-    const client = createBirdClient({ baseUrl: running.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY, rateLimits, backoff: { baseMs: 50, maxMs: 100 } });
+    const client = createBirdClient({
+      baseUrl: running.url,
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      workspaceId: DEFAULT_WORKSPACE_ID,
+      accessKey: DEFAULT_ACCESS_KEY,
+      rateLimits,
+      backoff: { baseMs: 50, maxMs: 100 },
+    });
     const batcher = new BuyBatcher((ids, buyOptions) => client.buyNumbers(ids, buyOptions));
     const items = (await client.searchStock({ countryCodes: ["NL"], types: ["mobile"] }, { limit: 2 })).results;
     return { client, batcher, items };
   }
 
   function buyRequests(): number {
-    return (running?.sim.calls().counts ?? []).filter((c) => c.method === "POST" && c.route === BUY_ROUTE).reduce((n, c) => n + c.count, 0);
+    return (running?.sim.calls().counts ?? [])
+      .filter((c) => c.method === "POST" && c.route === BUY_ROUTE)
+      .reduce((n, c) => n + c.count, 0);
   }
 
   it("stops a buy whose guard turned false while it waited for the rate limiter", async () => {
@@ -45,20 +64,29 @@ describe("a buy's guard, against the simulator", () => {
   });
 
   it("stops a buy whose guard turned false between a 429 and its retry", async () => {
-    const { batcher, items } = await setUp({ faults: { rateLimitBurst: { count: 1 }, routes: ["buyLongCodeNumbers"] } });
+    const { batcher, items } = await setUp({
+      faults: { rateLimitBurst: { count: 1 }, routes: ["buyLongCodeNumbers"] },
+    });
     let asked = 0;
     const guard = (): Error | undefined => (++asked > 1 ? new Error("no longer leading") : undefined);
     await expect(batcher.buy(items[0] as NumberStockItem, guard)).rejects.toThrow("no longer leading");
     expect(asked).toBe(2);
-    expect(running?.sim.calls().counts.filter((c) => c.route === BUY_ROUTE)).toEqual([{ method: "POST", route: BUY_ROUTE, status: 429, count: 1 }]);
+    expect(running?.sim.calls().counts.filter((c) => c.route === BUY_ROUTE)).toEqual([
+      { method: "POST", route: BUY_ROUTE, status: 429, count: 1 },
+    ]);
     expect(running?.sim.purchases()).toEqual([]);
   });
 
   it("lets the other purchases of the batch go without the one whose guard refused", async () => {
-    const { batcher, items } = await setUp({ faults: { rateLimitBurst: { count: 1 }, routes: ["buyLongCodeNumbers"] } });
+    const { batcher, items } = await setUp({
+      faults: { rateLimitBurst: { count: 1 }, routes: ["buyLongCodeNumbers"] },
+    });
     const [kept, refused] = items as [NumberStockItem, NumberStockItem];
     let asked = 0;
-    const results = await Promise.allSettled([batcher.buy(kept), batcher.buy(refused, () => (++asked > 1 ? new Error("no longer leading") : undefined))]);
+    const results = await Promise.allSettled([
+      batcher.buy(kept),
+      batcher.buy(refused, () => (++asked > 1 ? new Error("no longer leading") : undefined)),
+    ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
     expect(running?.sim.purchases().map((p) => p.stockItemId)).toEqual([kept.id]);
     expect(buyRequests()).toBe(2);

@@ -50,7 +50,8 @@ describe("BirdClient against the simulator", () => {
       expect([item.countryCode, item.type, item.numberString.startsWith("+1212")]).toEqual(["US", "local", true]);
     }
     const walked: string[] = [];
-    for await (const item of bird.stockItems({ countryCodes: ["US"], prefix: "+1212" }, { limit: 2, max: 5 })) walked.push(item.id);
+    for await (const item of bird.stockItems({ countryCodes: ["US"], prefix: "+1212" }, { limit: 2, max: 5 }))
+      walked.push(item.id);
     expect(walked).toHaveLength(5);
     expect(new Set(walked).size).toBe(5);
   });
@@ -76,7 +77,9 @@ describe("BirdClient against the simulator", () => {
     expect((await bird.getSubscription(id, "main")).name).toBe("main");
     const cancelled = await bird.cancelSubscription(id, "main");
     expect(cancelled.subscription?.canceledAt).toBeDefined();
-    expect((await bird.cancelSubscription(id, "main")).subscription?.canceledAt).toBe(cancelled.subscription?.canceledAt);
+    expect((await bird.cancelSubscription(id, "main")).subscription?.canceledAt).toBe(
+      cancelled.subscription?.canceledAt,
+    );
     expect((await bird.getNumber(id)).deprovisionAt).toBeDefined();
   });
 
@@ -113,7 +116,10 @@ describe("BirdClient against the simulator", () => {
     const bird = client();
     const item = await firstStockItem(bird, "+1312");
     const before = running.sim.purchases().length;
-    running.sim.setFaults({ rateLimitBurst: { count: 2 }, routes: ["POST /workspaces/{workspaceId}/numbers-long-code"] });
+    running.sim.setFaults({
+      rateLimitBurst: { count: 2 },
+      routes: ["POST /workspaces/{workspaceId}/numbers-long-code"],
+    });
     const [number] = await bird.buyNumbers([item.id]);
     expect(number?.numberString).toBe(item.numberString);
     expect(running.sim.purchases().length).toBe(before + 1);

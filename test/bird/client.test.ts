@@ -80,9 +80,21 @@ describe("requests", () => {
   });
 
   it.each([
-    { reason: "buy nothing", call: (c: ReturnType<typeof testClient>) => c.buyNumbers([]), want: /buyNumbers takes 1 to 25/ },
-    { reason: "buy 26", call: (c: ReturnType<typeof testClient>) => c.buyNumbers(Array(26).fill("x") as string[]), want: /got 26/ },
-    { reason: "activate none", call: (c: ReturnType<typeof testClient>) => c.activateDestinations("e", "sms", []), want: /1 to 100/ },
+    {
+      reason: "buy nothing",
+      call: (c: ReturnType<typeof testClient>) => c.buyNumbers([]),
+      want: /buyNumbers takes 1 to 25/,
+    },
+    {
+      reason: "buy 26",
+      call: (c: ReturnType<typeof testClient>) => c.buyNumbers(Array(26).fill("x") as string[]),
+      want: /got 26/,
+    },
+    {
+      reason: "activate none",
+      call: (c: ReturnType<typeof testClient>) => c.activateDestinations("e", "sms", []),
+      want: /1 to 100/,
+    },
     {
       reason: "activate 101",
       call: (c: ReturnType<typeof testClient>) => c.activateDestinations("e", "sms", Array(101).fill("NL") as string[]),
@@ -90,10 +102,15 @@ describe("requests", () => {
     },
     {
       reason: "deactivate 26",
-      call: (c: ReturnType<typeof testClient>) => c.deactivateDestinations("e", "sms", Array(26).fill("NL") as string[]),
+      call: (c: ReturnType<typeof testClient>) =>
+        c.deactivateDestinations("e", "sms", Array(26).fill("NL") as string[]),
       want: /deactivateDestinations takes 1 to 25/,
     },
-    { reason: "get number ..", call: (c: ReturnType<typeof testClient>) => c.getNumber(".."), want: /Invalid number id/ },
+    {
+      reason: "get number ..",
+      call: (c: ReturnType<typeof testClient>) => c.getNumber(".."),
+      want: /Invalid number id/,
+    },
   ])("refuses to $reason before calling Bird", async ({ call, want }) => {
     const { fetch, requests } = fakeFetch(() => json(200, {}));
     await expect(call(testClient(fetch))).rejects.toThrow(want);
@@ -102,7 +119,9 @@ describe("requests", () => {
 
   it("lists numbers with the query, and gets one by id (encoded)", async () => {
     const { fetch, requests } = fakeFetch((r) =>
-      r.path.endsWith("numbers-long-code") ? json(200, { results: [numberFixture("n1")] }) : json(200, numberFixture("a/b")),
+      r.path.endsWith("numbers-long-code")
+        ? json(200, { results: [numberFixture("n1")] })
+        : json(200, numberFixture("a/b")),
     );
     const client = testClient(fetch);
     await client.listNumbers({ numberString: "+3161", countryCodes: ["NL"], reverse: true }, { limit: 20 });
@@ -136,7 +155,9 @@ describe("requests", () => {
       subscriptionPrices: prices,
       results: undefined,
     });
-    expect((await client.activateDestinations("ep1", "sms", ["NL"])).results).toEqual([{ countryCode: "NL", name: "NL" }]);
+    expect((await client.activateDestinations("ep1", "sms", ["NL"])).results).toEqual([
+      { countryCode: "NL", name: "NL" },
+    ]);
     expect(requests[0]?.path).toBe(`/workspaces/${client.workspaceId}/endpoints/ep1/destinations/activate`);
     expect(requests[1]?.url.search).toBe("");
     expect(JSON.parse(requests[1]?.body ?? "")).toEqual({ capability: "sms", countryCodes: ["NL"] });
@@ -144,7 +165,9 @@ describe("requests", () => {
 
   it("turns an error inside a 200 activate answer into a permanent BirdApiError", async () => {
     const { fetch } = fakeFetch(() =>
-      json(200, { error: { code: "destination-not-allowed", message: "NL needs a registration", details: { country: "NL" } } }),
+      json(200, {
+        error: { code: "destination-not-allowed", message: "NL needs a registration", details: { country: "NL" } },
+      }),
     );
     const error = (await rejectionOf(testClient(fetch).activateDestinations("ep1", "sms", ["NL"]))) as BirdApiError;
     expect(error).toBeInstanceOf(BirdApiError);
@@ -173,7 +196,11 @@ describe("requests", () => {
     expect(await client.getSubscription("ep1", "main")).toEqual(SUBSCRIPTION);
     expect(await client.cancelSubscription("ep1", "NL")).toEqual(SUBSCRIPTION);
     const base = `/workspaces/${client.workspaceId}/endpoints/ep1/subscriptions`;
-    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${base}`, `GET ${base}/main`, `POST ${base}/NL/cancel`]);
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${base}`,
+      `GET ${base}/main`,
+      `POST ${base}/NL/cancel`,
+    ]);
   });
 
   it("keeps the typed openapi-fetch client available as raw, with auth", async () => {
@@ -218,7 +245,9 @@ describe("errors", () => {
   });
 
   it("formats a buy refusal as documented and does not call it ambiguous", async () => {
-    const { fetch } = fakeFetch(() => birdError(422, "stock-item-unavailable", "The stock item is no longer available"));
+    const { fetch } = fakeFetch(() =>
+      birdError(422, "stock-item-unavailable", "The stock item is no longer available"),
+    );
     const error = (await rejectionOf(testClient(fetch).buyNumbers([STOCK_ITEM.id]))) as BirdApiError;
     expect(error.message).toBe(
       "Bird POST /workspaces/{workspaceId}/numbers-long-code answered 422 stock-item-unavailable: The stock item is no longer available",
@@ -238,26 +267,44 @@ describe("errors", () => {
     { reason: "not JSON", body: "{not json", call: "listNumbers", problem: "empty or not JSON" },
     { reason: "empty", body: "", call: "listNumbers", problem: "empty or not JSON" },
     { reason: "results missing", body: "{}", call: "listNumbers", problem: "results is missing or not an array" },
-    { reason: "results not an array", body: '{"results":{}}', call: "listSubscriptions", problem: "results is missing" },
-    { reason: "an item without id", body: '{"results":[{"id":"a"},{}]}', call: "listNumbers", problem: "results[1]: id is missing or not a string" },
+    {
+      reason: "results not an array",
+      body: '{"results":{}}',
+      call: "listSubscriptions",
+      problem: "results is missing",
+    },
+    {
+      reason: "an item without id",
+      body: '{"results":[{"id":"a"},{}]}',
+      call: "listNumbers",
+      problem: "results[1]: id is missing or not a string",
+    },
     { reason: "an array for an object", body: "[]", call: "getNumber", problem: "expected a JSON object" },
-    { reason: "a bad page token", body: '{"results":[],"nextPageToken":5}', call: "listNumbers", problem: "nextPageToken" },
-  ])("a 200 that is $reason is a transient 'malformed response body' error, never a crash", async ({ body, call, problem }) => {
-    const { fetch } = fakeFetch(() => new Response(body, { status: 200 }));
-    const client = testClient(fetch);
-    const calls: Record<string, () => Promise<unknown>> = {
-      listNumbers: () => client.listNumbers(),
-      listSubscriptions: () => client.listSubscriptions("ep1"),
-      getNumber: () => client.getNumber("n1"),
-    };
-    const error = (await rejectionOf(calls[call]?.() ?? Promise.resolve())) as BirdApiError;
-    expect(error).toBeInstanceOf(BirdApiError);
-    expect(error.kind).toBe("transient");
-    expect(error.status).toBe(200);
-    expect(error.ambiguous).toBe(false);
-    expect(error.message).toMatch(/returned a malformed response body \(200\)/);
-    expect(error.message).toContain(problem);
-  });
+    {
+      reason: "a bad page token",
+      body: '{"results":[],"nextPageToken":5}',
+      call: "listNumbers",
+      problem: "nextPageToken",
+    },
+  ])(
+    "a 200 that is $reason is a transient 'malformed response body' error, never a crash",
+    async ({ body, call, problem }) => {
+      const { fetch } = fakeFetch(() => new Response(body, { status: 200 }));
+      const client = testClient(fetch);
+      const calls: Record<string, () => Promise<unknown>> = {
+        listNumbers: () => client.listNumbers(),
+        listSubscriptions: () => client.listSubscriptions("ep1"),
+        getNumber: () => client.getNumber("n1"),
+      };
+      const error = (await rejectionOf(calls[call]?.() ?? Promise.resolve())) as BirdApiError;
+      expect(error).toBeInstanceOf(BirdApiError);
+      expect(error.kind).toBe("transient");
+      expect(error.status).toBe(200);
+      expect(error.ambiguous).toBe(false);
+      expect(error.message).toMatch(/returned a malformed response body \(200\)/);
+      expect(error.message).toContain(problem);
+    },
+  );
 
   it("exposes Retry-After on the final error when Bird asks for a longer wait than we retry for", async () => {
     const { fetch, requests } = fakeFetch(() => birdError(429, "rate-limited", "Slow down", { "retry-after": "120" }));
@@ -322,7 +369,12 @@ describe("pagination", () => {
 
   it("walks to the end when the last page says nextPageToken: null", async () => {
     const { fetch, requests } = fakeFetch((r) =>
-      json(200, r.url.searchParams.has("pageToken") ? { results: [numberFixture("b")], nextPageToken: null } : { results: [numberFixture("a")], nextPageToken: "2" }),
+      json(
+        200,
+        r.url.searchParams.has("pageToken")
+          ? { results: [numberFixture("b")], nextPageToken: null }
+          : { results: [numberFixture("a")], nextPageToken: "2" },
+      ),
     );
     const ids: string[] = [];
     for await (const number of testClient(fetch).numbers()) ids.push(number.id);
@@ -334,7 +386,9 @@ describe("pagination", () => {
     const seen: (string | undefined)[] = [];
     const fetchPage = (token?: string): Promise<Page<number>> => {
       seen.push(token);
-      return Promise.resolve(token === undefined ? { results: [1, 2], nextPageToken: "b" } : { results: [3], nextPageToken: "" });
+      return Promise.resolve(
+        token === undefined ? { results: [1, 2], nextPageToken: "b" } : { results: [3], nextPageToken: "" },
+      );
     };
     const items: number[] = [];
     for await (const item of paginate(fetchPage)) items.push(item);

@@ -56,10 +56,28 @@ describe("BirdApiError", () => {
   });
 
   it.each([
-    { reason: "a 503 to a buy: Bird says it did not process it", status: 503, method: "POST", serverError: true, suffix: true },
-    { reason: "a 500 to a read is a server error too, retried without comment", status: 500, method: "GET", serverError: true, suffix: false },
+    {
+      reason: "a 503 to a buy: Bird says it did not process it",
+      status: 503,
+      method: "POST",
+      serverError: true,
+      suffix: true,
+    },
+    {
+      reason: "a 500 to a read is a server error too, retried without comment",
+      status: 500,
+      method: "GET",
+      serverError: true,
+      suffix: false,
+    },
     { reason: "no answer at all is not a server error", status: 0, method: "POST", serverError: false, suffix: false },
-    { reason: "a 422 is the caller's fault, not Bird's", status: 422, method: "POST", serverError: false, suffix: false },
+    {
+      reason: "a 422 is the caller's fault, not Bird's",
+      status: 422,
+      method: "POST",
+      serverError: false,
+      suffix: false,
+    },
   ])("$reason", ({ status, method, serverError, suffix }) => {
     const error = new BirdApiError({ method, route: "/r", status });
     expect([error.serverError, error.ambiguous]).toEqual([serverError, false]);

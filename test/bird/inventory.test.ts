@@ -2,14 +2,25 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createBirdClient, type BirdApi } from "../../src/bird/client.js";
 import { Inventory } from "../../src/bird/inventory.js";
 import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_WORKSPACE_ID,
+  startSimulator,
+  type RunningSimulator,
+} from "../../src/simulator/index.js";
 
 function number(i: number, provisioningStatus = "provisioned"): LongCodeNumber {
   const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
   const capability = (name: string): NonNullable<NonNullable<LongCodeNumber["endpoint"]>["capabilities"]>[number] => ({
     name,
     inbound: { status: "active", issues: [] },
-    outbound: { status: "active", destinationStatuses: { active: 1, inactive: 0 }, supportsDestinations: true, issues: [] },
+    outbound: {
+      status: "active",
+      destinationStatuses: { active: 1, inactive: 0 },
+      supportsDestinations: true,
+      issues: [],
+    },
   });
   return {
     id,
@@ -21,12 +32,24 @@ function number(i: number, provisioningStatus = "provisioned"): LongCodeNumber {
     createdAt: "2026-11-22T10:00:00Z",
     updatedAt: "2026-11-22T10:00:00Z",
     order: { status: "completed" },
-    endpoint: { id, type: "long-code-number", name: "n", instanceId: "x", dependencies: [], issues: [], provisioningStatus, capabilities: [capability("sms")] },
+    endpoint: {
+      id,
+      type: "long-code-number",
+      name: "n",
+      instanceId: "x",
+      dependencies: [],
+      issues: [],
+      provisioningStatus,
+      capabilities: [capability("sms")],
+    },
   };
 }
 
 /** A BirdApi whose list of numbers waits until the test lets it finish. */
-function fakeBird(numbers: () => LongCodeNumber[], senders: AlphaNumber[] = []): { bird: BirdApi; lists: number; release: () => void; hold: boolean } {
+function fakeBird(
+  numbers: () => LongCodeNumber[],
+  senders: AlphaNumber[] = [],
+): { bird: BirdApi; lists: number; release: () => void; hold: boolean } {
   const state = { lists: 0, hold: false, release: (): void => undefined };
   const bird = {
     async *numbers() {
@@ -51,8 +74,20 @@ describe("Inventory", () => {
     const fake = fakeBird(() => [number(1)]);
     const inventory = new Inventory(fake.bird, 60_000);
     const kept = await inventory.number(number(1).id);
-    expect(kept).toMatchObject({ id: number(1).id, numberString: number(1).numberString, countryCode: "NL", type: "local", capabilities: { sms: { inbound: true, outbound: true } } });
-    expect(kept?.endpoint).toEqual({ id: number(1).id, type: "long-code-number", provisioningStatus: "provisioned", issues: [], capabilities: [{ name: "sms", outbound: { status: "active", destinationStatuses: { active: 1, inactive: 0 } } }] });
+    expect(kept).toMatchObject({
+      id: number(1).id,
+      numberString: number(1).numberString,
+      countryCode: "NL",
+      type: "local",
+      capabilities: { sms: { inbound: true, outbound: true } },
+    });
+    expect(kept?.endpoint).toEqual({
+      id: number(1).id,
+      type: "long-code-number",
+      provisioningStatus: "provisioned",
+      issues: [],
+      capabilities: [{ name: "sms", outbound: { status: "active", destinationStatuses: { active: 1, inactive: 0 } } }],
+    });
     expect(kept).not.toHaveProperty("order");
   });
 
@@ -133,7 +168,9 @@ describe("Inventory", () => {
           yield* fake.bird.numbers();
         },
       } as BirdApi;
-      const inventory = new Inventory(bird, 60_000, () => Date.now(), { onError: (task, error) => errors.push(`${task}: ${(error as Error).message}`) });
+      const inventory = new Inventory(bird, 60_000, () => Date.now(), {
+        onError: (task, error) => errors.push(`${task}: ${(error as Error).message}`),
+      });
       const woken: string[] = [];
       inventory.awaitProvisioned(number(1).id, 1000, () => woken.push("n1"));
       await vi.advanceTimersByTimeAsync(300);
@@ -177,7 +214,13 @@ describe("Inventory", () => {
   });
 
   it("judges a sender's counts stale after our write until a list started later", async () => {
-    const sender = { id: "s1", endpointId: "s1", alphaString: "ACME", createdAt: "2026-11-22T10:00:00Z", updatedAt: "2026-11-22T10:00:00Z" } as AlphaNumber;
+    const sender = {
+      id: "s1",
+      endpointId: "s1",
+      alphaString: "ACME",
+      createdAt: "2026-11-22T10:00:00Z",
+      updatedAt: "2026-11-22T10:00:00Z",
+    } as AlphaNumber;
     const fake = fakeBird(() => [], [sender]);
     let now = 0;
     const inventory = new Inventory(fake.bird, 1000, () => now);
@@ -200,7 +243,12 @@ describe("Inventory against a Bird whose clock is 2 s behind ours", () => {
   });
 
   it("keeps a number bought while a list was in flight, although Bird dates it before the list started", async () => {
-    const client = createBirdClient({ baseUrl: running.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY });
+    const client = createBirdClient({
+      baseUrl: running.url,
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      workspaceId: DEFAULT_WORKSPACE_ID,
+      accessKey: DEFAULT_ACCESS_KEY,
+    });
     let pagesRead = (): void => undefined;
     const listed = new Promise<void>((resolve) => (pagesRead = resolve));
     let release = (): void => undefined;
@@ -216,7 +264,8 @@ describe("Inventory against a Bird whose clock is 2 s behind ours", () => {
       },
     });
     const inventory = new Inventory(bird, 60_000);
-    const before = running.sim.snapshot(true).workspaces.find((w) => w.workspaceId === DEFAULT_WORKSPACE_ID)?.numbers?.length ?? 0;
+    const before =
+      running.sim.snapshot(true).workspaces.find((w) => w.workspaceId === DEFAULT_WORKSPACE_ID)?.numbers?.length ?? 0;
     const counting = inventory.countNumbers();
     await listed;
     const [item] = (await client.searchStock({ countryCodes: ["NL"], types: ["mobile"] }, { limit: 1 })).results;

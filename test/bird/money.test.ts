@@ -48,9 +48,19 @@ describe("compareMoney and isAtMost", () => {
     { reason: "equal at different exponents", a: m(3500000, -6), b: m(350, -2), cmp: 0 },
     { reason: "smaller", a: m(349, -2), b: m(3500000, -6), cmp: -1 },
     { reason: "larger by one micro-unit", a: m(3500001, -6), b: m(350, -2), cmp: 1 },
-    { reason: "where float addition would round (0.1 + 0.2 vs 0.3)", a: addMoney(m(1, -1), m(2, -1)), b: m(3, -1), cmp: 0 },
+    {
+      reason: "where float addition would round (0.1 + 0.2 vs 0.3)",
+      a: addMoney(m(1, -1), m(2, -1)),
+      b: m(3, -1),
+      cmp: 0,
+    },
     { reason: "negative against positive", a: m(-1, 0), b: m(0, 0), cmp: -1 },
-    { reason: "large amounts beyond float precision after scaling", a: m(9007199254740991, -2), b: m(9007199254740990, -2), cmp: 1 },
+    {
+      reason: "large amounts beyond float precision after scaling",
+      a: m(9007199254740991, -2),
+      b: m(9007199254740990, -2),
+      cmp: 1,
+    },
   ])("$reason", ({ a, b, cmp }) => {
     expect(compareMoney(a, b)).toBe(cmp);
     expect(isAtMost(a, b)).toBe(cmp <= 0);
@@ -58,7 +68,9 @@ describe("compareMoney and isAtMost", () => {
 
   it("refuses to compare different currencies, naming both", () => {
     expect(() => compareMoney(m(350, -2, "EUR"), m(350, -2, "USD"))).toThrow(CurrencyMismatchError);
-    expect(() => isAtMost(m(350, -2, "EUR"), m(4, 0, "USD"))).toThrow("Cannot compare 3.50 EUR and 4.00 USD: currencies differ");
+    expect(() => isAtMost(m(350, -2, "EUR"), m(4, 0, "USD"))).toThrow(
+      "Cannot compare 3.50 EUR and 4.00 USD: currencies differ",
+    );
   });
 
   it("refuses a fractional amount instead of rounding it", () => {
@@ -76,7 +88,9 @@ describe("addMoney", () => {
   });
 
   it("refuses different currencies", () => {
-    expect(() => addMoney(m(1, 0, "EUR"), m(1, 0, "GBP"))).toThrow("Cannot add 1.00 EUR and 1.00 GBP: currencies differ");
+    expect(() => addMoney(m(1, 0, "EUR"), m(1, 0, "GBP"))).toThrow(
+      "Cannot add 1.00 EUR and 1.00 GBP: currencies differ",
+    );
   });
 });
 

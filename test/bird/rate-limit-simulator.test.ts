@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createBirdClient, resetRateLimiters, type BirdClient, type BirdClientOptions } from "../../src/bird/index.js";
 import { StockPool } from "../../src/bird/stock-pool.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RateLimitSettings, type RunningSimulator } from "../../src/simulator/index.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_WORKSPACE_ID,
+  startSimulator,
+  type RateLimitSettings,
+  type RunningSimulator,
+} from "../../src/simulator/index.js";
 import { capturingLogger } from "./helpers.js";
 
 const STOCK_ROUTE = "/organizations/{organizationId}/numbers-stock-items";
@@ -22,7 +29,13 @@ describe("rate limiting against the simulator", () => {
   }
 
   function client(sim: RunningSimulator, options: Partial<BirdClientOptions> = {}): BirdClient {
-    return createBirdClient({ baseUrl: sim.url, organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, accessKey: DEFAULT_ACCESS_KEY, ...options });
+    return createBirdClient({
+      baseUrl: sim.url,
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      workspaceId: DEFAULT_WORKSPACE_ID,
+      accessKey: DEFAULT_ACCESS_KEY,
+      ...options,
+    });
   }
 
   function statuses(sim: RunningSimulator): Record<number, number> {
@@ -46,8 +59,16 @@ describe("rate limiting against the simulator", () => {
     const sim = await start({ window: "sliding" });
     // Resources waiting for stock that none has, each searching on its own, from two clients of the workspace.
     const [a, b] = [client(sim), client(sim)];
-    const filters = ["+1212", "+1415", "+1646", "+1312", "+1617"].map((prefix) => ({ countryCodes: ["US"], prefix, types: ["mobile"] }));
-    await Promise.all(Array.from({ length: 300 }, (_, i) => (i % 2 ? a : b).searchStock(filters[i % filters.length] ?? {}, { limit: 99 })));
+    const filters = ["+1212", "+1415", "+1646", "+1312", "+1617"].map((prefix) => ({
+      countryCodes: ["US"],
+      prefix,
+      types: ["mobile"],
+    }));
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        (i % 2 ? a : b).searchStock(filters[i % filters.length] ?? {}, { limit: 99 }),
+      ),
+    );
     expect(statuses(sim)).toEqual({ 200: 300 });
   }, 60_000);
 
@@ -55,15 +76,21 @@ describe("rate limiting against the simulator", () => {
     const sim = await start({ window: "sliding", sharedGetPerSecond: 25 });
     const { logger, lines } = capturingLogger();
     const bird = client(sim, { logger });
-    const answers = await Promise.allSettled(Array.from({ length: 300 }, () => bird.searchStock({ countryCodes: ["NL"] }, { limit: 1 })));
+    const answers = await Promise.allSettled(
+      Array.from({ length: 300 }, () => bird.searchStock({ countryCodes: ["NL"] }, { limit: 1 })),
+    );
     expect(answers.filter((a) => a.status === "rejected")).toEqual([]);
     const counts = statuses(sim);
     expect(counts[200]).toBe(300);
     expect(counts[429]).toBeGreaterThan(0);
-    const slower = lines.map((l) => JSON.parse(l) as { msg: string; perSecond?: number }).filter((l) => l.msg === "Bird throttled this workspace; sending slower");
+    const slower = lines
+      .map((l) => JSON.parse(l) as { msg: string; perSecond?: number })
+      .filter((l) => l.msg === "Bird throttled this workspace; sending slower");
     expect(slower.length).toBeGreaterThan(0);
     expect(Math.min(...slower.map((l) => l.perSecond ?? 50))).toBeLessThan(35);
-    console.log(`shared-load run: ${counts[429]} 429s absorbed for 300 GETs; rate cut ${slower.length} times, lowest ${Math.min(...slower.map((l) => l.perSecond ?? 50))}/s`);
+    console.log(
+      `shared-load run: ${counts[429]} 429s absorbed for 300 GETs; rate cut ${slower.length} times, lowest ${Math.min(...slower.map((l) => l.perSecond ?? 50))}/s`,
+    );
   }, 120_000);
 
   it("lets resources waiting for the same stock share one search per poll, and wakes them when stock appears", async () => {
@@ -72,16 +99,32 @@ describe("rate limiting against the simulator", () => {
     const pool = new StockPool(bird, { pollMs: 100 });
     const filter = { countryCodes: ["NL"], prefix: "+3197" };
     const woken: string[] = [];
-    for (let i = 0; i < 100; i++) pool.waitFor(filter, `ns/pn-${i}`, () => true, () => woken.push(`ns/pn-${i}`));
+    for (let i = 0; i < 100; i++)
+      pool.waitFor(
+        filter,
+        `ns/pn-${i}`,
+        () => true,
+        () => woken.push(`ns/pn-${i}`),
+      );
     await new Promise((resolve) => setTimeout(resolve, 550));
-    const searches = (): number => sim.sim.calls().counts.filter((c) => c.route === STOCK_ROUTE).reduce((n, c) => n + c.count, 0);
+    const searches = (): number =>
+      sim.sim
+        .calls()
+        .counts.filter((c) => c.route === STOCK_ROUTE)
+        .reduce((n, c) => n + c.count, 0);
     // About one search per poll for all 100, where each searching on its own would have made 100 a poll.
     expect(searches()).toBeGreaterThan(0);
     expect(searches()).toBeLessThanOrEqual(6);
     expect(woken).toEqual([]);
     expect(pool.waiting()).toEqual({ filters: 1, waiters: 100 });
 
-    sim.sim.addStock(["+31970000001", "+31970000002", "+31970000003"].map((numberString) => ({ numberString, countryCode: "NL", type: "mobile" as const })));
+    sim.sim.addStock(
+      ["+31970000001", "+31970000002", "+31970000003"].map((numberString) => ({
+        numberString,
+        countryCode: "NL",
+        type: "mobile" as const,
+      })),
+    );
     const deadline = Date.now() + 10_000;
     while (woken.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     // One waiter per item found, in the order they started waiting; the others keep waiting.

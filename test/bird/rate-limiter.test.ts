@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createWorkspaceRateLimiter, rateLimiterFor, releaseRateLimiter, resetRateLimiters, sharedRateLimiterCount, TokenBucket } from "../../src/bird/index.js";
+import {
+  createWorkspaceRateLimiter,
+  rateLimiterFor,
+  releaseRateLimiter,
+  resetRateLimiters,
+  sharedRateLimiterCount,
+  TokenBucket,
+} from "../../src/bird/index.js";
 import { CubicRate, DEFAULT_WINDOW_MS } from "../../src/bird/rate-limiter.js";
 import { fakeFetch, json, testClient } from "./helpers.js";
 
@@ -43,7 +50,9 @@ describe("TokenBucket", () => {
   it("serves background waiters only when no normal waiter waits", async () => {
     const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 2, now: clock });
     const order: string[] = [];
-    const background = Array.from({ length: 3 }, (_, i) => bucket.acquire("background").then(() => order.push(`b${i}`)));
+    const background = Array.from({ length: 3 }, (_, i) =>
+      bucket.acquire("background").then(() => order.push(`b${i}`)),
+    );
     const normal = Array.from({ length: 3 }, (_, i) => bucket.acquire().then(() => order.push(`n${i}`)));
     await vi.runAllTimersAsync();
     await Promise.all([...background, ...normal]);
@@ -151,7 +160,11 @@ describe("TokenBucket with a sliding window", () => {
 
   it.each([
     { reason: "a bucket alone (50/s, burst 10) lets 60 through the first second", window: undefined, most: 60 },
-    { reason: "the default window (50 per 1.1 s) leaves Bird a tenth of a second for jitter", window: { count: 50, ms: DEFAULT_WINDOW_MS }, most: 50 },
+    {
+      reason: "the default window (50 per 1.1 s) leaves Bird a tenth of a second for jitter",
+      window: { count: 50, ms: DEFAULT_WINDOW_MS },
+      most: 50,
+    },
   ])("$reason", async ({ window, most }) => {
     const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, window, now: () => Date.now() });
     const times = await grantTimes(bucket, 500);
@@ -159,7 +172,12 @@ describe("TokenBucket with a sliding window", () => {
   });
 
   it("keeps a waiter for the window with one timer, and serves waiters in order", async () => {
-    const bucket = new TokenBucket({ ratePerSecond: 1000, capacity: 5, window: { count: 5, ms: 1000 }, now: () => Date.now() });
+    const bucket = new TokenBucket({
+      ratePerSecond: 1000,
+      capacity: 5,
+      window: { count: 5, ms: 1000 },
+      now: () => Date.now(),
+    });
     const order: number[] = [];
     const all = Array.from({ length: 12 }, (_, i) => bucket.acquire().then(() => order.push(i)));
     await vi.advanceTimersByTimeAsync(0);
@@ -174,21 +192,79 @@ describe("TokenBucket with a sliding window", () => {
 describe("CubicRate (the AWS SDKs' adaptive retry rate)", () => {
   function cubic(ceiling = 50): { rate: CubicRate; at: (ms: number) => void } {
     let now = 0;
-    return { rate: new CubicRate(ceiling, () => 1000, () => now), at: (ms) => (now = ms) };
+    return {
+      rate: new CubicRate(
+        ceiling,
+        () => 1000,
+        () => now,
+      ),
+      at: (ms) => (now = ms),
+    };
   }
 
   it.each([
     { reason: "not throttled: the ceiling", throttles: [] as [number, number][], answeredAt: undefined, expected: 50 },
-    { reason: "a 429 while sending 40/s cuts to 0.7 x 40", throttles: [[0, 40]] as [number, number][], answeredAt: undefined, expected: 28 },
-    { reason: "what was sent counts, not the ceiling: sending 10/s cuts to 7", throttles: [[0, 10]] as [number, number][], answeredAt: undefined, expected: 7 },
-    { reason: "nothing measured yet: the current rate is the base", throttles: [[0, 0]] as [number, number][], answeredAt: undefined, expected: 35 },
-    { reason: "429s within the window of a cut answer requests sent before it: one cut", throttles: [[0, 40], [300, 28]] as [number, number][], answeredAt: undefined, expected: 28 },
-    { reason: "a 429 after the window cuts again", throttles: [[0, 40], [1500, 28]] as [number, number][], answeredAt: undefined, expected: 19.6 },
-    { reason: "the floor is half a request a second", throttles: [[0, 0.1]] as [number, number][], answeredAt: undefined, expected: 0.5 },
+    {
+      reason: "a 429 while sending 40/s cuts to 0.7 x 40",
+      throttles: [[0, 40]] as [number, number][],
+      answeredAt: undefined,
+      expected: 28,
+    },
+    {
+      reason: "what was sent counts, not the ceiling: sending 10/s cuts to 7",
+      throttles: [[0, 10]] as [number, number][],
+      answeredAt: undefined,
+      expected: 7,
+    },
+    {
+      reason: "nothing measured yet: the current rate is the base",
+      throttles: [[0, 0]] as [number, number][],
+      answeredAt: undefined,
+      expected: 35,
+    },
+    {
+      reason: "429s within the window of a cut answer requests sent before it: one cut",
+      throttles: [
+        [0, 40],
+        [300, 28],
+      ] as [number, number][],
+      answeredAt: undefined,
+      expected: 28,
+    },
+    {
+      reason: "a 429 after the window cuts again",
+      throttles: [
+        [0, 40],
+        [1500, 28],
+      ] as [number, number][],
+      answeredAt: undefined,
+      expected: 19.6,
+    },
+    {
+      reason: "the floor is half a request a second",
+      throttles: [[0, 0.1]] as [number, number][],
+      answeredAt: undefined,
+      expected: 0.5,
+    },
     // K = cbrt(40 * 0.3 / 0.4) = cbrt(30) = 3.107 s: the rate is back at 40 then.
-    { reason: "successes bring the rate back to what was sent after K seconds", throttles: [[0, 40]] as [number, number][], answeredAt: Math.cbrt(30) * 1000, expected: 40 },
-    { reason: "halfway to K it is still below what was sent", throttles: [[0, 40]] as [number, number][], answeredAt: 1500, expected: 0.4 * (1.5 - Math.cbrt(30)) ** 3 + 40 },
-    { reason: "long after, the ceiling again", throttles: [[0, 40]] as [number, number][], answeredAt: 60_000, expected: 50 },
+    {
+      reason: "successes bring the rate back to what was sent after K seconds",
+      throttles: [[0, 40]] as [number, number][],
+      answeredAt: Math.cbrt(30) * 1000,
+      expected: 40,
+    },
+    {
+      reason: "halfway to K it is still below what was sent",
+      throttles: [[0, 40]] as [number, number][],
+      answeredAt: 1500,
+      expected: 0.4 * (1.5 - Math.cbrt(30)) ** 3 + 40,
+    },
+    {
+      reason: "long after, the ceiling again",
+      throttles: [[0, 40]] as [number, number][],
+      answeredAt: 60_000,
+      expected: 50,
+    },
   ])("$reason", ({ throttles, answeredAt, expected }) => {
     const { rate, at } = cubic();
     for (const [ms, sending] of throttles) {
@@ -220,7 +296,10 @@ describe("a workspace limiter told of Bird's answers", () => {
     resetRateLimiters();
     const limiter = rateLimiterFor("https://api.bird.com", "ws-adaptive", { getPerSecond: 40 });
     limiter.answered("GET", true);
-    expect(rateLimiterFor("https://api.bird.com", "ws-adaptive", { getPerSecond: 40 }).get.ratePerSecond).toBeCloseTo(28, 6);
+    expect(rateLimiterFor("https://api.bird.com", "ws-adaptive", { getPerSecond: 40 }).get.ratePerSecond).toBeCloseTo(
+      28,
+      6,
+    );
   });
 });
 
@@ -244,14 +323,21 @@ describe("rateLimiterFor", () => {
 
   it("takes configured rates and bursts", () => {
     const limiter = rateLimiterFor("https://api.bird.com", "ws-3", { getPerSecond: 20, getBurst: 7, postPerSecond: 5 });
-    expect([limiter.get.ratePerSecond, limiter.get.capacity, limiter.post.ratePerSecond, limiter.post.capacity]).toEqual([20, 7, 5, 1]);
+    expect([
+      limiter.get.ratePerSecond,
+      limiter.get.capacity,
+      limiter.post.ratePerSecond,
+      limiter.post.capacity,
+    ]).toEqual([20, 7, 5, 1]);
   });
 
   it("applies the latest caller's limits to the shared buckets", () => {
     const first = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 20 });
     const second = rateLimiterFor("https://api.bird.com", "ws-4", { getPerSecond: 10, postPerSecond: 100 });
     expect(second).toBe(first);
-    expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([10, 1, 100, 20]);
+    expect([first.get.ratePerSecond, first.get.capacity, first.post.ratePerSecond, first.post.capacity]).toEqual([
+      10, 1, 100, 20,
+    ]);
     rateLimiterFor("https://api.bird.com", "ws-4");
     expect([first.get.ratePerSecond, first.post.ratePerSecond]).toEqual([50, 500]);
   });

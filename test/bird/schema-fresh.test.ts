@@ -11,7 +11,9 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 describe("generated Bird types", () => {
   it("match openapi/bird.yaml (run `npm run generate` after changing it)", () => {
     const out = join(mkdtempSync(join(tmpdir(), "bird-schema-")), "schema.d.ts");
-    execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [join(root, "openapi/bird.yaml"), "-o", out], { stdio: "pipe" });
+    execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [join(root, "openapi/bird.yaml"), "-o", out], {
+      stdio: "pipe",
+    });
     expect(readFileSync(join(root, "src/bird/schema.d.ts"), "utf8")).toBe(readFileSync(out, "utf8"));
   }, 60_000);
 });

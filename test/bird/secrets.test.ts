@@ -18,17 +18,27 @@ import {
 
 /** Bird echoing the key back is unlikely, but the guarantee must not depend on Bird's manners. */
 const echoingUnauthorized: Handler = (r) =>
-  json(401, { code: "unauthorized", message: `Access key ${SECRET} is invalid`, details: { header: r.authorization, keys: [SECRET] } });
+  json(401, {
+    code: "unauthorized",
+    message: `Access key ${SECRET} is invalid`,
+    details: { header: r.authorization, keys: [SECRET] },
+  });
 
 const scenarios: { reason: string; handler: Handler; call: (c: BirdClient) => Promise<unknown> }[] = [
   { reason: "success", handler: () => json(200, { results: [numberFixture("n1")] }), call: (c) => c.listNumbers() },
   { reason: "401 echoing the key", handler: echoingUnauthorized, call: (c) => c.getNumber("n1") },
   { reason: "403", handler: () => birdError(403, "forbidden", "no"), call: (c) => c.listSubscriptions("e") },
-  { reason: "503 retried to the end", handler: () => birdError(503, "unavailable", "later"), call: (c) => c.listNumbers() },
+  {
+    reason: "503 retried to the end",
+    handler: () => birdError(503, "unavailable", "later"),
+    call: (c) => c.listNumbers(),
+  },
   {
     reason: "network error",
     handler: () => {
-      throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+      });
     },
     call: (c) => c.listNumbers(),
   },
@@ -43,26 +53,29 @@ const scenarios: { reason: string; handler: Handler; call: (c: BirdClient) => Pr
 ];
 
 describe("the access key never leaks", () => {
-  it.each(scenarios)("$reason: the key is sent, yet absent from every log line and from the error", async ({ handler, call }) => {
-    const { logger, lines } = capturingLogger();
-    const { fetch, requests } = fakeFetch(handler);
-    const client = testClient(fetch, { logger, timeoutMs: 30, maxAttempts: 2 });
-    const error = await call(client).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+  it.each(scenarios)(
+    "$reason: the key is sent, yet absent from every log line and from the error",
+    async ({ handler, call }) => {
+      const { logger, lines } = capturingLogger();
+      const { fetch, requests } = fakeFetch(handler);
+      const client = testClient(fetch, { logger, timeoutMs: 30, maxAttempts: 2 });
+      const error = await call(client).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
-    expect(requests[0]?.authorization).toBe(`AccessKey ${SECRET}`);
-    expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) {
-      expect(line).not.toContain(SECRET);
-    }
-    if (error !== undefined) {
-      expect(error).toBeInstanceOf(BirdApiError);
-      expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(SECRET);
-      expect(JSON.stringify(error)).not.toContain(SECRET);
-    }
-  });
+      expect(requests[0]?.authorization).toBe(`AccessKey ${SECRET}`);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) {
+        expect(line).not.toContain(SECRET);
+      }
+      if (error !== undefined) {
+        expect(error).toBeInstanceOf(BirdApiError);
+        expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(SECRET);
+        expect(JSON.stringify(error)).not.toContain(SECRET);
+      }
+    },
+  );
 
   it("redacts an echoed key from Bird's message and details but keeps the rest", async () => {
     const { fetch } = fakeFetch(echoingUnauthorized);
@@ -77,7 +90,10 @@ describe("the access key never leaks", () => {
     let current = OLD;
     const { fetch, requests } = fakeFetch((r) => {
       current = SECRET; // the Secret was rotated while Bird handled the request
-      return json(401, { code: "unauthorized", message: `Access key ${r.authorization?.replace("AccessKey ", "") ?? ""} is invalid` });
+      return json(401, {
+        code: "unauthorized",
+        message: `Access key ${r.authorization?.replace("AccessKey ", "") ?? ""} is invalid`,
+      });
     });
     const client = testClient(fetch, { accessKey: () => current, maxAttempts: 1 });
     const error = (await rejectionOf(client.getNumber("n1"))) as BirdApiError;

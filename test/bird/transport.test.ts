@@ -21,7 +21,9 @@ function networkError(code: string): TypeError {
 
 describe("retries of safe calls", () => {
   it("retries 503 until Bird answers, reporting every attempt under the route template", async () => {
-    const { fetch, requests } = fakeFetch((_, call) => (call < 3 ? birdError(503, "unavailable", "later") : json(200, numberFixture("n-123"))));
+    const { fetch, requests } = fakeFetch((_, call) =>
+      call < 3 ? birdError(503, "unavailable", "later") : json(200, numberFixture("n-123")),
+    );
     const { observer, events } = recordingObserver();
     const number = await testClient(fetch, { observer }).getNumber("n-123");
     expect(number.id).toBe("n-123");
@@ -36,7 +38,9 @@ describe("retries of safe calls", () => {
 
   it("honours Retry-After on a 429", async () => {
     const { fetch, requests } = fakeFetch((_, call) =>
-      call === 1 ? birdError(429, "too-many-requests", "slow down", { "retry-after": "1" }) : json(200, { results: [] }),
+      call === 1
+        ? birdError(429, "too-many-requests", "slow down", { "retry-after": "1" })
+        : json(200, { results: [] }),
     );
     const started = performance.now();
     await testClient(fetch, { backoff: { baseMs: 1, maxMs: 2_000 } }).listNumbers();
@@ -45,7 +49,9 @@ describe("retries of safe calls", () => {
   });
 
   it.each([500, 502, 504])("retries %i", async (status) => {
-    const { fetch, requests } = fakeFetch((_, call) => (call === 1 ? birdError(status, "oops", "oops") : json(200, { results: [] })));
+    const { fetch, requests } = fakeFetch((_, call) =>
+      call === 1 ? birdError(status, "oops", "oops") : json(200, { results: [] }),
+    );
     await testClient(fetch).listNumbers();
     expect(requests).toHaveLength(2);
   });
@@ -90,16 +96,22 @@ describe("retries of safe calls", () => {
   it("times out an attempt whose fetch never answers, even when fetch ignores the abort signal", async () => {
     const { fetch, requests } = fakeFetch(never);
     const { observer, events } = recordingObserver();
-    const error = (await rejectionOf(testClient(fetch, { timeoutMs: 50, maxAttempts: 2, observer }).listNumbers())) as BirdApiError;
+    const error = (await rejectionOf(
+      testClient(fetch, { timeoutMs: 50, maxAttempts: 2, observer }).listNumbers(),
+    )) as BirdApiError;
     expect(requests).toHaveLength(2);
     expect([error.status, error.kind]).toEqual([0, "transient"]);
-    expect(error.message).toBe("Bird GET /workspaces/{workspaceId}/numbers-long-code timed out (50 ms per attempt) after 2 attempts");
+    expect(error.message).toBe(
+      "Bird GET /workspaces/{workspaceId}/numbers-long-code timed out (50 ms per attempt) after 2 attempts",
+    );
     expect(events.map((e) => e.status)).toEqual(["error", "error"]);
   });
 
   it("counts a body that never finishes against the attempt's deadline", async () => {
     const stalled = (): Response =>
-      new Response(new ReadableStream({ start: (c): void => c.enqueue(new TextEncoder().encode('{"results":')) }), { status: 200 });
+      new Response(new ReadableStream({ start: (c): void => c.enqueue(new TextEncoder().encode('{"results":')) }), {
+        status: 200,
+      });
     const { fetch, requests } = fakeFetch((_, call) => (call === 1 ? stalled() : json(200, { results: [] })));
     await testClient(fetch, { timeoutMs: 50 }).listNumbers();
     expect(requests).toHaveLength(2);
@@ -139,9 +151,9 @@ describe("retries of safe calls", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("gave up")), 20);
     const path = { workspaceId: client.workspaceId };
-    await expect(client.raw.GET("/workspaces/{workspaceId}/numbers-alpha", { params: { path }, signal: controller.signal })).rejects.toThrow(
-      "gave up",
-    );
+    await expect(
+      client.raw.GET("/workspaces/{workspaceId}/numbers-alpha", { params: { path }, signal: controller.signal }),
+    ).rejects.toThrow("gave up");
     expect(requests).toHaveLength(1);
   });
 
@@ -164,28 +176,65 @@ describe("buying numbers is never repeated on an unclear outcome", () => {
     testClient(fetchFn, { timeoutMs }).buyNumbers([STOCK_ID]);
 
   it.each([
-    { reason: "503", answer: (): Promise<Response> => Promise.resolve(birdError(503, "unavailable", "later")), status: 503 },
-    { reason: "500", answer: (): Promise<Response> => Promise.resolve(birdError(500, "internal", "boom")), status: 500 },
-    { reason: "502 from a proxy", answer: (): Promise<Response> => Promise.resolve(new Response("bad gateway", { status: 502 })), status: 502 },
-  ])("$reason: one attempt, a transient error that says Bird did not process it (not ambiguous)", async ({ answer, status }) => {
-    const { fetch, requests } = fakeFetch(answer);
-    const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
-    expect(requests).toHaveLength(1);
-    expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([status, "transient", false, true, "POST", BUY_ROUTE]);
-    expect(error.message).toMatch(/\(not processed: Bird documents a 5xx as safe to repeat after a delay\)$/);
-  });
+    {
+      reason: "503",
+      answer: (): Promise<Response> => Promise.resolve(birdError(503, "unavailable", "later")),
+      status: 503,
+    },
+    {
+      reason: "500",
+      answer: (): Promise<Response> => Promise.resolve(birdError(500, "internal", "boom")),
+      status: 500,
+    },
+    {
+      reason: "502 from a proxy",
+      answer: (): Promise<Response> => Promise.resolve(new Response("bad gateway", { status: 502 })),
+      status: 502,
+    },
+  ])(
+    "$reason: one attempt, a transient error that says Bird did not process it (not ambiguous)",
+    async ({ answer, status }) => {
+      const { fetch, requests } = fakeFetch(answer);
+      const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
+      expect(requests).toHaveLength(1);
+      expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([
+        status,
+        "transient",
+        false,
+        true,
+        "POST",
+        BUY_ROUTE,
+      ]);
+      expect(error.message).toMatch(/\(not processed: Bird documents a 5xx as safe to repeat after a delay\)$/);
+    },
+  );
 
   it.each([
-    { reason: "a network error", answer: (): Promise<Response> => Promise.reject(networkError("ECONNRESET")), status: 0 },
+    {
+      reason: "a network error",
+      answer: (): Promise<Response> => Promise.reject(networkError("ECONNRESET")),
+      status: 0,
+    },
     { reason: "a timeout", answer: never, status: 0 },
-    { reason: "a malformed 201", answer: (): Promise<Response> => Promise.resolve(new Response("{", { status: 201 })), status: 201 },
+    {
+      reason: "a malformed 201",
+      answer: (): Promise<Response> => Promise.resolve(new Response("{", { status: 201 })),
+      status: 201,
+    },
     { reason: "a 201 without results", answer: (): Promise<Response> => Promise.resolve(json(201, {})), status: 201 },
   ])("$reason: one attempt, an ambiguous transient error", async ({ answer, status }) => {
     const { fetch, requests } = fakeFetch(answer);
     const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
     expect(requests).toHaveLength(1);
     expect(error).toBeInstanceOf(BirdApiError);
-    expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([status, "transient", true, false, "POST", BUY_ROUTE]);
+    expect([error.status, error.kind, error.ambiguous, error.serverError, error.method, error.route]).toEqual([
+      status,
+      "transient",
+      true,
+      false,
+      "POST",
+      BUY_ROUTE,
+    ]);
     expect(error.message).toMatch(/the request may have taken effect/);
   });
 
@@ -231,7 +280,9 @@ describe("transport details", () => {
     });
     const response = await transport(new Request("https://bird.test/workspaces/w/numbers-alpha"));
     expect(response.status).toBe(503);
-    const delays = lines.map((l) => JSON.parse(l) as { msg: string; delayMs?: number }).filter((l) => l.msg === "Retrying Bird API call");
+    const delays = lines
+      .map((l) => JSON.parse(l) as { msg: string; delayMs?: number })
+      .filter((l) => l.msg === "Retrying Bird API call");
     expect(delays.map((l) => l.delayMs)).toEqual([5, 10, 12, 12]);
   });
 

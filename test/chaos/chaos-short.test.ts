@@ -12,8 +12,22 @@ describe("chaos campaign, short", () => {
   it("finds no violation in any scenario", { timeout: 240_000 }, async () => {
     const lines: string[] = [];
     const result = await runCampaign({ short: true, seed: SEED, log: (line) => lines.push(line) });
-    console.log([...result.scenarios.map(formatResult), `seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s; replay with: ${replayCommand(result.seed, true)}`].join("\n"));
-    expect(result.scenarios.map((s) => s.name)).toEqual(["kill-storm", "bird-faults", "apiserver-restart", "leader-failover", "stale-leader", "mass-deletion", "bad-input", "secrets"]);
+    console.log(
+      [
+        ...result.scenarios.map(formatResult),
+        `seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s; replay with: ${replayCommand(result.seed, true)}`,
+      ].join("\n"),
+    );
+    expect(result.scenarios.map((s) => s.name)).toEqual([
+      "kill-storm",
+      "bird-faults",
+      "apiserver-restart",
+      "leader-failover",
+      "stale-leader",
+      "mass-deletion",
+      "bad-input",
+      "secrets",
+    ]);
     expect(result.violations, lines.join("\n")).toEqual([]);
   });
 });

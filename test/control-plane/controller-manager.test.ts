@@ -15,7 +15,8 @@ interface Rule {
   verbs?: string[];
 }
 
-const rulesOf = async (role: string): Promise<Rule[]> => (await getJson<{ rules?: Rule[] | null }>(cluster, ["clusterrole", role])).rules ?? [];
+const rulesOf = async (role: string): Promise<Rule[]> =>
+  (await getJson<{ rules?: Rule[] | null }>(cluster, ["clusterrole", role])).rules ?? [];
 const gone = async (...args: string[]): Promise<true | undefined> => {
   const { stdout } = await cluster.kubectl(["get", ...args, "--ignore-not-found", "-o", "name"]);
   return stdout.trim() === "" ? true : undefined;
@@ -47,10 +48,18 @@ describe("kube-controller-manager in the test bed", () => {
     await apply(cluster, {
       apiVersion: "v1",
       kind: "ConfigMap",
-      metadata: { name: `${owner}-dependent`, namespace: "default", ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: owner, uid: metadata.uid }] },
+      metadata: {
+        name: `${owner}-dependent`,
+        namespace: "default",
+        ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: owner, uid: metadata.uid }],
+      },
     });
     await cluster.kubectl(["delete", "configmap", owner, "-n", "default"]);
-    await eventually("the dependent ConfigMap to be collected", () => gone("configmap", `${owner}-dependent`, "-n", "default"), 60_000);
+    await eventually(
+      "the dependent ConfigMap to be collected",
+      () => gone("configmap", `${owner}-dependent`, "-n", "default"),
+      60_000,
+    );
   });
 
   it("aggregates a labelled ClusterRole into view, edit and admin, and takes it out again when it goes", async () => {
@@ -65,7 +74,9 @@ describe("kube-controller-manager in the test bed", () => {
     });
     const has = (rules: Rule[]): boolean => rules.some((r) => r.resources?.includes(name));
     for (const role of ["view", "edit", "admin"]) {
-      await eventually(`${role} to include the labelled rule`, async () => (has(await rulesOf(role)) ? true : undefined));
+      await eventually(`${role} to include the labelled rule`, async () =>
+        has(await rulesOf(role)) ? true : undefined,
+      );
     }
     expect((await rulesOf("view")).find((r) => r.resources?.includes(name))).toEqual(rule);
 

@@ -1,11 +1,22 @@
 import type { V1Namespace } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import type { AlphaSender, AlphaSenderSpec, AlphaSenderStatus, BirdNumber, BirdSender, BirdWorkspace } from "../../src/api/v1alpha1/index.js";
+import type {
+  AlphaSender,
+  AlphaSenderSpec,
+  AlphaSenderStatus,
+  BirdNumber,
+  BirdSender,
+  BirdWorkspace,
+} from "../../src/api/v1alpha1/index.js";
 import { FINALIZER } from "../../src/api/v1alpha1/conditions.js";
 import { Admission } from "../../src/controllers/admission.js";
 import { SenderClaims } from "../../src/controllers/alpha-sender/claim.js";
 import { AlphaSenderReconciler } from "../../src/controllers/alpha-sender/reconciler.js";
-import { workspaceUsable, type WorkspaceConnection, type WorkspaceConnections } from "../../src/controllers/workspace/connections.js";
+import {
+  workspaceUsable,
+  type WorkspaceConnection,
+  type WorkspaceConnections,
+} from "../../src/controllers/workspace/connections.js";
 import { silentLogger } from "../../src/log.js";
 import { senderRecordName } from "../../src/ownership/names.js";
 import { RecordStore } from "../../src/ownership/records.js";
@@ -25,8 +36,18 @@ function workspace(spec: Partial<BirdWorkspace["spec"]> = {}): BirdWorkspace {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdWorkspace",
     metadata: { name: "ws", creationTimestamp: new Date("2026-01-01T00:00:00Z") },
-    spec: { organizationId: "o", workspaceId: "w", accessKeySecretRef: { namespace: "bird-system", name: "key" }, allowedNamespaces: { names: ["team-a"] }, ...spec },
-    status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] },
+    spec: {
+      organizationId: "o",
+      workspaceId: "w",
+      accessKeySecretRef: { namespace: "bird-system", name: "key" },
+      allowedNamespaces: { names: ["team-a"] },
+      ...spec,
+    },
+    status: {
+      conditions: [
+        { type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" },
+      ],
+    },
   };
 }
 
@@ -46,7 +67,12 @@ function record(claim: { namespace: string; name?: string; uid?: string }, count
     kind: "BirdSender",
     metadata: { name: senderRecordName("ws", ACME.id), labels },
     spec: { workspaceRef: { name: "ws" }, alphaNumberId: ACME.id, claimRef: claim },
-    status: { phase: "Bound", alphaString: "ACME", endpointId: ACME.endpointId, countries: countries.map((countryCode) => ({ countryCode, price: PRICE })) },
+    status: {
+      phase: "Bound",
+      alphaString: "ACME",
+      endpointId: ACME.endpointId,
+      countries: countries.map((countryCode) => ({ countryCode, price: PRICE })),
+    },
   };
 }
 
@@ -64,20 +90,32 @@ class World {
     const { recorder, events } = recordingEvents();
     this.events = events;
     const connect = (name: string): ReturnType<WorkspaceConnections["connect"]> =>
-      name === "ws" ? { ok: true, value: { workspace: this.bird.workspace } as WorkspaceConnection } : { ok: false, reason: "WorkspaceNotFound", message: `BirdWorkspace "${name}" not found` };
+      name === "ws"
+        ? { ok: true, value: { workspace: this.bird.workspace } as WorkspaceConnection }
+        : { ok: false, reason: "WorkspaceNotFound", message: `BirdWorkspace "${name}" not found` };
     const connectReady = (name: string): ReturnType<WorkspaceConnections["connect"]> => {
       const connected = connect(name);
       const usable = connected.ok ? workspaceUsable(connected.value.workspace, [connected.value.workspace]) : connected;
       return usable.ok ? connected : usable;
     };
     const connections = { connect, connectReady } as unknown as WorkspaceConnections;
-    const namespaces = staticInformer<V1Namespace>([{ metadata: { name: "team-a" } }, { metadata: { name: "team-b" } }]);
+    const namespaces = staticInformer<V1Namespace>([
+      { metadata: { name: "team-a" } },
+      { metadata: { name: "team-b" } },
+    ]);
     const admission = new Admission({ connections, namespaces, operatorNamespace: "bird-system", resyncMs: RESYNC_MS });
     const records = new RecordStore(this.records.client, this.records.informer);
     const numbers = this.kube.resources<BirdNumber>("BirdNumber");
     const usage = new UsageBook(new RecordStore(numbers.client, numbers.informer), records);
     const now = (): Date => NOW;
-    const claims = new SenderClaims({ records, informer: this.senders.informer, admission, events: recorder, waiters: new Waiters(() => undefined), now });
+    const claims = new SenderClaims({
+      records,
+      informer: this.senders.informer,
+      admission,
+      events: recorder,
+      waiters: new Waiters(() => undefined),
+      now,
+    });
     this.reconciler = new AlphaSenderReconciler({
       client: this.senders.client,
       informer: this.senders.informer,
@@ -107,9 +145,30 @@ class World {
   holding(as: AlphaSender, active: string[], options: { activeCount?: number } = {}): this {
     this.bird.has(alphaSender("ACME", options.activeCount ?? active.length), active);
     this.records.seed(record({ namespace: "team-a", name: "as", uid: "as-uid" }, active));
-    const countries = active.map((countryCode) => ({ countryCode, status: "active", blocked: false, issues: [], subscription: { status: "active", price: PRICE } }));
-    const ready = [{ type: "Ready", status: "True" as const, reason: "Available", message: "", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }];
-    const status: AlphaSenderStatus = { boundTo: senderRecordName("ws", ACME.id), alphaNumberId: ACME.id, countries, conditions: ready, observedGeneration: 1 };
+    const countries = active.map((countryCode) => ({
+      countryCode,
+      status: "active",
+      blocked: false,
+      issues: [],
+      subscription: { status: "active", price: PRICE },
+    }));
+    const ready = [
+      {
+        type: "Ready",
+        status: "True" as const,
+        reason: "Available",
+        message: "",
+        lastTransitionTime: "2026-01-01T00:00:00Z",
+        observedGeneration: 1,
+      },
+    ];
+    const status: AlphaSenderStatus = {
+      boundTo: senderRecordName("ws", ACME.id),
+      alphaNumberId: ACME.id,
+      countries,
+      conditions: ready,
+      observedGeneration: 1,
+    };
     this.senders.seed({ ...as, metadata: { ...as.metadata, finalizers: [FINALIZER] }, status });
     return this;
   }
@@ -132,7 +191,8 @@ class World {
   async outcome(): Promise<Outcome> {
     const { error } = await this.reconcile();
     const as = this.senders.get("team-a", "as");
-    const condition = (type: string): string | undefined => as?.status?.conditions?.find((c) => c.type === type)?.reason;
+    const condition = (type: string): string | undefined =>
+      as?.status?.conditions?.find((c) => c.type === type)?.reason;
     const synced = as?.status?.conditions?.find((c) => c.type === "Synced");
     const held = this.records.all().find((r) => r.spec.claimRef?.uid === "as-uid");
     return {
@@ -163,9 +223,16 @@ interface Case {
 }
 
 const success = { result: "ok", synced: "ReconcileSuccess" } as const;
-const registered = (spec: Partial<AlphaSenderSpec>, ws?: BirdWorkspace): World => new World(ws).with(sender(spec)).tap((w) => w.bird.has(ACME));
-const held = (spec: Partial<AlphaSenderSpec>, active: string[], options?: { activeCount?: number }, ws?: BirdWorkspace): World => new World(ws).holding(sender(spec), active, options);
-const deleting = (spec: Partial<AlphaSenderSpec>, ws?: BirdWorkspace): World => held(spec, ["DE", "FR"], {}, ws).deleting();
+const registered = (spec: Partial<AlphaSenderSpec>, ws?: BirdWorkspace): World =>
+  new World(ws).with(sender(spec)).tap((w) => w.bird.has(ACME));
+const held = (
+  spec: Partial<AlphaSenderSpec>,
+  active: string[],
+  options?: { activeCount?: number },
+  ws?: BirdWorkspace,
+): World => new World(ws).holding(sender(spec), active, options);
+const deleting = (spec: Partial<AlphaSenderSpec>, ws?: BirdWorkspace): World =>
+  held(spec, ["DE", "FR"], {}, ws).deleting();
 
 const cases: Case[] = [
   // Claim, then activate: there is no create (no API registers a sender).
@@ -183,7 +250,10 @@ const cases: Case[] = [
   },
   {
     reason: "the sender is held by another namespace: SenderConflict, nothing written to Bird",
-    world: () => registered({ countries: ["DE"] }).tap((w) => w.records.seed(record({ namespace: "team-b", name: "theirs", uid: "their-uid" }))),
+    world: () =>
+      registered({ countries: ["DE"] }).tap((w) =>
+        w.records.seed(record({ namespace: "team-b", name: "theirs", uid: "their-uid" })),
+      ),
     want: { bird: [], result: "permanent", ready: "SenderConflict", synced: "SenderConflict", record: "none" },
     events: ["ClaimRefused"],
   },
@@ -197,10 +267,19 @@ const cases: Case[] = [
   {
     reason: "countries diff: activates the added one, deactivates and cancels the removed one",
     world: () => held({ countries: ["DE", "NL"] }, ["DE", "FR"]),
-    want: { ...success, bird: ["activate ACME NL", "deactivate ACME FR", "cancel ACME FR"], ready: "Available", record: "Bound" },
+    want: {
+      ...success,
+      bird: ["activate ACME NL", "deactivate ACME FR", "cancel ACME FR"],
+      ready: "Available",
+      record: "Bound",
+    },
     events: ["DestinationsActivated", "DestinationsDeactivated", "SubscriptionCancelled"],
   },
-  { reason: "countries up to date: no Bird write", world: () => held({ countries: ["DE", "FR"] }, ["DE", "FR"]), want: { ...success, bird: [], ready: "Available" } },
+  {
+    reason: "countries up to date: no Bird write",
+    world: () => held({ countries: ["DE", "FR"] }, ["DE", "FR"]),
+    want: { ...success, bird: [], ready: "Available" },
+  },
   {
     reason: "Bird counts fewer active than ours, confirmed by a fresh read (drift): re-activates them",
     world: () => held({ countries: ["DE", "FR"] }, ["DE", "FR"], { activeCount: 1 }),
@@ -208,7 +287,8 @@ const cases: Case[] = [
   },
   {
     reason: "counts older than our own last write: no drift judged, no Bird write",
-    world: () => held({ countries: ["DE", "FR"] }, ["DE", "FR"], { activeCount: 1 }).tap((w) => w.bird.stale.add(ACME.id)),
+    world: () =>
+      held({ countries: ["DE", "FR"] }, ["DE", "FR"], { activeCount: 1 }).tap((w) => w.bird.stale.add(ACME.id)),
     want: { ...success, bird: [] },
   },
   {
@@ -219,7 +299,8 @@ const cases: Case[] = [
   },
   {
     reason: "a country above maxMonthlyPricePerCountry: quoted, not activated, PriceAboveLimit",
-    world: () => registered({ countries: ["DE"], maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 50, exponent: 2 } }),
+    world: () =>
+      registered({ countries: ["DE"], maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 50, exponent: 2 } }),
     want: { ...success, bird: ["quote ACME DE"], ready: "PriceAboveLimit" },
     events: ["PriceAboveLimit"],
   },
@@ -243,7 +324,10 @@ const cases: Case[] = [
   },
   {
     reason: "ObserveOnly, sender held by another namespace: SenderConflict, nothing reported",
-    world: () => registered({ managementPolicy: "ObserveOnly" }).tap((w) => w.records.seed(record({ namespace: "team-b", uid: "their-uid" }))),
+    world: () =>
+      registered({ managementPolicy: "ObserveOnly" }).tap((w) =>
+        w.records.seed(record({ namespace: "team-b", uid: "their-uid" })),
+      ),
     want: { bird: [], result: "waiting", ready: "SenderConflict" },
   },
 
@@ -251,10 +335,24 @@ const cases: Case[] = [
   {
     reason: "deleted, policy Delete: deactivates and cancels every country, record and finalizer go",
     world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }),
-    want: { result: "ok", bird: ["deactivate ACME DE,FR", "cancel ACME DE", "cancel ACME FR"], record: "none", object: "gone" },
+    want: {
+      result: "ok",
+      bird: ["deactivate ACME DE,FR", "cancel ACME DE", "cancel ACME FR"],
+      record: "none",
+      object: "gone",
+    },
   },
-  { reason: "deleted, policy Retain: record Released, Bird untouched", world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Retain" }), want: { result: "ok", bird: [], record: "Released", object: "gone" }, events: ["Retained"] },
-  { reason: "deleted, no policy anywhere: Retain", world: () => deleting({ countries: ["DE", "FR"] }), want: { bird: [], record: "Released", object: "gone" } },
+  {
+    reason: "deleted, policy Retain: record Released, Bird untouched",
+    world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Retain" }),
+    want: { result: "ok", bird: [], record: "Released", object: "gone" },
+    events: ["Retained"],
+  },
+  {
+    reason: "deleted, no policy anywhere: Retain",
+    world: () => deleting({ countries: ["DE", "FR"] }),
+    want: { bird: [], record: "Released", object: "gone" },
+  },
   {
     reason: "deleted, workspace default Delete: deactivates and cancels",
     world: () => deleting({ countries: ["DE", "FR"] }, workspace({ defaultDeletionPolicy: "Delete" })),
@@ -262,7 +360,11 @@ const cases: Case[] = [
   },
   {
     reason: "deleted, policy Delete, namespace no longer admitted: Released, Bird untouched",
-    world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }, workspace({ allowedNamespaces: { names: ["team-b"] } })),
+    world: () =>
+      deleting(
+        { countries: ["DE", "FR"], deletionPolicy: "Delete" },
+        workspace({ allowedNamespaces: { names: ["team-b"] } }),
+      ),
     want: { bird: [], record: "Released", object: "gone" },
   },
   {
@@ -276,7 +378,13 @@ const errorCases: Case[] = [
   {
     reason: "activate answered 5xx: Synced False, Ready stays True, retried",
     world: () => held({ countries: ["DE", "NL"] }, ["DE"]).tap((w) => w.bird.fail("activate", birdError(503))),
-    want: { bird: ["activate ACME NL"], result: "transient", ready: "Available", synced: "ReconcileError", record: "Bound" },
+    want: {
+      bird: ["activate ACME NL"],
+      result: "transient",
+      ready: "Available",
+      synced: "ReconcileError",
+      record: "Bound",
+    },
   },
   {
     reason: "activate answered 429: Synced False, retried",
@@ -300,12 +408,22 @@ const errorCases: Case[] = [
   },
   {
     reason: "cancel answered 5xx while deleting: the record and the finalizer stay",
-    world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) => w.bird.fail("cancel", birdError(503))),
-    want: { bird: ["deactivate ACME DE,FR", "cancel ACME DE"], result: "transient", ready: "Deleting", record: "Bound", object: "finalizer" },
+    world: () =>
+      deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) => w.bird.fail("cancel", birdError(503))),
+    want: {
+      bird: ["deactivate ACME DE,FR", "cancel ACME DE"],
+      result: "transient",
+      ready: "Deleting",
+      record: "Bound",
+      object: "finalizer",
+    },
   },
   {
     reason: "deactivate timed out while deleting: the record and the finalizer stay",
-    world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) => w.bird.fail("deactivate", birdError(0))),
+    world: () =>
+      deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) =>
+        w.bird.fail("deactivate", birdError(0)),
+      ),
     want: { bird: ["deactivate ACME DE,FR"], result: "transient", record: "Bound", object: "finalizer" },
   },
 ];
@@ -329,6 +447,9 @@ describe("AlphaSenderReconciler: a second reconcile in a row writes nothing, to 
     w.bird.stale.clear();
     const before = { kube: w.kube.writes.length, bird: w.bird.writes().length };
     expect(await w.reconcile()).toEqual({});
-    expect({ kube: w.kube.writes.slice(before.kube), bird: w.bird.writes().slice(before.bird) }).toEqual({ kube: [], bird: [] });
+    expect({ kube: w.kube.writes.slice(before.kube), bird: w.bird.writes().slice(before.bird) }).toEqual({
+      kube: [],
+      bird: [],
+    });
   });
 });

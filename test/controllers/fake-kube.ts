@@ -2,7 +2,12 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import type { EventRecorder } from "../../src/runtime/events.js";
 import type { Informer, InformerHandler } from "../../src/runtime/informer.js";
-import { JSON_PATCH, type JsonPatchOp, type KubeWriteVerb, type ResourceClient } from "../../src/runtime/resource-client.js";
+import {
+  JSON_PATCH,
+  type JsonPatchOp,
+  type KubeWriteVerb,
+  type ResourceClient,
+} from "../../src/runtime/resource-client.js";
 
 /** One write as the API server would see it. */
 export interface KubeWrite {
@@ -45,20 +50,32 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
   } as unknown as Informer<T>;
 
   readonly client = {
-    get: (namespace: string | undefined, name: string): Promise<T> => Promise.resolve(this.existing(key(namespace, name))),
-    list: (options: { labelSelector?: string } = {}): Promise<T[]> => Promise.resolve(this.informer.list().filter((o) => matches(o, options.labelSelector))),
+    get: (namespace: string | undefined, name: string): Promise<T> =>
+      Promise.resolve(this.existing(key(namespace, name))),
+    list: (options: { labelSelector?: string } = {}): Promise<T[]> =>
+      Promise.resolve(this.informer.list().filter((o) => matches(o, options.labelSelector))),
     create: (object: T): Promise<T> => this.create(object),
     update: (object: T): Promise<T> => this.update(object),
-    patch: (namespace: string | undefined, name: string, patch: unknown, contentType?: string): Promise<T> => this.patch(key(namespace, name), patch, contentType),
-    patchStatus: (namespace: string | undefined, name: string, status: unknown): Promise<T> => this.patchStatus(key(namespace, name), status),
-    delete: (namespace: string | undefined, name: string, options: { preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<unknown> =>
-      this.delete(key(namespace, name), options.preconditions),
+    patch: (namespace: string | undefined, name: string, patch: unknown, contentType?: string): Promise<T> =>
+      this.patch(key(namespace, name), patch, contentType),
+    patchStatus: (namespace: string | undefined, name: string, status: unknown): Promise<T> =>
+      this.patchStatus(key(namespace, name), status),
+    delete: (
+      namespace: string | undefined,
+      name: string,
+      options: { preconditions?: { uid?: string; resourceVersion?: string } } = {},
+    ): Promise<unknown> => this.delete(key(namespace, name), options.preconditions),
   } as unknown as ResourceClient<T>;
 
   /** Puts an object in place without recording a write (the state a test starts from). */
   seed(object: T): T {
     const stored = structuredClone(object);
-    stored.metadata = { uid: `uid-${++this.clock.uid}`, creationTimestamp: new Date("2026-01-01T00:00:00Z"), ...stored.metadata, resourceVersion: String(++this.clock.version) };
+    stored.metadata = {
+      uid: `uid-${++this.clock.uid}`,
+      creationTimestamp: new Date("2026-01-01T00:00:00Z"),
+      ...stored.metadata,
+      resourceVersion: String(++this.clock.version),
+    };
     this.objects.set(key(stored.metadata.namespace, stored.metadata.name ?? ""), stored);
     this.emit("add", stored);
     return structuredClone(stored);
@@ -84,13 +101,16 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
     const k = key(object.metadata?.namespace, object.metadata?.name ?? "");
     const current = this.existing(k);
     if (object.metadata?.resourceVersion !== current.metadata?.resourceVersion) throw apiError(409, "Conflict");
-    return Promise.resolve(this.store(k, { ...structuredClone(object), metadata: { ...current.metadata, ...object.metadata } }));
+    return Promise.resolve(
+      this.store(k, { ...structuredClone(object), metadata: { ...current.metadata, ...object.metadata } }),
+    );
   }
 
   private async patch(k: string, patch: unknown, contentType?: string): Promise<T> {
     const current = this.existing(k);
     this.record("patch", current.metadata?.name);
-    const next = contentType === JSON_PATCH ? applyJsonPatch(current, patch as JsonPatchOp[]) : (mergePatch(current, patch) as T);
+    const next =
+      contentType === JSON_PATCH ? applyJsonPatch(current, patch as JsonPatchOp[]) : (mergePatch(current, patch) as T);
     return Promise.resolve(this.store(k, next));
   }
 
@@ -104,8 +124,12 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
     const current = this.existing(k);
     this.record("delete", current.metadata?.name);
     if (preconditions?.uid && preconditions.uid !== current.metadata?.uid) throw apiError(409, "Conflict: uid");
-    if (preconditions?.resourceVersion && preconditions.resourceVersion !== current.metadata?.resourceVersion) throw apiError(409, "Conflict: resourceVersion");
-    if (current.metadata?.finalizers?.length) return Promise.resolve(this.store(k, { ...current, metadata: { ...current.metadata, deletionTimestamp: new Date() } }));
+    if (preconditions?.resourceVersion && preconditions.resourceVersion !== current.metadata?.resourceVersion)
+      throw apiError(409, "Conflict: resourceVersion");
+    if (current.metadata?.finalizers?.length)
+      return Promise.resolve(
+        this.store(k, { ...current, metadata: { ...current.metadata, deletionTimestamp: new Date() } }),
+      );
     this.objects.delete(k);
     this.emit("delete", current);
     return Promise.resolve({});
@@ -157,14 +181,20 @@ export class FakeKube {
 /** An EventRecorder that keeps what it was given. */
 export function recordingEvents(): { recorder: EventRecorder; events: RecordedEvent[] } {
   const events: RecordedEvent[] = [];
-  const recorder = { record: (_object: unknown, type: string, reason: string, message: string) => events.push({ type, reason, message }) } as unknown as EventRecorder;
+  const recorder = {
+    record: (_object: unknown, type: string, reason: string, message: string) => events.push({ type, reason, message }),
+  } as unknown as EventRecorder;
   return { recorder, events };
 }
 
 /** A read-only informer over fixed objects (namespaces, workspaces). */
 export function staticInformer<T extends KubernetesObject>(objects: T[]): Informer<T> {
   const byKey = new Map(objects.map((o) => [key(o.metadata?.namespace, o.metadata?.name ?? ""), o]));
-  return { get: (k: string) => byKey.get(k), list: () => [...byKey.values()], on: () => undefined } as unknown as Informer<T>;
+  return {
+    get: (k: string) => byKey.get(k),
+    list: () => [...byKey.values()],
+    on: () => undefined,
+  } as unknown as Informer<T>;
 }
 
 function key(namespace: string | undefined, name: string): string {
@@ -182,7 +212,8 @@ function matches(object: KubernetesObject, selector: string | undefined): boolea
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return structuredClone(patch);
-  const result: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const result: Record<string, unknown> =
+    target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete result[k];
     else result[k] = mergePatch(result[k], v);
@@ -196,7 +227,8 @@ function applyJsonPatch<T extends KubernetesObject>(object: T, ops: JsonPatchOp[
   const metadata = (next.metadata ?? {}) as Record<string, unknown>;
   for (const op of ops) {
     const field = op.path.replace(/^\/metadata\//, "");
-    if (op.op === "test" && JSON.stringify(metadata[field]) !== JSON.stringify(op.value)) throw apiError(409, `test failed at ${op.path}`);
+    if (op.op === "test" && JSON.stringify(metadata[field]) !== JSON.stringify(op.value))
+      throw apiError(409, `test failed at ${op.path}`);
     if (op.op === "add" || op.op === "replace") metadata[field] = structuredClone(op.value);
     if (op.op === "remove") delete metadata[field];
   }

@@ -1,7 +1,14 @@
 import type { BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import { BirdApiError } from "../../src/bird/errors.js";
 import type { StockItemRef } from "../../src/bird/buy-batcher.js";
-import type { ActivateDestinationsResult, EndpointSubscription, LongCodeNumber, Money, NumberStockItem, StockFilter } from "../../src/bird/types.js";
+import type {
+  ActivateDestinationsResult,
+  EndpointSubscription,
+  LongCodeNumber,
+  Money,
+  NumberStockItem,
+  StockFilter,
+} from "../../src/bird/types.js";
 import { subscriptionEnded } from "../../src/bird/subscription.js";
 import type { NumberExternal, NumberRef } from "../../src/controllers/phone-number/external.js";
 
@@ -12,11 +19,21 @@ const WRITES = new Set(["buy", "activate", "deactivate", "cancel"]);
 
 /** A Bird error as the client throws it, by HTTP status (0: no answer, the request may have taken effect). */
 export function birdError(status: number, code?: string, details?: Record<string, unknown>): BirdApiError {
-  if (status === 0) return new BirdApiError({ method: "POST", route: "/test", status: 0, ambiguous: true, message: "Bird POST /test timed out" });
+  if (status === 0)
+    return new BirdApiError({
+      method: "POST",
+      route: "/test",
+      status: 0,
+      ambiguous: true,
+      message: "Bird POST /test timed out",
+    });
   return new BirdApiError({ method: "POST", route: "/test", status, code, details });
 }
 
-export function longCode(numberString: string, options: { activeSms?: number; provisioning?: string } = {}): LongCodeNumber {
+export function longCode(
+  numberString: string,
+  options: { activeSms?: number; provisioning?: string } = {},
+): LongCodeNumber {
   const id = `n${numberString.slice(-4)}`;
   return {
     id,
@@ -37,7 +54,14 @@ export function longCode(numberString: string, options: { activeSms?: number; pr
 }
 
 export function stockItem(numberString: string, price: Money = PRICE): NumberStockItem {
-  return { id: `s${numberString.slice(-4)}`, countryCode: "US", type: "local", numberString, capabilities: { sms: { inbound: true, outbound: true } }, monthlyPrice: price };
+  return {
+    id: `s${numberString.slice(-4)}`,
+    countryCode: "US",
+    type: "local",
+    numberString,
+    capabilities: { sms: { inbound: true, outbound: true } },
+    monthlyPrice: price,
+  };
 }
 
 /**
@@ -58,7 +82,8 @@ export class FakeNumbers implements NumberExternal {
 
   readonly inventory = {
     cachedByString: (numberString: string): LongCodeNumber | undefined => this.byString(numberString),
-    activeNumberStrings: (): string[] => [...this.numbers.values()].filter((n) => !subscriptionEnded(n)).map((n) => n.numberString),
+    activeNumberStrings: (): string[] =>
+      [...this.numbers.values()].filter((n) => !subscriptionEnded(n)).map((n) => n.numberString),
   };
 
   fail(call: string, error: Error): void {
@@ -76,7 +101,10 @@ export class FakeNumbers implements NumberExternal {
 
   observe(ref: NumberRef): Promise<LongCodeNumber | undefined> {
     const found = "id" in ref ? this.numbers.get(ref.id) : this.byString(ref.numberString);
-    return this.call("id" in ref ? `observe ${ref.id}` : `observe ${ref.numberString}${ref.fresh ? " fresh" : ""}`, () => found && structuredClone(found));
+    return this.call(
+      "id" in ref ? `observe ${ref.id}` : `observe ${ref.numberString}${ref.fresh ? " fresh" : ""}`,
+      () => found && structuredClone(found),
+    );
   }
 
   countsCurrent(id: string): boolean {
@@ -84,7 +112,12 @@ export class FakeNumbers implements NumberExternal {
   }
 
   observeSubscription(number: LongCodeNumber): Promise<EndpointSubscription> {
-    return this.call(`subscription ${number.numberString}`, () => ({ name: "main", status: "active", price: PRICE, subscription: { startAt: "2026-01-01T00:00:00Z" } }));
+    return this.call(`subscription ${number.numberString}`, () => ({
+      name: "main",
+      status: "active",
+      price: PRICE,
+      subscription: { startAt: "2026-01-01T00:00:00Z" },
+    }));
   }
 
   refresh(): Promise<void> {
@@ -116,12 +149,19 @@ export class FakeNumbers implements NumberExternal {
   activate(number: LongCodeNumber, capability: string, countries: string[]): Promise<ActivateDestinationsResult> {
     return this.call(`activate ${number.numberString} ${capability} ${countries.join(",")}`, () => {
       this.count(number.id, capability, countries.length);
-      return { results: countries.map((countryCode) => ({ countryCode, capabilities: [{ name: capability, status: "active" }] })) };
+      return {
+        results: countries.map((countryCode) => ({
+          countryCode,
+          capabilities: [{ name: capability, status: "active" }],
+        })),
+      };
     });
   }
 
   deactivate(number: LongCodeNumber, capability: string, countries: string[]): Promise<void> {
-    return this.call(`deactivate ${number.numberString} ${capability} ${countries.join(",")}`, () => this.count(number.id, capability, -countries.length));
+    return this.call(`deactivate ${number.numberString} ${capability} ${countries.join(",")}`, () =>
+      this.count(number.id, capability, -countries.length),
+    );
   }
 
   markChanged(id: string): void {
@@ -143,7 +183,8 @@ export class FakeNumbers implements NumberExternal {
 
   private count(id: string, capability: string, delta: number): void {
     const outbound = this.numbers.get(id)?.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound;
-    if (outbound?.destinationStatuses) outbound.destinationStatuses.active = (outbound.destinationStatuses.active ?? 0) + delta;
+    if (outbound?.destinationStatuses)
+      outbound.destinationStatuses.active = (outbound.destinationStatuses.active ?? 0) + delta;
   }
 
   private call<T>(description: string, answer: () => T): Promise<T> {

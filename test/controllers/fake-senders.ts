@@ -1,5 +1,10 @@
 import type { AlphaSenderSpec, BirdWorkspace } from "../../src/api/v1alpha1/index.js";
-import type { ActivateDestinationsResult, AlphaNumber, Destination, EndpointSubscription } from "../../src/bird/types.js";
+import type {
+  ActivateDestinationsResult,
+  AlphaNumber,
+  Destination,
+  EndpointSubscription,
+} from "../../src/bird/types.js";
 import type { SenderExternal } from "../../src/controllers/alpha-sender/external.js";
 import { birdError, PRICE } from "./fake-numbers.js";
 
@@ -13,7 +18,12 @@ export function alphaSender(alphaString: string, activeSms = 0): AlphaNumber {
     alphaString,
     createdAt: "2026-01-01T00:00:00Z",
     updatedAt: "2026-01-01T00:00:00Z",
-    endpoint: { id: `e-${alphaString}`, type: "alphanumeric", provisioningStatus: "provisioned", capabilities: [{ name: "sms", outbound: { destinationStatuses: { active: activeSms } } }] },
+    endpoint: {
+      id: `e-${alphaString}`,
+      type: "alphanumeric",
+      provisioningStatus: "provisioned",
+      capabilities: [{ name: "sms", outbound: { destinationStatuses: { active: activeSms } } }],
+    },
   };
 }
 
@@ -41,7 +51,10 @@ export class FakeSenders implements SenderExternal {
 
   has(sender: AlphaNumber, paidCountries: string[] = []): this {
     this.senders.set(sender.id, structuredClone(sender));
-    this.subscriptions.set(sender.id, new Map(paidCountries.map((c) => [c, { name: c, status: "active", price: PRICE }])));
+    this.subscriptions.set(
+      sender.id,
+      new Map(paidCountries.map((c) => [c, { name: c, status: "active", price: PRICE }])),
+    );
     return this;
   }
 
@@ -65,11 +78,15 @@ export class FakeSenders implements SenderExternal {
   }
 
   observeSubscriptions(sender: AlphaNumber): Promise<EndpointSubscription[]> {
-    return this.call(`subscriptions ${sender.alphaString}`, () => [...(this.subscriptions.get(sender.id)?.values() ?? [])].map((s) => structuredClone(s)));
+    return this.call(`subscriptions ${sender.alphaString}`, () =>
+      [...(this.subscriptions.get(sender.id)?.values() ?? [])].map((s) => structuredClone(s)),
+    );
   }
 
   quote(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.call(`quote ${sender.alphaString} ${countries.join(",")}`, () => ({ subscriptionPrices: Object.fromEntries(countries.map((c) => [c, PRICE])) }));
+    return this.call(`quote ${sender.alphaString} ${countries.join(",")}`, () => ({
+      subscriptionPrices: Object.fromEntries(countries.map((c) => [c, PRICE])),
+    }));
   }
 
   activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
@@ -80,7 +97,10 @@ export class FakeSenders implements SenderExternal {
         subscriptions.set(country, { name: country, status: "active", price: PRICE });
       }
       this.subscriptions.set(sender.id, subscriptions);
-      const results = countries.map((countryCode) => ({ countryCode, capabilities: [{ name: "sms", status: "active" }] }));
+      const results = countries.map((countryCode) => ({
+        countryCode,
+        capabilities: [{ name: "sms", status: "active" }],
+      }));
       return { results, subscriptionPrices: Object.fromEntries(countries.map((c) => [c, PRICE])) };
     });
   }
@@ -97,11 +117,15 @@ export class FakeSenders implements SenderExternal {
   }
 
   cancel(sender: AlphaNumber, country: string): Promise<void> {
-    return this.call(`cancel ${sender.alphaString} ${country}`, () => void this.subscriptions.get(sender.id)?.delete(country));
+    return this.call(
+      `cancel ${sender.alphaString} ${country}`,
+      () => void this.subscriptions.get(sender.id)?.delete(country),
+    );
   }
 
   private count(id: string, delta: number): void {
-    const statuses = this.senders.get(id)?.endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses;
+    const statuses = this.senders.get(id)?.endpoint?.capabilities?.find((c) => c.name === "sms")
+      ?.outbound?.destinationStatuses;
     if (statuses) statuses.active = (statuses.active ?? 0) + delta;
   }
 

@@ -1,13 +1,24 @@
 import type { V1Namespace } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import type { BirdNumber, BirdSender, BirdWorkspace, PhoneNumber, PhoneNumberSpec, PhoneNumberStatus } from "../../src/api/v1alpha1/index.js";
+import type {
+  BirdNumber,
+  BirdSender,
+  BirdWorkspace,
+  PhoneNumber,
+  PhoneNumberSpec,
+  PhoneNumberStatus,
+} from "../../src/api/v1alpha1/index.js";
 import { FINALIZER } from "../../src/api/v1alpha1/conditions.js";
 import { Admission } from "../../src/controllers/admission.js";
 import { LegacyClaims } from "../../src/controllers/phone-number/legacy.js";
 import { NumberClaims } from "../../src/controllers/phone-number/claim.js";
 import { Purchaser } from "../../src/controllers/phone-number/purchase.js";
 import { PhoneNumberReconciler } from "../../src/controllers/phone-number/reconciler.js";
-import { workspaceUsable, type WorkspaceConnection, type WorkspaceConnections } from "../../src/controllers/workspace/connections.js";
+import {
+  workspaceUsable,
+  type WorkspaceConnection,
+  type WorkspaceConnections,
+} from "../../src/controllers/workspace/connections.js";
 import { silentLogger } from "../../src/log.js";
 import { numberRecordName } from "../../src/ownership/names.js";
 import { RecordStore } from "../../src/ownership/records.js";
@@ -27,8 +38,24 @@ function workspace(spec: Partial<BirdWorkspace["spec"]> = {}, ready = true): Bir
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdWorkspace",
     metadata: { name: "ws", creationTimestamp: new Date("2026-01-01T00:00:00Z") },
-    spec: { organizationId: "o", workspaceId: "w", accessKeySecretRef: { namespace: "bird-system", name: "key" }, allowedNamespaces: { names: ["team-a"] }, ...spec },
-    status: { conditions: [{ type: "Ready", status: ready ? "True" : "False", reason: ready ? "Ready" : "Unauthorized", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }] },
+    spec: {
+      organizationId: "o",
+      workspaceId: "w",
+      accessKeySecretRef: { namespace: "bird-system", name: "key" },
+      allowedNamespaces: { names: ["team-a"] },
+      ...spec,
+    },
+    status: {
+      conditions: [
+        {
+          type: "Ready",
+          status: ready ? "True" : "False",
+          reason: ready ? "Ready" : "Unauthorized",
+          message: "",
+          lastTransitionTime: "2026-01-01T00:00:00Z",
+        },
+      ],
+    },
   };
 }
 
@@ -41,7 +68,11 @@ function phoneNumber(spec: Partial<PhoneNumberSpec> = {}): PhoneNumber {
   };
 }
 
-function record(numberString: string, claim: { namespace: string; name?: string; uid?: string } | undefined, status: BirdNumber["status"]): BirdNumber {
+function record(
+  numberString: string,
+  claim: { namespace: string; name?: string; uid?: string } | undefined,
+  status: BirdNumber["status"],
+): BirdNumber {
   const labels = claim?.uid ? { "numbers.birdoperator.dev/claim-uid": claim.uid } : undefined;
   return {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
@@ -66,14 +97,19 @@ class World {
     const { recorder, events } = recordingEvents();
     this.events = events;
     const connect = (name: string): ReturnType<WorkspaceConnections["connect"]> =>
-      name === "ws" ? { ok: true, value: { workspace: this.bird.workspace } as WorkspaceConnection } : { ok: false, reason: "WorkspaceNotFound", message: `BirdWorkspace "${name}" not found` };
+      name === "ws"
+        ? { ok: true, value: { workspace: this.bird.workspace } as WorkspaceConnection }
+        : { ok: false, reason: "WorkspaceNotFound", message: `BirdWorkspace "${name}" not found` };
     const connectReady = (name: string): ReturnType<WorkspaceConnections["connect"]> => {
       const connected = connect(name);
       const usable = connected.ok ? workspaceUsable(connected.value.workspace, [connected.value.workspace]) : connected;
       return usable.ok ? connected : usable;
     };
     const connections = { connect, connectReady } as unknown as WorkspaceConnections;
-    const namespaces = staticInformer<V1Namespace>([{ metadata: { name: "team-a" } }, { metadata: { name: "team-b" } }]);
+    const namespaces = staticInformer<V1Namespace>([
+      { metadata: { name: "team-a" } },
+      { metadata: { name: "team-b" } },
+    ]);
     const admission = new Admission({ connections, namespaces, operatorNamespace: "bird-system", resyncMs: RESYNC_MS });
     const records = new RecordStore(this.records.client, this.records.informer);
     const senders = this.kube.resources<BirdSender>("BirdSender");
@@ -81,7 +117,16 @@ class World {
     const now = (): Date => NOW;
     const purchaser = new Purchaser({ records, usage, events: recorder, resyncMs: RESYNC_MS, now });
     const legacy = new LegacyClaims(this.phoneNumbers.informer);
-    const claims = new NumberClaims({ records, purchaser, legacy, client: this.phoneNumbers.client, events: recorder, waiters: new Waiters(() => undefined), purchaseGraceMs: 60_000, now });
+    const claims = new NumberClaims({
+      records,
+      purchaser,
+      legacy,
+      client: this.phoneNumbers.client,
+      events: recorder,
+      waiters: new Waiters(() => undefined),
+      purchaseGraceMs: 60_000,
+      now,
+    });
     this.reconciler = new PhoneNumberReconciler({
       client: this.phoneNumbers.client,
       informer: this.phoneNumbers.informer,
@@ -100,11 +145,38 @@ class World {
   /** A PhoneNumber that holds `number` (Bound record, finalizer, status from an earlier reconcile). */
   holding(pn: PhoneNumber, number: ReturnType<typeof longCode>, status: Partial<PhoneNumberStatus> = {}): this {
     this.bird.has(number);
-    const boundTo = this.records.seed(record(number.numberString, { namespace: "team-a", name: "pn", uid: "pn-uid" }, { phase: "Bound", numberId: number.id, endpointId: number.endpointId, monthlyPrice: PRICE }));
-    const ready = [{ type: "Ready", status: "True" as const, reason: "Available", message: "", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 }];
+    const boundTo = this.records.seed(
+      record(
+        number.numberString,
+        { namespace: "team-a", name: "pn", uid: "pn-uid" },
+        { phase: "Bound", numberId: number.id, endpointId: number.endpointId, monthlyPrice: PRICE },
+      ),
+    );
+    const ready = [
+      {
+        type: "Ready",
+        status: "True" as const,
+        reason: "Available",
+        message: "",
+        lastTransitionTime: "2026-01-01T00:00:00Z",
+        observedGeneration: 1,
+      },
+    ];
     const subscription = { name: "main", status: "active", startAt: "2026-01-01T00:00:00Z" };
-    const base: PhoneNumberStatus = { boundTo: boundTo.metadata.name, numberString: number.numberString, numberId: number.id, monthlyPrice: PRICE, subscription, conditions: ready, observedGeneration: 1 };
-    this.phoneNumbers.seed({ ...pn, metadata: { ...pn.metadata, finalizers: [FINALIZER] }, status: { ...base, ...status } });
+    const base: PhoneNumberStatus = {
+      boundTo: boundTo.metadata.name,
+      numberString: number.numberString,
+      numberId: number.id,
+      monthlyPrice: PRICE,
+      subscription,
+      conditions: ready,
+      observedGeneration: 1,
+    };
+    this.phoneNumbers.seed({
+      ...pn,
+      metadata: { ...pn.metadata, finalizers: [FINALIZER] },
+      status: { ...base, ...status },
+    });
     return this;
   }
 
@@ -138,7 +210,8 @@ class World {
   async outcome(): Promise<Outcome> {
     const { error } = await this.reconcile();
     const pn = this.phoneNumbers.get("team-a", "pn");
-    const condition = (type: string): string | undefined => pn?.status?.conditions?.find((c) => c.type === type)?.reason;
+    const condition = (type: string): string | undefined =>
+      pn?.status?.conditions?.find((c) => c.type === type)?.reason;
     const synced = pn?.status?.conditions?.find((c) => c.type === "Synced");
     const records = this.records.all().filter((r) => r.spec.claimRef?.uid === "pn-uid");
     return {
@@ -169,7 +242,8 @@ interface Case {
 }
 
 const sms = (...countryCodes: string[]): PhoneNumberSpec["destinations"] => [{ capability: "sms", countryCodes }];
-const rows = (...countries: string[]): PhoneNumberStatus["destinations"] => countries.map((countryCode) => ({ capability: "sms", countryCode, status: "active" }));
+const rows = (...countries: string[]): PhoneNumberStatus["destinations"] =>
+  countries.map((countryCode) => ({ capability: "sms", countryCode, status: "active" }));
 const success = { result: "ok", synced: "ReconcileSuccess" } as const;
 
 function buying(spec: Partial<PhoneNumberSpec> = {}): World {
@@ -189,7 +263,12 @@ function deleting(spec: Partial<PhoneNumberSpec>, ws?: BirdWorkspace): World {
 
 const cases: Case[] = [
   // Create: buy, or adopt what the workspace has; refusals before any Bird write.
-  { reason: "no record, stock fits: buys it and binds the record", world: () => buying(), want: { ...success, bird: [`buy ${NUMBER}`], ready: "Available", record: "Bound", object: "finalizer" }, events: ["Purchased"] },
+  {
+    reason: "no record, stock fits: buys it and binds the record",
+    world: () => buying(),
+    want: { ...success, bird: [`buy ${NUMBER}`], ready: "Available", record: "Bound", object: "finalizer" },
+    events: ["Purchased"],
+  },
   {
     reason: "buys, then activates the spec's destinations in one call",
     world: () => buying({ destinations: sms("US", "CA") }),
@@ -245,7 +324,15 @@ const cases: Case[] = [
       new World()
         .with(phoneNumber({ numberString: OTHER }))
         .tap((w) => w.bird.has(longCode(OTHER)))
-        .tap((w) => w.records.seed(record(OTHER, { namespace: "team-b", name: "theirs", uid: "their-uid" }, { phase: "Bound", numberId: longCode(OTHER).id }))),
+        .tap((w) =>
+          w.records.seed(
+            record(
+              OTHER,
+              { namespace: "team-b", name: "theirs", uid: "their-uid" },
+              { phase: "Bound", numberId: longCode(OTHER).id },
+            ),
+          ),
+        ),
     want: { bird: [], result: "permanent", ready: "NumberConflict", synced: "NumberConflict", record: "none" },
     events: ["ClaimRefused"],
   },
@@ -255,7 +342,15 @@ const cases: Case[] = [
       new World()
         .with(phoneNumber({ numberString: OTHER }))
         .tap((w) => w.bird.has(longCode(OTHER)))
-        .tap((w) => w.records.seed(record(OTHER, { namespace: "team-a", name: "original", uid: "original-uid" }, { phase: "Bound", numberId: longCode(OTHER).id }))),
+        .tap((w) =>
+          w.records.seed(
+            record(
+              OTHER,
+              { namespace: "team-a", name: "original", uid: "original-uid" },
+              { phase: "Bound", numberId: longCode(OTHER).id },
+            ),
+          ),
+        ),
     want: { bird: [], result: "permanent", ready: "NumberConflict", record: "none" },
   },
 
@@ -263,7 +358,12 @@ const cases: Case[] = [
   {
     reason: "destinations diff: activates the added country, deactivates the removed one",
     world: () => holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("DE", "US") }, 2),
-    want: { ...success, bird: [`activate ${NUMBER} sms CA`, `deactivate ${NUMBER} sms DE`], ready: "Available", record: "Bound" },
+    want: {
+      ...success,
+      bird: [`activate ${NUMBER} sms CA`, `deactivate ${NUMBER} sms DE`],
+      ready: "Available",
+      record: "Bound",
+    },
     events: ["DestinationsActivated", "DestinationsDeactivated"],
   },
   {
@@ -278,7 +378,10 @@ const cases: Case[] = [
   },
   {
     reason: "counts older than our own last write: no drift judged, no Bird write",
-    world: () => holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("CA", "US") }, 1).tap((w) => w.bird.stale.add(longCode(NUMBER).id)),
+    world: () =>
+      holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("CA", "US") }, 1).tap((w) =>
+        w.bird.stale.add(longCode(NUMBER).id),
+      ),
     want: { ...success, bird: [] },
   },
   {
@@ -290,7 +393,10 @@ const cases: Case[] = [
   // ObserveOnly never writes to Bird, and never claims.
   {
     reason: "ObserveOnly: reports the workspace's number, claims nothing, no finalizer",
-    world: () => new World().with(phoneNumber({ numberString: OTHER, managementPolicy: "ObserveOnly", destinations: sms("US") })).tap((w) => w.bird.has(longCode(OTHER))),
+    world: () =>
+      new World()
+        .with(phoneNumber({ numberString: OTHER, managementPolicy: "ObserveOnly", destinations: sms("US") }))
+        .tap((w) => w.bird.has(longCode(OTHER))),
     want: { ...success, bird: [], ready: "Available", record: "none", object: "no finalizer" },
   },
   {
@@ -309,16 +415,39 @@ const cases: Case[] = [
   },
   {
     reason: "ObserveOnly holding a record with a destinations diff: no activation",
-    world: () => holdingWith({ managementPolicy: "ObserveOnly", destinations: sms("US", "CA") }, { destinations: rows("DE") }, 1),
+    world: () =>
+      holdingWith({ managementPolicy: "ObserveOnly", destinations: sms("US", "CA") }, { destinations: rows("DE") }, 1),
     want: { ...success, bird: [], record: "Bound" },
   },
 
   // Delete, by the effective policy.
-  { reason: "deleted, policy Delete: cancels main, removes the record and the finalizer", world: () => deleting({ deletionPolicy: "Delete" }), want: { result: "ok", bird: [`cancel ${longCode(NUMBER).endpointId}`], record: "none", object: "gone" }, events: ["SubscriptionCancelled"] },
-  { reason: "deleted, no policy, workspace default Delete: cancels", world: () => deleting({}, workspace({ defaultDeletionPolicy: "Delete" })), want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], record: "none", object: "gone" } },
-  { reason: "deleted, policy Retain: record Released, nothing cancelled", world: () => deleting({ deletionPolicy: "Retain" }), want: { result: "ok", bird: [], record: "Released", object: "gone" }, events: ["Retained"] },
-  { reason: "deleted, no policy anywhere: Retain", world: () => deleting({}), want: { bird: [], record: "Released", object: "gone" } },
-  { reason: "deleted while ObserveOnly, policy Delete: Released, nothing cancelled", world: () => deleting({ deletionPolicy: "Delete", managementPolicy: "ObserveOnly" }), want: { bird: [], record: "Released", object: "gone" } },
+  {
+    reason: "deleted, policy Delete: cancels main, removes the record and the finalizer",
+    world: () => deleting({ deletionPolicy: "Delete" }),
+    want: { result: "ok", bird: [`cancel ${longCode(NUMBER).endpointId}`], record: "none", object: "gone" },
+    events: ["SubscriptionCancelled"],
+  },
+  {
+    reason: "deleted, no policy, workspace default Delete: cancels",
+    world: () => deleting({}, workspace({ defaultDeletionPolicy: "Delete" })),
+    want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], record: "none", object: "gone" },
+  },
+  {
+    reason: "deleted, policy Retain: record Released, nothing cancelled",
+    world: () => deleting({ deletionPolicy: "Retain" }),
+    want: { result: "ok", bird: [], record: "Released", object: "gone" },
+    events: ["Retained"],
+  },
+  {
+    reason: "deleted, no policy anywhere: Retain",
+    world: () => deleting({}),
+    want: { bird: [], record: "Released", object: "gone" },
+  },
+  {
+    reason: "deleted while ObserveOnly, policy Delete: Released, nothing cancelled",
+    world: () => deleting({ deletionPolicy: "Delete", managementPolicy: "ObserveOnly" }),
+    want: { bird: [], record: "Released", object: "gone" },
+  },
   {
     reason: "deleted, policy Delete, namespace no longer admitted: Released, nothing cancelled",
     world: () => deleting({ deletionPolicy: "Delete" }, workspace({ allowedNamespaces: { names: ["team-b"] } })),
@@ -331,23 +460,72 @@ const cases: Case[] = [
   },
   {
     reason: "deleted, holding nothing: finalizer goes, Bird untouched",
-    world: () => new World().with({ ...phoneNumber({ deletionPolicy: "Delete" }), metadata: { ...phoneNumber().metadata, finalizers: [FINALIZER] } }).deleting(),
+    world: () =>
+      new World()
+        .with({
+          ...phoneNumber({ deletionPolicy: "Delete" }),
+          metadata: { ...phoneNumber().metadata, finalizers: [FINALIZER] },
+        })
+        .deleting(),
     want: { bird: [], record: "none", object: "gone" },
   },
 ];
 
 /** Each error class, where it matters most: the buy (what it costs) and the destinations and cancel (what it keeps). */
 const errorCases: Case[] = [
-  { reason: "buy answered 5xx: looked up once, not there, claim withdrawn", world: () => buying().tap((w) => w.bird.fail("buy", birdError(503))), want: { bird: [`buy ${NUMBER}`], result: "transient", ready: "CannotPurchase", synced: "CannotPurchase", record: "none" }, events: ["PurchaseFailed", "CannotPurchase"] },
-  { reason: "buy answered 429: claim withdrawn, retried with backoff", world: () => buying().tap((w) => w.bird.fail("buy", birdError(429))), want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "CannotPurchase", record: "none" } },
-  { reason: "buy timed out (ambiguous): the record stays Purchasing for a lookup", world: () => buying().tap((w) => w.bird.fail("buy", birdError(0))), want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "PurchasePending", record: "Purchasing" } },
-  { reason: "buy answered 422: claim withdrawn, another item tried soon", world: () => buying().tap((w) => w.bird.fail("buy", birdError(422))), want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "CannotPurchase", record: "none" } },
-  { reason: "buy answered 400: claim withdrawn, permanent", world: () => buying().tap((w) => w.bird.fail("buy", birdError(400))), want: { bird: [`buy ${NUMBER}`], result: "permanent", ready: "CannotPurchase", synced: "CannotPurchase", record: "none" } },
-  { reason: "buy answered 404: claim withdrawn, permanent", world: () => buying().tap((w) => w.bird.fail("buy", birdError(404))), want: { bird: [`buy ${NUMBER}`], result: "permanent", synced: "CannotPurchase", record: "none" } },
+  {
+    reason: "buy answered 5xx: looked up once, not there, claim withdrawn",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(503))),
+    want: {
+      bird: [`buy ${NUMBER}`],
+      result: "transient",
+      ready: "CannotPurchase",
+      synced: "CannotPurchase",
+      record: "none",
+    },
+    events: ["PurchaseFailed", "CannotPurchase"],
+  },
+  {
+    reason: "buy answered 429: claim withdrawn, retried with backoff",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(429))),
+    want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "CannotPurchase", record: "none" },
+  },
+  {
+    reason: "buy timed out (ambiguous): the record stays Purchasing for a lookup",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(0))),
+    want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "PurchasePending", record: "Purchasing" },
+  },
+  {
+    reason: "buy answered 422: claim withdrawn, another item tried soon",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(422))),
+    want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "CannotPurchase", record: "none" },
+  },
+  {
+    reason: "buy answered 400: claim withdrawn, permanent",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(400))),
+    want: {
+      bird: [`buy ${NUMBER}`],
+      result: "permanent",
+      ready: "CannotPurchase",
+      synced: "CannotPurchase",
+      record: "none",
+    },
+  },
+  {
+    reason: "buy answered 404: claim withdrawn, permanent",
+    world: () => buying().tap((w) => w.bird.fail("buy", birdError(404))),
+    want: { bird: [`buy ${NUMBER}`], result: "permanent", synced: "CannotPurchase", record: "none" },
+  },
   {
     reason: "activate answered 5xx: Synced False, Ready stays True, retried",
     world: () => holdingWith({ destinations: sms("US") }, {}, 0).tap((w) => w.bird.fail("activate", birdError(503))),
-    want: { bird: [`activate ${NUMBER} sms US`], result: "transient", ready: "Available", synced: "ReconcileError", record: "Bound" },
+    want: {
+      bird: [`activate ${NUMBER} sms US`],
+      result: "transient",
+      ready: "Available",
+      synced: "ReconcileError",
+      record: "Bound",
+    },
   },
   {
     reason: "activate answered 429: Synced False, Ready stays True, retried",
@@ -361,8 +539,16 @@ const errorCases: Case[] = [
   },
   {
     reason: "activate refused (422 destination-not-available): DestinationUnavailable, permanent",
-    world: () => holdingWith({ destinations: sms("US") }, {}, 0).tap((w) => w.bird.fail("activate", birdError(422, "destination-not-available", { countryCodes: ["US"] }))),
-    want: { bird: [`activate ${NUMBER} sms US`], result: "permanent", ready: "DestinationUnavailable", synced: "DestinationUnavailable" },
+    world: () =>
+      holdingWith({ destinations: sms("US") }, {}, 0).tap((w) =>
+        w.bird.fail("activate", birdError(422, "destination-not-available", { countryCodes: ["US"] })),
+      ),
+    want: {
+      bird: [`activate ${NUMBER} sms US`],
+      result: "permanent",
+      ready: "DestinationUnavailable",
+      synced: "DestinationUnavailable",
+    },
     events: ["DestinationUnavailable"],
   },
   {
@@ -373,23 +559,44 @@ const errorCases: Case[] = [
   },
   {
     reason: "the subscription's details answered 5xx: Synced False, Ready stays True",
-    world: () => holdingWith({}, { subscription: { name: "main", status: "active" } }, 0).tap((w) => w.bird.fail("subscription", birdError(503))),
+    world: () =>
+      holdingWith({}, { subscription: { name: "main", status: "active" } }, 0).tap((w) =>
+        w.bird.fail("subscription", birdError(503)),
+      ),
     want: { bird: [], result: "transient", ready: "Available", synced: "ReconcileError" },
   },
   {
     reason: "cancel answered 5xx: the finalizer and the record stay, retried",
     world: () => deleting({ deletionPolicy: "Delete" }).tap((w) => w.bird.fail("cancel", birdError(503))),
-    want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], result: "transient", ready: "Deleting", synced: "ReconcileError", record: "Bound", object: "finalizer" },
+    want: {
+      bird: [`cancel ${longCode(NUMBER).endpointId}`],
+      result: "transient",
+      ready: "Deleting",
+      synced: "ReconcileError",
+      record: "Bound",
+      object: "finalizer",
+    },
   },
   {
     reason: "cancel timed out: the finalizer and the record stay, retried",
     world: () => deleting({ deletionPolicy: "Delete" }).tap((w) => w.bird.fail("cancel", birdError(0))),
-    want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], result: "transient", record: "Bound", object: "finalizer" },
+    want: {
+      bird: [`cancel ${longCode(NUMBER).endpointId}`],
+      result: "transient",
+      record: "Bound",
+      object: "finalizer",
+    },
   },
   {
     reason: "cancel answered 400: the finalizer and the record stay",
     world: () => deleting({ deletionPolicy: "Delete" }).tap((w) => w.bird.fail("cancel", birdError(400))),
-    want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], result: "permanent", ready: "Deleting", record: "Bound", object: "finalizer" },
+    want: {
+      bird: [`cancel ${longCode(NUMBER).endpointId}`],
+      result: "permanent",
+      ready: "Deleting",
+      record: "Bound",
+      object: "finalizer",
+    },
   },
 ];
 
@@ -411,9 +618,21 @@ describe("PhoneNumberReconciler, against a call-recording Bird", () => {
 describe("PhoneNumberReconciler: a second reconcile in a row writes nothing, to Bird or Kubernetes", () => {
   it.each([
     { reason: "after a buy with destinations", world: () => buying({ destinations: sms("US", "CA") }) },
-    { reason: "after an adoption", world: () => new World().with(phoneNumber({ numberString: OTHER })).tap((w) => w.bird.has(longCode(OTHER))) },
-    { reason: "after a destinations diff", world: () => holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("DE", "US") }, 2) },
-    { reason: "ObserveOnly", world: () => new World().with(phoneNumber({ numberString: OTHER, managementPolicy: "ObserveOnly" })).tap((w) => w.bird.has(longCode(OTHER))) },
+    {
+      reason: "after an adoption",
+      world: () => new World().with(phoneNumber({ numberString: OTHER })).tap((w) => w.bird.has(longCode(OTHER))),
+    },
+    {
+      reason: "after a destinations diff",
+      world: () => holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("DE", "US") }, 2),
+    },
+    {
+      reason: "ObserveOnly",
+      world: () =>
+        new World()
+          .with(phoneNumber({ numberString: OTHER, managementPolicy: "ObserveOnly" }))
+          .tap((w) => w.bird.has(longCode(OTHER))),
+    },
   ])("$reason", async ({ world }) => {
     const w = world();
     await w.reconcile();
@@ -422,6 +641,9 @@ describe("PhoneNumberReconciler: a second reconcile in a row writes nothing, to 
     w.bird.stale.clear();
     const before = { kube: w.kube.writes.length, bird: w.bird.writes().length };
     expect(await w.reconcile()).toEqual({});
-    expect({ kube: w.kube.writes.slice(before.kube), bird: w.bird.writes().slice(before.bird) }).toEqual({ kube: [], bird: [] });
+    expect({ kube: w.kube.writes.slice(before.kube), bird: w.bird.writes().slice(before.bird) }).toEqual({
+      kube: [],
+      bird: [],
+    });
   });
 });

@@ -18,7 +18,10 @@ interface Call {
 interface Harness {
   calls: Call[];
   events: { type: string; reason: string; message: string }[];
-  run: (steps: { apply?: (status: PhoneNumberStatus) => Promise<StepOutcome<PhoneNumber>>; cleanup?: () => Promise<CleanupOutcome<PhoneNumber>> }) => Promise<unknown>;
+  run: (steps: {
+    apply?: (status: PhoneNumberStatus) => Promise<StepOutcome<PhoneNumber>>;
+    cleanup?: () => Promise<CleanupOutcome<PhoneNumber>>;
+  }) => Promise<unknown>;
   finalizerRemoved: () => boolean;
   lastStatus: () => PhoneNumberStatus | undefined;
 }
@@ -37,7 +40,9 @@ function harness(object: PhoneNumber, options: { statusWrite?: (body: unknown) =
       return refusal ? Promise.reject(refusal) : Promise.resolve(object);
     },
   } as unknown as ResourceClient<PhoneNumber>;
-  const recorder = { record: (_o: unknown, type: string, reason: string, message: string) => events.push({ type, reason, message }) } as unknown as EventRecorder;
+  const recorder = {
+    record: (_o: unknown, type: string, reason: string, message: string) => events.push({ type, reason, message }),
+  } as unknown as EventRecorder;
   const informer = { get: () => object } as unknown as Informer<PhoneNumber>;
   const deps = { client, events: recorder, informer, log: silentLogger(), now: () => new Date("2026-11-30T00:00:00Z") };
   const run: Harness["run"] = (steps) =>
@@ -45,8 +50,10 @@ function harness(object: PhoneNumber, options: { statusWrite?: (body: unknown) =
       apply: (_object, status) => (steps.apply ? steps.apply(status) : Promise.reject(new Error("apply not expected"))),
       cleanup: steps.cleanup ?? (() => Promise.reject(new Error("cleanup not expected"))),
     });
-  const finalizerRemoved = (): boolean => calls.some((c) => c.verb === "patch" && JSON.stringify(c.body).includes('"replace"'));
-  const lastStatus = (): PhoneNumberStatus | undefined => (calls.filter((c) => c.verb === "patch-status").at(-1)?.body as PhoneNumberStatus | undefined) ?? undefined;
+  const finalizerRemoved = (): boolean =>
+    calls.some((c) => c.verb === "patch" && JSON.stringify(c.body).includes('"replace"'));
+  const lastStatus = (): PhoneNumberStatus | undefined =>
+    (calls.filter((c) => c.verb === "patch-status").at(-1)?.body as PhoneNumberStatus | undefined) ?? undefined;
   return { calls, events, run, finalizerRemoved, lastStatus };
 }
 
@@ -54,10 +61,29 @@ function phoneNumber(options: { deleting?: boolean; ready?: boolean } = {}): Pho
   return {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "PhoneNumber",
-    metadata: { name: "pn", namespace: "ns", uid: "u1", generation: 2, finalizers: [FINALIZER], ...(options.deleting ? { deletionTimestamp: new Date() } : {}) },
+    metadata: {
+      name: "pn",
+      namespace: "ns",
+      uid: "u1",
+      generation: 2,
+      finalizers: [FINALIZER],
+      ...(options.deleting ? { deletionTimestamp: new Date() } : {}),
+    },
     spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" },
     status: options.ready
-      ? { observedGeneration: 2, conditions: [{ type: "Ready", status: "True", reason: "Available", message: "ok", lastTransitionTime: "2026-11-29T00:00:00Z", observedGeneration: 2 }] }
+      ? {
+          observedGeneration: 2,
+          conditions: [
+            {
+              type: "Ready",
+              status: "True",
+              reason: "Available",
+              message: "ok",
+              lastTransitionTime: "2026-11-29T00:00:00Z",
+              observedGeneration: 2,
+            },
+          ],
+        }
       : undefined,
   };
 }
@@ -67,10 +93,26 @@ const deleting = { ready: { type: "Ready", status: "False" as const, reason: "De
 describe("reconcileManaged: the finalizer goes only when cleanup says done", () => {
   it.each([
     { reason: "cleanup returned done", cleanup: () => Promise.resolve({ ...deleting, done: true }), removed: true },
-    { reason: "cleanup returned not done", cleanup: () => Promise.resolve({ ...deleting, done: false }), removed: false },
-    { reason: "cleanup waits (a Waiting is not done)", cleanup: () => Promise.reject(new Waiting("waiting for Bird", "PurchasePending", 1000)), removed: false },
-    { reason: "cleanup failed transiently", cleanup: () => Promise.reject(new TransientError("Bird down", "BirdUnreachable")), removed: false },
-    { reason: "cleanup failed permanently", cleanup: () => Promise.reject(new PermanentError("no", "ReconcileError")), removed: false },
+    {
+      reason: "cleanup returned not done",
+      cleanup: () => Promise.resolve({ ...deleting, done: false }),
+      removed: false,
+    },
+    {
+      reason: "cleanup waits (a Waiting is not done)",
+      cleanup: () => Promise.reject(new Waiting("waiting for Bird", "PurchasePending", 1000)),
+      removed: false,
+    },
+    {
+      reason: "cleanup failed transiently",
+      cleanup: () => Promise.reject(new TransientError("Bird down", "BirdUnreachable")),
+      removed: false,
+    },
+    {
+      reason: "cleanup failed permanently",
+      cleanup: () => Promise.reject(new PermanentError("no", "ReconcileError")),
+      removed: false,
+    },
   ])("$reason: finalizer removed = $removed", async ({ cleanup, removed }) => {
     const h = harness(phoneNumber({ deleting: true }));
     await h.run({ cleanup }).catch(() => undefined);
@@ -81,7 +123,9 @@ describe("reconcileManaged: the finalizer goes only when cleanup says done", () 
 describe("runStep: what a failure writes", () => {
   it("a failing deletion shows Ready=False Deleting, even when the resource was Ready (no stale Available)", async () => {
     const h = harness({ ...phoneNumber({ deleting: true, ready: true }) });
-    await h.run({ cleanup: () => Promise.reject(new TransientError("cannot cancel: Bird down", "BirdUnreachable")) }).catch(() => undefined);
+    await h
+      .run({ cleanup: () => Promise.reject(new TransientError("cannot cancel: Bird down", "BirdUnreachable")) })
+      .catch(() => undefined);
     const ready = h.lastStatus()?.conditions?.find((c) => c.type === "Ready");
     expect(ready).toMatchObject({ status: "False", reason: "Deleting" });
     expect(ready?.message).toContain("cannot cancel");
@@ -89,7 +133,9 @@ describe("runStep: what a failure writes", () => {
 
   it("a transient failure of a working resource keeps Ready=True and sets Synced=False with a Warning", async () => {
     const h = harness(phoneNumber({ ready: true }));
-    await expect(h.run({ apply: () => Promise.reject(new TransientError("Bird down", "BirdUnreachable")) })).rejects.toThrow("Bird down");
+    await expect(
+      h.run({ apply: () => Promise.reject(new TransientError("Bird down", "BirdUnreachable")) }),
+    ).rejects.toThrow("Bird down");
     expect(h.lastStatus()?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
       ["Ready", "True", "Available"],
       ["Synced", "False", "BirdUnreachable"],
@@ -109,13 +155,18 @@ describe("runStep: what a failure writes", () => {
     const h = harness(phoneNumber());
     const result = await h.run({ apply: () => Promise.reject(new Waiting("no stock", "NumberUnavailable", 1234)) });
     expect(result).toEqual({ requeueAfterMs: 1234 });
-    expect(h.lastStatus()?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "NumberUnavailable" });
+    expect(h.lastStatus()?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "NumberUnavailable",
+    });
     expect(h.events).toEqual([]);
   });
 
   it("a status the API server refuses (422) is replaced by the conditions alone, Synced=False saying why", async () => {
-    const refused = new ApiException(422, "Invalid", 'status.issues[0]: Too long: may not be longer than 256', {});
-    const h = harness(phoneNumber({ ready: true }), { statusWrite: (body) => ((body as PhoneNumberStatus).issues ? refused : undefined) });
+    const refused = new ApiException(422, "Invalid", "status.issues[0]: Too long: may not be longer than 256", {});
+    const h = harness(phoneNumber({ ready: true }), {
+      statusWrite: (body) => ((body as PhoneNumberStatus).issues ? refused : undefined),
+    });
     await h.run({
       apply: (status) => {
         status.issues = ["x".repeat(300)];

@@ -1,11 +1,23 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BirdWorkspace } from "../../src/api/v1alpha1/index.js";
-import { rateLimiterFor, releaseRateLimiter, resetRateLimiters, sharedRateLimiterCount, type NumberStockItem } from "../../src/bird/index.js";
+import {
+  rateLimiterFor,
+  releaseRateLimiter,
+  resetRateLimiters,
+  sharedRateLimiterCount,
+  type NumberStockItem,
+} from "../../src/bird/index.js";
 import { WorkspaceConnections, type WorkspaceConnection } from "../../src/controllers/workspace/connections.js";
 import type { Informer, InformerEventType, InformerHandler } from "../../src/runtime/informer.js";
 import { Metrics } from "../../src/runtime/metrics.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_WORKSPACE_ID,
+  startSimulator,
+  type RunningSimulator,
+} from "../../src/simulator/index.js";
 import { capturingLogger } from "../bird/helpers.js";
 
 const NAMESPACE = "bird-operator";
@@ -28,7 +40,9 @@ class FakeInformer<T extends { metadata?: { name?: string; namespace?: string } 
   }
 
   put(object: T): void {
-    const key = object.metadata?.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : (object.metadata?.name ?? "");
+    const key = object.metadata?.namespace
+      ? `${object.metadata.namespace}/${object.metadata.name}`
+      : (object.metadata?.name ?? "");
     const type: InformerEventType = this.items.has(key) ? "update" : "add";
     this.items.set(key, object);
     for (const handler of this.handlers) handler(type, object);
@@ -51,7 +65,13 @@ function workspace(name: string, endpoint: string, spec: Partial<BirdWorkspace["
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdWorkspace",
     metadata: { name, generation: 1 },
-    spec: { organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, endpoint, accessKeySecretRef: { namespace: NAMESPACE, name: "bird" }, ...spec },
+    spec: {
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      workspaceId: DEFAULT_WORKSPACE_ID,
+      endpoint,
+      accessKeySecretRef: { namespace: NAMESPACE, name: "bird" },
+      ...spec,
+    },
   };
 }
 
@@ -70,7 +90,14 @@ describe("WorkspaceConnections housekeeping", () => {
     metrics = new Metrics();
     const captured = capturingLogger();
     lines = captured.lines;
-    connections = new WorkspaceConnections({ workspaces: workspaces.asInformer(), secrets: secrets.asInformer(), operatorNamespace: NAMESPACE, logger: captured.logger, metrics, inventoryMaxAgeMs: 60_000 });
+    connections = new WorkspaceConnections({
+      workspaces: workspaces.asInformer(),
+      secrets: secrets.asInformer(),
+      operatorNamespace: NAMESPACE,
+      logger: captured.logger,
+      metrics,
+      inventoryMaxAgeMs: 60_000,
+    });
   });
 
   afterEach(async () => {
@@ -78,7 +105,11 @@ describe("WorkspaceConnections housekeeping", () => {
   });
 
   async function simulator(latencyOnBuyMs = 0): Promise<RunningSimulator> {
-    const sim = await startSimulator({ validateResponses: true, provisioningDelayMs: 60_000, faults: latencyOnBuyMs ? { latencyMs: latencyOnBuyMs, routes: ["buyLongCodeNumbers"] } : {} });
+    const sim = await startSimulator({
+      validateResponses: true,
+      provisioningDelayMs: 60_000,
+      faults: latencyOnBuyMs ? { latencyMs: latencyOnBuyMs, routes: ["buyLongCodeNumbers"] } : {},
+    });
     sims.push(sim);
     return sim;
   }
@@ -90,7 +121,10 @@ describe("WorkspaceConnections housekeeping", () => {
   }
 
   async function stockItem(connection: WorkspaceConnection): Promise<NumberStockItem> {
-    return (await connection.stockPool.take({ countryCodes: ["NL"], types: ["mobile"] }, () => true)) as NumberStockItem;
+    return (await connection.stockPool.take(
+      { countryCodes: ["NL"], types: ["mobile"] },
+      () => true,
+    )) as NumberStockItem;
   }
 
   it("keeps the purchases in flight (the batcher) when the endpoint changes, and sends queued ones to the new Bird", async () => {
@@ -143,7 +177,12 @@ describe("WorkspaceConnections housekeeping", () => {
     expect(sharedRateLimiterCount()).toBe(1);
     const woken: string[] = [];
     before.inventory.awaitProvisioned("n-1", 1000, () => woken.push("n-1"));
-    before.stockPool.waitFor({ countryCodes: ["NL"] }, "ns/a", () => true, () => woken.push("stock"));
+    before.stockPool.waitFor(
+      { countryCodes: ["NL"] },
+      "ns/a",
+      () => true,
+      () => woken.push("stock"),
+    );
 
     workspaces.remove("ws");
     expect(sharedRateLimiterCount()).toBe(0);
@@ -162,16 +201,26 @@ describe("WorkspaceConnections housekeeping", () => {
     await connection.inventory.countNumbers();
     const [number] = await connection.client.buyNumbers([(await stockItem(connection)).id]);
     // Enough numbers provisioning that a poll refreshes the whole list in the background, which nobody awaits.
-    for (let i = 0; i < 300; i++) connection.inventory.putNumber({ ...(number as NonNullable<typeof number>), id: `n-${i}`, numberString: `+3161234${String(i).padStart(4, "0")}` });
+    for (let i = 0; i < 300; i++)
+      connection.inventory.putNumber({
+        ...(number as NonNullable<typeof number>),
+        id: `n-${i}`,
+        numberString: `+3161234${String(i).padStart(4, "0")}`,
+      });
     // Bird goes away: that refresh fails (connection refused, after the client's retries).
     await sim.close();
     sims.splice(sims.indexOf(sim), 1);
     await connection.inventory.pollNumber("n-0", 0);
     const deadline = Date.now() + 30_000;
-    while (!lines.some((l) => l.includes("Background Bird call failed")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    const warning = JSON.parse(lines.find((l) => l.includes("Background Bird call failed")) ?? "{}") as Record<string, unknown>;
+    while (!lines.some((l) => l.includes("Background Bird call failed")) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const warning = JSON.parse(lines.find((l) => l.includes("Background Bird call failed")) ?? "{}") as Record<
+      string,
+      unknown
+    >;
     expect(warning).toMatchObject({ level: 40, workspace: "ws", task: "inventory-refresh" });
-    const counted = (await metrics.registry.getSingleMetric("bird_operator_background_errors_total")?.get())?.values ?? [];
+    const counted =
+      (await metrics.registry.getSingleMetric("bird_operator_background_errors_total")?.get())?.values ?? [];
     expect(counted).toEqual([expect.objectContaining({ labels: { task: "inventory-refresh" }, value: 1 })]);
   });
 });

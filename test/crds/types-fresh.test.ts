@@ -51,6 +51,12 @@ describe("src/api/v1alpha1/index.ts constants", () => {
   });
 
   it("cover every CRD", () => {
-    expect([...byKind.keys()].sort()).toEqual([api.ALPHA_SENDER_KIND, api.BIRD_NUMBER_KIND, api.BIRD_SENDER_KIND, api.BIRD_WORKSPACE_KIND, api.PHONE_NUMBER_KIND]);
+    expect([...byKind.keys()].sort()).toEqual([
+      api.ALPHA_SENDER_KIND,
+      api.BIRD_NUMBER_KIND,
+      api.BIRD_SENDER_KIND,
+      api.BIRD_WORKSPACE_KIND,
+      api.PHONE_NUMBER_KIND,
+    ]);
   });
 });

@@ -2,7 +2,13 @@ import { getCountries } from "libphonenumber-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AlphaSender, AlphaSenderCountryStatus } from "../../src/api/v1alpha1/index.js";
 import { DEFAULT_DESTINATIONS } from "../../src/simulator/defaults.js";
-import { startSimulator, type AlphaNumber, type CallRecord, type EndpointSubscription, type RunningSimulator } from "../../src/simulator/index.js";
+import {
+  startSimulator,
+  type AlphaNumber,
+  type CallRecord,
+  type EndpointSubscription,
+  type RunningSimulator,
+} from "../../src/simulator/index.js";
 import { testCluster } from "../helpers/cluster.js";
 import { apply, createFixture, eventually, getJson, WORKSPACE_ID, type Fixture } from "../support/fixtures.js";
 import { startTestOperator, type TestOperator } from "../helpers/operator.js";
@@ -25,7 +31,12 @@ describe("AlphaSender against the real API server and the simulator", () => {
     const destinations = Object.fromEntries(EXTRA_COUNTRIES.map((c) => [c, { name: c, alphaPrice: 1 }]));
     sim = await startSimulator({ port: 0, validateResponses: true, callLogSize: 20_000, config: { destinations } });
     fixture = await createFixture(cluster, sim.url);
-    operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { resyncMs: RESYNC_MS } });
+    operator = await startTestOperator({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: fixture.namespace,
+      workspaceSelector: fixture.selector,
+      overrides: { resyncMs: RESYNC_MS },
+    });
     await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
   });
 
@@ -37,19 +48,38 @@ describe("AlphaSender against the real API server and the simulator", () => {
 
   /** A sender registered with Bird (outside the API, as in real life), with a unique string. */
   const register = (options: { activeCountries?: string[]; blockedCountries?: string[] } = {}): AlphaNumber =>
-    sim.sim.addSender({ alphaString: `S${Math.random().toString(36).slice(2, 8).toUpperCase()}`, workspaceId: WORKSPACE_ID, ...options });
+    sim.sim.addSender({
+      alphaString: `S${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+      workspaceId: WORKSPACE_ID,
+      ...options,
+    });
   const alpha = (name: string, spec: Record<string, unknown>): Record<string, unknown> => ({
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "AlphaSender",
     metadata: { name, namespace: fixture.namespace },
     spec: { workspaceRef: { name: fixture.workspace }, ...spec },
   });
-  const get = (name: string): Promise<AlphaSender> => getJson<AlphaSender>(cluster, ["alphasender", name, "-n", fixture.namespace]);
+  const get = (name: string): Promise<AlphaSender> =>
+    getJson<AlphaSender>(cluster, ["alphasender", name, "-n", fixture.namespace]);
   const waitReady = (name: string, timeout = "60s"): Promise<unknown> =>
-    cluster.kubectl(["wait", "--for=condition=Ready", `alphasender/${name}`, "-n", fixture.namespace, `--timeout=${timeout}`]);
-  const condition = async (name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> =>
+    cluster.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      `alphasender/${name}`,
+      "-n",
+      fixture.namespace,
+      `--timeout=${timeout}`,
+    ]);
+  const condition = async (
+    name: string,
+    type: string,
+  ): Promise<{ status: string; reason: string; message: string } | undefined> =>
     (await get(name)).status?.conditions?.find((c) => c.type === type);
-  const waitReason = (name: string, reason: string, timeoutMs?: number): Promise<{ status: string; reason: string; message: string }> =>
+  const waitReason = (
+    name: string,
+    reason: string,
+    timeoutMs?: number,
+  ): Promise<{ status: string; reason: string; message: string }> =>
     eventually(
       `${name} Ready reason ${reason}`,
       async () => {
@@ -58,7 +88,11 @@ describe("AlphaSender against the real API server and the simulator", () => {
       },
       timeoutMs,
     );
-  const waitCountries = (name: string, check: (rows: AlphaSenderCountryStatus[]) => boolean, timeoutMs?: number): Promise<AlphaSenderCountryStatus[]> =>
+  const waitCountries = (
+    name: string,
+    check: (rows: AlphaSenderCountryStatus[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<AlphaSenderCountryStatus[]> =>
     eventually(
       `${name} countries`,
       async () => {
@@ -68,17 +102,29 @@ describe("AlphaSender against the real API server and the simulator", () => {
       timeoutMs,
     );
 
-  const posts = (): number => sim.sim.calls().counts.filter((c) => c.method === "POST").reduce((n, c) => n + c.count, 0);
+  const posts = (): number =>
+    sim.sim
+      .calls()
+      .counts.filter((c) => c.method === "POST")
+      .reduce((n, c) => n + c.count, 0);
   /** POSTs to one endpoint's route (`/destinations/activate`, `/destinations/deactivate`, `/cancel`). */
   const callsTo = (endpointId: string, suffix: string): CallRecord[] =>
-    sim.sim.calls().recent.filter((c) => c.method === "POST" && c.path.includes(`/endpoints/${endpointId}/`) && c.route.endsWith(suffix));
-  const writesOn = (endpointId: string, suffix: string): CallRecord[] => callsTo(endpointId, suffix).filter((c) => !c.path.includes("validate=true"));
-  const bodyCountries = (call: CallRecord): string[] => (call.body as { countryCodes?: string[] } | undefined)?.countryCodes ?? [];
+    sim.sim
+      .calls()
+      .recent.filter(
+        (c) => c.method === "POST" && c.path.includes(`/endpoints/${endpointId}/`) && c.route.endsWith(suffix),
+      );
+  const writesOn = (endpointId: string, suffix: string): CallRecord[] =>
+    callsTo(endpointId, suffix).filter((c) => !c.path.includes("validate=true"));
+  const bodyCountries = (call: CallRecord): string[] =>
+    (call.body as { countryCodes?: string[] } | undefined)?.countryCodes ?? [];
   const subscriptions = (endpointId: string): Map<string, EndpointSubscription> =>
     new Map(sim.sim.state.subscriptions(sim.sim.state.anyEndpoint(endpointId)).results.map((s) => [s.name, s]));
   const activeCount = (endpointId: string): number | undefined =>
-    sim.sim.state.getSender(WORKSPACE_ID, endpointId).endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses?.active;
-  const activeRows = (rows: AlphaSenderCountryStatus[]): string[] => rows.filter((r) => r.status === "active").map((r) => r.countryCode);
+    sim.sim.state.getSender(WORKSPACE_ID, endpointId).endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound
+      ?.destinationStatuses?.active;
+  const activeRows = (rows: AlphaSenderCountryStatus[]): string[] =>
+    rows.filter((r) => r.status === "active").map((r) => r.countryCode);
 
   it("activates the countries, reports each with its subscription, and a second reconcile writes nothing", async () => {
     const sender = register();
@@ -90,23 +136,58 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(status?.alphaString).toBe(sender.alphaString);
     expect(status?.provisioningStatus).toBe("provisioned");
     expect(status?.issues).toEqual([]);
-    const price = (units: number): { currencyCode: string; amount: number; exponent: number } => ({ currencyCode: "EUR", amount: units * 1_000_000, exponent: -6 });
+    const price = (units: number): { currencyCode: string; amount: number; exponent: number } => ({
+      currencyCode: "EUR",
+      amount: units * 1_000_000,
+      exponent: -6,
+    });
     expect(status?.countries).toEqual([
-      { countryCode: "DE", status: "active", blocked: false, issues: [], subscription: { status: "active", price: price(5.5) } },
-      { countryCode: "GB", status: "active", blocked: false, issues: [], subscription: { status: "active", price: price(6) } },
-      { countryCode: "NL", status: "active", blocked: false, issues: [], subscription: { status: "active", price: price(5) } },
+      {
+        countryCode: "DE",
+        status: "active",
+        blocked: false,
+        issues: [],
+        subscription: { status: "active", price: price(5.5) },
+      },
+      {
+        countryCode: "GB",
+        status: "active",
+        blocked: false,
+        issues: [],
+        subscription: { status: "active", price: price(6) },
+      },
+      {
+        countryCode: "NL",
+        status: "active",
+        blocked: false,
+        issues: [],
+        subscription: { status: "active", price: price(5) },
+      },
     ]);
     expect(status?.conditions?.find((c) => c.type === "Synced")?.status).toBe("True");
     expect(status?.observedGeneration).toBe(1);
     expect(activeCount(sender.id)).toBe(3);
     const printed = await cluster.kubectl(["get", "alphasender", "basic", "-n", fixture.namespace]);
     expect(printed.stdout).toContain(sender.alphaString);
-    const events = await cluster.kubectl(["get", "events", "-n", fixture.namespace, "--field-selector", "involvedObject.name=basic", "-o", "json"]);
+    const events = await cluster.kubectl([
+      "get",
+      "events",
+      "-n",
+      fixture.namespace,
+      "--field-selector",
+      "involvedObject.name=basic",
+      "-o",
+      "json",
+    ]);
     expect(events.stdout).toContain("DestinationsActivated");
 
     // Reconciled at least twice more (resyncs) with nothing new to do: no write anywhere, of any kind.
     const record = `birdsender/${fixture.workspace}.${sender.id.toLowerCase()}`;
-    const quiet = await writesDuringReconciles({ cluster, operator, sim, namespace: fixture.namespace }, "alphasender", { namespaced: ["alphasender/basic"], clusterScoped: [record, `birdworkspace/${fixture.workspace}`] });
+    const quiet = await writesDuringReconciles(
+      { cluster, operator, sim, namespace: fixture.namespace },
+      "alphasender",
+      { namespaced: ["alphasender/basic"], clusterScoped: [record, `birdworkspace/${fixture.workspace}`] },
+    );
     expect(quiet.reconciles).toBeGreaterThanOrEqual(2);
     expect(quiet.after).toEqual(quiet.before);
   });
@@ -130,7 +211,11 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(subs.get("NL")?.status).toBe("inactive");
     expect(subs.get("PL")?.status).toBe("inactive");
     expect(writesOn(sender.id, "/destinations/deactivate").flatMap(bodyCountries).sort()).toEqual(["NL", "PL"]);
-    expect(writesOn(sender.id, "/cancel").map((c) => c.path.split("/").at(-2)).sort()).toEqual(["NL", "PL"]);
+    expect(
+      writesOn(sender.id, "/cancel")
+        .map((c) => c.path.split("/").at(-2))
+        .sort(),
+    ).toEqual(["NL", "PL"]);
   });
 
   it("activates 100 countries in one call and removes 60 in batches of at most 25", async () => {
@@ -162,7 +247,14 @@ describe("AlphaSender against the real API server and the simulator", () => {
   it("refuses a country above maxMonthlyPricePerCountry and activates the rest", async () => {
     const sender = register();
     // FR costs 12 EUR a month in the simulator, NL and BE 5.
-    await apply(cluster, alpha("pricey", { alphaString: sender.alphaString, countries: ["NL", "FR", "BE"], maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 10_000_000, exponent: -6 } }));
+    await apply(
+      cluster,
+      alpha("pricey", {
+        alphaString: sender.alphaString,
+        countries: ["NL", "FR", "BE"],
+        maxMonthlyPricePerCountry: { currencyCode: "EUR", amount: 10_000_000, exponent: -6 },
+      }),
+    );
     const ready = await waitReason("pricey", "PriceAboveLimit");
     expect(ready.status).toBe("False");
     expect(ready.message).toContain("FR");
@@ -182,7 +274,11 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(ready.message).toContain("IT");
     expect(ready.message).toMatch(/cannot send sms .* to US/);
     const rows = (await get("blocked")).status?.countries ?? [];
-    expect(rows.find((r) => r.countryCode === "IT")).toMatchObject({ status: "inactive", blocked: true, issues: ["compliance-requirement-not-satisfied"] });
+    expect(rows.find((r) => r.countryCode === "IT")).toMatchObject({
+      status: "inactive",
+      blocked: true,
+      issues: ["compliance-requirement-not-satisfied"],
+    });
     expect(rows.find((r) => r.countryCode === "NL")).toMatchObject({ status: "active", blocked: false });
     expect(rows.find((r) => r.countryCode === "US")).toMatchObject({ status: "unavailable", blocked: false });
     const writes = writesOn(sender.id, "/destinations/activate").length;
@@ -194,7 +290,10 @@ describe("AlphaSender against the real API server and the simulator", () => {
 
   it("lets the first of two AlphaSenders for one sender manage it; the other writes nothing until the first is gone", async () => {
     const sender = register();
-    await apply(cluster, alpha("owner", { alphaString: sender.alphaString, countries: ["NL"], deletionPolicy: "Delete" }));
+    await apply(
+      cluster,
+      alpha("owner", { alphaString: sender.alphaString, countries: ["NL"], deletionPolicy: "Delete" }),
+    );
     await waitReady("owner");
     await apply(cluster, alpha("second", { alphaString: sender.alphaString, countries: ["GB"] }));
     const conflict = await waitReason("second", "SenderConflict");
@@ -222,7 +321,11 @@ describe("AlphaSender against the real API server and the simulator", () => {
   it("Delete deactivates and cancels (holding the finalizer while Bird fails); Retain leaves Bird alone", async () => {
     const doomed = register();
     const kept = register();
-    await apply(cluster, alpha("delete-me", { alphaString: doomed.alphaString, countries: ["NL", "GB"], deletionPolicy: "Delete" }), alpha("retain-me", { alphaString: kept.alphaString, countries: ["NL"], deletionPolicy: "Retain" }));
+    await apply(
+      cluster,
+      alpha("delete-me", { alphaString: doomed.alphaString, countries: ["NL", "GB"], deletionPolicy: "Delete" }),
+      alpha("retain-me", { alphaString: kept.alphaString, countries: ["NL"], deletionPolicy: "Retain" }),
+    );
     await waitReady("delete-me");
     await waitReady("retain-me");
 
@@ -259,7 +362,11 @@ describe("AlphaSender against the real API server and the simulator", () => {
     sim.sim.deactivateDestinations(sender.id, { capability: "sms", countryCodes: ["NL"] });
     expect(activeCount(sender.id)).toBe(1);
     const started = Date.now();
-    await eventually("NL re-activated", async () => (activeCount(sender.id) === 2 ? true : undefined), 2 * RESYNC_MS + 3000);
+    await eventually(
+      "NL re-activated",
+      async () => (activeCount(sender.id) === 2 ? true : undefined),
+      2 * RESYNC_MS + 3000,
+    );
     const deactivationRepairMs = Date.now() - started;
     // Bird reports deactivations only as a count, so the repair asks again for the spec's countries: one call, on this
     // sender's endpoint, with exactly NL and GB; and it is NL, the one deactivated, that is active again in Bird.
@@ -270,18 +377,27 @@ describe("AlphaSender against the real API server and the simulator", () => {
     sim.sim.cancelSubscription(sender.id, "GB");
     expect(subscriptions(sender.id).get("GB")?.status).toBe("inactive");
     const cancelled = Date.now();
-    await eventually("GB subscribed again", async () => (subscriptions(sender.id).get("GB")?.status === "active" ? true : undefined), RESYNC_MS + 3000);
+    await eventually(
+      "GB subscribed again",
+      async () => (subscriptions(sender.id).get("GB")?.status === "active" ? true : undefined),
+      RESYNC_MS + 3000,
+    );
     const cancelRepairMs = Date.now() - cancelled;
     expect(subscriptions(sender.id).get("NL")?.status).toBe("active");
     expect(activeCount(sender.id)).toBe(2);
     await waitReady("drift");
-    console.log(`[alpha-sender] drift repaired: deactivation after ${deactivationRepairMs} ms, cancellation after ${cancelRepairMs} ms (resync ${RESYNC_MS} ms)`);
+    console.log(
+      `[alpha-sender] drift repaired: deactivation after ${deactivationRepairMs} ms, cancellation after ${cancelRepairMs} ms (resync ${RESYNC_MS} ms)`,
+    );
   });
 
   it("ObserveOnly reports Bird's state and never writes", async () => {
     const sender = register({ activeCountries: ["NL"] });
     const before = posts();
-    await apply(cluster, alpha("observe", { alphaString: sender.alphaString, countries: ["NL", "GB"], managementPolicy: "ObserveOnly" }));
+    await apply(
+      cluster,
+      alpha("observe", { alphaString: sender.alphaString, countries: ["NL", "GB"], managementPolicy: "ObserveOnly" }),
+    );
     await waitReady("observe");
     const rows = (await get("observe")).status?.countries ?? [];
     expect(rows.map((r) => `${r.countryCode}=${r.status ?? ""}`)).toEqual(["GB=pending", "NL=active"]);
@@ -297,8 +413,15 @@ describe("AlphaSender against the real API server and the simulator", () => {
 
     beforeAll(async () => {
       // 16 EUR: one sender's NL (5) + DE (5.5), and no more than one further country.
-      limited = await createFixture(cluster, sim.url, { policy: { maxMonthlySpend: { currencyCode: "EUR", amount: 16, exponent: 0 } } });
-      limitedOperator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: limited.namespace, workspaceSelector: limited.selector, overrides: { resyncMs: RESYNC_MS } });
+      limited = await createFixture(cluster, sim.url, {
+        policy: { maxMonthlySpend: { currencyCode: "EUR", amount: 16, exponent: 0 } },
+      });
+      limitedOperator = await startTestOperator({
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: limited.namespace,
+        workspaceSelector: limited.selector,
+        overrides: { resyncMs: RESYNC_MS },
+      });
       await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${limited.workspace}`, "--timeout=30s"]);
     });
 
@@ -320,13 +443,23 @@ describe("AlphaSender against the real API server and the simulator", () => {
       const rows = await eventually(
         "every country active or refused",
         async () => {
-          const all = await Promise.all(senders.map(async (_, i) => (await getJson<AlphaSender>(cluster, ["alphasender", `spend-${i}`, "-n", limited.namespace])).status?.countries ?? []));
-          const settled = all.every((r) => r.length === 2 && r.every((row) => row.status === "active" || row.status === "refused"));
+          const all = await Promise.all(
+            senders.map(
+              async (_, i) =>
+                (await getJson<AlphaSender>(cluster, ["alphasender", `spend-${i}`, "-n", limited.namespace])).status
+                  ?.countries ?? [],
+            ),
+          );
+          const settled = all.every(
+            (r) => r.length === 2 && r.every((row) => row.status === "active" || row.status === "refused"),
+          );
           return settled ? all.flat() : undefined;
         },
         60_000,
       );
-      const paid = senders.flatMap((sender) => [...subscriptions(sender.id).values()].filter((sub) => sub.status === "active"));
+      const paid = senders.flatMap((sender) =>
+        [...subscriptions(sender.id).values()].filter((sub) => sub.status === "active"),
+      );
       const spent = paid.reduce((sum, sub) => sum + (sub.price ? sub.price.amount * 10 ** sub.price.exponent : 0), 0);
       expect(paid.length).toBeGreaterThan(0);
       expect(rows.some((row) => row.status === "refused")).toBe(true);

@@ -11,7 +11,11 @@ const DEV_CLI = fileURLToPath(new URL("../../src/cli/dev/main.ts", import.meta.u
 const SHIPPED = ["run", "stock", "plan", "version"];
 const DEV_ONLY = ["simulate", "cluster", "demo"];
 
-function cli(args: string[], timeoutMs = 60_000, entry = CLI): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  timeoutMs = 60_000,
+  entry = CLI,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -51,14 +55,52 @@ describe("bird-operator command line", () => {
       expect(help.stdout).toContain(`Usage: bird-operator ${command}`);
     }
     const run = await cli(["run", "--help"]);
-    for (const flag of ["--kubeconfig", "--namespaces", "--workspace-selector", "--operator-namespace", "--workers", "--resync", "--no-leader-elect", "--lease-name", "--lease-namespace", "--lease-duration", "--renew-deadline", "--retry-period", "--metrics-address", "--health-address", "--log-level", "--log-format", "--purchase-grace", "--bird-timeout", "--shutdown-deadline"]) {
+    for (const flag of [
+      "--kubeconfig",
+      "--namespaces",
+      "--workspace-selector",
+      "--operator-namespace",
+      "--workers",
+      "--resync",
+      "--no-leader-elect",
+      "--lease-name",
+      "--lease-namespace",
+      "--lease-duration",
+      "--renew-deadline",
+      "--retry-period",
+      "--metrics-address",
+      "--health-address",
+      "--log-level",
+      "--log-format",
+      "--purchase-grace",
+      "--bird-timeout",
+      "--shutdown-deadline",
+    ]) {
       expect(run.stdout).toContain(flag);
     }
     expect((await cli(["version"])).stdout).toMatch(/^bird-operator \d+\.\d+\.\d+/);
   }, 120_000);
 
   it("lists stock through flags and through a BirdWorkspace, and says what is missing", async () => {
-    const byFlags = await cli(["stock", "--country", "US", "--type", "local", "--prefix", "+1212", "--limit", "5", "--endpoint", sim.url, "--organization-id", ORGANIZATION_ID, "--workspace-id", WORKSPACE_ID, "--access-key", ACCESS_KEY]);
+    const byFlags = await cli([
+      "stock",
+      "--country",
+      "US",
+      "--type",
+      "local",
+      "--prefix",
+      "+1212",
+      "--limit",
+      "5",
+      "--endpoint",
+      sim.url,
+      "--organization-id",
+      ORGANIZATION_ID,
+      "--workspace-id",
+      WORKSPACE_ID,
+      "--access-key",
+      ACCESS_KEY,
+    ]);
     expect(byFlags.code).toBe(0);
     const lines = byFlags.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^NUMBER\s+COUNTRY\s+TYPE\s+CAPABILITIES\s+MONTHLY PRICE$/);
@@ -67,7 +109,19 @@ describe("bird-operator command line", () => {
 
     const cluster = testCluster();
     const fixture = await createFixture(cluster, sim.url);
-    const byWorkspace = await cli(["stock", "--country", "NL", "--type", "mobile", "--limit", "3", "--workspace", fixture.workspace, "--kubeconfig", cluster.kubeconfigPath]);
+    const byWorkspace = await cli([
+      "stock",
+      "--country",
+      "NL",
+      "--type",
+      "mobile",
+      "--limit",
+      "3",
+      "--workspace",
+      fixture.workspace,
+      "--kubeconfig",
+      cluster.kubeconfigPath,
+    ]);
     expect(byWorkspace.code).toBe(0);
     expect(byWorkspace.stdout).toMatch(/\+316\d+\s+NL\s+mobile/);
 

@@ -67,13 +67,26 @@ describe("deletion guard on a control plane of its own", () => {
       overrides: { namespaces: [team], operatorNamespace: OPERATOR_NAMESPACE },
     });
   const report = async (): Promise<Record<string, string> | undefined> => {
-    const { stdout } = await admin.kubectl(["get", "configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE, "-o", "json", "--ignore-not-found"]);
-    return stdout.trim() ? (JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {} : undefined;
+    const { stdout } = await admin.kubectl([
+      "get",
+      "configmap",
+      "bird-operator-in-use",
+      "-n",
+      OPERATOR_NAMESPACE,
+      "-o",
+      "json",
+      "--ignore-not-found",
+    ]);
+    return stdout.trim() ? ((JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {}) : undefined;
   };
   const reported = (plural: string, value: "true" | "false"): Promise<true> =>
-    eventually(`the operator to report ${plural}: ${value}`, async () => ((await report())?.[plural] === value ? true : undefined));
-  const exists = async (...args: string[]): Promise<boolean> => (await admin.kubectl(["get", ...args, "-o", "name", "--ignore-not-found"])).stdout.trim() !== "";
-  const tenantApply = (doc: Record<string, unknown>): Promise<KubectlResult> => tenant.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
+    eventually(`the operator to report ${plural}: ${value}`, async () =>
+      (await report())?.[plural] === value ? true : undefined,
+    );
+  const exists = async (...args: string[]): Promise<boolean> =>
+    (await admin.kubectl(["get", ...args, "-o", "name", "--ignore-not-found"])).stdout.trim() !== "";
+  const tenantApply = (doc: Record<string, unknown>): Promise<KubectlResult> =>
+    tenant.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
   /** Server-side dry runs go through admission: polled until the policy refuses, so nothing is deleted meanwhile. */
   const refusedOnceInForce = (args: string[], policy: string): Promise<true> =>
     eventually(`${policy} to be in force`, async () => {
@@ -85,15 +98,30 @@ describe("deletion guard on a control plane of its own", () => {
     const { stdout } = await admin.kubectl(["get", "--raw", "/metrics"]);
     return stdout
       .split("\n")
-      .filter((line) => line.startsWith("apiserver_request_total{") && line.includes('resource="configmaps"') && line.includes('verb="PATCH"'))
+      .filter(
+        (line) =>
+          line.startsWith("apiserver_request_total{") &&
+          line.includes('resource="configmaps"') &&
+          line.includes('verb="PATCH"'),
+      )
       .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
   };
 
   /** status.deletionPolicy (the effective policy, which the operator is to report): added to this plane's CRD if crds/ lacks it. */
   const withStatusDeletionPolicy = async (): Promise<void> => {
-    const crd = await getJson<{ spec: { versions: { schema: { openAPIV3Schema: { properties: { status: { properties: Record<string, unknown> } } } } }[] } }>(admin, ["crd", crdName("phonenumbers")]);
+    const crd = await getJson<{
+      spec: {
+        versions: {
+          schema: { openAPIV3Schema: { properties: { status: { properties: Record<string, unknown> } } } };
+        }[];
+      };
+    }>(admin, ["crd", crdName("phonenumbers")]);
     if (crd.spec.versions[0]?.schema.openAPIV3Schema.properties.status.properties.deletionPolicy) return;
-    const field = { op: "add", path: "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/deletionPolicy", value: { type: "string", enum: ["Delete", "Retain"] } };
+    const field = {
+      op: "add",
+      path: "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/deletionPolicy",
+      value: { type: "string", enum: ["Delete", "Retain"] },
+    };
     await admin.kubectl(["patch", "crd", crdName("phonenumbers"), "--type=json", "-p", JSON.stringify([field])]);
   };
 
@@ -107,7 +135,16 @@ describe("deletion guard on a control plane of its own", () => {
     // Policies take effect once the API server has loaded them (both from one watch: this one stands for both).
     await tenantApply(phoneNumber("probe", team, "Delete"));
     await refusedOnceInForce(["delete", "phonenumber", "probe", "-n", team], "bird-operator-confirm-delete");
-    await admin.kubectl(["patch", "phonenumber", "probe", "-n", team, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
+    await admin.kubectl([
+      "patch",
+      "phonenumber",
+      "probe",
+      "-n",
+      team,
+      "--type=merge",
+      "-p",
+      '{"spec":{"deletionPolicy":"Retain"}}',
+    ]);
     await admin.kubectl(["delete", "phonenumber", "probe", "-n", team]);
     operator = await startOperator();
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "false");
@@ -125,7 +162,10 @@ describe("deletion guard on a control plane of its own", () => {
     refusedBy(refused, "bird-operator-confirm-delete");
     expect(refused.stderr).toContain(`PhoneNumber ${team}/released has deletionPolicy Delete`);
     expect(refused.stderr).toContain(`kubectl annotate phonenumbers released -n ${team} ${CONFIRM}`);
-    refusedBy(await tenant.kubectl(["delete", "alphasender", "released", "-n", team], { allowFailure: true }), "bird-operator-confirm-delete");
+    refusedBy(
+      await tenant.kubectl(["delete", "alphasender", "released", "-n", team], { allowFailure: true }),
+      "bird-operator-confirm-delete",
+    );
     expect(await exists("phonenumber", "released", "-n", team)).toBe(true);
     expect(await exists("alphasender", "released", "-n", team)).toBe(true);
   });
@@ -152,14 +192,33 @@ describe("deletion guard on a control plane of its own", () => {
     // Not a namespace the operator watches: its status writes cannot race these hand-made ones.
     const elsewhere = await createTenant(admin, { namespace: uniqueName("status-policy") });
     const ns = elsewhere.namespace;
-    for (const [name, spec, status] of [["spec-delete", "Delete", "Retain"], ["spec-retain", "Retain", "Delete"]] as const) {
+    for (const [name, spec, status] of [
+      ["spec-delete", "Delete", "Retain"],
+      ["spec-retain", "Retain", "Delete"],
+    ] as const) {
       await elsewhere.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber(name, ns, spec)) });
       await eventually(`status.deletionPolicy ${status} on ${name}`, async () => {
-        await admin.kubectl(["patch", "phonenumber", name, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { deletionPolicy: status } })]);
-        return (await getJson<{ status?: { deletionPolicy?: string } }>(admin, ["phonenumber", name, "-n", ns])).status?.deletionPolicy === status ? true : undefined;
+        await admin.kubectl([
+          "patch",
+          "phonenumber",
+          name,
+          "-n",
+          ns,
+          "--subresource=status",
+          "--type=merge",
+          "-p",
+          JSON.stringify({ status: { deletionPolicy: status } }),
+        ]);
+        return (await getJson<{ status?: { deletionPolicy?: string } }>(admin, ["phonenumber", name, "-n", ns])).status
+          ?.deletionPolicy === status
+          ? true
+          : undefined;
       });
     }
-    refusedBy(await elsewhere.kubectl(["delete", "phonenumber", "spec-retain", "-n", ns], { allowFailure: true }), "bird-operator-confirm-delete");
+    refusedBy(
+      await elsewhere.kubectl(["delete", "phonenumber", "spec-retain", "-n", ns], { allowFailure: true }),
+      "bird-operator-confirm-delete",
+    );
     await elsewhere.kubectl(["delete", "phonenumber", "spec-delete", "-n", ns, "--timeout=30s"]);
     await elsewhere.kubectl(["annotate", "phonenumber", "spec-retain", "-n", ns, CONFIRM]);
     await elsewhere.kubectl(["delete", "phonenumber", "spec-retain", "-n", ns, "--timeout=30s"]);
@@ -171,9 +230,16 @@ describe("deletion guard on a control plane of its own", () => {
     for (const doc of [phoneNumber("line", doomed, "Delete"), alphaSender("sender", doomed, "Delete")]) {
       await doomedTenant.kubectl(["apply", "-f", "-"], { input: stringify(doc) });
     }
-    refusedBy(await doomedTenant.kubectl(["delete", "phonenumber", "line", "-n", doomed], { allowFailure: true }), "bird-operator-confirm-delete");
+    refusedBy(
+      await doomedTenant.kubectl(["delete", "phonenumber", "line", "-n", doomed], { allowFailure: true }),
+      "bird-operator-confirm-delete",
+    );
     await admin.kubectl(["delete", "namespace", doomed, "--wait=false"]);
-    await eventually(`namespace ${doomed} to finish deleting`, async () => ((await exists("namespace", doomed)) ? undefined : true), 60_000);
+    await eventually(
+      `namespace ${doomed} to finish deleting`,
+      async () => ((await exists("namespace", doomed)) ? undefined : true),
+      60_000,
+    );
   });
 
   it("writes the in-use report only when a kind flips between none and some", async () => {
@@ -201,7 +267,9 @@ describe("deletion guard on a control plane of its own", () => {
   it("refuses deleting a CRD while objects of it exist, with the policy's message", async () => {
     const refused = await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true });
     refusedBy(refused, "bird-operator-crds-in-use");
-    expect(refused.stderr).toContain(`objects of it still exist (ConfigMap ${OPERATOR_NAMESPACE}/bird-operator-in-use says phonenumbers: true)`);
+    expect(refused.stderr).toContain(
+      `objects of it still exist (ConfigMap ${OPERATOR_NAMESPACE}/bird-operator-in-use says phonenumbers: true)`,
+    );
     expect(refused.stderr).toContain("To uninstall safely");
     expect(await exists("crd", crdName("phonenumbers"))).toBe(true);
     expect(await exists("phonenumber", "first", "-n", team)).toBe(true);
@@ -209,22 +277,40 @@ describe("deletion guard on a control plane of its own", () => {
 
   it("refuses an Argo CD-style prune of the CRDs (kubectl delete -k crds/)", async () => {
     await admin.kubectl(["apply", "-f", "-"], {
-      input: stringify({ apiVersion: `${GROUP}/v1alpha1`, kind: "BirdWorkspace", metadata: { name: "prod", labels: { "bird-operator-test": "deletion-guard" } }, spec: { organizationId: "11111111-1111-4111-8111-111111111111", workspaceId: "22222222-2222-4222-8222-222222222222", accessKeySecretRef: { namespace: OPERATOR_NAMESPACE, name: "missing", key: "accessKey" } } }),
+      input: stringify({
+        apiVersion: `${GROUP}/v1alpha1`,
+        kind: "BirdWorkspace",
+        metadata: { name: "prod", labels: { "bird-operator-test": "deletion-guard" } },
+        spec: {
+          organizationId: "11111111-1111-4111-8111-111111111111",
+          workspaceId: "22222222-2222-4222-8222-222222222222",
+          accessKeySecretRef: { namespace: OPERATOR_NAMESPACE, name: "missing", key: "accessKey" },
+        },
+      }),
     });
     await tenantApply(alphaSender("sender", team, "Retain"));
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) await reported(plural, "true");
     const prune = await admin.kubectl(["delete", "-k", CRD_DIR], { allowFailure: true });
     expect(prune.code).not.toBe(0);
     for (const plural of ["birdworkspaces", "phonenumbers", "alphasenders"]) {
-      expect(prune.stderr).toContain(`"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`);
+      expect(prune.stderr).toContain(
+        `"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`,
+      );
       expect(await exists("crd", crdName(plural)), plural).toBe(true);
     }
     expect(await exists("birdworkspace", "prod")).toBe(true);
     // The CRDs of kinds without objects (the ownership records here) were let through, as the guard intends: put them
     // back, as an uninstall that changed its mind would (the operator needs every one of its kinds to start).
-    for (const plural of ["birdnumbers", "birdsenders"]) expect(await exists("crd", crdName(plural)), plural).toBe(false);
+    for (const plural of ["birdnumbers", "birdsenders"])
+      expect(await exists("crd", crdName(plural)), plural).toBe(false);
     await admin.kubectl(["apply", "-k", CRD_DIR]);
-    await admin.kubectl(["wait", "--for=condition=Established", `crd/${crdName("birdnumbers")}`, `crd/${crdName("birdsenders")}`, "--timeout=30s"]);
+    await admin.kubectl([
+      "wait",
+      "--for=condition=Established",
+      `crd/${crdName("birdnumbers")}`,
+      `crd/${crdName("birdsenders")}`,
+      "--timeout=30s",
+    ]);
   });
 
   it("fails closed without the operator's report, and the operator writes it again when it starts", async () => {
@@ -234,7 +320,14 @@ describe("deletion guard on a control plane of its own", () => {
     const refused = await admin.kubectl(["delete", "crd", crdName("birdworkspaces")], { allowFailure: true });
     refusedBy(refused, "bird-operator-crds-in-use");
     expect(refused.stderr).toContain("no params found");
-    await admin.kubectl(["create", "configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE, "--from-literal=phonenumbers=true"]);
+    await admin.kubectl([
+      "create",
+      "configmap",
+      "bird-operator-in-use",
+      "-n",
+      OPERATOR_NAMESPACE,
+      "--from-literal=phonenumbers=true",
+    ]);
     const unreported = await admin.kubectl(["delete", "crd", crdName("birdworkspaces")], { allowFailure: true });
     refusedBy(unreported, "bird-operator-crds-in-use");
     expect(unreported.stderr).toContain("the operator has not reported whether objects of it exist");
@@ -250,9 +343,14 @@ describe("deletion guard on a control plane of its own", () => {
     await admin.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber("outsider", outside, "Retain")) });
     const patches = await configMapPatches();
     await tenant.kubectl(["delete", "phonenumbers", "--all", "-n", team, "--timeout=30s"]);
-    await eventually("the operator to report after its cache emptied", async () => ((await configMapPatches()) > patches ? true : undefined));
+    await eventually("the operator to report after its cache emptied", async () =>
+      (await configMapPatches()) > patches ? true : undefined,
+    );
     expect((await report())?.phonenumbers).toBe("true");
-    refusedBy(await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true }), "bird-operator-crds-in-use");
+    refusedBy(
+      await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true }),
+      "bird-operator-crds-in-use",
+    );
     await admin.kubectl(["delete", "phonenumber", "outsider", "-n", outside]);
   });
 
@@ -274,7 +372,10 @@ describe("leaving the deletion guard out", () => {
     expect(overlay).toContain("kind: Kustomization");
     const dir = mkdtempSync(join(tmpdir(), "without-guard-"));
     try {
-      writeFileSync(join(dir, "kustomization.yaml"), overlay.replace(/^ {2}- \S+ # where deploy\/ is for you$/m, `  - ${relative(dir, DEPLOY_DIR)}`));
+      writeFileSync(
+        join(dir, "kustomization.yaml"),
+        overlay.replace(/^ {2}- \S+ # where deploy\/ is for you$/m, `  - ${relative(dir, DEPLOY_DIR)}`),
+      );
       const render = async (path: string): Promise<string[]> =>
         parseAllDocuments((await testCluster().kubectl(["kustomize", path])).stdout).map((doc) => {
           const { kind, metadata } = doc.toJS() as { kind: string; metadata: { name: string } };
@@ -294,9 +395,9 @@ describe("leaving the deletion guard out", () => {
       const crds = parseAllDocuments(stdout)
         .map((doc) => doc.toJS() as { kind: string; metadata: { name: string; annotations?: Record<string, string> } })
         .filter((doc) => doc.kind === "CustomResourceDefinition");
-      expect(crds.map((crd) => [crd.metadata.name, crd.metadata.annotations?.["argocd.argoproj.io/sync-options"]])).toEqual(
-        crds.map((crd) => [crd.metadata.name, "Delete=false,Prune=false"]),
-      );
+      expect(
+        crds.map((crd) => [crd.metadata.name, crd.metadata.annotations?.["argocd.argoproj.io/sync-options"]]),
+      ).toEqual(crds.map((crd) => [crd.metadata.name, "Delete=false,Prune=false"]));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

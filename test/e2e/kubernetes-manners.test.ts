@@ -22,7 +22,11 @@ interface AdminKubeconfig {
 
 const admin = (): { server: URL; ca: string; token: string } => {
   const raw = JSON.parse(readFileSync(cluster.kubeconfigPath, "utf8")) as AdminKubeconfig;
-  return { server: new URL(raw.clusters[0]!.cluster.server), ca: raw.clusters[0]!.cluster["certificate-authority-data"], token: raw.users[0]!.user.token };
+  return {
+    server: new URL(raw.clusters[0]!.cluster.server),
+    ca: raw.clusters[0]!.cluster["certificate-authority-data"],
+    token: raw.users[0]!.user.token,
+  };
 };
 
 /** A kubeconfig for the test API server with another server URL and, optionally, a proxy-url. */
@@ -57,7 +61,12 @@ const phoneNumber = (fixture: Fixture, name: string): Record<string, unknown> =>
   apiVersion: "numbers.birdoperator.dev/v1alpha1",
   kind: "PhoneNumber",
   metadata: { name, namespace: fixture.namespace },
-  spec: { workspaceRef: { name: fixture.workspace }, countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] },
+  spec: {
+    workspaceRef: { name: fixture.workspace },
+    countryCode: "US",
+    type: "local",
+    destinations: [{ capability: "sms", countryCodes: ["US"] }],
+  },
 });
 
 /**
@@ -98,25 +107,51 @@ describe("Kubernetes manners", () => {
         namespace: fixture.namespace,
         workspaceSelector: fixture.selector,
         overrides: {
-          leaderElection: { enabled: true, leaseName: "manners", leaseNamespace: fixture.namespace, identity: "manners-test", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+          leaderElection: {
+            enabled: true,
+            leaseName: "manners",
+            leaseNamespace: fixture.namespace,
+            identity: "manners-test",
+            leaseDurationMs: 15_000,
+            renewDeadlineMs: 10_000,
+            retryPeriodMs: 2_000,
+          },
         },
       });
       try {
         await apply(cluster, phoneNumber(fixture, "managed"));
-        await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/managed", "-n", fixture.namespace, "--timeout=60s"]);
+        await cluster.kubectl([
+          "wait",
+          "--for=condition=Ready",
+          "phonenumber/managed",
+          "-n",
+          fixture.namespace,
+          "--timeout=60s",
+        ]);
         await cluster.kubectl(["delete", "phonenumber", "managed", "-n", fixture.namespace, "--timeout=60s"]);
       } finally {
         await operator.stop();
       }
 
       expect(front.requests.length).toBeGreaterThan(0);
-      expect(new Set(front.requests.map((r) => r.headers["user-agent"]))).toEqual(new Set([`bird-operator/${VERSION}`]));
+      expect(new Set(front.requests.map((r) => r.headers["user-agent"]))).toEqual(
+        new Set([`bird-operator/${VERSION}`]),
+      );
       const writes = front.requests.filter((r) => ["POST", "PUT", "PATCH"].includes(r.method));
       // Each kind of write the operator makes: leader election, events, status, finalizers and annotations.
       const made = new Set(writes.map((r) => `${r.method} ${resourceOf(r.path)}`));
-      for (const write of ["POST leases", "PUT leases", "POST events", "PATCH phonenumbers/status", "PATCH birdworkspaces/status"]) expect(made).toContain(write);
+      for (const write of [
+        "POST leases",
+        "PUT leases",
+        "POST events",
+        "PATCH phonenumbers/status",
+        "PATCH birdworkspaces/status",
+      ])
+        expect(made).toContain(write);
       expect(made.has("PUT phonenumbers") || made.has("PATCH phonenumbers")).toBe(true);
-      expect(writes.filter((r) => r.query.get("fieldManager") !== FIELD_MANAGER).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+      expect(
+        writes.filter((r) => r.query.get("fieldManager") !== FIELD_MANAGER).map((r) => `${r.method} ${r.path}`),
+      ).toEqual([]);
       const deletes = front.requests.filter((r) => r.method === "DELETE");
       expect(deletes.every((r) => !r.query.has("fieldManager"))).toBe(true);
     });
@@ -200,12 +235,21 @@ describe("Kubernetes manners", () => {
         operator = started;
         await started.started;
         await apply(cluster, phoneNumber(fixture, "proxied"));
-        await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/proxied", "-n", fixture.namespace, "--timeout=60s"]).catch((error: Error) => {
-          throw new Error(`${error.message}\n${operator?.output().slice(-3000)}`);
-        });
+        await cluster
+          .kubectl(["wait", "--for=condition=Ready", "phonenumber/proxied", "-n", fixture.namespace, "--timeout=60s"])
+          .catch((error: Error) => {
+            throw new Error(`${error.message}\n${operator?.output().slice(-3000)}`);
+          });
         const targets = new Set(proxy.connects.slice(before));
-        expect(targets).toEqual(new Set([`${KUBE_HOST}:${admin().server.port}`, `${BIRD_HOST}:${new URL(sim.url).port}`]));
-        const userAgents = [...proxy.tunnelled().slice(seenBefore).matchAll(/^user-agent: (.*)\r$/gim)].map((m) => m[1]);
+        expect(targets).toEqual(
+          new Set([`${KUBE_HOST}:${admin().server.port}`, `${BIRD_HOST}:${new URL(sim.url).port}`]),
+        );
+        const userAgents = [
+          ...proxy
+            .tunnelled()
+            .slice(seenBefore)
+            .matchAll(/^user-agent: (.*)\r$/gim),
+        ].map((m) => m[1]);
         expect(userAgents.length).toBeGreaterThan(0);
         expect(new Set(userAgents)).toEqual(new Set([USER_AGENT]));
       });

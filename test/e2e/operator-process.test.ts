@@ -28,16 +28,16 @@ describe("the operator process", () => {
     const health = `127.0.0.1:${await freePort()}`;
     const process = new OperatorProcess({
       args: [
-      `--kubeconfig=${cluster.kubeconfigPath}`,
-      `--namespaces=${fixture.namespace}`,
-      `--operator-namespace=${fixture.namespace}`,
-      `--workspace-selector=${fixture.selector}`,
-      `--lease-name=${lease}`,
-      "--lease-duration=4s",
-      "--renew-deadline=3s",
-      "--retry-period=500ms",
-      `--metrics-address=${metrics}`,
-      `--health-address=${health}`,
+        `--kubeconfig=${cluster.kubeconfigPath}`,
+        `--namespaces=${fixture.namespace}`,
+        `--operator-namespace=${fixture.namespace}`,
+        `--workspace-selector=${fixture.selector}`,
+        `--lease-name=${lease}`,
+        "--lease-duration=4s",
+        "--renew-deadline=3s",
+        "--retry-period=500ms",
+        `--metrics-address=${metrics}`,
+        `--health-address=${health}`,
       ],
     });
     running.push(process);
@@ -56,13 +56,29 @@ describe("the operator process", () => {
     const a = await start(lease);
     await eventually("first leader", async () => (leads(a.process) ? true : undefined));
     const b = await start(lease);
-    await eventually("standby ready", async () => ((await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined));
+    await eventually("standby ready", async () =>
+      (await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined,
+    );
     expect((await fetch(`http://${a.health}/healthz`)).status).toBe(200);
 
     await apply(cluster, pn("leader-1"));
     await cluster.kubectl(["wait", "--for=condition=Ready", "pn/leader-1", "-n", fixture.namespace, "--timeout=60s"]);
     const metrics = await (await fetch(`http://${a.metrics}/metrics`)).text();
-    for (const name of ["controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total", "controller_runtime_reconcile_time_seconds", "workqueue_depth", "workqueue_adds_total", "workqueue_retries_total", "workqueue_queue_duration_seconds", "workqueue_work_duration_seconds", "bird_api_requests_total", "bird_api_request_duration_seconds", "bird_rate_limiter_wait_seconds", "bird_operator_managed_resources", "leader_election_master_status"]) {
+    for (const name of [
+      "controller_runtime_reconcile_total",
+      "controller_runtime_reconcile_errors_total",
+      "controller_runtime_reconcile_time_seconds",
+      "workqueue_depth",
+      "workqueue_adds_total",
+      "workqueue_retries_total",
+      "workqueue_queue_duration_seconds",
+      "workqueue_work_duration_seconds",
+      "bird_api_requests_total",
+      "bird_api_request_duration_seconds",
+      "bird_rate_limiter_wait_seconds",
+      "bird_operator_managed_resources",
+      "leader_election_master_status",
+    ]) {
       expect(metrics, name).toContain(name);
     }
     expect(metrics).toMatch(/controller_runtime_reconcile_total\{controller="phonenumber",result="[a-z_]+"\} [1-9]/);
@@ -85,7 +101,9 @@ describe("the operator process", () => {
     const a = await start(lease);
     await eventually("first leader", async () => (leads(a.process) ? true : undefined));
     const b = await start(lease);
-    await eventually("standby ready", async () => ((await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined));
+    await eventually("standby ready", async () =>
+      (await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined,
+    );
     const stoppedAt = Date.now();
     expect((await a.process.kill("SIGTERM")).code).toBe(0);
     await eventually("handover", async () => (leads(b.process) ? true : undefined), 15_000);

@@ -17,7 +17,12 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 300 });
     fixture = await createFixture(cluster, sim.url);
-    operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { resyncMs: 4000 } });
+    operator = await startTestOperator({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: fixture.namespace,
+      workspaceSelector: fixture.selector,
+      overrides: { resyncMs: 4000 },
+    });
     await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
   });
 
@@ -33,21 +38,45 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     metadata: { name, namespace: fixture.namespace },
     spec: { workspaceRef: { name: fixture.workspace }, ...spec },
   });
-  const get = (name: string): Promise<PhoneNumber> => getJson<PhoneNumber>(cluster, ["phonenumber", name, "-n", fixture.namespace]);
+  const get = (name: string): Promise<PhoneNumber> =>
+    getJson<PhoneNumber>(cluster, ["phonenumber", name, "-n", fixture.namespace]);
   const waitReady = (name: string, timeout = "60s"): Promise<unknown> =>
-    cluster.kubectl(["wait", "--for=condition=Ready", `phonenumber/${name}`, "-n", fixture.namespace, `--timeout=${timeout}`]);
-  const condition = async (name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> =>
+    cluster.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      `phonenumber/${name}`,
+      "-n",
+      fixture.namespace,
+      `--timeout=${timeout}`,
+    ]);
+  const condition = async (
+    name: string,
+    type: string,
+  ): Promise<{ status: string; reason: string; message: string } | undefined> =>
     (await get(name)).status?.conditions?.find((c) => c.type === type);
   const waitReason = (name: string, reason: string): Promise<{ status: string; reason: string; message: string }> =>
     eventually(`${name} Ready reason ${reason}`, async () => {
       const ready = await condition(name, "Ready");
       return ready?.reason === reason ? ready : undefined;
     });
-  const birdWrites = (): number => sim.sim.calls().counts.filter((c) => c.method === "POST").reduce((n, c) => n + c.count, 0);
-  const purchasesOf = (numberString: string | undefined): number => sim.sim.purchases().filter((p) => p.numberString === numberString).length;
+  const birdWrites = (): number =>
+    sim.sim
+      .calls()
+      .counts.filter((c) => c.method === "POST")
+      .reduce((n, c) => n + c.count, 0);
+  const purchasesOf = (numberString: string | undefined): number =>
+    sim.sim.purchases().filter((p) => p.numberString === numberString).length;
 
   it("buys a number by filters, reports everything Bird knows, and a second reconcile writes nothing", async () => {
-    await apply(cluster, pn("filters", { countryCode: "US", type: "local", capabilities: ["sms-outbound"], destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }] }));
+    await apply(
+      cluster,
+      pn("filters", {
+        countryCode: "US",
+        type: "local",
+        capabilities: ["sms-outbound"],
+        destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }],
+      }),
+    );
     await waitReady("filters");
     // Subscription dates and price follow on a later reconcile (one GET, made once).
     const { status } = await eventually("subscription details", async () => {
@@ -71,7 +100,11 @@ describe("PhoneNumber against the real API server and the simulator", () => {
 
     // Reconciled at least twice more (resyncs of 4 s) with nothing new to do: no write anywhere, of any kind.
     const record = `birdnumber/${fixture.workspace}.${status?.numberString?.slice(1)}`;
-    const quiet = await writesDuringReconciles({ cluster, operator, sim, namespace: fixture.namespace }, "phonenumber", { namespaced: ["phonenumber/filters"], clusterScoped: [record, `birdworkspace/${fixture.workspace}`] });
+    const quiet = await writesDuringReconciles(
+      { cluster, operator, sim, namespace: fixture.namespace },
+      "phonenumber",
+      { namespaced: ["phonenumber/filters"], clusterScoped: [record, `birdworkspace/${fixture.workspace}`] },
+    );
     expect(quiet.reconciles).toBeGreaterThanOrEqual(2);
     expect(quiet.after).toEqual(quiet.before);
   });
@@ -86,7 +119,11 @@ describe("PhoneNumber against the real API server and the simulator", () => {
 
   it("buys an exact number that is in stock, and reports one that is not", async () => {
     sim.sim.addStock([{ numberString: "+442071234567", countryCode: "GB", type: "local" }]);
-    await apply(cluster, pn("exact", { numberString: "+442071234567" }), pn("unavailable", { numberString: "+442079999999" }));
+    await apply(
+      cluster,
+      pn("exact", { numberString: "+442071234567" }),
+      pn("unavailable", { numberString: "+442079999999" }),
+    );
     await waitReady("exact");
     expect(purchasesOf("+442071234567")).toBe(1);
     const unavailable = await waitReason("unavailable", "NumberUnavailable");
@@ -96,12 +133,26 @@ describe("PhoneNumber against the real API server and the simulator", () => {
 
   it("refuses a price above the limit with a clear condition and buys nothing", async () => {
     const before = sim.sim.purchases().length;
-    await apply(cluster, pn("pricey", { countryCode: "DE", type: "local", maxMonthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 } }));
+    await apply(
+      cluster,
+      pn("pricey", {
+        countryCode: "DE",
+        type: "local",
+        maxMonthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 },
+      }),
+    );
     const ready = await waitReason("pricey", "PriceAboveLimit");
     expect(ready.message).toMatch(/above spec.maxMonthlyPrice/);
     expect(sim.sim.purchases().length).toBe(before);
     // Stock is not watched: a cheaper item that appears later is found by the next poll (one resync), not never.
-    sim.sim.addStock([{ numberString: "+4930555000123", countryCode: "DE", type: "local", monthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 } }]);
+    sim.sim.addStock([
+      {
+        numberString: "+4930555000123",
+        countryCode: "DE",
+        type: "local",
+        monthlyPrice: { currencyCode: "EUR", amount: 1, exponent: -6 },
+      },
+    ]);
     await waitReady("pricey", "30s");
     expect((await get("pricey")).status?.numberString).toBe("+4930555000123");
   });
@@ -110,7 +161,9 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     await apply(cluster, pn("noisy", { countryCode: "US", type: "local" }));
     await waitReady("noisy");
     const endpointId = (await get("noisy")).status?.endpointId ?? "";
-    sim.sim.reportOnEndpoint(endpointId, { issues: Array.from({ length: 30 }, (_, i) => `issue-${i}-${"x".repeat(400)}`) });
+    sim.sim.reportOnEndpoint(endpointId, {
+      issues: Array.from({ length: 30 }, (_, i) => `issue-${i}-${"x".repeat(400)}`),
+    });
     const ready = await waitReason("noisy", "BirdIssues");
     const status = (await get("noisy")).status;
     expect(status?.issues).toHaveLength(20);
@@ -130,7 +183,11 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     const ready = await waitReason("strange", "UnknownProvisioningStatus");
     expect(ready.message).toContain("quarantined-by-carrier");
     expect((await get("strange")).status?.provisioningStatus).toBe("quarantined-by-carrier");
-    const reads = (): number => sim.sim.calls().counts.filter((c) => c.method === "GET" && c.route.includes("numbers-long-code")).reduce((n, c) => n + c.count, 0);
+    const reads = (): number =>
+      sim.sim
+        .calls()
+        .counts.filter((c) => c.method === "GET" && c.route.includes("numbers-long-code"))
+        .reduce((n, c) => n + c.count, 0);
     const before = reads();
     await new Promise((r) => setTimeout(r, 6000));
     // At most a resync's list refresh (4 s here) and one read, never one a second.
@@ -140,21 +197,49 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   });
 
   it("adds and removes destinations, and restores one deactivated out of band within a resync", async () => {
-    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }));
+    await apply(
+      cluster,
+      pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }),
+    );
     await waitReady("dest");
-    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "GB", "NL"] }] }));
-    await eventually("three destinations", async () => ((await get("dest")).status?.destinations?.filter((d) => d.status === "active").length === 3 ? true : undefined));
-    await apply(cluster, pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }));
-    await eventually("one destination", async () => ((await get("dest")).status?.destinations?.length === 1 ? true : undefined));
-    const deactivations = sim.sim.calls().recent.filter((c) => c.method === "POST" && c.route.endsWith("/destinations/deactivate"));
+    await apply(
+      cluster,
+      pn("dest", {
+        countryCode: "US",
+        type: "local",
+        destinations: [{ capability: "sms", countryCodes: ["US", "GB", "NL"] }],
+      }),
+    );
+    await eventually("three destinations", async () =>
+      (await get("dest")).status?.destinations?.filter((d) => d.status === "active").length === 3 ? true : undefined,
+    );
+    await apply(
+      cluster,
+      pn("dest", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["NL"] }] }),
+    );
+    await eventually("one destination", async () =>
+      (await get("dest")).status?.destinations?.length === 1 ? true : undefined,
+    );
+    const deactivations = sim.sim
+      .calls()
+      .recent.filter((c) => c.method === "POST" && c.route.endsWith("/destinations/deactivate"));
     expect(JSON.stringify(deactivations.at(-1))).toMatch(/"GB"|"US"/);
 
     const endpointId = (await get("dest")).status?.endpointId ?? "";
     sim.sim.deactivateDestinations(endpointId, { capability: "sms", countryCodes: ["NL"] });
-    const activationsBefore = sim.sim.calls().counts.filter((c) => c.route.endsWith("/destinations/activate")).reduce((n, c) => n + c.count, 0);
+    const activationsBefore = sim.sim
+      .calls()
+      .counts.filter((c) => c.route.endsWith("/destinations/activate"))
+      .reduce((n, c) => n + c.count, 0);
     await eventually(
       "NL re-activated",
-      async () => (sim.sim.calls().counts.filter((c) => c.route.endsWith("/destinations/activate")).reduce((n, c) => n + c.count, 0) > activationsBefore ? true : undefined),
+      async () =>
+        sim.sim
+          .calls()
+          .counts.filter((c) => c.route.endsWith("/destinations/activate"))
+          .reduce((n, c) => n + c.count, 0) > activationsBefore
+          ? true
+          : undefined,
       20_000,
     );
   });
@@ -162,27 +247,56 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   it("never buys a number that cannot serve its destinations: sms destinations need sms-outbound", async () => {
     const before = sim.sim.purchases().length;
     // The simulator's GB local numbers are voice only: none may be bought for sms destinations.
-    await apply(cluster, pn("voice-only", { countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }));
+    await apply(
+      cluster,
+      pn("voice-only", {
+        countryCode: "GB",
+        type: "local",
+        destinations: [{ capability: "sms", countryCodes: ["GB"] }],
+      }),
+    );
     const ready = await waitReason("voice-only", "NumberUnavailable");
     expect(ready.message).toContain("sms-outbound");
     expect(sim.sim.purchases().length).toBe(before);
   });
 
   it("reports a destination Bird cannot serve as DestinationUnavailable, naming it, and recovers once the spec drops it", async () => {
-    await apply(cluster, pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }] }));
+    await apply(
+      cluster,
+      pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }] }),
+    );
     const ready = await waitReason("zz", "DestinationUnavailable");
     expect(ready.message).toMatch(/cannot activate sms destinations .*ZZ.*remove them from spec.destinations/);
     expect((await condition("zz", "Synced"))?.reason).toBe("DestinationUnavailable");
-    const events = await cluster.kubectl(["get", "events", "-n", fixture.namespace, "--field-selector", "involvedObject.name=zz,reason=DestinationUnavailable", "-o", "name"]);
+    const events = await cluster.kubectl([
+      "get",
+      "events",
+      "-n",
+      fixture.namespace,
+      "--field-selector",
+      "involvedObject.name=zz,reason=DestinationUnavailable",
+      "-o",
+      "name",
+    ]);
     expect(events.stdout.trim()).not.toBe("");
-    await apply(cluster, pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }));
+    await apply(
+      cluster,
+      pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }),
+    );
     await waitReady("zz");
   });
 
   it("ObserveOnly reports status and never writes to Bird", async () => {
     sim.sim.addNumbers({ countryCode: "CA", type: "local", numberString: "+16135550123" });
     const writesBefore = birdWrites();
-    await apply(cluster, pn("observe", { numberString: "+16135550123", managementPolicy: "ObserveOnly", destinations: [{ capability: "sms", countryCodes: ["CA"] }] }));
+    await apply(
+      cluster,
+      pn("observe", {
+        numberString: "+16135550123",
+        managementPolicy: "ObserveOnly",
+        destinations: [{ capability: "sms", countryCodes: ["CA"] }],
+      }),
+    );
     await waitReady("observe");
     await new Promise((r) => setTimeout(r, 5000));
     expect(birdWrites()).toBe(writesBefore);
@@ -190,24 +304,39 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   });
 
   it("Delete cancels the main subscription; Retain does not; a Bird outage holds the finalizer", async () => {
-    await apply(cluster, pn("delete-me", { countryCode: "US", type: "toll-free", deletionPolicy: "Delete" }), pn("retain-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }));
+    await apply(
+      cluster,
+      pn("delete-me", { countryCode: "US", type: "toll-free", deletionPolicy: "Delete" }),
+      pn("retain-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }),
+    );
     await waitReady("delete-me");
     await waitReady("retain-me");
     const deleted = (await get("delete-me")).status?.endpointId ?? "";
     const retained = (await get("retain-me")).status?.endpointId ?? "";
-    const cancels = (endpointId: string): number => sim.sim.calls().recent.filter((c) => c.method === "POST" && c.route.endsWith("/cancel") && c.path?.includes(endpointId)).length;
+    const cancels = (endpointId: string): number =>
+      sim.sim
+        .calls()
+        .recent.filter((c) => c.method === "POST" && c.route.endsWith("/cancel") && c.path?.includes(endpointId))
+        .length;
 
     sim.sim.setFaults({ errorRate: 1, routes: ["cancelSubscription"] });
     await cluster.kubectl(["delete", "pn", "delete-me", "-n", fixture.namespace, "--wait=false"]);
     // The client retries 503s with backoff before the reconcile gives up and reports it.
-    const held = await eventually("Synced=False while Bird fails", async () => {
-      const got = await get("delete-me");
-      return got.status?.conditions?.find((c) => c.type === "Synced")?.status === "False" ? got : undefined;
-    }, 60_000);
+    const held = await eventually(
+      "Synced=False while Bird fails",
+      async () => {
+        const got = await get("delete-me");
+        return got.status?.conditions?.find((c) => c.type === "Synced")?.status === "False" ? got : undefined;
+      },
+      60_000,
+    );
     expect(held.metadata?.finalizers).toContain("numbers.birdoperator.dev/finalizer");
     expect(held.metadata?.deletionTimestamp).toBeTruthy();
     // Never Ready=True Available while the deletion is failing.
-    expect(held.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "Deleting" });
+    expect(held.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "Deleting",
+    });
     sim.sim.setFaults({});
     await cluster.kubectl(["wait", "--for=delete", "pn/delete-me", "-n", fixture.namespace, "--timeout=60s"]);
     expect(cancels(deleted)).toBeGreaterThanOrEqual(1);
@@ -218,9 +347,17 @@ describe("PhoneNumber against the real API server and the simulator", () => {
   it("refuses a namespace the workspace does not allow", async () => {
     const other = uniqueName("other");
     await cluster.kubectl(["create", "namespace", other]);
-    const op = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { namespaces: [other] } });
+    const op = await startTestOperator({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: fixture.namespace,
+      workspaceSelector: fixture.selector,
+      overrides: { namespaces: [other] },
+    });
     try {
-      await apply(cluster, { ...pn("forbidden", { countryCode: "US", type: "local" }), metadata: { name: "forbidden", namespace: other } });
+      await apply(cluster, {
+        ...pn("forbidden", { countryCode: "US", type: "local" }),
+        metadata: { name: "forbidden", namespace: other },
+      });
       const ready = await eventually("Forbidden", async () => {
         const got = await getJson<PhoneNumber>(cluster, ["phonenumber", "forbidden", "-n", other]);
         const c = got.status?.conditions?.find((x) => x.type === "Ready");

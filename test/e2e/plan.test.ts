@@ -18,7 +18,9 @@ import { startTestOperator, type TestOperator } from "../helpers/operator.js";
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const CRD_DIR = fileURLToPath(new URL("../../crds", import.meta.url));
 const PLANNER_RBAC = fileURLToPath(new URL("../../deploy/rbac/planner.yaml", import.meta.url));
-const CONFIRM_DELETE = fileURLToPath(new URL("../../deploy/components/deletion-guard/confirm-delete.yaml", import.meta.url));
+const CONFIRM_DELETE = fileURLToPath(
+  new URL("../../deploy/components/deletion-guard/confirm-delete.yaml", import.meta.url),
+);
 const SCHEMA = JSON.parse(readFileSync(new URL("../../docs/plan.schema.json", import.meta.url), "utf8")) as object;
 const PLANNER = "system:serviceaccount:bird-operator:bird-operator-planner";
 const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
@@ -33,7 +35,10 @@ interface AuditEvent {
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBECONFIG: "" } });
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, KUBECONFIG: "" },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -83,15 +88,32 @@ describe("bird-operator plan against the operator", () => {
     spec: { workspaceRef: { name: fixture.workspace }, alphaString: "ACME", countries, deletionPolicy: "Delete" },
   });
   const existing = (): Record<string, unknown>[] => [
-    pn("dests", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }], deletionPolicy: "Retain" }),
-    { ...pn("to-delete", { countryCode: "DE", type: "local", deletionPolicy: "Delete" }), metadata: { name: "to-delete", namespace: fixture.namespace, annotations: { "numbers.birdoperator.dev/confirm-delete": "true" } } },
+    pn("dests", {
+      countryCode: "US",
+      type: "local",
+      destinations: [{ capability: "sms", countryCodes: ["US", "CA"] }],
+      deletionPolicy: "Retain",
+    }),
+    {
+      ...pn("to-delete", { countryCode: "DE", type: "local", deletionPolicy: "Delete" }),
+      metadata: {
+        name: "to-delete",
+        namespace: fixture.namespace,
+        annotations: { "numbers.birdoperator.dev/confirm-delete": "true" },
+      },
+    },
     pn("guarded", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
     pn("to-retain", { countryCode: "NL", type: "mobile" }),
     pn("immutable", { countryCode: "US", type: "local" }),
     acme(["NL", "GB"]),
   ];
   const changeSet = (): Record<string, unknown>[] => [
-    pn("dests", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "GB"] }], deletionPolicy: "Retain" }),
+    pn("dests", {
+      countryCode: "US",
+      type: "local",
+      destinations: [{ capability: "sms", countryCodes: ["US", "GB"] }],
+      deletionPolicy: "Retain",
+    }),
     pn("immutable", { countryCode: "CA", type: "local" }),
     acme(["NL", "DE", "US"]),
     pn("copy", { numberString: destsNumber }),
@@ -116,10 +138,14 @@ describe("bird-operator plan against the operator", () => {
       .map((line) => JSON.parse(line) as AuditEvent)
       .filter((e) => e.stage === "ResponseComplete");
   const waitReason = (kind: string, name: string, reason: string, namespace = fixture.namespace): Promise<unknown> =>
-    eventually(`${kind} ${name} Ready reason ${reason}`, async () => {
-      const object = await getJson<PhoneNumber>(admin, [kind, name, "-n", namespace]);
-      return object.status?.conditions?.find((c) => c.type === "Ready" && c.reason === reason);
-    }, 60_000);
+    eventually(
+      `${kind} ${name} Ready reason ${reason}`,
+      async () => {
+        const object = await getJson<PhoneNumber>(admin, [kind, name, "-n", namespace]);
+        return object.status?.conditions?.find((c) => c.type === "Ready" && c.reason === reason);
+      },
+      60_000,
+    );
 
   beforeAll(async () => {
     plane = await ControlPlane.start({ crdDir: CRD_DIR, audit: true });
@@ -127,8 +153,17 @@ describe("bird-operator plan against the operator", () => {
     await apply(admin, { apiVersion: "v1", kind: "Namespace", metadata: { name: "bird-operator" } });
     await admin.kubectl(["apply", "-f", PLANNER_RBAC, "-f", CONFIRM_DELETE]);
     dir = mkdtempSync(join(tmpdir(), "plan-test-"));
-    const { stdout: token } = await admin.kubectl(["create", "token", "bird-operator-planner", "-n", "bird-operator", "--duration=1h"]);
-    const kubeconfig = JSON.parse(readFileSync(plane.kubeconfigPath, "utf8")) as { users: { user: Record<string, unknown> }[] };
+    const { stdout: token } = await admin.kubectl([
+      "create",
+      "token",
+      "bird-operator-planner",
+      "-n",
+      "bird-operator",
+      "--duration=1h",
+    ]);
+    const kubeconfig = JSON.parse(readFileSync(plane.kubeconfigPath, "utf8")) as {
+      users: { user: Record<string, unknown> }[];
+    };
     kubeconfig.users = [{ ...kubeconfig.users[0], user: { token: token.trim() } }];
     plannerKubeconfig = join(dir, "planner-kubeconfig");
     writeFileSync(plannerKubeconfig, JSON.stringify(kubeconfig), { mode: 0o600 });
@@ -137,17 +172,43 @@ describe("bird-operator plan against the operator", () => {
 
     sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 0, callLogSize: 20_000 });
     fixture = await createFixture(admin, sim.url, {
-      policy: { allowedCountries: ["US", "CA", "GB", "NL", "DE"], maxMonthlySpend: { currencyCode: "EUR", amount: 100_000_000, exponent: -6 } },
+      policy: {
+        allowedCountries: ["US", "CA", "GB", "NL", "DE"],
+        maxMonthlySpend: { currencyCode: "EUR", amount: 100_000_000, exponent: -6 },
+      },
     });
     outside = `${fixture.namespace}-outside`;
     await apply(admin, { apiVersion: "v1", kind: "Namespace", metadata: { name: outside } });
-    operator = await startTestOperator({ kubeconfigPath: plane.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 } });
+    operator = await startTestOperator({
+      kubeconfigPath: plane.kubeconfigPath,
+      namespace: fixture.namespace,
+      workspaceSelector: fixture.selector,
+      overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 },
+    });
     await admin.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
     await apply(admin, ...existing());
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/dests", "phonenumber/to-delete", "phonenumber/to-retain", "phonenumber/immutable", "phonenumber/guarded", "alphasender/acme", "-n", fixture.namespace, "--timeout=90s"]);
+    await admin.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      "phonenumber/dests",
+      "phonenumber/to-delete",
+      "phonenumber/to-retain",
+      "phonenumber/immutable",
+      "phonenumber/guarded",
+      "alphasender/acme",
+      "-n",
+      fixture.namespace,
+      "--timeout=90s",
+    ]);
     await operator.stop();
     operator = undefined;
-    for (const object of (await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, ["phonenumbers,alphasenders", "-n", fixture.namespace])).items) {
+    for (const object of (
+      await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, [
+        "phonenumbers,alphasenders",
+        "-n",
+        fixture.namespace,
+      ])
+    ).items) {
       before.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
       if (object.metadata?.name === "dests") destsNumber = (object as PhoneNumber).status?.numberString ?? "";
     }
@@ -160,15 +221,42 @@ describe("bird-operator plan against the operator", () => {
       apiVersion: "numbers.birdoperator.dev/v1alpha1",
       kind: "BirdNumber",
       metadata: { name: `${fixture.workspace}.31687654323` },
-      spec: { workspaceRef: { name: fixture.workspace }, numberString: "+31687654323", claimRef: { namespace: fixture.namespace } },
+      spec: {
+        workspaceRef: { name: fixture.workspace },
+        numberString: "+31687654323",
+        claimRef: { namespace: fixture.namespace },
+      },
     });
-    sim.sim.addStock([{ numberString: "+4930999000001", countryCode: "DE", type: "local", monthlyPrice: { currencyCode: "EUR", amount: 500_000_000, exponent: -6 } }]);
-    writeFileSync(join(dir, "changes.yaml"), changeSet().map((d) => stringify(d)).join("---\n"));
+    sim.sim.addStock([
+      {
+        numberString: "+4930999000001",
+        countryCode: "DE",
+        type: "local",
+        monthlyPrice: { currencyCode: "EUR", amount: 500_000_000, exponent: -6 },
+      },
+    ]);
+    writeFileSync(
+      join(dir, "changes.yaml"),
+      changeSet()
+        .map((d) => stringify(d))
+        .join("---\n"),
+    );
 
     sim.sim.resetCalls();
     purchasesBeforePlan = sim.sim.purchases().length;
     auditFrom = readFileSync(plane.auditLogPath, "utf8").split("\n").length - 1;
-    const common = ["plan", "-f", join(dir, "changes.yaml"), "--prune", "--kubeconfig", plannerKubeconfig, "--operator-namespace", fixture.namespace, "--bird-access-key-file", keyFile];
+    const common = [
+      "plan",
+      "-f",
+      join(dir, "changes.yaml"),
+      "--prune",
+      "--kubeconfig",
+      plannerKubeconfig,
+      "--operator-namespace",
+      fixture.namespace,
+      "--bird-access-key-file",
+      keyFile,
+    ];
     for (const output of ["json", "markdown", "text"]) runs.push(await cli([...common, "-o", output]));
     birdCallsDuringPlan = sim.sim.calls().recent.map((c) => ({ method: c.method, path: c.path }));
     plan = JSON.parse(runs[0]?.stdout ?? "{}") as Plan;
@@ -201,7 +289,12 @@ describe("bird-operator plan against the operator", () => {
     const gb = resource("gb-line");
     expect(gb.operation).toBe("create");
     expect(gb.actions.map((a) => a.type)).toEqual(["buy", "activate"]);
-    expect(gb.actions[0]).toMatchObject({ type: "buy", countryCode: "GB", numberType: "mobile", monthlyPrice: { currencyCode: "EUR" } });
+    expect(gb.actions[0]).toMatchObject({
+      type: "buy",
+      countryCode: "GB",
+      numberType: "mobile",
+      monthlyPrice: { currencyCode: "EUR" },
+    });
     expect(gb.actions[1]).toMatchObject({ capability: "sms", countries: ["GB"], validation: "after-purchase" });
     expect(resource("ca-line").actions).toMatchObject([{ type: "buy", countryCode: "CA", numberType: "local" }]);
 
@@ -228,7 +321,11 @@ describe("bird-operator plan against the operator", () => {
       { type: "cancel-subscription", subscription: "GB", target: "ACME" },
     ]);
 
-    expect(resource("to-delete")).toMatchObject({ operation: "delete", deletionPolicy: "Delete", apiServer: { dryRun: "accepted" } });
+    expect(resource("to-delete")).toMatchObject({
+      operation: "delete",
+      deletionPolicy: "Delete",
+      apiServer: { dryRun: "accepted" },
+    });
     expect(resource("to-delete").actions).toMatchObject([{ type: "cancel-subscription", subscription: "main" }]);
     expect(resource("to-retain")).toMatchObject({ operation: "delete", deletionPolicy: "Retain" });
     expect(resource("to-retain").actions).toMatchObject([{ type: "release", why: "deletionPolicy Retain" }]);
@@ -255,9 +352,24 @@ describe("bird-operator plan against the operator", () => {
     expect(immutable.actions).toEqual([]);
 
     expect(plan.violations.map((v) => `${v.object.split("/")[1]} ${v.reason}`).sort()).toEqual(
-      ["acme CountryUnavailable", "adopted-jp DestinationUnavailable", "copy NumberConflict", "guarded DeletionRefused", "immutable Invalid", "outsider Forbidden", "pricey QuotaExceeded"].sort(),
+      [
+        "acme CountryUnavailable",
+        "adopted-jp DestinationUnavailable",
+        "copy NumberConflict",
+        "guarded DeletionRefused",
+        "immutable Invalid",
+        "outsider Forbidden",
+        "pricey QuotaExceeded",
+      ].sort(),
     );
-    expect(plan.summary).toMatchObject({ purchases: 2, adoptions: 2, claims: 1, cancellations: 2, releases: 1, violations: 7 });
+    expect(plan.summary).toMatchObject({
+      purchases: 2,
+      adoptions: 2,
+      claims: 1,
+      cancellations: 2,
+      releases: 1,
+      violations: 7,
+    });
   });
 
   it("counts each workspace's numbers and spend before and after against its limits", () => {
@@ -275,18 +387,24 @@ describe("bird-operator plan against the operator", () => {
   it("wrote nothing: Bird saw only GETs and validate=true, the API server only the planner's reads and dry runs", () => {
     const planner = audit().filter((e) => e.user.username === PLANNER);
     const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
-    expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+    expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual(
+      [],
+    );
     // Every one of the 14 resources (11 in the input, 3 pruned) was dry-run once per run.
     expect(writes.length).toBe(3 * 14);
     const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
     for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
     expect(posts.length).toBeGreaterThan(0);
     expect(sim.sim.purchases().length).toBe(purchasesBeforePlan);
-    console.log(`[plan] 3 runs: ${posts.length} Bird POSTs, all validate=true; ${writes.length} API server dry runs, 0 writes; ${planner.length} requests by the planner`);
+    console.log(
+      `[plan] 3 runs: ${posts.length} Bird POSTs, all validate=true; ${writes.length} API server dry runs, 0 writes; ${planner.length} requests by the planner`,
+    );
   });
 
   it("the planner ServiceAccount cannot write for real: the shipped admission policy refuses what is not a dry run", async () => {
-    const attempt = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml"), `--as=${PLANNER}`], { allowFailure: true });
+    const attempt = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml"), `--as=${PLANNER}`], {
+      allowFailure: true,
+    });
     expect(attempt.code).not.toBe(0);
     expect(attempt.stderr).toContain("bird-operator-planner-dry-run-only");
     expect(attempt.stderr).toContain("may only make server-side dry runs");
@@ -295,13 +413,31 @@ describe("bird-operator plan against the operator", () => {
   it("with only the read-only role it still plans, says what it could not check, and reads no Secret", async () => {
     const reader = "plan-reader";
     await admin.kubectl(["create", "serviceaccount", reader, "-n", "bird-operator"]);
-    await admin.kubectl(["create", "clusterrolebinding", reader, "--clusterrole=bird-operator-planner", `--serviceaccount=bird-operator:${reader}`]);
+    await admin.kubectl([
+      "create",
+      "clusterrolebinding",
+      reader,
+      "--clusterrole=bird-operator-planner",
+      `--serviceaccount=bird-operator:${reader}`,
+    ]);
     const { stdout: token } = await admin.kubectl(["create", "token", reader, "-n", "bird-operator", "--duration=1h"]);
-    const kubeconfig = JSON.parse(readFileSync(plannerKubeconfig, "utf8")) as { users: { user: Record<string, unknown> }[] };
+    const kubeconfig = JSON.parse(readFileSync(plannerKubeconfig, "utf8")) as {
+      users: { user: Record<string, unknown> }[];
+    };
     kubeconfig.users = [{ ...kubeconfig.users[0], user: { token: token.trim() } }];
     const readerKubeconfig = join(dir, "reader-kubeconfig");
     writeFileSync(readerKubeconfig, JSON.stringify(kubeconfig), { mode: 0o600 });
-    const args = ["plan", "-f", join(dir, "changes.yaml"), "-o", "json", "--kubeconfig", readerKubeconfig, "--operator-namespace", fixture.namespace];
+    const args = [
+      "plan",
+      "-f",
+      join(dir, "changes.yaml"),
+      "-o",
+      "json",
+      "--kubeconfig",
+      readerKubeconfig,
+      "--operator-namespace",
+      fixture.namespace,
+    ];
 
     const withKey = await cli([...args, "--bird-access-key-file", `${fixture.workspace}=${keyFile}`]);
     expect(withKey.code, withKey.stderr).toBe(2);
@@ -309,50 +445,106 @@ describe("bird-operator plan against the operator", () => {
     expect(partial.warnings.join("\n")).toContain("dry run needs create, patch and delete");
     expect(partial.resources.every((r) => r.apiServer.dryRun === "skipped")).toBe(true);
     // Bird's part does not depend on the dry run.
-    expect(partial.resources.find((r) => r.name === "gb-line")?.actions.map((a) => a.type)).toEqual(["buy", "activate"]);
+    expect(partial.resources.find((r) => r.name === "gb-line")?.actions.map((a) => a.type)).toEqual([
+      "buy",
+      "activate",
+    ]);
 
     const withoutKey = await cli(args);
     expect(withoutKey.code).toBe(1);
     const failed = JSON.parse(withoutKey.stdout) as Plan;
-    expect(failed.errors.join("\n")).toContain(`may not read Secret ${fixture.namespace}/bird-access-key; give --bird-access-key-file`);
+    expect(failed.errors.join("\n")).toContain(
+      `may not read Secret ${fixture.namespace}/bird-access-key; give --bird-access-key-file`,
+    );
   });
 
   it("the operator then does exactly what the plan said: every planned Bird write happens, nothing unplanned does", async () => {
     sim.sim.resetCalls();
     const purchasesBefore = sim.sim.purchases().length;
-    operator = await startTestOperator({ kubeconfigPath: plane.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 } });
+    operator = await startTestOperator({
+      kubeconfigPath: plane.kubeconfigPath,
+      namespace: fixture.namespace,
+      workspaceSelector: fixture.selector,
+      overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 },
+    });
     const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
     expect(applied.stderr).toContain("countryCode is immutable");
     await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
-    const guarded = await admin.kubectl(["delete", "phonenumber", "guarded", "-n", fixture.namespace, "--wait=false"], { allowFailure: true });
+    const guarded = await admin.kubectl(["delete", "phonenumber", "guarded", "-n", fixture.namespace, "--wait=false"], {
+      allowFailure: true,
+    });
     expect(guarded.stderr).toContain("bird-operator-confirm-delete");
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumber/gb-line", "phonenumber/ca-line", "phonenumber/adopted", "phonenumber/dests", "phonenumber/reserved", "-n", fixture.namespace, "--timeout=90s"]);
+    await admin.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      "phonenumber/gb-line",
+      "phonenumber/ca-line",
+      "phonenumber/adopted",
+      "phonenumber/dests",
+      "phonenumber/reserved",
+      "-n",
+      fixture.namespace,
+      "--timeout=90s",
+    ]);
     await waitReason("alphasender", "acme", "CountryUnavailable");
     await waitReason("phonenumber", "copy", "NumberConflict");
-    await admin.kubectl(["wait", "--for=delete", "phonenumber/to-delete", "phonenumber/to-retain", "-n", fixture.namespace, "--timeout=60s"]);
+    await admin.kubectl([
+      "wait",
+      "--for=delete",
+      "phonenumber/to-delete",
+      "phonenumber/to-retain",
+      "-n",
+      fixture.namespace,
+      "--timeout=60s",
+    ]);
     await waitReason("phonenumber", "adopted-jp", "DestinationUnavailable");
     await waitReason("phonenumber", "pricey", "QuotaExceeded");
     await waitReason("phonenumber", "outsider", "Forbidden", outside);
     // A deactivation follows an activation within the same reconcile: wait until Bird's writes have stopped.
-    const writes = (): number => sim.sim.calls().recent.filter((c) => c.method === "POST" && !c.path.includes("validate=true")).length;
+    const writes = (): number =>
+      sim.sim.calls().recent.filter((c) => c.method === "POST" && !c.path.includes("validate=true")).length;
     let last = -1;
-    await eventually("Bird writes to settle", async () => {
-      const now = writes();
-      const settled = now === last;
-      last = now;
-      await new Promise((r) => setTimeout(r, 1500));
-      return settled ? true : undefined;
-    }, 60_000);
+    await eventually(
+      "Bird writes to settle",
+      async () => {
+        const now = writes();
+        const settled = now === last;
+        last = now;
+        await new Promise((r) => setTimeout(r, 1500));
+        return settled ? true : undefined;
+      },
+      60_000,
+    );
 
     const owners = new Map(before);
-    for (const object of (await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, ["phonenumbers,alphasenders", "-n", fixture.namespace])).items) {
+    for (const object of (
+      await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, [
+        "phonenumbers,alphasenders",
+        "-n",
+        fixture.namespace,
+      ])
+    ).items) {
       owners.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
     }
-    const numberOwners = new Map((await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", fixture.namespace])).items.map((o) => [o.status?.numberString, `PhoneNumber/${o.metadata?.name}`]));
-    const bought = new Map(sim.sim.purchases().slice(purchasesBefore).map((p) => [p.stockItemId, p.numberString]));
+    const numberOwners = new Map(
+      (await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", fixture.namespace])).items.map((o) => [
+        o.status?.numberString,
+        `PhoneNumber/${o.metadata?.name}`,
+      ]),
+    );
+    const bought = new Map(
+      sim.sim
+        .purchases()
+        .slice(purchasesBefore)
+        .map((p) => [p.stockItemId, p.numberString]),
+    );
     // Bird answers a refused activation in a 200 body and changes nothing; the plan said which would be refused.
     const refusedInPlan = (owner: string, country: string): boolean =>
-      plan.resources.some((r) => `${r.kind}/${r.name}` === owner && r.problems.some((p) => p.reason === "DestinationUnavailable" && p.message.includes(country)));
+      plan.resources.some(
+        (r) =>
+          `${r.kind}/${r.name}` === owner &&
+          r.problems.some((p) => p.reason === "DestinationUnavailable" && p.message.includes(country)),
+      );
     const done: string[] = [];
     const refused: string[] = [];
     for (const call of sim.sim.calls().recent) {
@@ -361,10 +553,12 @@ describe("bird-operator plan against the operator", () => {
       const endpoint = /\/endpoints\/([^/]+)\//.exec(call.path)?.[1] ?? "";
       const owner = owners.get(endpoint) ?? `unknown endpoint ${endpoint}`;
       if (call.route === "/workspaces/{workspaceId}/numbers-long-code") {
-        for (const id of body.numberStockItemIds ?? []) done.push(`${numberOwners.get(bought.get(id)) ?? "unknown"} buy ${bought.get(id)}`);
+        for (const id of body.numberStockItemIds ?? [])
+          done.push(`${numberOwners.get(bought.get(id)) ?? "unknown"} buy ${bought.get(id)}`);
       } else if (call.route.endsWith("/destinations/activate") || call.route.endsWith("/destinations/deactivate")) {
         const verb = call.route.endsWith("/activate") ? "activate" : "deactivate";
-        for (const country of body.countryCodes ?? []) (refusedInPlan(owner, country) ? refused : done).push(`${owner} ${verb} ${body.capability} ${country}`);
+        for (const country of body.countryCodes ?? [])
+          (refusedInPlan(owner, country) ? refused : done).push(`${owner} ${verb} ${body.capability} ${country}`);
       } else if (call.route.endsWith("/cancel")) {
         done.push(`${owner} cancel ${/\/subscriptions\/([^/]+)\/cancel/.exec(call.path)?.[1]}`);
       } else {
@@ -375,7 +569,8 @@ describe("bird-operator plan against the operator", () => {
       r.actions.flatMap((a) => {
         const who = `${r.kind}/${r.name}`;
         if (a.type === "buy") return [`${who} buy ${a.numberString}`];
-        if (a.type === "activate" || a.type === "deactivate") return a.countries.map((c) => `${who} ${a.type} ${a.capability} ${c}`);
+        if (a.type === "activate" || a.type === "deactivate")
+          return a.countries.map((c) => `${who} ${a.type} ${a.capability} ${c}`);
         if (a.type === "cancel-subscription") return [`${who} cancel ${a.subscription}`];
         return [];
       }),
@@ -383,8 +578,13 @@ describe("bird-operator plan against the operator", () => {
     expect(done.sort()).toEqual(planned.sort());
     // The refused ones were tried and changed nothing: the number has no active destination.
     expect(new Set(refused)).toEqual(new Set(["PhoneNumber/adopted-jp activate sms JP"]));
-    const jp = sim.sim.snapshot().workspaces.flatMap((w) => w.numbers ?? []).find((n) => n.numberString === "+31687654322");
+    const jp = sim.sim
+      .snapshot()
+      .workspaces.flatMap((w) => w.numbers ?? [])
+      .find((n) => n.numberString === "+31687654322");
     expect(jp?.endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses?.active).toBe(0);
-    console.log(`[plan] the operator made ${done.length} Bird writes, each one planned:\n  ${done.sort().join("\n  ")}`);
+    console.log(
+      `[plan] the operator made ${done.length} Bird writes, each one planned:\n  ${done.sort().join("\n  ")}`,
+    );
   }, 240_000);
 });

@@ -27,8 +27,10 @@ describe("purchase guardrails and crash safety", () => {
     metadata: { name, namespace: fixture.namespace },
     spec: { workspaceRef: { name: fixture.workspace }, ...spec },
   });
-  const list = async (fixture: Fixture): Promise<PhoneNumber[]> => (await getJson<{ items: PhoneNumber[] }>(cluster, ["phonenumbers", "-n", fixture.namespace])).items;
-  const purchasesOf = (numberString: string | undefined): number => sim.sim.purchases().filter((p) => p.numberString === numberString).length;
+  const list = async (fixture: Fixture): Promise<PhoneNumber[]> =>
+    (await getJson<{ items: PhoneNumber[] }>(cluster, ["phonenumbers", "-n", fixture.namespace])).items;
+  const purchasesOf = (numberString: string | undefined): number =>
+    sim.sim.purchases().filter((p) => p.numberString === numberString).length;
 
   describe("policy", () => {
     let fixture: Fixture;
@@ -36,7 +38,12 @@ describe("purchase guardrails and crash safety", () => {
 
     beforeAll(async () => {
       fixture = await createFixture(cluster, sim.url, { policy: { allowedCountries: ["US", "CA"], maxNumbers: 10 } });
-      operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { workers: 8 } });
+      operator = await startTestOperator({
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: fixture.namespace,
+        workspaceSelector: fixture.selector,
+        overrides: { workers: 8 },
+      });
       await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
     });
 
@@ -48,7 +55,9 @@ describe("purchase guardrails and crash safety", () => {
       const before = sim.sim.purchases().length;
       await apply(cluster, pn(fixture, "germany", { countryCode: "DE", type: "local" }));
       const ready = await eventually("PolicyViolation", async () => {
-        const c = (await getJson<PhoneNumber>(cluster, ["pn", "germany", "-n", fixture.namespace])).status?.conditions?.find((x) => x.type === "Ready");
+        const c = (
+          await getJson<PhoneNumber>(cluster, ["pn", "germany", "-n", fixture.namespace])
+        ).status?.conditions?.find((x) => x.type === "Ready");
         return c?.reason === "PolicyViolation" ? c : undefined;
       });
       expect(ready.message).toContain("allowedCountries");
@@ -58,7 +67,10 @@ describe("purchase guardrails and crash safety", () => {
 
     it("buys exactly 10 of 20 numbers racing for a quota of 10", async () => {
       const before = sim.sim.purchases().length;
-      await apply(cluster, ...Array.from({ length: 20 }, (_, i) => pn(fixture, `race-${i}`, { countryCode: "US", type: "local" })));
+      await apply(
+        cluster,
+        ...Array.from({ length: 20 }, (_, i) => pn(fixture, `race-${i}`, { countryCode: "US", type: "local" })),
+      );
       const settled = await eventually(
         "20 settled",
         async () => {
@@ -82,8 +94,15 @@ describe("purchase guardrails and crash safety", () => {
     beforeAll(async () => {
       // About four US numbers' worth (the simulator prices them in EUR): the first status write of a new number waits
       // for Bird to provision it, so the policy must count purchases that no status shows yet.
-      fixture = await createFixture(cluster, sim.url, { policy: { allowedCountries: ["US"], maxMonthlySpend: { currencyCode: "EUR", amount: 45, exponent: -1 } } });
-      operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides: { workers: 8 } });
+      fixture = await createFixture(cluster, sim.url, {
+        policy: { allowedCountries: ["US"], maxMonthlySpend: { currencyCode: "EUR", amount: 45, exponent: -1 } },
+      });
+      operator = await startTestOperator({
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: fixture.namespace,
+        workspaceSelector: fixture.selector,
+        overrides: { workers: 8 },
+      });
       await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${fixture.workspace}`, "--timeout=30s"]);
     });
 
@@ -93,14 +112,21 @@ describe("purchase guardrails and crash safety", () => {
 
     it("never lets 12 numbers racing for a spend limit together exceed it", async () => {
       const before = sim.sim.purchases().length;
-      await apply(cluster, ...Array.from({ length: 12 }, (_, i) => pn(fixture, `spend-${i}`, { countryCode: "US", type: "local" })));
+      await apply(
+        cluster,
+        ...Array.from({ length: 12 }, (_, i) => pn(fixture, `spend-${i}`, { countryCode: "US", type: "local" })),
+      );
       const settled = await eventually(
         "12 settled",
         async () => {
-          const reasons = (await list(fixture)).map((i) => i.status?.conditions?.find((c) => c.type === "Ready")?.reason);
+          const reasons = (await list(fixture)).map(
+            (i) => i.status?.conditions?.find((c) => c.type === "Ready")?.reason,
+          );
           const ready = reasons.filter((r) => r === "Available").length;
           const refused = reasons.filter((r) => r === "QuotaExceeded").length;
-          return ready + refused === 12 && ready === sim.sim.purchases().length - before ? { ready, refused } : undefined;
+          return ready + refused === 12 && ready === sim.sim.purchases().length - before
+            ? { ready, refused }
+            : undefined;
         },
         90_000,
       );
@@ -114,10 +140,19 @@ describe("purchase guardrails and crash safety", () => {
     it("refuses to buy against a limit in another currency than Bird's prices, saying which to use", async () => {
       const before = sim.sim.purchases().length;
       const limit = { currencyCode: "USD", amount: 1000, exponent: 0 };
-      await cluster.kubectl(["patch", "birdworkspace", fixture.workspace, "--type=merge", "-p", JSON.stringify({ spec: { policy: { allowedCountries: ["US"], maxMonthlySpend: limit } } })]);
+      await cluster.kubectl([
+        "patch",
+        "birdworkspace",
+        fixture.workspace,
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { policy: { allowedCountries: ["US"], maxMonthlySpend: limit } } }),
+      ]);
       await apply(cluster, pn(fixture, "dollars", { countryCode: "US", type: "local" }));
       const ready = await eventually("QuotaExceeded", async () => {
-        const c = (await getJson<PhoneNumber>(cluster, ["pn", "dollars", "-n", fixture.namespace])).status?.conditions?.find((x) => x.type === "Ready");
+        const c = (
+          await getJson<PhoneNumber>(cluster, ["pn", "dollars", "-n", fixture.namespace])
+        ).status?.conditions?.find((x) => x.type === "Ready");
         return c?.reason === "QuotaExceeded" ? c : undefined;
       });
       expect(ready.message).toContain("set the limit in EUR");
@@ -143,22 +178,53 @@ describe("purchase guardrails and crash safety", () => {
           metadata: { name: policy },
           spec: {
             failurePolicy: "Fail",
-            matchConstraints: { resourceRules: [{ apiGroups: ["numbers.birdoperator.dev"], apiVersions: ["v1alpha1"], operations: ["UPDATE"], resources: ["birdnumbers"] }] },
-            validations: [{ expression: `object.spec.workspaceRef.name != "${fixture.workspace}" || !has(object.status.phase) || object.status.phase != "Bound"`, message: "test: binding the record is blocked" }],
+            matchConstraints: {
+              resourceRules: [
+                {
+                  apiGroups: ["numbers.birdoperator.dev"],
+                  apiVersions: ["v1alpha1"],
+                  operations: ["UPDATE"],
+                  resources: ["birdnumbers"],
+                },
+              ],
+            },
+            validations: [
+              {
+                expression: `object.spec.workspaceRef.name != "${fixture.workspace}" || !has(object.status.phase) || object.status.phase != "Bound"`,
+                message: "test: binding the record is blocked",
+              },
+            ],
           },
         },
-        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: policy }, spec: { policyName: policy, validationActions: ["Deny"] } },
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicyBinding",
+          metadata: { name: policy },
+          spec: { policyName: policy, validationActions: ["Deny"] },
+        },
       );
       await new Promise((r) => setTimeout(r, 2000));
       // The refusal is a 422, a permanent error: it is retried at the resync interval, shortened here to fit the test.
       const overrides = { purchaseGraceMs: 3000, resyncMs: 5000 };
-      const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides });
+      const operator = await startTestOperator({
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: fixture.namespace,
+        workspaceSelector: fixture.selector,
+        overrides,
+      });
       try {
         const before = sim.sim.purchases().length;
         await apply(cluster, pn(fixture, "blocked-record", { countryCode: "CA", type: "local" }));
         const record = await eventually("a purchase whose record cannot be bound", async () => {
-          const uid = (await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace])).metadata?.uid;
-          const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers", "-l", `numbers.birdoperator.dev/claim-uid=${uid}`])).items;
+          const uid = (await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace])).metadata
+            ?.uid;
+          const records = (
+            await getJson<{ items: BirdNumber[] }>(cluster, [
+              "birdnumbers",
+              "-l",
+              `numbers.birdoperator.dev/claim-uid=${uid}`,
+            ])
+          ).items;
           const purchasing = records.find((r) => r.status?.phase === "Purchasing");
           return purchasing && purchasesOf(purchasing.spec.numberString) === 1 ? purchasing : undefined;
         });
@@ -167,7 +233,14 @@ describe("purchase guardrails and crash safety", () => {
         expect(purchasesOf(record.spec.numberString)).toBe(1);
         expect(sim.sim.purchases().length - before).toBe(1);
         await cluster.kubectl(["delete", "validatingadmissionpolicybinding", policy]);
-        await cluster.kubectl(["wait", "--for=condition=Ready", "pn/blocked-record", "-n", fixture.namespace, "--timeout=60s"]);
+        await cluster.kubectl([
+          "wait",
+          "--for=condition=Ready",
+          "pn/blocked-record",
+          "-n",
+          fixture.namespace,
+          "--timeout=60s",
+        ]);
         const done = await getJson<PhoneNumber>(cluster, ["pn", "blocked-record", "-n", fixture.namespace]);
         expect(done.status?.numberString).toBe(record.spec.numberString);
         expect(done.status?.boundTo).toBe(record.metadata?.name);
@@ -182,21 +255,45 @@ describe("purchase guardrails and crash safety", () => {
       // Grace of 5 minutes (the default): were the 5xx treated as a buy that may have happened, the resource would wait
       // that long in PurchasePending before anything else is bought.
       const overrides = { purchaseGraceMs: 300_000 };
-      const operator = await startTestOperator({ kubeconfigPath: cluster.kubeconfigPath, namespace: fixture.namespace, workspaceSelector: fixture.selector, overrides });
-      const buys = (): { status: number }[] => sim.sim.calls().recent.filter((c) => c.method === "POST" && c.route === "/workspaces/{workspaceId}/numbers-long-code");
+      const operator = await startTestOperator({
+        kubeconfigPath: cluster.kubeconfigPath,
+        namespace: fixture.namespace,
+        workspaceSelector: fixture.selector,
+        overrides,
+      });
+      const buys = (): { status: number }[] =>
+        sim.sim
+          .calls()
+          .recent.filter((c) => c.method === "POST" && c.route === "/workspaces/{workspaceId}/numbers-long-code");
       try {
         const before = buys().length;
         sim.sim.setFaults({ errorRate: 1, routes: ["buyLongCodeNumbers"] });
         await apply(cluster, pn(fixture, "server-error", { countryCode: "CA", type: "local" }));
-        await eventually("two buys answered 5xx", async () => (buys().slice(before).filter((c) => c.status >= 500).length >= 2 ? true : undefined));
+        await eventually("two buys answered 5xx", async () =>
+          buys()
+            .slice(before)
+            .filter((c) => c.status >= 500).length >= 2
+            ? true
+            : undefined,
+        );
         sim.sim.setFaults({});
         const recovered = Date.now();
-        await cluster.kubectl(["wait", "--for=condition=Ready", "pn/server-error", "-n", fixture.namespace, "--timeout=60s"]);
+        await cluster.kubectl([
+          "wait",
+          "--for=condition=Ready",
+          "pn/server-error",
+          "-n",
+          fixture.namespace,
+          "--timeout=60s",
+        ]);
         expect(Date.now() - recovered).toBeLessThan(30_000);
-        const bought = (await getJson<PhoneNumber>(cluster, ["pn", "server-error", "-n", fixture.namespace])).status?.numberString;
+        const bought = (await getJson<PhoneNumber>(cluster, ["pn", "server-error", "-n", fixture.namespace])).status
+          ?.numberString;
         expect(purchasesOf(bought)).toBe(1);
         // Every answered buy before the one that succeeded was a 5xx: nothing was bought twice, nothing left Purchasing.
-        const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers"])).items.filter((r) => r.spec.claimRef?.name === "server-error");
+        const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers"])).items.filter(
+          (r) => r.spec.claimRef?.name === "server-error",
+        );
         expect(records.map((r) => r.status?.phase)).toEqual(["Bound"]);
       } finally {
         sim.sim.setFaults({});
@@ -205,7 +302,14 @@ describe("purchase guardrails and crash safety", () => {
     });
 
     it("an operator killed right after the buy adopts the number on restart instead of buying again", async () => {
-      const args = [`--kubeconfig=${cluster.kubeconfigPath}`, `--namespaces=${fixture.namespace}`, `--operator-namespace=${fixture.namespace}`, `--workspace-selector=${fixture.selector}`, "--no-leader-elect", "--purchase-grace=3s"];
+      const args = [
+        `--kubeconfig=${cluster.kubeconfigPath}`,
+        `--namespaces=${fixture.namespace}`,
+        `--operator-namespace=${fixture.namespace}`,
+        `--workspace-selector=${fixture.selector}`,
+        "--no-leader-elect",
+        "--purchase-grace=3s",
+      ];
       const first = new OperatorProcess({ args });
       await first.started;
       const before = sim.sim.purchases().length;

@@ -29,7 +29,11 @@ interface ClusterRole {
   rules?: Rule[] | null;
 }
 
-const WRITE = { apiGroups: [GROUP], resources: ["phonenumbers", "alphasenders"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] };
+const WRITE = {
+  apiGroups: [GROUP],
+  resources: ["phonenumbers", "alphasenders"],
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
+};
 const READ = { apiGroups: [GROUP], resources: ["phonenumbers", "alphasenders"], verbs: ["get", "list", "watch"] };
 
 /** Every ClusterRole deploy/ aggregates into the built-in roles, with the labels that do it and its rules. */
@@ -67,7 +71,11 @@ describe("tenant RBAC: deploy/'s aggregated roles", () => {
     const { stdout } = await cluster.kubectl(["kustomize", DEPLOY_DIR]);
     const aggregated = parseAllDocuments(stdout)
       .map((doc) => doc.toJS() as ClusterRole)
-      .filter((doc) => doc.kind === "ClusterRole" && Object.keys(doc.metadata.labels ?? {}).some((l) => l.startsWith("rbac.authorization.k8s.io/aggregate-to-")))
+      .filter(
+        (doc) =>
+          doc.kind === "ClusterRole" &&
+          Object.keys(doc.metadata.labels ?? {}).some((l) => l.startsWith("rbac.authorization.k8s.io/aggregate-to-")),
+      )
       .map((role) => ({
         name: role.metadata.name,
         aggregateTo: Object.entries(role.metadata.labels ?? {})
@@ -105,7 +113,16 @@ describe("tenant RBAC: a tenant bound to edit in its namespace", () => {
       await tenant.kubectl(["apply", "-f", "-"], { input: JSON.stringify(doc) });
     }
     await tenant.kubectl(["label", "phonenumber", "line", "-n", namespace, "team=a"]);
-    await tenant.kubectl(["patch", "alphasender", "acme", "-n", namespace, "--type=merge", "-p", '{"spec":{"countries":["NL","BE"]}}']);
+    await tenant.kubectl([
+      "patch",
+      "alphasender",
+      "acme",
+      "-n",
+      namespace,
+      "--type=merge",
+      "-p",
+      '{"spec":{"countries":["NL","BE"]}}',
+    ]);
     const { stdout } = await tenant.kubectl(["get", "phonenumbers,alphasenders", "-n", namespace, "-o", "name"]);
     expect(stdout.trim().split("\n").sort()).toEqual([`alphasender.${GROUP}/acme`, `phonenumber.${GROUP}/line`]);
     await tenant.kubectl(["delete", "phonenumber", "line", "-n", namespace]);
@@ -117,15 +134,28 @@ describe("tenant RBAC: a tenant bound to edit in its namespace", () => {
     const target = { group: GROUP, version: "v1alpha1", plural: "phonenumbers" };
     await api.createNamespacedCustomObject({ ...target, namespace, body: phoneNumber("via-client", namespace) });
     await api.deleteNamespacedCustomObject({ ...target, namespace, name: "via-client" });
-    await expect(api.createNamespacedCustomObject({ ...target, namespace: otherNamespace, body: phoneNumber("via-client", otherNamespace) })).rejects.toMatchObject({ code: 403 });
+    await expect(
+      api.createNamespacedCustomObject({
+        ...target,
+        namespace: otherNamespace,
+        body: phoneNumber("via-client", otherNamespace),
+      }),
+    ).rejects.toMatchObject({ code: 403 });
   });
 
   it("cannot touch another team's namespace", async () => {
-    const refused = await tenant.kubectl(["apply", "-f", "-"], { input: JSON.stringify(phoneNumber("squat", otherNamespace)), allowFailure: true });
+    const refused = await tenant.kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify(phoneNumber("squat", otherNamespace)),
+      allowFailure: true,
+    });
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/forbidden/i);
     expect(refused.stderr).toContain(`User "${tenant.user}" cannot`);
-    for (const verb of ["get", "create", "delete"]) expect(await tenantMay(tenant, { verb, group: GROUP, resource: "phonenumbers", namespace: otherNamespace }), verb).toBe(false);
+    for (const verb of ["get", "create", "delete"])
+      expect(
+        await tenantMay(tenant, { verb, group: GROUP, resource: "phonenumbers", namespace: otherNamespace }),
+        verb,
+      ).toBe(false);
   });
 
   it("cannot write status: what the operator reports stays the operator's", async () => {
@@ -141,19 +171,33 @@ describe("tenant RBAC: a tenant bound to edit in its namespace", () => {
     http.close();
     for (const resource of ["phonenumbers", "alphasenders"]) {
       for (const verb of ["get", "update", "patch"]) {
-        expect(await tenantMay(tenant, { verb, group: GROUP, resource, subresource: "status", namespace }), `${verb} ${resource}/status`).toBe(false);
+        expect(
+          await tenantMay(tenant, { verb, group: GROUP, resource, subresource: "status", namespace }),
+          `${verb} ${resource}/status`,
+        ).toBe(false);
       }
     }
   });
 
   it("cannot create BirdWorkspaces or write the ownership records", async () => {
-    const workspace = { apiVersion: `${GROUP}/v1alpha1`, kind: "BirdWorkspace", metadata: { name: uniqueName("tenant-ws") }, spec: {} };
-    const refused = await tenant.kubectl(["create", "-f", "-"], { input: JSON.stringify(workspace), allowFailure: true });
+    const workspace = {
+      apiVersion: `${GROUP}/v1alpha1`,
+      kind: "BirdWorkspace",
+      metadata: { name: uniqueName("tenant-ws") },
+      spec: {},
+    };
+    const refused = await tenant.kubectl(["create", "-f", "-"], {
+      input: JSON.stringify(workspace),
+      allowFailure: true,
+    });
     expect(refused.stderr).toContain(`cannot create resource "birdworkspaces"`);
     for (const plural of ["birdworkspaces", "birdnumbers", "birdsenders"]) {
       for (const verb of ["get", "create", "update", "patch", "delete"]) {
         expect(await tenantMay(tenant, { verb, group: GROUP, resource: plural }), `${verb} ${plural}`).toBe(false);
-        expect(await tenantMay(tenant, { verb, group: GROUP, resource: plural, namespace }), `${verb} ${plural} in its namespace`).toBe(false);
+        expect(
+          await tenantMay(tenant, { verb, group: GROUP, resource: plural, namespace }),
+          `${verb} ${plural} in its namespace`,
+        ).toBe(false);
       }
     }
   });
@@ -161,7 +205,10 @@ describe("tenant RBAC: a tenant bound to edit in its namespace", () => {
   it("a viewer reads PhoneNumbers but cannot create or delete them", async () => {
     const { stdout } = await viewer.kubectl(["get", "phonenumber", "reported", "-n", namespace, "-o", "name"]);
     expect(stdout.trim()).toBe(`phonenumber.${GROUP}/reported`);
-    const refused = await viewer.kubectl(["apply", "-f", "-"], { input: JSON.stringify(phoneNumber("viewer-made", namespace)), allowFailure: true });
+    const refused = await viewer.kubectl(["apply", "-f", "-"], {
+      input: JSON.stringify(phoneNumber("viewer-made", namespace)),
+      allowFailure: true,
+    });
     expect(refused.stderr).toMatch(/forbidden/i);
     expect(await tenantMay(viewer, { verb: "delete", group: GROUP, resource: "phonenumbers", namespace })).toBe(false);
     expect(await tenantMay(viewer, { verb: "list", group: GROUP, resource: "alphasenders", namespace })).toBe(true);

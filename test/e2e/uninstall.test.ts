@@ -35,7 +35,9 @@ function readmeUninstallCommands(): string[][] {
   return section
     .split(/\n(?=\d+\. )/)
     .filter((item) => /^\d+\. /.test(item))
-    .map((item) => [...item.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? "").filter((code) => code.startsWith("kubectl ")));
+    .map((item) =>
+      [...item.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? "").filter((code) => code.startsWith("kubectl ")),
+    );
 }
 
 describe("uninstall, README order and wrong order, on a control plane of its own", () => {
@@ -52,7 +54,10 @@ describe("uninstall, README order and wrong order, on a control plane of its own
   /** A README command as a user types it: a shell in the directory holding install.yaml, KUBECONFIG pointing here. */
   const shell = (command: string): Promise<KubectlResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn("sh", ["-c", command], { cwd: workDir, env: { ...process.env, KUBECONFIG: plane.kubeconfigPath } });
+      const child = spawn("sh", ["-c", command], {
+        cwd: workDir,
+        env: { ...process.env, KUBECONFIG: plane.kubeconfigPath },
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -62,18 +67,37 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     });
   const tenantApply = (kind: string, name: string, spec: Record<string, unknown>): Promise<KubectlResult> =>
     tenant.kubectl(["apply", "-f", "-"], {
-      input: stringify({ apiVersion: API, kind, metadata: { name, namespace: team }, spec: { workspaceRef: { name: workspace }, ...spec } }),
+      input: stringify({
+        apiVersion: API,
+        kind,
+        metadata: { name, namespace: team },
+        spec: { workspaceRef: { name: workspace }, ...spec },
+      }),
     });
-  const phoneNumber = (name: string): Promise<PhoneNumber> => getJson<PhoneNumber>(admin, ["phonenumber", name, "-n", team]);
+  const phoneNumber = (name: string): Promise<PhoneNumber> =>
+    getJson<PhoneNumber>(admin, ["phonenumber", name, "-n", team]);
   const subscriptionStatus = (endpointId: string, name: string): string | undefined =>
     sim.sim.state.subscriptions(sim.sim.state.anyEndpoint(endpointId)).results.find((s) => s.name === name)?.status;
   /** Every release Bird was asked for, by anyone: cancelled subscriptions and deactivated destinations. */
   const releases = (): { route: string; path: string }[] =>
-    sim.sim.calls().recent.filter((c) => c.method === "POST" && (c.route.endsWith("/cancel") || c.route.endsWith("/destinations/deactivate")));
+    sim.sim
+      .calls()
+      .recent.filter(
+        (c) => c.method === "POST" && (c.route.endsWith("/cancel") || c.route.endsWith("/destinations/deactivate")),
+      );
   const inUseReport = async (): Promise<Record<string, string> | undefined> => {
-    const args = ["get", "configmap", "bird-operator-in-use", "-n", OPERATOR_NAMESPACE, "-o", "json", "--ignore-not-found"];
+    const args = [
+      "get",
+      "configmap",
+      "bird-operator-in-use",
+      "-n",
+      OPERATOR_NAMESPACE,
+      "-o",
+      "json",
+      "--ignore-not-found",
+    ];
     const { stdout } = await admin.kubectl(args);
-    return stdout.trim() ? (JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {} : undefined;
+    return stdout.trim() ? ((JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {}) : undefined;
   };
   /** The guard goes by status.deletionPolicy once the operator reports it: a changed spec counts once status follows. */
   const effectivePolicy = (name: string, policy: string): Promise<true> =>
@@ -94,8 +118,21 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     // The bundle's install.yaml is `kubectl kustomize deploy/` with the image pinned (scripts/release.sh); installed as the README says.
     writeFileSync(join(workDir, "install.yaml"), (await admin.kubectl(["kustomize", DEPLOY_DIR])).stdout);
     expect((await shell("kubectl apply --server-side -f install.yaml")).code).toBe(0);
-    await admin.kubectl(["wait", "--for=condition=Established", ...PLURALS.map((p) => `crd/${crdName(p)}`), "--timeout=30s"]);
-    await admin.kubectl(["-n", OPERATOR_NAMESPACE, "create", "secret", "generic", "bird-access-key", `--from-literal=accessKey=${ACCESS_KEY}`]);
+    await admin.kubectl([
+      "wait",
+      "--for=condition=Established",
+      ...PLURALS.map((p) => `crd/${crdName(p)}`),
+      "--timeout=30s",
+    ]);
+    await admin.kubectl([
+      "-n",
+      OPERATOR_NAMESPACE,
+      "create",
+      "secret",
+      "generic",
+      "bird-access-key",
+      `--from-literal=accessKey=${ACCESS_KEY}`,
+    ]);
     await admin.kubectl(["apply", "-f", "-"], {
       input: stringify({
         apiVersion: API,
@@ -121,17 +158,35 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     });
     await admin.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${workspace}`, "--timeout=30s"]);
     // released is confirmed in step 1, decided is switched to Retain there, forgotten is left for the guard to catch.
-    for (const [name, policy] of [["released", "Delete"], ["kept", "Retain"], ["decided", "Delete"], ["forgotten", "Delete"]] as const) {
+    for (const [name, policy] of [
+      ["released", "Delete"],
+      ["kept", "Retain"],
+      ["decided", "Delete"],
+      ["forgotten", "Delete"],
+    ] as const) {
       await tenantApply("PhoneNumber", name, { countryCode: "US", type: "local", deletionPolicy: policy });
     }
     await tenantApply("AlphaSender", "sender", { ...sender, deletionPolicy: "Retain" });
-    await admin.kubectl(["wait", "--for=condition=Ready", "phonenumbers,alphasenders", "--all", "-n", team, "--timeout=60s"]);
-    for (const name of ["released", "kept", "decided", "forgotten"]) endpoints.set(name, (await phoneNumber(name)).status?.endpointId ?? "");
+    await admin.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      "phonenumbers,alphasenders",
+      "--all",
+      "-n",
+      team,
+      "--timeout=60s",
+    ]);
+    for (const name of ["released", "kept", "decided", "forgotten"])
+      endpoints.set(name, (await phoneNumber(name)).status?.endpointId ?? "");
     // The guard's policies are loaded from one watch, so a server-side dry run refused by the other policy (nothing is
     // deleted) shows the CRD guard in force too without presuming what it does, which the first test is there to prove.
     await eventually("the deletion guard to be in force, with the operator's report", async () => {
-      const dryRun = await admin.kubectl(["delete", "phonenumber", "forgotten", "-n", team, "--dry-run=server"], { allowFailure: true });
-      return dryRun.stderr.includes("bird-operator-confirm-delete") && (await inUseReport())?.phonenumbers === "true" ? true : undefined;
+      const dryRun = await admin.kubectl(["delete", "phonenumber", "forgotten", "-n", team, "--dry-run=server"], {
+        allowFailure: true,
+      });
+      return dryRun.stderr.includes("bird-operator-confirm-delete") && (await inUseReport())?.phonenumbers === "true"
+        ? true
+        : undefined;
     });
   }, 240_000);
 
@@ -148,14 +203,19 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     // records and workspace would still be there to release by), then every CRD as shipped (what an Argo CD prune does).
     // --wait=false changes nothing the API server decides; without it, a deletion let through would hang here.
     const attempts = [
-      { args: ["delete", "crd", crdName("phonenumbers"), crdName("alphasenders"), "--wait=false"], plurals: ["phonenumbers", "alphasenders"] },
+      {
+        args: ["delete", "crd", crdName("phonenumbers"), crdName("alphasenders"), "--wait=false"],
+        plurals: ["phonenumbers", "alphasenders"],
+      },
       { args: ["delete", "-k", CRD_DIR, "--wait=false"], plurals: PLURALS },
     ];
     for (const attempt of attempts) {
       const refused = await admin.kubectl(attempt.args, { allowFailure: true });
       expect(refused.code, refused.stdout).not.toBe(0);
       for (const plural of attempt.plurals) {
-        expect(refused.stderr).toContain(`"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`);
+        expect(refused.stderr).toContain(
+          `"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`,
+        );
         expect(refused.stderr).toContain(`says ${plural}: true`);
       }
     }
@@ -167,7 +227,8 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     // cascade had cancelled the three Delete numbers well within it.
     await new Promise((r) => setTimeout(r, 2000));
     const { items } = await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", team]);
-    const ready = (pn: PhoneNumber): string | undefined => pn.status?.conditions?.find((c) => c.type === "Ready")?.status;
+    const ready = (pn: PhoneNumber): string | undefined =>
+      pn.status?.conditions?.find((c) => c.type === "Ready")?.status;
     expect(items.map((pn) => [pn.metadata?.name, pn.metadata?.deletionTimestamp, ready(pn)]).sort()).toEqual([
       ["decided", undefined, "True"],
       ["forgotten", undefined, "True"],
@@ -185,15 +246,33 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     expect(steps).toEqual([
       [],
       ["kubectl delete phonenumbers,alphasenders --all -A --wait"],
-      ["kubectl get birdnumbers,birdsenders -o yaml > bird-inventory.yaml && kubectl delete birdnumbers,birdsenders --all"],
+      [
+        "kubectl get birdnumbers,birdsenders -o yaml > bird-inventory.yaml && kubectl delete birdnumbers,birdsenders --all",
+      ],
       ["kubectl delete birdworkspaces --all --wait"],
       ["kubectl get configmap bird-operator-in-use -n bird-operator -o yaml"],
       ["kubectl delete -f install.yaml", "kubectl delete -f crds.yaml"],
     ]);
-    const [, [deleteNumbers = ""] = [], [inventory = ""] = [], [deleteWorkspaces = ""] = [], [report = ""] = [], [removeOperator = ""] = []] = steps;
+    const [
+      ,
+      [deleteNumbers = ""] = [],
+      [inventory = ""] = [],
+      [deleteWorkspaces = ""] = [],
+      [report = ""] = [],
+      [removeOperator = ""] = [],
+    ] = steps;
 
     // 1. Decide: step 1 names no command; these are the guard's own (deploy/components/deletion-guard/README.md).
-    await admin.kubectl(["patch", "pn", "decided", "-n", team, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
+    await admin.kubectl([
+      "patch",
+      "pn",
+      "decided",
+      "-n",
+      team,
+      "--type=merge",
+      "-p",
+      '{"spec":{"deletionPolicy":"Retain"}}',
+    ]);
     await admin.kubectl(["annotate", "phonenumbers", "released", "-n", team, CONFIRM]);
     await effectivePolicy("decided", "Retain");
 
@@ -204,20 +283,38 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     expect((await phoneNumber("forgotten")).metadata?.deletionTimestamp).toBeUndefined();
     expect(subscriptionStatus(endpoints.get("forgotten") ?? "", "main")).toBe("active");
     // The decision its message offers: keep it in Bird. Then step 2 again, which now completes.
-    await admin.kubectl(["patch", "pn", "forgotten", "-n", team, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
+    await admin.kubectl([
+      "patch",
+      "pn",
+      "forgotten",
+      "-n",
+      team,
+      "--type=merge",
+      "-p",
+      '{"spec":{"deletionPolicy":"Retain"}}',
+    ]);
     await effectivePolicy("forgotten", "Retain");
     const deleted = await shell(deleteNumbers);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect((await admin.kubectl(["get", "phonenumbers,alphasenders", "-A", "-o", "name"])).stdout.trim()).toBe("");
-    expect(releases().map((c) => c.path)).toEqual([expect.stringContaining(`/endpoints/${endpoints.get("released")}/subscriptions/main/cancel`)]);
+    expect(releases().map((c) => c.path)).toEqual([
+      expect.stringContaining(`/endpoints/${endpoints.get("released")}/subscriptions/main/cancel`),
+    ]);
 
     // 3. The inventory lists what stays paid for, by the ids Bird knows it by; deleting the records releases nothing.
     const records = await getJson<{ items: (BirdNumber | BirdSender)[] }>(admin, ["birdnumbers,birdsenders"]);
     expect((await shell(inventory)).code).toBe(0);
-    const saved = parse(readFileSync(join(workDir, "bird-inventory.yaml"), "utf8")) as { items: (BirdNumber | BirdSender)[] };
+    const saved = parse(readFileSync(join(workDir, "bird-inventory.yaml"), "utf8")) as {
+      items: (BirdNumber | BirdSender)[];
+    };
     expect(saved.items.map((r) => r.metadata.uid).sort()).toEqual(records.items.map((r) => r.metadata.uid).sort());
-    const kept = saved.items.filter((r) => r.status?.phase === "Released").map((r) => r.status?.endpointId).sort();
-    expect(kept).toEqual([endpoints.get("decided"), endpoints.get("forgotten"), endpoints.get("kept"), senderEndpoint].sort());
+    const kept = saved.items
+      .filter((r) => r.status?.phase === "Released")
+      .map((r) => r.status?.endpointId)
+      .sort();
+    expect(kept).toEqual(
+      [endpoints.get("decided"), endpoints.get("forgotten"), endpoints.get("kept"), senderEndpoint].sort(),
+    );
     expect((await admin.kubectl(["get", "birdnumbers,birdsenders", "-o", "name"])).stdout.trim()).toBe("");
 
     // 4 and 5. The workspace goes once nothing uses it, and the operator reports every kind empty.
@@ -239,7 +336,8 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     // In Bird, from start to end: the confirmed number cancelled, nothing else released.
     expect(releases()).toHaveLength(1);
     expect(subscriptionStatus(endpoints.get("released") ?? "", "main")).not.toBe("active");
-    for (const name of ["kept", "decided", "forgotten"]) expect(subscriptionStatus(endpoints.get(name) ?? "", "main"), name).toBe("active");
+    for (const name of ["kept", "decided", "forgotten"])
+      expect(subscriptionStatus(endpoints.get(name) ?? "", "main"), name).toBe("active");
     for (const country of sender.countries) expect(subscriptionStatus(senderEndpoint, country), country).toBe("active");
   });
 });

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { CHART_DIR, generateChart, generatedFilesOnDisk, packageVersion, renderKustomize } from "../../scripts/generate-helm-chart.js";
+import {
+  CHART_DIR,
+  generateChart,
+  generatedFilesOnDisk,
+  packageVersion,
+  renderKustomize,
+} from "../../scripts/generate-helm-chart.js";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
 import { kubectl } from "../support/kubectl.js";
 import { helm, resolveHelm } from "../helpers/helm.js";
@@ -12,14 +18,24 @@ import { helm, resolveHelm } from "../helpers/helm.js";
 interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> | null; annotations?: Record<string, string> | null };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string> | null;
+    annotations?: Record<string, string> | null;
+  };
   spec?: Record<string, unknown>;
   [key: string]: unknown;
 }
 
 const NAMESPACE = "bird-operator";
 /** What Helm legitimately adds: its labels on every object and the keep policy on CRDs. */
-const HELM_LABELS = ["helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version"];
+const HELM_LABELS = [
+  "helm.sh/chart",
+  "app.kubernetes.io/managed-by",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/version",
+];
 
 const parse = (yaml: string): Manifest[] =>
   parseAllDocuments(yaml)
@@ -52,8 +68,17 @@ describe("the Helm chart", () => {
   let kustomized: Manifest[];
   const template = async (...args: string[]): Promise<Manifest[]> =>
     parse((await helm(binary, ["template", "bird-operator", CHART_DIR, "--namespace", NAMESPACE, ...args])).stdout);
-  const deploymentOf = (docs: Manifest[]): { spec: { replicas: number; template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } } } =>
-    docs.find((d) => d.kind === "Deployment") as never;
+  const deploymentOf = (
+    docs: Manifest[],
+  ): {
+    spec: {
+      replicas: number;
+      template: {
+        metadata: { annotations: Record<string, string> };
+        spec: Record<string, unknown> & { containers: Record<string, unknown>[] };
+      };
+    };
+  } => docs.find((d) => d.kind === "Deployment") as never;
 
   beforeAll(async () => {
     binary = await resolveHelm();
@@ -86,56 +111,107 @@ describe("the Helm chart", () => {
   it("puts each value where it belongs", async () => {
     const digest = `sha256:${"a".repeat(64)}`;
     const docs = await template(
-      "--set", `image.digest=${digest}`,
-      "--set", "image.repository=registry.example/bird-operator",
-      "--set", "replicas=3",
-      "--set", "resources.limits.memory=512Mi",
-      "--set", "watchNamespaces={team-a,team-b}",
-      "--set", "workspaceSelector=tier in (prod)",
-      "--set", "logLevel=debug",
-      "--set", "podAnnotations.example\\.com/owner=platform",
-      "--set", "nodeSelector.kubernetes\\.io/os=linux",
+      "--set",
+      `image.digest=${digest}`,
+      "--set",
+      "image.repository=registry.example/bird-operator",
+      "--set",
+      "replicas=3",
+      "--set",
+      "resources.limits.memory=512Mi",
+      "--set",
+      "watchNamespaces={team-a,team-b}",
+      "--set",
+      "workspaceSelector=tier in (prod)",
+      "--set",
+      "logLevel=debug",
+      "--set",
+      "podAnnotations.example\\.com/owner=platform",
+      "--set",
+      "nodeSelector.kubernetes\\.io/os=linux",
     );
     const deployment = deploymentOf(docs);
-    const container = deployment.spec.template.spec.containers[0] as { image: string; args: string[]; env: { name: string; value?: string }[]; resources: { limits: { memory: string } } };
+    const container = deployment.spec.template.spec.containers[0] as {
+      image: string;
+      args: string[];
+      env: { name: string; value?: string }[];
+      resources: { limits: { memory: string } };
+    };
     expect(container.image).toBe(`registry.example/bird-operator@${digest}`);
     expect(deployment.spec.replicas).toBe(3);
     expect(container.resources.limits.memory).toBe("512Mi");
-    expect(container.args).toEqual(expect.arrayContaining(["--namespaces=team-a,team-b", "--workspace-selector=tier in (prod)"]));
+    expect(container.args).toEqual(
+      expect.arrayContaining(["--namespaces=team-a,team-b", "--workspace-selector=tier in (prod)"]),
+    );
     expect(container.env.find((e) => e.name === "LOG_LEVEL")?.value).toBe("debug");
-    expect(deployment.spec.template.metadata.annotations).toEqual({ "kubectl.kubernetes.io/default-container": "operator", "example.com/owner": "platform" });
+    expect(deployment.spec.template.metadata.annotations).toEqual({
+      "kubectl.kubernetes.io/default-container": "operator",
+      "example.com/owner": "platform",
+    });
     expect(deployment.spec.template.spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
-    const tagged = deploymentOf(await template("--set", "image.tag=0.2.0-rc.1")).spec.template.spec.containers[0] as { image: string };
+    const tagged = deploymentOf(await template("--set", "image.tag=0.2.0-rc.1")).spec.template.spec.containers[0] as {
+      image: string;
+    };
     expect(tagged.image).toBe("ghcr.io/bird-operator/bird-operator:0.2.0-rc.1");
   });
 
   it("adds a ServiceMonitor that selects the metrics Service's port, only when asked", async () => {
     expect((await template()).some((doc) => doc.kind === "ServiceMonitor")).toBe(false);
-    const docs = await template("--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prometheus");
-    const monitor = docs.find((doc) => doc.kind === "ServiceMonitor") as Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } };
+    const docs = await template(
+      "--set",
+      "metrics.serviceMonitor.enabled=true",
+      "--set",
+      "metrics.serviceMonitor.labels.release=prometheus",
+    );
+    const monitor = docs.find((doc) => doc.kind === "ServiceMonitor") as Manifest & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] };
+    };
     expect(monitor.metadata.labels?.release).toBe("prometheus");
-    const services = docs.filter((doc) => doc.kind === "Service") as (Manifest & { spec: { ports: { name: string }[] } })[];
-    const selected = services.filter((service) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v));
+    const services = docs.filter((doc) => doc.kind === "Service") as (Manifest & {
+      spec: { ports: { name: string }[] };
+    })[];
+    const selected = services.filter((service) =>
+      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v),
+    );
     expect(selected.map((service) => service.metadata.name)).toEqual(["bird-operator-metrics"]);
     expect(selected[0]!.spec.ports.map((port) => port.name)).toContain(monitor.spec.endpoints[0]!.port);
   });
 
   it("adds deploy/monitoring's alerts and dashboard, unchanged, only when asked", async () => {
-    expect((await template()).some((doc) => doc.kind === "PrometheusRule" || doc.metadata.name === "bird-operator-dashboard")).toBe(false);
-    const docs = await template("--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.prometheusRule.labels.release=prometheus", "--set", "metrics.dashboard.enabled=true");
-    const component = parse(execFileSync("kubectl", ["kustomize", join(CHART_DIR, "../../monitoring")], { encoding: "utf8" }));
+    expect(
+      (await template()).some(
+        (doc) => doc.kind === "PrometheusRule" || doc.metadata.name === "bird-operator-dashboard",
+      ),
+    ).toBe(false);
+    const docs = await template(
+      "--set",
+      "metrics.prometheusRule.enabled=true",
+      "--set",
+      "metrics.prometheusRule.labels.release=prometheus",
+      "--set",
+      "metrics.dashboard.enabled=true",
+    );
+    const component = parse(
+      execFileSync("kubectl", ["kustomize", join(CHART_DIR, "../../monitoring")], { encoding: "utf8" }),
+    );
     const rule = docs.find((doc) => doc.kind === "PrometheusRule");
     expect(rule?.metadata.labels?.release).toBe("prometheus");
     // The alerts' own {{ $labels }} templates reach Prometheus as they are, not rendered by Helm.
     expect(rule?.spec).toEqual(component.find((doc) => doc.kind === "PrometheusRule")?.spec);
-    const dashboard = docs.find((doc) => doc.metadata.name === "bird-operator-dashboard") as Manifest & { data: Record<string, string> };
+    const dashboard = docs.find((doc) => doc.metadata.name === "bird-operator-dashboard") as Manifest & {
+      data: Record<string, string>;
+    };
     const expected = component.find((doc) => doc.kind === "ConfigMap") as Manifest & { data: Record<string, string> };
     expect(dashboard.metadata.labels?.grafana_dashboard).toBe("1");
-    expect(JSON.parse(dashboard.data["bird-operator.json"] ?? "")).toEqual(JSON.parse(expected.data["bird-operator.json"] ?? "-"));
+    expect(JSON.parse(dashboard.data["bird-operator.json"] ?? "")).toEqual(
+      JSON.parse(expected.data["bird-operator.json"] ?? "-"),
+    );
   });
 
   it("leaves the CRDs out, or without the keep policy, when asked", async () => {
-    expect((await template("--set", "crds.install=false")).some((doc) => doc.kind === "CustomResourceDefinition")).toBe(false);
+    expect((await template("--set", "crds.install=false")).some((doc) => doc.kind === "CustomResourceDefinition")).toBe(
+      false,
+    );
     const crds = (await template("--set", "crds.keep=false")).filter((doc) => doc.kind === "CustomResourceDefinition");
     expect(crds.length).toBeGreaterThan(0);
     expect(crds.some((crd) => crd.metadata.annotations?.["helm.sh/resource-policy"] !== undefined)).toBe(false);
@@ -144,7 +220,12 @@ describe("the Helm chart", () => {
   describe("on a real API server", () => {
     let plane: ControlPlane;
     let home: string;
-    const env = (): Record<string, string> => ({ KUBECONFIG: plane.kubeconfigPath, HELM_CACHE_HOME: join(home, "cache"), HELM_CONFIG_HOME: join(home, "config"), HELM_DATA_HOME: join(home, "data") });
+    const env = (): Record<string, string> => ({
+      KUBECONFIG: plane.kubeconfigPath,
+      HELM_CACHE_HOME: join(home, "cache"),
+      HELM_CONFIG_HOME: join(home, "config"),
+      HELM_DATA_HOME: join(home, "data"),
+    });
 
     beforeAll(async () => {
       home = mkdtempSync(join(tmpdir(), "helm-home-"));
@@ -157,16 +238,33 @@ describe("the Helm chart", () => {
     });
 
     it("installs the CRDs and the operator, and uninstalling keeps the CRDs", async () => {
-      await helm(binary, ["install", "bird-operator", CHART_DIR, "--namespace", NAMESPACE, "--create-namespace"], env());
-      const crdNames = kustomized.filter((doc) => doc.kind === "CustomResourceDefinition").map((doc) => doc.metadata.name);
+      await helm(
+        binary,
+        ["install", "bird-operator", CHART_DIR, "--namespace", NAMESPACE, "--create-namespace"],
+        env(),
+      );
+      const crdNames = kustomized
+        .filter((doc) => doc.kind === "CustomResourceDefinition")
+        .map((doc) => doc.metadata.name);
       const crds = async (): Promise<string[]> =>
-        (await kubectl(plane.kubeconfigPath, ["get", "crds", "-o", "jsonpath={.items[*].metadata.name}"])).stdout.split(" ").filter(Boolean).sort();
+        (await kubectl(plane.kubeconfigPath, ["get", "crds", "-o", "jsonpath={.items[*].metadata.name}"])).stdout
+          .split(" ")
+          .filter(Boolean)
+          .sort();
       expect(await crds()).toEqual([...crdNames].sort());
-      await kubectl(plane.kubeconfigPath, ["get", "deployment/bird-operator", "serviceaccount/bird-operator", "-n", NAMESPACE]);
+      await kubectl(plane.kubeconfigPath, [
+        "get",
+        "deployment/bird-operator",
+        "serviceaccount/bird-operator",
+        "-n",
+        NAMESPACE,
+      ]);
 
       await helm(binary, ["uninstall", "bird-operator", "--namespace", NAMESPACE], env());
       expect(await crds()).toEqual([...crdNames].sort());
-      const gone = await kubectl(plane.kubeconfigPath, ["get", "deployment/bird-operator", "-n", NAMESPACE], { allowFailure: true });
+      const gone = await kubectl(plane.kubeconfigPath, ["get", "deployment/bird-operator", "-n", NAMESPACE], {
+        allowFailure: true,
+      });
       expect(gone.stderr).toMatch(/NotFound/);
     });
   });

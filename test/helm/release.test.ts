@@ -23,7 +23,8 @@ const parse = (yaml: string): Manifest[] =>
   parseAllDocuments(yaml)
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((doc): doc is Manifest => doc !== null);
-const imagesOf = (docs: Manifest[]): string[] => docs.flatMap((doc) => doc.spec?.template?.spec?.containers?.map((c) => c.image) ?? []);
+const imagesOf = (docs: Manifest[]): string[] =>
+  docs.flatMap((doc) => doc.spec?.template?.spec?.containers?.map((c) => c.image) ?? []);
 
 /**
  * `npm run release` with a given digest (the image build itself is tested in test/image/): the bundle is deploy/ and
@@ -49,7 +50,9 @@ describe("npm run release", () => {
     const bundled = parse(install);
     expect(imagesOf(bundled)).toEqual([`ghcr.io/bird-operator/bird-operator@${digest}`]);
     const base = parse(renderKustomize());
-    const unpinned = bundled.map((doc) => JSON.parse(JSON.stringify(doc).replaceAll(`@${digest}`, `:${packageVersion()}`)) as Manifest);
+    const unpinned = bundled.map(
+      (doc) => JSON.parse(JSON.stringify(doc).replaceAll(`@${digest}`, `:${packageVersion()}`)) as Manifest,
+    );
     expect(unpinned).toEqual(base);
     expect(install.split("\n").slice(0, 2).join("\n")).toContain(`bird-operator ${packageVersion()}`);
   });

@@ -17,7 +17,8 @@ export interface BuiltImage {
 export function builtImage(): BuiltImage {
   const dir = process.env.BIRD_OPERATOR_IMAGE_DIR ?? join(ROOT, ".cache", "image");
   const layout = join(dir, "oci");
-  if (!existsSync(join(dir, "digest"))) throw new Error(`no image in ${dir}: build it with \`bash scripts/build-image.sh\` (npm run test:image does)`);
+  if (!existsSync(join(dir, "digest")))
+    throw new Error(`no image in ${dir}: build it with \`bash scripts/build-image.sh\` (npm run test:image does)`);
   const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
   return { layout, tag: version, digest: readFileSync(join(dir, "digest"), "utf8").trim() };
 }
@@ -69,7 +70,10 @@ export interface RuntimeSpec {
   root: { path: string; readonly?: boolean };
   hostname?: string;
   mounts: { destination: string; type: string; source: string; options?: string[] }[];
-  linux: { namespaces: { type: string }[]; cgroupsPath?: string; resources?: Record<string, unknown> } & Record<string, unknown>;
+  linux: { namespaces: { type: string }[]; cgroupsPath?: string; resources?: Record<string, unknown> } & Record<
+    string,
+    unknown
+  >;
 }
 
 export async function unpack(image: BuiltImage): Promise<Bundle> {
@@ -107,7 +111,9 @@ export function startContainer(bundle: Bundle, id: string): Container {
   spec.linux = { ...spec.linux, cgroupsPath: id };
   writeFileSync(join(bundle.dir, "config.json"), JSON.stringify(spec, null, 2));
   const runc = (args: string[]): Promise<{ stdout: string }> => run("runc", ["--root", state, ...args]);
-  const child = spawn("runc", ["--root", state, "run", "--bundle", bundle.dir, id], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("runc", ["--root", state, "run", "--bundle", bundle.dir, id], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -133,9 +139,17 @@ export function startContainer(bundle: Bundle, id: string): Container {
 }
 
 /** Runs a command of the image to completion, with a read-only root, as the image's user, without capabilities. */
-export async function runOnce(bundle: Bundle, id: string, args: string[]): Promise<{ code: number | null; output: string }> {
+export async function runOnce(
+  bundle: Bundle,
+  id: string,
+  args: string[],
+): Promise<{ code: number | null; output: string }> {
   const none = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
-  const spec = { ...bundle.spec, root: { ...bundle.spec.root, readonly: true }, process: { ...bundle.spec.process, args, capabilities: none } };
+  const spec = {
+    ...bundle.spec,
+    root: { ...bundle.spec.root, readonly: true },
+    process: { ...bundle.spec.process, args, capabilities: none },
+  };
   const container = startContainer({ ...bundle, spec }, id);
   try {
     const code = await container.exited;

@@ -22,10 +22,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     onProgress: (line) => console.log(line),
   });
   await installTenantRoles(plane.kubeconfigPath);
-  console.log(`[control-plane] ready at ${plane.server} in ${Date.now() - started} ms (kubeconfig ${plane.kubeconfigPath})`);
+  console.log(
+    `[control-plane] ready at ${plane.server} in ${Date.now() - started} ms (kubeconfig ${plane.kubeconfigPath})`,
+  );
   project.provide("kubeconfigPath", plane.kubeconfigPath);
   return async () => {
-    console.log(`[control-plane] kube-controller-manager used ${plane.controllerManagerCpuSeconds()?.toFixed(1) ?? "?"} s of CPU`);
+    console.log(
+      `[control-plane] kube-controller-manager used ${plane.controllerManagerCpuSeconds()?.toFixed(1) ?? "?"} s of CPU`,
+    );
     await plane.stop();
   };
 }

@@ -13,7 +13,11 @@ export async function resolveHelm(): Promise<string> {
 }
 
 /** Runs helm; rejects with its output when it exits non-zero. */
-export function helm(binary: string, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
+export function helm(
+  binary: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -21,6 +25,10 @@ export function helm(binary: string, args: string[], env: Record<string, string>
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`helm ${args.join(" ")} exited ${code}:\n${stderr}${stdout}`))));
+    child.on("close", (code) =>
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(new Error(`helm ${args.join(" ")} exited ${code}:\n${stderr}${stdout}`)),
+    );
   });
 }

@@ -13,7 +13,9 @@ export interface AlertRule {
 }
 
 export function readPrometheusRule(): { spec: { groups: { name: string; rules: AlertRule[] }[] } } {
-  return parse(readFileSync(join(MONITORING_DIR, "prometheus-rule.yaml"), "utf8")) as { spec: { groups: { name: string; rules: AlertRule[] }[] } };
+  return parse(readFileSync(join(MONITORING_DIR, "prometheus-rule.yaml"), "utf8")) as {
+    spec: { groups: { name: string; rules: AlertRule[] }[] };
+  };
 }
 
 export function alertNames(): string[] {
@@ -28,18 +30,27 @@ interface Panel {
 
 export function dashboardExpressions(): { panel: string; expr: string; datasource: unknown }[] {
   const dashboard = JSON.parse(readFileSync(join(MONITORING_DIR, "dashboard.json"), "utf8")) as { panels: Panel[] };
-  return dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((t) => ({ panel: panel.title, expr: t.expr, datasource: t.datasource })));
+  return dashboard.panels.flatMap((panel) =>
+    (panel.targets ?? []).map((t) => ({ panel: panel.title, expr: t.expr, datasource: t.datasource })),
+  );
 }
 
 /** Metric names a PromQL expression reads; `up` is Prometheus' own and left out. Histogram suffixes name their family. */
 export function metricNames(expr: string): string[] {
   const withoutStrings = expr.replace(/"[^"]*"/g, '""');
-  const names = [...withoutStrings.matchAll(/\b((?:bird|controller_runtime|workqueue|leader_election|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1] ?? "");
+  const names = [
+    ...withoutStrings.matchAll(
+      /\b((?:bird|controller_runtime|workqueue|leader_election|process|nodejs)_[a-z0-9_]+)\b/g,
+    ),
+  ].map((m) => m[1] ?? "");
   return [...new Set(names.map((name) => name.replace(/_(bucket|sum|count)$/, "")))];
 }
 
 /** Every metric name the alerts and the dashboard read. */
 export function monitoredMetricNames(): string[] {
-  const exprs = [...readPrometheusRule().spec.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboardExpressions().map((e) => e.expr)];
+  const exprs = [
+    ...readPrometheusRule().spec.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+    ...dashboardExpressions().map((e) => e.expr),
+  ];
   return [...new Set(exprs.flatMap(metricNames))].sort();
 }

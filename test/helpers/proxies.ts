@@ -72,7 +72,14 @@ export async function startRecordingFront(upstream: string, ca: Buffer): Promise
     const url = new URL(req.url ?? "/", "http://front");
     requests.push({ method: req.method ?? "", path: url.pathname, query: url.searchParams, headers: req.headers });
     const forwarded = httpsRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, ca },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+        ca,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

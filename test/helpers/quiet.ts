@@ -31,18 +31,32 @@ export async function writesDuringReconciles(
 ): Promise<{ before: Writes; after: Writes; reconciles: number }> {
   const reconciles = (): Promise<number> => reconcileCount(ctx.operator, controller);
   const snapshot = async (): Promise<Writes> => {
-    const kube = (await ctx.operator.metrics.kubeWrites.get()).values.map((v) => `${v.labels.kind} ${v.labels.verb}: ${v.value}`).sort().join(", ");
-    const events = (await getJson<EventList>(ctx.cluster, ["events", "-n", ctx.namespace])).items.reduce((n, e) => n + (e.series?.count ?? e.count ?? 1), 0);
+    const kube = (await ctx.operator.metrics.kubeWrites.get()).values
+      .map((v) => `${v.labels.kind} ${v.labels.verb}: ${v.value}`)
+      .sort()
+      .join(", ");
+    const events = (await getJson<EventList>(ctx.cluster, ["events", "-n", ctx.namespace])).items.reduce(
+      (n, e) => n + (e.series?.count ?? e.count ?? 1),
+      0,
+    );
     const versions: string[] = [];
-    for (const name of objects.namespaced) versions.push(await resourceVersion(ctx.cluster, [name, "-n", ctx.namespace]));
+    for (const name of objects.namespaced)
+      versions.push(await resourceVersion(ctx.cluster, [name, "-n", ctx.namespace]));
     for (const name of objects.clusterScoped ?? []) versions.push(await resourceVersion(ctx.cluster, [name]));
-    const bird = ctx.sim.sim.calls().counts.filter((c) => c.method === "POST").reduce((n, c) => n + c.count, 0);
+    const bird = ctx.sim.sim
+      .calls()
+      .counts.filter((c) => c.method === "POST")
+      .reduce((n, c) => n + c.count, 0);
     return { kubernetes: kube, events, versions, bird };
   };
   await settled(ctx, objects);
   const start = await reconciles();
   const before = await snapshot();
-  const done = await eventually(`two more ${controller} reconciles`, async () => ((await reconciles()) >= start + 2 ? reconciles() : undefined), 60_000);
+  const done = await eventually(
+    `two more ${controller} reconciles`,
+    async () => ((await reconciles()) >= start + 2 ? reconciles() : undefined),
+    60_000,
+  );
   return { before, after: await snapshot(), reconciles: done - start };
 }
 
@@ -51,27 +65,48 @@ async function resourceVersion(cluster: TestCluster, args: string[]): Promise<st
 }
 
 /** Until no object's resourceVersion changed for 3 s (a workspace's status is written at most 2 s after a change). */
-async function settled(ctx: { cluster: TestCluster; namespace: string }, objects: { namespaced: string[]; clusterScoped?: string[] }): Promise<void> {
+async function settled(
+  ctx: { cluster: TestCluster; namespace: string },
+  objects: { namespaced: string[]; clusterScoped?: string[] },
+): Promise<void> {
   const versions = async (): Promise<string> => {
-    const all = [...objects.namespaced.map((o) => [o, "-n", ctx.namespace]), ...(objects.clusterScoped ?? []).map((o) => [o])];
+    const all = [
+      ...objects.namespaced.map((o) => [o, "-n", ctx.namespace]),
+      ...(objects.clusterScoped ?? []).map((o) => [o]),
+    ];
     return (await Promise.all(all.map((args) => resourceVersion(ctx.cluster, args)))).join(",");
   };
   let last = await versions();
   let since = Date.now();
-  await eventually("objects settled", async () => {
-    const now = await versions();
-    if (now !== last) [last, since] = [now, Date.now()];
-    return Date.now() - since >= 3000 ? true : undefined;
-  }, 60_000);
+  await eventually(
+    "objects settled",
+    async () => {
+      const now = await versions();
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= 3000 ? true : undefined;
+    },
+    60_000,
+  );
 }
 
 /** How many reconciles the controller (`phonenumber`, `alphasender`, ...) has finished, whatever their result. */
 export async function reconcileCount(operator: TestOperator, controller: string): Promise<number> {
-  return (await operator.metrics.reconcileTotal.get()).values.filter((v) => v.labels.controller === controller).reduce((n, v) => n + v.value, 0);
+  return (await operator.metrics.reconcileTotal.get()).values
+    .filter((v) => v.labels.controller === controller)
+    .reduce((n, v) => n + v.value, 0);
 }
 
 /** Waits until the controller has finished `count` more reconciles: a resync came and went, counted, not slept. */
-export async function moreReconciles(operator: TestOperator, controller: string, count = 2, timeoutMs = 60_000): Promise<void> {
+export async function moreReconciles(
+  operator: TestOperator,
+  controller: string,
+  count = 2,
+  timeoutMs = 60_000,
+): Promise<void> {
   const start = await reconcileCount(operator, controller);
-  await eventually(`${count} more ${controller} reconciles`, async () => ((await reconcileCount(operator, controller)) >= start + count ? true : undefined), timeoutMs);
+  await eventually(
+    `${count} more ${controller} reconciles`,
+    async () => ((await reconcileCount(operator, controller)) >= start + count ? true : undefined),
+    timeoutMs,
+  );
 }

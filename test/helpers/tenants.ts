@@ -25,7 +25,10 @@ export interface Tenant {
  * impersonates the user, so requests are authorized exactly as the user's own would be. Creates the namespace if
  * needed and waits until the binding is in force.
  */
-export async function createTenant(cluster: TestCluster, options: { namespace: string; user?: string; role?: TenantRole }): Promise<Tenant> {
+export async function createTenant(
+  cluster: TestCluster,
+  options: { namespace: string; user?: string; role?: TenantRole },
+): Promise<Tenant> {
   const { namespace } = options;
   const user = options.user ?? `tenant-${namespace}`;
   const role = options.role ?? "edit";
@@ -53,7 +56,9 @@ export async function createTenant(cluster: TestCluster, options: { namespace: s
 
 /** Whether the API server would allow the tenant this (a SelfSubjectAccessReview made as the tenant, like `kubectl auth can-i`). */
 export async function tenantMay(tenant: Tenant, attributes: V1ResourceAttributes): Promise<boolean> {
-  const review = await tenant.kubeConfig.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attributes } } });
+  const review = await tenant.kubeConfig
+    .makeApiClient(AuthorizationV1Api)
+    .createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attributes } } });
   return review.status?.allowed === true;
 }
 
@@ -69,7 +74,10 @@ export async function installTenantRoles(kubeconfigPath: string): Promise<void> 
       const { stdout } = await kubectl(kubeconfigPath, ["get", "clusterrole", role, "-o", "json"]);
       const rules = (JSON.parse(stdout) as { rules?: { resources?: string[] }[] | null }).rules ?? [];
       if (rules.some((rule) => rule.resources?.includes("phonenumbers"))) break;
-      if (Date.now() > deadline) throw new Error(`the ${role} ClusterRole has no PhoneNumber rule after 30 s: is kube-controller-manager's clusterrole-aggregation controller running?`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the ${role} ClusterRole has no PhoneNumber rule after 30 s: is kube-controller-manager's clusterrole-aggregation controller running?`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -93,7 +101,8 @@ function impersonating(admin: KubeConfig, user: string): KubeConfig {
 async function waitUntilAllowed(tenant: Tenant, attributes: V1ResourceAttributes): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await tenantMay(tenant, attributes))) {
-    if (Date.now() > deadline) throw new Error(`${tenant.user} still may not ${JSON.stringify(attributes)} 10 s after its RoleBinding`);
+    if (Date.now() > deadline)
+      throw new Error(`${tenant.user} still may not ${JSON.stringify(attributes)} 10 s after its RoleBinding`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "../helpers/cluster.js";
-import { builtImage, imageConfig, readBlob, runOnce, unpack, type Bundle, type BuiltImage } from "../helpers/container.js";
+import {
+  builtImage,
+  imageConfig,
+  readBlob,
+  runOnce,
+  unpack,
+  type Bundle,
+  type BuiltImage,
+} from "../helpers/container.js";
 import { imageFacts, nodeVersion, packageVersion } from "../helpers/image-env.js";
 
 const run = promisify(execFile);
@@ -29,7 +37,9 @@ describe("the image scripts/build-image.sh builds", () => {
     manifest = readBlob<Manifest>(image, image.digest);
     const layers = await Promise.all(
       manifest.layers.map(async (layer) => {
-        const { stdout } = await run("tar", ["-tzf", join(image.layout, "blobs", ...layer.digest.split(":"))], { maxBuffer: 64 * 1024 * 1024 });
+        const { stdout } = await run("tar", ["-tzf", join(image.layout, "blobs", ...layer.digest.split(":"))], {
+          maxBuffer: 64 * 1024 * 1024,
+        });
         return stdout.split("\n").filter(Boolean);
       }),
     );
@@ -61,8 +71,12 @@ describe("the image scripts/build-image.sh builds", () => {
 
   it(`is at most ${MAX_COMPRESSED_BYTES / 1e6} MB compressed`, () => {
     const compressed = manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
-    console.log(`[image] ${image.digest}: ${(compressed / 1e6).toFixed(1)} MB compressed in ${manifest.layers.length} layer(s)`);
-    expect(manifest.layers.every((layer) => layer.mediaType === "application/vnd.oci.image.layer.v1.tar+gzip")).toBe(true);
+    console.log(
+      `[image] ${image.digest}: ${(compressed / 1e6).toFixed(1)} MB compressed in ${manifest.layers.length} layer(s)`,
+    );
+    expect(manifest.layers.every((layer) => layer.mediaType === "application/vnd.oci.image.layer.v1.tar+gzip")).toBe(
+      true,
+    );
     expect(compressed).toBeLessThanOrEqual(MAX_COMPRESSED_BYTES);
   });
 
@@ -71,7 +85,9 @@ describe("the image scripts/build-image.sh builds", () => {
     expect(files.some((f) => /^\/lib\/[^/]+-linux-gnu\/libc\.so\.6$/.test(f))).toBe(true);
     expect(files.some((f) => /libstdc\+\+\.so\.6$/.test(f))).toBe(true);
     expect(files).toContain("/etc/ssl/certs/ca-certificates.crt");
-    const packages = files.filter((f) => f.startsWith("/var/lib/dpkg/status.d/") && !f.endsWith("/")).map((f) => f.split("/").pop());
+    const packages = files
+      .filter((f) => f.startsWith("/var/lib/dpkg/status.d/") && !f.endsWith("/"))
+      .map((f) => f.split("/").pop());
     expect(packages.sort()).toEqual([...imageFacts().debianPackages].sort());
     const executables = ["sh", "bash", "dash", "busybox", "apt", "apt-get", "dpkg", "npm", "npx", "corepack"];
     expect(files.filter((f) => executables.includes(f.split("/").pop() ?? "") && !f.endsWith("/"))).toEqual([]);
@@ -81,8 +97,15 @@ describe("the image scripts/build-image.sh builds", () => {
   });
 
   it("holds the compiled app with production dependencies only, without the development commands", () => {
-    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    const installed = new Set(files.filter((f) => /^\/app\/node_modules\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(f)).map((f) => f.replace(/^\/app\/node_modules\/|\/package\.json$/g, "")));
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const installed = new Set(
+      files
+        .filter((f) => /^\/app\/node_modules\/(@[^/]+\/)?[^/@]+\/package\.json$/.test(f))
+        .map((f) => f.replace(/^\/app\/node_modules\/|\/package\.json$/g, "")),
+    );
     for (const name of Object.keys(pkg.dependencies)) expect(installed, name).toContain(name);
     const dev = Object.keys(pkg.devDependencies).filter((name) => installed.has(name));
     expect(dev).toEqual([]);
@@ -101,10 +124,16 @@ describe("the image scripts/build-image.sh builds", () => {
   it("is reproducible, and npm run release pins its digest: a release from the same checkout builds the same image", async () => {
     const out = mkdtempSync(join(tmpdir(), "bird-operator-release-"));
     try {
-      const { stdout } = await run("bash", [`${ROOT}scripts/release.sh`, "--image-dir", join(out, "image"), "--dist", join(out, "dist")], { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run(
+        "bash",
+        [`${ROOT}scripts/release.sh`, "--image-dir", join(out, "image"), "--dist", join(out, "dist")],
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
       expect(stdout.trim().split("\n").pop()).toBe(image.digest);
       expect(readFileSync(join(out, "image", "digest"), "utf8").trim()).toBe(image.digest);
-      expect(readFileSync(join(out, "dist", "install.yaml"), "utf8")).toContain(`image: ghcr.io/bird-operator/bird-operator@${image.digest}\n`);
+      expect(readFileSync(join(out, "dist", "install.yaml"), "utf8")).toContain(
+        `image: ghcr.io/bird-operator/bird-operator@${image.digest}\n`,
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

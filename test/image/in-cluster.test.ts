@@ -6,7 +6,15 @@ import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { freePort } from "../../src/control-plane/processes.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
-import { builtImage, imageConfig, startContainer, unpack, type Bundle, type Container, type RuntimeSpec } from "../helpers/container.js";
+import {
+  builtImage,
+  imageConfig,
+  startContainer,
+  unpack,
+  type Bundle,
+  type Container,
+  type RuntimeSpec,
+} from "../helpers/container.js";
 import { ACCESS_KEY, apply, eventually, getJson, ORGANIZATION_ID, WORKSPACE_ID } from "../support/fixtures.js";
 
 const cluster = testCluster();
@@ -22,12 +30,22 @@ interface ContainerSpec {
   args: string[];
   env: EnvVar[];
   resources: { limits?: { memory?: string } };
-  securityContext: { runAsUser: number; runAsGroup: number; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } };
+  securityContext: {
+    runAsUser: number;
+    runAsGroup: number;
+    readOnlyRootFilesystem: boolean;
+    allowPrivilegeEscalation: boolean;
+    capabilities: { drop: string[] };
+  };
 }
 interface Deployment {
   kind: "Deployment";
   metadata: { name: string; namespace: string };
-  spec: { template: { spec: { serviceAccountName: string; terminationGracePeriodSeconds: number; containers: ContainerSpec[] } } };
+  spec: {
+    template: {
+      spec: { serviceAccountName: string; terminationGracePeriodSeconds: number; containers: ContainerSpec[] };
+    };
+  };
 }
 
 /**
@@ -62,7 +80,14 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
     const serviceAccountDir = join(bundle.dir, "..", "serviceaccount");
     mkdirSync(serviceAccountDir);
     const serviceAccount = deployment.spec.template.spec.serviceAccountName;
-    const { stdout: token } = await cluster.kubectl(["create", "token", serviceAccount, "-n", operatorNamespace, "--duration=1h"]);
+    const { stdout: token } = await cluster.kubectl([
+      "create",
+      "token",
+      serviceAccount,
+      "-n",
+      operatorNamespace,
+      "--duration=1h",
+    ]);
     writeFileSync(join(serviceAccountDir, "token"), token.trim());
     writeFileSync(join(serviceAccountDir, "ca.crt"), Buffer.from(clusterCa(cluster.kubeconfigPath), "base64"));
     writeFileSync(join(serviceAccountDir, "namespace"), operatorNamespace);
@@ -70,7 +95,12 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
     await apply(
       cluster,
       { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-      { apiVersion: "v1", kind: "Secret", metadata: { name: `${workspace}-key`, namespace: operatorNamespace }, stringData: { accessKey: ACCESS_KEY } },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: `${workspace}-key`, namespace: operatorNamespace },
+        stringData: { accessKey: ACCESS_KEY },
+      },
       {
         apiVersion: "numbers.birdoperator.dev/v1alpha1",
         kind: "BirdWorkspace",
@@ -87,7 +117,12 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
         apiVersion: "numbers.birdoperator.dev/v1alpha1",
         kind: "PhoneNumber",
         metadata: { name: "from-the-image", namespace },
-        spec: { workspaceRef: { name: workspace }, countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] },
+        spec: {
+          workspaceRef: { name: workspace },
+          countryCode: "US",
+          type: "local",
+          destinations: [{ capability: "sms", countryCodes: ["US"] }],
+        },
       },
     );
 
@@ -107,33 +142,63 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
   afterAll(async () => {
     await container?.destroy();
     bundle?.remove();
-    await cluster.kubectl(["delete", "phonenumber", "from-the-image", "-n", namespace, "--wait=false", "--ignore-not-found"], { allowFailure: true });
-    await cluster.kubectl(["delete", "birdworkspace", workspace, "--wait=false", "--ignore-not-found"], { allowFailure: true });
+    await cluster.kubectl(
+      ["delete", "phonenumber", "from-the-image", "-n", namespace, "--wait=false", "--ignore-not-found"],
+      { allowFailure: true },
+    );
+    await cluster.kubectl(["delete", "birdworkspace", workspace, "--wait=false", "--ignore-not-found"], {
+      allowFailure: true,
+    });
     await sim?.close();
   });
 
   it("answers /readyz and makes a PhoneNumber Ready, as the ServiceAccount and nothing else", async () => {
     const ready = await eventually(
       "/readyz to answer 200",
-      async () => ((await fetch(`http://${healthAddress}/readyz`).catch(() => undefined))?.status === 200 ? Date.now() : undefined),
+      async () =>
+        (await fetch(`http://${healthAddress}/readyz`).catch(() => undefined))?.status === 200 ? Date.now() : undefined,
       60_000,
     ).catch((error: Error) => {
       throw new Error(`${error.message}\ncontainer output:\n${container.output().slice(-3000)}`);
     });
-    await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/from-the-image", "-n", namespace, "--timeout=60s"]);
+    await cluster.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      "phonenumber/from-the-image",
+      "-n",
+      namespace,
+      "--timeout=60s",
+    ]);
     const pnReady = Date.now();
-    console.log(`[image] container start -> /readyz 200: ${ready - startedAt} ms; -> PhoneNumber Ready: ${pnReady - startedAt} ms`);
+    console.log(
+      `[image] container start -> /readyz 200: ${ready - startedAt} ms; -> PhoneNumber Ready: ${pnReady - startedAt} ms`,
+    );
 
-    const pn = await getJson<PhoneNumber>(cluster, ["phonenumber", "from-the-image", "-n", namespace, "--show-managed-fields"]);
+    const pn = await getJson<PhoneNumber>(cluster, [
+      "phonenumber",
+      "from-the-image",
+      "-n",
+      namespace,
+      "--show-managed-fields",
+    ]);
     expect(pn.status?.numberString).toMatch(/^\+1/);
     expect(sim.sim.purchases()).toHaveLength(1);
-    const lease = await getJson<{ spec: { holderIdentity: string } }>(cluster, ["lease", "bird-operator", "-n", operatorNamespace]);
+    const lease = await getJson<{ spec: { holderIdentity: string } }>(cluster, [
+      "lease",
+      "bird-operator",
+      "-n",
+      operatorNamespace,
+    ]);
     expect(lease.spec.holderIdentity).toMatch(new RegExp(`^${podName}_\\d+$`));
     // Its writes name the operator as their field manager.
     const managers = (pn.metadata?.managedFields ?? []).filter((f) => f.subresource === "status").map((f) => f.manager);
     expect(managers).toContain("bird-operator");
     // JSON logs, as the Deployment asks; no kubeconfig exists in the container, so in-cluster mode is the only way in.
-    const logs = container.output().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { msg: string });
+    const logs = container
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { msg: string });
     expect(logs.map((l) => l.msg)).toContain("Starting controllers");
   });
 
@@ -150,17 +215,28 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
       .split("\n")
       .find((line) => line.split(" ")[4] === "/");
     expect(root?.split(" ")[5]?.split(",")).toContain("ro");
-    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 3)).toEqual([...imageConfig(builtImage()).config.Entrypoint!, "run"]);
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 3)).toEqual([
+      ...imageConfig(builtImage()).config.Entrypoint!,
+      "run",
+    ]);
   });
 
   it("on SIGTERM exits 0 within the grace period and hands the lease back", async () => {
     const graceMs = deployment.spec.template.spec.terminationGracePeriodSeconds * 1000;
     const stopping = Date.now();
     await container.signal("TERM");
-    const code = await Promise.race([container.exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs))]);
+    const code = await Promise.race([
+      container.exited,
+      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs)),
+    ]);
     expect(code).toBe(0);
     console.log(`[image] SIGTERM -> exit: ${Date.now() - stopping} ms`);
-    const lease = await getJson<{ spec: { holderIdentity?: string } }>(cluster, ["lease", "bird-operator", "-n", operatorNamespace]);
+    const lease = await getJson<{ spec: { holderIdentity?: string } }>(cluster, [
+      "lease",
+      "bird-operator",
+      "-n",
+      operatorNamespace,
+    ]);
     expect(lease.spec.holderIdentity ?? "").toBe("");
   });
 });
@@ -169,12 +245,20 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
 function podSpec(
   bundle: Bundle,
   deployment: Deployment,
-  pod: { podName: string; namespace: string; serviceAccountDir: string; env: Record<string, string>; addresses: { health: string; metrics: string } },
+  pod: {
+    podName: string;
+    namespace: string;
+    serviceAccountDir: string;
+    env: Record<string, string>;
+    addresses: { health: string; metrics: string };
+  },
 ): RuntimeSpec {
   const base = bundle.spec;
   const container = deployment.spec.template.spec.containers[0]!;
   const fieldRefs: Record<string, string> = { "metadata.namespace": pod.namespace, "metadata.name": pod.podName };
-  const env = new Map(base.process.env.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)] as const));
+  const env = new Map(
+    base.process.env.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)] as const),
+  );
   env.set("HOSTNAME", pod.podName);
   for (const variable of container.env) {
     const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
@@ -196,11 +280,16 @@ function podSpec(
       args: [...bundle.entrypoint, ...args],
       env: [...env].map(([name, value]) => `${name}=${value}`),
       user: { uid: security.runAsUser, gid: security.runAsGroup },
-      capabilities: dropAll ? { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] } : base.process.capabilities,
+      capabilities: dropAll
+        ? { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] }
+        : base.process.capabilities,
       noNewPrivileges: !security.allowPrivilegeEscalation,
     },
     root: { ...base.root, readonly: security.readOnlyRootFilesystem },
-    mounts: [...base.mounts, { destination: SERVICE_ACCOUNT_DIR, type: "bind", source: pod.serviceAccountDir, options: ["rbind", "ro"] }],
+    mounts: [
+      ...base.mounts,
+      { destination: SERVICE_ACCOUNT_DIR, type: "bind", source: pod.serviceAccountDir, options: ["rbind", "ro"] },
+    ],
     linux: {
       ...base.linux,
       // Shares the host's network: the API server and the simulator are on its loopback.
@@ -217,7 +306,9 @@ function memoryBytes(quantity: string | undefined): number {
 }
 
 function kubeconfigCluster(path: string): { server: string; "certificate-authority-data": string } {
-  const raw = JSON.parse(readFileSync(path, "utf8")) as { clusters: { cluster: { server: string; "certificate-authority-data": string } }[] };
+  const raw = JSON.parse(readFileSync(path, "utf8")) as {
+    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
+  };
   return raw.clusters[0]!.cluster;
 }
 

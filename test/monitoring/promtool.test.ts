@@ -26,7 +26,9 @@ describe("alerts (deploy/monitoring/prometheus-rule.yaml)", () => {
   let dir = "";
 
   beforeAll(async () => {
-    const { stdout } = await run("bash", [join(REPO_ROOT, "scripts/prometheus-tools.sh"), "promtool"], { timeout: 170_000 });
+    const { stdout } = await run("bash", [join(REPO_ROOT, "scripts/prometheus-tools.sh"), "promtool"], {
+      timeout: 170_000,
+    });
     promtool = stdout.trim().split("\n").pop() ?? "";
     dir = mkdtempSync(join(tmpdir(), "bird-alerts-"));
     writeFileSync(join(dir, "rules.yaml"), stringify({ groups: readPrometheusRule().spec.groups }));
@@ -43,7 +45,9 @@ describe("alerts (deploy/monitoring/prometheus-rule.yaml)", () => {
   });
 
   it("pass their promtool unit tests", async () => {
-    const result = await run(promtool, ["test", "rules", join(dir, "alerts.test.yaml")]).catch((error: { stdout?: string; stderr?: string }) => error);
+    const result = await run(promtool, ["test", "rules", join(dir, "alerts.test.yaml")]).catch(
+      (error: { stdout?: string; stderr?: string }) => error,
+    );
     expect(`${result.stdout ?? ""}${result.stderr ?? ""}`).toMatch(/^\s*SUCCESS\s*$/m);
   });
 
@@ -51,8 +55,14 @@ describe("alerts (deploy/monitoring/prometheus-rule.yaml)", () => {
     const tests = (parse(readFileSync(TESTS_FILE, "utf8")) as AlertTests).tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of alertNames()) {
       const cases = tests.filter((t) => t.alertname === alert);
-      expect(cases.some((t) => t.exp_alerts.length > 0), `${alert} fires in some test`).toBe(true);
-      expect(cases.some((t) => t.exp_alerts.length === 0), `${alert} stays quiet in some test`).toBe(true);
+      expect(
+        cases.some((t) => t.exp_alerts.length > 0),
+        `${alert} fires in some test`,
+      ).toBe(true);
+      expect(
+        cases.some((t) => t.exp_alerts.length === 0),
+        `${alert} stays quiet in some test`,
+      ).toBe(true);
     }
   });
 
@@ -66,20 +76,37 @@ describe("alerts (deploy/monitoring/prometheus-rule.yaml)", () => {
 
   it("are each listed with what to do in the README's Monitoring section", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Monitoring"), readme.indexOf("\n## ", readme.indexOf("## Monitoring") + 1));
+    const section = readme.slice(
+      readme.indexOf("## Monitoring"),
+      readme.indexOf("\n## ", readme.indexOf("## Monitoring") + 1),
+    );
     expect(section).toContain("## Monitoring");
-    for (const alert of alertNames()) expect(section, alert).toMatch(new RegExp(`\\| \`${alert}\` \\|[^\\n]+\\|[^\\n]{40,}\\|`));
+    for (const alert of alertNames())
+      expect(section, alert).toMatch(new RegExp(`\\| \`${alert}\` \\|[^\\n]+\\|[^\\n]{40,}\\|`));
   });
 });
 
 describe("the monitoring Component (deploy/monitoring)", () => {
   it("renders with kubectl kustomize: ServiceMonitor, PrometheusRule and the dashboard ConfigMap for Grafana's sidecar", async () => {
     const { stdout } = await run("kubectl", ["kustomize", MONITORING_DIR]);
-    const objects = parseAllDocuments(stdout).map((doc) => doc.toJS() as { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; data?: Record<string, string> });
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(["ConfigMap/bird-operator-dashboard", "PrometheusRule/bird-operator", "ServiceMonitor/bird-operator"]);
+    const objects = parseAllDocuments(stdout).map(
+      (doc) =>
+        doc.toJS() as {
+          kind: string;
+          metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+          data?: Record<string, string>;
+        },
+    );
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      "ConfigMap/bird-operator-dashboard",
+      "PrometheusRule/bird-operator",
+      "ServiceMonitor/bird-operator",
+    ]);
     const dashboard = objects.find((o) => o.kind === "ConfigMap");
     expect(dashboard?.metadata.labels?.grafana_dashboard).toBe("1");
-    expect(JSON.parse(dashboard?.data?.["bird-operator.json"] ?? "{}")).toEqual(JSON.parse(readFileSync(join(MONITORING_DIR, "dashboard.json"), "utf8")));
+    expect(JSON.parse(dashboard?.data?.["bird-operator.json"] ?? "{}")).toEqual(
+      JSON.parse(readFileSync(join(MONITORING_DIR, "dashboard.json"), "utf8")),
+    );
   });
 
   it("has a dashboard whose every panel queries Prometheus through the datasource variable", () => {
@@ -92,8 +119,13 @@ describe("the monitoring Component (deploy/monitoring)", () => {
   });
 
   it("scrapes the Service the base deploys, on its metrics port", async () => {
-    const [serviceMonitor] = parseAllDocuments(readFileSync(join(MONITORING_DIR, "service-monitor.yaml"), "utf8")).map((d) => d.toJS() as { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } });
-    const service = parse(readFileSync(join(REPO_ROOT, "deploy/service.yaml"), "utf8")) as { metadata: { name: string; labels: Record<string, string> }; spec: { ports: { name: string }[] } };
+    const [serviceMonitor] = parseAllDocuments(readFileSync(join(MONITORING_DIR, "service-monitor.yaml"), "utf8")).map(
+      (d) => d.toJS() as { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } },
+    );
+    const service = parse(readFileSync(join(REPO_ROOT, "deploy/service.yaml"), "utf8")) as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: { ports: { name: string }[] };
+    };
     expect(service.metadata.labels).toMatchObject(serviceMonitor?.spec.selector.matchLabels ?? { missing: true });
     expect(service.spec.ports.map((p) => p.name)).toContain(serviceMonitor?.spec.endpoints[0]?.port);
     // The alerts select the job Prometheus Operator names after the Service.

@@ -3,7 +3,13 @@ import type { BirdNumber, BirdWorkspace, PhoneNumber } from "../../src/api/v1alp
 import type { ClusterReader, ClusterState } from "../../src/plan/cluster.js";
 import { makePlan } from "../../src/plan/planner.js";
 import type { ResourcePlan } from "../../src/plan/types.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_WORKSPACE_ID, startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_WORKSPACE_ID,
+  startSimulator,
+  type RunningSimulator,
+} from "../../src/simulator/index.js";
 
 const NS = "team-a";
 
@@ -12,13 +18,35 @@ function workspace(endpoint: string, spec: Partial<BirdWorkspace["spec"]> = {}):
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdWorkspace",
     metadata: { name: "ws", creationTimestamp: new Date("2026-01-01T00:00:00Z") },
-    spec: { organizationId: DEFAULT_ORGANIZATION_ID, workspaceId: DEFAULT_WORKSPACE_ID, endpoint, accessKeySecretRef: { namespace: "bird-operator", name: "key" }, allowedNamespaces: { names: [NS] }, ...spec },
-    status: { conditions: [{ type: "Ready", status: "True", reason: "Available", message: "", lastTransitionTime: new Date().toISOString() }] },
+    spec: {
+      organizationId: DEFAULT_ORGANIZATION_ID,
+      workspaceId: DEFAULT_WORKSPACE_ID,
+      endpoint,
+      accessKeySecretRef: { namespace: "bird-operator", name: "key" },
+      allowedNamespaces: { names: [NS] },
+      ...spec,
+    },
+    status: {
+      conditions: [
+        {
+          type: "Ready",
+          status: "True",
+          reason: "Available",
+          message: "",
+          lastTransitionTime: new Date().toISOString(),
+        },
+      ],
+    },
   };
 }
 
 function phoneNumber(name: string, spec: Partial<PhoneNumber["spec"]> = {}): PhoneNumber {
-  return { apiVersion: "numbers.birdoperator.dev/v1alpha1", kind: "PhoneNumber", metadata: { name, namespace: NS, uid: `uid-${name}` }, spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local", ...spec } };
+  return {
+    apiVersion: "numbers.birdoperator.dev/v1alpha1",
+    kind: "PhoneNumber",
+    metadata: { name, namespace: NS, uid: `uid-${name}` },
+    spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local", ...spec },
+  };
 }
 
 function record(holder: string, digits: string, phase = "Bound"): BirdNumber {
@@ -26,8 +54,17 @@ function record(holder: string, digits: string, phase = "Bound"): BirdNumber {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "BirdNumber",
     metadata: { name: `ws.${digits}` },
-    spec: { workspaceRef: { name: "ws" }, numberString: `+${digits}`, claimRef: { namespace: NS, name: holder, uid: `uid-${holder}` } },
-    status: { phase, numberId: `n-${digits}`, endpointId: `e-${digits}`, monthlyPrice: { currencyCode: "EUR", amount: 1_000_000, exponent: -6 } },
+    spec: {
+      workspaceRef: { name: "ws" },
+      numberString: `+${digits}`,
+      claimRef: { namespace: NS, name: holder, uid: `uid-${holder}` },
+    },
+    status: {
+      phase,
+      numberId: `n-${digits}`,
+      endpointId: `e-${digits}`,
+      monthlyPrice: { currencyCode: "EUR", amount: 1_000_000, exponent: -6 },
+    },
   } as BirdNumber;
 }
 
@@ -60,15 +97,63 @@ describe("plan of a deletion", () => {
     await sim?.close();
   });
 
-  const cases: { reason: string; object: PhoneNumber; workspace?: Partial<BirdWorkspace["spec"]>; phase?: string; held?: boolean; want: Partial<ResourcePlan> & { action?: string; why?: string } }[] = [
-    { reason: "spec Delete cancels main", object: phoneNumber("a", { deletionPolicy: "Delete" }), want: { deletionPolicy: "Delete", action: "cancel-subscription" } },
-    { reason: "no spec: the workspace's defaultDeletionPolicy Delete cancels", object: phoneNumber("a"), workspace: { defaultDeletionPolicy: "Delete" }, want: { deletionPolicy: "Delete", action: "cancel-subscription" } },
-    { reason: "no spec, no workspace default: Retain releases", object: phoneNumber("a"), want: { deletionPolicy: "Retain", action: "release", why: "deletionPolicy Retain" } },
-    { reason: "spec Retain wins over the workspace's Delete", object: phoneNumber("a", { deletionPolicy: "Retain" }), workspace: { defaultDeletionPolicy: "Delete" }, want: { deletionPolicy: "Retain", action: "release" } },
-    { reason: "ObserveOnly never cancels, even with Delete", object: phoneNumber("a", { deletionPolicy: "Delete", managementPolicy: "ObserveOnly", numberString: "+12125550000" }), want: { action: "release", why: "managementPolicy ObserveOnly" } },
-    { reason: "a namespace no longer admitted never cancels", object: phoneNumber("a", { deletionPolicy: "Delete" }), workspace: { allowedNamespaces: { names: ["someone-else"] } }, want: { action: "release", why: 'the namespace may no longer use BirdWorkspace "ws"' } },
-    { reason: "a Lost record is removed, nothing cancelled", object: phoneNumber("a", { deletionPolicy: "Delete" }), phase: "Lost", want: { action: "forget-record" } },
-    { reason: "holding nothing, nothing happens", object: phoneNumber("a", { deletionPolicy: "Delete" }), held: false, want: { actions: [], notes: ["holds no number: nothing to release or cancel"] } },
+  const cases: {
+    reason: string;
+    object: PhoneNumber;
+    workspace?: Partial<BirdWorkspace["spec"]>;
+    phase?: string;
+    held?: boolean;
+    want: Partial<ResourcePlan> & { action?: string; why?: string };
+  }[] = [
+    {
+      reason: "spec Delete cancels main",
+      object: phoneNumber("a", { deletionPolicy: "Delete" }),
+      want: { deletionPolicy: "Delete", action: "cancel-subscription" },
+    },
+    {
+      reason: "no spec: the workspace's defaultDeletionPolicy Delete cancels",
+      object: phoneNumber("a"),
+      workspace: { defaultDeletionPolicy: "Delete" },
+      want: { deletionPolicy: "Delete", action: "cancel-subscription" },
+    },
+    {
+      reason: "no spec, no workspace default: Retain releases",
+      object: phoneNumber("a"),
+      want: { deletionPolicy: "Retain", action: "release", why: "deletionPolicy Retain" },
+    },
+    {
+      reason: "spec Retain wins over the workspace's Delete",
+      object: phoneNumber("a", { deletionPolicy: "Retain" }),
+      workspace: { defaultDeletionPolicy: "Delete" },
+      want: { deletionPolicy: "Retain", action: "release" },
+    },
+    {
+      reason: "ObserveOnly never cancels, even with Delete",
+      object: phoneNumber("a", {
+        deletionPolicy: "Delete",
+        managementPolicy: "ObserveOnly",
+        numberString: "+12125550000",
+      }),
+      want: { action: "release", why: "managementPolicy ObserveOnly" },
+    },
+    {
+      reason: "a namespace no longer admitted never cancels",
+      object: phoneNumber("a", { deletionPolicy: "Delete" }),
+      workspace: { allowedNamespaces: { names: ["someone-else"] } },
+      want: { action: "release", why: 'the namespace may no longer use BirdWorkspace "ws"' },
+    },
+    {
+      reason: "a Lost record is removed, nothing cancelled",
+      object: phoneNumber("a", { deletionPolicy: "Delete" }),
+      phase: "Lost",
+      want: { action: "forget-record" },
+    },
+    {
+      reason: "holding nothing, nothing happens",
+      object: phoneNumber("a", { deletionPolicy: "Delete" }),
+      held: false,
+      want: { actions: [], notes: ["holds no number: nothing to release or cancel"] },
+    },
   ];
 
   for (const c of cases) {

@@ -17,15 +17,30 @@ function codeBlocks(markdown: string): { lang: string; code: string }[] {
 
 /** The flags of every `plan` command line in the text (continuation lines included). */
 function flagsOfPlanCommands(code: string): string[] {
-  const commands = code.replace(/\\\n/g, " ").split("\n").filter((line) => /\bplan\b/.test(line) && /(bird-operator|main\.ts)/.test(line));
-  return commands.flatMap((line) => [...line.split(/\bplan\b/).slice(1).join(" ").matchAll(/(?<=\s)(--?[a-z][a-z-]*)/g)].map((m) => m[1] ?? ""));
+  const commands = code
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .filter((line) => /\bplan\b/.test(line) && /(bird-operator|main\.ts)/.test(line));
+  return commands.flatMap((line) =>
+    [
+      ...line
+        .split(/\bplan\b/)
+        .slice(1)
+        .join(" ")
+        .matchAll(/(?<=\s)(--?[a-z][a-z-]*)/g),
+    ].map((m) => m[1] ?? ""),
+  );
 }
 
 /** What docs/plan.md, the README and the Argo CD example show is what the command takes. */
 describe("the plan's documentation", () => {
   it("uses only flags the plan command has, in docs/plan.md, the README and the Argo CD hook", () => {
-    const documented = [...codeBlocks(read("docs/plan.md")), ...codeBlocks(read("README.md"))].flatMap((b) => flagsOfPlanCommands(b.code));
-    const job = parse(read("deploy/argocd/plan-presync/plan-presync.yaml")) as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    const documented = [...codeBlocks(read("docs/plan.md")), ...codeBlocks(read("README.md"))].flatMap((b) =>
+      flagsOfPlanCommands(b.code),
+    );
+    const job = parse(read("deploy/argocd/plan-presync/plan-presync.yaml")) as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
     const args = job.spec.template.spec.containers[0]?.args ?? [];
     expect(args[0]).toBe("plan");
     const hook = args.slice(1).map((a) => a.split("=")[0] ?? "");

@@ -7,21 +7,28 @@ import { readManifests } from "../../src/plan/input.js";
 const dir = mkdtempSync(join(tmpdir(), "plan-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const pn = (name: string): string => `apiVersion: numbers.birdoperator.dev/v1alpha1\nkind: PhoneNumber\nmetadata: {name: ${name}}\nspec: {workspaceRef: {name: default}, countryCode: US, type: local}\n`;
+const pn = (name: string): string =>
+  `apiVersion: numbers.birdoperator.dev/v1alpha1\nkind: PhoneNumber\nmetadata: {name: ${name}}\nspec: {workspaceRef: {name: default}, countryCode: US, type: local}\n`;
 
 /** The input as `kubectl apply -f` takes it: files, directories, kustomizations, stdin, Lists. */
 describe("readManifests", () => {
   it("reads a file with several documents, skipping empty ones, and names the source", () => {
     const file = join(dir, "two.yaml");
     writeFileSync(file, `${pn("a")}---\n---\n${pn("b")}`);
-    expect(readManifests([file]).map((m) => [m.metadata?.name, m.source])).toEqual([["a", file], ["b", file]]);
+    expect(readManifests([file]).map((m) => [m.metadata?.name, m.source])).toEqual([
+      ["a", file],
+      ["b", file],
+    ]);
   });
 
   it("reads a directory's .yaml, .yml and .json files in name order, not its other files or subdirectories", () => {
     const sub = mkdtempSync(join(dir, "dir-"));
     writeFileSync(join(sub, "b.yml"), pn("b"));
     writeFileSync(join(sub, "a.yaml"), pn("a"));
-    writeFileSync(join(sub, "c.json"), JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "c" } }));
+    writeFileSync(
+      join(sub, "c.json"),
+      JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "c" } }),
+    );
     writeFileSync(join(sub, "README.md"), "# not a manifest");
     expect(readManifests([sub]).map((m) => m.metadata?.name)).toEqual(["a", "b", "c"]);
   });
@@ -36,8 +43,18 @@ describe("readManifests", () => {
   });
 
   it("reads - from stdin and unpacks Lists", () => {
-    const list = JSON.stringify({ apiVersion: "v1", kind: "List", items: [{ kind: "PhoneNumber", metadata: { name: "x" } }, { kind: "AlphaSender", metadata: { name: "y" } }] });
-    expect(readManifests(["-"], () => list).map((m) => `${m.kind}/${m.metadata?.name} ${m.source}`)).toEqual(["PhoneNumber/x <stdin>", "AlphaSender/y <stdin>"]);
+    const list = JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        { kind: "PhoneNumber", metadata: { name: "x" } },
+        { kind: "AlphaSender", metadata: { name: "y" } },
+      ],
+    });
+    expect(readManifests(["-"], () => list).map((m) => `${m.kind}/${m.metadata?.name} ${m.source}`)).toEqual([
+      "PhoneNumber/x <stdin>",
+      "AlphaSender/y <stdin>",
+    ]);
   });
 
   it("names the source of what it cannot read", () => {

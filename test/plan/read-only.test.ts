@@ -11,7 +11,9 @@ describe("read-only clients", () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://api");
-      seen.push(`${req.method} ${url.pathname}${url.searchParams.has("dryRun") ? ` dryRun=${url.searchParams.get("dryRun")}` : ""}`);
+      seen.push(
+        `${req.method} ${url.pathname}${url.searchParams.has("dryRun") ? ` dryRun=${url.searchParams.get("dryRun")}` : ""}`,
+      );
       res.setHeader("Content-Type", "application/json");
       res.end("{}");
     });
@@ -24,15 +26,32 @@ describe("read-only clients", () => {
 
   it("lets reads and dry runs reach the API server and refuses every other write", async () => {
     const { port } = server.address() as AddressInfo;
-    const http = new ReadOnlyKubeHttp({ server: `http://127.0.0.1:${port}`, source: "test", requestOptions: () => Promise.resolve({ rejectUnauthorized: true, headers: {} }) });
+    const http = new ReadOnlyKubeHttp({
+      server: `http://127.0.0.1:${port}`,
+      source: "test",
+      requestOptions: () => Promise.resolve({ rejectUnauthorized: true, headers: {} }),
+    });
     seen.length = 0;
     try {
       await http.request({ method: "GET", path: "/api/v1/namespaces" });
-      await http.request({ method: "PATCH", path: "/apis/g/v1/namespaces/a/phonenumbers/x", query: { dryRun: "All" }, body: {} });
-      await http.request({ method: "DELETE", path: "/apis/g/v1/namespaces/a/phonenumbers/x", query: { dryRun: "All" } });
+      await http.request({
+        method: "PATCH",
+        path: "/apis/g/v1/namespaces/a/phonenumbers/x",
+        query: { dryRun: "All" },
+        body: {},
+      });
+      await http.request({
+        method: "DELETE",
+        path: "/apis/g/v1/namespaces/a/phonenumbers/x",
+        query: { dryRun: "All" },
+      });
       for (const method of ["POST", "PUT", "PATCH", "DELETE"] as const) {
-        await expect(http.request({ method, path: "/apis/g/v1/namespaces/a/phonenumbers/x", body: {} })).rejects.toThrow(WriteRefused);
-        await expect(http.request({ method, path: "/apis/g/v1/namespaces/a/phonenumbers/x", query: { dryRun: "true" }, body: {} })).rejects.toThrow(WriteRefused);
+        await expect(
+          http.request({ method, path: "/apis/g/v1/namespaces/a/phonenumbers/x", body: {} }),
+        ).rejects.toThrow(WriteRefused);
+        await expect(
+          http.request({ method, path: "/apis/g/v1/namespaces/a/phonenumbers/x", query: { dryRun: "true" }, body: {} }),
+        ).rejects.toThrow(WriteRefused);
       }
     } finally {
       http.close();
@@ -62,6 +81,9 @@ describe("read-only clients", () => {
     ];
     for (const url of writes) await expect(fetch(url, { method: "POST", body: "{}" })).rejects.toThrow(WriteRefused);
     await expect(fetch(`${base}/numbers-long-code/x`, { method: "DELETE" })).rejects.toThrow(WriteRefused);
-    expect(sent).toEqual(["GET /workspaces/w/numbers-long-code?limit=99", "POST /workspaces/w/endpoints/e/destinations/activate?validate=true"]);
+    expect(sent).toEqual([
+      "GET /workspaces/w/numbers-long-code?limit=99",
+      "POST /workspaces/w/endpoints/e/destinations/activate?validate=true",
+    ]);
   });
 });

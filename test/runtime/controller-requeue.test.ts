@@ -41,7 +41,9 @@ describe("the queue after a reconcile", () => {
     const live = new Set([...names, "flaky"]);
     const { controller, runs } = toy(live);
     for (const key of [...live, "vanished"]) controller.queue.add(key);
-    await eventually("every key reconciled", async () => (names.every((k) => runs.has(k)) && controller.queue.isIdle() ? true : undefined));
+    await eventually("every key reconciled", async () =>
+      names.every((k) => runs.has(k)) && controller.queue.isIdle() ? true : undefined,
+    );
     // Each live key waits for its resync; the flaky one for its backoff.
     expect(controller.queue.trackedKeys().size).toBe(301);
     expect(controller.queue.trackedKeys().has("vanished")).toBe(false);

@@ -18,12 +18,27 @@ function phoneNumber(namespace = "default"): EventSubject {
 
 function recorder(options: { now?: () => number; lines?: Record<string, unknown>[] } = {}): EventRecorder {
   const lines = options.lines ?? [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return new EventRecorder({ kubeConfig: cluster.kubeConfig, component: "bird-operator", host: "test-host", logger, now: options.now });
+  const logger = pino(
+    { level: "debug" },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return new EventRecorder({
+    kubeConfig: cluster.kubeConfig,
+    component: "bird-operator",
+    host: "test-host",
+    logger,
+    now: options.now,
+  });
 }
 
-async function eventsFor(object: EventSubject, namespace = object.metadata.namespace ?? "default"): Promise<CoreV1Event[]> {
-  const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.uid=${object.metadata.uid}` });
+async function eventsFor(
+  object: EventSubject,
+  namespace = object.metadata.namespace ?? "default",
+): Promise<CoreV1Event[]> {
+  const list = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.uid=${object.metadata.uid}`,
+  });
   return list.items;
 }
 
@@ -57,7 +72,16 @@ describe("EventRecorder", () => {
     expect(event?.firstTimestamp).toBeInstanceOf(Date);
     expect(event?.lastTimestamp?.getTime()).toBe(event?.firstTimestamp?.getTime());
 
-    const { stdout } = await cluster.kubectl(["get", "events", "-n", "default", "--field-selector", `involvedObject.name=${pn.metadata.name}`, "-o", "name"]);
+    const { stdout } = await cluster.kubectl([
+      "get",
+      "events",
+      "-n",
+      "default",
+      "--field-selector",
+      `involvedObject.name=${pn.metadata.name}`,
+      "-o",
+      "name",
+    ]);
     expect(stdout.trim()).toBe(`event/${event?.metadata.name}`);
   });
 
@@ -163,7 +187,9 @@ describe("EventRecorder", () => {
     const events = recorder({ lines });
     const lost = phoneNumber(uniqueName("no-such-namespace"));
     expect(() => events.record(lost, "Warning", "CannotPurchase", "nobody will read this")).not.toThrow();
-    expect(() => events.record({ apiVersion: "v1", kind: "Broken", metadata: {} }, "Normal", "Odd", "no name")).not.toThrow();
+    expect(() =>
+      events.record({ apiVersion: "v1", kind: "Broken", metadata: {} }, "Normal", "Odd", "no name"),
+    ).not.toThrow();
     await events.flush();
     const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
     expect(warnings.sort()).toEqual(["Could not record an event", "Could not write an event"]);

@@ -11,7 +11,13 @@ import { setCondition, statusChanged } from "../../src/runtime/status.js";
 import { createMergePatch } from "../../src/runtime/merge-patch.js";
 import { eventually } from "../support/fixtures.js";
 
-const KIND = { group: "numbers.birdoperator.dev", version: "v1alpha1", plural: "phonenumbers", kind: "PhoneNumber", namespaced: true };
+const KIND = {
+  group: "numbers.birdoperator.dev",
+  version: "v1alpha1",
+  plural: "phonenumbers",
+  kind: "PhoneNumber",
+  namespaced: true,
+};
 
 function phoneNumber(name: string, country = "US"): PhoneNumber {
   return {
@@ -40,7 +46,13 @@ describe("informer and controller against a real API server", () => {
     const kubeConfig = plane.kubeConfig();
     const http = new KubeHttp(kubeConfig);
     client = new ResourceClient<PhoneNumber>(http, KIND, (kind, verb) => metrics.kubeWrites.inc({ kind, verb }));
-    informer = new Informer<PhoneNumber>({ kubeConfig, http, paths: [client.collectionPath("default")], logger: silentLogger(), watchTimeoutSeconds: [5, 10] });
+    informer = new Informer<PhoneNumber>({
+      kubeConfig,
+      http,
+      paths: [client.collectionPath("default")],
+      logger: silentLogger(),
+      watchTimeoutSeconds: [5, 10],
+    });
     controller = new Controller({
       name: "toy",
       logger: silentLogger(),
@@ -53,9 +65,14 @@ describe("informer and controller against a real API server", () => {
         if (!pn) return FORGET;
         seenCountry.set(key, (pn.spec.destinations ?? []).flatMap((d) => d.countryCodes).join(",") || "none");
         const status = structuredClone(pn.status ?? {});
-        status.conditions = setCondition(status.conditions, { type: "Ready", status: "True", reason: "Available", message: `country ${pn.spec.countryCode}` }, pn.metadata?.generation);
+        status.conditions = setCondition(
+          status.conditions,
+          { type: "Ready", status: "True", reason: "Available", message: `country ${pn.spec.countryCode}` },
+          pn.metadata?.generation,
+        );
         status.observedGeneration = pn.metadata?.generation;
-        if (statusChanged(pn.status, status)) await client.patchStatus("default", pn.metadata?.name ?? "", createMergePatch(pn.status ?? {}, status));
+        if (statusChanged(pn.status, status))
+          await client.patchStatus("default", pn.metadata?.name ?? "", createMergePatch(pn.status ?? {}, status));
         return {};
       },
     }).watchPrimary(informer);
@@ -72,7 +89,9 @@ describe("informer and controller against a real API server", () => {
 
   it("reconciles a new object once and writes its status once; a repeat reconcile writes nothing", async () => {
     await client.create(phoneNumber("first"));
-    const ready = await eventually("first Ready", async () => informer.get("default/first")?.status?.conditions?.find((c) => c.type === "Ready"));
+    const ready = await eventually("first Ready", async () =>
+      informer.get("default/first")?.status?.conditions?.find((c) => c.type === "Ready"),
+    );
     const transition = ready.lastTransitionTime;
     const writes = await metrics.kubeWrites.get();
     const statusWrites = writes.values.find((v) => v.labels.verb === "patch-status")?.value;
@@ -93,8 +112,15 @@ describe("informer and controller against a real API server", () => {
     await plane.startApiServer();
     // The informer is still backing off its reconnect: this change happens while it is not watching.
     const current = await client.get("default", "restart");
-    await client.update({ ...current, spec: { ...current.spec, destinations: [{ capability: "sms", countryCodes: ["CA"] }] } });
-    await eventually("the change reconciled", async () => (seenCountry.get("default/restart") === "CA" ? true : undefined), 60_000);
+    await client.update({
+      ...current,
+      spec: { ...current.spec, destinations: [{ capability: "sms", countryCodes: ["CA"] }] },
+    });
+    await eventually(
+      "the change reconciled",
+      async () => (seenCountry.get("default/restart") === "CA" ? true : undefined),
+      60_000,
+    );
     // A restarted API server has a fresh watch cache: resuming from the old resourceVersion answers 410 Gone.
     expect(informer.relists.get(client.collectionPath("default")) ?? 0).toBeGreaterThan(relistsBefore);
   });

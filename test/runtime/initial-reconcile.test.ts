@@ -10,7 +10,13 @@ import { ResourceClient } from "../../src/runtime/resource-client.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 import { eventually } from "../support/fixtures.js";
 
-const KIND = { group: "numbers.birdoperator.dev", version: "v1alpha1", plural: "phonenumbers", kind: "PhoneNumber", namespaced: true };
+const KIND = {
+  group: "numbers.birdoperator.dev",
+  version: "v1alpha1",
+  plural: "phonenumbers",
+  kind: "PhoneNumber",
+  namespaced: true,
+};
 const GAUGE = "bird_operator_initial_reconcile_seconds";
 const DONE = "Reconciled every object present at start";
 
@@ -26,7 +32,10 @@ function phoneNumber(namespace: string, name: string): PhoneNumber {
 /** Lines a pino logger wrote, parsed. */
 function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: "info" },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 
@@ -54,9 +63,18 @@ describe("initial reconcile of the objects present at start", () => {
   let controller: Controller;
 
   beforeAll(async () => {
-    await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } } });
+    await http.request({
+      method: "POST",
+      path: "/api/v1/namespaces",
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
+    });
     for (const name of names) await client.create(phoneNumber(namespace, name));
-    informer = new Informer<PhoneNumber>({ kubeConfig: cluster.kubeConfig, http, paths: [client.collectionPath(namespace)], logger: silentLogger() });
+    informer = new Informer<PhoneNumber>({
+      kubeConfig: cluster.kubeConfig,
+      http,
+      paths: [client.collectionPath(namespace)],
+      logger: silentLogger(),
+    });
     controller = new Controller({
       name: "initial-toy",
       logger,
@@ -87,7 +105,9 @@ describe("initial reconcile of the objects present at start", () => {
   });
 
   it("records nothing while a key present at start is still being reconciled, even after a newer key", async () => {
-    await eventually("the other keys reconciled", async () => (names.every((n) => reconciled.has(`${namespace}/${n}`)) ? true : undefined));
+    await eventually("the other keys reconciled", async () =>
+      names.every((n) => reconciled.has(`${namespace}/${n}`)) ? true : undefined,
+    );
     // An object created after the start is not part of the initial pass: reconciling it completes nothing.
     await client.create(phoneNumber(namespace, "later"));
     await eventually("the later key reconciled", async () => (reconciled.has(`${namespace}/later`) ? true : undefined));
@@ -107,18 +127,36 @@ describe("initial reconcile of the objects present at start", () => {
     expect(done).toHaveLength(1);
     expect(done[0]).toMatchObject({ controller: "initial-toy", objects: names.length });
     // The held key comes back after its failure; later reconciles neither move the gauge nor log again.
-    await eventually("the held key retried", async () => ((reconciled.get(`${namespace}/held`) ?? 0) >= 2 ? true : undefined));
+    await eventually("the held key retried", async () =>
+      (reconciled.get(`${namespace}/held`) ?? 0) >= 2 ? true : undefined,
+    );
     controller.queue.add(`${namespace}/a`);
-    await eventually("a reconciled again", async () => ((reconciled.get(`${namespace}/a`) ?? 0) >= 2 ? true : undefined));
+    await eventually("a reconciled again", async () =>
+      (reconciled.get(`${namespace}/a`) ?? 0) >= 2 ? true : undefined,
+    );
     expect(await gaugeValue(metrics, "initial-toy")).toBe(seconds);
     expect(lines.filter((l) => l.msg === DONE)).toHaveLength(1);
   });
 
   it("records at once for a controller that starts with no objects", async () => {
     const empty = uniqueName("initial-empty");
-    await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: empty } } });
-    const emptyInformer = new Informer<PhoneNumber>({ kubeConfig: cluster.kubeConfig, http, paths: [client.collectionPath(empty)], logger: silentLogger() });
-    const emptyController = new Controller({ name: "initial-empty", logger, metrics, reconcile: async () => ({}) }).watchPrimary(emptyInformer);
+    await http.request({
+      method: "POST",
+      path: "/api/v1/namespaces",
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: empty } },
+    });
+    const emptyInformer = new Informer<PhoneNumber>({
+      kubeConfig: cluster.kubeConfig,
+      http,
+      paths: [client.collectionPath(empty)],
+      logger: silentLogger(),
+    });
+    const emptyController = new Controller({
+      name: "initial-empty",
+      logger,
+      metrics,
+      reconcile: async () => ({}),
+    }).watchPrimary(emptyInformer);
     emptyInformer.start();
     await emptyInformer.waitForSync();
     try {

@@ -20,7 +20,11 @@ afterEach(() => {
 });
 
 /** A kubeconfig with one context `ctx` joining cluster `c` and user `u`. */
-function kubeconfig(cluster: Record<string, unknown>, user?: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function kubeconfig(
+  cluster: Record<string, unknown>,
+  user?: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "Config",
@@ -49,7 +53,12 @@ describe("loadKubeConnection", () => {
     const path = write(
       "config",
       kubeconfig(
-        { server: "https://api.example:6443/", "certificate-authority-data": base64(CA), "insecure-skip-tls-verify": true, "tls-server-name": "kubernetes" },
+        {
+          server: "https://api.example:6443/",
+          "certificate-authority-data": base64(CA),
+          "insecure-skip-tls-verify": true,
+          "tls-server-name": "kubernetes",
+        },
         { "client-certificate-data": base64(CERT), "client-key-data": base64(KEY), token: "t0ken" },
       ),
     );
@@ -72,7 +81,10 @@ describe("loadKubeConnection", () => {
     write("conf/token", "from-file\n");
     const path = write(
       "conf/kubeconfig",
-      kubeconfig({ server: "https://api.example", "certificate-authority": "pki/ca.crt" }, { "client-certificate": "pki/client.crt", "client-key": "pki/client.key", tokenFile: "token" }),
+      kubeconfig(
+        { server: "https://api.example", "certificate-authority": "pki/ca.crt" },
+        { "client-certificate": "pki/client.crt", "client-key": "pki/client.key", tokenFile: "token" },
+      ),
     );
     const options = await (await loadKubeConnection(isolated({ path }))).requestOptions();
     expect(options.ca).toEqual(Buffer.from(CA));
@@ -116,7 +128,9 @@ describe("loadKubeConnection", () => {
     write("serviceaccount/token", "rotated-by-kubelet");
     expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated-by-kubelet");
 
-    const ipv6 = await loadKubeConnection(isolated({ env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }, serviceAccountDir }));
+    const ipv6 = await loadKubeConnection(
+      isolated({ env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "443" }, serviceAccountDir }),
+    );
     expect(ipv6.server).toBe("https://[fd00::1]:443");
   });
 
@@ -127,9 +141,12 @@ describe("loadKubeConnection", () => {
     const fromEnv = write("env-config", kubeconfig({ server: "https://env.example" }));
     const fromFlag = write("flag-config", kubeconfig({ server: "https://flag.example" }));
     const inPod = { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" };
-    const server = async (options: LoadOptions): Promise<string> => (await loadKubeConnection(isolated(options))).server;
+    const server = async (options: LoadOptions): Promise<string> =>
+      (await loadKubeConnection(isolated(options))).server;
 
-    expect(await server({ path: fromFlag, env: { ...inPod, KUBECONFIG: fromEnv }, serviceAccountDir })).toBe("https://flag.example");
+    expect(await server({ path: fromFlag, env: { ...inPod, KUBECONFIG: fromEnv }, serviceAccountDir })).toBe(
+      "https://flag.example",
+    );
     expect(await server({ env: { ...inPod, KUBECONFIG: fromEnv }, serviceAccountDir })).toBe("https://env.example");
     expect(await server({ env: inPod, serviceAccountDir })).toBe("https://10.0.0.1:443");
     expect(await server({ env: inPod })).toBe("https://home.example");
@@ -157,33 +174,67 @@ describe("loadKubeConnection", () => {
   });
 
   it("says what is missing", async () => {
-    const noContext = write("no-context", { ...kubeconfig({ server: "https://api.example" }), "current-context": undefined });
-    await expect(loadKubeConnection(isolated({ path: noContext }))).rejects.toThrow(`the kubeconfig at ${noContext} has no current-context`);
-    const unknownContext = write("unknown-context", { ...kubeconfig({ server: "https://api.example" }), "current-context": "other" });
+    const noContext = write("no-context", {
+      ...kubeconfig({ server: "https://api.example" }),
+      "current-context": undefined,
+    });
+    await expect(loadKubeConnection(isolated({ path: noContext }))).rejects.toThrow(
+      `the kubeconfig at ${noContext} has no current-context`,
+    );
+    const unknownContext = write("unknown-context", {
+      ...kubeconfig({ server: "https://api.example" }),
+      "current-context": "other",
+    });
     await expect(loadKubeConnection(isolated({ path: unknownContext }))).rejects.toThrow(`has no context "other"`);
     const noCluster = write("no-cluster", { ...kubeconfig({ server: "https://api.example" }), clusters: [] });
-    await expect(loadKubeConnection(isolated({ path: noCluster }))).rejects.toThrow(`names cluster "c", which is not defined`);
+    await expect(loadKubeConnection(isolated({ path: noCluster }))).rejects.toThrow(
+      `names cluster "c", which is not defined`,
+    );
     const noServer = write("no-server", kubeconfig({}));
-    await expect(loadKubeConnection(isolated({ path: noServer }))).rejects.toThrow(`cluster "c" in the kubeconfig at ${noServer} has no server`);
-    const badCa = write("bad-ca", kubeconfig({ server: "https://api.example", "certificate-authority": "nowhere.crt" }));
-    await expect(loadKubeConnection(isolated({ path: badCa }))).rejects.toThrow(`cannot read ${join(dir, "nowhere.crt")}`);
-    await expect(loadKubeConnection(isolated({ path: join(dir, "absent") }))).rejects.toThrow(`cannot read the kubeconfig at ${join(dir, "absent")}`);
-    await expect(loadKubeConnection(isolated({ env: { KUBECONFIG: join(dir, "absent") } }))).rejects.toThrow("none of the files in KUBECONFIG exist");
+    await expect(loadKubeConnection(isolated({ path: noServer }))).rejects.toThrow(
+      `cluster "c" in the kubeconfig at ${noServer} has no server`,
+    );
+    const badCa = write(
+      "bad-ca",
+      kubeconfig({ server: "https://api.example", "certificate-authority": "nowhere.crt" }),
+    );
+    await expect(loadKubeConnection(isolated({ path: badCa }))).rejects.toThrow(
+      `cannot read ${join(dir, "nowhere.crt")}`,
+    );
+    await expect(loadKubeConnection(isolated({ path: join(dir, "absent") }))).rejects.toThrow(
+      `cannot read the kubeconfig at ${join(dir, "absent")}`,
+    );
+    await expect(loadKubeConnection(isolated({ env: { KUBECONFIG: join(dir, "absent") } }))).rejects.toThrow(
+      "none of the files in KUBECONFIG exist",
+    );
     await expect(loadKubeConnection(isolated())).rejects.toThrow("no kubeconfig found");
   });
 
   it("hands users with a credential plugin to client-node, which runs the plugin for each request", async () => {
     write("ca.crt", CA);
-    const credential = { apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential", status: { token: "from-plugin" } };
+    const credential = {
+      apiVersion: "client.authentication.k8s.io/v1",
+      kind: "ExecCredential",
+      status: { token: "from-plugin" },
+    };
     const path = write(
       "config",
       kubeconfig(
         { server: "https://api.example", "certificate-authority": "ca.crt" },
-        { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: ["-e", `console.log(${JSON.stringify(JSON.stringify(credential))})`], interactiveMode: "Never" } },
+        {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1",
+            command: process.execPath,
+            args: ["-e", `console.log(${JSON.stringify(JSON.stringify(credential))})`],
+            interactiveMode: "Never",
+          },
+        },
       ),
     );
     const debug: string[] = [];
-    const logger = { debug: (_fields: unknown, message: string) => debug.push(message) } as unknown as LoadOptions["logger"];
+    const logger = {
+      debug: (_fields: unknown, message: string) => debug.push(message),
+    } as unknown as LoadOptions["logger"];
     const connection = await loadKubeConnection(isolated({ path, logger }));
     expect(connection.server).toBe("https://api.example");
     const options = await connection.requestOptions();

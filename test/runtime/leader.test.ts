@@ -200,7 +200,16 @@ describe("LeaderElector", () => {
     await coordination.replaceNamespacedLease({
       name: lease,
       namespace: "default",
-      body: { ...current, spec: { holderIdentity: "thief", leaseDurationSeconds: 30, acquireTime: now, renewTime: now, leaseTransitions: 7 } },
+      body: {
+        ...current,
+        spec: {
+          holderIdentity: "thief",
+          leaseDurationSeconds: 30,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 7,
+        },
+      },
     });
     const stolenAt = Date.now();
     const stoppedAt = await waitFor(() => a.stopped.length > 0, RENEW_DEADLINE_MS);

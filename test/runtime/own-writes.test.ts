@@ -9,8 +9,16 @@ import { MERGE_PATCH, ResourceClient } from "../../src/runtime/resource-client.j
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 import { eventually } from "../support/fixtures.js";
 
-const KIND = { group: "numbers.birdoperator.dev", version: "v1alpha1", plural: "phonenumbers", kind: "PhoneNumber", namespaced: true };
-const at = (resourceVersion: string): { metadata: { name: string; resourceVersion: string } } => ({ metadata: { name: "x", resourceVersion } });
+const KIND = {
+  group: "numbers.birdoperator.dev",
+  version: "v1alpha1",
+  plural: "phonenumbers",
+  kind: "PhoneNumber",
+  namespaced: true,
+};
+const at = (resourceVersion: string): { metadata: { name: string; resourceVersion: string } } => ({
+  metadata: { name: "x", resourceVersion },
+});
 
 describe("OwnWrites", () => {
   it("recognises an object our write produced once, and nothing else", () => {
@@ -49,8 +57,17 @@ describe("a controller ignores the watch events of its own writes", () => {
   let controller: Controller;
 
   beforeAll(async () => {
-    await http.request({ method: "POST", path: "/api/v1/namespaces", body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } } });
-    informer = new Informer<PhoneNumber>({ kubeConfig: cluster.kubeConfig, http, paths: [ours.collectionPath(namespace)], logger: silentLogger() });
+    await http.request({
+      method: "POST",
+      path: "/api/v1/namespaces",
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
+    });
+    informer = new Informer<PhoneNumber>({
+      kubeConfig: cluster.kubeConfig,
+      http,
+      paths: [ours.collectionPath(namespace)],
+      logger: silentLogger(),
+    });
     controller = new Controller({
       name: "own-writes-toy",
       logger: silentLogger(),
@@ -60,7 +77,8 @@ describe("a controller ignores the watch events of its own writes", () => {
         reconciled.set(key, (reconciled.get(key) ?? 0) + 1);
         const pn = informer.get(key);
         const name = pn?.metadata?.name ?? "";
-        if (pn && !pn.metadata?.annotations?.["toy/seen"]) await ours.patch(namespace, name, { metadata: { annotations: { "toy/seen": "yes" } } }, MERGE_PATCH);
+        if (pn && !pn.metadata?.annotations?.["toy/seen"])
+          await ours.patch(namespace, name, { metadata: { annotations: { "toy/seen": "yes" } } }, MERGE_PATCH);
         return {};
       },
     }).watchPrimary(informer, ownWrites);
@@ -77,8 +95,15 @@ describe("a controller ignores the watch events of its own writes", () => {
 
   it("reconciles once for its own annotation, and again for someone else's", async () => {
     const key = `${namespace}/a`;
-    await theirs.create({ apiVersion: "numbers.birdoperator.dev/v1alpha1", kind: "PhoneNumber", metadata: { name: "a", namespace }, spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" } });
-    await eventually("our annotation in the cache", async () => (informer.get(key)?.metadata?.annotations?.["toy/seen"] ? true : undefined));
+    await theirs.create({
+      apiVersion: "numbers.birdoperator.dev/v1alpha1",
+      kind: "PhoneNumber",
+      metadata: { name: "a", namespace },
+      spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" },
+    });
+    await eventually("our annotation in the cache", async () =>
+      informer.get(key)?.metadata?.annotations?.["toy/seen"] ? true : undefined,
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(reconciled.get(key)).toBe(1);
     await theirs.patch(namespace, "a", { metadata: { annotations: { "someone/else": "x" } } }, MERGE_PATCH);

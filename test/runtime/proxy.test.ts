@@ -72,14 +72,24 @@ describe("loadKubeConnection: the API server's proxy", () => {
   it("takes the kubeconfig's proxy-url over the environment", async () => {
     const path = kubeconfig({ server: "https://api.example:6443", "proxy-url": "http://from-kubeconfig:3128" });
     expect((await loadKubeConnection({ path, env: { HTTPS_PROXY: PROXY } })).proxy).toBe("http://from-kubeconfig:3128");
-    expect((await loadKubeConnection({ path: kubeconfig({ server: "https://api.example:6443" }), env: { HTTPS_PROXY: PROXY } })).proxy).toBe(PROXY);
+    expect(
+      (
+        await loadKubeConnection({
+          path: kubeconfig({ server: "https://api.example:6443" }),
+          env: { HTTPS_PROXY: PROXY },
+        })
+      ).proxy,
+    ).toBe(PROXY);
   });
 
   it("uses HTTPS_PROXY in a pod unless NO_PROXY names the service", async () => {
     writeFileSync(join(dir, "token"), "t");
     const env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", HTTPS_PROXY: PROXY };
     expect((await loadKubeConnection({ env, serviceAccountDir: dir, home: dir })).proxy).toBe(PROXY);
-    expect((await loadKubeConnection({ env: { ...env, NO_PROXY: "10.96.0.0/12" }, serviceAccountDir: dir, home: dir })).proxy).toBeUndefined();
+    expect(
+      (await loadKubeConnection({ env: { ...env, NO_PROXY: "10.96.0.0/12" }, serviceAccountDir: dir, home: dir }))
+        .proxy,
+    ).toBeUndefined();
   });
 
   it("refuses a SOCKS proxy instead of going around it", async () => {

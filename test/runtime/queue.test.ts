@@ -320,7 +320,10 @@ describe("WorkQueue", () => {
   it("reports unfinished work and the longest running processor as client-go does, back to 0 when done", async () => {
     const metrics = new Metrics();
     const queue = new WorkQueue({ name: "phonenumber", metrics });
-    const gates = new Map([["a", deferred()], ["b", deferred()]]);
+    const gates = new Map([
+      ["a", deferred()],
+      ["b", deferred()],
+    ]);
     queue.start(2, (key) => gates.get(key)?.promise ?? Promise.resolve());
     const scrape = async (): Promise<[number | undefined, number | undefined]> => [
       (await metrics.workqueueUnfinishedWork.get()).values.find((v) => v.labels.name === "phonenumber")?.value,

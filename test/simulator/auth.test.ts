@@ -37,7 +37,11 @@ describe("simulator authentication and errors", () => {
     const workspace = await call<ErrorBody>(running, "GET", `/workspaces/${OTHER.workspaceId}/numbers-long-code`);
     expect(workspace.status).toBe(403);
     expect(workspace.body).toMatchObject({ code: "forbidden", details: { workspaceId: OTHER.workspaceId } });
-    const organization = await call<ErrorBody>(running, "GET", `/organizations/${OTHER.organizationId}/numbers-stock-items`);
+    const organization = await call<ErrorBody>(
+      running,
+      "GET",
+      `/organizations/${OTHER.organizationId}/numbers-stock-items`,
+    );
     expect(organization.status).toBe(403);
     const post = await call<ErrorBody>(running, "POST", `/workspaces/${OTHER.workspaceId}/numbers-long-code`, {
       body: { numberStockItemIds: [] },
@@ -46,12 +50,19 @@ describe("simulator authentication and errors", () => {
   });
 
   it("serves each extra workspace with its own key, organization and stock", async () => {
-    const own = await call<List<unknown>>(running, "GET", `/workspaces/${OTHER.workspaceId}/numbers-alpha`, { accessKey: OTHER.accessKey });
-    expect(own.status).toBe(200);
-    expect(own.body.results).toHaveLength(3);
-    const stock = await call<List<{ id: string }>>(running, "GET", `/organizations/${OTHER.organizationId}/numbers-stock-items`, {
+    const own = await call<List<unknown>>(running, "GET", `/workspaces/${OTHER.workspaceId}/numbers-alpha`, {
       accessKey: OTHER.accessKey,
     });
+    expect(own.status).toBe(200);
+    expect(own.body.results).toHaveLength(3);
+    const stock = await call<List<{ id: string }>>(
+      running,
+      "GET",
+      `/organizations/${OTHER.organizationId}/numbers-stock-items`,
+      {
+        accessKey: OTHER.accessKey,
+      },
+    );
     const defaultStock = await call<List<{ id: string }>>(running, "GET", stockPath(running));
     expect(stock.body.results[0]?.id).not.toBe(defaultStock.body.results[0]?.id);
   });
@@ -70,7 +81,11 @@ describe("simulator authentication and errors", () => {
 
   it("answers 404 for unknown endpoints, subscriptions and senders", async () => {
     const id = "00000000-0000-4000-8000-000000000000";
-    for (const path of [`/numbers-alpha/${id}`, `/endpoints/${id}/subscriptions`, `/endpoints/${id}/subscriptions/main`]) {
+    for (const path of [
+      `/numbers-alpha/${id}`,
+      `/endpoints/${id}/subscriptions`,
+      `/endpoints/${id}/subscriptions/main`,
+    ]) {
       const answer = await call<ErrorBody>(running, "GET", workspacePath(running, path));
       expect(answer.status, path).toBe(404);
       expect(answer.body.code).toBe("not-found");

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const LISTENING = /^Bird simulator listening on (http:\/\/127\.0\.0\.1:(\d+)) \(organization ([0-9a-f-]+), workspace ([0-9a-f-]+)\)$/m;
+const LISTENING =
+  /^Bird simulator listening on (http:\/\/127\.0\.0\.1:(\d+)) \(organization ([0-9a-f-]+), workspace ([0-9a-f-]+)\)$/m;
 
 interface Started {
   child: ChildProcessWithoutNullStreams;
@@ -56,7 +57,17 @@ describe("bird-operator simulate", () => {
     const config = join(dir, "sim.yaml");
     writeFileSync(config, "stock:\n  countPerType: 2\nsenders:\n  - alphaString: CLI\n");
     const workspace = "55555555-5555-4555-8555-555555555555";
-    const started = await startCli(["--port", "0", "--workspace-id", workspace, "--access-key", "k", "--config", config, "--no-rate-limits"]);
+    const started = await startCli([
+      "--port",
+      "0",
+      "--workspace-id",
+      workspace,
+      "--access-key",
+      "k",
+      "--config",
+      config,
+      "--no-rate-limits",
+    ]);
     try {
       const answers = await Promise.all(
         Array.from({ length: 60 }, () =>

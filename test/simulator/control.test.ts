@@ -12,7 +12,12 @@ import type {
 } from "../../src/simulator/index.js";
 import { call, expectNoViolations, startTestSimulator, stockPath, workspacePath, type List } from "./helpers.js";
 
-async function control<T>(running: RunningSimulator, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function control<T>(
+  running: RunningSimulator,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${running.url}/_simulator${path}`, {
     method,
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
@@ -21,7 +26,9 @@ async function control<T>(running: RunningSimulator, method: string, path: strin
 }
 
 async function firstStockItem(running: RunningSimulator, countryCode: string): Promise<NumberStockItem | undefined> {
-  const answer = await call<List<NumberStockItem>>(running, "GET", stockPath(running), { query: { countryCodes: countryCode, limit: 1 } });
+  const answer = await call<List<NumberStockItem>>(running, "GET", stockPath(running), {
+    query: { countryCodes: countryCode, limit: 1 },
+  });
   return answer.body.results[0];
 }
 
@@ -47,10 +54,21 @@ describe("simulator control API", () => {
   });
 
   it("puts numbers straight into the workspace, one exact number or many at once", async () => {
-    const one = await control<List<LongCodeNumber>>(running, "POST", "/numbers", { countryCode: "NL", numberString: "+31201234567" });
+    const one = await control<List<LongCodeNumber>>(running, "POST", "/numbers", {
+      countryCode: "NL",
+      numberString: "+31201234567",
+    });
     expect(one.status).toBe(201);
-    expect(one.body.results[0]).toMatchObject({ numberString: "+31201234567", type: "local", endpoint: { provisioningStatus: "provisioned" } });
-    const many = await control<List<LongCodeNumber>>(running, "POST", "/numbers", { countryCode: "GB", type: "mobile", count: 250 });
+    expect(one.body.results[0]).toMatchObject({
+      numberString: "+31201234567",
+      type: "local",
+      endpoint: { provisioningStatus: "provisioned" },
+    });
+    const many = await control<List<LongCodeNumber>>(running, "POST", "/numbers", {
+      countryCode: "GB",
+      type: "mobile",
+      count: 250,
+    });
     expect(many.body.results).toHaveLength(250);
     expect(running.sim.purchases()).toHaveLength(0);
     const clash = await control(running, "POST", "/numbers", { countryCode: "NL", numberString: "+31201234567" });
@@ -62,7 +80,9 @@ describe("simulator control API", () => {
   it("takes a number put in the workspace out of stock", async () => {
     const item = await firstStockItem(running, "DE");
     await control(running, "POST", "/numbers", { countryCode: "DE", numberString: item?.numberString });
-    const buy = await call(running, "POST", workspacePath(running, "/numbers-long-code"), { body: { numberStockItemIds: [item?.id] } });
+    const buy = await call(running, "POST", workspacePath(running, "/numbers-long-code"), {
+      body: { numberStockItemIds: [item?.id] },
+    });
     expect(buy.status).toBe(422);
   });
 
@@ -103,7 +123,10 @@ describe("simulator control API", () => {
     const cancel = await control<EndpointSubscription>(running, "POST", `/endpoints/${id}/subscriptions/main/cancel`);
     expect(cancel.body.status).toBe("inactive");
     const seen = await call<LongCodeNumber>(running, "GET", workspacePath(running, `/numbers-long-code/${id}`));
-    expect(seen.body.endpoint?.capabilities?.[0]?.outbound?.destinationStatuses).toMatchObject({ active: 1, inactive: 1 });
+    expect(seen.body.endpoint?.capabilities?.[0]?.outbound?.destinationStatuses).toMatchObject({
+      active: 1,
+      inactive: 1,
+    });
     expect(seen.body.deprovisionAt).toEqual(expect.any(String));
     const deleted = await control(running, "DELETE", `/numbers/${id}`);
     expect(deleted.status).toBe(200);

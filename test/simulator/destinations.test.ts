@@ -22,12 +22,19 @@ describe("simulator destinations", () => {
   let number: LongCodeNumber;
   let acme: AlphaNumber;
 
-  const activate = (endpointId: string, body: unknown, validate?: boolean): Promise<{ status: number; body: ActivateDestinationsResponse }> =>
+  const activate = (
+    endpointId: string,
+    body: unknown,
+    validate?: boolean,
+  ): Promise<{ status: number; body: ActivateDestinationsResponse }> =>
     call(running, "POST", workspacePath(running, `/endpoints/${endpointId}/destinations/activate`), {
       body,
       ...(validate === undefined ? {} : { query: { validate } }),
     });
-  const deactivate = (endpointId: string, body: unknown): Promise<{ status: number; body: List<Destination> & ErrorBody }> =>
+  const deactivate = (
+    endpointId: string,
+    body: unknown,
+  ): Promise<{ status: number; body: List<Destination> & ErrorBody }> =>
     call(running, "POST", workspacePath(running, `/endpoints/${endpointId}/destinations/deactivate`), { body });
   const getNumber = async (): Promise<LongCodeNumber> =>
     (await call<LongCodeNumber>(running, "GET", workspacePath(running, `/numbers-long-code/${number.id}`))).body;
@@ -47,7 +54,12 @@ describe("simulator destinations", () => {
   });
 
   it("starts a number with every destination available", () => {
-    expect(statuses(number.endpoint)).toEqual({ active: 0, inactive: 0, available: DESTINATION_COUNTRIES, unavailable: 0 });
+    expect(statuses(number.endpoint)).toEqual({
+      active: 0,
+      inactive: 0,
+      available: DESTINATION_COUNTRIES,
+      unavailable: 0,
+    });
   });
 
   it("validate=true prices the countries and changes nothing", async () => {
@@ -93,7 +105,8 @@ describe("simulator destinations", () => {
 
   it("refuses more than 100 countries to activate and more than 25 to deactivate", async () => {
     const letter = (i: number): string => String.fromCharCode(65 + i);
-    const countries = (n: number): string[] => Array.from({ length: n }, (_, i) => `${letter(Math.floor(i / 26))}${letter(i % 26)}`);
+    const countries = (n: number): string[] =>
+      Array.from({ length: n }, (_, i) => `${letter(Math.floor(i / 26))}${letter(i % 26)}`);
     const tooMany = await activate(number.id, { capability: "sms", countryCodes: countries(101) });
     expect(tooMany.status).toBe(422);
     const tooManyOff = await deactivate(number.id, { capability: "sms", countryCodes: countries(26) });
@@ -108,7 +121,10 @@ describe("simulator destinations", () => {
   it("answers refusals in the body with 200 for activate, 422 for deactivate, and changes nothing", async () => {
     const before = await getNumber();
     const unknown = await activate(number.id, { capability: "sms", countryCodes: ["DE", "KP"] });
-    expect(unknown).toMatchObject({ status: 200, body: { error: { code: "destination-not-available", details: { countryCodes: ["KP"] } } } });
+    expect(unknown).toMatchObject({
+      status: 200,
+      body: { error: { code: "destination-not-available", details: { countryCodes: ["KP"] } } },
+    });
     const mms = await activate(number.id, { capability: "mms", countryCodes: ["DE"] });
     expect(mms.body.error?.code).toBe("capability-is-not-supported");
     const off = await deactivate(number.id, { capability: "fax", countryCodes: ["DE"] });
@@ -117,15 +133,24 @@ describe("simulator destinations", () => {
   });
 
   it("404s for an endpoint outside the workspace", async () => {
-    const answer = await call<ErrorBody>(running, "POST", workspacePath(running, "/endpoints/nope/destinations/activate"), {
-      body: { capability: "sms", countryCodes: ["NL"] },
-    });
+    const answer = await call<ErrorBody>(
+      running,
+      "POST",
+      workspacePath(running, "/endpoints/nope/destinations/activate"),
+      {
+        body: { capability: "sms", countryCodes: ["NL"] },
+      },
+    );
     expect(answer.status).toBe(404);
   });
 
   it("gives a preloaded alpha sender its active countries, with subscriptions named by country", async () => {
     expect(statuses(acme.endpoint)).toEqual({ active: 2, inactive: 0, available: 20, unavailable: 3 });
-    const subscriptions = await call<List<EndpointSubscription>>(running, "GET", workspacePath(running, `/endpoints/${acme.id}/subscriptions`));
+    const subscriptions = await call<List<EndpointSubscription>>(
+      running,
+      "GET",
+      workspacePath(running, `/endpoints/${acme.id}/subscriptions`),
+    );
     expect(subscriptions.body.results.map((s) => [s.name, s.status, s.price?.amount])).toEqual([
       ["NL", "active", 5_000_000],
       ["GB", "active", 6_000_000],
@@ -137,7 +162,11 @@ describe("simulator destinations", () => {
     expect(validate.body.subscriptionPrices).toEqual({ ES: { currencyCode: "EUR", amount: 7_000_000, exponent: -6 } });
     const answer = await activate(acme.id, { capability: "sms", countryCodes: ["ES"] });
     expect(answer.body.results?.[0]?.capabilities).toEqual([{ name: "sms", status: "active", issues: [] }]);
-    const subscription = await call<EndpointSubscription>(running, "GET", workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES`));
+    const subscription = await call<EndpointSubscription>(
+      running,
+      "GET",
+      workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES`),
+    );
     expect(subscription.body).toMatchObject({ name: "ES", status: "active", subscription: { status: "active" } });
     expect(statuses((await getSender()).endpoint)).toMatchObject({ active: 3 });
   });
@@ -164,11 +193,19 @@ describe("simulator destinations", () => {
   });
 
   it("reactivates a cancelled alpha country with a fresh subscription", async () => {
-    const cancel = await call<EndpointSubscription>(running, "POST", workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES/cancel`));
+    const cancel = await call<EndpointSubscription>(
+      running,
+      "POST",
+      workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES/cancel`),
+    );
     expect(cancel.body.status).toBe("inactive");
     expect(statuses((await getSender()).endpoint)).toMatchObject({ active: 2 });
     await activate(acme.id, { capability: "sms", countryCodes: ["ES"] });
-    const subscription = await call<EndpointSubscription>(running, "GET", workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES`));
+    const subscription = await call<EndpointSubscription>(
+      running,
+      "GET",
+      workspacePath(running, `/endpoints/${acme.id}/subscriptions/ES`),
+    );
     expect(subscription.body.status).toBe("active");
     expect(subscription.body.subscription?.id).not.toBe(cancel.body.subscription?.id);
   });

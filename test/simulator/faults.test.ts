@@ -8,7 +8,9 @@ describe("simulator fault injection", () => {
   let running: RunningSimulator;
 
   const freshItem = async (): Promise<NumberStockItem> => {
-    const answer = await call<List<NumberStockItem>>(running, "GET", stockPath(running), { query: { countryCodes: "US", limit: 1 } });
+    const answer = await call<List<NumberStockItem>>(running, "GET", stockPath(running), {
+      query: { countryCodes: "US", limit: 1 },
+    });
     return answer.body.results[0] as NumberStockItem;
   };
   const rawBuy = (id: string): Promise<Response> =>
@@ -47,7 +49,8 @@ describe("simulator fault injection", () => {
   it("answers the next N requests with 429, then recovers", async () => {
     running.sim.setFaults({ rateLimitBurst: { count: 3 } });
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await call(running, "GET", workspacePath(running, "/numbers-alpha"))).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await call(running, "GET", workspacePath(running, "/numbers-alpha"))).status);
     expect(statuses).toEqual([429, 429, 429, 200]);
     expect(running.sim.faults().rateLimitBurst).toEqual({ count: 0 });
   });
@@ -58,7 +61,12 @@ describe("simulator fault injection", () => {
     await expect(rawBuy(item.id)).rejects.toThrow();
     expect(bought(item.id)).toBe(true);
     const recent = running.sim.calls().recent.at(-1);
-    expect(recent).toMatchObject({ method: "POST", status: 0, fault: "reset", body: { numberStockItemIds: [item.id] } });
+    expect(recent).toMatchObject({
+      method: "POST",
+      status: 0,
+      fault: "reset",
+      body: { numberStockItemIds: [item.id] },
+    });
   });
 
   it("sends truncated JSON after buying: the purchase happened", async () => {
@@ -90,10 +98,16 @@ describe("simulator fault injection", () => {
   });
 
   it("is set and read through the control API, and refuses nonsense", async () => {
-    const put = await fetch(`${running.url}/_simulator/faults`, { method: "PUT", body: JSON.stringify({ errorRate: 0.5, latencyMs: 5 }) });
+    const put = await fetch(`${running.url}/_simulator/faults`, {
+      method: "PUT",
+      body: JSON.stringify({ errorRate: 0.5, latencyMs: 5 }),
+    });
     expect(await put.json()).toEqual({ errorRate: 0.5, latencyMs: 5 });
     expect(await (await fetch(`${running.url}/_simulator/faults`)).json()).toEqual({ errorRate: 0.5, latencyMs: 5 });
-    const bad = await fetch(`${running.url}/_simulator/faults`, { method: "PUT", body: JSON.stringify({ errorRate: 2 }) });
+    const bad = await fetch(`${running.url}/_simulator/faults`, {
+      method: "PUT",
+      body: JSON.stringify({ errorRate: 2 }),
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: "invalid-request", details: { field: "errorRate" } });
   });
@@ -101,7 +115,9 @@ describe("simulator fault injection", () => {
   it("can start with faults already on", async () => {
     const faulty = await startTestSimulator({ faults: { rateLimitBurst: { count: 1 } } });
     try {
-      expect((await call(faulty, "GET", `/workspaces/${faulty.sim.identity.workspaceId}/numbers-alpha`)).status).toBe(429);
+      expect((await call(faulty, "GET", `/workspaces/${faulty.sim.identity.workspaceId}/numbers-alpha`)).status).toBe(
+        429,
+      );
     } finally {
       await faulty.close();
     }

@@ -80,7 +80,9 @@ export async function listAll<T>(
   let pages = 0;
   let pageToken: string | undefined;
   do {
-    const answer = await call<List<T>>(running, "GET", path, { query: { ...query, ...(pageToken ? { pageToken } : {}) } });
+    const answer = await call<List<T>>(running, "GET", path, {
+      query: { ...query, ...(pageToken ? { pageToken } : {}) },
+    });
     expect(answer.status).toBe(200);
     items.push(...answer.body.results);
     pageToken = answer.body.nextPageToken;

@@ -21,7 +21,9 @@ describe("simulator rate limits", () => {
     running = await startTestSimulator();
     // 200 at once: even on a loaded machine they arrive well within the 3 s the bucket would need to admit them all.
     const path = workspacePath(running, "/numbers-alpha");
-    const answers = await Promise.all(Array.from({ length: 200 }, () => call(running as RunningSimulator, "GET", path)));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => call(running as RunningSimulator, "GET", path)),
+    );
     const limited = answers.filter((a) => a.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(50);
@@ -33,7 +35,9 @@ describe("simulator rate limits", () => {
     const statuses = await burst(running, 5, stockPath(running));
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect((await call(running, "GET", workspacePath(running, "/numbers-long-code"))).status).toBe(429);
-    const post = await call(running, "POST", workspacePath(running, "/numbers-long-code"), { body: { numberStockItemIds: [] } });
+    const post = await call(running, "POST", workspacePath(running, "/numbers-long-code"), {
+      body: { numberStockItemIds: [] },
+    });
     expect(post.status).toBe(422);
   });
 
@@ -62,15 +66,28 @@ describe("simulator rate limits", () => {
     const statuses = await burst(running, 40, workspacePath(running, "/numbers-alpha"));
     expect(statuses.filter((s) => s === 200)).toHaveLength(30);
     expect(statuses.filter((s) => s === 429)).toHaveLength(10);
-    const put = await fetch(`${running.url}/_simulator/rate-limits`, { method: "PUT", body: JSON.stringify({ sharedGetPerSecond: -1 }) });
+    const put = await fetch(`${running.url}/_simulator/rate-limits`, {
+      method: "PUT",
+      body: JSON.stringify({ sharedGetPerSecond: -1 }),
+    });
     expect(put.status).toBe(400);
   });
 
   it("lets nothing through as 429 when switched off, at start or at run time", async () => {
     running = await startTestSimulator({ rateLimits: { enabled: false } });
     expect((await burst(running, 60, workspacePath(running, "/numbers-alpha"))).every((s) => s === 200)).toBe(true);
-    const put = await fetch(`${running.url}/_simulator/rate-limits`, { method: "PUT", body: JSON.stringify({ enabled: true }) });
-    expect(await put.json()).toEqual({ enabled: true, getPerSecond: 50, postPerSecond: 500, window: "bucket", sharedGetPerSecond: 0, sharedPostPerSecond: 0 });
+    const put = await fetch(`${running.url}/_simulator/rate-limits`, {
+      method: "PUT",
+      body: JSON.stringify({ enabled: true }),
+    });
+    expect(await put.json()).toEqual({
+      enabled: true,
+      getPerSecond: 50,
+      postPerSecond: 500,
+      window: "bucket",
+      sharedGetPerSecond: 0,
+      sharedPostPerSecond: 0,
+    });
     expect((await burst(running, 60, workspacePath(running, "/numbers-alpha"))).includes(429)).toBe(true);
   });
 });

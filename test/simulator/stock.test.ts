@@ -24,7 +24,10 @@ describe("simulator stock", () => {
   it("pages through a country's stock with limit 99 without repeats or gaps", async () => {
     const counts = running.sim.snapshot(false).organizations[0]?.stock.byCountry.NL ?? {};
     const expected = Object.values(counts).reduce((sum, n) => sum + n, 0);
-    const { items, pages } = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: "NL", limit: 99 });
+    const { items, pages } = await listAll<NumberStockItem>(running, stockPath(running), {
+      countryCodes: "NL",
+      limit: 99,
+    });
     expect(items).toHaveLength(expected);
     expect(pages).toBe(Math.ceil(expected / 99));
     expect(new Set(items.map((i) => i.id)).size).toBe(items.length);
@@ -33,7 +36,10 @@ describe("simulator stock", () => {
   });
 
   it("filters by several countries, given as repeated or comma-separated parameters", async () => {
-    const repeated = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: ["US", "CA"], limit: 99 });
+    const repeated = await listAll<NumberStockItem>(running, stockPath(running), {
+      countryCodes: ["US", "CA"],
+      limit: 99,
+    });
     const comma = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: "US,CA", limit: 99 });
     expect(repeated.items.map((i) => i.id)).toEqual(comma.items.map((i) => i.id));
     expect(new Set(repeated.items.map((i) => i.countryCode))).toEqual(new Set(["US", "CA"]));
@@ -60,7 +66,11 @@ describe("simulator stock", () => {
   });
 
   it("prices in EUR with exponent -6, some numbers dearer than the rest", async () => {
-    const { items } = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: "GB", types: "mobile", limit: 99 });
+    const { items } = await listAll<NumberStockItem>(running, stockPath(running), {
+      countryCodes: "GB",
+      types: "mobile",
+      limit: 99,
+    });
     expect(items.every((i) => i.monthlyPrice.currencyCode === "EUR" && i.monthlyPrice.exponent === -6)).toBe(true);
     const amounts = new Set(items.map((i) => i.monthlyPrice.amount));
     expect(amounts.has(3_500_000)).toBe(true);
@@ -68,7 +78,11 @@ describe("simulator stock", () => {
   });
 
   it("returns test numbers only with testing=true", async () => {
-    const testing = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: "US", testing: true, limit: 99 });
+    const testing = await listAll<NumberStockItem>(running, stockPath(running), {
+      countryCodes: "US",
+      testing: true,
+      limit: 99,
+    });
     expect(testing.items).toHaveLength(20);
     expect(testing.items.every((i) => i.numberString.startsWith("+1555") && i.monthlyPrice.amount === 0)).toBe(true);
     const normal = await listAll<NumberStockItem>(running, stockPath(running), { countryCodes: "US", prefix: "+1555" });
@@ -102,18 +116,29 @@ describe("simulator stock", () => {
     const garbage = await call<ErrorBody>(running, "GET", stockPath(running), { query: { pageToken: "not-a-token" } });
     expect(garbage.status).toBe(422);
     expect(garbage.body.code).toBe("invalid-page-token");
-    const numbers = await call<List<unknown>>(running, "GET", `/workspaces/${running.sim.identity.workspaceId}/numbers-alpha`, {
-      query: { limit: 1 },
+    const numbers = await call<List<unknown>>(
+      running,
+      "GET",
+      `/workspaces/${running.sim.identity.workspaceId}/numbers-alpha`,
+      {
+        query: { limit: 1 },
+      },
+    );
+    const foreign = await call<ErrorBody>(running, "GET", stockPath(running), {
+      query: { pageToken: numbers.body.nextPageToken ?? "" },
     });
-    const foreign = await call<ErrorBody>(running, "GET", stockPath(running), { query: { pageToken: numbers.body.nextPageToken ?? "" } });
     expect(foreign.status).toBe(422);
   });
 
   it("generates the same stock on every start", async () => {
     const other = await startTestSimulator();
     try {
-      const first = await call<List<NumberStockItem>>(running, "GET", stockPath(running), { query: { countryCodes: "DE", limit: 5 } });
-      const second = await call<List<NumberStockItem>>(other, "GET", stockPath(other), { query: { countryCodes: "DE", limit: 5 } });
+      const first = await call<List<NumberStockItem>>(running, "GET", stockPath(running), {
+        query: { countryCodes: "DE", limit: 5 },
+      });
+      const second = await call<List<NumberStockItem>>(other, "GET", stockPath(other), {
+        query: { countryCodes: "DE", limit: 5 },
+      });
       expect(second.body.results).toEqual(first.body.results);
     } finally {
       expectNoViolations(other);

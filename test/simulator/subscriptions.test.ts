@@ -12,7 +12,8 @@ describe("simulator subscriptions", () => {
   let running: RunningSimulator;
   let number: LongCodeNumber;
 
-  const subscriptionsPath = (rest = ""): string => workspacePath(running, `/endpoints/${number.id}/subscriptions${rest}`);
+  const subscriptionsPath = (rest = ""): string =>
+    workspacePath(running, `/endpoints/${number.id}/subscriptions${rest}`);
 
   beforeAll(async () => {
     running = await startTestSimulator({ rateLimits: { enabled: false } });
@@ -32,7 +33,12 @@ describe("simulator subscriptions", () => {
     const list = await call<List<EndpointSubscription>>(running, "GET", subscriptionsPath());
     expect(list.body.results).toHaveLength(1);
     const main = list.body.results[0] as EndpointSubscription;
-    expect(main).toMatchObject({ name: "main", status: "active", price: { amount: 1_150_000 }, subscription: { status: "active" } });
+    expect(main).toMatchObject({
+      name: "main",
+      status: "active",
+      price: { amount: 1_150_000 },
+      subscription: { status: "active" },
+    });
     const start = new Date(main.subscription?.startAt ?? "");
     const end = new Date(main.subscription?.endAt ?? "");
     expect((end.getTime() - start.getTime()) / 86_400_000).toBeGreaterThanOrEqual(28);
@@ -48,7 +54,10 @@ describe("simulator subscriptions", () => {
     const after = await call<LongCodeNumber>(running, "GET", workspacePath(running, `/numbers-long-code/${number.id}`));
     expect(after.body.deprovisionAt).toBe(answer.body.subscription?.endAt);
     expect(after.body.endpoint?.issues).toEqual(["subscription-is-not-active"]);
-    expect(after.body.endpoint?.capabilities?.[0]?.outbound).toMatchObject({ status: "inactive", issues: ["subscription-is-not-active"] });
+    expect(after.body.endpoint?.capabilities?.[0]?.outbound).toMatchObject({
+      status: "inactive",
+      issues: ["subscription-is-not-active"],
+    });
   });
 
   it("answers a second cancel with 200 and the unchanged subscription", async () => {

@@ -37,14 +37,31 @@ export function fixtureDocs(spec: FixtureSpec): { fixture: Fixture; docs: Doc[] 
   const { namespace, workspace, label } = spec;
   const docs = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "bird-access-key", namespace }, stringData: { accessKey: spec.accessKey ?? ACCESS_KEY } },
-    workspaceDoc({ name: workspace, namespace, endpoint: spec.endpoint, labels: { [label[0]]: label[1] }, spec: spec.workspaceSpec }),
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "bird-access-key", namespace },
+      stringData: { accessKey: spec.accessKey ?? ACCESS_KEY },
+    },
+    workspaceDoc({
+      name: workspace,
+      namespace,
+      endpoint: spec.endpoint,
+      labels: { [label[0]]: label[1] },
+      spec: spec.workspaceSpec,
+    }),
   ];
   return { fixture: { namespace, workspace, selector: `${label[0]}=${label[1]}` }, docs };
 }
 
 /** A BirdWorkspace of the simulator's default organization and workspace, its AccessKey in `namespace`. */
-export function workspaceDoc(options: { name: string; namespace: string; endpoint: string; labels?: Record<string, string>; spec?: Doc }): Doc {
+export function workspaceDoc(options: {
+  name: string;
+  namespace: string;
+  endpoint: string;
+  labels?: Record<string, string>;
+  spec?: Doc;
+}): Doc {
   const { name, namespace, endpoint } = options;
   return {
     apiVersion: API_VERSION,
@@ -66,9 +83,21 @@ export function uniqueName(prefix: string): string {
 }
 
 /** A uniquely named fixture, applied with kubectl. */
-export async function createFixture(cluster: TestCluster, simulatorUrl: string, workspaceSpec: Doc = {}, accessKey = ACCESS_KEY): Promise<Fixture> {
+export async function createFixture(
+  cluster: TestCluster,
+  simulatorUrl: string,
+  workspaceSpec: Doc = {},
+  accessKey = ACCESS_KEY,
+): Promise<Fixture> {
   const workspace = uniqueName("ws");
-  const { fixture, docs } = fixtureDocs({ namespace: uniqueName("t"), workspace, endpoint: simulatorUrl, accessKey, label: ["bird-operator-test", workspace], workspaceSpec });
+  const { fixture, docs } = fixtureDocs({
+    namespace: uniqueName("t"),
+    workspace,
+    endpoint: simulatorUrl,
+    accessKey,
+    label: ["bird-operator-test", workspace],
+    workspaceSpec,
+  });
   await apply(cluster, ...docs);
   return fixture;
 }

@@ -14,7 +14,11 @@ export interface KubectlOptions {
 }
 
 /** Runs the machine's kubectl against a kubeconfig, exactly as a user would. */
-export async function kubectl(kubeconfigPath: string, args: string[], options: KubectlOptions = {}): Promise<KubectlResult> {
+export async function kubectl(
+  kubeconfigPath: string,
+  args: string[],
+  options: KubectlOptions = {},
+): Promise<KubectlResult> {
   const child = spawn("kubectl", [`--kubeconfig=${kubeconfigPath}`, ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";

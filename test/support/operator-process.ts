@@ -12,7 +12,10 @@ const CLI = join(ROOT, "src/cli/main.ts");
  * (read by the CLI for its version) and node_modules (a link) next to dist/. One per checkout: worktrees of one machine
  * differ in sources and dependencies, and must not run each other's build.
  */
-const COMPILED_ROOT = join(tmpdir(), `bird-operator-bench-compiled-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`);
+const COMPILED_ROOT = join(
+  tmpdir(),
+  `bird-operator-bench-compiled-${createHash("sha256").update(ROOT).digest("hex").slice(0, 12)}`,
+);
 const COMPILED_DIR = join(COMPILED_ROOT, "dist");
 const STARTED = "Starting controllers";
 
@@ -60,10 +63,15 @@ export class OperatorProcess {
     this.name = options.name ?? "operator";
     this.logFile = options.logFile;
     this.child = spawnOperator(options);
-    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve((this.exit = { code, signal }))));
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", (code, signal) => resolve((this.exit = { code, signal }))),
+    );
     this.leading = this.watchForStart();
     this.started = this.leading.then((at) => {
-      if (at === undefined) throw new Error(`operator exited with ${this.exit?.code ?? this.exit?.signal} before starting:\n${this.output().slice(-3000)}`);
+      if (at === undefined)
+        throw new Error(
+          `operator exited with ${this.exit?.code ?? this.exit?.signal} before starting:\n${this.output().slice(-3000)}`,
+        );
     });
     this.started.catch(() => undefined);
     const killOnExit = (): void => void this.child.kill("SIGKILL");
@@ -118,7 +126,7 @@ export class OperatorProcess {
 
   /** Addresses it logged, e.g. `{metrics: "127.0.0.1:41234"}` (JSON logs only). */
   addresses(): { metrics?: string; health?: string } {
-    return (this.logLines().find((l) => l.msg === "Serving metrics and health probes") ?? {});
+    return this.logLines().find((l) => l.msg === "Serving metrics and health probes") ?? {};
   }
 
   async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<Exit> {
@@ -153,7 +161,8 @@ export class OperatorProcess {
   memory(): { rssBytes: number; peakBytes: number } | undefined {
     try {
       const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-      const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+      const kib = (field: string): number =>
+        Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
       return { rssBytes: kib("VmRSS"), peakBytes: kib("VmHWM") };
     } catch {
       return undefined;
@@ -181,14 +190,20 @@ export class OperatorProcess {
 
 function spawnOperator(options: OperatorProcessOptions): ChildProcess {
   const given = (flag: string): boolean => options.args.some((a) => a.startsWith(`${flag}=`));
-  const addresses = ["--metrics-address", "--health-address"].filter((flag) => !given(flag)).map((flag) => `${flag}=127.0.0.1:0`);
+  const addresses = ["--metrics-address", "--health-address"]
+    .filter((flag) => !given(flag))
+    .map((flag) => `${flag}=127.0.0.1:0`);
   const script = options.runtime === "compiled" ? [join(COMPILED_DIR, "cli/main.js")] : ["--import", "tsx", CLI];
   const out = options.logFile ? openSync(options.logFile, "a") : "pipe";
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script, "run", ...addresses, ...options.args], {
-    cwd: ROOT,
-    stdio: ["ignore", out, out],
-    env: { ...process.env, LOG_LEVEL: "info", ...options.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), ...script, "run", ...addresses, ...options.args],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", out, out],
+      env: { ...process.env, LOG_LEVEL: "info", ...options.env },
+    },
+  );
   if (typeof out === "number") closeSync(out);
   return child;
 }
@@ -196,19 +211,26 @@ function spawnOperator(options: OperatorProcessOptions): ChildProcess {
 /** Waits until the process printed `text` (or exited, or the time is up). */
 export async function waitForOutput(operator: OperatorProcess, text: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!operator.output().includes(text) && operator.running && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!operator.output().includes(text) && operator.running && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 /** Compiles src/ as `npm run build` does, outside the checkout, so the compiled runtime runs the current source. */
 export async function buildCompiledOperator(): Promise<void> {
   const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", COMPILED_DIR, "--sourceMap", "false"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [tsc, "-p", "tsconfig.build.json", "--outDir", COMPILED_DIR, "--sourceMap", "false"],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`compiling the operator failed:\n${output.slice(-3000)}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`compiling the operator failed:\n${output.slice(-3000)}`)),
+    );
   });
   copyFileSync(join(ROOT, "package.json"), join(COMPILED_ROOT, "package.json"));
   const link = join(COMPILED_ROOT, "node_modules");

@@ -34,7 +34,12 @@ function sender(active?: number): AlphaNumber {
     alphaString: "ACME",
     createdAt: "2025-01-01T00:00:00Z",
     updatedAt: "2025-01-01T00:00:00Z",
-    endpoint: { id: "s1", type: "alphanumeric", provisioningStatus: "provisioned", capabilities: [{ name: "sms", outbound }] },
+    endpoint: {
+      id: "s1",
+      type: "alphanumeric",
+      provisioningStatus: "provisioned",
+      capabilities: [{ name: "sms", outbound }],
+    },
   };
 }
 
@@ -48,13 +53,23 @@ function claim(namespace: string, name: string, creationTimestamp: string): Alph
 }
 
 const sub = (name: string, status = "active", price = eur(5)): EndpointSubscription => ({ name, status, price });
-const row = (countryCode: string, status: string, extra: Partial<CountryRow> = {}): CountryRow => ({ countryCode, status, blocked: false, issues: [], ...extra });
+const row = (countryCode: string, status: string, extra: Partial<CountryRow> = {}): CountryRow => ({
+  countryCode,
+  status,
+  blocked: false,
+  issues: [],
+  ...extra,
+});
 const rowsOf = (...rows: CountryRow[]): Map<string, CountryRow> => new Map(rows.map((r) => [r.countryCode, r]));
 const guard = (extra: Partial<Guardrails> = {}): Guardrails => ({ workspace: workspace(), committed: [], ...extra });
 
 describe("desiredCountries", () => {
   it("deduplicates and sorts", () => {
-    expect(desiredCountries({ workspaceRef: { name: "ws" }, countries: ["NL", "DE", "NL", "BE"] })).toEqual(["BE", "DE", "NL"]);
+    expect(desiredCountries({ workspaceRef: { name: "ws" }, countries: ["NL", "DE", "NL", "BE"] })).toEqual([
+      "BE",
+      "DE",
+      "NL",
+    ]);
     expect(desiredCountries({ workspaceRef: { name: "ws" } })).toEqual([]);
   });
 });
@@ -64,7 +79,11 @@ describe("claimsSender", () => {
     { reason: "same alphaString", spec: { alphaString: "ACME" }, want: true },
     { reason: "other alphaString", spec: { alphaString: "ACME2" }, want: false },
     { reason: "by id", spec: { alphaNumberId: "s1" }, want: true },
-    { reason: "an id wins over a matching string (the CRD allows only one)", spec: { alphaNumberId: "other", alphaString: "ACME" }, want: false },
+    {
+      reason: "an id wins over a matching string (the CRD allows only one)",
+      spec: { alphaNumberId: "other", alphaString: "ACME" },
+      want: false,
+    },
     { reason: "neither set", spec: {}, want: false },
   ];
   it.each(cases)("$reason", ({ spec, want }) => {
@@ -74,9 +93,21 @@ describe("claimsSender", () => {
 
 describe("senderOwner", () => {
   const cases = [
-    { reason: "the oldest creationTimestamp wins", claims: [claim("b", "x", "2025-01-02T00:00:00Z"), claim("a", "y", "2025-01-01T00:00:00Z")], want: "a/y" },
-    { reason: "equal timestamps: namespace/name decides", claims: [claim("b", "a", "2025-01-01T00:00:00Z"), claim("a", "z", "2025-01-01T00:00:00Z")], want: "a/z" },
-    { reason: "a missing timestamp loses", claims: [claim("a", "a", ""), claim("b", "b", "2025-01-01T00:00:00Z")], want: "b/b" },
+    {
+      reason: "the oldest creationTimestamp wins",
+      claims: [claim("b", "x", "2025-01-02T00:00:00Z"), claim("a", "y", "2025-01-01T00:00:00Z")],
+      want: "a/y",
+    },
+    {
+      reason: "equal timestamps: namespace/name decides",
+      claims: [claim("b", "a", "2025-01-01T00:00:00Z"), claim("a", "z", "2025-01-01T00:00:00Z")],
+      want: "a/z",
+    },
+    {
+      reason: "a missing timestamp loses",
+      claims: [claim("a", "a", ""), claim("b", "b", "2025-01-01T00:00:00Z")],
+      want: "b/b",
+    },
   ];
   it.each(cases)("$reason", ({ claims, want }) => {
     const owner = senderOwner(claims);
@@ -85,7 +116,13 @@ describe("senderOwner", () => {
 });
 
 describe("observeCountries", () => {
-  const cases: { reason: string; desired: string[]; previous: CountryRow[]; subs: EndpointSubscription[]; want: CountryRow[] }[] = [
+  const cases: {
+    reason: string;
+    desired: string[];
+    previous: CountryRow[];
+    subs: EndpointSubscription[];
+    want: CountryRow[];
+  }[] = [
     {
       reason: "an active subscription makes a desired country active, with its price",
       desired: ["NL"],
@@ -93,7 +130,13 @@ describe("observeCountries", () => {
       subs: [sub("NL")],
       want: [row("NL", "active", { subscription: { status: "active", price: eur(5) } })],
     },
-    { reason: "no subscription and no history: pending", desired: ["NL"], previous: [], subs: [], want: [row("NL", "pending")] },
+    {
+      reason: "no subscription and no history: pending",
+      desired: ["NL"],
+      previous: [],
+      subs: [],
+      want: [row("NL", "pending")],
+    },
     {
       reason: "a cancelled subscription makes it inactive",
       desired: ["NL"],
@@ -129,7 +172,13 @@ describe("observeCountries", () => {
       subs: [],
       want: [row("NL", "active")],
     },
-    { reason: "subscriptions of countries it does not manage are ignored", desired: [], previous: [], subs: [sub("GB")], want: [] },
+    {
+      reason: "subscriptions of countries it does not manage are ignored",
+      desired: [],
+      previous: [],
+      subs: [sub("GB")],
+      want: [],
+    },
   ];
   it.each(cases)("$reason", ({ desired, previous, subs, want }) => {
     expect([...observeCountries(desired, previous, subs).values()]).toEqual(want);
@@ -138,9 +187,19 @@ describe("observeCountries", () => {
 
 describe("destinationsDrifted", () => {
   const cases = [
-    { reason: "Bird counts fewer active than we know: deactivated out of band", active: 1, rows: [row("NL", "active"), row("GB", "active")], want: true },
+    {
+      reason: "Bird counts fewer active than we know: deactivated out of band",
+      active: 1,
+      rows: [row("NL", "active"), row("GB", "active")],
+      want: true,
+    },
     { reason: "counts match", active: 2, rows: [row("NL", "active"), row("GB", "active")], want: false },
-    { reason: "more active (countries we do not manage) is not drift", active: 5, rows: [row("NL", "active")], want: false },
+    {
+      reason: "more active (countries we do not manage) is not drift",
+      active: 5,
+      rows: [row("NL", "active")],
+      want: false,
+    },
     { reason: "Bird gives no count: nothing to compare", active: undefined, rows: [row("NL", "active")], want: false },
     { reason: "pending rows are not counted", active: 0, rows: [row("NL", "pending")], want: false },
   ];
@@ -151,21 +210,70 @@ describe("destinationsDrifted", () => {
 
 describe("planCountries", () => {
   const empty: CountryPlan = { repair: [], fresh: [], deactivate: [], cancel: [], drop: [] };
-  const cases: { reason: string; desired: string[]; rows: CountryRow[]; drifted?: boolean; specChanged?: boolean; want: Partial<CountryPlan> }[] = [
-    { reason: "observed == desired: nothing to do", desired: ["NL"], rows: [row("NL", "active", { subscription: { status: "active" } })], want: {} },
-    { reason: "missing countries are activated", desired: ["NL", "GB"], rows: [row("NL", "pending"), row("GB", "inactive")], want: { fresh: ["NL", "GB"] } },
-    { reason: "drift re-activates the active ones", desired: ["NL"], rows: [row("NL", "active")], drifted: true, want: { repair: ["NL"] } },
+  const cases: {
+    reason: string;
+    desired: string[];
+    rows: CountryRow[];
+    drifted?: boolean;
+    specChanged?: boolean;
+    want: Partial<CountryPlan>;
+  }[] = [
+    {
+      reason: "observed == desired: nothing to do",
+      desired: ["NL"],
+      rows: [row("NL", "active", { subscription: { status: "active" } })],
+      want: {},
+    },
+    {
+      reason: "missing countries are activated",
+      desired: ["NL", "GB"],
+      rows: [row("NL", "pending"), row("GB", "inactive")],
+      want: { fresh: ["NL", "GB"] },
+    },
+    {
+      reason: "drift re-activates the active ones",
+      desired: ["NL"],
+      rows: [row("NL", "active")],
+      drifted: true,
+      want: { repair: ["NL"] },
+    },
     {
       reason: "removed and active: deactivate and cancel",
       desired: [],
       rows: [row("NL", "active", { subscription: { status: "active" } })],
       want: { deactivate: ["NL"], cancel: ["NL"] },
     },
-    { reason: "removed and never activated: just forget it", desired: [], rows: [row("FR", "refused"), row("US", "unavailable")], want: { drop: ["FR", "US"] } },
-    { reason: "blocked is not asked again without a spec change", desired: ["FR"], rows: [row("FR", "inactive", { blocked: true })], want: {} },
-    { reason: "blocked is asked again after a spec change", desired: ["FR"], rows: [row("FR", "inactive", { blocked: true })], specChanged: true, want: { fresh: ["FR"] } },
-    { reason: "unavailable is not asked again without a spec change", desired: ["US"], rows: [row("US", "unavailable")], want: {} },
-    { reason: "refused countries are screened again (policy or spend may have changed)", desired: ["FR"], rows: [row("FR", "refused")], want: { fresh: ["FR"] } },
+    {
+      reason: "removed and never activated: just forget it",
+      desired: [],
+      rows: [row("FR", "refused"), row("US", "unavailable")],
+      want: { drop: ["FR", "US"] },
+    },
+    {
+      reason: "blocked is not asked again without a spec change",
+      desired: ["FR"],
+      rows: [row("FR", "inactive", { blocked: true })],
+      want: {},
+    },
+    {
+      reason: "blocked is asked again after a spec change",
+      desired: ["FR"],
+      rows: [row("FR", "inactive", { blocked: true })],
+      specChanged: true,
+      want: { fresh: ["FR"] },
+    },
+    {
+      reason: "unavailable is not asked again without a spec change",
+      desired: ["US"],
+      rows: [row("US", "unavailable")],
+      want: {},
+    },
+    {
+      reason: "refused countries are screened again (policy or spend may have changed)",
+      desired: ["FR"],
+      rows: [row("FR", "refused")],
+      want: { fresh: ["FR"] },
+    },
   ];
   it.each(cases)("$reason", ({ desired, rows, drifted = false, specChanged = false, want }) => {
     expect(planCountries(desired, rowsOf(...rows), { drifted, specChanged })).toEqual({ ...empty, ...want });
@@ -174,10 +282,28 @@ describe("planCountries", () => {
 
 describe("screenPrices", () => {
   const prices = { NL: eur(5), FR: eur(12), DE: eur(6) };
-  const cases: { reason: string; guard: Guardrails; countries: string[]; accepted: string[]; refused: Record<string, string> }[] = [
+  const cases: {
+    reason: string;
+    guard: Guardrails;
+    countries: string[];
+    accepted: string[];
+    refused: Record<string, string>;
+  }[] = [
     { reason: "no limits: all accepted", guard: guard(), countries: ["NL", "FR"], accepted: ["NL", "FR"], refused: {} },
-    { reason: "above the per-country limit is refused", guard: guard({ maxPrice: eur(10) }), countries: ["NL", "FR"], accepted: ["NL"], refused: { FR: "PriceAboveLimit" } },
-    { reason: "a country Bird quotes no price for is not charged", guard: guard({ maxPrice: eur(1) }), countries: ["BE"], accepted: ["BE"], refused: {} },
+    {
+      reason: "above the per-country limit is refused",
+      guard: guard({ maxPrice: eur(10) }),
+      countries: ["NL", "FR"],
+      accepted: ["NL"],
+      refused: { FR: "PriceAboveLimit" },
+    },
+    {
+      reason: "a country Bird quotes no price for is not charged",
+      guard: guard({ maxPrice: eur(1) }),
+      countries: ["BE"],
+      accepted: ["BE"],
+      refused: {},
+    },
     {
       reason: "the workspace spend counts committed prices and the ones accepted before",
       guard: guard({ workspace: workspace({ maxMonthlySpend: eur(13) }), committed: [eur(3)] }),
@@ -201,10 +327,33 @@ describe("screenPrices", () => {
 });
 
 describe("senderReadiness", () => {
-  const cases: { reason: string; desired: string[]; rows: CountryRow[]; issues?: string[]; g?: Guardrails; observeOnly?: boolean; status: string; want: string; mentions?: string[] }[] = [
-    { reason: "every desired country active", desired: ["NL"], rows: [row("NL", "active")], status: "True", want: "Available" },
+  const cases: {
+    reason: string;
+    desired: string[];
+    rows: CountryRow[];
+    issues?: string[];
+    g?: Guardrails;
+    observeOnly?: boolean;
+    status: string;
+    want: string;
+    mentions?: string[];
+  }[] = [
+    {
+      reason: "every desired country active",
+      desired: ["NL"],
+      rows: [row("NL", "active")],
+      status: "True",
+      want: "Available",
+    },
     { reason: "no countries at all is fine", desired: [], rows: [], status: "True", want: "Available" },
-    { reason: "a blocked country keeps it not Ready", desired: ["NL", "FR"], rows: [row("NL", "active"), row("FR", "inactive", { blocked: true })], status: "False", want: "CountryBlocked", mentions: ["FR"] },
+    {
+      reason: "a blocked country keeps it not Ready",
+      desired: ["NL", "FR"],
+      rows: [row("NL", "active"), row("FR", "inactive", { blocked: true })],
+      status: "False",
+      want: "CountryBlocked",
+      mentions: ["FR"],
+    },
     {
       reason: "a refused price names the country and the price",
       desired: ["FR"],
@@ -214,16 +363,56 @@ describe("senderReadiness", () => {
       want: "PriceAboveLimit",
       mentions: ["FR", "12"],
     },
-    { reason: "a country the policy forbids", desired: ["FR"], rows: [row("FR", "refused")], g: guard({ workspace: workspace({ allowedCountries: ["NL"] }) }), status: "False", want: "PolicyViolation", mentions: ["FR"] },
-    { reason: "a country Bird cannot serve", desired: ["US"], rows: [row("US", "unavailable")], status: "False", want: "CountryUnavailable", mentions: ["US"] },
-    { reason: "an inactive country is pending", desired: ["NL"], rows: [row("NL", "inactive")], status: "False", want: "DestinationsPending", mentions: ["NL=inactive"] },
-    { reason: "issues on the sender come first", desired: ["NL"], rows: [row("NL", "inactive", { blocked: true })], issues: ["brand-not-ready"], status: "False", want: "BirdIssues", mentions: ["brand-not-ready", "NL"] },
-    { reason: "ObserveOnly only asks for a healthy sender", desired: ["NL"], rows: [row("NL", "inactive")], observeOnly: true, status: "True", want: "Available" },
+    {
+      reason: "a country the policy forbids",
+      desired: ["FR"],
+      rows: [row("FR", "refused")],
+      g: guard({ workspace: workspace({ allowedCountries: ["NL"] }) }),
+      status: "False",
+      want: "PolicyViolation",
+      mentions: ["FR"],
+    },
+    {
+      reason: "a country Bird cannot serve",
+      desired: ["US"],
+      rows: [row("US", "unavailable")],
+      status: "False",
+      want: "CountryUnavailable",
+      mentions: ["US"],
+    },
+    {
+      reason: "an inactive country is pending",
+      desired: ["NL"],
+      rows: [row("NL", "inactive")],
+      status: "False",
+      want: "DestinationsPending",
+      mentions: ["NL=inactive"],
+    },
+    {
+      reason: "issues on the sender come first",
+      desired: ["NL"],
+      rows: [row("NL", "inactive", { blocked: true })],
+      issues: ["brand-not-ready"],
+      status: "False",
+      want: "BirdIssues",
+      mentions: ["brand-not-ready", "NL"],
+    },
+    {
+      reason: "ObserveOnly only asks for a healthy sender",
+      desired: ["NL"],
+      rows: [row("NL", "inactive")],
+      observeOnly: true,
+      status: "True",
+      want: "Available",
+    },
   ];
-  it.each(cases)("$reason", ({ desired, rows, issues = [], g = guard(), observeOnly = false, status, want, mentions = [] }) => {
-    const ready = senderReadiness({ name: "ACME", desired, rows: rowsOf(...rows), issues, guard: g, observeOnly });
-    expect(ready.status).toBe(status);
-    expect(ready.reason).toBe(want);
-    for (const text of mentions) expect(ready.message).toContain(text);
-  });
+  it.each(cases)(
+    "$reason",
+    ({ desired, rows, issues = [], g = guard(), observeOnly = false, status, want, mentions = [] }) => {
+      const ready = senderReadiness({ name: "ACME", desired, rows: rowsOf(...rows), issues, guard: g, observeOnly });
+      expect(ready.status).toBe(status);
+      expect(ready.reason).toBe(want);
+      for (const text of mentions) expect(ready.message).toContain(text);
+    },
+  );
 });

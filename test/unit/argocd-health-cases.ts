@@ -16,7 +16,10 @@ export interface ConditionInput {
   observedGeneration?: number;
 }
 
-export function resource(kind: string, options: { generation?: number; deleting?: boolean; status?: Record<string, unknown> | null }): Record<string, unknown> {
+export function resource(
+  kind: string,
+  options: { generation?: number; deleting?: boolean; status?: Record<string, unknown> | null },
+): Record<string, unknown> {
   return {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind,
@@ -24,7 +27,9 @@ export function resource(kind: string, options: { generation?: number; deleting?
       name: "example",
       ...(kind === "BirdWorkspace" ? {} : { namespace: "team-a" }),
       generation: options.generation ?? 2,
-      ...(options.deleting ? { deletionTimestamp: "2025-01-01T00:00:00Z", finalizers: ["numbers.birdoperator.dev/finalizer"] } : {}),
+      ...(options.deleting
+        ? { deletionTimestamp: "2025-01-01T00:00:00Z", finalizers: ["numbers.birdoperator.dev/finalizer"] }
+        : {}),
     },
     spec: {},
     ...(options.status === null ? {} : { status: options.status }),
@@ -34,14 +39,34 @@ export function resource(kind: string, options: { generation?: number; deleting?
 export function conditions(generation: number, ...list: ConditionInput[]): Record<string, unknown> {
   return {
     observedGeneration: generation,
-    conditions: list.map((c) => ({ lastTransitionTime: "2025-01-01T00:00:00Z", message: "", observedGeneration: generation, ...c })),
+    conditions: list.map((c) => ({
+      lastTransitionTime: "2025-01-01T00:00:00Z",
+      message: "",
+      observedGeneration: generation,
+      ...c,
+    })),
   };
 }
 
-export const ready = (reason = "Available", message = "+31612345678 is provisioned"): ConditionInput => ({ type: "Ready", status: "True", reason, message });
-export const notReady = (reason: string, message = `${reason} happened`): ConditionInput => ({ type: "Ready", status: "False", reason, message });
+export const ready = (reason = "Available", message = "+31612345678 is provisioned"): ConditionInput => ({
+  type: "Ready",
+  status: "True",
+  reason,
+  message,
+});
+export const notReady = (reason: string, message = `${reason} happened`): ConditionInput => ({
+  type: "Ready",
+  status: "False",
+  reason,
+  message,
+});
 export const synced = (): ConditionInput => ({ type: "Synced", status: "True", reason: "ReconcileSuccess" });
-export const notSynced = (reason: string, message = `${reason} happened`): ConditionInput => ({ type: "Synced", status: "False", reason, message });
+export const notSynced = (reason: string, message = `${reason} happened`): ConditionInput => ({
+  type: "Synced",
+  status: "False",
+  reason,
+  message,
+});
 
 export interface Case {
   reason: string;
@@ -53,9 +78,21 @@ export interface Case {
 
 /** Every shape of status the operator writes, and one or two it must never be confused by. */
 export const cases: Case[] = [
-  { reason: "a new resource has no status yet", status: null, want: { status: "Progressing", message: "Waiting for the operator to report status" } },
-  { reason: "a status without conditions is not a verdict", status: { observedGeneration: 2 }, want: { status: "Progressing", message: "Waiting for the operator to report status" } },
-  { reason: "an empty condition list is not a verdict", status: { observedGeneration: 2, conditions: [] }, want: { status: "Progressing", message: "Waiting for the operator to report status" } },
+  {
+    reason: "a new resource has no status yet",
+    status: null,
+    want: { status: "Progressing", message: "Waiting for the operator to report status" },
+  },
+  {
+    reason: "a status without conditions is not a verdict",
+    status: { observedGeneration: 2 },
+    want: { status: "Progressing", message: "Waiting for the operator to report status" },
+  },
+  {
+    reason: "an empty condition list is not a verdict",
+    status: { observedGeneration: 2, conditions: [] },
+    want: { status: "Progressing", message: "Waiting for the operator to report status" },
+  },
   {
     reason: "a deleting resource is Progressing even while Ready: the finalizer is still releasing the number",
     deleting: true,
@@ -63,12 +100,17 @@ export const cases: Case[] = [
     want: { status: "Progressing", message: /^Deleting/ },
   },
   {
-    reason: "a deleting resource whose cleanup fails is still Progressing: the operator retries and keeps the finalizer",
+    reason:
+      "a deleting resource whose cleanup fails is still Progressing: the operator retries and keeps the finalizer",
     deleting: true,
     status: conditions(2, notReady("Deleting", "deleting"), notSynced("ReconcileError", "Bird answered 503")),
     want: { status: "Progressing", message: /^Deleting/ },
   },
-  { reason: "Ready for the current generation is Healthy", status: conditions(2, ready(), synced()), want: { status: "Healthy", message: "+31612345678 is provisioned" } },
+  {
+    reason: "Ready for the current generation is Healthy",
+    status: conditions(2, ready(), synced()),
+    want: { status: "Healthy", message: "+31612345678 is provisioned" },
+  },
   {
     reason: "status written for an older generation: the new spec is not reconciled yet",
     generation: 3,
@@ -83,7 +125,13 @@ export const cases: Case[] = [
   },
   {
     reason: "Ready True but written for an older generation is not Healthy",
-    status: { observedGeneration: 2, conditions: [{ ...ready(), observedGeneration: 1 }, { ...synced(), observedGeneration: 2 }] },
+    status: {
+      observedGeneration: 2,
+      conditions: [
+        { ...ready(), observedGeneration: 1 },
+        { ...synced(), observedGeneration: 2 },
+      ],
+    },
     want: { status: "Progressing", message: "Waiting for the Ready condition of generation 2" },
   },
   {
@@ -91,11 +139,18 @@ export const cases: Case[] = [
     status: { observedGeneration: 2, conditions: [{ ...notReady("PolicyViolation"), observedGeneration: 1 }] },
     want: { status: "Progressing", message: "Waiting for the Ready condition of generation 2" },
   },
-  { reason: "no Ready condition yet", status: conditions(2, synced()), want: { status: "Progressing", message: "Waiting for the Ready condition of generation 2" } },
+  {
+    reason: "no Ready condition yet",
+    status: conditions(2, synced()),
+    want: { status: "Progressing", message: "Waiting for the Ready condition of generation 2" },
+  },
   {
     reason: "a transient failure keeps a working number Healthy, and says so",
     status: conditions(2, ready(), notSynced("BirdUnreachable", "cannot reach Bird")),
-    want: { status: "Healthy", message: "+31612345678 is provisioned (last sync failed, retrying: BirdUnreachable: cannot reach Bird)" },
+    want: {
+      status: "Healthy",
+      message: "+31612345678 is provisioned (last sync failed, retrying: BirdUnreachable: cannot reach Bird)",
+    },
   },
   {
     reason: "a permanent Synced failure is Degraded even while Ready is True",
@@ -112,7 +167,11 @@ export const cases: Case[] = [
     status: conditions(2, notReady("SecretNotFound", "ready says"), notSynced("SecretNotFound", "synced says")),
     want: { status: "Degraded", message: "SecretNotFound: synced says" },
   },
-  { reason: "a reason without a message is shown alone", status: conditions(2, notReady("Provisioning", "")), want: { status: "Progressing", message: "Provisioning" } },
+  {
+    reason: "a reason without a message is shown alone",
+    status: conditions(2, notReady("Provisioning", "")),
+    want: { status: "Progressing", message: "Provisioning" },
+  },
   {
     reason: "a reason the script does not know waits rather than alarms",
     status: conditions(2, notReady("SomethingNew", "new in a later operator")),
@@ -167,4 +226,7 @@ export const verdicts: Record<string, "Degraded" | "Progressing" | "never False"
 };
 
 /** Reasons a False Ready or Synced condition can carry, with the health each must give. */
-export const falseReasons = Object.entries(verdicts).filter(([, verdict]) => verdict !== "never False") as [string, "Degraded" | "Progressing"][];
+export const falseReasons = Object.entries(verdicts).filter(([, verdict]) => verdict !== "never False") as [
+  string,
+  "Degraded" | "Progressing",
+][];

@@ -10,7 +10,16 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { HEALTH_KINDS, HEALTH_LUA_FILE } from "../../scripts/generate-argocd-health.js";
-import { cases, conditions, falseReasons, notReady, notSynced, resource, synced, type Health } from "./argocd-health-cases.js";
+import {
+  cases,
+  conditions,
+  falseReasons,
+  notReady,
+  notSynced,
+  resource,
+  synced,
+  type Health,
+} from "./argocd-health-cases.js";
 
 const BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-argocd-lua.sh", import.meta.url));
 const script = readFileSync(HEALTH_LUA_FILE, "utf8");
@@ -39,10 +48,18 @@ describe("Argo CD health script in gopher-lua (Argo CD's own Lua VM)", () => {
   const verdicts = new Map<string, Verdict>();
   const inputs: { id: string; object: Record<string, unknown> }[] = [];
   for (const kind of HEALTH_KINDS) {
-    cases.forEach(({ status, generation, deleting }, i) => inputs.push({ id: `${kind}/case/${i}`, object: resource(kind, { status, generation, deleting }) }));
+    cases.forEach(({ status, generation, deleting }, i) =>
+      inputs.push({ id: `${kind}/case/${i}`, object: resource(kind, { status, generation, deleting }) }),
+    );
     for (const [reason] of falseReasons) {
-      inputs.push({ id: `${kind}/both/${reason}`, object: resource(kind, { status: conditions(2, notReady(reason, "why"), notSynced(reason, "why")) }) });
-      inputs.push({ id: `${kind}/ready/${reason}`, object: resource(kind, { status: conditions(2, notReady(reason, "why"), synced()) }) });
+      inputs.push({
+        id: `${kind}/both/${reason}`,
+        object: resource(kind, { status: conditions(2, notReady(reason, "why"), notSynced(reason, "why")) }),
+      });
+      inputs.push({
+        id: `${kind}/ready/${reason}`,
+        object: resource(kind, { status: conditions(2, notReady(reason, "why"), synced()) }),
+      });
     }
   }
 
@@ -50,7 +67,10 @@ describe("Argo CD health script in gopher-lua (Argo CD's own Lua VM)", () => {
     // Built once from Go modules and cached (~/.cache/bird-operator/argocd-lua), like the control plane binaries.
     const { stdout } = await promisify(execFile)("bash", [BUILD_SCRIPT], { timeout: 170_000 });
     const runner = stdout.trim().split("\n").pop() ?? "";
-    const results = await runAll(runner, inputs.map((input) => input.object));
+    const results = await runAll(
+      runner,
+      inputs.map((input) => input.object),
+    );
     inputs.forEach((input, i) => verdicts.set(input.id, results[i] ?? { error: "no result" }));
   }, 180_000);
 

@@ -3,8 +3,24 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { Reason } from "../../src/api/v1alpha1/conditions.js";
-import { cases, conditions, falseReasons, notReady, notSynced, resource, synced, verdicts, type Health } from "./argocd-health-cases.js";
-import { generateArgoCdHealthConfigMap, HEALTH_CONFIGMAP_FILE, HEALTH_KINDS, HEALTH_LUA_FILE, healthKey } from "../../scripts/generate-argocd-health.js";
+import {
+  cases,
+  conditions,
+  falseReasons,
+  notReady,
+  notSynced,
+  resource,
+  synced,
+  verdicts,
+  type Health,
+} from "./argocd-health-cases.js";
+import {
+  generateArgoCdHealthConfigMap,
+  HEALTH_CONFIGMAP_FILE,
+  HEALTH_KINDS,
+  HEALTH_LUA_FILE,
+  healthKey,
+} from "../../scripts/generate-argocd-health.js";
 
 /** The part of fengari (a Lua 5.3 VM in JavaScript; it ships no types) these tests use. */
 type LuaState = unknown;
@@ -46,7 +62,8 @@ const { lua, lauxlib, lualib, to_luastring } = fengari;
 function pushJson(L: LuaState, value: unknown): void {
   if (value === null || value === undefined) lua.lua_pushnil(L);
   else if (typeof value === "boolean") lua.lua_pushboolean(L, value);
-  else if (typeof value === "number") (Number.isSafeInteger(value) ? lua.lua_pushinteger : lua.lua_pushnumber)(L, value);
+  else if (typeof value === "number")
+    (Number.isSafeInteger(value) ? lua.lua_pushinteger : lua.lua_pushnumber)(L, value);
   else if (typeof value === "string") lua.lua_pushstring(L, to_luastring(value));
   else if (Array.isArray(value)) {
     lua.lua_createtable(L, value.length, 0);
@@ -90,7 +107,10 @@ function runHealth(script: string, object: unknown): Health {
 }
 
 /** The ConfigMap that ships, read the way Argo CD reads argocd-cm. */
-const configMap = parse(readFileSync(HEALTH_CONFIGMAP_FILE, "utf8")) as { metadata: { name: string; namespace: string }; data: Record<string, string> };
+const configMap = parse(readFileSync(HEALTH_CONFIGMAP_FILE, "utf8")) as {
+  metadata: { name: string; namespace: string };
+  data: Record<string, string>;
+};
 const shippedScripts = HEALTH_KINDS.map((kind) => ({ kind, script: configMap.data[healthKey(kind)] ?? "" }));
 
 describe("Argo CD health scripts (deploy/argocd)", () => {
@@ -103,7 +123,10 @@ describe("Argo CD health scripts (deploy/argocd)", () => {
 
   it("classifies every condition reason the operator writes", () => {
     const unclassified = Object.values(Reason).filter((reason) => !(reason in verdicts));
-    expect(unclassified, "decide each one's Argo CD health: DEGRADED in deploy/argocd/health.lua (then npm run generate:argocd-health), the README table, and `verdicts` here").toEqual([]);
+    expect(
+      unclassified,
+      "decide each one's Argo CD health: DEGRADED in deploy/argocd/health.lua (then npm run generate:argocd-health), the README table, and `verdicts` here",
+    ).toEqual([]);
   });
 
   for (const { kind, script } of shippedScripts) {
@@ -116,7 +139,10 @@ describe("Argo CD health scripts (deploy/argocd)", () => {
       });
 
       it.each(falseReasons)("Ready and Synced False with reason %s is %s", (reason, verdict) => {
-        const got = runHealth(script, resource(kind, { status: conditions(2, notReady(reason, "why"), notSynced(reason, "why")) }));
+        const got = runHealth(
+          script,
+          resource(kind, { status: conditions(2, notReady(reason, "why"), notSynced(reason, "why")) }),
+        );
         expect(got).toEqual({ status: verdict, message: `${reason}: why` });
       });
 

@@ -10,7 +10,10 @@ function shippedSources(): string[] {
   const path = ts.findConfigFile(ROOT, (p) => ts.sys.fileExists(p), "tsconfig.build.json");
   if (!path) throw new Error("tsconfig.build.json not found");
   const config = ts.parseJsonConfigFileContent(ts.readConfigFile(path, (p) => ts.sys.readFile(p)).config, ts.sys, ROOT);
-  const program = ts.createProgram({ rootNames: config.fileNames, options: { ...config.options, noEmit: true, noResolve: false, types: [] } });
+  const program = ts.createProgram({
+    rootNames: config.fileNames,
+    options: { ...config.options, noEmit: true, noResolve: false, types: [] },
+  });
   return program
     .getSourceFiles()
     .map((f) => f.fileName)

@@ -70,12 +70,16 @@ describe("Dockerfile and scripts/build-image.sh build the same image", () => {
   });
 
   it("stages the app, fetches node and assembles the root filesystem with the scripts build-image.sh runs", () => {
-    const runs = all.flat().filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n");
+    const runs = all
+      .flat()
+      .filter((i) => i.keyword === "RUN")
+      .map((i) => i.args)
+      .join("\n");
     expect(runs).toMatch(/sh scripts\/image\/stage-app\.sh \/src \S+ \S+/);
     expect(runs).toMatch(/sh \/scripts\/image\/assemble-rootfs\.sh \/rootfs \/debs \S+ \S+/);
     expect(runs).toContain(". /scripts/image/image.env");
     expect(runs).toContain("apt-get download -q $DEBIAN_PACKAGES");
-    expect(runs).toContain('node-linux-$arch@$(cat .node-version)');
+    expect(runs).toContain("node-linux-$arch@$(cat .node-version)");
     const script = readFileSync(`${ROOT}scripts/build-image.sh`, "utf8");
     expect(script).toContain('sh "$ROOT/scripts/image/stage-app.sh"');
     expect(script).toContain('sh "$ROOT/scripts/image/assemble-rootfs.sh"');

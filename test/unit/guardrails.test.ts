@@ -6,30 +6,102 @@ describe("matchesSelector", () => {
   const labels = { team: "payments", tier: "prod", empty: "" };
   it.each<{ reason: string; selector: LabelSelector; matches: boolean }>([
     { reason: "an empty selector matches every namespace", selector: {}, matches: true },
-    { reason: "matchLabels: every pair present", selector: { matchLabels: { team: "payments", tier: "prod" } }, matches: true },
-    { reason: "matchLabels: one value differs", selector: { matchLabels: { team: "payments", tier: "dev" } }, matches: false },
+    {
+      reason: "matchLabels: every pair present",
+      selector: { matchLabels: { team: "payments", tier: "prod" } },
+      matches: true,
+    },
+    {
+      reason: "matchLabels: one value differs",
+      selector: { matchLabels: { team: "payments", tier: "dev" } },
+      matches: false,
+    },
     { reason: "matchLabels: a key the namespace lacks", selector: { matchLabels: { owner: "x" } }, matches: false },
-    { reason: "matchLabels: an empty value must be present and empty", selector: { matchLabels: { empty: "" } }, matches: true },
-    { reason: "In: the value is one of them", selector: { matchExpressions: [{ key: "tier", operator: "In", values: ["dev", "prod"] }] }, matches: true },
-    { reason: "In: the value is none of them", selector: { matchExpressions: [{ key: "tier", operator: "In", values: ["dev"] }] }, matches: false },
-    { reason: "In: a missing key never matches, not even an empty value", selector: { matchExpressions: [{ key: "owner", operator: "In", values: [""] }] }, matches: false },
-    { reason: "In: a present empty value matches an empty value", selector: { matchExpressions: [{ key: "empty", operator: "In", values: [""] }] }, matches: true },
-    { reason: "NotIn: the value is none of them", selector: { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["dev"] }] }, matches: true },
-    { reason: "NotIn: the value is one of them", selector: { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["prod"] }] }, matches: false },
-    { reason: "NotIn: a missing key matches (as in Kubernetes)", selector: { matchExpressions: [{ key: "owner", operator: "NotIn", values: ["x"] }] }, matches: true },
-    { reason: "Exists: the key is there", selector: { matchExpressions: [{ key: "team", operator: "Exists" }] }, matches: true },
-    { reason: "Exists: the key is there with an empty value", selector: { matchExpressions: [{ key: "empty", operator: "Exists" }] }, matches: true },
-    { reason: "Exists: the key is missing", selector: { matchExpressions: [{ key: "owner", operator: "Exists" }] }, matches: false },
-    { reason: "DoesNotExist: the key is missing", selector: { matchExpressions: [{ key: "owner", operator: "DoesNotExist" }] }, matches: true },
-    { reason: "DoesNotExist: the key is there", selector: { matchExpressions: [{ key: "team", operator: "DoesNotExist" }] }, matches: false },
+    {
+      reason: "matchLabels: an empty value must be present and empty",
+      selector: { matchLabels: { empty: "" } },
+      matches: true,
+    },
+    {
+      reason: "In: the value is one of them",
+      selector: { matchExpressions: [{ key: "tier", operator: "In", values: ["dev", "prod"] }] },
+      matches: true,
+    },
+    {
+      reason: "In: the value is none of them",
+      selector: { matchExpressions: [{ key: "tier", operator: "In", values: ["dev"] }] },
+      matches: false,
+    },
+    {
+      reason: "In: a missing key never matches, not even an empty value",
+      selector: { matchExpressions: [{ key: "owner", operator: "In", values: [""] }] },
+      matches: false,
+    },
+    {
+      reason: "In: a present empty value matches an empty value",
+      selector: { matchExpressions: [{ key: "empty", operator: "In", values: [""] }] },
+      matches: true,
+    },
+    {
+      reason: "NotIn: the value is none of them",
+      selector: { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["dev"] }] },
+      matches: true,
+    },
+    {
+      reason: "NotIn: the value is one of them",
+      selector: { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["prod"] }] },
+      matches: false,
+    },
+    {
+      reason: "NotIn: a missing key matches (as in Kubernetes)",
+      selector: { matchExpressions: [{ key: "owner", operator: "NotIn", values: ["x"] }] },
+      matches: true,
+    },
+    {
+      reason: "Exists: the key is there",
+      selector: { matchExpressions: [{ key: "team", operator: "Exists" }] },
+      matches: true,
+    },
+    {
+      reason: "Exists: the key is there with an empty value",
+      selector: { matchExpressions: [{ key: "empty", operator: "Exists" }] },
+      matches: true,
+    },
+    {
+      reason: "Exists: the key is missing",
+      selector: { matchExpressions: [{ key: "owner", operator: "Exists" }] },
+      matches: false,
+    },
+    {
+      reason: "DoesNotExist: the key is missing",
+      selector: { matchExpressions: [{ key: "owner", operator: "DoesNotExist" }] },
+      matches: true,
+    },
+    {
+      reason: "DoesNotExist: the key is there",
+      selector: { matchExpressions: [{ key: "team", operator: "DoesNotExist" }] },
+      matches: false,
+    },
     {
       reason: "everything must hold: labels and every expression",
-      selector: { matchLabels: { team: "payments" }, matchExpressions: [{ key: "tier", operator: "In", values: ["prod"] }, { key: "owner", operator: "DoesNotExist" }] },
+      selector: {
+        matchLabels: { team: "payments" },
+        matchExpressions: [
+          { key: "tier", operator: "In", values: ["prod"] },
+          { key: "owner", operator: "DoesNotExist" },
+        ],
+      },
       matches: true,
     },
     {
       reason: "one failing expression fails the whole selector",
-      selector: { matchLabels: { team: "payments" }, matchExpressions: [{ key: "tier", operator: "In", values: ["prod"] }, { key: "team", operator: "DoesNotExist" }] },
+      selector: {
+        matchLabels: { team: "payments" },
+        matchExpressions: [
+          { key: "tier", operator: "In", values: ["prod"] },
+          { key: "team", operator: "DoesNotExist" },
+        ],
+      },
       matches: false,
     },
   ])("$reason", ({ selector, matches }) => {
@@ -39,24 +111,75 @@ describe("matchesSelector", () => {
 
 describe("namespaceAllowed", () => {
   const workspace = (allowedNamespaces?: BirdWorkspace["spec"]["allowedNamespaces"]): BirdWorkspace =>
-    ({ metadata: { name: "ws" }, spec: { organizationId: "o", workspaceId: "w", accessKeySecretRef: { namespace: "ops", name: "bird" }, allowedNamespaces } }) as BirdWorkspace;
+    ({
+      metadata: { name: "ws" },
+      spec: {
+        organizationId: "o",
+        workspaceId: "w",
+        accessKeySecretRef: { namespace: "ops", name: "bird" },
+        allowedNamespaces,
+      },
+    }) as BirdWorkspace;
 
-  it.each<{ reason: string; allowed: BirdWorkspace["spec"]["allowedNamespaces"]; namespace: string; labels?: Record<string, string>; ok: boolean }>([
-    { reason: "the operator's own namespace, whatever the workspace says", allowed: undefined, namespace: "ops", ok: true },
+  it.each<{
+    reason: string;
+    allowed: BirdWorkspace["spec"]["allowedNamespaces"];
+    namespace: string;
+    labels?: Record<string, string>;
+    ok: boolean;
+  }>([
+    {
+      reason: "the operator's own namespace, whatever the workspace says",
+      allowed: undefined,
+      namespace: "ops",
+      ok: true,
+    },
     { reason: "nothing allowed: no other namespace", allowed: undefined, namespace: "team-a", labels: {}, ok: false },
-    { reason: "an empty allowedNamespaces: no other namespace either", allowed: {}, namespace: "team-a", labels: {}, ok: false },
+    {
+      reason: "an empty allowedNamespaces: no other namespace either",
+      allowed: {},
+      namespace: "team-a",
+      labels: {},
+      ok: false,
+    },
     { reason: "named in the list", allowed: { names: ["team-a", "team-b"] }, namespace: "team-b", ok: true },
     { reason: "not named in the list", allowed: { names: ["team-a"] }, namespace: "team-c", ok: false },
-    { reason: "labels matching the selector", allowed: { selector: { matchLabels: { bird: "yes" } } }, namespace: "team-a", labels: { bird: "yes" }, ok: true },
-    { reason: "labels not matching the selector", allowed: { selector: { matchLabels: { bird: "yes" } } }, namespace: "team-a", labels: { bird: "no" }, ok: false },
-    { reason: "labels unknown (the namespace could not be read): refused, never guessed", allowed: { selector: {} }, namespace: "team-a", labels: undefined, ok: false },
-    { reason: "list and selector: either admits", allowed: { names: ["team-a"], selector: { matchLabels: { bird: "yes" } } }, namespace: "team-b", labels: { bird: "yes" }, ok: true },
+    {
+      reason: "labels matching the selector",
+      allowed: { selector: { matchLabels: { bird: "yes" } } },
+      namespace: "team-a",
+      labels: { bird: "yes" },
+      ok: true,
+    },
+    {
+      reason: "labels not matching the selector",
+      allowed: { selector: { matchLabels: { bird: "yes" } } },
+      namespace: "team-a",
+      labels: { bird: "no" },
+      ok: false,
+    },
+    {
+      reason: "labels unknown (the namespace could not be read): refused, never guessed",
+      allowed: { selector: {} },
+      namespace: "team-a",
+      labels: undefined,
+      ok: false,
+    },
+    {
+      reason: "list and selector: either admits",
+      allowed: { names: ["team-a"], selector: { matchLabels: { bird: "yes" } } },
+      namespace: "team-b",
+      labels: { bird: "yes" },
+      ok: true,
+    },
   ])("$reason", ({ allowed, namespace, labels, ok }) => {
     const result = namespaceAllowed(workspace(allowed), namespace, "ops", labels);
     expect(result.ok).toBe(ok);
     if (!result.ok) {
       expect(result.reason).toBe("Forbidden");
-      expect(result.message).toBe(`namespace "${namespace}" may not use BirdWorkspace "ws": ask the platform team to add it to spec.allowedNamespaces`);
+      expect(result.message).toBe(
+        `namespace "${namespace}" may not use BirdWorkspace "ws": ask the platform team to add it to spec.allowedNamespaces`,
+      );
     }
   });
 });

@@ -38,7 +38,13 @@ function read(path: string): { lines: string[]; headings: Heading[]; code: CodeB
     if (node.type === "heading") headings.push({ level: node.level, text: textOf(node), line: node.sourcepos[0][0] });
     if (node.type === "code_block") {
       const start = node.sourcepos[0][0];
-      code.push({ fenced: FENCE.test(lines[start - 1] ?? ""), info: node.info ?? "", literal: node.literal ?? "", start, end: node.sourcepos[1][0] });
+      code.push({
+        fenced: FENCE.test(lines[start - 1] ?? ""),
+        info: node.info ?? "",
+        literal: node.literal ?? "",
+        start,
+        end: node.sourcepos[1][0],
+      });
     }
     if (node.type === "link" && node.destination) links.push(node.destination);
   }
@@ -63,13 +69,17 @@ describe("README.md renders as intended (CommonMark)", () => {
       expect(closing, `the code block opened on line ${block.start}`).toMatch(new RegExp(`${FENCE.source}\\s*$`));
       const inner = block.literal.split("\n").find((line) => FENCE.test(line));
       expect(inner, `a fence line inside the code block opened on line ${block.start}`).toBeUndefined();
-      expect(block.literal, `a Markdown heading inside the code block opened on line ${block.start}`).not.toMatch(/^#{2,6} /m);
+      expect(block.literal, `a Markdown heading inside the code block opened on line ${block.start}`).not.toMatch(
+        /^#{2,6} /m,
+      );
     }
   });
 
   it("renders every heading line outside code blocks as a heading", () => {
     const headingLines = new Set(readme.headings.map((h) => h.line));
-    const lost = readme.lines.map((line, i) => ({ line, number: i + 1 })).filter(({ line, number }) => /^#{1,6} /.test(line) && !inCode(number) && !headingLines.has(number));
+    const lost = readme.lines
+      .map((line, i) => ({ line, number: i + 1 }))
+      .filter(({ line, number }) => /^#{1,6} /.test(line) && !inCode(number) && !headingLines.has(number));
     expect(lost).toEqual([]);
   });
 
@@ -77,9 +87,23 @@ describe("README.md renders as intended (CommonMark)", () => {
     const sections = readme.headings.filter((h) => h.level === 2).map((h) => h.text);
     expect(sections[0]).toBe("Install");
     expect(sections.indexOf("Try it locally")).toBe(1);
-    for (const section of ["Configuration", "Troubleshooting", "Performance", "Development"]) expect(sections).toContain(section);
-    const install = readme.headings.filter((h) => h.level === 3 && h.line > readme.headings.find((x) => x.text === "Install")!.line && h.line < readme.headings.find((x) => x.text === "Try it locally")!.line);
-    expect(install.map((h) => h.text)).toEqual(["With kubectl", "With Helm", "With Argo CD", "Upgrade", "Uninstall", "Production checklist", "Compatibility"]);
+    for (const section of ["Configuration", "Troubleshooting", "Performance", "Development"])
+      expect(sections).toContain(section);
+    const install = readme.headings.filter(
+      (h) =>
+        h.level === 3 &&
+        h.line > readme.headings.find((x) => x.text === "Install")!.line &&
+        h.line < readme.headings.find((x) => x.text === "Try it locally")!.line,
+    );
+    expect(install.map((h) => h.text)).toEqual([
+      "With kubectl",
+      "With Helm",
+      "With Argo CD",
+      "Upgrade",
+      "Uninstall",
+      "Production checklist",
+      "Compatibility",
+    ]);
   });
 
   it("keeps the newcomer's set-up to two commands", () => {
@@ -106,13 +130,17 @@ describe("README.md renders as intended (CommonMark)", () => {
     const visit = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         if (entry.isDirectory()) visit(join(dir, entry.name));
-        else for (const match of readFileSync(join(dir, entry.name), "utf8").matchAll(/\bReason\.(\w+)/g)) used.add(match[1]!);
+        else
+          for (const match of readFileSync(join(dir, entry.name), "utf8").matchAll(/\bReason\.(\w+)/g))
+            used.add(match[1]!);
       }
     };
     visit(join(ROOT, "src", "controllers"));
     expect(used.size).toBeGreaterThan(10);
     const rows = readme.lines.filter((line) => line.startsWith("| `"));
-    const documented = new Set(rows.flatMap((row) => [...(row.split("|")[1] ?? "").matchAll(/`(\w+)`/g)].map((m) => m[1]!)));
+    const documented = new Set(
+      rows.flatMap((row) => [...(row.split("|")[1] ?? "").matchAll(/`(\w+)`/g)].map((m) => m[1]!)),
+    );
     expect([...used].filter((reason) => !documented.has(reason))).toEqual([]);
   });
 });

@@ -4,7 +4,14 @@ import { StockPool } from "../../src/bird/stock-pool.js";
 import type { NumberStockItem } from "../../src/bird/types.js";
 
 function item(n: number, amount = 1_000_000): NumberStockItem {
-  return { id: `id-${n}`, countryCode: "US", type: "local", numberString: `+1212555${String(n).padStart(4, "0")}`, capabilities: {}, monthlyPrice: { currencyCode: "EUR", amount, exponent: -6 } };
+  return {
+    id: `id-${n}`,
+    countryCode: "US",
+    type: "local",
+    numberString: `+1212555${String(n).padStart(4, "0")}`,
+    capabilities: {},
+    monthlyPrice: { currencyCode: "EUR", amount, exponent: -6 },
+  };
 }
 
 /** A BirdApi that only answers stock searches, counting them. */
@@ -55,7 +62,13 @@ describe("StockPool waits", () => {
     const { bird, searches } = fakeBird([[], [], [item(1), item(2)]]);
     const pool = new StockPool(bird, { pollMs: 1000 });
     const woken: string[] = [];
-    for (const key of ["a", "b", "c"]) pool.waitFor({ countryCodes: ["US"] }, key, () => true, () => woken.push(key));
+    for (const key of ["a", "b", "c"])
+      pool.waitFor(
+        { countryCodes: ["US"] },
+        key,
+        () => true,
+        () => woken.push(key),
+      );
     await vi.advanceTimersByTimeAsync(2000);
     expect([searches(), woken]).toEqual([2, []]);
     await vi.advanceTimersByTimeAsync(1000);
@@ -70,20 +83,56 @@ describe("StockPool waits", () => {
     const { bird } = fakeBird([[item(1, 9_000_000)]]);
     const pool = new StockPool(bird, { pollMs: 1000 });
     const woken: string[] = [];
-    pool.waitFor({}, "cheap", (i) => i.monthlyPrice.amount < 5_000_000, () => woken.push("cheap"));
-    pool.waitFor({}, "any", () => true, () => woken.push("any"));
+    pool.waitFor(
+      {},
+      "cheap",
+      (i) => i.monthlyPrice.amount < 5_000_000,
+      () => woken.push("cheap"),
+    );
+    pool.waitFor(
+      {},
+      "any",
+      () => true,
+      () => woken.push("any"),
+    );
     await vi.advanceTimersByTimeAsync(1000);
     expect(woken).toEqual(["any"]);
   });
 
   it.each([
-    { reason: "cancelled: its filter stops being searched", end: (pool: StockPool): void => pool.cancelWait("k"), waiting: 0, searches: 0 },
-    { reason: "waiting again for another filter replaces the first wait", end: (pool: StockPool): void => pool.waitFor({ countryCodes: ["NL"] }, "k", () => true, () => undefined), waiting: 1, searches: 3 },
-    { reason: "closed with the connection: every wait ends", end: (pool: StockPool): void => pool.close(), waiting: 0, searches: 0 },
+    {
+      reason: "cancelled: its filter stops being searched",
+      end: (pool: StockPool): void => pool.cancelWait("k"),
+      waiting: 0,
+      searches: 0,
+    },
+    {
+      reason: "waiting again for another filter replaces the first wait",
+      end: (pool: StockPool): void =>
+        pool.waitFor(
+          { countryCodes: ["NL"] },
+          "k",
+          () => true,
+          () => undefined,
+        ),
+      waiting: 1,
+      searches: 3,
+    },
+    {
+      reason: "closed with the connection: every wait ends",
+      end: (pool: StockPool): void => pool.close(),
+      waiting: 0,
+      searches: 0,
+    },
   ])("$reason", async ({ end, waiting, searches: expected }) => {
     const { bird, searches } = fakeBird([[]]);
     const pool = new StockPool(bird, { pollMs: 1000 });
-    pool.waitFor({ countryCodes: ["US"] }, "k", () => true, () => undefined);
+    pool.waitFor(
+      { countryCodes: ["US"] },
+      "k",
+      () => true,
+      () => undefined,
+    );
     end(pool);
     await vi.advanceTimersByTimeAsync(3000);
     expect(pool.waiting()).toEqual({ filters: waiting, waiters: waiting });
@@ -93,7 +142,12 @@ describe("StockPool waits", () => {
   it("drops a wait after maxWaitMs, so the waits of deleted resources do not pile up", async () => {
     const { bird, searches } = fakeBird([[]]);
     const pool = new StockPool(bird, { pollMs: 1000, maxWaitMs: 2500 });
-    pool.waitFor({}, "gone", () => true, () => undefined);
+    pool.waitFor(
+      {},
+      "gone",
+      () => true,
+      () => undefined,
+    );
     await vi.advanceTimersByTimeAsync(10_000);
     expect(pool.waiting()).toEqual({ filters: 0, waiters: 0 });
     expect(searches()).toBe(2);
@@ -111,7 +165,12 @@ describe("StockPool waits", () => {
     const errors: unknown[] = [];
     const woken: string[] = [];
     const pool = new StockPool(bird, { pollMs: 1000, onError: (error) => errors.push(error) });
-    pool.waitFor({}, "k", () => true, () => woken.push("k"));
+    pool.waitFor(
+      {},
+      "k",
+      () => true,
+      () => woken.push("k"),
+    );
     await vi.advanceTimersByTimeAsync(2000);
     expect(errors).toEqual([new Error("Bird is down")]);
     expect(woken).toEqual(["k"]);

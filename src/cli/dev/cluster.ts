@@ -8,7 +8,9 @@ export const DEFAULT_CRD_DIR = fileURLToPath(new URL("../../../crds", import.met
 export function registerClusterCommand(program: Command): void {
   program
     .command("cluster")
-    .description("start a local control plane (etcd + kube-apiserver on loopback) with the CRDs installed, until Ctrl-C")
+    .description(
+      "start a local control plane (etcd + kube-apiserver on loopback) with the CRDs installed, until Ctrl-C",
+    )
     .requiredOption("--kubeconfig-out <file>", "where to write the admin kubeconfig")
     .option("--crds <dir>", "directory of CRD manifests to install", DEFAULT_CRD_DIR)
     .action(async (options: { kubeconfigOut: string; crds: string }) => {

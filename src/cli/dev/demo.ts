@@ -11,19 +11,35 @@ interface DemoFlags {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("start a local control plane, the Bird simulator and the operator, apply examples/, and show them turn Ready")
-    .option("--check", "exit 0 once every example is Ready (non-zero with the reason otherwise) and stop everything", false)
-    .option("--examples <dir>", "directory of manifests to apply", fileURLToPath(new URL("../../../examples", import.meta.url)))
+    .description(
+      "start a local control plane, the Bird simulator and the operator, apply examples/, and show them turn Ready",
+    )
+    .option(
+      "--check",
+      "exit 0 once every example is Ready (non-zero with the reason otherwise) and stop everything",
+      false,
+    )
+    .option(
+      "--examples <dir>",
+      "directory of manifests to apply",
+      fileURLToPath(new URL("../../../examples", import.meta.url)),
+    )
     .option("--timeout <seconds>", "how long --check waits for Ready", "180")
     .action(async (flags: DemoFlags) => {
       const print = (text: string): void => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
       const { startDemo, watchUntilReady } = await import("../../demo/demo.js");
       const demo = await startDemo({ examplesDir: flags.examples, print });
       try {
-        const pending = await watchUntilReady(demo, { timeoutMs: Number(flags.timeout) * 1000, print, live: !flags.check });
+        const pending = await watchUntilReady(demo, {
+          timeoutMs: Number(flags.timeout) * 1000,
+          print,
+          live: !flags.check,
+        });
         if (flags.check) {
           if (pending.length) {
-            print(`Not Ready after ${flags.timeout} s:\n${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`);
+            print(
+              `Not Ready after ${flags.timeout} s:\n${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`,
+            );
             print(`Operator logs: ${demo.logFile}`);
             process.exitCode = 1;
           } else {

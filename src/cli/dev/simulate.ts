@@ -1,6 +1,12 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { createLogger } from "../../log.js";
-import { DEFAULT_ACCESS_KEY, DEFAULT_ORGANIZATION_ID, DEFAULT_PROVISIONING_DELAY_MS, DEFAULT_WORKSPACE_ID, type SimulatorOptions } from "../../simulator/types.js";
+import {
+  DEFAULT_ACCESS_KEY,
+  DEFAULT_ORGANIZATION_ID,
+  DEFAULT_PROVISIONING_DELAY_MS,
+  DEFAULT_WORKSPACE_ID,
+  type SimulatorOptions,
+} from "../../simulator/types.js";
 import { waitForSignal } from "./signals.js";
 
 interface SimulateFlags {
@@ -80,7 +86,12 @@ export function registerSimulateCommand(program: Command): void {
     .option("--workspace-id <uuid>", "the simulated workspace", DEFAULT_WORKSPACE_ID)
     .option("--access-key <key>", "access key accepted for that workspace", DEFAULT_ACCESS_KEY)
     .option("--config <file>", "YAML or JSON file with stock, destinations and senders")
-    .option("--provisioning-delay <ms>", "time from purchase to provisioned", nonNegativeInteger, DEFAULT_PROVISIONING_DELAY_MS)
+    .option(
+      "--provisioning-delay <ms>",
+      "time from purchase to provisioned",
+      nonNegativeInteger,
+      DEFAULT_PROVISIONING_DELAY_MS,
+    )
     .option("--no-rate-limits", "do not enforce Bird's per-workspace rate limits")
     .option("--latency <ms>", "delay added to every answer", nonNegativeInteger, 0)
     .option("--jitter <ms>", "random extra delay up to this much", nonNegativeInteger, 0)

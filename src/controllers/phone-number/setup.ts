@@ -12,7 +12,15 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
   const { config, clients, informers, events, metrics, numberRecords: records, now } = deps;
   const { phoneNumbers, workspaces, namespaces, birdNumbers } = informers;
   const wake = (key: string): void => controller.queue.add(key);
-  const purchaser = new Purchaser({ records, usage: deps.usage, events, metrics, resyncMs: config.resyncMs, mayAct: deps.mayAct, now });
+  const purchaser = new Purchaser({
+    records,
+    usage: deps.usage,
+    events,
+    metrics,
+    resyncMs: config.resyncMs,
+    mayAct: deps.mayAct,
+    now,
+  });
   const waiters = new Waiters(wake);
   const claims = new NumberClaims({
     records,
@@ -45,4 +53,3 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
     });
   return controller;
 }
-

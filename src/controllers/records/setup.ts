@@ -8,9 +8,25 @@ import { RecordReconciler } from "./reconciler.js";
 /** The BirdNumber and BirdSender controllers: one RecordReconciler each, woken by their records and their holders. */
 export function setupRecordControllers(deps: SetupDeps): { numbers: Controller; senders: Controller } {
   const { clients, informers, connections, events, config, ownWrites } = deps;
-  const shared = { connections, events, namespaces: config.namespaces, purchaseGraceMs: config.purchaseGraceMs, resyncMs: config.resyncMs };
-  const numbers = new RecordReconciler({ ...shared, records: deps.numberRecords, holders: informers.phoneNumbers, holderClient: clients.phoneNumber });
-  const senders = new RecordReconciler({ ...shared, records: deps.senderRecords, holders: informers.alphaSenders, holderClient: clients.alphaSender });
+  const shared = {
+    connections,
+    events,
+    namespaces: config.namespaces,
+    purchaseGraceMs: config.purchaseGraceMs,
+    resyncMs: config.resyncMs,
+  };
+  const numbers = new RecordReconciler({
+    ...shared,
+    records: deps.numberRecords,
+    holders: informers.phoneNumbers,
+    holderClient: clients.phoneNumber,
+  });
+  const senders = new RecordReconciler({
+    ...shared,
+    records: deps.senderRecords,
+    holders: informers.alphaSenders,
+    holderClient: clients.alphaSender,
+  });
   return {
     numbers: new Controller(controllerOptions(deps, "birdnumber", numbers.reconcile))
       .watchPrimary(informers.birdNumbers, ownWrites)
@@ -22,7 +38,9 @@ export function setupRecordControllers(deps: SetupDeps): { numbers: Controller; 
 }
 
 /** A holder deleted without cleanup (finalizer removed by hand) wakes its record at once. */
-function recordHeldBy(store: RecordStore<OwnershipRecord>): (holder: PhoneNumber | AlphaSender, old: unknown, type: InformerEventType) => string[] {
+function recordHeldBy(
+  store: RecordStore<OwnershipRecord>,
+): (holder: PhoneNumber | AlphaSender, old: unknown, type: InformerEventType) => string[] {
   return (holder: PhoneNumber | AlphaSender, _old: unknown, type: InformerEventType): string[] => {
     const record = type === "delete" ? store.heldBy(holder) : undefined;
     return record ? [record.metadata?.name ?? ""] : [];

@@ -22,15 +22,24 @@ export function setupWorkspaceController(deps: SetupDeps): Controller {
     events,
     resyncMs: config.resyncMs,
   });
-  return new Controller(controllerOptions(deps, "birdworkspace", reconciler.reconcile))
-    .watchPrimary(workspaces, deps.ownWrites)
-    .watchRelated(secrets, (secret) => workspaces.list().filter((ws) => referencesSecret(ws, secret)).map((ws) => ws.metadata?.name ?? ""))
-    .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
-    .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000)
-    .watchRelated(birdNumbers, (record) => [record.spec.workspaceRef.name], 2000)
-    .watchRelated(birdSenders, (record) => [record.spec.workspaceRef.name], 2000)
-    // A new or deleted workspace can make another one a duplicate, or stop it being one.
-    .watchRelated(workspaces, (ws, old, type) => (type === "update" && old ? [] : workspaces.list().map((w) => w.metadata?.name ?? "")));
+  return (
+    new Controller(controllerOptions(deps, "birdworkspace", reconciler.reconcile))
+      .watchPrimary(workspaces, deps.ownWrites)
+      .watchRelated(secrets, (secret) =>
+        workspaces
+          .list()
+          .filter((ws) => referencesSecret(ws, secret))
+          .map((ws) => ws.metadata?.name ?? ""),
+      )
+      .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
+      .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000)
+      .watchRelated(birdNumbers, (record) => [record.spec.workspaceRef.name], 2000)
+      .watchRelated(birdSenders, (record) => [record.spec.workspaceRef.name], 2000)
+      // A new or deleted workspace can make another one a duplicate, or stop it being one.
+      .watchRelated(workspaces, (ws, old, type) =>
+        type === "update" && old ? [] : workspaces.list().map((w) => w.metadata?.name ?? ""),
+      )
+  );
 }
 
 function referencesSecret(workspace: BirdWorkspace, secret: V1Secret): boolean {
