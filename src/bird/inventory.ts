@@ -117,10 +117,12 @@ export class Inventory {
    */
   async pollNumber(id: string, pollMs: number): Promise<LongCodeNumber> {
     let provisioning = 0;
-    for (const number of this.numbersById.values()) if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
+    for (const number of this.numbersById.values())
+      if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
     if (!this.listBeatsReads(provisioning)) return this.reloadNumber(id);
     // A failed refresh is the next poll's to retry; nobody awaits this one, so it is reported here.
-    if (this.now() - this.numbersAt >= pollMs) this.refreshNumbers().catch((error: unknown) => this.options.onError?.("inventory-refresh", error));
+    if (this.now() - this.numbersAt >= pollMs)
+      this.refreshNumbers().catch((error: unknown) => this.options.onError?.("inventory-refresh", error));
     return this.numbersById.get(id) ?? this.reloadNumber(id);
   }
 
@@ -283,7 +285,18 @@ export class Inventory {
  * here before a reconciler reads it from the inventory.
  */
 function slim(number: LongCodeNumber): LongCodeNumber {
-  const { id, endpointId, numberString, countryCode, type, capabilities, createdAt, updatedAt, deprovisionAt, endpoint } = number;
+  const {
+    id,
+    endpointId,
+    numberString,
+    countryCode,
+    type,
+    capabilities,
+    createdAt,
+    updatedAt,
+    deprovisionAt,
+    endpoint,
+  } = number;
   const kept: LongCodeNumber = { id, endpointId, numberString, countryCode, type, capabilities, createdAt, updatedAt };
   if (deprovisionAt !== undefined) kept.deprovisionAt = deprovisionAt;
   if (endpoint) {
@@ -292,7 +305,10 @@ function slim(number: LongCodeNumber): LongCodeNumber {
       type: endpoint.type,
       provisioningStatus: endpoint.provisioningStatus,
       issues: endpoint.issues,
-      capabilities: endpoint.capabilities?.map((c) => ({ name: c.name, outbound: { status: c.outbound?.status, destinationStatuses: c.outbound?.destinationStatuses } })),
+      capabilities: endpoint.capabilities?.map((c) => ({
+        name: c.name,
+        outbound: { status: c.outbound?.status, destinationStatuses: c.outbound?.destinationStatuses },
+      })),
     };
   }
   return kept;

@@ -17,7 +17,8 @@ export function namespaceAllowed(
   const name = workspace.metadata?.name ?? "";
   if (namespace === operatorNamespace) return { ok: true, value: true };
   if (allowed?.names?.includes(namespace)) return { ok: true, value: true };
-  if (allowed?.selector && namespaceLabels && matchesSelector(namespaceLabels, allowed.selector)) return { ok: true, value: true };
+  if (allowed?.selector && namespaceLabels && matchesSelector(namespaceLabels, allowed.selector))
+    return { ok: true, value: true };
   return {
     ok: false,
     reason: Reason.Forbidden,
@@ -64,13 +65,21 @@ export function priceViolation(price: Money, limit: Money | undefined, what: str
  * when it does, else what is wrong. Prices in another currency than the limit cannot be added up, so the check fails
  * closed and says how to fix the limit.
  */
-export function spendViolation(prices: Money[], limit: Money, what: string): { total?: Money; message: string } | undefined {
+export function spendViolation(
+  prices: Money[],
+  limit: Money,
+  what: string,
+): { total?: Money; message: string } | undefined {
   const foreign = prices.find((price) => price.currencyCode !== limit.currencyCode);
   if (foreign) {
-    return { message: `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, so the spend cannot be checked; set the limit in ${foreign.currencyCode}` };
+    return {
+      message: `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, so the spend cannot be checked; set the limit in ${foreign.currencyCode}`,
+    };
   }
   const { total } = sumMoney(prices, limit.currencyCode);
-  return compareMoney(total, limit) <= 0 ? undefined : { total, message: `${formatMoney(total)} is above ${what} ${formatMoney(limit)}` };
+  return compareMoney(total, limit) <= 0
+    ? undefined
+    : { total, message: `${formatMoney(total)} is above ${what} ${formatMoney(limit)}` };
 }
 
 /** Sums prices in one currency; prices in other currencies are skipped and reported. */
@@ -83,4 +92,3 @@ export function sumMoney(prices: Money[], currencyCode: string): { total: Money;
   }
   return { total, skipped };
 }
-

@@ -36,7 +36,12 @@ export interface Change<T> {
 export function admit(context: PlanContext, object: WorkspaceUser): Resolution<WorkspaceState> {
   const name = object.spec.workspaceRef.name;
   const workspace = context.workspaces.get(name);
-  if (!workspace) return { ok: false, reason: Reason.WorkspaceNotFound, message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name` };
+  if (!workspace)
+    return {
+      ok: false,
+      reason: Reason.WorkspaceNotFound,
+      message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name`,
+    };
   if (!workspace.usable.ok) return workspace.usable;
   const namespace = object.metadata?.namespace ?? "";
   const labels = context.namespaces.get(namespace)?.metadata?.labels ?? {};
@@ -71,7 +76,10 @@ export function problemOf(error: unknown): Problem | undefined {
 }
 
 /** The object the claims are made for: its uid when it exists, else one standing for it within this plan. */
-export function claimantOf(object: { metadata?: { namespace?: string; name?: string; uid?: string } }, live?: { metadata?: { uid?: string } }): Claimant {
+export function claimantOf(
+  object: { metadata?: { namespace?: string; name?: string; uid?: string } },
+  live?: { metadata?: { uid?: string } },
+): Claimant {
   const { namespace = "", name = "" } = object.metadata ?? {};
   return { metadata: { namespace, name, uid: live?.metadata?.uid ?? `planned:${namespace}/${name}` } };
 }

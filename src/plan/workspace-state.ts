@@ -14,7 +14,11 @@ export interface BirdView {
   stockPool: StockPool;
 }
 
-export function birdView(workspace: BirdWorkspace, accessKey: string, options: { timeoutMs: number; fetch?: typeof fetch }): BirdView {
+export function birdView(
+  workspace: BirdWorkspace,
+  accessKey: string,
+  options: { timeoutMs: number; fetch?: typeof fetch },
+): BirdView {
   const client = createBirdClient({
     baseUrl: workspace.spec.endpoint ?? DEFAULT_ENDPOINT,
     organizationId: workspace.spec.organizationId,
@@ -25,7 +29,11 @@ export function birdView(workspace: BirdWorkspace, accessKey: string, options: {
     fetch: readOnlyFetch(options.fetch),
   });
   // One list of the workspace's numbers serves the whole plan: what the plan decides is as of one moment.
-  return { client, inventory: new Inventory(client, Number.POSITIVE_INFINITY), stockPool: new StockPool(client, { maxAgeMs: Number.POSITIVE_INFINITY }) };
+  return {
+    client,
+    inventory: new Inventory(client, Number.POSITIVE_INFINITY),
+    stockPool: new StockPool(client, { maxAgeMs: Number.POSITIVE_INFINITY }),
+  };
 }
 
 /**
@@ -60,7 +68,12 @@ export class WorkspaceState {
 
   /** What the spend and quota policies count now, with the plan's changes so far. */
   usage(): Usage {
-    return workspaceUsage({ numbers: [...this.numbers.values()], senders: [...this.senders.values()], ledger: this.ledger, inventory: this.inventory() });
+    return workspaceUsage({
+      numbers: [...this.numbers.values()],
+      senders: [...this.senders.values()],
+      ledger: this.ledger,
+      inventory: this.inventory(),
+    });
   }
 
   private inventory(): UsageInput["inventory"] {
@@ -72,7 +85,8 @@ export class WorkspaceState {
         return number && cancelled.has(numberString) ? ended(number) : number;
       },
       *activeNumberStrings() {
-        for (const numberString of inventory?.activeNumberStrings() ?? []) if (!cancelled.has(numberString)) yield numberString;
+        for (const numberString of inventory?.activeNumberStrings() ?? [])
+          if (!cancelled.has(numberString)) yield numberString;
       },
     };
   }

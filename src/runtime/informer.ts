@@ -87,7 +87,8 @@ export class Informer<T extends KubernetesObject> {
   async waitForSync(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.hasSynced()) {
-      if (Date.now() > deadline) throw new Error(`cache not synced after ${timeoutMs} ms (${this.options.paths.join(", ")})`);
+      if (Date.now() > deadline)
+        throw new Error(`cache not synced after ${timeoutMs} ms (${this.options.paths.join(", ")})`);
       await sleep(50);
     }
   }
@@ -103,7 +104,10 @@ export class Informer<T extends KubernetesObject> {
       // At most 5 s: one request per informer that often costs the API server nothing, while a longer ceiling left
       // the cache blind for up to 30 s after the API server came back.
       const delay = asked ?? Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
-      this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, `${what} failed; retrying`);
+      this.options.logger.warn(
+        { path, err: describe(error), retryInMs: Math.round(delay) },
+        `${what} failed; retrying`,
+      );
       await sleep(delay);
     };
     while (!this.stopped) {
@@ -143,7 +147,11 @@ export class Informer<T extends KubernetesObject> {
       const page = await this.http.request<ListResponse<T>>({
         method: "GET",
         path,
-        query: { limit: this.options.pageSize ?? 500, continue: continueToken, labelSelector: this.options.labelSelector },
+        query: {
+          limit: this.options.pageSize ?? 500,
+          continue: continueToken,
+          labelSelector: this.options.labelSelector,
+        },
       });
       for (const item of page.items) {
         seen.add(objectKey(item));
@@ -166,11 +174,14 @@ export class Informer<T extends KubernetesObject> {
     const abort = new AbortController();
     this.aborts.add(abort);
     if (this.stopped) abort.abort();
-    const watchdog = setTimeout(() => {
-      this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
-      end = "gone";
-      abort.abort();
-    }, timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000));
+    const watchdog = setTimeout(
+      () => {
+        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
+        end = "gone";
+        abort.abort();
+      },
+      timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000),
+    );
     const onEvent = ({ type, object }: WatchEvent<T & { code?: number }>): void => {
       if (type === "ERROR") {
         end = object.code === 410 ? "gone" : "closed";
@@ -183,7 +194,12 @@ export class Informer<T extends KubernetesObject> {
       if (type === "ADDED" || type === "MODIFIED") this.upsert(path, object);
       else if (type === "DELETED") this.remove(objectKey(object));
     };
-    const query = { allowWatchBookmarks: true, resourceVersion, timeoutSeconds, labelSelector: this.options.labelSelector };
+    const query = {
+      allowWatchBookmarks: true,
+      resourceVersion,
+      timeoutSeconds,
+      labelSelector: this.options.labelSelector,
+    };
     try {
       await this.http.watch(path, query, onEvent, abort.signal);
       return end;

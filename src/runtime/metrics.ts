@@ -123,15 +123,51 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.refreshView("resources"),
   });
-  readonly workspaceMonthlySpend = this.workspaceGauge("bird_operator_workspace_monthly_spend", "Monthly price of everything the workspace pays for or is buying, as its spend policy counts it, by currency", ["workspace", "currency"]);
-  readonly workspaceSpendLimit = this.workspaceGauge("bird_operator_workspace_monthly_spend_limit", "The workspace's spec.policy.maxMonthlySpend, when set", ["workspace", "currency"]);
-  readonly workspaceSpendHeadroom = this.workspaceGauge("bird_operator_workspace_monthly_spend_headroom", "What is left of spec.policy.maxMonthlySpend (negative when over it), when set", ["workspace", "currency"]);
-  readonly workspaceNumbers = this.workspaceGauge("bird_operator_workspace_numbers", "BirdNumber records of the workspace by phase", ["workspace", "phase"]);
-  readonly workspaceNumbersBilled = this.workspaceGauge("bird_operator_workspace_numbers_billed", "Numbers the workspace pays for or is buying, as spec.policy.maxNumbers counts them (Released ones and numbers no record knows included)", ["workspace"]);
-  readonly workspaceNumberLimit = this.workspaceGauge("bird_operator_workspace_numbers_limit", "The workspace's spec.policy.maxNumbers, when set", ["workspace"]);
-  readonly workspaceNumbersHeadroom = this.workspaceGauge("bird_operator_workspace_numbers_headroom", "Numbers left before spec.policy.maxNumbers (negative when over it), when set", ["workspace"]);
-  readonly workspaceSenders = this.workspaceGauge("bird_operator_workspace_senders", "BirdSender records of the workspace by phase", ["workspace", "phase"]);
-  readonly workspaceSenderCountries = this.workspaceGauge("bird_operator_workspace_sender_countries", "Sender countries with an active subscription in the workspace", ["workspace"]);
+  readonly workspaceMonthlySpend = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend",
+    "Monthly price of everything the workspace pays for or is buying, as its spend policy counts it, by currency",
+    ["workspace", "currency"],
+  );
+  readonly workspaceSpendLimit = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend_limit",
+    "The workspace's spec.policy.maxMonthlySpend, when set",
+    ["workspace", "currency"],
+  );
+  readonly workspaceSpendHeadroom = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend_headroom",
+    "What is left of spec.policy.maxMonthlySpend (negative when over it), when set",
+    ["workspace", "currency"],
+  );
+  readonly workspaceNumbers = this.workspaceGauge(
+    "bird_operator_workspace_numbers",
+    "BirdNumber records of the workspace by phase",
+    ["workspace", "phase"],
+  );
+  readonly workspaceNumbersBilled = this.workspaceGauge(
+    "bird_operator_workspace_numbers_billed",
+    "Numbers the workspace pays for or is buying, as spec.policy.maxNumbers counts them (Released ones and numbers no record knows included)",
+    ["workspace"],
+  );
+  readonly workspaceNumberLimit = this.workspaceGauge(
+    "bird_operator_workspace_numbers_limit",
+    "The workspace's spec.policy.maxNumbers, when set",
+    ["workspace"],
+  );
+  readonly workspaceNumbersHeadroom = this.workspaceGauge(
+    "bird_operator_workspace_numbers_headroom",
+    "Numbers left before spec.policy.maxNumbers (negative when over it), when set",
+    ["workspace"],
+  );
+  readonly workspaceSenders = this.workspaceGauge(
+    "bird_operator_workspace_senders",
+    "BirdSender records of the workspace by phase",
+    ["workspace", "phase"],
+  );
+  readonly workspaceSenderCountries = this.workspaceGauge(
+    "bird_operator_workspace_sender_countries",
+    "Sender countries with an active subscription in the workspace",
+    ["workspace"],
+  );
   readonly managedResources = new Gauge({
     name: "bird_operator_managed_resources",
     help: "Resources managed by the operator, by kind and Ready condition status",
@@ -200,7 +236,13 @@ export class Metrics {
   }
 
   private workspaceGauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-    return new Gauge({ name, help: `${help}; exported by the leader only`, labelNames, registers: [this.registry], collect: () => this.refreshView("workspaces") });
+    return new Gauge({
+      name,
+      help: `${help}; exported by the leader only`,
+      labelNames,
+      registers: [this.registry],
+      collect: () => this.refreshView("workspaces"),
+    });
   }
 }
 

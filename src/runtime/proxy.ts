@@ -8,7 +8,8 @@ import { BlockList, isIP } from "node:net";
 export function proxyFromEnv(target: URL, env: NodeJS.ProcessEnv): string | undefined {
   if (isLoopback(target.hostname.replace(/^\[|\]$/g, "").toLowerCase())) return undefined;
   const read = (name: string): string | undefined => env[name] || env[name.toLowerCase()] || undefined;
-  const proxy = target.protocol === "https:" ? read("HTTPS_PROXY") : target.protocol === "http:" ? read("HTTP_PROXY") : undefined;
+  const proxy =
+    target.protocol === "https:" ? read("HTTPS_PROXY") : target.protocol === "http:" ? read("HTTP_PROXY") : undefined;
   if (!proxy) return undefined;
   return bypassesProxy(target, read("NO_PROXY") ?? "") ? undefined : proxy;
 }

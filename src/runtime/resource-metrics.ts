@@ -23,7 +23,11 @@ const REASONS = new Set<string>(Object.values(Reason));
  * make every query filter on it. A failover moves the series to the new leader within a lease duration; alerts
  * aggregate away the instance so their `for` clock keeps running.
  */
-export function exportResourceConditions(metrics: Metrics, sources: Record<string, ConditionSource>, isLeader: () => boolean): void {
+export function exportResourceConditions(
+  metrics: Metrics,
+  sources: Record<string, ConditionSource>,
+  isLeader: () => boolean,
+): void {
   metrics.setView("resources", () => {
     const gauge = metrics.resourceCondition;
     gauge.reset();

@@ -3,7 +3,13 @@ import type { BuyGuard, StockItemRef } from "../../bird/buy-batcher.js";
 import type { BirdApi } from "../../bird/client.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { StockPool } from "../../bird/stock-pool.js";
-import type { ActivateDestinationsResult, EndpointSubscription, LongCodeNumber, NumberStockItem, StockFilter } from "../../bird/types.js";
+import type {
+  ActivateDestinationsResult,
+  EndpointSubscription,
+  LongCodeNumber,
+  NumberStockItem,
+  StockFilter,
+} from "../../bird/types.js";
 import type { UsageSource } from "../../ownership/usage.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 
@@ -54,7 +60,11 @@ export interface NumberExternal extends StockSource, UsageSource {
 export type NumberExternalFactory = (connection: WorkspaceConnection) => NumberExternal;
 
 /** The stock of a workspace connection (shared with `bird-operator plan`, which picks as the operator would). */
-export function stockSource(connection: { workspace: BirdWorkspace; client: Pick<BirdApi, "stockItems">; stockPool: Pick<StockPool, "take"> }): StockSource {
+export function stockSource(connection: {
+  workspace: BirdWorkspace;
+  client: Pick<BirdApi, "stockItems">;
+  stockPool: Pick<StockPool, "take">;
+}): StockSource {
   return {
     workspace: connection.workspace,
     pooledStock: (filter, accept) => connection.stockPool.take(filter, accept),
@@ -138,7 +148,10 @@ class BirdNumberExternal implements NumberExternal {
 }
 
 /** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
-export async function lookupNumber(connection: Pick<WorkspaceConnection, "client" | "inventory">, numberString: string): Promise<LongCodeNumber | undefined> {
+export async function lookupNumber(
+  connection: Pick<WorkspaceConnection, "client" | "inventory">,
+  numberString: string,
+): Promise<LongCodeNumber | undefined> {
   const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
   const found = page.results.find((n) => n.numberString === numberString);
   if (found) connection.inventory.putNumber(found);
