@@ -78,7 +78,9 @@ export interface BirdClient extends BirdApi {
   readonly raw: Client<paths>;
   /** New limits for the workspace's shared rate limiter (a spec change), without a new client. */
   setRateLimits(limits: RateLimits | undefined): void;
-  /** Lets go of what the client shares with the workspace's other clients (its rate limiter); calls in flight finish. */
+  /**
+   * Lets go of what the client shares with the workspace's other clients (its rate limiter); calls in flight finish.
+   */
   close(): void;
 }
 
@@ -361,7 +363,8 @@ class HttpBirdClient implements BirdClient {
   ): Promise<T> {
     const { data, error, response } = await send();
     if (!response.ok) {
-      // An answer, even a 5xx, says the request was not processed (Bird's docs); only a request without one is ambiguous.
+      // An answer, even a 5xx, says the request was not processed
+      // (Bird's docs); only a request without one is ambiguous.
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       throw this.error({ method, route, status: response.status, retryAfterMs, ...parseErrorBody(error) });
     }

@@ -4,7 +4,9 @@ import { isBirdApiError } from "./errors.js";
 import { subscriptionEnded } from "./subscription.js";
 
 export interface InventoryOptions {
-  /** A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries. */
+  /**
+   * A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries.
+   */
   onError?: (task: "inventory-refresh" | "provisioning-poll", error: unknown) => void;
   /** A number waited for longer than this is handed back to its owner (woken) and no longer polled; default 10 min. */
   maxWaitMs?: number;

@@ -39,9 +39,9 @@ const REFUSALS = [
 /**
  * The `bird_operator_workspace_*` gauges: what each workspace pays for, as its spend and quota policies count it
  * (records of every phase, claims in flight and numbers in Bird no record knows: see workspaceUsage), its records by
- * phase, and the headroom its policy leaves. Read from the caches at each scrape, by the leader only (the standby
- * would export the same values: see exportResourceConditions), with the workspace's counters started at 0. Every phase is exported, 0 included, so a query
- * sees a phase empty out instead of a series vanishing.
+ * phase, and the headroom its policy leaves. Read from the caches at each scrape, by the leader only (the standby would
+ * export the same values: see exportResourceConditions), with the workspace's counters started at 0. Every phase is
+ * exported, 0 included, so a query sees a phase empty out instead of a series vanishing.
  */
 export function exportWorkspaceUsage(metrics: Metrics, sources: WorkspaceMetricsSources): void {
   const gauges = [

@@ -139,8 +139,8 @@ function observe(
 }
 
 /**
- * The BirdSender record this AlphaSender holds or would claim: its own; an existing one it may take over (claimability);
- * none while an older admitted AlphaSender names the same sender (olderClaimant); else a new claim.
+ * The BirdSender record this AlphaSender holds or would claim: its own; an existing one it may take over
+ * (claimability); none while an older admitted AlphaSender names the same sender (olderClaimant); else a new claim.
  */
 function claimSender(
   context: PlanContext,
@@ -286,7 +286,9 @@ async function activate(
   return activated;
 }
 
-/** Bird's validate-only answer for a batch; countries Bird names as never served are refused and the rest asked again. */
+/**
+ * Bird's validate-only answer for a batch; countries Bird names as never served are refused and the rest asked again.
+ */
 async function validate(
   plan: ResourcePlan,
   sender: AlphaNumber,
@@ -359,7 +361,10 @@ function settle(
   for (const country of done.activated.keys()) workspace.ledger.release(countryKey(name, country));
 }
 
-/** Deletion: Retain, ObserveOnly or a namespace no longer admitted release the record; Delete deactivates and cancels every country. */
+/**
+ * Deletion: Retain, ObserveOnly or a namespace no longer admitted
+ * release the record; Delete deactivates and cancels every country.
+ */
 async function planDeletion(context: PlanContext, change: Change<AlphaSender>): Promise<void> {
   const { plan, live } = change;
   if (!live || plan.apiServer.dryRun === "refused") return;

@@ -10,7 +10,9 @@ import type { NamespaceInfo } from "./cluster.js";
 import type { Problem, ResourcePlan } from "./types.js";
 import type { WorkspaceState } from "./workspace-state.js";
 
-/** What planning one resource reads: the workspaces (and their Bird) as the plan has changed them so far, namespaces. */
+/**
+ * What planning one resource reads: the workspaces (and their Bird) as the plan has changed them so far, namespaces.
+ */
 export interface PlanContext {
   operatorNamespace: string;
   /** Only for the operator's messages ("checking again in ... s"). */
@@ -21,7 +23,9 @@ export interface PlanContext {
   alphaSenders: readonly AlphaSender[];
 }
 
-/** A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill. */
+/**
+ * A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill.
+ */
 export interface Change<T> {
   live?: T;
   /** For create and update: the object as the API server's dry run answered it (else as the input has it). */

@@ -77,7 +77,10 @@ function heldRecord(context: PlanContext, object: PhoneNumber): BirdNumber | und
   return undefined;
 }
 
-/** ObserveOnly without a record: only reports; a number another namespace holds, or one not in the workspace, is said so. */
+/**
+ * ObserveOnly without a record: only reports; a number another
+ * namespace holds, or one not in the workspace, is said so.
+ */
 async function observe(plan: ResourcePlan, pn: PhoneNumber, workspace: WorkspaceState, bird: BirdView): Promise<void> {
   const numberString = pn.spec.numberString ?? "";
   const record = workspace.numbers.get(numberRecordName(workspace.name, numberString));
@@ -140,7 +143,10 @@ async function keepHeld(
   return { number };
 }
 
-/** No record yet: the number status names (reclaim), the exact number the spec names (take over, adopt or buy), or a purchase. */
+/**
+ * No record yet: the number status names (reclaim), the exact
+ * number the spec names (take over, adopt or buy), or a purchase.
+ */
 async function claim(
   context: PlanContext,
   plan: ResourcePlan,
@@ -168,7 +174,9 @@ async function claim(
   return number ? adopt(plan, pn, number, workspace, bird, claimant) : buy(context, plan, pn, workspace, bird);
 }
 
-/** Status says the object was bound but no record binds it: the number is claimed again if free; nothing is ever bought. */
+/**
+ * Status says the object was bound but no record binds it: the number is claimed again if free; nothing is ever bought.
+ */
 async function reclaim(
   context: PlanContext,
   plan: ResourcePlan,
@@ -195,7 +203,10 @@ async function reclaim(
     : lost(`${numberString} is no longer in the workspace`);
 }
 
-/** A record exists: taken over when claimability allows it (free, reserved for the namespace, released by it), else a conflict. */
+/**
+ * A record exists: taken over when claimability allows it (free,
+ * reserved for the namespace, released by it), else a conflict.
+ */
 async function takeOver(
   context: PlanContext,
   plan: ResourcePlan,
@@ -239,7 +250,9 @@ async function takeOver(
   return { number };
 }
 
-/** A number in the workspace no record knows: its record is created. Its price is learned once (one GET) and counted. */
+/**
+ * A number in the workspace no record knows: its record is created. Its price is learned once (one GET) and counted.
+ */
 async function adopt(
   plan: ResourcePlan,
   pn: PhoneNumber,

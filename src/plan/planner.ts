@@ -19,7 +19,9 @@ export interface PlannerOptions {
   operatorNamespace: string;
   /** For objects of the input that name no namespace. */
   defaultNamespace: string;
-  /** Objects of the input's namespaces missing from the input are deleted, as `kubectl apply --prune` and Argo CD do. */
+  /**
+   * Objects of the input's namespaces missing from the input are deleted, as `kubectl apply --prune` and Argo CD do.
+   */
   prune: boolean;
   /** With prune: only objects matching this label selector are pruned. */
   selector?: string;
@@ -94,7 +96,9 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   };
 }
 
-/** 0 no changes, 2 changes, 1 an error or (with failOnViolation) a violation: terraform plan -detailed-exitcode's codes. */
+/**
+ * 0 no changes, 2 changes, 1 an error or (with failOnViolation) a violation: terraform plan -detailed-exitcode's codes.
+ */
 export function exitCode(plan: Plan, failOnViolation: boolean): 0 | 1 | 2 {
   if (plan.errors.length || (failOnViolation && plan.violations.length)) return 1;
   return plan.summary.changes > 0 ? 2 : 0;
@@ -106,7 +110,10 @@ interface Input {
   namespaces: Manifest[];
 }
 
-/** PhoneNumbers and AlphaSenders are planned; BirdWorkspaces and Namespaces give policy and labels; the rest is not ours. */
+/**
+ * PhoneNumbers and AlphaSenders are planned; BirdWorkspaces
+ * and Namespaces give policy and labels; the rest is not ours.
+ */
 function splitInput(manifests: readonly Manifest[], defaultNamespace: string, errors: string[]): Input {
   const input: Input = { managed: [], workspaces: [], namespaces: [] };
   const seen = new Set<string>();

@@ -7,7 +7,9 @@ import { DEFAULT_ENDPOINT, type Resolution } from "../controllers/workspace/conn
 import { Ledger, workspaceUsage, type Usage, type UsageInput } from "../ownership/usage.js";
 import { readOnlyFetch } from "./read-only.js";
 
-/** One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a fetch that cannot write. */
+/**
+ * One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a fetch that cannot write.
+ */
 export interface BirdView {
   client: BirdClient;
   inventory: Inventory;

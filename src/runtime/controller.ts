@@ -184,7 +184,10 @@ export class Controller {
     return this.resyncMs * (0.9 + Math.random() * 0.2);
   }
 
-  /** The gauge holds seconds since the process started (what a restart costs users, cache sync included); the log adds those since this start. */
+  /**
+   * The gauge holds seconds since the process started (what a restart costs
+   * users, cache sync included); the log adds those since this start.
+   */
   private initialPassDone(): void {
     this.initialPending = undefined;
     const uptime = process.uptime();

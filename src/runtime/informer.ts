@@ -16,7 +16,9 @@ export interface InformerOptions {
   paths: string[];
   logger: Logger;
   labelSelector?: string;
-  /** Server-side watch timeout is picked at random in this range, as client-go does, so watches don't reconnect in step. */
+  /**
+   * Server-side watch timeout is picked at random in this range, as client-go does, so watches don't reconnect in step.
+   */
   watchTimeoutSeconds?: [number, number];
   /** A watch that has not ended this long after its timeout is considered stalled and is replaced by a relist. */
   watchdogGraceMs?: number;
@@ -29,7 +31,9 @@ interface ListResponse<T> {
   items: T[];
 }
 
-/** Stops a watch cycle: `gone` asks for a relist (410 Gone, stalled watch), `closed` reconnects from the last version. */
+/**
+ * Stops a watch cycle: `gone` asks for a relist (410 Gone, stalled watch), `closed` reconnects from the last version.
+ */
 type WatchEnd = "gone" | "closed";
 
 export function objectKey(object: KubernetesObject): string {
@@ -93,7 +97,9 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
-  /** Relists only when it must (start, 410 Gone, a stalled watch); any other failure re-watches from the last version. */
+  /**
+   * Relists only when it must (start, 410 Gone, a stalled watch); any other failure re-watches from the last version.
+   */
   private async run(path: string): Promise<void> {
     let failures = 0;
     const backoff = async (error: unknown, what: string): Promise<void> => {

@@ -17,7 +17,9 @@ export interface KubeConnection {
   readonly server: string;
   /** Where these settings came from, for messages. */
   readonly source: string;
-  /** An HTTP proxy to tunnel through: the cluster's `proxy-url`, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches. */
+  /**
+   * An HTTP proxy to tunnel through: the cluster's `proxy-url`, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches.
+   */
   readonly proxy?: string;
   /** TLS settings and headers for the next request: asked per request, so a rotated token file is read again. */
   requestOptions(): Promise<ConnectionOptions>;
@@ -73,7 +75,10 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
   );
 }
 
-/** client-go's InClusterConfig: the service's address from the environment, the pod's token (rotated by the kubelet) and CA. */
+/**
+ * client-go's InClusterConfig: the service's address from the
+ * environment, the pod's token (rotated by the kubelet) and CA.
+ */
 function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessEnv): KubeConnection {
   const caFile = join(dir, "ca.crt");
   const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;

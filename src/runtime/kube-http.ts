@@ -54,9 +54,9 @@ export class KubeHttp {
   }
 
   /**
-   * Streams a watch of a collection (`watch=true`), calling `onEvent` for each event line. Resolves when the server ends
-   * the stream (its timeoutSeconds passed) or `signal` aborts; rejects with an ApiException when the server refuses the
-   * watch (410 Gone among others), or with the connection's error.
+   * Streams a watch of a collection (`watch=true`), calling `onEvent` for each event line. Resolves when the server
+   * ends the stream (its timeoutSeconds passed) or `signal` aborts; rejects with an ApiException when the server
+   * refuses the watch (410 Gone among others), or with the connection's error.
    */
   async watch<T>(
     path: string,

@@ -112,8 +112,9 @@ export class LeaderElector {
   }
 
   /**
-   * Ends the loop once a request in flight, if any, has finished; calls onStoppedLeading if leading. With `release`, also hands the lease back so a successor
-   * need not wait for it to expire: only safe once this process has stopped acting as leader.
+   * Ends the loop once a request in flight, if any, has finished; calls onStoppedLeading if leading. With `release`,
+   * also hands the lease back so a successor need not wait for it to expire: only safe once this process has stopped
+   * acting as leader.
    */
   async stop(options: { release: boolean }): Promise<void> {
     if (this.stopped) return;

@@ -115,7 +115,10 @@ export class Metrics {
     labelNames: ["workspace", "kind", "reason"] as const,
     registers: [this.registry],
   });
-  /** One series per resource and condition type (Ready, Synced), value 1; exported by the leader only (see resource-metrics.ts). */
+  /**
+   * One series per resource and condition type (Ready, Synced),
+   * value 1; exported by the leader only (see resource-metrics.ts).
+   */
   readonly resourceCondition = new Gauge({
     name: "bird_operator_resource_condition",
     help: "The status and reason of each resource's Ready and Synced conditions (value 1); exported by the leader only",

@@ -2,8 +2,8 @@ import { BlockList, isIP } from "node:net";
 
 /**
  * The proxy the environment names for a URL, as Go's net/http (and so client-go and kubectl) reads it: HTTPS_PROXY for
- * https URLs, HTTP_PROXY for http ones (either case; upper case wins), unless NO_PROXY matches the host; `localhost` and
- * loopback addresses are never proxied. The API server connection and Bird requests both follow these rules.
+ * https URLs, HTTP_PROXY for http ones (either case; upper case wins), unless NO_PROXY matches the host; `localhost`
+ * and loopback addresses are never proxied. The API server connection and Bird requests both follow these rules.
  */
 export function proxyFromEnv(target: URL, env: NodeJS.ProcessEnv): string | undefined {
   if (isLoopback(target.hostname.replace(/^\[|\]$/g, "").toLowerCase())) return undefined;
@@ -15,8 +15,8 @@ export function proxyFromEnv(target: URL, env: NodeJS.ProcessEnv): string | unde
 }
 
 /**
- * NO_PROXY: comma-separated entries, each `*` (everything), an IP address, a CIDR range, or a domain that matches itself
- * and its subdomains (a leading `.` or `*.` matches subdomains only); any entry may end in `:port`.
+ * NO_PROXY: comma-separated entries, each `*` (everything), an IP address, a CIDR range, or a domain that matches
+ * itself and its subdomains (a leading `.` or `*.` matches subdomains only); any entry may end in `:port`.
  */
 export function bypassesProxy(target: URL, noProxy: string): boolean {
   const host = target.hostname.replace(/^\[|\]$/g, "").toLowerCase();

@@ -73,7 +73,9 @@ export class SenderClaims {
     return olderClaimant(as, sender, this.o.informer.list(), (o) => this.o.admission.check(o).ok);
   }
 
-  /** Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise. */
+  /**
+   * Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise.
+   */
   private async bind(as: AlphaSender, record: BirdSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
     const allowed = claimability(record, as);
     if (!allowed.ok) {

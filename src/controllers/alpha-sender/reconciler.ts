@@ -281,7 +281,9 @@ export class AlphaSenderReconciler {
     return activated;
   }
 
-  /** Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change. */
+  /**
+   * Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change.
+   */
   private async screen(sync: Sync, countries: string[], guard: Guardrails, specChanged: boolean): Promise<string[]> {
     const prices: Record<string, Money> = {};
     const toQuote: string[] = [];

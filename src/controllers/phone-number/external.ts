@@ -22,7 +22,10 @@ export interface StockSource {
   searchStock(filter: StockFilter): AsyncIterable<NumberStockItem>;
 }
 
-/** Which number to observe: by id (the shared inventory, else a read), or by string (the inventory, or `fresh`ly listed). */
+/**
+ * Which number to observe: by id (the shared inventory, else
+ * a read), or by string (the inventory, or `fresh`ly listed).
+ */
 export type NumberRef = { id: string } | { numberString: string; fresh?: boolean };
 
 /**
@@ -35,7 +38,10 @@ export interface NumberExternal extends StockSource, UsageSource {
   readonly workspace: BirdWorkspace;
   /** The number as Bird has it; undefined when it is not in the workspace. */
   observe(ref: NumberRef): Promise<LongCodeNumber | undefined>;
-  /** Whether the number's destination counts are Bird's (no write of ours since the last read): drift is judged only then. */
+  /**
+   * Whether the number's destination counts are Bird's (no write
+   * of ours since the last read): drift is judged only then.
+   */
   countsCurrent(id: string): boolean;
   /** The `main` subscription's dates and price (a background GET: off the path to Ready). */
   observeSubscription(number: LongCodeNumber): Promise<EndpointSubscription>;
@@ -72,7 +78,9 @@ export function stockSource(connection: {
   };
 }
 
-/** The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client). */
+/**
+ * The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client).
+ */
 export const birdNumbers: NumberExternalFactory = (connection) => new BirdNumberExternal(connection);
 
 class BirdNumberExternal implements NumberExternal {

@@ -125,7 +125,9 @@ export class Purchaser {
     }
   }
 
-  /** The claim, written before the buy: a new record, or the prepared one taken over (an update carrying its version). */
+  /**
+   * The claim, written before the buy: a new record, or the prepared one taken over (an update carrying its version).
+   */
   private async claim(
     pn: PhoneNumber,
     item: NumberStockItem,

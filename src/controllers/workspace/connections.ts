@@ -156,7 +156,9 @@ export class WorkspaceConnections {
     closeBirdSide(old);
   }
 
-  /** What talks to one Bird workspace: the client (and its share of the rate limiter), the inventory, the stock pool. */
+  /**
+   * What talks to one Bird workspace: the client (and its share of the rate limiter), the inventory, the stock pool.
+   */
   private birdSide(workspace: BirdWorkspace): Pick<WorkspaceConnection, "client" | "inventory" | "stockPool"> {
     const name = workspace.metadata?.name ?? "";
     const client = createBirdClient({
@@ -183,7 +185,9 @@ export class WorkspaceConnections {
     };
   }
 
-  /** Background work nobody awaits must not fail in silence: a warning and a count per task, retried at its next poll. */
+  /**
+   * Background work nobody awaits must not fail in silence: a warning and a count per task, retried at its next poll.
+   */
   private backgroundErrorReporter(workspace: string): (task: string, error: unknown) => void {
     return (task, error) => {
       this.options.logger.warn(

@@ -155,7 +155,10 @@ export class WorkspaceReconciler {
     return probed.status === "True" ? this.unlessDuplicate(workspace, probed) : probed;
   }
 
-  /** A workspace that works is still refused when an older one names the same Bird workspace (one bill, one set of limits). */
+  /**
+   * A workspace that works is still refused when an older one
+   * names the same Bird workspace (one bill, one set of limits).
+   */
   private unlessDuplicate(workspace: BirdWorkspace, ready: ConditionUpdate): ConditionUpdate {
     const first = duplicateOf(workspace, this.o.informer.list());
     if (!first) return ready;
