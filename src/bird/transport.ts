@@ -231,7 +231,9 @@ function settle(options: TransportOptions, call: Call, outcome: Outcome, attempt
     kind: "transient",
     ambiguous: !call.idempotent,
     cause: outcome.cause,
-    message: `Bird ${call.method} ${call.route} ${what}${code ? ` (${code})` : ""} after ${attempt} attempt${attempt === 1 ? "" : "s"}`,
+    message:
+      `Bird ${call.method} ${call.route} ${what}${code ? ` (${code})` : ""} after ${attempt} ` +
+      `attempt${attempt === 1 ? "" : "s"}`,
   });
 }
 

@@ -22,7 +22,9 @@ export function namespaceAllowed(
   return {
     ok: false,
     reason: Reason.Forbidden,
-    message: `namespace "${namespace}" may not use BirdWorkspace "${name}": ask the platform team to add it to spec.allowedNamespaces`,
+    message:
+      `namespace "${namespace}" may not use BirdWorkspace "${name}": ` +
+      "ask the platform team to add it to spec.allowedNamespaces",
   };
 }
 
@@ -43,7 +45,10 @@ export function matchesSelector(labels: Record<string, string>, selector: LabelS
 export function countryViolation(workspace: BirdWorkspace, countryCode: string): string | undefined {
   const allowed = workspace.spec.policy?.allowedCountries;
   if (!allowed || allowed.length === 0 || allowed.includes(countryCode)) return undefined;
-  return `country ${countryCode} is not in BirdWorkspace "${workspace.metadata?.name}" spec.policy.allowedCountries (${allowed.join(", ")})`;
+  return (
+    `country ${countryCode} is not in BirdWorkspace "${workspace.metadata?.name}" spec.policy.allowedCountries ` +
+    `(${allowed.join(", ")})`
+  );
 }
 
 /** A message when `price` is above `limit`; a limit in another currency cannot be checked and refuses too. */
@@ -54,7 +59,10 @@ export function priceViolation(price: Money, limit: Money | undefined, what: str
     return `${formatMoney(price)} is above ${what} ${formatMoney(limit)}`;
   } catch (error) {
     if (error instanceof CurrencyMismatchError) {
-      return `the price ${formatMoney(price)} cannot be checked against ${what} ${formatMoney(limit)} (different currency)`;
+      return (
+        `the price ${formatMoney(price)} cannot be checked against ${what} ${formatMoney(limit)} ` +
+        "(different currency)"
+      );
     }
     throw error;
   }
@@ -73,7 +81,9 @@ export function spendViolation(
   const foreign = prices.find((price) => price.currencyCode !== limit.currencyCode);
   if (foreign) {
     return {
-      message: `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, so the spend cannot be checked; set the limit in ${foreign.currencyCode}`,
+      message:
+        `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, ` +
+        `so the spend cannot be checked; set the limit in ${foreign.currencyCode}`,
     };
   }
   const { total } = sumMoney(prices, limit.currencyCode);

@@ -131,7 +131,9 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
     await deps.client.patchStatus(namespace, name, createMergePatch(object.status ?? {}, next));
   } catch (error) {
     if (apiStatusCode(error) !== 422) throw error;
-    const message = `the API server refused the status Bird's answer produced, so only the conditions are written: ${errorMessage(error).slice(0, 600)}`;
+    const message =
+      "the API server refused the status Bird's answer produced, so only the conditions are written: " +
+      `${errorMessage(error).slice(0, 600)}`;
     const minimal: ReconciledStatus = { observedGeneration: next.observedGeneration, lastSyncTime: next.lastSyncTime };
     const generation = object.metadata?.generation;
     const ready = notReady(Reason.StatusRejected, message);

@@ -52,13 +52,17 @@ export function claimability(record: OwnershipRecord, claimant: Claimant): Claim
       : "is reserved for";
     return {
       ok: false,
-      message: `${what} ${how} namespace "${ref.namespace}"; only the platform team can hand it to another namespace (by clearing or changing its spec.claimRef)`,
+      message:
+        `${what} ${how} namespace "${ref.namespace}"; only the platform team can hand it to another namespace ` +
+        "(by clearing or changing its spec.claimRef)",
     };
   }
   if (!ref.uid || record.status?.phase === Phase.Released) return { ok: true };
   return {
     ok: false,
-    message: `${what} is held by ${namespace}/${ref.name ?? "another resource"}; two resources cannot hold one number or sender`,
+    message:
+      `${what} is held by ${namespace}/${ref.name ?? "another resource"}; ` +
+      "two resources cannot hold one number or sender",
   };
 }
 

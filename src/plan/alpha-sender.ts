@@ -61,7 +61,9 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
     plan.problems.push(
       problem(
         Reason.SenderNotFound,
-        `BirdWorkspace "${workspace.name}" has no alphanumeric sender ${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: register it with Bird first (no API creates senders)`,
+        `BirdWorkspace "${workspace.name}" has no alphanumeric sender ` +
+          `${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: ` +
+          "register it with Bird first (no API creates senders)",
       ),
     );
     return;
@@ -131,7 +133,8 @@ function observe(
     plan.problems.push(
       problem(
         Reason.SenderConflict,
-        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`,
+        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only senders of this namespace or no one's",
       ),
     );
   }
@@ -201,7 +204,9 @@ function claimSender(
     plan.problems.push(
       problem(
         Reason.SenderConflict,
-        `sender ${sender.alphaString} is claimed by the older AlphaSender ${older.metadata?.namespace}/${older.metadata?.name}; this resource changes nothing in Bird unless that one goes`,
+        `sender ${sender.alphaString} is claimed by ` +
+          `the older AlphaSender ${older.metadata?.namespace}/${older.metadata?.name}; ` +
+          "this resource changes nothing in Bird unless that one goes",
       ),
     );
     return undefined;
@@ -221,7 +226,9 @@ function claimSender(
     type: "claim-sender",
     record: name,
     alphaString: sender.alphaString,
-    description: `claim sender ${sender.alphaString} (record ${name}); its paid countries now count for the workspace's spend`,
+    description:
+      `claim sender ${sender.alphaString} (record ${name}); ` +
+      "its paid countries now count for the workspace's spend",
   });
   return record;
 }
@@ -280,7 +287,8 @@ async function activate(
       countries: batch,
       validation: "accepted",
       prices: quoted,
-      description: `activate sms to ${cost} a month for sender ${sender.alphaString} (Bird accepts them: validate=true)`,
+      description:
+        `activate sms to ${cost} a month for sender ${sender.alphaString} ` + "(Bird accepts them: validate=true)",
     });
   }
   return activated;
@@ -304,7 +312,8 @@ async function validate(
     plan.problems.push(
       problem(
         Reason.CountryUnavailable,
-        `Bird cannot send sms from sender ${sender.alphaString} to ${refused.join(", ")}: remove them from spec.countries`,
+        `Bird cannot send sms from sender ${sender.alphaString} to ${refused.join(", ")}: ` +
+          "remove them from spec.countries",
       ),
     );
     const rest = batch.filter((c) => !refused.includes(c));
@@ -387,7 +396,9 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
       record: name,
       target: alphaString,
       why: keep,
-      description: `keep sender ${alphaString} (${keep}): its countries stay active and paid for, record ${name} turns Released`,
+      description:
+        `keep sender ${alphaString} (${keep}): its countries stay active and paid for, ` +
+        `record ${name} turns Released`,
     });
     return;
   }
@@ -397,7 +408,8 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
       plan.problems.push(
         problem(
           Reason.WorkspaceNotFound,
-          `cannot release the countries of sender ${alphaString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. To let go without cancelling, set spec.deletionPolicy: Retain`,
+          `cannot release the countries of sender ${alphaString}: BirdWorkspace "${live.spec.workspaceRef.name}" ` +
+            "not found. To let go without cancelling, set spec.deletionPolicy: Retain",
         ),
       );
     return;
@@ -410,6 +422,7 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
   }
   owner.senders.delete(name);
   plan.notes.push(
-    `the record ${name} is removed once its countries are released${sender ? "" : " (the sender is no longer in the workspace)"}`,
+    `the record ${name} is removed once its countries are released` +
+      (sender ? "" : " (the sender is no longer in the workspace)"),
   );
 }

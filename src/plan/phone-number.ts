@@ -59,7 +59,9 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
           capability,
           countries: batch,
           validation: "after-purchase",
-          description: `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned (Bird can validate them only for a number that exists)`,
+          description:
+            `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned ` +
+            "(Bird can validate them only for a number that exists)",
         });
       }
     }
@@ -88,7 +90,8 @@ async function observe(plan: ResourcePlan, pn: PhoneNumber, workspace: Workspace
     plan.problems.push(
       problem(
         Reason.NumberConflict,
-        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only numbers of this namespace or no one's`,
+        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only numbers of this namespace or no one's",
       ),
     );
   } else if (!(await bird.inventory.numberByString(numberString))) {
@@ -115,7 +118,8 @@ async function keepHeld(
     plan.problems.push(
       problem(
         Reason.PurchasePending,
-        `the purchase of ${held.spec.numberString} was interrupted; the operator looks the number up before anything else`,
+        `the purchase of ${held.spec.numberString} was interrupted; ` +
+          "the operator looks the number up before anything else",
       ),
     );
     return undefined;
@@ -165,7 +169,8 @@ async function claim(
     plan.problems.push(
       problem(
         Reason.NumberConflict,
-        `${pn.spec.numberString} is bought for another resource of this change; two resources cannot hold one number (whichever the operator reconciles first gets it)`,
+        `${pn.spec.numberString} is bought for another resource of this change; ` +
+          "two resources cannot hold one number (whichever the operator reconciles first gets it)",
       ),
     );
     return undefined;
@@ -191,7 +196,8 @@ async function reclaim(
     void plan.problems.push(
       problem(
         Reason.NumberLost,
-        `the BirdNumber record ${live.status?.boundTo} this resource was bound to is gone and ${why}; nothing is bought to replace it`,
+        `the BirdNumber record ${live.status?.boundTo} this resource was bound to is gone and ${why}; ` +
+          "nothing is bought to replace it",
       ),
     );
   if (!numberString) return lost("its status names no number");
@@ -277,7 +283,9 @@ async function adopt(
     numberId: number.id,
     record: name,
     monthlyPrice,
-    description: `adopt ${number.numberString}: the workspace owns it already (${priceText(monthlyPrice)} a month, now counted by the workspace's limits), nothing is bought`,
+    description:
+      `adopt ${number.numberString}: the workspace owns it already (${priceText(monthlyPrice)} a month, ` +
+      "now counted by the workspace's limits), nothing is bought",
   });
   return { number };
 }
@@ -328,11 +336,14 @@ async function buy(
     numberType: item.type,
     monthlyPrice: item.monthlyPrice,
     record,
-    description: `buy ${item.numberString} (${item.countryCode} ${item.type}) for ${formatMoney(item.monthlyPrice)} a month${into}`,
+    description:
+      `buy ${item.numberString} (${item.countryCode} ${item.type}) ` +
+      `for ${formatMoney(item.monthlyPrice)} a month${into}`,
   });
   if (!pn.spec.numberString)
     plan.notes.push(
-      `the number is whatever is first in stock when the operator buys; ${item.numberString} is the one it would pick now`,
+      "the number is whatever is first in stock when the operator buys; " +
+        `${item.numberString} is the one it would pick now`,
     );
   return {};
 }
@@ -359,7 +370,8 @@ async function destinations(
         if (!refused) throw error;
         plan.problems.push(refused);
         plan.notes.push(
-          `Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): the operator activates nothing of that call and stops there`,
+          `Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): ` +
+            "the operator activates nothing of that call and stops there",
         );
         return;
       }
@@ -368,7 +380,9 @@ async function destinations(
         capability,
         countries: batch,
         validation: "accepted",
-        description: `activate ${capability} destinations ${batch.join(", ")} on ${number.numberString} (Bird accepts them: validate=true)`,
+        description:
+          `activate ${capability} destinations ${batch.join(", ")} on ${number.numberString} ` +
+          "(Bird accepts them: validate=true)",
       });
     }
   }
@@ -424,7 +438,8 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
       record: name,
       target: held.spec.numberString,
       why: keep,
-      description: `keep ${held.spec.numberString} (${keep}): record ${name} turns Released, still paid for and counted`,
+      description:
+        `keep ${held.spec.numberString} (${keep}): ` + `record ${name} turns Released, still paid for and counted`,
     });
     return;
   }
@@ -432,7 +447,8 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     plan.problems.push(
       problem(
         Reason.WorkspaceNotFound,
-        `cannot cancel ${held.spec.numberString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. To let go without cancelling, set spec.deletionPolicy: Retain`,
+        `cannot cancel ${held.spec.numberString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. ` +
+          "To let go without cancelling, set spec.deletionPolicy: Retain",
       ),
     );
     return;
@@ -442,7 +458,8 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     plan.problems.push(
       problem(
         Reason.PurchasePending,
-        `the purchase of ${held.spec.numberString} was interrupted; the operator resolves it before it cancels anything`,
+        `the purchase of ${held.spec.numberString} was interrupted; ` +
+          "the operator resolves it before it cancels anything",
       ),
     );
     return;
@@ -455,7 +472,9 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     subscription: "main",
     target: held.spec.numberString,
     monthlyPrice: held.status?.monthlyPrice,
-    description: `cancel the main subscription of ${held.spec.numberString} (${priceText(held.status?.monthlyPrice)} a month): Bird releases the number at the end of the period`,
+    description:
+      `cancel the main subscription of ${held.spec.numberString} ` +
+      `(${priceText(held.status?.monthlyPrice)} a month): Bird releases the number at the end of the period`,
   });
 }
 

@@ -286,7 +286,8 @@ function skipped(answer: DryRun<unknown>, plan: ResourcePlan, warnings: string[]
   if (answer.ok || answer.status !== 403 || !/cannot (create|patch|delete) resource/.test(answer.message)) return false;
   plan.apiServer = { dryRun: "skipped", message: answer.message };
   const hint =
-    "the API server's dry run needs create, patch and delete on phonenumbers and alphasenders (deploy/rbac/planner.yaml grants them, dry runs only, to the bird-operator-planner ServiceAccount)";
+    "the API server's dry run needs create, patch and delete on phonenumbers and alphasenders " +
+    "(deploy/rbac/planner.yaml grants them, dry runs only, to the bird-operator-planner ServiceAccount)";
   if (!warnings.includes(hint)) warnings.push(hint);
   return true;
 }
@@ -350,7 +351,8 @@ async function connect(
       workspace.bird = undefined;
       workspace.birdError = errorMessage(error);
       errors.push(
-        `BirdWorkspace ${workspace.name}: cannot ask Bird (${workspace.birdError}), so its resources are planned without Bird`,
+        `BirdWorkspace ${workspace.name}: cannot ask Bird (${workspace.birdError}), ` +
+          "so its resources are planned without Bird",
       );
     }
     before.set(workspace, workspace.usage());
@@ -419,7 +421,9 @@ function workspaceViolations(workspace: WorkspacePlan): Violation[] {
       object,
       kind: "BirdWorkspace",
       reason: Reason.QuotaExceeded,
-      message: `${numbers.after} numbers paid for after this change, above spec.policy.maxNumbers ${numbers.max}${numbers.before > numbers.max ? " (already above before it)" : ""}`,
+      message:
+        `${numbers.after} numbers paid for after this change, above spec.policy.maxNumbers ` +
+        `${numbers.max}${numbers.before > numbers.max ? " (already above before it)" : ""}`,
     });
   }
   if (monthlySpend.max) {

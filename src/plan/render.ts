@@ -38,7 +38,8 @@ export function renderMarkdown(plan: Plan): string {
     out.push("| | Resource | Change | What the operator will do |", "|---|---|---|---|");
     for (const r of shown)
       out.push(
-        `| ${markdownSign(r)} | ${r.kind} \`${r.namespace}/${r.name}\` | ${cell(operationText(r))} | ${cell(r.actions.map((a) => a.description).join("; ") || "nothing in Bird")} |`,
+        `| ${markdownSign(r)} | ${r.kind} \`${r.namespace}/${r.name}\` | ${cell(operationText(r))} | ` +
+          `${cell(r.actions.map((a) => a.description).join("; ") || "nothing in Bird")} |`,
       );
     out.push("");
   }
@@ -48,7 +49,8 @@ export function renderMarkdown(plan: Plan): string {
     for (const r of problems)
       for (const p of r.problems)
         out.push(
-          `- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ${inline(p.message)}`,
+          `- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ` +
+            `${inline(p.message)}`,
         );
     for (const v of plan.violations.filter((x) => x.kind === "BirdWorkspace"))
       out.push(`- 🛑 \`${v.object}\`: **${v.reason}**: ${inline(v.message)}`);
@@ -65,7 +67,8 @@ export function renderMarkdown(plan: Plan): string {
   for (const warning of plan.warnings) out.push(`> ⚠️ ${inline(warning)}`, "");
   for (const error of plan.errors) out.push(`> ❌ ${inline(error)}`, "");
   out.push(
-    `<sub>Against ${plan.server} at ${plan.generatedAt}${plan.prune ? ", with --prune" : ""}. Nothing was written: the plan reads, and asks the API server and Bird only for dry runs.</sub>`,
+    `<sub>Against ${plan.server} at ${plan.generatedAt}${plan.prune ? ", with --prune" : ""}. ` +
+      "Nothing was written: the plan reads, and asks the API server and Bird only for dry runs.</sub>",
   );
   return `${out.join("\n")}\n`;
 }
@@ -164,9 +167,8 @@ function policyText(w: WorkspacePlan): string {
   parts.push(p.allowedCountries?.length ? `countries ${p.allowedCountries.join(", ")}` : "any country");
   if (p.maxPricePerNumber) parts.push(`at most ${formatMoney(p.maxPricePerNumber)} a number`);
   const names = p.allowedNamespaces?.names ?? [];
-  parts.push(
-    `namespaces: ${[...names, ...(p.allowedNamespaces?.selector ? ["those the selector matches"] : [])].join(", ") || "the operator's only"}`,
-  );
+  const namespaces = [...names, ...(p.allowedNamespaces?.selector ? ["those the selector matches"] : [])];
+  parts.push(`namespaces: ${namespaces.join(", ") || "the operator's only"}`);
   parts.push(`default deletion policy ${p.defaultDeletionPolicy}`);
   return parts.join("; ");
 }

@@ -71,7 +71,8 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
   const homeConfig = join(options.home ?? homedir(), ".kube", "config");
   if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, env, options.logger);
   throw new Error(
-    `no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
+    "no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and " +
+      `KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
   );
 }
 
@@ -180,13 +181,15 @@ async function fromKubeconfigFiles(
   const cluster = context.entry.cluster ? clusters.get(context.entry.cluster) : undefined;
   if (!cluster)
     throw new Error(
-      `context "${currentContext}" in the kubeconfig at ${source} names cluster "${context.entry.cluster ?? ""}", which is not defined`,
+      `context "${currentContext}" in the kubeconfig at ${source} names cluster ` +
+        `"${context.entry.cluster ?? ""}", which is not defined`,
     );
   if (!cluster.entry.server) throw new Error(`cluster "${cluster.name}" in the kubeconfig at ${source} has no server`);
   const user = context.entry.user ? users.get(context.entry.user) : undefined;
   if (context.entry.user && !user)
     throw new Error(
-      `context "${currentContext}" in the kubeconfig at ${source} names user "${context.entry.user}", which is not defined`,
+      `context "${currentContext}" in the kubeconfig at ${source} names user "${context.entry.user}", ` +
+        "which is not defined",
     );
   const where = `${source}, context "${currentContext}"`;
   if (user && PLUGIN_FIELDS.some((field) => user.entry[field] !== undefined)) {

@@ -13,10 +13,11 @@ const STATUSES = new Set(["True", "False", "Unknown"]);
 const REASONS = new Set<string>(Object.values(Reason));
 
 /**
- * `bird_operator_resource_condition` for the objects of each kind in `sources`: one series per resource and condition type (Ready, Synced) with its status and
- * reason, value 1, read from the informer caches at each scrape, so a deleted resource's series are gone at the next
- * scrape. Cardinality is two series per resource: labels come only from the object's identity and from fixed sets
- * (a reason this version does not know, or a status not True/False, is exported as Other/Unknown).
+ * `bird_operator_resource_condition` for the objects of each kind in `sources`: one series per resource and condition
+ * type (Ready, Synced) with its status and reason, value 1, read from the informer caches at each scrape, so a deleted
+ * resource's series are gone at the next scrape. Cardinality is two series per resource: labels come only from the
+ * object's identity and from fixed sets (a reason this version does not know, or a status not True/False, is exported
+ * as Other/Unknown).
  *
  * Only the leader exports them. The standby's caches hold the same objects, so both replicas would export identical
  * series and every `count` or `sum` over them would double; a `leader` label would double the series instead and

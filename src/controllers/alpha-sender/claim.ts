@@ -50,7 +50,8 @@ export class SenderClaims {
       // admitted claimant goes first, so an upgrade never hands a sender to a younger resource.
       this.o.waiters.wait(name, objectKey(as));
       throw new PermanentError(
-        `sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; this resource changes nothing in Bird unless that one goes`,
+        `sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; ` +
+          "this resource changes nothing in Bird unless that one goes",
         Reason.SenderConflict,
         { retryAfterMs: 30_000 },
       );
@@ -129,7 +130,9 @@ export class SenderClaims {
 
   /** Lets go without touching Bird: the record shows Released with the countries that stay paid for. */
   async release(as: AlphaSender, record: BirdSender, why: string, log: Logger): Promise<void> {
-    const message = `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace "${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
+    const message =
+      `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace ` +
+      `"${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
     await this.o.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.o.now()), message },
@@ -139,7 +142,8 @@ export class SenderClaims {
       as,
       "Normal",
       EventReason.Retained,
-      `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird (kubectl get birdsender ${record.metadata?.name})`,
+      `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird ` +
+        `(kubectl get birdsender ${record.metadata?.name})`,
     );
     this.o.events.record(record, "Normal", EventReason.Released, message);
   }

@@ -227,7 +227,9 @@ function spendRefusal(country: string, price: Money, guard: Guardrails): Refusal
   const limit = guard.workspace.spec.policy?.maxMonthlySpend;
   return {
     reason: Reason.QuotaExceeded,
-    message: `${country} (${formatMoney(price)} a month) does not fit in what is left of BirdWorkspace "${name}" spec.policy.maxMonthlySpend${limit ? ` ${formatMoney(limit)}` : ""}`,
+    message:
+      `${country} (${formatMoney(price)} a month) does not fit in what is left of BirdWorkspace "${name}" ` +
+      `spec.policy.maxMonthlySpend${limit ? ` ${formatMoney(limit)}` : ""}`,
   };
 }
 
@@ -366,7 +368,9 @@ function countryProblems(name: string, rows: readonly CountryRow[], guard: Guard
   if (blocked.length) {
     problems.push({
       reason: Reason.CountryBlocked,
-      message: `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for these countries with Bird, then change the resource to retry (or remove them from spec.countries)`,
+      message:
+        `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for ` +
+        "these countries with Bird, then change the resource to retry (or remove them from spec.countries)",
     });
   }
   const refused = rows.filter((r) => r.status === CountryState.Refused).map((r) => refusalOf(r, guard));
@@ -378,7 +382,9 @@ function countryProblems(name: string, rows: readonly CountryRow[], guard: Guard
   if (unavailable.length) {
     problems.push({
       reason: Reason.CountryUnavailable,
-      message: `Bird cannot send sms from alphanumeric senders to ${unavailable.join(", ")}: remove them from spec.countries`,
+      message:
+        `Bird cannot send sms from alphanumeric senders to ${unavailable.join(", ")}: ` +
+        "remove them from spec.countries",
     });
   }
   const handled = new Set<string>([CountryState.Active, CountryState.Refused, CountryState.Unavailable]);

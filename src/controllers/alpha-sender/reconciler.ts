@@ -212,7 +212,8 @@ export class AlphaSenderReconciler {
     const record = held ?? this.o.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
     if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
       throw new Waiting(
-        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`,
+        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only senders of this namespace or no one's",
         Reason.SenderConflict,
         this.o.resyncMs,
       );
@@ -240,7 +241,9 @@ export class AlphaSenderReconciler {
     const sender = await external.observe(as.spec);
     if (sender) return sender;
     const what = as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${senderName(as.spec)}"`;
-    const message = `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
+    const message =
+      `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with ` +
+      `Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
     this.o.events.record(as, "Warning", EventReason.SenderNotFound, message);
     throw new Waiting(message, Reason.SenderNotFound, this.o.resyncMs);
   }
@@ -354,7 +357,8 @@ export class AlphaSenderReconciler {
         sync.as,
         "Warning",
         EventReason.CountryBlocked,
-        `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for these countries with Bird`,
+        `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: ` +
+          "complete the sender's registration for these countries with Bird",
       );
     }
     return countries;
@@ -381,7 +385,8 @@ export class AlphaSenderReconciler {
         sync.as,
         "Warning",
         EventReason.CountryUnavailable,
-        `Bird cannot send sms from sender ${sync.sender.alphaString} to ${refused.join(", ")}: remove them from spec.countries`,
+        `Bird cannot send sms from sender ${sync.sender.alphaString} to ${refused.join(", ")}: ` +
+          "remove them from spec.countries",
       );
       const rest = batch.filter((c) => !refused.includes(c));
       return rest.length ? { countries: rest, result: await call(rest) } : { countries: [] };
@@ -497,7 +502,8 @@ export class AlphaSenderReconciler {
     const name = record.status?.alphaString ?? senderName(as.spec);
     if (!resolved.ok)
       throw new TransientError(
-        `cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`,
+        `cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, ` +
+          "set spec.deletionPolicy: Retain",
         resolved.reason,
       );
     const external = this.external(resolved.value);

@@ -88,7 +88,8 @@ export class NumberClaims {
         pn,
         "Normal",
         EventReason.Adopted,
-        `Resolved the interrupted purchase of ${numberString}: the number is in the workspace and belongs to this resource`,
+        `Resolved the interrupted purchase of ${numberString}: ` +
+          "the number is in the workspace and belongs to this resource",
       );
       return { record: bound, number: found };
     }
@@ -135,7 +136,8 @@ export class NumberClaims {
     const numberString = pn.status?.numberString;
     const lost = (why: string): Waiting =>
       new Waiting(
-        `the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number`,
+        `the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; ` +
+          "nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number",
         Reason.NumberLost,
         60_000,
       );
@@ -264,7 +266,9 @@ export class NumberClaims {
     if (!existing && !this.o.legacy.isOldestClaimant(pn)) {
       this.o.waiters.wait(name, objectKey(pn));
       throw new PermanentError(
-        `${number.numberString}: this resource carries the previous release's record of the number, and an older resource carries it too: it looks like a copy, so it claims nothing (delete and re-create it to buy a number of its own)`,
+        `${number.numberString}: this resource carries the previous release's record of the number, ` +
+          "and an older resource carries it too: it looks like a copy, " +
+          "so it claims nothing (delete and re-create it to buy a number of its own)",
         Reason.NumberConflict,
         { retryAfterMs: 60_000 },
       );

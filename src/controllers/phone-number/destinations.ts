@@ -98,7 +98,9 @@ export function destinationError(
   if (!isBirdApiError(error)) return error;
   if (error.code === "capability-is-not-supported") {
     return new PermanentError(
-      `${number.numberString} has no outbound ${capability} capability, so Bird cannot activate ${capability} destinations on it: remove the ${capability} entry from spec.destinations (a number bought for such a spec has the capability)`,
+      `${number.numberString} has no outbound ${capability} capability, ` +
+        `so Bird cannot activate ${capability} destinations on it: ` +
+        `remove the ${capability} entry from spec.destinations (a number bought for such a spec has the capability)`,
       Reason.DestinationUnavailable,
       { cause: error },
     );
@@ -107,7 +109,9 @@ export function destinationError(
     const named = error.details?.countryCodes;
     const refused = Array.isArray(named) && named.length > 0 ? named.map(String) : countries;
     return new PermanentError(
-      `Bird cannot activate ${capability} destinations ${refused.join(", ")} on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: remove them from spec.destinations`,
+      `Bird cannot activate ${capability} destinations ${refused.join(", ")} ` +
+        `on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: ` +
+        "remove them from spec.destinations",
       Reason.DestinationUnavailable,
       { cause: error },
     );

@@ -80,7 +80,8 @@ export class Purchaser {
     const bound = await this.bind(record, number, item.monthlyPrice);
     const pin = pn.spec.numberString
       ? ""
-      : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
+      : `; pin spec.numberString: "${number.numberString}" in Git ` +
+        "so a rebuilt cluster adopts it instead of buying again";
     const message = `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}`;
     log.info(
       { record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) },
@@ -183,7 +184,8 @@ export class Purchaser {
     if (!isBirdApiError(error) || error.ambiguous) {
       log.warn({ record: name, err: String(error) }, "Purchase outcome unknown; the record is resolved by lookup");
       throw new TransientError(
-        `the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); it is looked up before anything else is bought`,
+        `the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); ` +
+          "it is looked up before anything else is bought",
         Reason.PurchasePending,
         { cause: error },
       );
@@ -328,7 +330,11 @@ export function quotaRefusal(
   const policy = workspace.spec.policy;
   const workspaceName = workspace.metadata?.name ?? "";
   if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
-    return `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)`;
+    return (
+      `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers ` +
+      `and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ` +
+      "ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)"
+    );
   }
   if (!policy?.maxMonthlySpend) return undefined;
   const violation = spendViolation(

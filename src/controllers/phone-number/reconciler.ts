@@ -93,7 +93,8 @@ export class PhoneNumberReconciler {
     Object.assign(status, observedStatus(number));
     status.pinHint = pn.spec.numberString
       ? undefined
-      : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
+      : `pin spec.numberString: "${number.numberString}" in Git ` +
+        "so a rebuilt cluster adopts this number instead of buying another";
     const provisioning = this.provisioning(pn, number, external, status, claimed.purchased === true);
     if (provisioning) return { ...provisioning, object: pn };
     const detailsLater = await this.syncSubscription(number, external, status);
@@ -111,7 +112,10 @@ export class PhoneNumberReconciler {
     } catch (error) {
       if (held && error instanceof Error && "reason" in error && error.reason === Reason.Forbidden) {
         status.boundTo = held.metadata?.name;
-        error.message += `; this resource still holds ${held.spec.numberString} and nothing changes in Bird until the namespace is allowed again (deleting the resource keeps the number, shown Released in kubectl get birdnumber ${held.metadata?.name})`;
+        error.message +=
+          `; this resource still holds ${held.spec.numberString} and ` +
+          "nothing changes in Bird until the namespace is allowed again (deleting the resource keeps the number, " +
+          `shown Released in kubectl get birdnumber ${held.metadata?.name})`;
       }
       throw error;
     }
@@ -131,7 +135,10 @@ export class PhoneNumberReconciler {
     const state = provisioningState(number);
     if (state === "provisioned") return undefined;
     if (state === "unknown") {
-      const message = `Bird reports provisioningStatus "${number.endpoint?.provisioningStatus ?? "(none)"}" for ${number.numberString}, which this operator does not know; it is shown as Bird sent it and checked again in ${Math.round(this.o.resyncMs / 1000)} s`;
+      const message =
+        `Bird reports provisioningStatus "${number.endpoint?.provisioningStatus ?? "(none)"}" ` +
+        `for ${number.numberString}, which this operator does not know; ` +
+        `it is shown as Bird sent it and checked again in ${Math.round(this.o.resyncMs / 1000)} s`;
       return { ready: notReady(Reason.UnknownProvisioningStatus, message), requeueAfterMs: this.o.resyncMs };
     }
     const pollMs = this.o.provisioningPollMs ?? 1000;
@@ -158,7 +165,8 @@ export class PhoneNumberReconciler {
     const record = this.o.records.get(`${pn.spec.workspaceRef.name}.${numberString.slice(1)}`);
     if (record?.spec.claimRef && record.spec.claimRef.namespace !== pn.metadata?.namespace) {
       throw new Waiting(
-        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only numbers of this namespace or no one's`,
+        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only numbers of this namespace or no one's",
         Reason.NumberConflict,
         this.o.resyncMs,
       );
@@ -199,7 +207,9 @@ export class PhoneNumberReconciler {
         },
       });
     }
-    const message = `${held.record.spec.numberString} is no longer in the workspace; nothing was bought to replace it. Delete this PhoneNumber (nothing is cancelled) and apply it again to get a new number`;
+    const message =
+      `${held.record.spec.numberString} is no longer in the workspace; nothing was bought to replace it. ` +
+      "Delete this PhoneNumber (nothing is cancelled) and apply it again to get a new number";
     throw new Waiting(message, Reason.NumberLost, this.o.resyncMs);
   }
 
@@ -263,7 +273,8 @@ export class PhoneNumberReconciler {
     }
     if (!resolved.ok) {
       throw new TransientError(
-        `cannot cancel ${record.spec.numberString}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`,
+        `cannot cancel ${record.spec.numberString}: ${resolved.message}. To let go without cancelling, ` +
+          "set spec.deletionPolicy: Retain",
         resolved.reason,
       );
     }
@@ -291,7 +302,9 @@ export class PhoneNumberReconciler {
   }
 
   private async release(pn: PhoneNumber, record: BirdNumber, why: string, log: Logger): Promise<void> {
-    const message = `released by ${objectKey(pn)} (${why}): still in the workspace and paid for; only namespace "${pn.metadata?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
+    const message =
+      `released by ${objectKey(pn)} (${why}): still in the workspace and paid for; only namespace ` +
+      `"${pn.metadata?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
     await this.o.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },
@@ -301,7 +314,8 @@ export class PhoneNumberReconciler {
       pn,
       "Normal",
       EventReason.Retained,
-      `${why}: ${record.spec.numberString} stays in the Bird workspace (kubectl get birdnumber ${record.metadata?.name})`,
+      `${why}: ${record.spec.numberString} stays in the Bird workspace ` +
+        `(kubectl get birdnumber ${record.metadata?.name})`,
     );
     this.o.events.record(record, "Normal", EventReason.Released, message);
   }
@@ -339,7 +353,9 @@ export class PhoneNumberReconciler {
       this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
     }
     await this.o.records.remove(record);
-    const message = `Cancelled the main subscription of ${record.spec.numberString}: Bird releases the number at the end of the period`;
+    const message =
+      `Cancelled the main subscription of ${record.spec.numberString}: ` +
+      "Bird releases the number at the end of the period";
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, numberId }, "Cancelled number");
     this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, message);
     this.o.events.record(record, "Normal", EventReason.SubscriptionCancelled, `${message} (deleted ${objectKey(pn)})`);
@@ -418,7 +434,9 @@ function readiness(pn: PhoneNumber, number: LongCodeNumber, status: PhoneNumberS
   if (subscriptionEnded(number) || (status.subscription?.status && status.subscription.status !== "active")) {
     return notReady(
       Reason.SubscriptionInactive,
-      `the main subscription of ${number.numberString} is not active${number.deprovisionAt ? `; Bird releases the number at ${number.deprovisionAt}` : ""}; Bird's API cannot restart it`,
+      `the main subscription of ${number.numberString} ` +
+        `is not active${number.deprovisionAt ? `; Bird releases the number at ${number.deprovisionAt}` : ""}; ` +
+        "Bird's API cannot restart it",
     );
   }
   if (issues.length)
@@ -434,6 +452,7 @@ function readiness(pn: PhoneNumber, number: LongCodeNumber, status: PhoneNumberS
     type: READY,
     status: "True",
     reason: Reason.Available,
-    message: `${number.numberString} is provisioned${pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""}`,
+    message:
+      `${number.numberString} is provisioned` + (pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""),
   };
 }

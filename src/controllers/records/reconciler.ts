@@ -75,7 +75,10 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
       await this.o.records.remove(record);
       return {};
     }
-    const message = `${holder} was deleted without the operator's cleanup (its finalizer was removed by hand, or its namespace force-deleted): kept, still paid for; only namespace "${record.spec.claimRef?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
+    const message =
+      `${holder} was deleted without the operator's cleanup (its finalizer was removed by hand, ` +
+      `or its namespace force-deleted): kept, still paid for; only namespace "${record.spec.claimRef?.namespace}" ` +
+      "may take it again, or the platform team after clearing spec.claimRef";
     await this.o.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },

@@ -69,7 +69,9 @@ export class WorkspaceConnections {
       return {
         ok: false,
         reason: Reason.SecretNotFound,
-        message: `the operator reads AccessKey Secrets only in its namespace "${this.options.operatorNamespace}"; move Secret ${ref.namespace}/${ref.name} there and update spec.accessKeySecretRef.namespace`,
+        message:
+          `the operator reads AccessKey Secrets only in its namespace "${this.options.operatorNamespace}"; ` +
+          `move Secret ${ref.namespace}/${ref.name} there and update spec.accessKeySecretRef.namespace`,
       };
     }
     const secret = this.options.secrets.get(`${ref.namespace}/${ref.name}`);
@@ -77,7 +79,9 @@ export class WorkspaceConnections {
       return {
         ok: false,
         reason: Reason.SecretNotFound,
-        message: `Secret ${ref.namespace}/${ref.name} not found: create it with the workspace's AccessKey under the key "${key}"`,
+        message:
+          `Secret ${ref.namespace}/${ref.name} not found: ` +
+          `create it with the workspace's AccessKey under the key "${key}"`,
       };
     }
     const encoded = secret.data?.[key];
@@ -216,7 +220,9 @@ export function workspaceUsable(workspace: BirdWorkspace, all: readonly BirdWork
     return {
       ok: false,
       reason: Reason.DuplicateWorkspace,
-      message: `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", which was there first: use "${first.metadata?.name}"`,
+      message:
+        `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", ` +
+        `which was there first: use "${first.metadata?.name}"`,
     };
   }
   if (workspace.metadata?.deletionTimestamp) {

@@ -76,7 +76,9 @@ export class WorkspaceReconciler {
     if (users.length) {
       const named = users.slice(0, USERS_NAMED).join(", ");
       const more = users.length > USERS_NAMED ? ` and ${users.length - USERS_NAMED} more` : "";
-      const message = `still used by ${named}${more}: delete those first (their deletion policy decides what happens in Bird), or move their records elsewhere`;
+      const message =
+        `still used by ${named}${more}: delete those first (their deletion policy decides what happens in Bird), ` +
+        "or move their records elsewhere";
       const ready: ConditionUpdate = { type: READY, status: "False", reason: Reason.InUse, message };
       if (findCondition(workspace.status?.conditions, READY)?.reason !== Reason.InUse)
         this.o.events.record(workspace, "Warning", EventReason.WorkspaceInUse, message);
@@ -162,7 +164,10 @@ export class WorkspaceReconciler {
   private unlessDuplicate(workspace: BirdWorkspace, ready: ConditionUpdate): ConditionUpdate {
     const first = duplicateOf(workspace, this.o.informer.list());
     if (!first) return ready;
-    const message = `BirdWorkspace "${first.metadata?.name}" already names Bird workspace ${workspace.spec.workspaceId} at ${workspace.spec.endpoint ?? "https://api.bird.com"}: two would keep two sets of limits for one bill, so this one is not used; delete it, or point resources at "${first.metadata?.name}"`;
+    const message =
+      `BirdWorkspace "${first.metadata?.name}" already names Bird workspace ${workspace.spec.workspaceId} ` +
+      `at ${workspace.spec.endpoint ?? "https://api.bird.com"}: two would keep two sets of limits for one bill, ` +
+      `so this one is not used; delete it, or point resources at "${first.metadata?.name}"`;
     return { type: READY, status: "False", reason: Reason.DuplicateWorkspace, message };
   }
 
@@ -195,7 +200,10 @@ export class WorkspaceReconciler {
           type: READY,
           status: "False",
           reason: Reason.PermissionDenied,
-          message: `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} / workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, or fix the ids`,
+          message:
+            `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} ` +
+            `/ workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, ` +
+            "or fix the ids",
         };
       }
       return {
