@@ -10,7 +10,15 @@ export interface Config {
   operatorNamespace: string;
   workers: number;
   resyncMs: number;
-  leaderElection: { enabled: boolean; leaseName: string; leaseNamespace: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseNamespace: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
   metricsAddress: string;
   healthAddress: string;
   logLevel: string;
@@ -45,9 +53,14 @@ export function parseList(text: string | undefined): string[] {
 }
 
 export function freezeConfig(config: Config): Readonly<Config> {
-  if (!["json", "pretty"].includes(config.logFormat)) throw new Error(`--log-format must be json or pretty, got "${config.logFormat}"`);
+  if (!["json", "pretty"].includes(config.logFormat))
+    throw new Error(`--log-format must be json or pretty, got "${config.logFormat}"`);
   if (config.leaderElection.renewDeadlineMs >= config.leaderElection.leaseDurationMs) {
     throw new Error("the lease renew deadline must be shorter than the lease duration");
   }
-  return Object.freeze({ ...config, namespaces: Object.freeze([...config.namespaces]) as string[], leaderElection: Object.freeze({ ...config.leaderElection }) });
+  return Object.freeze({
+    ...config,
+    namespaces: Object.freeze([...config.namespaces]) as string[],
+    leaderElection: Object.freeze({ ...config.leaderElection }),
+  });
 }

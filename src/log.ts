@@ -22,7 +22,9 @@ const REDACT_PATHS = [
   "*.token",
 ];
 
-export function createLogger(options: { level?: string; format?: LogFormat; name?: string; destination?: string } = {}): Logger {
+export function createLogger(
+  options: { level?: string; format?: LogFormat; name?: string; destination?: string } = {},
+): Logger {
   const config: LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? "info",
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
@@ -31,7 +33,8 @@ export function createLogger(options: { level?: string; format?: LogFormat; name
   if (options.format === "pretty") {
     return pino({ ...config, transport: { target: "pino-pretty", options: { colorize: process.stdout.isTTY } } });
   }
-  if (options.destination) return pino(config, pino.destination({ dest: options.destination, mkdir: true, sync: false }));
+  if (options.destination)
+    return pino(config, pino.destination({ dest: options.destination, mkdir: true, sync: false }));
   return pino(config);
 }
 

@@ -118,7 +118,7 @@ export class BuyBatcher {
     if (head.solo) return this.queue.splice(0, 1);
     const batch: Pending[] = [];
     const ids = new Set<string>();
-    for (let i = 0; i < this.queue.length && batch.length < this.maxBatch; ) {
+    for (let i = 0; i < this.queue.length && batch.length < this.maxBatch;) {
       const pending = this.queue[i] as Pending;
       // An item listed twice would fail the whole call (Bird answers 422): the second asker waits for the next one.
       if (pending.solo || ids.has(pending.item.id)) {
@@ -146,7 +146,8 @@ export class BuyBatcher {
       return;
     }
     const byNumber = new Map(numbers.map((n) => [n.numberString, n]));
-    for (const pending of batch) pending.resolve(byNumber.get(pending.item.numberString) ?? (batch.length === 1 ? numbers[0] : undefined));
+    for (const pending of batch)
+      pending.resolve(byNumber.get(pending.item.numberString) ?? (batch.length === 1 ? numbers[0] : undefined));
   }
 
   private failed(batch: Pending[], error: unknown): void {

@@ -78,7 +78,9 @@ export interface BirdClient extends BirdApi {
   readonly raw: Client<paths>;
   /** New limits for the workspace's shared rate limiter (a spec change), without a new client. */
   setRateLimits(limits: RateLimits | undefined): void;
-  /** Lets go of what the client shares with the workspace's other clients (its rate limiter); calls in flight finish. */
+  /**
+   * Lets go of what the client shares with the workspace's other clients (its rate limiter); calls in flight finish.
+   */
   close(): void;
 }
 
@@ -106,7 +108,8 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
     observer: options.observer,
   });
   const raw = createClient<paths>({ baseUrl, fetch: (request: Request) => transport(request) });
-  const readKey = (): string => (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
+  const readKey = (): string =>
+    (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
   const sentKeys = new SentKeys();
   raw.use(authMiddleware(readKey, routeOf, sentKeys));
   const secretKeys = (): string[] => [...sentKeys.keys(), readKeyOrEmpty(readKey)];
@@ -198,7 +201,10 @@ class HttpBirdClient implements BirdClient {
     );
   }
 
-  async *stockItems(filter: StockFilter, options: { limit?: number; max?: number } = {}): AsyncGenerator<NumberStockItem> {
+  async *stockItems(
+    filter: StockFilter,
+    options: { limit?: number; max?: number } = {},
+  ): AsyncGenerator<NumberStockItem> {
     const max = options.max ?? Infinity;
     const limit = options.limit ?? MAX_PAGE;
     const route = "/organizations/{organizationId}/numbers-stock-items";
@@ -233,7 +239,10 @@ class HttpBirdClient implements BirdClient {
     const route = "/workspaces/{workspaceId}/numbers-long-code";
     return this.call<Page<LongCodeNumber>>("GET", route, listOf("id"), () =>
       this.raw.GET(route, {
-        params: { path: { workspaceId: this.workspaceId }, query: { ...query, limit: page.limit, pageToken: page.pageToken } },
+        params: {
+          path: { workspaceId: this.workspaceId },
+          query: { ...query, limit: page.limit, pageToken: page.pageToken },
+        },
         parseAs: "text",
       }),
     );
@@ -312,7 +321,11 @@ class HttpBirdClient implements BirdClient {
     return page.results;
   }
 
-  async getSubscription(endpointId: string, name: string, options: { background?: boolean } = {}): Promise<EndpointSubscription> {
+  async getSubscription(
+    endpointId: string,
+    name: string,
+    options: { background?: boolean } = {},
+  ): Promise<EndpointSubscription> {
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{subscriptionName}";
     const headers = options.background ? { [PRIORITY_HEADER]: "background" } : undefined;
     return this.call<EndpointSubscription>("GET", route, objectWith("name"), () =>
@@ -327,7 +340,10 @@ class HttpBirdClient implements BirdClient {
     );
   }
 
-  private subscriptionPath(endpointId: string, name: string): { workspaceId: string; endpointId: string; subscriptionName: string } {
+  private subscriptionPath(
+    endpointId: string,
+    name: string,
+  ): { workspaceId: string; endpointId: string; subscriptionName: string } {
     return {
       workspaceId: this.workspaceId,
       endpointId: pathSegment("endpoint id", endpointId),
@@ -339,10 +355,16 @@ class HttpBirdClient implements BirdClient {
    * Turns an openapi-fetch answer into data or a BirdApiError. Bodies are fetched as text and parsed here, so a
    * body that is not JSON, or not the expected shape, is a clear transient error rather than a crash.
    */
-  private async call<T>(method: "GET" | "POST", route: BirdRoute, shape: ShapeCheck, send: () => Promise<Answer>): Promise<T> {
+  private async call<T>(
+    method: "GET" | "POST",
+    route: BirdRoute,
+    shape: ShapeCheck,
+    send: () => Promise<Answer>,
+  ): Promise<T> {
     const { data, error, response } = await send();
     if (!response.ok) {
-      // An answer, even a 5xx, says the request was not processed (Bird's docs); only a request without one is ambiguous.
+      // An answer, even a 5xx, says the request was not processed
+      // (Bird's docs); only a request without one is ambiguous.
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       throw this.error({ method, route, status: response.status, retryAfterMs, ...parseErrorBody(error) });
     }
@@ -360,7 +382,12 @@ class HttpBirdClient implements BirdClient {
   private error(init: BirdApiErrorInit): BirdApiError {
     const keys = [...new Set(this.secretKeys())].filter((k) => k !== "");
     const scrub = <V>(value: V): V => keys.reduce((v, key) => scrubSecret(v, key), value);
-    return new BirdApiError({ ...init, birdMessage: scrub(init.birdMessage), details: scrub(init.details), code: scrub(init.code) });
+    return new BirdApiError({
+      ...init,
+      birdMessage: scrub(init.birdMessage),
+      details: scrub(init.details),
+      code: scrub(init.code),
+    });
   }
 }
 

@@ -105,7 +105,10 @@ export function parseErrorBody(body: unknown): Pick<BirdApiErrorInit, "code" | "
   return {
     code: typeof code === "string" ? code : undefined,
     birdMessage: typeof message === "string" ? message : undefined,
-    details: typeof details === "object" && details !== null && !Array.isArray(details) ? (details as Record<string, unknown>) : undefined,
+    details:
+      typeof details === "object" && details !== null && !Array.isArray(details)
+        ? (details as Record<string, unknown>)
+        : undefined,
   };
 }
 

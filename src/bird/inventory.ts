@@ -4,7 +4,9 @@ import { isBirdApiError } from "./errors.js";
 import { subscriptionEnded } from "./subscription.js";
 
 export interface InventoryOptions {
-  /** A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries. */
+  /**
+   * A background refresh (a poll nobody awaits) failed: reported here, to be logged and counted; the next poll retries.
+   */
   onError?: (task: "inventory-refresh" | "provisioning-poll", error: unknown) => void;
   /** A number waited for longer than this is handed back to its owner (woken) and no longer polled; default 10 min. */
   maxWaitMs?: number;
@@ -117,10 +119,12 @@ export class Inventory {
    */
   async pollNumber(id: string, pollMs: number): Promise<LongCodeNumber> {
     let provisioning = 0;
-    for (const number of this.numbersById.values()) if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
+    for (const number of this.numbersById.values())
+      if (number.endpoint?.provisioningStatus !== "provisioned") provisioning++;
     if (!this.listBeatsReads(provisioning)) return this.reloadNumber(id);
     // A failed refresh is the next poll's to retry; nobody awaits this one, so it is reported here.
-    if (this.now() - this.numbersAt >= pollMs) this.refreshNumbers().catch((error: unknown) => this.options.onError?.("inventory-refresh", error));
+    if (this.now() - this.numbersAt >= pollMs)
+      this.refreshNumbers().catch((error: unknown) => this.options.onError?.("inventory-refresh", error));
     return this.numbersById.get(id) ?? this.reloadNumber(id);
   }
 
@@ -283,7 +287,18 @@ export class Inventory {
  * here before a reconciler reads it from the inventory.
  */
 function slim(number: LongCodeNumber): LongCodeNumber {
-  const { id, endpointId, numberString, countryCode, type, capabilities, createdAt, updatedAt, deprovisionAt, endpoint } = number;
+  const {
+    id,
+    endpointId,
+    numberString,
+    countryCode,
+    type,
+    capabilities,
+    createdAt,
+    updatedAt,
+    deprovisionAt,
+    endpoint,
+  } = number;
   const kept: LongCodeNumber = { id, endpointId, numberString, countryCode, type, capabilities, createdAt, updatedAt };
   if (deprovisionAt !== undefined) kept.deprovisionAt = deprovisionAt;
   if (endpoint) {
@@ -292,7 +307,10 @@ function slim(number: LongCodeNumber): LongCodeNumber {
       type: endpoint.type,
       provisioningStatus: endpoint.provisioningStatus,
       issues: endpoint.issues,
-      capabilities: endpoint.capabilities?.map((c) => ({ name: c.name, outbound: { status: c.outbound?.status, destinationStatuses: c.outbound?.destinationStatuses } })),
+      capabilities: endpoint.capabilities?.map((c) => ({
+        name: c.name,
+        outbound: { status: c.outbound?.status, destinationStatuses: c.outbound?.destinationStatuses },
+      })),
     };
   }
   return kept;

@@ -282,7 +282,12 @@ class MethodLimiter {
 
   constructor(perSecond: number, burst: number | undefined, windowMs: number, now: () => number) {
     this.burst = burst;
-    this.bucket = new TokenBucket({ ratePerSecond: perSecond, capacity: burst, window: { count: Math.max(1, perSecond), ms: windowMs }, now });
+    this.bucket = new TokenBucket({
+      ratePerSecond: perSecond,
+      capacity: burst,
+      window: { count: Math.max(1, perSecond), ms: windowMs },
+      now,
+    });
     this.adaptive = new CubicRate(perSecond, () => this.window.ms, now);
   }
 
@@ -372,9 +377,17 @@ export function sharedRateLimiterCount(): number {
  * GETs and POSTs each paced by a token bucket, held to a second's worth in any window (DEFAULT_WINDOW_MS), and
  * slowed down by Bird's 429s (CubicRate).
  */
-export function createWorkspaceRateLimiter(limits: RateLimits = {}, now: () => number = () => performance.now()): WorkspaceRateLimiter {
+export function createWorkspaceRateLimiter(
+  limits: RateLimits = {},
+  now: () => number = () => performance.now(),
+): WorkspaceRateLimiter {
   const windowMs = limits.windowMs ?? DEFAULT_WINDOW_MS;
-  const get = new MethodLimiter(limits.getPerSecond ?? DEFAULT_GET_PER_SECOND, limits.getBurst ?? DEFAULT_GET_BURST, windowMs, now);
+  const get = new MethodLimiter(
+    limits.getPerSecond ?? DEFAULT_GET_PER_SECOND,
+    limits.getBurst ?? DEFAULT_GET_BURST,
+    windowMs,
+    now,
+  );
   const post = new MethodLimiter(limits.postPerSecond ?? DEFAULT_POST_PER_SECOND, limits.postBurst, windowMs, now);
   const family = (method: string): MethodLimiter => (method.toUpperCase() === "GET" ? get : post);
   return {

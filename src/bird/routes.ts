@@ -45,7 +45,12 @@ export function routeMatcher(baseUrl: string): RouteMatcher {
   const basePath = new URL(baseUrl).pathname.replace(/\/+$/, "");
   const patterns = ROUTES.map((route) => ({
     route,
-    regex: new RegExp(`^${escapeRegex(basePath)}${route.split(/\{[^}]+\}/).map(escapeRegex).join("[^/]+")}/?$`),
+    regex: new RegExp(
+      `^${escapeRegex(basePath)}${route
+        .split(/\{[^}]+\}/)
+        .map(escapeRegex)
+        .join("[^/]+")}/?$`,
+    ),
   }));
   return (url: string): string => {
     const pathname = new URL(url).pathname;

@@ -56,5 +56,7 @@ export function activateShape(body: unknown): string | undefined {
   if (body.results !== undefined) {
     return listOf("countryCode")(body);
   }
-  return body.subscriptionPrices !== undefined && !isRecord(body.subscriptionPrices) ? "subscriptionPrices is not an object" : undefined;
+  return body.subscriptionPrices !== undefined && !isRecord(body.subscriptionPrices)
+    ? "subscriptionPrices is not an object"
+    : undefined;
 }

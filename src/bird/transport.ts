@@ -65,7 +65,10 @@ export function createRetryingFetch(options: TransportOptions): RetryingFetch {
       call.signal.throwIfAborted();
       const refusal = send.guard?.();
       if (refusal) {
-        options.logger.warn({ method: call.method, route: call.route, attempt, reason: refusal.message }, "Bird request not sent: its guard refused");
+        options.logger.warn(
+          { method: call.method, route: call.route, attempt, reason: refusal.message },
+          "Bird request not sent: its guard refused",
+        );
         throw refusal;
       }
       const outcome = await attemptOnce(options, call, attempt);
@@ -112,9 +115,18 @@ async function attemptOnce(options: TransportOptions, call: Call, attempt: numbe
   const outcome = await withDeadline(options.timeoutMs, call.signal, (signal) => send(options, call, signal));
   const seconds = (performance.now() - started) / 1000;
   const status = "response" in outcome ? outcome.response.status : "error";
-  notify(options, () => options.observer?.request?.({ method: call.method, route: call.route, status, seconds, attempt }));
+  notify(options, () =>
+    options.observer?.request?.({ method: call.method, route: call.route, status, seconds, attempt }),
+  );
   options.logger.debug(
-    { method: call.method, route: call.route, attempt, status, outcome: describeOutcome(outcome), ms: Math.round(seconds * 1000) },
+    {
+      method: call.method,
+      route: call.route,
+      attempt,
+      status,
+      outcome: describeOutcome(outcome),
+      ms: Math.round(seconds * 1000),
+    },
     "Bird API attempt",
   );
   return outcome;
@@ -126,7 +138,10 @@ function adaptRate(options: TransportOptions, call: Call, outcome: Outcome): voi
   const throttled = outcome.response.status === 429;
   const perSecond = options.limiter.answered(call.method, throttled);
   if (throttled && perSecond !== undefined) {
-    options.logger.info({ method: call.method, route: call.route, perSecond: Math.round(perSecond * 10) / 10 }, "Bird throttled this workspace; sending slower");
+    options.logger.info(
+      { method: call.method, route: call.route, perSecond: Math.round(perSecond * 10) / 10 },
+      "Bird throttled this workspace; sending slower",
+    );
   }
 }
 
@@ -137,7 +152,10 @@ async function withDeadline(
   work: (signal: AbortSignal) => Promise<Response>,
 ): Promise<Outcome> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, "TimeoutError")),
+    timeoutMs,
+  );
   const forwardAbort = (): void => controller.abort(callerSignal.reason);
   callerSignal.addEventListener("abort", forwardAbort, { once: true });
   const aborted = new Promise<never>((_, reject) => {
@@ -203,7 +221,8 @@ function settle(options: TransportOptions, call: Call, outcome: Outcome, attempt
   if ("response" in outcome) {
     return outcome.response;
   }
-  const what = outcome.failure === "timeout" ? `timed out (${options.timeoutMs} ms per attempt)` : "failed with a network error";
+  const what =
+    outcome.failure === "timeout" ? `timed out (${options.timeoutMs} ms per attempt)` : "failed with a network error";
   const code = causeCode(outcome.cause);
   throw new BirdApiError({
     method: call.method,
@@ -212,7 +231,9 @@ function settle(options: TransportOptions, call: Call, outcome: Outcome, attempt
     kind: "transient",
     ambiguous: !call.idempotent,
     cause: outcome.cause,
-    message: `Bird ${call.method} ${call.route} ${what}${code ? ` (${code})` : ""} after ${attempt} attempt${attempt === 1 ? "" : "s"}`,
+    message:
+      `Bird ${call.method} ${call.route} ${what}${code ? ` (${code})` : ""} after ${attempt} ` +
+      `attempt${attempt === 1 ? "" : "s"}`,
   });
 }
 

@@ -19,7 +19,9 @@ export function boundedOptional(text: string | undefined, max = MAX_TEXT): strin
 }
 
 export function boundedList(items: readonly string[], maxItems = MAX_ISSUES, maxLength = MAX_TEXT): string[] {
-  const kept = items.slice(0, items.length > maxItems ? maxItems - 1 : maxItems).map((item) => boundedText(String(item), maxLength));
+  const kept = items
+    .slice(0, items.length > maxItems ? maxItems - 1 : maxItems)
+    .map((item) => boundedText(String(item), maxLength));
   if (items.length > maxItems) kept.push(`... and ${items.length - kept.length} more`);
   return kept;
 }

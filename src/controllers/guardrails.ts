@@ -17,11 +17,14 @@ export function namespaceAllowed(
   const name = workspace.metadata?.name ?? "";
   if (namespace === operatorNamespace) return { ok: true, value: true };
   if (allowed?.names?.includes(namespace)) return { ok: true, value: true };
-  if (allowed?.selector && namespaceLabels && matchesSelector(namespaceLabels, allowed.selector)) return { ok: true, value: true };
+  if (allowed?.selector && namespaceLabels && matchesSelector(namespaceLabels, allowed.selector))
+    return { ok: true, value: true };
   return {
     ok: false,
     reason: Reason.Forbidden,
-    message: `namespace "${namespace}" may not use BirdWorkspace "${name}": ask the platform team to add it to spec.allowedNamespaces`,
+    message:
+      `namespace "${namespace}" may not use BirdWorkspace "${name}": ` +
+      "ask the platform team to add it to spec.allowedNamespaces",
   };
 }
 
@@ -42,7 +45,10 @@ export function matchesSelector(labels: Record<string, string>, selector: LabelS
 export function countryViolation(workspace: BirdWorkspace, countryCode: string): string | undefined {
   const allowed = workspace.spec.policy?.allowedCountries;
   if (!allowed || allowed.length === 0 || allowed.includes(countryCode)) return undefined;
-  return `country ${countryCode} is not in BirdWorkspace "${workspace.metadata?.name}" spec.policy.allowedCountries (${allowed.join(", ")})`;
+  return (
+    `country ${countryCode} is not in BirdWorkspace "${workspace.metadata?.name}" spec.policy.allowedCountries ` +
+    `(${allowed.join(", ")})`
+  );
 }
 
 /** A message when `price` is above `limit`; a limit in another currency cannot be checked and refuses too. */
@@ -53,7 +59,10 @@ export function priceViolation(price: Money, limit: Money | undefined, what: str
     return `${formatMoney(price)} is above ${what} ${formatMoney(limit)}`;
   } catch (error) {
     if (error instanceof CurrencyMismatchError) {
-      return `the price ${formatMoney(price)} cannot be checked against ${what} ${formatMoney(limit)} (different currency)`;
+      return (
+        `the price ${formatMoney(price)} cannot be checked against ${what} ${formatMoney(limit)} ` +
+        "(different currency)"
+      );
     }
     throw error;
   }
@@ -64,13 +73,23 @@ export function priceViolation(price: Money, limit: Money | undefined, what: str
  * when it does, else what is wrong. Prices in another currency than the limit cannot be added up, so the check fails
  * closed and says how to fix the limit.
  */
-export function spendViolation(prices: Money[], limit: Money, what: string): { total?: Money; message: string } | undefined {
+export function spendViolation(
+  prices: Money[],
+  limit: Money,
+  what: string,
+): { total?: Money; message: string } | undefined {
   const foreign = prices.find((price) => price.currencyCode !== limit.currencyCode);
   if (foreign) {
-    return { message: `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, so the spend cannot be checked; set the limit in ${foreign.currencyCode}` };
+    return {
+      message:
+        `${what} is in ${limit.currencyCode} but Bird prices this workspace in ${foreign.currencyCode}, ` +
+        `so the spend cannot be checked; set the limit in ${foreign.currencyCode}`,
+    };
   }
   const { total } = sumMoney(prices, limit.currencyCode);
-  return compareMoney(total, limit) <= 0 ? undefined : { total, message: `${formatMoney(total)} is above ${what} ${formatMoney(limit)}` };
+  return compareMoney(total, limit) <= 0
+    ? undefined
+    : { total, message: `${formatMoney(total)} is above ${what} ${formatMoney(limit)}` };
 }
 
 /** Sums prices in one currency; prices in other currencies are skipped and reported. */
@@ -83,4 +102,3 @@ export function sumMoney(prices: Money[], currencyCode: string): { total: Money;
   }
   return { total, skipped };
 }
-

@@ -48,23 +48,37 @@ export interface StepDeps<T extends KubernetesObject> {
  * is rethrown for the controller to classify; `Waiting` is reported the same way but polls instead of failing. A
  * write conflict is neither: the controller requeues it quietly and the next reconcile starts from fresh state.
  */
-export async function runStep<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus, O extends StepOutcome<T>>(
-  deps: StepDeps<T>,
-  object: T,
-  step: (status: S) => Promise<O>,
-): Promise<O> {
+export async function runStep<
+  T extends EventSubject & KubernetesObject & { status?: S },
+  S extends ReconciledStatus,
+  O extends StepOutcome<T>,
+>(deps: StepDeps<T>, object: T, step: (status: S) => Promise<O>): Promise<O> {
   const status = structuredClone(object.status ?? {}) as S;
   try {
     const outcome = await step(status);
-    setConditions(object, status, outcome.ready, { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" }, deps.now());
+    setConditions(
+      object,
+      status,
+      outcome.ready,
+      { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" },
+      deps.now(),
+    );
     if (!outcome.deferStatusWrite) await writeStatus(deps, outcome.object ?? object, status);
     return outcome;
   } catch (error) {
     if (classifyError(error) === "conflict") throw error;
     const reason = errorReason(error, Reason.ReconcileError);
     const message = errorMessage(error);
-    setConditions(object, status, failedReadiness(object, status, error, reason, message), { type: SYNCED, status: "False", reason, message }, deps.now());
-    await writeStatus(deps, object, status).catch((statusError: unknown) => deps.log.debug({ err: errorMessage(statusError) }, "Status write failed"));
+    setConditions(
+      object,
+      status,
+      failedReadiness(object, status, error, reason, message),
+      { type: SYNCED, status: "False", reason, message },
+      deps.now(),
+    );
+    await writeStatus(deps, object, status).catch((statusError: unknown) =>
+      deps.log.debug({ err: errorMessage(statusError) }, "Status write failed"),
+    );
     if (error instanceof Waiting) throw error;
     deps.events.record(object, "Warning", eventReasonFor(reason), message);
     throw error;
@@ -72,14 +86,28 @@ export async function runStep<T extends EventSubject & KubernetesObject & { stat
 }
 
 /** Ready after a failure: kept True through a transient error of a working resource, never while deleting. */
-function failedReadiness(object: KubernetesObject, status: ReconciledStatus, error: unknown, reason: string, message: string): ConditionUpdate {
+function failedReadiness(
+  object: KubernetesObject,
+  status: ReconciledStatus,
+  error: unknown,
+  reason: string,
+  message: string,
+): ConditionUpdate {
   if (object.metadata?.deletionTimestamp) return notReady(Reason.Deleting, `deleting: ${message}`);
   const current = status.conditions?.find((c) => c.type === READY);
   const keepReady = current?.status === "True" && !(error instanceof PermanentError) && !(error instanceof Waiting);
-  return keepReady ? { type: READY, status: "True", reason: current.reason, message: current.message } : notReady(reason, message);
+  return keepReady
+    ? { type: READY, status: "True", reason: current.reason, message: current.message }
+    : notReady(reason, message);
 }
 
-function setConditions(object: KubernetesObject, status: ReconciledStatus, ready: ConditionUpdate, synced: ConditionUpdate, now: Date): void {
+function setConditions(
+  object: KubernetesObject,
+  status: ReconciledStatus,
+  ready: ConditionUpdate,
+  synced: ConditionUpdate,
+  now: Date,
+): void {
   const generation = object.metadata?.generation;
   status.conditions = setCondition(setCondition(status.conditions, ready, generation, now), synced, generation, now);
   status.observedGeneration = generation;
@@ -90,7 +118,11 @@ function setConditions(object: KubernetesObject, status: ReconciledStatus, ready
  * the API server refuses (422: something Bird said does not fit the schema) is replaced by the conditions alone with
  * Synced=False saying why, so the object never shows a stale Ready=True while its status cannot be written.
  */
-export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(deps: StepDeps<T>, object: T, next: S): Promise<void> {
+export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(
+  deps: StepDeps<T>,
+  object: T,
+  next: S,
+): Promise<void> {
   if (!statusChanged(object.status, next)) return;
   const now = deps.now();
   next.lastSyncTime = rfc3339(now);
@@ -99,11 +131,18 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
     await deps.client.patchStatus(namespace, name, createMergePatch(object.status ?? {}, next));
   } catch (error) {
     if (apiStatusCode(error) !== 422) throw error;
-    const message = `the API server refused the status Bird's answer produced, so only the conditions are written: ${errorMessage(error).slice(0, 600)}`;
+    const message =
+      "the API server refused the status Bird's answer produced, so only the conditions are written: " +
+      `${errorMessage(error).slice(0, 600)}`;
     const minimal: ReconciledStatus = { observedGeneration: next.observedGeneration, lastSyncTime: next.lastSyncTime };
     const generation = object.metadata?.generation;
     const ready = notReady(Reason.StatusRejected, message);
-    minimal.conditions = setCondition(setCondition(next.conditions, ready, generation, now), { type: SYNCED, status: "False", reason: Reason.StatusRejected, message }, generation, now);
+    minimal.conditions = setCondition(
+      setCondition(next.conditions, ready, generation, now),
+      { type: SYNCED, status: "False", reason: Reason.StatusRejected, message },
+      generation,
+      now,
+    );
     await deps.client.patchStatus(namespace, name, { ...nulled(object.status), ...minimal });
     deps.events.record(object as unknown as EventSubject, "Warning", EventReason.ReconcileError, message);
   }
@@ -137,15 +176,15 @@ export interface ManagedSteps<T, S> {
  * finalizer itself, once it is allowed to act); an object being deleted with our finalizer is cleaned up, and the
  * finalizer goes only when cleanup returned `done`. A thrown error, a `Waiting`, a conflict: the finalizer stays.
  */
-export async function reconcileManaged<T extends EventSubject & KubernetesObject & { status?: S }, S extends ReconciledStatus>(
-  deps: StepDeps<T> & { informer: Informer<T> },
-  key: string,
-  steps: ManagedSteps<T, S>,
-): Promise<ReconcileResult> {
+export async function reconcileManaged<
+  T extends EventSubject & KubernetesObject & { status?: S },
+  S extends ReconciledStatus,
+>(deps: StepDeps<T> & { informer: Informer<T> }, key: string, steps: ManagedSteps<T, S>): Promise<ReconcileResult> {
   const object = deps.informer.get(key);
   if (!object) return FORGET;
   try {
-    if (!object.metadata?.deletionTimestamp) return await runStep<T, S, StepOutcome<T>>(deps, object, (status) => steps.apply(object, status));
+    if (!object.metadata?.deletionTimestamp)
+      return await runStep<T, S, StepOutcome<T>>(deps, object, (status) => steps.apply(object, status));
     if (!hasFinalizer(object, FINALIZER)) return FORGET;
     const outcome = await runStep<T, S, CleanupOutcome<T>>(deps, object, (status) => steps.cleanup(object, status));
     if (outcome.done) await removeFinalizer(deps.client, FINALIZER, outcome.object ?? object);
@@ -161,8 +200,10 @@ export function notReady(reason: string, message: string): ConditionUpdate {
 }
 
 function eventReasonFor(reason: string): string {
-  if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable) return EventReason.CannotPurchase;
-  if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded) return EventReason.PolicyViolation;
+  if (reason === Reason.CannotPurchase || reason === Reason.PriceAboveLimit || reason === Reason.NumberUnavailable)
+    return EventReason.CannotPurchase;
+  if (reason === Reason.PolicyViolation || reason === Reason.Forbidden || reason === Reason.QuotaExceeded)
+    return EventReason.PolicyViolation;
   if (reason === Reason.NumberLost) return EventReason.NumberLost;
   if (reason === Reason.NumberConflict || reason === Reason.SenderConflict) return EventReason.ClaimRefused;
   if (reason === Reason.DestinationUnavailable) return EventReason.DestinationUnavailable;

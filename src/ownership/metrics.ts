@@ -1,5 +1,13 @@
 import { Reason } from "../api/v1alpha1/conditions.js";
-import { ALPHA_SENDER_KIND, PHONE_NUMBER_KIND, type BirdNumber, type BirdSender, type BirdWorkspace, type Money, type RecordPhase } from "../api/v1alpha1/index.js";
+import {
+  ALPHA_SENDER_KIND,
+  PHONE_NUMBER_KIND,
+  type BirdNumber,
+  type BirdSender,
+  type BirdWorkspace,
+  type Money,
+  type RecordPhase,
+} from "../api/v1alpha1/index.js";
 import { toNumber } from "../bird/money.js";
 import type { WorkspaceConnections } from "../controllers/workspace/connections.js";
 import type { Metrics } from "../runtime/metrics.js";
@@ -20,14 +28,20 @@ const PHASES = Object.values(Phase) as RecordPhase[];
 const NO_PHASE = "Unknown";
 const CURRENCY = /^[A-Z]{3}$/;
 /** The reasons a purchase is refused with (bird_operator_purchases_refused_total). */
-const REFUSALS = [Reason.QuotaExceeded, Reason.PolicyViolation, Reason.PriceAboveLimit, Reason.NumberUnavailable, Reason.CannotPurchase];
+const REFUSALS = [
+  Reason.QuotaExceeded,
+  Reason.PolicyViolation,
+  Reason.PriceAboveLimit,
+  Reason.NumberUnavailable,
+  Reason.CannotPurchase,
+];
 
 /**
  * The `bird_operator_workspace_*` gauges: what each workspace pays for, as its spend and quota policies count it
  * (records of every phase, claims in flight and numbers in Bird no record knows: see workspaceUsage), its records by
- * phase, and the headroom its policy leaves. Read from the caches at each scrape, by the leader only (the standby
- * would export the same values: see exportResourceConditions), with the workspace's counters started at 0. Every phase is exported, 0 included, so a query
- * sees a phase empty out instead of a series vanishing.
+ * phase, and the headroom its policy leaves. Read from the caches at each scrape, by the leader only (the standby would
+ * export the same values: see exportResourceConditions), with the workspace's counters started at 0. Every phase is
+ * exported, 0 included, so a query sees a phase empty out instead of a series vanishing.
  */
 export function exportWorkspaceUsage(metrics: Metrics, sources: WorkspaceMetricsSources): void {
   const gauges = [
@@ -55,7 +69,10 @@ function exportWorkspace(metrics: Metrics, sources: WorkspaceMetricsSources, wor
   const senders = sources.senderRecords.inWorkspace(name);
   for (const [phase, count] of byPhase(numbers)) metrics.workspaceNumbers.set({ workspace: name, phase }, count);
   for (const [phase, count] of byPhase(senders)) metrics.workspaceSenders.set({ workspace: name, phase }, count);
-  metrics.workspaceSenderCountries.set({ workspace: name }, senders.reduce((n, s) => n + (s.status?.countries?.length ?? 0), 0));
+  metrics.workspaceSenderCountries.set(
+    { workspace: name },
+    senders.reduce((n, s) => n + (s.status?.countries?.length ?? 0), 0),
+  );
 
   const usage = sources.usage.of(usageSource(sources, workspace));
   metrics.workspaceNumbersBilled.set({ workspace: name }, usage.numbers);
@@ -66,7 +83,10 @@ function exportWorkspace(metrics: Metrics, sources: WorkspaceMetricsSources, wor
   for (const [currency, amount] of spend) metrics.workspaceMonthlySpend.set({ workspace: name, currency }, amount);
   if (limit) {
     metrics.workspaceSpendLimit.set({ workspace: name, currency: limit.currencyCode }, toNumber(limit));
-    metrics.workspaceSpendHeadroom.set({ workspace: name, currency: limit.currencyCode }, toNumber(limit) - (spend.get(limit.currencyCode) ?? 0));
+    metrics.workspaceSpendHeadroom.set(
+      { workspace: name, currency: limit.currencyCode },
+      toNumber(limit) - (spend.get(limit.currencyCode) ?? 0),
+    );
   }
   if (policy?.maxNumbers !== undefined) {
     metrics.workspaceNumberLimit.set({ workspace: name }, policy.maxNumbers);
@@ -106,6 +126,8 @@ function byPhase(records: readonly (BirdNumber | BirdSender)[]): Map<string, num
 /** Monthly prices summed by currency, in the currency's units (3.5 for 3.50 EUR). */
 function totals(prices: readonly Money[]): Map<string, number> {
   const sums = new Map<string, number>();
-  for (const price of prices) if (CURRENCY.test(price.currencyCode)) sums.set(price.currencyCode, (sums.get(price.currencyCode) ?? 0) + toNumber(price));
+  for (const price of prices)
+    if (CURRENCY.test(price.currencyCode))
+      sums.set(price.currencyCode, (sums.get(price.currencyCode) ?? 0) + toNumber(price));
   return sums;
 }

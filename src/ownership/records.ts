@@ -45,11 +45,25 @@ export function claimability(record: OwnershipRecord, claimant: Claimant): Claim
   const what = `BirdNumber/BirdSender ${record.metadata?.name}`;
   if (!ref || isHeldBy(record, claimant)) return { ok: true };
   if (ref.namespace !== namespace) {
-    const how = ref.uid ? (record.status?.phase === Phase.Released ? "was released by" : "is held by") : "is reserved for";
-    return { ok: false, message: `${what} ${how} namespace "${ref.namespace}"; only the platform team can hand it to another namespace (by clearing or changing its spec.claimRef)` };
+    const how = ref.uid
+      ? record.status?.phase === Phase.Released
+        ? "was released by"
+        : "is held by"
+      : "is reserved for";
+    return {
+      ok: false,
+      message:
+        `${what} ${how} namespace "${ref.namespace}"; only the platform team can hand it to another namespace ` +
+        "(by clearing or changing its spec.claimRef)",
+    };
   }
   if (!ref.uid || record.status?.phase === Phase.Released) return { ok: true };
-  return { ok: false, message: `${what} is held by ${namespace}/${ref.name ?? "another resource"}; two resources cannot hold one number or sender` };
+  return {
+    ok: false,
+    message:
+      `${what} is held by ${namespace}/${ref.name ?? "another resource"}; ` +
+      "two resources cannot hold one number or sender",
+  };
 }
 
 /** The phase a record without a holder shows: reserved for a namespace, or free. */

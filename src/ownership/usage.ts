@@ -71,7 +71,8 @@ export function workspaceUsage({ numbers, senders, ledger, inventory }: UsageInp
     count++;
     if (record.status?.monthlyPrice) prices.push(record.status.monthlyPrice);
   }
-  for (const sender of senders) for (const country of sender.status?.countries ?? []) if (country.price) prices.push(country.price);
+  for (const sender of senders)
+    for (const country of sender.status?.countries ?? []) if (country.price) prices.push(country.price);
   for (const reservation of ledger.pending()) {
     if (reservation.key.includes("#")) {
       if (reservation.price) prices.push(reservation.price);
@@ -122,7 +123,8 @@ export class UsageBook {
     private readonly senders: RecordStore<BirdSender>,
   ) {
     numbers.informer.on((type, record) => {
-      const claimed = type === "delete" || (record.status?.phase !== Phase.Available && record.status?.phase !== Phase.Reserved);
+      const claimed =
+        type === "delete" || (record.status?.phase !== Phase.Available && record.status?.phase !== Phase.Reserved);
       if (claimed) this.settle(record.spec.workspaceRef.name, [record.metadata?.name ?? ""]);
     });
     senders.informer.on((type, record) => {
@@ -130,7 +132,10 @@ export class UsageBook {
       const ledger = this.ledgers.get(record.spec.workspaceRef.name);
       if (!ledger) return;
       const listed = new Set((record.status?.countries ?? []).map((c) => countryKey(name, c.countryCode)));
-      this.settle(record.spec.workspaceRef.name, ledger.keysFor(`${name}#`).filter((key) => type === "delete" || listed.has(key)));
+      this.settle(
+        record.spec.workspaceRef.name,
+        ledger.keysFor(`${name}#`).filter((key) => type === "delete" || listed.has(key)),
+      );
     });
   }
 
@@ -153,7 +158,12 @@ export class UsageBook {
   of(source: UsageSource): Usage {
     const name = source.workspace.metadata?.name ?? "";
     const ledger = this.ledgers.get(name) ?? new Ledger();
-    return workspaceUsage({ numbers: this.numbers.inWorkspace(name), senders: this.senders.inWorkspace(name), ledger, inventory: source.inventory });
+    return workspaceUsage({
+      numbers: this.numbers.inWorkspace(name),
+      senders: this.senders.inWorkspace(name),
+      ledger,
+      inventory: source.inventory,
+    });
   }
 
   private settle(workspace: string, keys: string[]): void {

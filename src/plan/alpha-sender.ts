@@ -1,4 +1,10 @@
-import { API_VERSION, BIRD_SENDER_KIND, type AlphaSender, type AlphaSenderSpec, type BirdSender } from "../api/v1alpha1/index.js";
+import {
+  API_VERSION,
+  BIRD_SENDER_KIND,
+  type AlphaSender,
+  type AlphaSenderSpec,
+  type BirdSender,
+} from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../bird/errors.js";
 import type { AlphaNumber, EndpointSubscription, Money } from "../bird/types.js";
@@ -52,7 +58,14 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
   const held = live ? heldRecord(context, live) : undefined;
   const sender = await locateSender(bird, as.spec);
   if (!sender) {
-    plan.problems.push(problem(Reason.SenderNotFound, `BirdWorkspace "${workspace.name}" has no alphanumeric sender ${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: register it with Bird first (no API creates senders)`));
+    plan.problems.push(
+      problem(
+        Reason.SenderNotFound,
+        `BirdWorkspace "${workspace.name}" has no alphanumeric sender ` +
+          `${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: ` +
+          "register it with Bird first (no API creates senders)",
+      ),
+    );
     return;
   }
   const claimant = claimantOf(as, live);
@@ -60,14 +73,26 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
   const record = claimSender(context, plan, as, sender, workspace, held, claimant);
   if (!record) return;
   if (!isProvisioned(sender)) {
-    plan.problems.push(problem(Reason.Provisioning, `Bird is still provisioning sender ${sender.alphaString}; its countries follow once it is provisioned`));
+    plan.problems.push(
+      problem(
+        Reason.Provisioning,
+        `Bird is still provisioning sender ${sender.alphaString}; its countries follow once it is provisioned`,
+      ),
+    );
     return;
   }
   const subscriptions = await bird.client.listSubscriptions(sender.endpointId);
   const rows = observeCountries(desiredCountries(as.spec), held ? (live?.status?.countries ?? []) : [], subscriptions);
   const specChanged = as.metadata?.generation !== live?.status?.observedGeneration;
-  const countries = planCountries(desiredCountries(as.spec), rows, { drifted: destinationsDrifted(rows.values(), sender), specChanged });
-  const guard: Guardrails = { workspace: workspace.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: workspace.usage().prices };
+  const countries = planCountries(desiredCountries(as.spec), rows, {
+    drifted: destinationsDrifted(rows.values(), sender),
+    specChanged,
+  });
+  const guard: Guardrails = {
+    workspace: workspace.workspace,
+    maxPrice: as.spec.maxMonthlyPricePerCountry,
+    committed: workspace.usage().prices,
+  };
   const activated = await activate(plan, sender, record, { countries, rows }, guard, workspace, bird);
   const cancelled = release(plan, sender, countries, rows);
   settle(workspace, record, { subscriptions, activated, cancelled });
@@ -77,7 +102,8 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
 function heldRecord(context: PlanContext, object: AlphaSender): BirdSender | undefined {
   const uid = object.metadata?.uid;
   if (!uid) return undefined;
-  for (const workspace of context.workspaces.values()) for (const record of workspace.senders.values()) if (record.spec.claimRef?.uid === uid) return record;
+  for (const workspace of context.workspaces.values())
+    for (const record of workspace.senders.values()) if (record.spec.claimRef?.uid === uid) return record;
   return undefined;
 }
 
@@ -95,45 +121,115 @@ async function locateSender(bird: BirdView, spec: AlphaSenderSpec, knownId?: str
   }
 }
 
-function observe(plan: ResourcePlan, as: AlphaSender, sender: AlphaNumber, workspace: WorkspaceState, held: BirdSender | undefined): void {
+function observe(
+  plan: ResourcePlan,
+  as: AlphaSender,
+  sender: AlphaNumber,
+  workspace: WorkspaceState,
+  held: BirdSender | undefined,
+): void {
   const record = held ?? workspace.senders.get(senderRecordName(workspace.name, sender.id));
   if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
-    plan.problems.push(problem(Reason.SenderConflict, `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`));
+    plan.problems.push(
+      problem(
+        Reason.SenderConflict,
+        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only senders of this namespace or no one's",
+      ),
+    );
   }
   plan.notes.push("managementPolicy ObserveOnly: the operator only reports, it writes nothing to Bird");
 }
 
 /**
- * The BirdSender record this AlphaSender holds or would claim: its own; an existing one it may take over (claimability);
- * none while an older admitted AlphaSender names the same sender (olderClaimant); else a new claim.
+ * The BirdSender record this AlphaSender holds or would claim: its own; an existing one it may take over
+ * (claimability); none while an older admitted AlphaSender names the same sender (olderClaimant); else a new claim.
  */
-function claimSender(context: PlanContext, plan: ResourcePlan, as: AlphaSender, sender: AlphaNumber, workspace: WorkspaceState, held: BirdSender | undefined, claimant: Claimant): BirdSender | undefined {
-  if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() && held.status?.phase === Phase.Bound) return held;
+function claimSender(
+  context: PlanContext,
+  plan: ResourcePlan,
+  as: AlphaSender,
+  sender: AlphaNumber,
+  workspace: WorkspaceState,
+  held: BirdSender | undefined,
+  claimant: Claimant,
+): BirdSender | undefined {
+  if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() && held.status?.phase === Phase.Bound)
+    return held;
   const name = senderRecordName(workspace.name, sender.id);
-  const existing = held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() ? held : workspace.senders.get(name);
+  const existing =
+    held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() ? held : workspace.senders.get(name);
   if (existing) {
     const allowed = claimability(existing, claimant);
     if (!allowed.ok) {
-      plan.problems.push(problem(Reason.SenderConflict, `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`));
+      plan.problems.push(
+        problem(
+          Reason.SenderConflict,
+          `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
+        ),
+      );
       return undefined;
     }
-    const from = isHeldBy(existing, claimant) ? "bound-again" : existing.status?.phase === Phase.Released ? "released" : existing.spec.claimRef ? "reserved" : "free";
-    const taken = boundTo({ ...existing, status: { ...existing.status, phase: Phase.Bound, alphaString: sender.alphaString, endpointId: sender.endpointId } }, claimant);
+    const from = isHeldBy(existing, claimant)
+      ? "bound-again"
+      : existing.status?.phase === Phase.Released
+        ? "released"
+        : existing.spec.claimRef
+          ? "reserved"
+          : "free";
+    const taken = boundTo(
+      {
+        ...existing,
+        status: {
+          ...existing.status,
+          phase: Phase.Bound,
+          alphaString: sender.alphaString,
+          endpointId: sender.endpointId,
+        },
+      },
+      claimant,
+    );
     workspace.senders.set(name, taken);
-    plan.actions.push({ type: "take-over", record: name, target: sender.alphaString, from, description: `take over sender ${sender.alphaString} (record ${name}, ${from})` });
+    plan.actions.push({
+      type: "take-over",
+      record: name,
+      target: sender.alphaString,
+      from,
+      description: `take over sender ${sender.alphaString} (record ${name}, ${from})`,
+    });
     return taken;
   }
   const older = olderClaimant(as, sender, context.alphaSenders, (o) => admit(context, o).ok);
   if (older) {
-    plan.problems.push(problem(Reason.SenderConflict, `sender ${sender.alphaString} is claimed by the older AlphaSender ${older.metadata?.namespace}/${older.metadata?.name}; this resource changes nothing in Bird unless that one goes`));
+    plan.problems.push(
+      problem(
+        Reason.SenderConflict,
+        `sender ${sender.alphaString} is claimed by ` +
+          `the older AlphaSender ${older.metadata?.namespace}/${older.metadata?.name}; ` +
+          "this resource changes nothing in Bird unless that one goes",
+      ),
+    );
     return undefined;
   }
   const record = boundTo<BirdSender>(
-    { apiVersion: API_VERSION, kind: BIRD_SENDER_KIND, metadata: { name }, spec: { workspaceRef: { name: workspace.name }, alphaNumberId: sender.id }, status: { phase: Phase.Bound, alphaString: sender.alphaString, endpointId: sender.endpointId, countries: [] } },
+    {
+      apiVersion: API_VERSION,
+      kind: BIRD_SENDER_KIND,
+      metadata: { name },
+      spec: { workspaceRef: { name: workspace.name }, alphaNumberId: sender.id },
+      status: { phase: Phase.Bound, alphaString: sender.alphaString, endpointId: sender.endpointId, countries: [] },
+    },
     claimant,
   );
   workspace.senders.set(name, record);
-  plan.actions.push({ type: "claim-sender", record: name, alphaString: sender.alphaString, description: `claim sender ${sender.alphaString} (record ${name}); its paid countries now count for the workspace's spend` });
+  plan.actions.push({
+    type: "claim-sender",
+    record: name,
+    alphaString: sender.alphaString,
+    description:
+      `claim sender ${sender.alphaString} (record ${name}); ` +
+      "its paid countries now count for the workspace's spend",
+  });
   return record;
 }
 
@@ -154,7 +250,10 @@ async function activate(
   const fresh: string[] = [];
   for (const country of countries.fresh) {
     const refusal = policyRefusal(country, guard);
-    if (refusal) plan.problems.push(problem(refusal.reason, `not activating ${country} for sender ${sender.alphaString}: ${refusal.message}`));
+    if (refusal)
+      plan.problems.push(
+        problem(refusal.reason, `not activating ${country} for sender ${sender.alphaString}: ${refusal.message}`),
+      );
     else fresh.push(country);
   }
   const prices: Record<string, Money> = {};
@@ -168,55 +267,113 @@ async function activate(
   if (needsQuote(guard)) {
     const screened = screenPrices(quotable, prices, { ...guard, committed: workspace.usage().prices });
     accepted = screened.accepted;
-    for (const [country, refusal] of screened.refused) plan.problems.push(problem(refusal.reason, `not activating ${country} for sender ${sender.alphaString}: ${refusal.message}`));
+    for (const [country, refusal] of screened.refused)
+      plan.problems.push(
+        problem(refusal.reason, `not activating ${country} for sender ${sender.alphaString}: ${refusal.message}`),
+      );
   }
-  for (const country of accepted) workspace.ledger.reserve(countryKey(record.metadata?.name ?? "", country), prices[country]);
-  const activated = new Map<string, Money | undefined>([...countries.repair.map((c): [string, undefined] => [c, undefined]), ...accepted.map((c): [string, Money | undefined] => [c, prices[c]])]);
+  for (const country of accepted)
+    workspace.ledger.reserve(countryKey(record.metadata?.name ?? "", country), prices[country]);
+  const activated = new Map<string, Money | undefined>([
+    ...countries.repair.map((c): [string, undefined] => [c, undefined]),
+    ...accepted.map((c): [string, Money | undefined] => [c, prices[c]]),
+  ]);
   for (const batch of chunk([...activated.keys()].sort(), ACTIVATE_BATCH)) {
     const quoted = Object.fromEntries(batch.flatMap((c) => (prices[c] ? [[c, prices[c]]] : [])));
     const cost = batch.map((c) => `${c} ${priceText(prices[c] ?? rows.get(c)?.subscription?.price)}`).join(", ");
-    plan.actions.push({ type: "activate", capability: CAPABILITY, countries: batch, validation: "accepted", prices: quoted, description: `activate sms to ${cost} a month for sender ${sender.alphaString} (Bird accepts them: validate=true)` });
+    plan.actions.push({
+      type: "activate",
+      capability: CAPABILITY,
+      countries: batch,
+      validation: "accepted",
+      prices: quoted,
+      description:
+        `activate sms to ${cost} a month for sender ${sender.alphaString} ` + "(Bird accepts them: validate=true)",
+    });
   }
   return activated;
 }
 
-/** Bird's validate-only answer for a batch; countries Bird names as never served are refused and the rest asked again. */
-async function validate(plan: ResourcePlan, sender: AlphaNumber, batch: string[], bird: BirdView): Promise<{ countries: string[]; prices: Record<string, Money> }> {
+/**
+ * Bird's validate-only answer for a batch; countries Bird names as never served are refused and the rest asked again.
+ */
+async function validate(
+  plan: ResourcePlan,
+  sender: AlphaNumber,
+  batch: string[],
+  bird: BirdView,
+): Promise<{ countries: string[]; prices: Record<string, Money> }> {
   try {
     const answer = await bird.client.activateDestinations(sender.endpointId, CAPABILITY, batch, { validate: true });
     return { countries: batch, prices: answer.subscriptionPrices ?? {} };
   } catch (error) {
     const refused = unservedCountries(error, batch);
     if (!refused.length) throw error;
-    plan.problems.push(problem(Reason.CountryUnavailable, `Bird cannot send sms from sender ${sender.alphaString} to ${refused.join(", ")}: remove them from spec.countries`));
+    plan.problems.push(
+      problem(
+        Reason.CountryUnavailable,
+        `Bird cannot send sms from sender ${sender.alphaString} to ${refused.join(", ")}: ` +
+          "remove them from spec.countries",
+      ),
+    );
     const rest = batch.filter((c) => !refused.includes(c));
     return rest.length ? validate(plan, sender, rest, bird) : { countries: [], prices: {} };
   }
 }
 
 /** Countries no longer wanted: deactivated, and their subscriptions cancelled. Returns the countries cancelled. */
-function release(plan: ResourcePlan, sender: AlphaNumber, countries: CountryPlan, rows: ReadonlyMap<string, CountryRow>): Set<string> {
+function release(
+  plan: ResourcePlan,
+  sender: AlphaNumber,
+  countries: CountryPlan,
+  rows: ReadonlyMap<string, CountryRow>,
+): Set<string> {
   for (const batch of chunk(countries.deactivate, DEACTIVATE_BATCH)) {
-    plan.actions.push({ type: "deactivate", capability: CAPABILITY, countries: batch, description: `deactivate sms to ${batch.join(", ")} for sender ${sender.alphaString}` });
+    plan.actions.push({
+      type: "deactivate",
+      capability: CAPABILITY,
+      countries: batch,
+      description: `deactivate sms to ${batch.join(", ")} for sender ${sender.alphaString}`,
+    });
   }
   for (const country of countries.cancel) {
     const price = rows.get(country)?.subscription?.price;
-    plan.actions.push({ type: "cancel-subscription", endpointId: sender.endpointId, subscription: country, target: sender.alphaString, monthlyPrice: price, description: `cancel the ${country} subscription of sender ${sender.alphaString} (${priceText(price)} a month)` });
+    plan.actions.push({
+      type: "cancel-subscription",
+      endpointId: sender.endpointId,
+      subscription: country,
+      target: sender.alphaString,
+      monthlyPrice: price,
+      description: `cancel the ${country} subscription of sender ${sender.alphaString} (${priceText(price)} a month)`,
+    });
   }
   return new Set(countries.cancel);
 }
 
 /** The record as the operator leaves it: its paid countries (charges), so later resources' checks count them. */
-function settle(workspace: WorkspaceState, record: BirdSender, done: { subscriptions: EndpointSubscription[]; activated: Map<string, Money | undefined>; cancelled: Set<string> }): void {
+function settle(
+  workspace: WorkspaceState,
+  record: BirdSender,
+  done: { subscriptions: EndpointSubscription[]; activated: Map<string, Money | undefined>; cancelled: Set<string> },
+): void {
   const name = record.metadata?.name ?? "";
   const rows = new Map<string, CountryRow>();
-  for (const [countryCode, price] of done.activated) if (price) rows.set(countryCode, { countryCode, status: CountryState.Active, subscription: { status: CountryState.Active, price } });
+  for (const [countryCode, price] of done.activated)
+    if (price)
+      rows.set(countryCode, {
+        countryCode,
+        status: CountryState.Active,
+        subscription: { status: CountryState.Active, price },
+      });
   const countries = charges({ subscriptions: done.subscriptions, rows, cancelled: done.cancelled });
   workspace.senders.set(name, { ...record, status: { ...record.status, countries } });
   for (const country of done.activated.keys()) workspace.ledger.release(countryKey(name, country));
 }
 
-/** Deletion: Retain, ObserveOnly or a namespace no longer admitted release the record; Delete deactivates and cancels every country. */
+/**
+ * Deletion: Retain, ObserveOnly or a namespace no longer admitted
+ * release the record; Delete deactivates and cancels every country.
+ */
 async function planDeletion(context: PlanContext, change: Change<AlphaSender>): Promise<void> {
   const { plan, live } = change;
   if (!live || plan.apiServer.dryRun === "refused") return;
@@ -234,12 +391,27 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
   const keep = deletionKeepReason(live, policy, () => admit(context, live));
   if (keep) {
     owner?.senders.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
-    plan.actions.push({ type: "release", record: name, target: alphaString, why: keep, description: `keep sender ${alphaString} (${keep}): its countries stay active and paid for, record ${name} turns Released` });
+    plan.actions.push({
+      type: "release",
+      record: name,
+      target: alphaString,
+      why: keep,
+      description:
+        `keep sender ${alphaString} (${keep}): its countries stay active and paid for, ` +
+        `record ${name} turns Released`,
+    });
     return;
   }
   const bird = owner?.bird;
   if (!workspace || !owner || !bird) {
-    if (!workspace) plan.problems.push(problem(Reason.WorkspaceNotFound, `cannot release the countries of sender ${alphaString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. To let go without cancelling, set spec.deletionPolicy: Retain`));
+    if (!workspace)
+      plan.problems.push(
+        problem(
+          Reason.WorkspaceNotFound,
+          `cannot release the countries of sender ${alphaString}: BirdWorkspace "${live.spec.workspaceRef.name}" ` +
+            "not found. To let go without cancelling, set spec.deletionPolicy: Retain",
+        ),
+      );
     return;
   }
   const sender = await locateSender(bird, live.spec, held.spec.alphaNumberId);
@@ -249,5 +421,8 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
     release(plan, sender, planCountries([], rows, { drifted: false, specChanged: false }), rows);
   }
   owner.senders.delete(name);
-  plan.notes.push(`the record ${name} is removed once its countries are released${sender ? "" : " (the sender is no longer in the workspace)"}`);
+  plan.notes.push(
+    `the record ${name} is removed once its countries are released` +
+      (sender ? "" : " (the sender is no longer in the workspace)"),
+  );
 }

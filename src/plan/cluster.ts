@@ -81,8 +81,19 @@ export class ClusterReader {
   }
 
   /** A JSON merge patch: the spec becomes exactly `spec` (fields it lacks are removed), as `kubectl apply` makes it. */
-  dryRunSpec<T extends KubernetesObject>(kind: ManagedKind, namespace: string, name: string, live: unknown, spec: unknown): Promise<DryRun<T>> {
-    return this.dryRun<T>({ method: "PATCH", path: `${BASE}/namespaces/${namespace}/${PLURALS[kind]}/${name}`, body: { spec: mergePatch(live, spec) }, contentType: MERGE_PATCH });
+  dryRunSpec<T extends KubernetesObject>(
+    kind: ManagedKind,
+    namespace: string,
+    name: string,
+    live: unknown,
+    spec: unknown,
+  ): Promise<DryRun<T>> {
+    return this.dryRun<T>({
+      method: "PATCH",
+      path: `${BASE}/namespaces/${namespace}/${PLURALS[kind]}/${name}`,
+      body: { spec: mergePatch(live, spec) },
+      contentType: MERGE_PATCH,
+    });
   }
 
   /** Admission policies (the deletion guard) judge a dry-run delete as they would the real one. */
@@ -92,7 +103,10 @@ export class ClusterReader {
 
   /** A key of a Secret, read with the caller's own permissions. */
   async secretValue(namespace: string, name: string, key: string): Promise<string> {
-    const secret = await this.http.request<{ data?: Record<string, string> }>({ method: "GET", path: `/api/v1/namespaces/${namespace}/secrets/${name}` });
+    const secret = await this.http.request<{ data?: Record<string, string> }>({
+      method: "GET",
+      path: `/api/v1/namespaces/${namespace}/secrets/${name}`,
+    });
     const encoded = secret.data?.[key];
     if (!encoded) throw new Error(`Secret ${namespace}/${name} has no key "${key}"`);
     return Buffer.from(encoded, "base64").toString("utf8").trim();
@@ -103,7 +117,12 @@ export class ClusterReader {
     return list.items;
   }
 
-  private async dryRun<T>(req: { method: "POST" | "PATCH" | "DELETE"; path: string; body?: unknown; contentType?: string }): Promise<DryRun<T>> {
+  private async dryRun<T>(req: {
+    method: "POST" | "PATCH" | "DELETE";
+    path: string;
+    body?: unknown;
+    contentType?: string;
+  }): Promise<DryRun<T>> {
     const query = { dryRun: "All", ...(req.method === "DELETE" ? {} : { fieldManager: FIELD_MANAGER }) };
     try {
       return { ok: true, object: await this.http.request<T>({ ...req, query }) };

@@ -10,7 +10,9 @@ import type { NamespaceInfo } from "./cluster.js";
 import type { Problem, ResourcePlan } from "./types.js";
 import type { WorkspaceState } from "./workspace-state.js";
 
-/** What planning one resource reads: the workspaces (and their Bird) as the plan has changed them so far, namespaces. */
+/**
+ * What planning one resource reads: the workspaces (and their Bird) as the plan has changed them so far, namespaces.
+ */
 export interface PlanContext {
   operatorNamespace: string;
   /** Only for the operator's messages ("checking again in ... s"). */
@@ -21,7 +23,9 @@ export interface PlanContext {
   alphaSenders: readonly AlphaSender[];
 }
 
-/** A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill. */
+/**
+ * A PhoneNumber or AlphaSender to plan: the cluster's object, the object as the input makes it, and the plan to fill.
+ */
 export interface Change<T> {
   live?: T;
   /** For create and update: the object as the API server's dry run answered it (else as the input has it). */
@@ -36,7 +40,12 @@ export interface Change<T> {
 export function admit(context: PlanContext, object: WorkspaceUser): Resolution<WorkspaceState> {
   const name = object.spec.workspaceRef.name;
   const workspace = context.workspaces.get(name);
-  if (!workspace) return { ok: false, reason: Reason.WorkspaceNotFound, message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name` };
+  if (!workspace)
+    return {
+      ok: false,
+      reason: Reason.WorkspaceNotFound,
+      message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name`,
+    };
   if (!workspace.usable.ok) return workspace.usable;
   const namespace = object.metadata?.namespace ?? "";
   const labels = context.namespaces.get(namespace)?.metadata?.labels ?? {};
@@ -71,7 +80,10 @@ export function problemOf(error: unknown): Problem | undefined {
 }
 
 /** The object the claims are made for: its uid when it exists, else one standing for it within this plan. */
-export function claimantOf(object: { metadata?: { namespace?: string; name?: string; uid?: string } }, live?: { metadata?: { uid?: string } }): Claimant {
+export function claimantOf(
+  object: { metadata?: { namespace?: string; name?: string; uid?: string } },
+  live?: { metadata?: { uid?: string } },
+): Claimant {
   const { namespace = "", name = "" } = object.metadata ?? {};
   return { metadata: { namespace, name, uid: live?.metadata?.uid ?? `planned:${namespace}/${name}` } };
 }

@@ -7,7 +7,12 @@ import { parseAllDocuments } from "yaml";
 export interface Manifest {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: Record<string, unknown>;
   source: string;
 }
@@ -20,12 +25,16 @@ const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/;
  * .json files, not recursive), a kustomization directory (rendered with `kubectl kustomize`), or `-` for stdin. `List`
  * objects are unpacked. Throws with the source named when a document does not parse.
  */
-export function readManifests(sources: readonly string[], stdin: () => string = () => readFileSync(0, "utf8")): Manifest[] {
+export function readManifests(
+  sources: readonly string[],
+  stdin: () => string = () => readFileSync(0, "utf8"),
+): Manifest[] {
   return sources.flatMap((source) => {
     if (source === "-") return parseManifests(stdin(), "<stdin>");
     if (!existsSync(source)) throw new Error(`${source}: no such file or directory`);
     if (!statSync(source).isDirectory()) return parseManifests(readFileSync(source, "utf8"), source);
-    if (KUSTOMIZATION_FILES.some((file) => existsSync(join(source, file)))) return parseManifests(kustomize(source), `${source} (kustomize)`);
+    if (KUSTOMIZATION_FILES.some((file) => existsSync(join(source, file))))
+      return parseManifests(kustomize(source), `${source} (kustomize)`);
     return readdirSync(source)
       .filter((file) => MANIFEST_EXTENSIONS.test(file))
       .sort()
@@ -42,7 +51,8 @@ export function parseManifests(text: string, source: string): Manifest[] {
     if (typeof value !== "object" || Array.isArray(value)) throw new Error(`${source}: a document is not an object`);
     const object = value as Omit<Manifest, "source"> & { items?: unknown[] };
     if (object.kind?.endsWith("List") && Array.isArray(object.items)) {
-      for (const item of object.items) if (item && typeof item === "object") objects.push({ ...(item as Omit<Manifest, "source">), source });
+      for (const item of object.items)
+        if (item && typeof item === "object") objects.push({ ...(item as Omit<Manifest, "source">), source });
     } else {
       objects.push({ ...object, source });
     }
@@ -52,7 +62,8 @@ export function parseManifests(text: string, source: string): Manifest[] {
 
 function kustomize(dir: string): string {
   const result = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (result.error) throw new Error(`${dir} is a kustomization, which needs kubectl to render: ${result.error.message}`);
+  if (result.error)
+    throw new Error(`${dir} is a kustomization, which needs kubectl to render: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${result.stderr.trim()}`);
   return result.stdout;
 }

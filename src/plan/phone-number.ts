@@ -33,7 +33,10 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
   const held = live ? heldRecord(context, live) : undefined;
   const admitted = admit(context, pn);
   if (!admitted.ok) {
-    const keeps = held && admitted.reason === Reason.Forbidden ? `; it still holds ${held.spec.numberString} and nothing changes in Bird until the namespace is allowed again` : "";
+    const keeps =
+      held && admitted.reason === Reason.Forbidden
+        ? `; it still holds ${held.spec.numberString} and nothing changes in Bird until the namespace is allowed again`
+        : "";
     plan.problems.push(problem(admitted.reason, admitted.message + keeps));
     return;
   }
@@ -44,12 +47,22 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
   const claimant = claimantOf(pn, live);
   const observeOnly = pn.spec.managementPolicy === "ObserveOnly";
   if (observeOnly && !held) return observe(plan, pn, workspace, bird);
-  const claimed = held ? await keepHeld(plan, held, workspace, bird, claimant) : await claim(context, plan, pn, live, workspace, bird, claimant);
+  const claimed = held
+    ? await keepHeld(plan, held, workspace, bird, claimant)
+    : await claim(context, plan, pn, live, workspace, bird, claimant);
   if (!claimed || observeOnly) return;
   if (!claimed.number) {
     for (const [capability, countries] of desiredDestinations(pn.spec)) {
       for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-        plan.actions.push({ type: "activate", capability, countries: batch, validation: "after-purchase", description: `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned (Bird can validate them only for a number that exists)` });
+        plan.actions.push({
+          type: "activate",
+          capability,
+          countries: batch,
+          validation: "after-purchase",
+          description:
+            `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned ` +
+            "(Bird can validate them only for a number that exists)",
+        });
       }
     }
     return;
@@ -61,86 +74,199 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
 function heldRecord(context: PlanContext, object: PhoneNumber): BirdNumber | undefined {
   const uid = object.metadata?.uid;
   if (!uid) return undefined;
-  for (const workspace of context.workspaces.values()) for (const record of workspace.numbers.values()) if (record.spec.claimRef?.uid === uid) return record;
+  for (const workspace of context.workspaces.values())
+    for (const record of workspace.numbers.values()) if (record.spec.claimRef?.uid === uid) return record;
   return undefined;
 }
 
-/** ObserveOnly without a record: only reports; a number another namespace holds, or one not in the workspace, is said so. */
+/**
+ * ObserveOnly without a record: only reports; a number another
+ * namespace holds, or one not in the workspace, is said so.
+ */
 async function observe(plan: ResourcePlan, pn: PhoneNumber, workspace: WorkspaceState, bird: BirdView): Promise<void> {
   const numberString = pn.spec.numberString ?? "";
   const record = workspace.numbers.get(numberRecordName(workspace.name, numberString));
   if (record?.spec.claimRef && record.spec.claimRef.namespace !== pn.metadata?.namespace) {
-    plan.problems.push(problem(Reason.NumberConflict, `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only numbers of this namespace or no one's`));
+    plan.problems.push(
+      problem(
+        Reason.NumberConflict,
+        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only numbers of this namespace or no one's",
+      ),
+    );
   } else if (!(await bird.inventory.numberByString(numberString))) {
-    plan.problems.push(problem(Reason.NumberUnavailable, `ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`));
+    plan.problems.push(
+      problem(
+        Reason.NumberUnavailable,
+        `ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`,
+      ),
+    );
   }
   plan.notes.push("managementPolicy ObserveOnly: the operator only reports, it writes nothing to Bird");
 }
 
 /** The record the object holds already: Bound stays; Purchasing is resolved first; anything else is bound again. */
-async function keepHeld(plan: ResourcePlan, held: BirdNumber, workspace: WorkspaceState, bird: BirdView, claimant: Claimant): Promise<Claimed | undefined> {
+async function keepHeld(
+  plan: ResourcePlan,
+  held: BirdNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  claimant: Claimant,
+): Promise<Claimed | undefined> {
   const name = held.metadata?.name ?? "";
   if (held.status?.phase === Phase.Purchasing) {
-    plan.problems.push(problem(Reason.PurchasePending, `the purchase of ${held.spec.numberString} was interrupted; the operator looks the number up before anything else`));
+    plan.problems.push(
+      problem(
+        Reason.PurchasePending,
+        `the purchase of ${held.spec.numberString} was interrupted; ` +
+          "the operator looks the number up before anything else",
+      ),
+    );
     return undefined;
   }
   const number = await findNumber(bird, held);
   if (!number) {
-    plan.problems.push(problem(Reason.NumberLost, `${held.spec.numberString} is no longer in the workspace; nothing is bought to replace it`));
+    plan.problems.push(
+      problem(
+        Reason.NumberLost,
+        `${held.spec.numberString} is no longer in the workspace; nothing is bought to replace it`,
+      ),
+    );
     return undefined;
   }
   if (held.status?.phase !== Phase.Bound) {
     workspace.numbers.set(name, boundTo({ ...held, status: { ...held.status, phase: Phase.Bound } }, claimant));
-    plan.actions.push({ type: "take-over", record: name, target: held.spec.numberString, from: "bound-again", description: `bind ${held.spec.numberString} again (record ${name} was ${held.status?.phase})` });
+    plan.actions.push({
+      type: "take-over",
+      record: name,
+      target: held.spec.numberString,
+      from: "bound-again",
+      description: `bind ${held.spec.numberString} again (record ${name} was ${held.status?.phase})`,
+    });
   }
   return { number };
 }
 
-/** No record yet: the number status names (reclaim), the exact number the spec names (take over, adopt or buy), or a purchase. */
-async function claim(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, live: PhoneNumber | undefined, workspace: WorkspaceState, bird: BirdView, claimant: Claimant): Promise<Claimed | undefined> {
+/**
+ * No record yet: the number status names (reclaim), the exact
+ * number the spec names (take over, adopt or buy), or a purchase.
+ */
+async function claim(
+  context: PlanContext,
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  live: PhoneNumber | undefined,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  claimant: Claimant,
+): Promise<Claimed | undefined> {
   if (live?.status?.boundTo) return reclaim(context, plan, pn, live, workspace, bird, claimant);
   if (!pn.spec.numberString) return buy(context, plan, pn, workspace, bird);
   const name = numberRecordName(workspace.name, pn.spec.numberString);
   const existing = workspace.numbers.get(name);
   if (existing) return takeOver(context, plan, pn, existing, workspace, bird, claimant);
   if (workspace.ledger.has(name)) {
-    plan.problems.push(problem(Reason.NumberConflict, `${pn.spec.numberString} is bought for another resource of this change; two resources cannot hold one number (whichever the operator reconciles first gets it)`));
+    plan.problems.push(
+      problem(
+        Reason.NumberConflict,
+        `${pn.spec.numberString} is bought for another resource of this change; ` +
+          "two resources cannot hold one number (whichever the operator reconciles first gets it)",
+      ),
+    );
     return undefined;
   }
   const number = await bird.inventory.numberByString(pn.spec.numberString);
   return number ? adopt(plan, pn, number, workspace, bird, claimant) : buy(context, plan, pn, workspace, bird);
 }
 
-/** Status says the object was bound but no record binds it: the number is claimed again if free; nothing is ever bought. */
-async function reclaim(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, live: PhoneNumber, workspace: WorkspaceState, bird: BirdView, claimant: Claimant): Promise<Claimed | undefined> {
+/**
+ * Status says the object was bound but no record binds it: the number is claimed again if free; nothing is ever bought.
+ */
+async function reclaim(
+  context: PlanContext,
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  live: PhoneNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  claimant: Claimant,
+): Promise<Claimed | undefined> {
   const numberString = live.status?.numberString;
-  const lost = (why: string): undefined => void plan.problems.push(problem(Reason.NumberLost, `the BirdNumber record ${live.status?.boundTo} this resource was bound to is gone and ${why}; nothing is bought to replace it`));
+  const lost = (why: string): undefined =>
+    void plan.problems.push(
+      problem(
+        Reason.NumberLost,
+        `the BirdNumber record ${live.status?.boundTo} this resource was bound to is gone and ${why}; ` +
+          "nothing is bought to replace it",
+      ),
+    );
   if (!numberString) return lost("its status names no number");
   const existing = workspace.numbers.get(numberRecordName(workspace.name, numberString));
   if (existing) return takeOver(context, plan, pn, existing, workspace, bird, claimant);
   const number = await bird.inventory.numberByString(numberString);
-  return number ? adopt(plan, pn, number, workspace, bird, claimant) : lost(`${numberString} is no longer in the workspace`);
+  return number
+    ? adopt(plan, pn, number, workspace, bird, claimant)
+    : lost(`${numberString} is no longer in the workspace`);
 }
 
-/** A record exists: taken over when claimability allows it (free, reserved for the namespace, released by it), else a conflict. */
-async function takeOver(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, record: BirdNumber, workspace: WorkspaceState, bird: BirdView, claimant: Claimant): Promise<Claimed | undefined> {
+/**
+ * A record exists: taken over when claimability allows it (free,
+ * reserved for the namespace, released by it), else a conflict.
+ */
+async function takeOver(
+  context: PlanContext,
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  record: BirdNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  claimant: Claimant,
+): Promise<Claimed | undefined> {
   const allowed = claimability(record, claimant);
   if (!allowed.ok) {
     plan.problems.push(problem(Reason.NumberConflict, `${record.spec.numberString}: ${allowed.message}`));
     return undefined;
   }
-  const number = record.status?.numberId ? await numberById(bird, record.status.numberId) : await bird.inventory.numberByString(record.spec.numberString);
+  const number = record.status?.numberId
+    ? await numberById(bird, record.status.numberId)
+    : await bird.inventory.numberByString(record.spec.numberString);
   if (!number) return buy(context, plan, pn, workspace, bird, record);
   const name = record.metadata?.name ?? "";
   const from = record.status?.phase === Phase.Released ? "released" : record.spec.claimRef ? "reserved" : "free";
-  workspace.numbers.set(name, boundTo({ ...record, status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId } }, claimant));
-  const how = { released: "released by this namespace before", reserved: "reserved for this namespace", free: "free" }[from];
-  plan.actions.push({ type: "take-over", record: name, target: number.numberString, from, description: `take over ${number.numberString} (${how}): nothing is bought` });
+  workspace.numbers.set(
+    name,
+    boundTo(
+      {
+        ...record,
+        status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId },
+      },
+      claimant,
+    ),
+  );
+  const how = { released: "released by this namespace before", reserved: "reserved for this namespace", free: "free" }[
+    from
+  ];
+  plan.actions.push({
+    type: "take-over",
+    record: name,
+    target: number.numberString,
+    from,
+    description: `take over ${number.numberString} (${how}): nothing is bought`,
+  });
   return { number };
 }
 
-/** A number in the workspace no record knows: its record is created. Its price is learned once (one GET) and counted. */
-async function adopt(plan: ResourcePlan, pn: PhoneNumber, number: LongCodeNumber, workspace: WorkspaceState, bird: BirdView, claimant: Claimant): Promise<Claimed> {
+/**
+ * A number in the workspace no record knows: its record is created. Its price is learned once (one GET) and counted.
+ */
+async function adopt(
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  number: LongCodeNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  claimant: Claimant,
+): Promise<Claimed> {
   const name = numberRecordName(workspace.name, number.numberString);
   const monthlyPrice = await mainPrice(bird, number);
   const record: BirdNumber = {
@@ -151,7 +277,16 @@ async function adopt(plan: ResourcePlan, pn: PhoneNumber, number: LongCodeNumber
     status: { phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, monthlyPrice },
   };
   workspace.numbers.set(name, boundTo(record, claimant));
-  plan.actions.push({ type: "adopt", numberString: number.numberString, numberId: number.id, record: name, monthlyPrice, description: `adopt ${number.numberString}: the workspace owns it already (${priceText(monthlyPrice)} a month, now counted by the workspace's limits), nothing is bought` });
+  plan.actions.push({
+    type: "adopt",
+    numberString: number.numberString,
+    numberId: number.id,
+    record: name,
+    monthlyPrice,
+    description:
+      `adopt ${number.numberString}: the workspace owns it already (${priceText(monthlyPrice)} a month, ` +
+      "now counted by the workspace's limits), nothing is bought",
+  });
   return { number };
 }
 
@@ -159,14 +294,26 @@ async function adopt(plan: ResourcePlan, pn: PhoneNumber, number: LongCodeNumber
  * A purchase: the stock item the operator would choose now (chooseStockItem), checked against the workspace's quota
  * and spend with everything the plan bought before it (quotaRefusal), then counted like a claim in flight.
  */
-async function buy(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, workspace: WorkspaceState, bird: BirdView, reserved?: BirdNumber): Promise<Claimed | undefined> {
+async function buy(
+  context: PlanContext,
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  reserved?: BirdNumber,
+): Promise<Claimed | undefined> {
   const free = (item: { numberString: string }): boolean => {
     const name = numberRecordName(workspace.name, item.numberString);
     return name === reserved?.metadata?.name || (!workspace.numbers.has(name) && !workspace.ledger.has(name));
   };
   let item;
   try {
-    item = await chooseStockItem(pn, stockSource({ workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }), free, context.resyncMs);
+    item = await chooseStockItem(
+      pn,
+      stockSource({ workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }),
+      free,
+      context.resyncMs,
+    );
   } catch (error) {
     const refused = problemOf(error);
     if (!refused) throw error;
@@ -189,9 +336,15 @@ async function buy(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, wo
     numberType: item.type,
     monthlyPrice: item.monthlyPrice,
     record,
-    description: `buy ${item.numberString} (${item.countryCode} ${item.type}) for ${formatMoney(item.monthlyPrice)} a month${into}`,
+    description:
+      `buy ${item.numberString} (${item.countryCode} ${item.type}) ` +
+      `for ${formatMoney(item.monthlyPrice)} a month${into}`,
   });
-  if (!pn.spec.numberString) plan.notes.push(`the number is whatever is first in stock when the operator buys; ${item.numberString} is the one it would pick now`);
+  if (!pn.spec.numberString)
+    plan.notes.push(
+      "the number is whatever is first in stock when the operator buys; " +
+        `${item.numberString} is the one it would pick now`,
+    );
   return {};
 }
 
@@ -199,7 +352,13 @@ async function buy(context: PlanContext, plan: ResourcePlan, pn: PhoneNumber, wo
  * Destinations to activate and deactivate (planDestinations, the operator's own), each activation asked of Bird with
  * validate=true. A refusal stops there, as it stops the operator's reconcile: what would follow it is not done.
  */
-async function destinations(plan: ResourcePlan, pn: PhoneNumber, recorded: NonNullable<NonNullable<PhoneNumber["status"]>["destinations"]>, number: LongCodeNumber, bird: BirdView): Promise<void> {
+async function destinations(
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  recorded: NonNullable<NonNullable<PhoneNumber["status"]>["destinations"]>,
+  number: LongCodeNumber,
+  bird: BirdView,
+): Promise<void> {
   const wanted = planDestinations(pn.spec, recorded, number, true);
   for (const [capability, countries] of wanted.activate) {
     for (const batch of chunk(countries, ACTIVATE_BATCH)) {
@@ -210,15 +369,31 @@ async function destinations(plan: ResourcePlan, pn: PhoneNumber, recorded: NonNu
         const refused = problemOf(mapped) ?? birdRefusal(error);
         if (!refused) throw error;
         plan.problems.push(refused);
-        plan.notes.push(`Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): the operator activates nothing of that call and stops there`);
+        plan.notes.push(
+          `Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): ` +
+            "the operator activates nothing of that call and stops there",
+        );
         return;
       }
-      plan.actions.push({ type: "activate", capability, countries: batch, validation: "accepted", description: `activate ${capability} destinations ${batch.join(", ")} on ${number.numberString} (Bird accepts them: validate=true)` });
+      plan.actions.push({
+        type: "activate",
+        capability,
+        countries: batch,
+        validation: "accepted",
+        description:
+          `activate ${capability} destinations ${batch.join(", ")} on ${number.numberString} ` +
+          "(Bird accepts them: validate=true)",
+      });
     }
   }
   for (const [capability, countries] of wanted.deactivate) {
     for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
-      plan.actions.push({ type: "deactivate", capability, countries: batch, description: `deactivate ${capability} destinations ${batch.join(", ")} on ${number.numberString}` });
+      plan.actions.push({
+        type: "deactivate",
+        capability,
+        countries: batch,
+        description: `deactivate ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
+      });
     }
   }
 }
@@ -248,22 +423,45 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
   const owner = context.workspaces.get(held.spec.workspaceRef.name);
   if (held.status?.phase === Phase.Lost) {
     owner?.numbers.delete(name);
-    plan.actions.push({ type: "forget-record", record: name, description: `remove the record ${name}: ${held.spec.numberString} had left the workspace, nothing to cancel` });
+    plan.actions.push({
+      type: "forget-record",
+      record: name,
+      description: `remove the record ${name}: ${held.spec.numberString} had left the workspace, nothing to cancel`,
+    });
     return;
   }
   const keep = deletionKeepReason(live, policy, () => admit(context, live));
   if (keep) {
     owner?.numbers.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
-    plan.actions.push({ type: "release", record: name, target: held.spec.numberString, why: keep, description: `keep ${held.spec.numberString} (${keep}): record ${name} turns Released, still paid for and counted` });
+    plan.actions.push({
+      type: "release",
+      record: name,
+      target: held.spec.numberString,
+      why: keep,
+      description:
+        `keep ${held.spec.numberString} (${keep}): ` + `record ${name} turns Released, still paid for and counted`,
+    });
     return;
   }
   if (!workspace || !owner) {
-    plan.problems.push(problem(Reason.WorkspaceNotFound, `cannot cancel ${held.spec.numberString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. To let go without cancelling, set spec.deletionPolicy: Retain`));
+    plan.problems.push(
+      problem(
+        Reason.WorkspaceNotFound,
+        `cannot cancel ${held.spec.numberString}: BirdWorkspace "${live.spec.workspaceRef.name}" not found. ` +
+          "To let go without cancelling, set spec.deletionPolicy: Retain",
+      ),
+    );
     return;
   }
   const endpointId = held.status?.endpointId ?? held.status?.numberId;
   if (held.status?.phase === Phase.Purchasing || !endpointId) {
-    plan.problems.push(problem(Reason.PurchasePending, `the purchase of ${held.spec.numberString} was interrupted; the operator resolves it before it cancels anything`));
+    plan.problems.push(
+      problem(
+        Reason.PurchasePending,
+        `the purchase of ${held.spec.numberString} was interrupted; ` +
+          "the operator resolves it before it cancels anything",
+      ),
+    );
     return;
   }
   owner.numbers.delete(name);
@@ -274,7 +472,9 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     subscription: "main",
     target: held.spec.numberString,
     monthlyPrice: held.status?.monthlyPrice,
-    description: `cancel the main subscription of ${held.spec.numberString} (${priceText(held.status?.monthlyPrice)} a month): Bird releases the number at the end of the period`,
+    description:
+      `cancel the main subscription of ${held.spec.numberString} ` +
+      `(${priceText(held.status?.monthlyPrice)} a month): Bird releases the number at the end of the period`,
   });
 }
 

@@ -19,7 +19,9 @@ export interface PlannerOptions {
   operatorNamespace: string;
   /** For objects of the input that name no namespace. */
   defaultNamespace: string;
-  /** Objects of the input's namespaces missing from the input are deleted, as `kubectl apply --prune` and Argo CD do. */
+  /**
+   * Objects of the input's namespaces missing from the input are deleted, as `kubectl apply --prune` and Argo CD do.
+   */
   prune: boolean;
   /** With prune: only objects matching this label selector are pruned. */
   selector?: string;
@@ -46,11 +48,22 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   const input = splitInput(manifests, options.defaultNamespace, errors);
   const workspaces = workspaceStates(cluster, input.workspaces);
   const namespaces = new Map<string, NamespaceInfo>(cluster.namespaces);
-  for (const ns of input.namespaces) namespaces.set(ns.metadata?.name ?? "", { metadata: { ...namespaces.get(ns.metadata?.name ?? "")?.metadata, ...ns.metadata } });
-  const changes = [...(await pair(input.managed, cluster, options, input.namespaces, warnings)), ...(await pruned(input.managed, cluster, options))];
-  for (const change of changes) if (change.plan.operation === "delete") await dryRunDelete(change, options.reader, warnings);
+  for (const ns of input.namespaces)
+    namespaces.set(ns.metadata?.name ?? "", {
+      metadata: { ...namespaces.get(ns.metadata?.name ?? "")?.metadata, ...ns.metadata },
+    });
+  const changes = [
+    ...(await pair(input.managed, cluster, options, input.namespaces, warnings)),
+    ...(await pruned(input.managed, cluster, options)),
+  ];
+  for (const change of changes)
+    if (change.plan.operation === "delete") await dryRunDelete(change, options.reader, warnings);
   const used = new Set(changes.map((c) => workspaceOf(c.desired ?? c.live)));
-  const before = await connect([...workspaces.values()].filter((w) => used.has(w.name)), options, errors);
+  const before = await connect(
+    [...workspaces.values()].filter((w) => used.has(w.name)),
+    options,
+    errors,
+  );
   const context: PlanContext = {
     operatorNamespace: options.operatorNamespace,
     resyncMs: options.resyncMs,
@@ -60,7 +73,10 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   };
   // Deletions last: the operator does not order a deletion's cancellation before another resource's purchase, so
   // purchases are checked against the spend as it is before this change's cancellations.
-  const ordered = [...changes.filter((c) => c.plan.operation !== "delete"), ...changes.filter((c) => c.plan.operation === "delete")];
+  const ordered = [
+    ...changes.filter((c) => c.plan.operation !== "delete"),
+    ...changes.filter((c) => c.plan.operation === "delete"),
+  ];
   for (const change of ordered) await planOne(context, change, errors);
   const workspacePlans = [...before].map(([workspace, usage]) => workspacePlan(workspace, usage));
   const resources = ordered.map((c) => c.plan);
@@ -80,7 +96,9 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   };
 }
 
-/** 0 no changes, 2 changes, 1 an error or (with failOnViolation) a violation: terraform plan -detailed-exitcode's codes. */
+/**
+ * 0 no changes, 2 changes, 1 an error or (with failOnViolation) a violation: terraform plan -detailed-exitcode's codes.
+ */
 export function exitCode(plan: Plan, failOnViolation: boolean): 0 | 1 | 2 {
   if (plan.errors.length || (failOnViolation && plan.violations.length)) return 1;
   return plan.summary.changes > 0 ? 2 : 0;
@@ -92,7 +110,10 @@ interface Input {
   namespaces: Manifest[];
 }
 
-/** PhoneNumbers and AlphaSenders are planned; BirdWorkspaces and Namespaces give policy and labels; the rest is not ours. */
+/**
+ * PhoneNumbers and AlphaSenders are planned; BirdWorkspaces
+ * and Namespaces give policy and labels; the rest is not ours.
+ */
 function splitInput(manifests: readonly Manifest[], defaultNamespace: string, errors: string[]): Input {
   const input: Input = { managed: [], workspaces: [], namespaces: [] };
   const seen = new Set<string>();
@@ -105,7 +126,8 @@ function splitInput(manifests: readonly Manifest[], defaultNamespace: string, er
       const namespace = manifest.metadata?.namespace ?? defaultNamespace;
       const key = `${manifest.kind}/${namespace}/${name}`;
       if (!name) errors.push(`${manifest.source}: a ${manifest.kind} without metadata.name`);
-      else if (seen.has(key)) errors.push(`${manifest.source}: ${manifest.kind} ${namespace}/${name} appears twice in the input`);
+      else if (seen.has(key))
+        errors.push(`${manifest.source}: ${manifest.kind} ${namespace}/${name} appears twice in the input`);
       else input.managed.push({ kind: manifest.kind, manifest, namespace, name });
       seen.add(key);
     }
@@ -126,7 +148,12 @@ function workspaceStates(cluster: ClusterState, inputWorkspaces: readonly Manife
     // Input is untyped until the API server has seen it: a malformed spec fails where it is used, naming the resource.
     const spec = manifest.spec as unknown as BirdWorkspace["spec"];
     const { policy, allowedNamespaces, defaultDeletionPolicy } = spec;
-    all.set(name, live ? { ...live, spec: { ...live.spec, policy, allowedNamespaces, defaultDeletionPolicy } } : ({ metadata: { name }, spec } as BirdWorkspace));
+    all.set(
+      name,
+      live
+        ? { ...live, spec: { ...live.spec, policy, allowedNamespaces, defaultDeletionPolicy } }
+        : ({ metadata: { name }, spec } as BirdWorkspace),
+    );
   }
   const list = [...all.values()];
   return new Map(
@@ -139,28 +166,65 @@ function workspaceStates(cluster: ClusterState, inputWorkspaces: readonly Manife
   );
 }
 
-function emptyPlan(kind: ManagedKind, namespace: string, name: string, workspace: string, operation: ResourcePlan["operation"]): ResourcePlan {
-  return { kind, namespace, name, workspace, operation, changedFields: [], apiServer: { dryRun: "skipped" }, actions: [], problems: [], notes: [] };
+function emptyPlan(
+  kind: ManagedKind,
+  namespace: string,
+  name: string,
+  workspace: string,
+  operation: ResourcePlan["operation"],
+): ResourcePlan {
+  return {
+    kind,
+    namespace,
+    name,
+    workspace,
+    operation,
+    changedFields: [],
+    apiServer: { dryRun: "skipped" },
+    actions: [],
+    problems: [],
+    notes: [],
+  };
 }
 
 /** The input's objects next to the cluster's, each checked by the API server's server-side dry run. */
-async function pair(managed: Input["managed"], cluster: ClusterState, options: PlannerOptions, newNamespaces: readonly Manifest[], warnings: string[]): Promise<Pending[]> {
+async function pair(
+  managed: Input["managed"],
+  cluster: ClusterState,
+  options: PlannerOptions,
+  newNamespaces: readonly Manifest[],
+  warnings: string[],
+): Promise<Pending[]> {
   const changes: Pending[] = [];
   for (const { kind, manifest, namespace, name } of managed) {
-    const live = liveObjects(cluster, kind).find((o) => o.metadata?.namespace === namespace && o.metadata?.name === name);
-    const object = { apiVersion: manifest.apiVersion, kind, metadata: { ...manifest.metadata, namespace, name }, spec: manifest.spec } as unknown as Managed;
+    const live = liveObjects(cluster, kind).find(
+      (o) => o.metadata?.namespace === namespace && o.metadata?.name === name,
+    );
+    const object = {
+      apiVersion: manifest.apiVersion,
+      kind,
+      metadata: { ...manifest.metadata, namespace, name },
+      spec: manifest.spec,
+    } as unknown as Managed;
     const workspace = workspaceOf(object);
     const plan = emptyPlan(kind, namespace, name, workspace, live ? "update" : "create");
     const change: Pending = { kind, live, plan };
     if (live) await dryRunUpdate(change, object, options.reader, warnings);
     else await dryRunCreate(change, object, options.reader, newNamespaces, warnings);
-    if (live?.metadata?.deletionTimestamp) plan.notes.push("the object is being deleted: the operator is releasing it, not applying this spec");
+    if (live?.metadata?.deletionTimestamp)
+      plan.notes.push("the object is being deleted: the operator is releasing it, not applying this spec");
     changes.push(change);
   }
   return changes;
 }
 
-async function dryRunCreate(change: Pending, object: Managed, reader: ClusterReader, newNamespaces: readonly Manifest[], warnings: string[]): Promise<void> {
+async function dryRunCreate(
+  change: Pending,
+  object: Managed,
+  reader: ClusterReader,
+  newNamespaces: readonly Manifest[],
+  warnings: string[],
+): Promise<void> {
   const { plan } = change;
   const answer = await reader.dryRunCreate(change.kind, object);
   const fallback = { ...object, metadata: { ...object.metadata, generation: 1 } } as Managed;
@@ -168,7 +232,10 @@ async function dryRunCreate(change: Pending, object: Managed, reader: ClusterRea
     plan.apiServer = { dryRun: "accepted" };
     change.desired = answer.object;
   } else if (answer.status === 404 && newNamespaces.some((ns) => ns.metadata?.name === plan.namespace)) {
-    plan.apiServer = { dryRun: "skipped", message: `namespace ${plan.namespace} is created by this change, so the API server cannot check the object yet` };
+    plan.apiServer = {
+      dryRun: "skipped",
+      message: `namespace ${plan.namespace} is created by this change, so the API server cannot check the object yet`,
+    };
     change.desired = fallback;
   } else if (!skipped(answer, plan, warnings)) {
     refuse(plan, answer, "Invalid");
@@ -178,7 +245,12 @@ async function dryRunCreate(change: Pending, object: Managed, reader: ClusterRea
   change.desired.metadata = { ...change.desired.metadata, uid: claimantOf(change.desired).metadata?.uid };
 }
 
-async function dryRunUpdate(change: Pending, object: Managed, reader: ClusterReader, warnings: string[]): Promise<void> {
+async function dryRunUpdate(
+  change: Pending,
+  object: Managed,
+  reader: ClusterReader,
+  warnings: string[],
+): Promise<void> {
   const { plan } = change;
   const live = change.live as Managed;
   const answer = await reader.dryRunSpec<Managed>(change.kind, plan.namespace, plan.name, live.spec, object.spec);
@@ -189,7 +261,11 @@ async function dryRunUpdate(change: Pending, object: Managed, reader: ClusterRea
     // Without the API server neither its defaults nor removed fields are known: the input's fields win, the rest stays.
     const spec = { ...live.spec, ...object.spec };
     const changed = canonical(live.spec) !== canonical(spec);
-    change.desired = { ...live, spec, metadata: { ...live.metadata, generation: (live.metadata?.generation ?? 0) + (changed ? 1 : 0) } };
+    change.desired = {
+      ...live,
+      spec,
+      metadata: { ...live.metadata, generation: (live.metadata?.generation ?? 0) + (changed ? 1 : 0) },
+    };
   } else {
     refuse(plan, answer, "Invalid");
     plan.changedFields = changedFields(live.spec, { ...live.spec, ...object.spec });
@@ -209,7 +285,9 @@ async function dryRunDelete(change: Pending, reader: ClusterReader, warnings: st
 function skipped(answer: DryRun<unknown>, plan: ResourcePlan, warnings: string[]): boolean {
   if (answer.ok || answer.status !== 403 || !/cannot (create|patch|delete) resource/.test(answer.message)) return false;
   plan.apiServer = { dryRun: "skipped", message: answer.message };
-  const hint = "the API server's dry run needs create, patch and delete on phonenumbers and alphasenders (deploy/rbac/planner.yaml grants them, dry runs only, to the bird-operator-planner ServiceAccount)";
+  const hint =
+    "the API server's dry run needs create, patch and delete on phonenumbers and alphasenders " +
+    "(deploy/rbac/planner.yaml grants them, dry runs only, to the bird-operator-planner ServiceAccount)";
   if (!warnings.includes(hint)) warnings.push(hint);
   return true;
 }
@@ -217,7 +295,9 @@ function skipped(answer: DryRun<unknown>, plan: ResourcePlan, warnings: string[]
 function refuse(plan: ResourcePlan, answer: DryRun<unknown>, reason: string): void {
   const message = answer.ok ? "" : answer.message;
   plan.apiServer = { dryRun: "refused", message };
-  plan.problems.push(problem(reason, `the API server refuses this ${plan.operation === "delete" ? "deletion" : "change"}: ${message}`));
+  plan.problems.push(
+    problem(reason, `the API server refuses this ${plan.operation === "delete" ? "deletion" : "change"}: ${message}`),
+  );
 }
 
 /** With --prune: the cluster's objects of the input's namespaces (and selector) that the input no longer has. */
@@ -232,7 +312,12 @@ async function pruned(managed: Input["managed"], cluster: ClusterState, options:
       const selected = options.selector ? await options.reader.names(kind, namespace, options.selector) : undefined;
       for (const live of liveObjects(cluster, kind)) {
         const name = live.metadata?.name ?? "";
-        if (live.metadata?.namespace !== namespace || wanted.has(`${kind}/${namespace}/${name}`) || (selected && !selected.has(name))) continue;
+        if (
+          live.metadata?.namespace !== namespace ||
+          wanted.has(`${kind}/${namespace}/${name}`) ||
+          (selected && !selected.has(name))
+        )
+          continue;
         changes.push({ kind, live, plan: emptyPlan(kind, namespace, name, live.spec.workspaceRef.name, "delete") });
       }
     }
@@ -249,16 +334,26 @@ function liveObjects(cluster: ClusterState, kind: ManagedKind): Managed[] {
 }
 
 /** Connects to Bird for every workspace the plan touches and records what each pays for before the change. */
-async function connect(workspaces: WorkspaceState[], options: PlannerOptions, errors: string[]): Promise<Map<WorkspaceState, Usage>> {
+async function connect(
+  workspaces: WorkspaceState[],
+  options: PlannerOptions,
+  errors: string[],
+): Promise<Map<WorkspaceState, Usage>> {
   const before = new Map<WorkspaceState, Usage>();
   for (const workspace of workspaces) {
     try {
-      workspace.bird = birdView(workspace.workspace, await options.accessKey(workspace.workspace), { timeoutMs: options.birdTimeoutMs, fetch: options.fetch });
+      workspace.bird = birdView(workspace.workspace, await options.accessKey(workspace.workspace), {
+        timeoutMs: options.birdTimeoutMs,
+        fetch: options.fetch,
+      });
       await workspace.bird.inventory.refresh();
     } catch (error) {
       workspace.bird = undefined;
       workspace.birdError = errorMessage(error);
-      errors.push(`BirdWorkspace ${workspace.name}: cannot ask Bird (${workspace.birdError}), so its resources are planned without Bird`);
+      errors.push(
+        `BirdWorkspace ${workspace.name}: cannot ask Bird (${workspace.birdError}), ` +
+          "so its resources are planned without Bird",
+      );
     }
     before.set(workspace, workspace.usage());
   }
@@ -269,7 +364,10 @@ function alphaSenders(cluster: ClusterState, changes: readonly Pending[]): Alpha
   const deleted = new Set(changes.filter((c) => c.plan.operation === "delete").map((c) => c.live?.metadata?.uid));
   const desired = changes.filter((c) => c.kind === ALPHA_SENDER_KIND && c.desired).map((c) => c.desired as AlphaSender);
   const replaced = new Set(desired.map((o) => o.metadata?.uid));
-  return [...cluster.alphaSenders.filter((o) => !deleted.has(o.metadata?.uid) && !replaced.has(o.metadata?.uid)), ...desired];
+  return [
+    ...cluster.alphaSenders.filter((o) => !deleted.has(o.metadata?.uid) && !replaced.has(o.metadata?.uid)),
+    ...desired,
+  ];
 }
 
 async function planOne(context: PlanContext, change: Pending, errors: string[]): Promise<void> {
@@ -294,7 +392,11 @@ function workspacePlan(state: WorkspaceState, before: Usage): WorkspacePlan {
   const spendAfter = sumMoney(after.prices, currency);
   const plan: WorkspacePlan = {
     name: state.name,
-    numbers: { before: before.numbers, after: after.numbers, ...(spec.policy?.maxNumbers !== undefined ? { max: spec.policy.maxNumbers } : {}) },
+    numbers: {
+      before: before.numbers,
+      after: after.numbers,
+      ...(spec.policy?.maxNumbers !== undefined ? { max: spec.policy.maxNumbers } : {}),
+    },
     monthlySpend: { before: spendBefore.total, after: spendAfter.total, ...(max ? { max } : {}) },
     policy: {
       ...(spec.policy?.allowedCountries ? { allowedCountries: spec.policy.allowedCountries } : {}),
@@ -303,7 +405,8 @@ function workspacePlan(state: WorkspaceState, before: Usage): WorkspacePlan {
       defaultDeletionPolicy: spec.defaultDeletionPolicy ?? "Retain",
     },
   };
-  if (spendAfter.skipped) plan.monthlySpend.uncounted = `${spendAfter.skipped} prices in other currencies than ${currency} are not added up`;
+  if (spendAfter.skipped)
+    plan.monthlySpend.uncounted = `${spendAfter.skipped} prices in other currencies than ${currency} are not added up`;
   if (!state.usable.ok) plan.unusable = `${state.usable.reason}: ${state.usable.message}`;
   return plan;
 }
@@ -314,25 +417,44 @@ function workspaceViolations(workspace: WorkspacePlan): Violation[] {
   const object = `BirdWorkspace/${workspace.name}`;
   const { numbers, monthlySpend } = workspace;
   if (numbers.max !== undefined && numbers.after > numbers.max) {
-    violations.push({ object, kind: "BirdWorkspace", reason: Reason.QuotaExceeded, message: `${numbers.after} numbers paid for after this change, above spec.policy.maxNumbers ${numbers.max}${numbers.before > numbers.max ? " (already above before it)" : ""}` });
+    violations.push({
+      object,
+      kind: "BirdWorkspace",
+      reason: Reason.QuotaExceeded,
+      message:
+        `${numbers.after} numbers paid for after this change, above spec.policy.maxNumbers ` +
+        `${numbers.max}${numbers.before > numbers.max ? " (already above before it)" : ""}`,
+    });
   }
   if (monthlySpend.max) {
     const over = spendViolation([monthlySpend.after], monthlySpend.max, "spec.policy.maxMonthlySpend");
     const already = spendViolation([monthlySpend.before], monthlySpend.max, "") ? " (already above before it)" : "";
-    if (over) violations.push({ object, kind: "BirdWorkspace", reason: Reason.QuotaExceeded, message: `the monthly spend after this change, ${over.message}${already}` });
+    if (over)
+      violations.push({
+        object,
+        kind: "BirdWorkspace",
+        reason: Reason.QuotaExceeded,
+        message: `the monthly spend after this change, ${over.message}${already}`,
+      });
   }
   return violations;
 }
 
 function resourceViolations(resources: readonly ResourcePlan[]): Violation[] {
-  return resources.flatMap((r) => r.problems.filter((p) => p.severity === "violation").map((p) => ({ object: `${r.namespace}/${r.name}`, kind: r.kind, reason: p.reason, message: p.message })));
+  return resources.flatMap((r) =>
+    r.problems
+      .filter((p) => p.severity === "violation")
+      .map((p) => ({ object: `${r.namespace}/${r.name}`, kind: r.kind, reason: p.reason, message: p.message })),
+  );
 }
 
 function summarize(resources: readonly ResourcePlan[], violations: readonly Violation[]): Plan["summary"] {
-  const count = (type: string): number => resources.reduce((n, r) => n + r.actions.filter((a) => a.type === type).length, 0);
+  const count = (type: string): number =>
+    resources.reduce((n, r) => n + r.actions.filter((a) => a.type === type).length, 0);
   const countries = (type: "activate" | "deactivate"): number =>
     resources.reduce((n, r) => n + r.actions.reduce((m, a) => m + (a.type === type ? a.countries.length : 0), 0), 0);
-  const changed = (r: ResourcePlan): boolean => (r.operation !== "none" && r.apiServer.dryRun !== "refused") || r.actions.length > 0;
+  const changed = (r: ResourcePlan): boolean =>
+    (r.operation !== "none" && r.apiServer.dryRun !== "refused") || r.actions.length > 0;
   return {
     changes: resources.filter(changed).length,
     purchases: count("buy"),
@@ -350,10 +472,18 @@ function summarize(resources: readonly ResourcePlan[], violations: readonly Viol
 function changedFields(from: unknown, to: unknown): string[] {
   const a = (from ?? {}) as Record<string, unknown>;
   const b = (to ?? {}) as Record<string, unknown>;
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((key) => canonical(a[key]) !== canonical(b[key])).sort();
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((key) => canonical(a[key]) !== canonical(b[key]))
+    .sort();
 }
 
 /** JSON with object keys sorted, so that equal values compare equal whatever order their keys came in. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+        )
+      : v,
+  );
 }

@@ -15,7 +15,8 @@ export class WriteRefused extends Error {
  */
 export class ReadOnlyKubeHttp extends KubeHttp {
   override request<T>(req: KubeRequest): Promise<T> {
-    if (req.method !== "GET" && req.query?.dryRun !== "All") return Promise.reject(new WriteRefused(`${req.method} ${req.path} without dryRun=All`));
+    if (req.method !== "GET" && req.query?.dryRun !== "All")
+      return Promise.reject(new WriteRefused(`${req.method} ${req.path} without dryRun=All`));
     return super.request<T>(req);
   }
 }
@@ -35,5 +36,9 @@ export function readOnlyFetch(inner: FetchRequest = proxiedFetch()): typeof fetc
 
 function isValidateOnly(request: Request): boolean {
   const url = new URL(request.url);
-  return request.method === "POST" && url.pathname.endsWith("/destinations/activate") && url.searchParams.get("validate") === "true";
+  return (
+    request.method === "POST" &&
+    url.pathname.endsWith("/destinations/activate") &&
+    url.searchParams.get("validate") === "true"
+  );
 }

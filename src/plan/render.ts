@@ -13,15 +13,18 @@ export function renderText(plan: Plan, colour: boolean): string {
   for (const resource of plan.resources) {
     if (!worthShowing(resource)) continue;
     lines.push(paint("bold", `${resource.kind} ${resource.namespace}/${resource.name}: ${operationText(resource)}`));
-    for (const action of resource.actions) lines.push(`  ${paint(actionColour(action), `${sign(action)} ${action.description}`)}`);
-    for (const p of resource.problems) lines.push(`  ${paint(p.severity === "violation" ? "red" : "yellow", `! ${p.reason}: ${p.message}`)}`);
+    for (const action of resource.actions)
+      lines.push(`  ${paint(actionColour(action), `${sign(action)} ${action.description}`)}`);
+    for (const p of resource.problems)
+      lines.push(`  ${paint(p.severity === "violation" ? "red" : "yellow", `! ${p.reason}: ${p.message}`)}`);
     for (const note of resource.notes) lines.push(`  ${paint("dim", `· ${note}`)}`);
     lines.push("");
   }
   const unchanged = plan.resources.filter((r) => !worthShowing(r)).length;
   if (unchanged) lines.push(paint("dim", `${unchanged} resource${unchanged === 1 ? "" : "s"} without changes`), "");
   for (const workspace of plan.workspaces) lines.push(...workspaceText(workspace, paint), "");
-  for (const violation of plan.violations.filter((v) => v.kind === "BirdWorkspace")) lines.push(paint("red", `! ${violation.object}: ${violation.reason}: ${violation.message}`));
+  for (const violation of plan.violations.filter((v) => v.kind === "BirdWorkspace"))
+    lines.push(paint("red", `! ${violation.object}: ${violation.reason}: ${violation.message}`));
   for (const warning of plan.warnings) lines.push(paint("yellow", `warning: ${warning}`));
   for (const error of plan.errors) lines.push(paint("red", `error: ${error}`));
   return `${lines.join("\n").trimEnd()}\n`;
@@ -33,26 +36,40 @@ export function renderMarkdown(plan: Plan): string {
   const shown = plan.resources.filter(worthShowing);
   if (shown.length) {
     out.push("| | Resource | Change | What the operator will do |", "|---|---|---|---|");
-    for (const r of shown) out.push(`| ${markdownSign(r)} | ${r.kind} \`${r.namespace}/${r.name}\` | ${cell(operationText(r))} | ${cell(r.actions.map((a) => a.description).join("; ") || "nothing in Bird")} |`);
+    for (const r of shown)
+      out.push(
+        `| ${markdownSign(r)} | ${r.kind} \`${r.namespace}/${r.name}\` | ${cell(operationText(r))} | ` +
+          `${cell(r.actions.map((a) => a.description).join("; ") || "nothing in Bird")} |`,
+      );
     out.push("");
   }
   const problems = shown.filter((r) => r.problems.length);
   if (problems.length || plan.violations.some((v) => v.kind === "BirdWorkspace")) {
     out.push(`#### Refused or waiting`, "");
-    for (const r of problems) for (const p of r.problems) out.push(`- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ${inline(p.message)}`);
-    for (const v of plan.violations.filter((x) => x.kind === "BirdWorkspace")) out.push(`- 🛑 \`${v.object}\`: **${v.reason}**: ${inline(v.message)}`);
+    for (const r of problems)
+      for (const p of r.problems)
+        out.push(
+          `- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ` +
+            `${inline(p.message)}`,
+        );
+    for (const v of plan.violations.filter((x) => x.kind === "BirdWorkspace"))
+      out.push(`- 🛑 \`${v.object}\`: **${v.reason}**: ${inline(v.message)}`);
     out.push("");
   }
   if (plan.workspaces.length) {
     out.push("#### Workspaces", "", "| Workspace | Numbers | Monthly spend | Policy |", "|---|---|---|---|");
-    for (const w of plan.workspaces) out.push(`| \`${w.name}\` | ${numbersText(w)} | ${spendText(w)} | ${cell(policyText(w))} |`);
+    for (const w of plan.workspaces)
+      out.push(`| \`${w.name}\` | ${numbersText(w)} | ${spendText(w)} | ${cell(policyText(w))} |`);
     out.push("");
   }
   const notes = shown.flatMap((r) => r.notes.map((n) => `- ${r.kind} \`${r.namespace}/${r.name}\`: ${inline(n)}`));
   if (notes.length) out.push("<details><summary>Notes</summary>", "", ...notes, "", "</details>", "");
   for (const warning of plan.warnings) out.push(`> ⚠️ ${inline(warning)}`, "");
   for (const error of plan.errors) out.push(`> ❌ ${inline(error)}`, "");
-  out.push(`<sub>Against ${plan.server} at ${plan.generatedAt}${plan.prune ? ", with --prune" : ""}. Nothing was written: the plan reads, and asks the API server and Bird only for dry runs.</sub>`);
+  out.push(
+    `<sub>Against ${plan.server} at ${plan.generatedAt}${plan.prune ? ", with --prune" : ""}. ` +
+      "Nothing was written: the plan reads, and asks the API server and Bird only for dry runs.</sub>",
+  );
   return `${out.join("\n")}\n`;
 }
 
@@ -61,7 +78,8 @@ function headline(plan: Plan): string {
   if (s.changes === 0 && !s.violations && !plan.errors.length) return "No changes: the operator has nothing to do.";
   const parts: string[] = [];
   const bought = purchaseTotal(plan);
-  if (s.purchases) parts.push(`${s.purchases} number${s.purchases === 1 ? "" : "s"} to buy${bought ? ` (${bought} a month)` : ""}`);
+  if (s.purchases)
+    parts.push(`${s.purchases} number${s.purchases === 1 ? "" : "s"} to buy${bought ? ` (${bought} a month)` : ""}`);
   if (s.adoptions) parts.push(`${s.adoptions} to adopt`);
   if (s.claims) parts.push(`${s.claims} to claim`);
   if (s.activations) parts.push(`${s.activations} destination${s.activations === 1 ? "" : "s"} to activate`);
@@ -123,7 +141,12 @@ function markdownSign(r: ResourcePlan): string {
 }
 
 function workspaceText(w: WorkspacePlan, paint: Paint): string[] {
-  const lines = [paint("bold", `BirdWorkspace ${w.name}`), `  numbers        ${numbersText(w)}`, `  monthly spend  ${spendText(w)}`, `  policy         ${policyText(w)}`];
+  const lines = [
+    paint("bold", `BirdWorkspace ${w.name}`),
+    `  numbers        ${numbersText(w)}`,
+    `  monthly spend  ${spendText(w)}`,
+    `  policy         ${policyText(w)}`,
+  ];
   if (w.monthlySpend.uncounted) lines.push(paint("dim", `  · ${w.monthlySpend.uncounted}`));
   if (w.unusable) lines.push(paint("yellow", `  ! ${w.unusable}`));
   return lines;
@@ -144,7 +167,8 @@ function policyText(w: WorkspacePlan): string {
   parts.push(p.allowedCountries?.length ? `countries ${p.allowedCountries.join(", ")}` : "any country");
   if (p.maxPricePerNumber) parts.push(`at most ${formatMoney(p.maxPricePerNumber)} a number`);
   const names = p.allowedNamespaces?.names ?? [];
-  parts.push(`namespaces: ${[...names, ...(p.allowedNamespaces?.selector ? ["those the selector matches"] : [])].join(", ") || "the operator's only"}`);
+  const namespaces = [...names, ...(p.allowedNamespaces?.selector ? ["those the selector matches"] : [])];
+  parts.push(`namespaces: ${namespaces.join(", ") || "the operator's only"}`);
   parts.push(`default deletion policy ${p.defaultDeletionPolicy}`);
   return parts.join("; ");
 }

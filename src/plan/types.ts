@@ -59,13 +59,18 @@ export interface ResourcePlan {
 }
 
 export interface ApiServerCheck {
-  /** accepted: the server-side dry run passed; refused: the API server would refuse the change; skipped: not checked. */
+  /**
+   * accepted: the server-side dry run passed; refused: the API server would refuse the change; skipped: not checked.
+   */
   dryRun: "accepted" | "refused" | "skipped";
   message?: string;
 }
 
 export interface Problem {
-  /** The condition reason the operator would set, e.g. QuotaExceeded, Forbidden, NumberConflict; or Invalid for the API server. */
+  /**
+   * The condition reason the operator would set, e.g. QuotaExceeded,
+   * Forbidden, NumberConflict; or Invalid for the API server.
+   */
   reason: string;
   message: string;
   /** violation: refused (counts for --fail-on-violation); waiting: not done yet, retried by the operator. */

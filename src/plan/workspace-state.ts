@@ -7,14 +7,20 @@ import { DEFAULT_ENDPOINT, type Resolution } from "../controllers/workspace/conn
 import { Ledger, workspaceUsage, type Usage, type UsageInput } from "../ownership/usage.js";
 import { readOnlyFetch } from "./read-only.js";
 
-/** One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a fetch that cannot write. */
+/**
+ * One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a fetch that cannot write.
+ */
 export interface BirdView {
   client: BirdClient;
   inventory: Inventory;
   stockPool: StockPool;
 }
 
-export function birdView(workspace: BirdWorkspace, accessKey: string, options: { timeoutMs: number; fetch?: typeof fetch }): BirdView {
+export function birdView(
+  workspace: BirdWorkspace,
+  accessKey: string,
+  options: { timeoutMs: number; fetch?: typeof fetch },
+): BirdView {
   const client = createBirdClient({
     baseUrl: workspace.spec.endpoint ?? DEFAULT_ENDPOINT,
     organizationId: workspace.spec.organizationId,
@@ -25,7 +31,11 @@ export function birdView(workspace: BirdWorkspace, accessKey: string, options: {
     fetch: readOnlyFetch(options.fetch),
   });
   // One list of the workspace's numbers serves the whole plan: what the plan decides is as of one moment.
-  return { client, inventory: new Inventory(client, Number.POSITIVE_INFINITY), stockPool: new StockPool(client, { maxAgeMs: Number.POSITIVE_INFINITY }) };
+  return {
+    client,
+    inventory: new Inventory(client, Number.POSITIVE_INFINITY),
+    stockPool: new StockPool(client, { maxAgeMs: Number.POSITIVE_INFINITY }),
+  };
 }
 
 /**
@@ -60,7 +70,12 @@ export class WorkspaceState {
 
   /** What the spend and quota policies count now, with the plan's changes so far. */
   usage(): Usage {
-    return workspaceUsage({ numbers: [...this.numbers.values()], senders: [...this.senders.values()], ledger: this.ledger, inventory: this.inventory() });
+    return workspaceUsage({
+      numbers: [...this.numbers.values()],
+      senders: [...this.senders.values()],
+      ledger: this.ledger,
+      inventory: this.inventory(),
+    });
   }
 
   private inventory(): UsageInput["inventory"] {
@@ -72,7 +87,8 @@ export class WorkspaceState {
         return number && cancelled.has(numberString) ? ended(number) : number;
       },
       *activeNumberStrings() {
-        for (const numberString of inventory?.activeNumberStrings() ?? []) if (!cancelled.has(numberString)) yield numberString;
+        for (const numberString of inventory?.activeNumberStrings() ?? [])
+          if (!cancelled.has(numberString)) yield numberString;
       },
     };
   }

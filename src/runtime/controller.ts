@@ -75,7 +75,11 @@ export class Controller {
    * `wakeOnOwnWrites`; and a status-only update that is not ours (a restored backup, a `kubectl patch`) does: status
    * is the operator's report, so what someone else wrote there is replaced by what is true.
    */
-  watchPrimary<T extends KubernetesObject>(informer: Informer<T>, ownWrites?: OwnWrites, options: { wakeOnOwnWrites?: boolean } = {}): this {
+  watchPrimary<T extends KubernetesObject>(
+    informer: Informer<T>,
+    ownWrites?: OwnWrites,
+    options: { wakeOnOwnWrites?: boolean } = {},
+  ): this {
     this.primaries.push(informer);
     if (ownWrites && !options.wakeOnOwnWrites) this.ownWrites = ownWrites;
     informer.on((type, object, old) => {
@@ -104,7 +108,11 @@ export class Controller {
    * Another kind whose changes affect this controller's objects (e.g. a Secret behind a workspace). A delay
    * coalesces bursts (a thousand numbers turning Ready make one workspace status update, not a thousand).
    */
-  watchRelated<T extends KubernetesObject>(informer: Informer<T>, map: (object: T, old: T | undefined, type: InformerEventType) => string[], delayMs = 0): this {
+  watchRelated<T extends KubernetesObject>(
+    informer: Informer<T>,
+    map: (object: T, old: T | undefined, type: InformerEventType) => string[],
+    delayMs = 0,
+  ): this {
     informer.on((type, object, old) => {
       for (const key of map(object, old, type)) {
         if (delayMs > 0) this.queue.addAfter(key, delayMs);
@@ -176,13 +184,21 @@ export class Controller {
     return this.resyncMs * (0.9 + Math.random() * 0.2);
   }
 
-  /** The gauge holds seconds since the process started (what a restart costs users, cache sync included); the log adds those since this start. */
+  /**
+   * The gauge holds seconds since the process started (what a restart costs
+   * users, cache sync included); the log adds those since this start.
+   */
   private initialPassDone(): void {
     this.initialPending = undefined;
     const uptime = process.uptime();
     this.options.metrics?.initialReconcileSeconds.set({ controller: this.options.name }, uptime);
     this.options.logger.info(
-      { controller: this.options.name, objects: this.initialCount, seconds: Math.round(uptime * 1000) / 1000, sinceControllerStartSeconds: Math.round((uptime - this.startedAtSeconds) * 1000) / 1000 },
+      {
+        controller: this.options.name,
+        objects: this.initialCount,
+        seconds: Math.round(uptime * 1000) / 1000,
+        sinceControllerStartSeconds: Math.round((uptime - this.startedAtSeconds) * 1000) / 1000,
+      },
       "Reconciled every object present at start",
     );
   }
@@ -202,15 +218,24 @@ export class Controller {
         // watches (an admission policy, RBAC, a namespace's labels, cheaper stock), so it looks again at the resync
         // interval, or sooner when the error says when.
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
-        const retryAfterMs = error instanceof PermanentError && error.retryAfterMs !== undefined ? error.retryAfterMs : this.resyncDelayMs();
-        log.error({ err: errorMessage(error), retryAfterMs }, "Reconcile failed permanently; retrying on a change to the object or later");
+        const retryAfterMs =
+          error instanceof PermanentError && error.retryAfterMs !== undefined
+            ? error.retryAfterMs
+            : this.resyncDelayMs();
+        log.error(
+          { err: errorMessage(error), retryAfterMs },
+          "Reconcile failed permanently; retrying on a change to the object or later",
+        );
         this.queue.forget(key);
         this.queue.addAfter(key, retryAfterMs);
         return "error";
       }
       case "transient":
         this.options.metrics?.reconcileErrors.inc({ controller: this.options.name });
-        log.warn({ err: errorMessage(error), failures: this.queue.failures(key) + 1 }, "Reconcile failed; retrying with backoff");
+        log.warn(
+          { err: errorMessage(error), failures: this.queue.failures(key) + 1 },
+          "Reconcile failed; retrying with backoff",
+        );
         this.queue.addRateLimited(key);
         return "error";
     }

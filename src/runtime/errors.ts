@@ -15,7 +15,11 @@ export type ErrorClass = "not-found" | "conflict" | "transient" | "permanent";
 export class PermanentError extends Error {
   readonly errorClass = "permanent" as const;
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, readonly reason: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: { cause?: unknown; retryAfterMs?: number },
+  ) {
     super(message, options);
     this.name = "PermanentError";
     this.retryAfterMs = options?.retryAfterMs;
@@ -95,6 +99,7 @@ export class Waiting extends Error {
 
 /** The condition reason an error should be reported with. */
 export function errorReason(error: unknown, fallback: string): string {
-  if (error instanceof PermanentError || error instanceof TransientError || error instanceof Waiting) return error.reason;
+  if (error instanceof PermanentError || error instanceof TransientError || error instanceof Waiting)
+    return error.reason;
   return fallback;
 }

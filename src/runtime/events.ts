@@ -86,7 +86,8 @@ export class EventRecorder {
     try {
       const now = this.now();
       const involvedObject = reference(object);
-      if (!involvedObject.name) throw new Error(`a ${object.kind} without metadata.name cannot be the subject of an event`);
+      if (!involvedObject.name)
+        throw new Error(`a ${object.kind} without metadata.name cannot be the subject of an event`);
       if (!this.allow(involvedObject, now)) {
         this.drop(involvedObject, reason, "spam filter");
         return;
@@ -118,7 +119,13 @@ export class EventRecorder {
     return true;
   }
 
-  private aggregate(involvedObject: V1ObjectReference, type: EventType, reason: string, message: string, now: number): Aggregate {
+  private aggregate(
+    involvedObject: V1ObjectReference,
+    type: EventType,
+    reason: string,
+    message: string,
+    now: number,
+  ): Aggregate {
     const key = JSON.stringify([objectKey(involvedObject), type, reason, message]);
     const existing = this.aggregates.get(key);
     if (existing && now - existing.lastTimestamp <= AGGREGATION_WINDOW_MS) {
@@ -197,7 +204,13 @@ export class EventRecorder {
   private async patch(aggregate: Aggregate, name: string): Promise<boolean> {
     const body = { count: aggregate.count, lastTimestamp: new Date(aggregate.lastTimestamp).toISOString() };
     try {
-      await this.http.request({ method: "PATCH", path: `/api/v1/namespaces/${aggregate.namespace}/events/${name}`, body, contentType: MERGE_PATCH, timeoutMs: REQUEST_TIMEOUT_MS });
+      await this.http.request({
+        method: "PATCH",
+        path: `/api/v1/namespaces/${aggregate.namespace}/events/${name}`,
+        body,
+        contentType: MERGE_PATCH,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
       return true;
     } catch (err) {
       if (!isApiStatus(err, 404)) throw err;
@@ -221,7 +234,12 @@ export class EventRecorder {
       reportingComponent: this.component,
       reportingInstance: this.host,
     };
-    await this.http.request({ method: "POST", path: `/api/v1/namespaces/${aggregate.namespace}/events`, body, timeoutMs: REQUEST_TIMEOUT_MS });
+    await this.http.request({
+      method: "POST",
+      path: `/api/v1/namespaces/${aggregate.namespace}/events`,
+      body,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
     aggregate.name = name;
   }
 

@@ -6,22 +6,40 @@ export function hasFinalizer(object: KubernetesObject, finalizer: string): boole
 }
 
 /** Adds the finalizer unless the object has it. Callers add it before their first outside write, never earlier. */
-export async function addFinalizer<T extends KubernetesObject>(client: ResourceClient<T>, finalizer: string, object: T): Promise<T> {
+export async function addFinalizer<T extends KubernetesObject>(
+  client: ResourceClient<T>,
+  finalizer: string,
+  object: T,
+): Promise<T> {
   const finalizers = object.metadata?.finalizers ?? [];
   return finalizers.includes(finalizer) ? object : setFinalizers(client, object, [...finalizers, finalizer]);
 }
 
 /** Removes the finalizer. Callers do so only once cleanup said it is done (kube-rs' finalizer helper). */
-export async function removeFinalizer<T extends KubernetesObject>(client: ResourceClient<T>, finalizer: string, object: T): Promise<T> {
+export async function removeFinalizer<T extends KubernetesObject>(
+  client: ResourceClient<T>,
+  finalizer: string,
+  object: T,
+): Promise<T> {
   const finalizers = object.metadata?.finalizers ?? [];
-  return finalizers.includes(finalizer) ? setFinalizers(client, object, finalizers.filter((f) => f !== finalizer)) : object;
+  return finalizers.includes(finalizer)
+    ? setFinalizers(
+        client,
+        object,
+        finalizers.filter((f) => f !== finalizer),
+      )
+    : object;
 }
 
 /**
  * Patches are guarded by a JSON Patch `test` on the current list, so a concurrent change to the finalizers fails with
  * a conflict instead of being overwritten.
  */
-async function setFinalizers<T extends KubernetesObject>(client: ResourceClient<T>, object: T, next: string[]): Promise<T> {
+async function setFinalizers<T extends KubernetesObject>(
+  client: ResourceClient<T>,
+  object: T,
+  next: string[],
+): Promise<T> {
   const current = object.metadata?.finalizers;
   const ops: JsonPatchOp[] = current
     ? [

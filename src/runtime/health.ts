@@ -47,7 +47,12 @@ export class HealthServer {
           });
         return;
       }
-      const check = path === "/healthz" || path === "/livez" ? this.checks.healthy : path === "/readyz" ? this.checks.ready : undefined;
+      const check =
+        path === "/healthz" || path === "/livez"
+          ? this.checks.healthy
+          : path === "/readyz"
+            ? this.checks.ready
+            : undefined;
       if (!check) {
         res.writeHead(404).end("not found\n");
         return;
@@ -70,6 +75,7 @@ export function parseAddress(address: string): { host: string; port: number } {
   const index = address.lastIndexOf(":");
   const host = index > 0 ? address.slice(0, index) : "0.0.0.0";
   const port = Number(address.slice(index + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address "${address}": expected host:port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid address "${address}": expected host:port`);
   return { host, port };
 }

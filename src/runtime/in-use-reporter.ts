@@ -92,7 +92,10 @@ export class InUseReporter {
         for (const plural of plurals) this.pending.add(plural);
         failures++;
         const retryInMs = Math.min(MAX_RETRY_MS, 500 * 2 ** Math.min(failures, 6));
-        this.options.logger.warn({ configMap: IN_USE_CONFIG_MAP, kinds: plurals, err: errorMessage(error), retryInMs }, "Could not report which kinds are in use; retrying");
+        this.options.logger.warn(
+          { configMap: IN_USE_CONFIG_MAP, kinds: plurals, err: errorMessage(error), retryInMs },
+          "Could not report which kinds are in use; retrying",
+        );
         await this.pause(retryInMs);
       }
     }
@@ -113,13 +116,20 @@ export class InUseReporter {
     const data: Record<string, string> = {};
     for (const plural of plurals) data[plural] = String(await this.exists(plural));
     await this.write(data);
-    this.options.logger.info({ configMap: IN_USE_CONFIG_MAP, namespace: this.options.namespace, inUse: data }, "Reported which kinds are in use");
+    this.options.logger.info(
+      { configMap: IN_USE_CONFIG_MAP, namespace: this.options.namespace, inUse: data },
+      "Reported which kinds are in use",
+    );
     for (const plural of plurals) if (data[plural] === "false" && (await this.exists(plural))) this.pending.add(plural);
   }
 
   private async exists(plural: string): Promise<boolean> {
     try {
-      const list = await this.options.http.request<{ items: unknown[] }>({ method: "GET", path: `/apis/${GROUP}/${VERSION}/${plural}`, query: { limit: 1 } });
+      const list = await this.options.http.request<{ items: unknown[] }>({
+        method: "GET",
+        path: `/apis/${GROUP}/${VERSION}/${plural}`,
+        query: { limit: 1 },
+      });
       return list.items.length > 0;
     } catch (error) {
       // The CRD itself is gone (the guard let its deletion through): nothing of that kind can exist.
@@ -132,7 +142,12 @@ export class InUseReporter {
   private async write(data: Record<string, string>): Promise<void> {
     const collection = `/api/v1/namespaces/${this.options.namespace}/configmaps`;
     try {
-      await this.options.http.request({ method: "PATCH", path: `${collection}/${IN_USE_CONFIG_MAP}`, body: { data }, contentType: MERGE_PATCH });
+      await this.options.http.request({
+        method: "PATCH",
+        path: `${collection}/${IN_USE_CONFIG_MAP}`,
+        body: { data },
+        contentType: MERGE_PATCH,
+      });
     } catch (error) {
       if (!isApiStatus(error, 404)) throw error;
       const metadata = { name: IN_USE_CONFIG_MAP, labels: { "app.kubernetes.io/name": "bird-operator" } };

@@ -16,7 +16,9 @@ export interface InformerOptions {
   paths: string[];
   logger: Logger;
   labelSelector?: string;
-  /** Server-side watch timeout is picked at random in this range, as client-go does, so watches don't reconnect in step. */
+  /**
+   * Server-side watch timeout is picked at random in this range, as client-go does, so watches don't reconnect in step.
+   */
   watchTimeoutSeconds?: [number, number];
   /** A watch that has not ended this long after its timeout is considered stalled and is replaced by a relist. */
   watchdogGraceMs?: number;
@@ -29,7 +31,9 @@ interface ListResponse<T> {
   items: T[];
 }
 
-/** Stops a watch cycle: `gone` asks for a relist (410 Gone, stalled watch), `closed` reconnects from the last version. */
+/**
+ * Stops a watch cycle: `gone` asks for a relist (410 Gone, stalled watch), `closed` reconnects from the last version.
+ */
 type WatchEnd = "gone" | "closed";
 
 export function objectKey(object: KubernetesObject): string {
@@ -87,12 +91,15 @@ export class Informer<T extends KubernetesObject> {
   async waitForSync(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.hasSynced()) {
-      if (Date.now() > deadline) throw new Error(`cache not synced after ${timeoutMs} ms (${this.options.paths.join(", ")})`);
+      if (Date.now() > deadline)
+        throw new Error(`cache not synced after ${timeoutMs} ms (${this.options.paths.join(", ")})`);
       await sleep(50);
     }
   }
 
-  /** Relists only when it must (start, 410 Gone, a stalled watch); any other failure re-watches from the last version. */
+  /**
+   * Relists only when it must (start, 410 Gone, a stalled watch); any other failure re-watches from the last version.
+   */
   private async run(path: string): Promise<void> {
     let failures = 0;
     const backoff = async (error: unknown, what: string): Promise<void> => {
@@ -103,7 +110,10 @@ export class Informer<T extends KubernetesObject> {
       // At most 5 s: one request per informer that often costs the API server nothing, while a longer ceiling left
       // the cache blind for up to 30 s after the API server came back.
       const delay = asked ?? Math.min(MAX_RETRY_MS, 250 * 2 ** Math.min(failures, 7)) * (0.5 + Math.random() / 2);
-      this.options.logger.warn({ path, err: describe(error), retryInMs: Math.round(delay) }, `${what} failed; retrying`);
+      this.options.logger.warn(
+        { path, err: describe(error), retryInMs: Math.round(delay) },
+        `${what} failed; retrying`,
+      );
       await sleep(delay);
     };
     while (!this.stopped) {
@@ -143,7 +153,11 @@ export class Informer<T extends KubernetesObject> {
       const page = await this.http.request<ListResponse<T>>({
         method: "GET",
         path,
-        query: { limit: this.options.pageSize ?? 500, continue: continueToken, labelSelector: this.options.labelSelector },
+        query: {
+          limit: this.options.pageSize ?? 500,
+          continue: continueToken,
+          labelSelector: this.options.labelSelector,
+        },
       });
       for (const item of page.items) {
         seen.add(objectKey(item));
@@ -166,11 +180,14 @@ export class Informer<T extends KubernetesObject> {
     const abort = new AbortController();
     this.aborts.add(abort);
     if (this.stopped) abort.abort();
-    const watchdog = setTimeout(() => {
-      this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
-      end = "gone";
-      abort.abort();
-    }, timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000));
+    const watchdog = setTimeout(
+      () => {
+        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
+        end = "gone";
+        abort.abort();
+      },
+      timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000),
+    );
     const onEvent = ({ type, object }: WatchEvent<T & { code?: number }>): void => {
       if (type === "ERROR") {
         end = object.code === 410 ? "gone" : "closed";
@@ -183,7 +200,12 @@ export class Informer<T extends KubernetesObject> {
       if (type === "ADDED" || type === "MODIFIED") this.upsert(path, object);
       else if (type === "DELETED") this.remove(objectKey(object));
     };
-    const query = { allowWatchBookmarks: true, resourceVersion, timeoutSeconds, labelSelector: this.options.labelSelector };
+    const query = {
+      allowWatchBookmarks: true,
+      resourceVersion,
+      timeoutSeconds,
+      labelSelector: this.options.labelSelector,
+    };
     try {
       await this.http.watch(path, query, onEvent, abort.signal);
       return end;

@@ -17,7 +17,9 @@ export interface KubeConnection {
   readonly server: string;
   /** Where these settings came from, for messages. */
   readonly source: string;
-  /** An HTTP proxy to tunnel through: the cluster's `proxy-url`, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches. */
+  /**
+   * An HTTP proxy to tunnel through: the cluster's `proxy-url`, else HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches.
+   */
   readonly proxy?: string;
   /** TLS settings and headers for the next request: asked per request, so a rotated token file is read again. */
   requestOptions(): Promise<ConnectionOptions>;
@@ -64,15 +66,20 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
   }
   const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = env;
-  if (host && port && existsSync(join(serviceAccountDir, "token"))) return inCluster(host, port, serviceAccountDir, env);
+  if (host && port && existsSync(join(serviceAccountDir, "token")))
+    return inCluster(host, port, serviceAccountDir, env);
   const homeConfig = join(options.home ?? homedir(), ".kube", "config");
   if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, env, options.logger);
   throw new Error(
-    `no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
+    "no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and " +
+      `KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
   );
 }
 
-/** client-go's InClusterConfig: the service's address from the environment, the pod's token (rotated by the kubelet) and CA. */
+/**
+ * client-go's InClusterConfig: the service's address from the
+ * environment, the pod's token (rotated by the kubelet) and CA.
+ */
 function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessEnv): KubeConnection {
   const caFile = join(dir, "ca.crt");
   const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
@@ -147,7 +154,10 @@ async function readKubeconfigs(files: string[]): Promise<Merged> {
     try {
       raw = parse(readFileSync(file, "utf8")) as RawKubeconfig | null;
     } catch (error) {
-      throw new Error(`cannot read the kubeconfig at ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(
+        `cannot read the kubeconfig at ${file}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     const dir = dirname(resolve(file));
     merged.currentContext ||= raw?.["current-context"];
@@ -158,19 +168,35 @@ async function readKubeconfigs(files: string[]): Promise<Merged> {
   return merged;
 }
 
-async function fromKubeconfigFiles(files: string[], source: string, env: NodeJS.ProcessEnv, logger: Logger | undefined): Promise<KubeConnection> {
+async function fromKubeconfigFiles(
+  files: string[],
+  source: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger | undefined,
+): Promise<KubeConnection> {
   const { currentContext, clusters, contexts, users } = await readKubeconfigs(files);
   if (!currentContext) throw new Error(`the kubeconfig at ${source} has no current-context`);
   const context = contexts.get(currentContext);
   if (!context) throw new Error(`the kubeconfig at ${source} has no context "${currentContext}" (its current-context)`);
   const cluster = context.entry.cluster ? clusters.get(context.entry.cluster) : undefined;
-  if (!cluster) throw new Error(`context "${currentContext}" in the kubeconfig at ${source} names cluster "${context.entry.cluster ?? ""}", which is not defined`);
+  if (!cluster)
+    throw new Error(
+      `context "${currentContext}" in the kubeconfig at ${source} names cluster ` +
+        `"${context.entry.cluster ?? ""}", which is not defined`,
+    );
   if (!cluster.entry.server) throw new Error(`cluster "${cluster.name}" in the kubeconfig at ${source} has no server`);
   const user = context.entry.user ? users.get(context.entry.user) : undefined;
-  if (context.entry.user && !user) throw new Error(`context "${currentContext}" in the kubeconfig at ${source} names user "${context.entry.user}", which is not defined`);
+  if (context.entry.user && !user)
+    throw new Error(
+      `context "${currentContext}" in the kubeconfig at ${source} names user "${context.entry.user}", ` +
+        "which is not defined",
+    );
   const where = `${source}, context "${currentContext}"`;
   if (user && PLUGIN_FIELDS.some((field) => user.entry[field] !== undefined)) {
-    logger?.debug({ kubeconfig: source, user: user.name }, "The kubeconfig user needs a credential plugin, basic auth or impersonation: loading client-node for it");
+    logger?.debug(
+      { kubeconfig: source, user: user.name },
+      "The kubeconfig user needs a credential plugin, basic auth or impersonation: loading client-node for it",
+    );
     return viaClientNode(currentContext, cluster, user, where, env);
   }
   const c = cluster.entry;
@@ -193,13 +219,27 @@ async function fromKubeconfigFiles(files: string[], source: string, env: NodeJS.
  * Cloud plugins (exec, auth-provider) are rare for an operator, which runs in-cluster: for them, and only then,
  * client-node is loaded and does the work, given the chosen entries with their paths made absolute.
  */
-async function viaClientNode(contextName: string, cluster: Named<RawCluster>, user: Named<RawUser>, where: string, env: NodeJS.ProcessEnv): Promise<KubeConnection> {
+async function viaClientNode(
+  contextName: string,
+  cluster: Named<RawCluster>,
+  user: Named<RawUser>,
+  where: string,
+  env: NodeJS.ProcessEnv,
+): Promise<KubeConnection> {
   const c = cluster.entry;
   const u = user.entry;
   const raw = {
     "current-context": contextName,
     contexts: [{ name: contextName, context: { cluster: cluster.name, user: user.name } }],
-    clusters: [{ name: cluster.name, cluster: { ...c, "certificate-authority": c["certificate-authority"] && absolute(c["certificate-authority"], cluster.dir) } }],
+    clusters: [
+      {
+        name: cluster.name,
+        cluster: {
+          ...c,
+          "certificate-authority": c["certificate-authority"] && absolute(c["certificate-authority"], cluster.dir),
+        },
+      },
+    ],
     users: [
       {
         name: user.name,
@@ -229,7 +269,8 @@ export function toKubeConnection(source: KubeSource): KubeConnection {
  */
 function proxyFor(server: string, proxyUrl: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   const proxy = proxyUrl || (server ? proxyFromEnv(new URL(server), env) : undefined);
-  if (proxy && !/^https?:\/\//i.test(proxy)) throw new Error(`unsupported proxy ${proxy} for the API server: only http:// and https:// proxies are supported`);
+  if (proxy && !/^https?:\/\//i.test(proxy))
+    throw new Error(`unsupported proxy ${proxy} for the API server: only http:// and https:// proxies are supported`);
   return proxy;
 }
 
@@ -249,8 +290,10 @@ function fromClientNode(kubeConfig: KubeConfig, source: string, env: NodeJS.Proc
       const options: RequestOptions = {};
       await kubeConfig.applyToHTTPSOptions(options);
       const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined) headers[name] = String(value);
-      if (typeof options.auth === "string") headers.Authorization = `Basic ${Buffer.from(options.auth).toString("base64")}`;
+      for (const [name, value] of Object.entries(options.headers ?? {}))
+        if (value !== undefined) headers[name] = String(value);
+      if (typeof options.auth === "string")
+        headers.Authorization = `Basic ${Buffer.from(options.auth).toString("base64")}`;
       return {
         ca: options.ca,
         cert: options.cert,

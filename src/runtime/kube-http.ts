@@ -54,11 +54,16 @@ export class KubeHttp {
   }
 
   /**
-   * Streams a watch of a collection (`watch=true`), calling `onEvent` for each event line. Resolves when the server ends
-   * the stream (its timeoutSeconds passed) or `signal` aborts; rejects with an ApiException when the server refuses the
-   * watch (410 Gone among others), or with the connection's error.
+   * Streams a watch of a collection (`watch=true`), calling `onEvent` for each event line. Resolves when the server
+   * ends the stream (its timeoutSeconds passed) or `signal` aborts; rejects with an ApiException when the server
+   * refuses the watch (410 Gone among others), or with the connection's error.
    */
-  async watch<T>(path: string, query: Query, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: Query,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const req: KubeRequest = { method: "GET", path, query: { ...query, watch: true }, signal };
     let res: IncomingMessage;
     try {
@@ -96,7 +101,9 @@ export class KubeHttp {
         buffered = buffered.slice(start);
       });
       res.on("end", resolve);
-      res.on("close", () => (res.complete || signal.aborted ? resolve() : reject(new Error(`the watch of ${path} was cut off`))));
+      res.on("close", () =>
+        res.complete || signal.aborted ? resolve() : reject(new Error(`the watch of ${path} was cut off`)),
+      );
       res.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
     });
   }
@@ -108,14 +115,22 @@ export class KubeHttp {
     this.watchAgent = undefined;
   }
 
-  private async open(req: KubeRequest, payload: string | undefined, use: "request" | "watch"): Promise<IncomingMessage> {
+  private async open(
+    req: KubeRequest,
+    payload: string | undefined,
+    use: "request" | "watch",
+  ): Promise<IncomingMessage> {
     const url = new URL(this.connection.server + req.path);
     if (WRITES.has(req.method)) url.searchParams.set("fieldManager", FIELD_MANAGER);
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const settings = await this.connection.requestOptions();
-    const headers: Record<string, string> = { Accept: "application/json", "User-Agent": USER_AGENT, ...settings.headers };
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      "User-Agent": USER_AGENT,
+      ...settings.headers,
+    };
     if (payload !== undefined) {
       headers["Content-Type"] = req.contentType ?? "application/json";
       // Node sends a DELETE body without chunked encoding: without a length the API server would read the body as the
@@ -133,7 +148,9 @@ export class KubeHttp {
         outgoing.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
       } else {
         const timeoutMs = req.timeoutMs ?? 30_000;
-        outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`request to the API server timed out after ${timeoutMs} ms`)));
+        outgoing.setTimeout(timeoutMs, () =>
+          outgoing.destroy(new Error(`request to the API server timed out after ${timeoutMs} ms`)),
+        );
       }
       outgoing.on("error", reject);
       outgoing.end(payload);
@@ -145,7 +162,12 @@ export class KubeHttp {
  * TLS settings are taken from the first request: they do not change while the process runs, unlike tokens. A plain
  * http:// server without a proxy (tests, local clusters) uses Node's global agent, as before.
  */
-function newAgent(https: boolean, proxy: string | undefined, settings: ConnectionOptions, maxSockets: number): HttpAgent | undefined {
+function newAgent(
+  https: boolean,
+  proxy: string | undefined,
+  settings: ConnectionOptions,
+  maxSockets: number,
+): HttpAgent | undefined {
   if (!https) return proxy ? new HttpProxyAgent({ proxy, keepAlive: true, maxSockets }) : undefined;
   const { ca, cert, key, rejectUnauthorized, servername } = settings;
   const tls = { keepAlive: true, maxSockets, ca, cert, key, rejectUnauthorized, servername };

@@ -77,13 +77,17 @@ export class LeaderElector {
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
-    if (this.leaseDurationMs <= this.renewDeadlineMs) throw new Error("leaseDurationMs must be greater than renewDeadlineMs");
+    if (this.leaseDurationMs <= this.renewDeadlineMs)
+      throw new Error("leaseDurationMs must be greater than renewDeadlineMs");
     if (this.renewDeadlineMs <= JITTER_FACTOR * this.retryPeriodMs) {
       throw new Error(`renewDeadlineMs must be greater than ${JITTER_FACTOR} x retryPeriodMs`);
     }
     if (!options.identity) throw new Error("identity must not be empty");
     this.http = new KubeHttp(options.kubeConfig);
-    this.logger = (options.logger ?? silentLogger()).child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
+    this.logger = (options.logger ?? silentLogger()).child({
+      lease: `${options.namespace}/${options.name}`,
+      identity: options.identity,
+    });
     this.now = options.now ?? Date.now;
     this.setLeaderMetric(0);
   }
@@ -108,8 +112,9 @@ export class LeaderElector {
   }
 
   /**
-   * Ends the loop once a request in flight, if any, has finished; calls onStoppedLeading if leading. With `release`, also hands the lease back so a successor
-   * need not wait for it to expire: only safe once this process has stopped acting as leader.
+   * Ends the loop once a request in flight, if any, has finished; calls onStoppedLeading if leading. With `release`,
+   * also hands the lease back so a successor need not wait for it to expire: only safe once this process has stopped
+   * acting as leader.
    */
   async stop(options: { release: boolean }): Promise<void> {
     if (this.stopped) return;
@@ -172,7 +177,12 @@ export class LeaderElector {
   }
 
   private async create(spec: LeaseSpec): Promise<boolean> {
-    const body: Lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.options.name, namespace: this.options.namespace }, spec };
+    const body: Lease = {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      metadata: { name: this.options.name, namespace: this.options.namespace },
+      spec,
+    };
     const path = `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
     try {
       this.written(await this.http.request<Lease>({ method: "POST", path, body, signal: this.deadline() }));
@@ -188,7 +198,9 @@ export class LeaderElector {
     if (!this.lease) return false;
     const body: Lease = { ...this.lease, spec };
     try {
-      this.written(await this.http.request<Lease>({ method: "PUT", path: this.leasePath(), body, signal: this.deadline() }));
+      this.written(
+        await this.http.request<Lease>({ method: "PUT", path: this.leasePath(), body, signal: this.deadline() }),
+      );
       return true;
     } catch (err) {
       this.logRequestError(err, "Could not update the lease");
@@ -234,7 +246,10 @@ export class LeaderElector {
     if (remaining <= 0) return;
     this.renewedAt = attemptAt;
     clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => this.stopLeading("renew deadline passed without a successful renewal"), remaining);
+    this.deadlineTimer = setTimeout(
+      () => this.stopLeading("renew deadline passed without a successful renewal"),
+      remaining,
+    );
     this.deadlineTimer.unref();
     if (!this.leading) this.startLeading();
   }

@@ -75,7 +75,10 @@ export class Manager {
 
   async start(): Promise<void> {
     const { logger } = this.options;
-    this.addresses = await this.health.listen({ metrics: this.options.metricsAddress, health: this.options.healthAddress });
+    this.addresses = await this.health.listen({
+      metrics: this.options.metricsAddress,
+      health: this.options.healthAddress,
+    });
     logger.info(this.addresses, "Serving metrics and health probes");
     for (const informer of this.informers) informer.start();
     await Promise.all(this.informers.map((informer) => informer.waitForSync(120_000)));

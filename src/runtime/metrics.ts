@@ -59,7 +59,9 @@ export class Metrics {
   });
   readonly workqueueUnfinishedWork = new Gauge({
     name: "workqueue_unfinished_work_seconds",
-    help: "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. Large values indicate stuck threads.",
+    help:
+      "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. " +
+      "Large values indicate stuck threads.",
     labelNames: ["name"] as const,
     registers: [this.registry],
     collect: () => this.collectQueues(),
@@ -93,29 +95,40 @@ export class Metrics {
   });
   readonly birdErrors = new Counter({
     name: "bird_api_errors_total",
-    help: "Failed Bird API attempts by class: rate_limited (429), server_error (5xx), unauthorized (401, 403), not_found (404), client_error (other 4xx), network (no answer or timeout)",
+    help:
+      "Failed Bird API attempts by class: rate_limited (429), server_error (5xx), unauthorized (401, 403), " +
+      "not_found (404), client_error (other 4xx), network (no answer or timeout)",
     labelNames: ["class"] as const,
     registers: [this.registry],
   });
   readonly purchases = new Counter({
     name: "bird_operator_purchases_total",
-    help: "Purchases confirmed by Bird: numbers bought (kind PhoneNumber) and sender countries activated (kind AlphaSender)",
+    help:
+      "Purchases confirmed by Bird: numbers bought (kind PhoneNumber) and sender countries activated " +
+      "(kind AlphaSender)",
     labelNames: ["workspace", "kind"] as const,
     registers: [this.registry],
   });
   readonly cancellations = new Counter({
     name: "bird_operator_cancellations_total",
-    help: "Subscriptions the operator cancelled: numbers' main subscriptions (kind PhoneNumber) and sender countries' (kind AlphaSender)",
+    help:
+      "Subscriptions the operator cancelled: numbers' main subscriptions (kind PhoneNumber) and sender countries' " +
+      "(kind AlphaSender)",
     labelNames: ["workspace", "kind"] as const,
     registers: [this.registry],
   });
   readonly purchasesRefused = new Counter({
     name: "bird_operator_purchases_refused_total",
-    help: "Purchase attempts refused, by the condition reason shown on the resource (QuotaExceeded, PolicyViolation, PriceAboveLimit, NumberUnavailable, CannotPurchase); a resource still refused counts again at each retry",
+    help:
+      "Purchase attempts refused, by the condition reason shown on the resource (QuotaExceeded, PolicyViolation, " +
+      "PriceAboveLimit, NumberUnavailable, CannotPurchase); a resource still refused counts again at each retry",
     labelNames: ["workspace", "kind", "reason"] as const,
     registers: [this.registry],
   });
-  /** One series per resource and condition type (Ready, Synced), value 1; exported by the leader only (see resource-metrics.ts). */
+  /**
+   * One series per resource and condition type (Ready, Synced),
+   * value 1; exported by the leader only (see resource-metrics.ts).
+   */
   readonly resourceCondition = new Gauge({
     name: "bird_operator_resource_condition",
     help: "The status and reason of each resource's Ready and Synced conditions (value 1); exported by the leader only",
@@ -123,15 +136,52 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.refreshView("resources"),
   });
-  readonly workspaceMonthlySpend = this.workspaceGauge("bird_operator_workspace_monthly_spend", "Monthly price of everything the workspace pays for or is buying, as its spend policy counts it, by currency", ["workspace", "currency"]);
-  readonly workspaceSpendLimit = this.workspaceGauge("bird_operator_workspace_monthly_spend_limit", "The workspace's spec.policy.maxMonthlySpend, when set", ["workspace", "currency"]);
-  readonly workspaceSpendHeadroom = this.workspaceGauge("bird_operator_workspace_monthly_spend_headroom", "What is left of spec.policy.maxMonthlySpend (negative when over it), when set", ["workspace", "currency"]);
-  readonly workspaceNumbers = this.workspaceGauge("bird_operator_workspace_numbers", "BirdNumber records of the workspace by phase", ["workspace", "phase"]);
-  readonly workspaceNumbersBilled = this.workspaceGauge("bird_operator_workspace_numbers_billed", "Numbers the workspace pays for or is buying, as spec.policy.maxNumbers counts them (Released ones and numbers no record knows included)", ["workspace"]);
-  readonly workspaceNumberLimit = this.workspaceGauge("bird_operator_workspace_numbers_limit", "The workspace's spec.policy.maxNumbers, when set", ["workspace"]);
-  readonly workspaceNumbersHeadroom = this.workspaceGauge("bird_operator_workspace_numbers_headroom", "Numbers left before spec.policy.maxNumbers (negative when over it), when set", ["workspace"]);
-  readonly workspaceSenders = this.workspaceGauge("bird_operator_workspace_senders", "BirdSender records of the workspace by phase", ["workspace", "phase"]);
-  readonly workspaceSenderCountries = this.workspaceGauge("bird_operator_workspace_sender_countries", "Sender countries with an active subscription in the workspace", ["workspace"]);
+  readonly workspaceMonthlySpend = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend",
+    "Monthly price of everything the workspace pays for or is buying, as its spend policy counts it, by currency",
+    ["workspace", "currency"],
+  );
+  readonly workspaceSpendLimit = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend_limit",
+    "The workspace's spec.policy.maxMonthlySpend, when set",
+    ["workspace", "currency"],
+  );
+  readonly workspaceSpendHeadroom = this.workspaceGauge(
+    "bird_operator_workspace_monthly_spend_headroom",
+    "What is left of spec.policy.maxMonthlySpend (negative when over it), when set",
+    ["workspace", "currency"],
+  );
+  readonly workspaceNumbers = this.workspaceGauge(
+    "bird_operator_workspace_numbers",
+    "BirdNumber records of the workspace by phase",
+    ["workspace", "phase"],
+  );
+  readonly workspaceNumbersBilled = this.workspaceGauge(
+    "bird_operator_workspace_numbers_billed",
+    "Numbers the workspace pays for or is buying, " +
+      "as spec.policy.maxNumbers counts them (Released ones and numbers no record knows included)",
+    ["workspace"],
+  );
+  readonly workspaceNumberLimit = this.workspaceGauge(
+    "bird_operator_workspace_numbers_limit",
+    "The workspace's spec.policy.maxNumbers, when set",
+    ["workspace"],
+  );
+  readonly workspaceNumbersHeadroom = this.workspaceGauge(
+    "bird_operator_workspace_numbers_headroom",
+    "Numbers left before spec.policy.maxNumbers (negative when over it), when set",
+    ["workspace"],
+  );
+  readonly workspaceSenders = this.workspaceGauge(
+    "bird_operator_workspace_senders",
+    "BirdSender records of the workspace by phase",
+    ["workspace", "phase"],
+  );
+  readonly workspaceSenderCountries = this.workspaceGauge(
+    "bird_operator_workspace_sender_countries",
+    "Sender countries with an active subscription in the workspace",
+    ["workspace"],
+  );
   readonly managedResources = new Gauge({
     name: "bird_operator_managed_resources",
     help: "Resources managed by the operator, by kind and Ready condition status",
@@ -146,13 +196,17 @@ export class Metrics {
   });
   readonly initialReconcileSeconds = new Gauge({
     name: "bird_operator_initial_reconcile_seconds",
-    help: "Seconds from process start until every object present when the controller started (caches synced) was reconciled once; absent until then",
+    help:
+      "Seconds from process start until every object present when the controller started (caches synced) was " +
+      "reconciled once; absent until then",
     labelNames: ["controller"] as const,
     registers: [this.registry],
   });
   readonly backgroundErrors = new Counter({
     name: "bird_operator_background_errors_total",
-    help: "Failures of background work that nobody awaits (inventory polls, stock searches for waiting resources), by task; each is retried at its next poll",
+    help:
+      "Failures of background work that nobody awaits (inventory polls, stock searches for waiting resources), " +
+      "by task; each is retried at its next poll",
     labelNames: ["task"] as const,
     registers: [this.registry],
   });
@@ -200,7 +254,13 @@ export class Metrics {
   }
 
   private workspaceGauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-    return new Gauge({ name, help: `${help}; exported by the leader only`, labelNames, registers: [this.registry], collect: () => this.refreshView("workspaces") });
+    return new Gauge({
+      name,
+      help: `${help}; exported by the leader only`,
+      labelNames,
+      registers: [this.registry],
+      collect: () => this.refreshView("workspaces"),
+    });
   }
 }
 

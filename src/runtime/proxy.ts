@@ -2,20 +2,21 @@ import { BlockList, isIP } from "node:net";
 
 /**
  * The proxy the environment names for a URL, as Go's net/http (and so client-go and kubectl) reads it: HTTPS_PROXY for
- * https URLs, HTTP_PROXY for http ones (either case; upper case wins), unless NO_PROXY matches the host; `localhost` and
- * loopback addresses are never proxied. The API server connection and Bird requests both follow these rules.
+ * https URLs, HTTP_PROXY for http ones (either case; upper case wins), unless NO_PROXY matches the host; `localhost`
+ * and loopback addresses are never proxied. The API server connection and Bird requests both follow these rules.
  */
 export function proxyFromEnv(target: URL, env: NodeJS.ProcessEnv): string | undefined {
   if (isLoopback(target.hostname.replace(/^\[|\]$/g, "").toLowerCase())) return undefined;
   const read = (name: string): string | undefined => env[name] || env[name.toLowerCase()] || undefined;
-  const proxy = target.protocol === "https:" ? read("HTTPS_PROXY") : target.protocol === "http:" ? read("HTTP_PROXY") : undefined;
+  const proxy =
+    target.protocol === "https:" ? read("HTTPS_PROXY") : target.protocol === "http:" ? read("HTTP_PROXY") : undefined;
   if (!proxy) return undefined;
   return bypassesProxy(target, read("NO_PROXY") ?? "") ? undefined : proxy;
 }
 
 /**
- * NO_PROXY: comma-separated entries, each `*` (everything), an IP address, a CIDR range, or a domain that matches itself
- * and its subdomains (a leading `.` or `*.` matches subdomains only); any entry may end in `:port`.
+ * NO_PROXY: comma-separated entries, each `*` (everything), an IP address, a CIDR range, or a domain that matches
+ * itself and its subdomains (a leading `.` or `*.` matches subdomains only); any entry may end in `:port`.
  */
 export function bypassesProxy(target: URL, noProxy: string): boolean {
   const host = target.hostname.replace(/^\[|\]$/g, "").toLowerCase();

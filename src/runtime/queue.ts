@@ -101,7 +101,13 @@ export class WorkQueue {
 
   /** Keys the queue keeps anything for (waiting, running, delayed, failures): what its memory grows with. */
   trackedKeys(): Set<string> {
-    return new Set([...this.dirty, ...this.processing.keys(), ...this.addedAt.keys(), ...this.delayed.keys(), ...this.limiter.keys()]);
+    return new Set([
+      ...this.dirty,
+      ...this.processing.keys(),
+      ...this.addedAt.keys(),
+      ...this.delayed.keys(),
+      ...this.limiter.keys(),
+    ]);
   }
 
   /** Keys ready to be handed to a worker (not those running or delayed). */
@@ -134,7 +140,10 @@ export class WorkQueue {
     const outcome = await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     clearTimeout(timer);
     if (outcome === "deadline") {
-      this.logger.warn({ queue: this.name, running: [...this.processing.keys()] }, "Shutdown deadline passed with work still running");
+      this.logger.warn(
+        { queue: this.name, running: [...this.processing.keys()] },
+        "Shutdown deadline passed with work still running",
+      );
     }
   }
 
@@ -168,7 +177,10 @@ export class WorkQueue {
       // Deferred so that add() never runs handler code synchronously inside its caller.
       await Promise.resolve().then(() => handler(key));
     } catch (err) {
-      this.logger.error({ queue: this.name, key, err }, "Work handler threw; handlers should classify their own errors");
+      this.logger.error(
+        { queue: this.name, key, err },
+        "Work handler threw; handlers should classify their own errors",
+      );
     } finally {
       this.metrics?.workqueueWorkDuration.observe({ name: this.name }, (this.now() - started) / 1000);
       this.done(key);
@@ -319,7 +331,7 @@ class DelayHeap {
   }
 
   private siftUp(index: number): void {
-    for (let i = index; i > 0; ) {
+    for (let i = index; i > 0;) {
       const parent = (i - 1) >> 1;
       if (this.at(parent).readyAt <= this.at(i).readyAt) return;
       this.swap(i, parent);
@@ -328,7 +340,7 @@ class DelayHeap {
   }
 
   private siftDown(index: number): void {
-    for (let i = index; ; ) {
+    for (let i = index; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let smallest = i;

@@ -39,7 +39,9 @@ export class ResourceClient<T extends KubernetesObject> {
   collectionPath(namespace?: string): string {
     // The core group ("") lives under /api, every other group under /apis.
     const base = this.kind.group ? `/apis/${this.kind.group}/${this.kind.version}` : `/api/${this.kind.version}`;
-    return this.kind.namespaced && namespace ? `${base}/namespaces/${namespace}/${this.kind.plural}` : `${base}/${this.kind.plural}`;
+    return this.kind.namespaced && namespace
+      ? `${base}/namespaces/${namespace}/${this.kind.plural}`
+      : `${base}/${this.kind.plural}`;
   }
 
   get(namespace: string | undefined, name: string): Promise<T> {
@@ -48,25 +50,42 @@ export class ResourceClient<T extends KubernetesObject> {
 
   /** A consistent list (read from etcd, not the watch cache), across namespaces unless one is given. */
   async list(options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
-    const list = await this.http.request<{ items: T[] }>({ method: "GET", path: this.collectionPath(options.namespace), query: { labelSelector: options.labelSelector } });
+    const list = await this.http.request<{ items: T[] }>({
+      method: "GET",
+      path: this.collectionPath(options.namespace),
+      query: { labelSelector: options.labelSelector },
+    });
     return list.items.map((item) => ({ ...item, apiVersion: this.apiVersion, kind: this.kind.kind }));
   }
 
   create(object: T): Promise<T> {
     this.onWrite?.(this.kind.kind, "create");
-    return this.http.request<T>({ method: "POST", path: this.collectionPath(object.metadata?.namespace), body: object });
+    return this.http.request<T>({
+      method: "POST",
+      path: this.collectionPath(object.metadata?.namespace),
+      body: object,
+    });
   }
 
   /** A full update carries metadata.resourceVersion: a stale copy gets 409 Conflict instead of overwriting. */
   update(object: T): Promise<T> {
     this.onWrite?.(this.kind.kind, "update");
     const { namespace, name } = object.metadata ?? {};
-    return this.own(this.http.request<T>({ method: "PUT", path: `${this.collectionPath(namespace)}/${name}`, body: object }));
+    return this.own(
+      this.http.request<T>({ method: "PUT", path: `${this.collectionPath(namespace)}/${name}`, body: object }),
+    );
   }
 
   patch(namespace: string | undefined, name: string, patch: unknown, contentType = MERGE_PATCH): Promise<T> {
     this.onWrite?.(this.kind.kind, "patch");
-    return this.own(this.http.request<T>({ method: "PATCH", path: `${this.collectionPath(namespace)}/${name}`, body: patch, contentType }));
+    return this.own(
+      this.http.request<T>({
+        method: "PATCH",
+        path: `${this.collectionPath(namespace)}/${name}`,
+        body: patch,
+        contentType,
+      }),
+    );
   }
 
   /** Merge patch of the status subresource: the only way status can be written. */
@@ -89,9 +108,15 @@ export class ResourceClient<T extends KubernetesObject> {
   }
 
   /** `preconditions` make the delete fail with 409 when the object is no longer the one the decision was made on. */
-  delete(namespace: string | undefined, name: string, options: { preconditions?: { uid?: string; resourceVersion?: string } } = {}): Promise<unknown> {
+  delete(
+    namespace: string | undefined,
+    name: string,
+    options: { preconditions?: { uid?: string; resourceVersion?: string } } = {},
+  ): Promise<unknown> {
     this.onWrite?.(this.kind.kind, "delete");
-    const body = options.preconditions ? { apiVersion: "v1", kind: "DeleteOptions", preconditions: options.preconditions } : undefined;
+    const body = options.preconditions
+      ? { apiVersion: "v1", kind: "DeleteOptions", preconditions: options.preconditions }
+      : undefined;
     return this.http.request({ method: "DELETE", path: `${this.collectionPath(namespace)}/${name}`, body });
   }
 }

@@ -13,17 +13,22 @@ const STATUSES = new Set(["True", "False", "Unknown"]);
 const REASONS = new Set<string>(Object.values(Reason));
 
 /**
- * `bird_operator_resource_condition` for the objects of each kind in `sources`: one series per resource and condition type (Ready, Synced) with its status and
- * reason, value 1, read from the informer caches at each scrape, so a deleted resource's series are gone at the next
- * scrape. Cardinality is two series per resource: labels come only from the object's identity and from fixed sets
- * (a reason this version does not know, or a status not True/False, is exported as Other/Unknown).
+ * `bird_operator_resource_condition` for the objects of each kind in `sources`: one series per resource and condition
+ * type (Ready, Synced) with its status and reason, value 1, read from the informer caches at each scrape, so a deleted
+ * resource's series are gone at the next scrape. Cardinality is two series per resource: labels come only from the
+ * object's identity and from fixed sets (a reason this version does not know, or a status not True/False, is exported
+ * as Other/Unknown).
  *
  * Only the leader exports them. The standby's caches hold the same objects, so both replicas would export identical
  * series and every `count` or `sum` over them would double; a `leader` label would double the series instead and
  * make every query filter on it. A failover moves the series to the new leader within a lease duration; alerts
  * aggregate away the instance so their `for` clock keeps running.
  */
-export function exportResourceConditions(metrics: Metrics, sources: Record<string, ConditionSource>, isLeader: () => boolean): void {
+export function exportResourceConditions(
+  metrics: Metrics,
+  sources: Record<string, ConditionSource>,
+  isLeader: () => boolean,
+): void {
   metrics.setView("resources", () => {
     const gauge = metrics.resourceCondition;
     gauge.reset();

@@ -50,7 +50,10 @@ export function findCondition(conditions: readonly Condition[] | undefined, type
 }
 
 /** Whether the Ready condition is True for the object's current generation (what `kubectl wait` and Argo CD read). */
-export function isReady(object: { metadata?: { generation?: number }; status?: { conditions?: Condition[] } }): boolean {
+export function isReady(object: {
+  metadata?: { generation?: number };
+  status?: { conditions?: Condition[] };
+}): boolean {
   const ready = findCondition(object.status?.conditions, "Ready");
   return ready?.status === "True" && ready.observedGeneration === object.metadata?.generation;
 }

@@ -46,7 +46,13 @@ function endpointOf(state: SimulatorState, request: ApiRequest): ReturnType<Simu
 /** One handler per operationId of openapi/bird.yaml; a test checks none is missing. */
 export const API_HANDLERS: Record<string, Handler> = {
   listNumberStockItems: (state, request) =>
-    ok(state.listStock(path(request, "organizationId"), stockFilter(request.params.query), pageRequest(request.params.query))),
+    ok(
+      state.listStock(
+        path(request, "organizationId"),
+        stockFilter(request.params.query),
+        pageRequest(request.params.query),
+      ),
+    ),
 
   buyLongCodeNumbers: (state, request) => {
     const { numberStockItemIds } = request.body as { numberStockItemIds: string[] };
@@ -55,24 +61,38 @@ export const API_HANDLERS: Record<string, Handler> = {
 
   listLongCodeNumbers: (state, request) => {
     const query = request.params.query;
-    const filter = { numberString: query.numberString as string | undefined, countryCodes: query.countryCodes as string[] | undefined };
+    const filter = {
+      numberString: query.numberString as string | undefined,
+      countryCodes: query.countryCodes as string[] | undefined,
+    };
     return ok(state.listNumbers(path(request, "workspaceId"), filter, pageRequest(query)));
   },
 
-  getLongCodeNumber: (state, request) => ok(state.getNumber(path(request, "workspaceId"), path(request, "longCodeNumberId"))),
+  getLongCodeNumber: (state, request) =>
+    ok(state.getNumber(path(request, "workspaceId"), path(request, "longCodeNumberId"))),
 
-  listAlphaNumbers: (state, request) => ok(state.listSenders(path(request, "workspaceId"), pageRequest(request.params.query))),
+  listAlphaNumbers: (state, request) =>
+    ok(state.listSenders(path(request, "workspaceId"), pageRequest(request.params.query))),
 
   getAlphaNumber: (state, request) => ok(state.getSender(path(request, "workspaceId"), path(request, "alphaNumberId"))),
 
   activateDestinations: (state, request) =>
-    ok(state.activate(endpointOf(state, request), request.body as DestinationsRequest, request.params.query.validate === true)),
+    ok(
+      state.activate(
+        endpointOf(state, request),
+        request.body as DestinationsRequest,
+        request.params.query.validate === true,
+      ),
+    ),
 
-  deactivateDestinations: (state, request) => ok(state.deactivate(endpointOf(state, request), request.body as DestinationsRequest)),
+  deactivateDestinations: (state, request) =>
+    ok(state.deactivate(endpointOf(state, request), request.body as DestinationsRequest)),
 
   listSubscriptions: (state, request) => ok(state.subscriptions(endpointOf(state, request))),
 
-  getSubscription: (state, request) => ok(state.subscription(endpointOf(state, request), path(request, "subscriptionName"))),
+  getSubscription: (state, request) =>
+    ok(state.subscription(endpointOf(state, request), path(request, "subscriptionName"))),
 
-  cancelSubscription: (state, request) => ok(state.cancel(endpointOf(state, request), path(request, "subscriptionName"))),
+  cancelSubscription: (state, request) =>
+    ok(state.cancel(endpointOf(state, request), path(request, "subscriptionName"))),
 };

@@ -54,7 +54,10 @@ export class CallRecorder {
     return { total: this.total, counts: [...this.counts.values()].map((c) => ({ ...c })), recent };
   }
 
-  /** Calls matching all given fields; e.g. `count({ method: "POST", route: "/workspaces/{workspaceId}/numbers-long-code" })`. */
+  /**
+   * Calls matching all given fields; e.g. `count({ method: "POST",
+   * route: "/workspaces/{workspaceId}/numbers-long-code" })`.
+   */
   count(filter: Partial<Omit<CallCount, "count">> = {}): number {
     let sum = 0;
     for (const c of this.counts.values()) {

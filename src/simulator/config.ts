@@ -191,7 +191,11 @@ const CONFIG_SCHEMA = {
                   testing: {
                     type: "object",
                     required: ["prefixes", "count"],
-                    properties: { prefixes: { type: "array", minItems: 1, items: PREFIX }, count: COUNT, type: NUMBER_TYPE },
+                    properties: {
+                      prefixes: { type: "array", minItems: 1, items: PREFIX },
+                      count: COUNT,
+                      type: NUMBER_TYPE,
+                    },
                   },
                 },
               },

@@ -87,9 +87,14 @@ const validators = {
 function checked<T>(validate: ValidateFunction<T>, body: unknown): T {
   if (validate(body)) return body;
   const errors = fieldErrors(validate.errors ?? [], "body");
-  throw new ApiError(400, "invalid-request", `Invalid control request: ${errors.map((e) => `${e.field} ${e.message}`).join("; ")}`, {
-    errors,
-  });
+  throw new ApiError(
+    400,
+    "invalid-request",
+    `Invalid control request: ${errors.map((e) => `${e.field} ${e.message}`).join("; ")}`,
+    {
+      errors,
+    },
+  );
 }
 
 interface ControlRoute {
@@ -102,7 +107,11 @@ const ok = (body: unknown): Reply => ({ status: 200, body });
 const created = (body: unknown): Reply => ({ status: 201, body });
 
 const ROUTES: ControlRoute[] = [
-  { method: "GET", pattern: /^\/state$/, handle: (sim, _, __, url) => ok(sim.snapshot(url.searchParams.get("lists") !== "false")) },
+  {
+    method: "GET",
+    pattern: /^\/state$/,
+    handle: (sim, _, __, url) => ok(sim.snapshot(url.searchParams.get("lists") !== "false")),
+  },
   { method: "GET", pattern: /^\/purchases$/, handle: (sim) => ok({ results: sim.purchases() }) },
   { method: "GET", pattern: /^\/calls$/, handle: (sim) => ok(sim.calls()) },
   {
@@ -115,9 +124,17 @@ const ROUTES: ControlRoute[] = [
   },
   { method: "GET", pattern: /^\/violations$/, handle: (sim) => ok({ results: sim.responseViolations() }) },
   { method: "GET", pattern: /^\/faults$/, handle: (sim) => ok(sim.faults()) },
-  { method: "PUT", pattern: /^\/faults$/, handle: (sim, _, body) => ok(sim.setFaults(checkFaultSettings(body as FaultSettings))) },
+  {
+    method: "PUT",
+    pattern: /^\/faults$/,
+    handle: (sim, _, body) => ok(sim.setFaults(checkFaultSettings(body as FaultSettings))),
+  },
   { method: "GET", pattern: /^\/rate-limits$/, handle: (sim) => ok(sim.rateLimits()) },
-  { method: "PUT", pattern: /^\/rate-limits$/, handle: (sim, _, body) => ok(sim.setRateLimits(checked(validators.rateLimits, body))) },
+  {
+    method: "PUT",
+    pattern: /^\/rate-limits$/,
+    handle: (sim, _, body) => ok(sim.setRateLimits(checked(validators.rateLimits, body))),
+  },
   {
     method: "PUT",
     pattern: /^\/provisioning$/,
@@ -140,14 +157,22 @@ const ROUTES: ControlRoute[] = [
       return created({ results: sim.addStock(request.items, request.organizationId) });
     },
   },
-  { method: "POST", pattern: /^\/senders$/, handle: (sim, _, body) => created(sim.addSender(checked(validators.sender, body))) },
+  {
+    method: "POST",
+    pattern: /^\/senders$/,
+    handle: (sim, _, body) => created(sim.addSender(checked(validators.sender, body))),
+  },
   {
     method: "POST",
     pattern: /^\/endpoints\/([^/]+)\/destinations\/(activate|deactivate)$/,
     handle: (sim, [endpointId = "", action], body) => {
       const schema = action === "activate" ? "ActivateDestinationsRequest" : "DeactivateDestinationsRequest";
       const request = checked(sim.contract.schema(schema) as ValidateFunction<DestinationsRequest>, body);
-      return ok(action === "activate" ? sim.activateDestinations(endpointId, request) : sim.deactivateDestinations(endpointId, request));
+      return ok(
+        action === "activate"
+          ? sim.activateDestinations(endpointId, request)
+          : sim.deactivateDestinations(endpointId, request),
+      );
     },
   },
   {
@@ -173,7 +198,8 @@ export function answerControlRequest(sim: Simulator, method: string, url: URL, r
   const route = sameMethod.find((r) => r.method === method);
   try {
     if (!route) {
-      if (sameMethod.length > 0) throw new ApiError(405, "method-not-allowed", `Allowed: ${sameMethod.map((r) => r.method).join(", ")}`);
+      if (sameMethod.length > 0)
+        throw new ApiError(405, "method-not-allowed", `Allowed: ${sameMethod.map((r) => r.method).join(", ")}`);
       throw new ApiError(404, "not-found", `No control route ${method} ${url.pathname}`);
     }
     const params = (route.pattern.exec(subPath) ?? []).slice(1).map((p) => decodeURIComponent(p));

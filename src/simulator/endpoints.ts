@@ -99,11 +99,20 @@ export function isBlocked(endpoint: EndpointRecord, capability: string, country:
   return endpoint.kind === "alpha" && capability === "sms" && endpoint.blocked.has(country);
 }
 
-export function destinationState(endpoint: EndpointRecord, capability: CapabilityName, country: string): DestinationState | undefined {
+export function destinationState(
+  endpoint: EndpointRecord,
+  capability: CapabilityName,
+  country: string,
+): DestinationState | undefined {
   return endpoint.destinations.get(capability)?.get(country);
 }
 
-function setDestination(endpoint: EndpointRecord, capability: CapabilityName, country: string, state: DestinationState): void {
+function setDestination(
+  endpoint: EndpointRecord,
+  capability: CapabilityName,
+  country: string,
+  state: DestinationState,
+): void {
   let states = endpoint.destinations.get(capability);
   if (!states) endpoint.destinations.set(capability, (states = new Map<string, DestinationState>()));
   states.set(country, state);
@@ -188,7 +197,11 @@ export function deactivateDestinations(
 }
 
 /** Cancels a subscription; cancelling a cancelled one changes nothing. */
-export function cancelSubscription(context: EndpointContext, endpoint: EndpointRecord, name: string): SubscriptionRecord {
+export function cancelSubscription(
+  context: EndpointContext,
+  endpoint: EndpointRecord,
+  name: string,
+): SubscriptionRecord {
   const subscription = endpoint.subscriptions.get(name);
   if (!subscription) {
     throw new ApiError(404, "not-found", `Subscription ${name} of endpoint ${endpoint.id} not found`, {

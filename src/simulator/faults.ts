@@ -42,12 +42,15 @@ export class RateLimiter {
   update(settings: Partial<RateLimitSettings>): RateLimitSettings {
     const next = { ...this.current, ...settings };
     for (const rate of [next.getPerSecond, next.postPerSecond]) {
-      if (!Number.isFinite(rate) || rate <= 0) throw new ApiError(400, "invalid-request", "Rates must be positive numbers");
+      if (!Number.isFinite(rate) || rate <= 0)
+        throw new ApiError(400, "invalid-request", "Rates must be positive numbers");
     }
     for (const shared of [next.sharedGetPerSecond, next.sharedPostPerSecond]) {
-      if (!Number.isFinite(shared) || shared < 0) throw new ApiError(400, "invalid-request", "Shared loads must be non-negative numbers");
+      if (!Number.isFinite(shared) || shared < 0)
+        throw new ApiError(400, "invalid-request", "Shared loads must be non-negative numbers");
     }
-    if (next.window !== "bucket" && next.window !== "sliding") throw new ApiError(400, "invalid-request", 'window must be "bucket" or "sliding"');
+    if (next.window !== "bucket" && next.window !== "sliding")
+      throw new ApiError(400, "invalid-request", 'window must be "bucket" or "sliding"');
     this.current = next;
     this.buckets.clear();
     this.logs.clear();
@@ -107,9 +110,14 @@ export function checkFaultSettings(settings: FaultSettings): FaultSettings {
   for (const name of ["errorRate", "resetRate", "malformedRate"] as const) checkRate(name, settings[name]);
   const count = settings.rateLimitBurst?.count;
   if (settings.rateLimitBurst !== undefined && !(Number.isInteger(count) && (count ?? -1) >= 0)) {
-    throw new ApiError(400, "invalid-request", "rateLimitBurst.count must be a non-negative integer", { field: "rateLimitBurst" });
+    throw new ApiError(400, "invalid-request", "rateLimitBurst.count must be a non-negative integer", {
+      field: "rateLimitBurst",
+    });
   }
-  if (settings.routes !== undefined && !(Array.isArray(settings.routes) && settings.routes.every((r) => typeof r === "string"))) {
+  if (
+    settings.routes !== undefined &&
+    !(Array.isArray(settings.routes) && settings.routes.every((r) => typeof r === "string"))
+  ) {
     throw new ApiError(400, "invalid-request", "routes must be a list of strings", { field: "routes" });
   }
   return settings;
@@ -141,7 +149,8 @@ export class FaultInjector {
     if (!routes?.length) return true;
     if (!operation) return false;
     return routes.some(
-      (r) => r === operation.template || r === `${operation.method} ${operation.template}` || r === operation.operationId,
+      (r) =>
+        r === operation.template || r === `${operation.method} ${operation.template}` || r === operation.operationId,
     );
   }
 

@@ -125,7 +125,8 @@ class ContractBuilder {
       };
     };
     const body = spec.requestBody as Json | undefined;
-    const bodySchema = ((body?.content as Json | undefined)?.["application/json"] as Json | undefined)?.schema as Json | undefined;
+    const bodySchema = ((body?.content as Json | undefined)?.["application/json"] as Json | undefined)?.schema as
+      Json | undefined;
     return {
       operationId: String(spec.operationId),
       method: method.toUpperCase(),
@@ -148,7 +149,8 @@ class ContractBuilder {
     const compiled = new Map<number, ValidateFunction>();
     for (const [status, value] of Object.entries(responses)) {
       const response = resolveRef(this.document, value as Json);
-      const schema = ((response.content as Json | undefined)?.["application/json"] as Json | undefined)?.schema as Json | undefined;
+      const schema = ((response.content as Json | undefined)?.["application/json"] as Json | undefined)?.schema as
+        Json | undefined;
       compiled.set(Number(status), this.compile(schema ?? {}));
     }
     return compiled;
@@ -226,7 +228,11 @@ function coerce(kind: ParameterKind, values: string[]): unknown {
  * Query strings carry text; the contract's types decide how to read them. Arrays may come as repeated parameters
  * (what openapi-fetch sends) or comma-separated. Values that do not parse stay strings so validation names them.
  */
-export function readParameters(operation: Operation, pathParams: Record<string, string>, query: URLSearchParams): ParsedParameters {
+export function readParameters(
+  operation: Operation,
+  pathParams: Record<string, string>,
+  query: URLSearchParams,
+): ParsedParameters {
   const parsed: ParsedParameters = { path: { ...pathParams }, query: {} };
   for (const parameter of operation.parameters) {
     if (parameter.in !== "query") continue;

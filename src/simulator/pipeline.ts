@@ -37,7 +37,9 @@ function authorize(identity: WorkspaceIdentity, pathParams: Record<string, strin
     throw new ApiError(403, "forbidden", `The access key has no access to workspace ${workspaceId}`, { workspaceId });
   }
   if (organizationId !== undefined && organizationId !== identity.organizationId) {
-    throw new ApiError(403, "forbidden", `The access key has no access to organization ${organizationId}`, { organizationId });
+    throw new ApiError(403, "forbidden", `The access key has no access to organization ${organizationId}`, {
+      organizationId,
+    });
   }
 }
 
@@ -106,7 +108,10 @@ async function answerOperation(
     return { ...errorReply(error as ApiError), operation };
   }
   if (!sim.rateLimiter.allow(identity.workspaceId, request.method)) {
-    return { ...errorReply(new ApiError(429, "too-many-requests", "Rate limit exceeded for this workspace")), operation };
+    return {
+      ...errorReply(new ApiError(429, "too-many-requests", "Rate limit exceeded for this workspace")),
+      operation,
+    };
   }
   if (inScope && faults.takeRateLimitBurst()) {
     const reply = errorReply(new ApiError(429, "too-many-requests", "Rate limit exceeded for this workspace"));

@@ -1,4 +1,6 @@
-/** A seeded pseudo-random source: the same seed gives the same stock on every start, so demos and tests can rely on it. */
+/**
+ * A seeded pseudo-random source: the same seed gives the same stock on every start, so demos and tests can rely on it.
+ */
 export type Random = () => number;
 
 /** mulberry32: tiny, fast and good enough for generating test data (not for anything secret). */

@@ -37,7 +37,11 @@ function effectiveUpdatedAt(endpoint: EndpointRecord, now: number): number {
  * Counts every country of the world by state: touched countries by their state, untouched ones as available,
  * or unavailable when the endpoint can never serve them (blocked, or not supported for alpha senders).
  */
-export function destinationStatuses(context: EndpointContext, endpoint: EndpointRecord, capability: CapabilityName): DestinationStatuses {
+export function destinationStatuses(
+  context: EndpointContext,
+  endpoint: EndpointRecord,
+  capability: CapabilityName,
+): DestinationStatuses {
   let active = 0;
   let inactive = 0;
   let unavailable = 0;
@@ -96,9 +100,9 @@ export function serializeEndpoint(context: EndpointContext, endpoint: EndpointRe
   const capabilities =
     endpoint.kind === "alpha"
       ? [senderCapability(context, endpoint)]
-      : CAPABILITY_NAMES.filter((name) => endpoint.capabilities[name]?.inbound || endpoint.capabilities[name]?.outbound).map(
-          (name) => numberCapability(context, endpoint, name),
-        );
+      : CAPABILITY_NAMES.filter(
+          (name) => endpoint.capabilities[name]?.inbound || endpoint.capabilities[name]?.outbound,
+        ).map((name) => numberCapability(context, endpoint, name));
   return {
     id: endpoint.id,
     type: endpoint.kind === "alpha" ? "alphanumeric" : "long-code-number",
@@ -107,7 +111,8 @@ export function serializeEndpoint(context: EndpointContext, endpoint: EndpointRe
     capabilities,
     dependencies: [],
     issues: liveIssues(endpoint),
-    provisioningStatus: endpoint.reported?.provisioningStatus ?? (isProvisioned(endpoint, now) ? "provisioned" : "pending"),
+    provisioningStatus:
+      endpoint.reported?.provisioningStatus ?? (isProvisioned(endpoint, now) ? "provisioned" : "pending"),
     createdAt: iso(endpoint.createdAt),
     updatedAt: iso(effectiveUpdatedAt(endpoint, now)),
   };
@@ -128,7 +133,9 @@ export function serializeNumber(context: EndpointContext, number: NumberRecord):
     order: {
       countryCode: number.countryCode,
       type: number.type,
-      capabilities: CAPABILITY_NAMES.filter((name) => number.capabilities[name]?.inbound || number.capabilities[name]?.outbound),
+      capabilities: CAPABILITY_NAMES.filter(
+        (name) => number.capabilities[name]?.inbound || number.capabilities[name]?.outbound,
+      ),
       prefix: number.prefix,
       status: isProvisioned(number, now) ? "completed" : "processing",
       createdAt: iso(number.createdAt),
@@ -157,7 +164,10 @@ export function serializeSender(context: EndpointContext, sender: SenderRecord):
   };
 }
 
-export function serializeEndpointRecord(context: EndpointContext, endpoint: EndpointRecord): LongCodeNumber | AlphaNumber {
+export function serializeEndpointRecord(
+  context: EndpointContext,
+  endpoint: EndpointRecord,
+): LongCodeNumber | AlphaNumber {
   return endpoint.kind === "alpha" ? serializeSender(context, endpoint) : serializeNumber(context, endpoint);
 }
 

@@ -55,7 +55,13 @@ function deliver(sim: Simulator, req: IncomingMessage, res: ServerResponse, outc
   sendJson(res, outcome.status, outcome.fault === "malformed" ? truncated(text) : text);
 }
 
-async function handleApi(sim: Simulator, req: IncomingMessage, res: ServerResponse, url: URL, rawBody: string): Promise<void> {
+async function handleApi(
+  sim: Simulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  rawBody: string,
+): Promise<void> {
   const started = Date.now();
   const method = req.method ?? "GET";
   const outcome = await answerApiRequest(sim, { method, url, authorization: req.headers.authorization, rawBody });
@@ -91,7 +97,8 @@ function serve(sim: Simulator): Server {
   return createServer((req, res) => {
     handle(sim, req, res).catch((error: unknown) => {
       sim.logger.error({ err: error, url: req.url }, "Simulator request failed");
-      if (!res.headersSent) sendJson(res, 500, JSON.stringify({ code: "internal-error", message: "Simulator failure" }));
+      if (!res.headersSent)
+        sendJson(res, 500, JSON.stringify({ code: "internal-error", message: "Simulator failure" }));
       else res.destroy();
     });
   });

@@ -153,9 +153,16 @@ export class Simulator {
     const validate: ValidateFunction | undefined = operation.responses.get(status);
     let errors: string[] = [];
     if (!validate) errors = [`status ${status} is not declared for ${operation.operationId}`];
-    else if (!validate(body)) errors = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`);
+    else if (!validate(body))
+      errors = (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}`);
     if (errors.length === 0) return;
-    const violation = { time: new Date().toISOString(), method: operation.method, route: operation.template, status, errors };
+    const violation = {
+      time: new Date().toISOString(),
+      method: operation.method,
+      route: operation.template,
+      status,
+      errors,
+    };
     this.violations.push(violation);
     this.logger.warn(violation, "Simulator answer violates the Bird contract");
   }

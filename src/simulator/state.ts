@@ -130,7 +130,8 @@ export class SimulatorState implements EndpointContext {
   }
 
   private addWorkspace(identity: WorkspaceIdentity): void {
-    if (this.workspaces.has(identity.workspaceId)) throw new Error(`Workspace ${identity.workspaceId} is configured twice`);
+    if (this.workspaces.has(identity.workspaceId))
+      throw new Error(`Workspace ${identity.workspaceId} is configured twice`);
     if (this.keys.has(identity.accessKey)) throw new Error("Two workspaces share an access key");
     this.keys.set(identity.accessKey, identity);
     this.workspaces.set(identity.workspaceId, new WorkspaceState(identity));
@@ -185,7 +186,8 @@ export class SimulatorState implements EndpointContext {
     const duplicates = stockItemIds.filter((id, index) => stockItemIds.indexOf(id) !== index);
     if (duplicates.length > 0) throw this.buyRefusal("duplicate-stock-item", "Stock items listed twice", duplicates);
     const unavailable = stockItemIds.filter((id) => !stock.get(id));
-    if (unavailable.length > 0) throw this.buyRefusal("stock-item-unavailable", "Stock items not available", unavailable);
+    if (unavailable.length > 0)
+      throw this.buyRefusal("stock-item-unavailable", "Stock items not available", unavailable);
     return stock.take(stockItemIds).map(({ item, prefix }) => {
       const record = this.createNumber(workspace, item, prefix, false);
       record.stockItemId = item.id;
@@ -233,7 +235,9 @@ export class SimulatorState implements EndpointContext {
     const error = destinationRefusal(this, endpoint, request.capability, countries);
     if (error) return { error };
     if (isMainCanceled(endpoint)) {
-      return { error: { code: "subscription-is-not-active", message: `Subscription main of ${endpoint.id} is cancelled` } };
+      return {
+        error: { code: "subscription-is-not-active", message: `Subscription main of ${endpoint.id} is cancelled` },
+      };
     }
     const prices = subscriptionPrices(this, endpoint, request.capability, countries);
     if (validate) return { subscriptionPrices: prices };
@@ -323,10 +327,12 @@ export class SimulatorState implements EndpointContext {
     const stock = this.stock(organizationId ?? this.workspace(this.defaultWorkspaceId()).identity.organizationId);
     const numbers = inputs.map((input) => input.numberString);
     const taken = numbers.filter((n, index) => this.registry.has(n) || numbers.indexOf(n) !== index);
-    if (taken.length > 0) throw new ApiError(409, "number-exists", `Already exist: ${taken.join(", ")}`, { numberStrings: taken });
+    if (taken.length > 0)
+      throw new ApiError(409, "number-exists", `Already exist: ${taken.join(", ")}`, { numberStrings: taken });
     const ids = inputs.flatMap((input) => (input.id === undefined ? [] : [input.id]));
     const usedIds = ids.filter((id, index) => stock.get(id) !== undefined || ids.indexOf(id) !== index);
-    if (usedIds.length > 0) throw new ApiError(409, "stock-item-exists", `Stock item ids in use: ${usedIds.join(", ")}`);
+    if (usedIds.length > 0)
+      throw new ApiError(409, "stock-item-exists", `Stock item ids in use: ${usedIds.join(", ")}`);
     return inputs.map((input) => {
       const type = input.type ?? defaultType(this.config, input.countryCode);
       const item = stockItemFor(this.config, { ...input, type, id: input.id ?? randomUUID() });
@@ -373,7 +379,12 @@ export class SimulatorState implements EndpointContext {
     return serialized;
   }
 
-  private createNumber(workspace: WorkspaceState, item: NumberStockItem, prefix: string, provisioned: boolean): NumberRecord {
+  private createNumber(
+    workspace: WorkspaceState,
+    item: NumberStockItem,
+    prefix: string,
+    provisioned: boolean,
+  ): NumberRecord {
     const now = this.now();
     const record: NumberRecord = {
       kind: "long-code",

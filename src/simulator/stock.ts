@@ -81,7 +81,10 @@ export class StockGenerator {
   initialKinds(): StockKind[] {
     const kinds: StockKind[] = [];
     for (const [countryCode, country] of this.config.countries) {
-      for (const [type, entry] of Object.entries(country.types) as [NumberType, NonNullable<CountryStockConfig["types"]["local"]>][]) {
+      for (const [type, entry] of Object.entries(country.types) as [
+        NumberType,
+        NonNullable<CountryStockConfig["types"]["local"]>,
+      ][]) {
         const count = entry.count ?? country.count ?? this.config.countPerType;
         for (let i = 0; i < count; i++) {
           kinds.push({ countryCode, type, prefix: entry.prefixes[i % entry.prefixes.length] ?? "", testing: false });
@@ -231,7 +234,10 @@ export interface StockItemInput {
 }
 
 /** A stock item made to order (control API): what config says about its country and type fills the gaps. */
-export function stockItemFor(config: ResolvedConfig, input: StockItemInput & { type: NumberType; id: string }): NumberStockItem {
+export function stockItemFor(
+  config: ResolvedConfig,
+  input: StockItemInput & { type: NumberType; id: string },
+): NumberStockItem {
   const country = config.countries.get(input.countryCode);
   const entry = country?.types[input.type];
   const full = { inbound: true, outbound: true };
@@ -253,7 +259,8 @@ export function defaultType(config: ResolvedConfig, countryCode: string): Number
 
 export function prefixesOf(config: ResolvedConfig, countryCode: string, type: NumberType): string[] {
   const prefixes = config.countries.get(countryCode)?.types[type]?.prefixes;
-  if (!prefixes?.length) throw new ApiError(400, "invalid-request", `No ${type} numbers are configured for ${countryCode}`);
+  if (!prefixes?.length)
+    throw new ApiError(400, "invalid-request", `No ${type} numbers are configured for ${countryCode}`);
   return prefixes;
 }
 

@@ -75,7 +75,10 @@ export const EventReason = {
   ClaimRefused: "ClaimRefused",
   /** A resource took a record over: adopted, reserved for its namespace, or released by it before. */
   Claimed: "Claimed",
-  /** A resource let go of its number or sender without cancelling (Retain, ObserveOnly, or a namespace no longer allowed). */
+  /**
+   * A resource let go of its number or sender without cancelling
+   * (Retain, ObserveOnly, or a namespace no longer allowed).
+   */
   Released: "Released",
   /** A record's holder disappeared without the operator's cleanup (finalizer removed by hand). */
   HolderGone: "HolderGone",

@@ -39,7 +39,8 @@ export class SenderClaims {
   /** The record this AlphaSender holds for `sender`, claimed now if it holds none. */
   async obtain(as: AlphaSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
     const held = await this.o.records.findHeld(as);
-    if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase()) return held.status?.phase === Phase.Bound ? held : this.bind(as, held, sender, log);
+    if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase())
+      return held.status?.phase === Phase.Bound ? held : this.bind(as, held, sender, log);
     const name = senderRecordName(as.spec.workspaceRef.name, sender.id);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
     if (existing) return this.bind(as, existing, sender, log);
@@ -48,7 +49,12 @@ export class SenderClaims {
       // No record yet (a fresh sender, or an upgrade from the release that let the oldest claim win): the oldest
       // admitted claimant goes first, so an upgrade never hands a sender to a younger resource.
       this.o.waiters.wait(name, objectKey(as));
-      throw new PermanentError(`sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; this resource changes nothing in Bird unless that one goes`, Reason.SenderConflict, { retryAfterMs: 30_000 });
+      throw new PermanentError(
+        `sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; ` +
+          "this resource changes nothing in Bird unless that one goes",
+        Reason.SenderConflict,
+        { retryAfterMs: 30_000 },
+      );
     }
     const created = await this.o.records.create(boundTo(newRecord(name, as, sender), as));
     if (created) {
@@ -57,7 +63,10 @@ export class SenderClaims {
       return created;
     }
     const raced = await this.o.records.read(name);
-    if (!raced) throw new PermanentError(`the record ${name} came and went; trying again`, Reason.SenderConflict, { retryAfterMs: 1000 });
+    if (!raced)
+      throw new PermanentError(`the record ${name} came and went; trying again`, Reason.SenderConflict, {
+        retryAfterMs: 1000,
+      });
     return this.bind(as, raced, sender, log);
   }
 
@@ -65,17 +74,35 @@ export class SenderClaims {
     return olderClaimant(as, sender, this.o.informer.list(), (o) => this.o.admission.check(o).ok);
   }
 
-  /** Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise. */
+  /**
+   * Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise.
+   */
   private async bind(as: AlphaSender, record: BirdSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
     const allowed = claimability(record, as);
     if (!allowed.ok) {
       this.o.waiters.wait(record.metadata?.name ?? "", objectKey(as));
       log.info({ record: record.metadata?.name, holder: record.spec.claimRef }, "Claim refused");
       this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(as)}: ${allowed.message}`);
-      throw new PermanentError(`sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`, Reason.SenderConflict);
+      throw new PermanentError(
+        `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
+        Reason.SenderConflict,
+      );
     }
-    const status = { ...record.status, phase: Phase.Bound, alphaString: boundedText(sender.alphaString, 64), endpointId: sender.endpointId, releasedAt: undefined, message: undefined };
-    const how = isHeldBy(record, as) ? "bound again" : record.status?.phase === Phase.Released ? "released by this namespace before" : record.spec.claimRef ? "reserved for this namespace" : "free";
+    const status = {
+      ...record.status,
+      phase: Phase.Bound,
+      alphaString: boundedText(sender.alphaString, 64),
+      endpointId: sender.endpointId,
+      releasedAt: undefined,
+      message: undefined,
+    };
+    const how = isHeldBy(record, as)
+      ? "bound again"
+      : record.status?.phase === Phase.Released
+        ? "released by this namespace before"
+        : record.spec.claimRef
+          ? "reserved for this namespace"
+          : "free";
     const taken = await this.o.records.update(boundTo({ ...record, status }, as));
     log.info({ record: taken.metadata?.name, alphaString: sender.alphaString, how }, "Took over sender");
     this.o.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(as)} (${how})`);
@@ -90,16 +117,34 @@ export class SenderClaims {
     const sorted = [...charges].sort((a, b) => a.countryCode.localeCompare(b.countryCode));
     // Compared as values: Bird's and the API server's key orders differ, and a string compare would write every time.
     if (isDeepStrictEqual(sorted, record.status?.countries ?? [])) return record;
-    const spend = sorted.reduce<ReturnType<typeof addMoney> | undefined>((sum, c) => (c.price ? (sum && sum.currencyCode === c.price.currencyCode ? addMoney(sum, c.price) : (sum ?? c.price)) : sum), undefined);
-    return this.o.records.update({ ...record, status: { ...record.status, countries: sorted, monthlySpendText: spend ? formatMoney(spend) : undefined } });
+    const spend = sorted.reduce<ReturnType<typeof addMoney> | undefined>(
+      (sum, c) =>
+        c.price ? (sum && sum.currencyCode === c.price.currencyCode ? addMoney(sum, c.price) : (sum ?? c.price)) : sum,
+      undefined,
+    );
+    return this.o.records.update({
+      ...record,
+      status: { ...record.status, countries: sorted, monthlySpendText: spend ? formatMoney(spend) : undefined },
+    });
   }
 
   /** Lets go without touching Bird: the record shows Released with the countries that stay paid for. */
   async release(as: AlphaSender, record: BirdSender, why: string, log: Logger): Promise<void> {
-    const message = `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace "${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
-    await this.o.records.update({ ...record, status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.o.now()), message } });
+    const message =
+      `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace ` +
+      `"${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
+    await this.o.records.update({
+      ...record,
+      status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.o.now()), message },
+    });
     log.info({ record: record.metadata?.name, why }, "Released sender");
-    this.o.events.record(as, "Normal", EventReason.Retained, `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird (kubectl get birdsender ${record.metadata?.name})`);
+    this.o.events.record(
+      as,
+      "Normal",
+      EventReason.Retained,
+      `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird ` +
+        `(kubectl get birdsender ${record.metadata?.name})`,
+    );
     this.o.events.record(record, "Normal", EventReason.Released, message);
   }
 
@@ -112,10 +157,20 @@ export class SenderClaims {
  * The oldest admitted AlphaSender (Full management) among `candidates`, other than `as`, naming the same sender, if
  * older than `as`. Exported for `bird-operator plan`.
  */
-export function olderClaimant(as: AlphaSender, sender: AlphaNumber, candidates: readonly AlphaSender[], admitted: (o: AlphaSender) => boolean): AlphaSender | undefined {
+export function olderClaimant(
+  as: AlphaSender,
+  sender: AlphaNumber,
+  candidates: readonly AlphaSender[],
+  admitted: (o: AlphaSender) => boolean,
+): AlphaSender | undefined {
   const workspace = as.spec.workspaceRef.name;
   const rivals = candidates
-    .filter((o) => o.metadata?.uid !== as.metadata?.uid && !o.metadata?.deletionTimestamp && o.spec.workspaceRef.name === workspace)
+    .filter(
+      (o) =>
+        o.metadata?.uid !== as.metadata?.uid &&
+        !o.metadata?.deletionTimestamp &&
+        o.spec.workspaceRef.name === workspace,
+    )
     .filter((o) => o.spec.managementPolicy !== "ObserveOnly" && claimsSender(o.spec, sender) && admitted(o));
   const oldest = senderOwner([as, ...rivals]);
   return oldest && oldest !== as ? oldest : undefined;
@@ -127,6 +182,11 @@ function newRecord(name: string, as: AlphaSender, sender: AlphaNumber): BirdSend
     kind: BIRD_SENDER_KIND,
     metadata: { name },
     spec: { workspaceRef: { name: as.spec.workspaceRef.name }, alphaNumberId: sender.id },
-    status: { phase: Phase.Bound, alphaString: boundedText(sender.alphaString, 64), endpointId: sender.endpointId, countries: [] },
+    status: {
+      phase: Phase.Bound,
+      alphaString: boundedText(sender.alphaString, 64),
+      endpointId: sender.endpointId,
+      countries: [],
+    },
   };
 }

@@ -1,4 +1,11 @@
-import type { AlphaSender, AlphaSenderCountryStatus, AlphaSenderSpec, AlphaSenderStatus, BirdWorkspace, Money } from "../../api/v1alpha1/index.js";
+import type {
+  AlphaSender,
+  AlphaSenderCountryStatus,
+  AlphaSenderSpec,
+  AlphaSenderStatus,
+  BirdWorkspace,
+  Money,
+} from "../../api/v1alpha1/index.js";
 import { Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { formatMoney } from "../../bird/money.js";
 import type { AlphaNumber, Destination, EndpointSubscription } from "../../bird/types.js";
@@ -61,7 +68,9 @@ export function senderOwner(claimants: readonly AlphaSender[]): AlphaSender | un
 }
 
 /** What status reports about the sender itself, straight from Bird. */
-export function senderStatus(sender: AlphaNumber): Pick<AlphaSenderStatus, "alphaNumberId" | "endpointId" | "alphaString" | "provisioningStatus" | "issues"> {
+export function senderStatus(
+  sender: AlphaNumber,
+): Pick<AlphaSenderStatus, "alphaNumberId" | "endpointId" | "alphaString" | "provisioningStatus" | "issues"> {
   return {
     alphaNumberId: sender.id,
     endpointId: sender.endpointId,
@@ -99,7 +108,11 @@ export function destinationsDrifted(rows: Iterable<CountryRow>, sender: AlphaNum
  * so what it does not carry is kept from the previous row: whether Bird blocks the country, its issues, and our own
  * pending/refused/unavailable states.
  */
-export function observeCountries(desired: readonly string[], previous: readonly CountryRow[], subscriptions: readonly EndpointSubscription[]): Map<string, CountryRow> {
+export function observeCountries(
+  desired: readonly string[],
+  previous: readonly CountryRow[],
+  subscriptions: readonly EndpointSubscription[],
+): Map<string, CountryRow> {
   const before = new Map(previous.map((row) => [row.countryCode, row]));
   const byName = new Map(subscriptions.map((s) => [s.name, s]));
   const rows = new Map<string, CountryRow>();
@@ -109,11 +122,21 @@ export function observeCountries(desired: readonly string[], previous: readonly 
   return rows;
 }
 
-function observeCountry(countryCode: string, previous: CountryRow | undefined, subscription: EndpointSubscription | undefined): CountryRow {
+function observeCountry(
+  countryCode: string,
+  previous: CountryRow | undefined,
+  subscription: EndpointSubscription | undefined,
+): CountryRow {
   const paid = subscription?.status === CountryState.Active;
-  const row: CountryRow = { countryCode, status: observedState(previous, subscription), blocked: paid ? false : (previous?.blocked ?? false), issues: [...(previous?.issues ?? [])] };
+  const row: CountryRow = {
+    countryCode,
+    status: observedState(previous, subscription),
+    blocked: paid ? false : (previous?.blocked ?? false),
+    issues: [...(previous?.issues ?? [])],
+  };
   if (subscription) row.subscription = { status: subscription.status, price: subscription.price };
-  else if (previous?.status === CountryState.Refused && previous.subscription?.price) row.subscription = { price: previous.subscription.price };
+  else if (previous?.status === CountryState.Refused && previous.subscription?.price)
+    row.subscription = { price: previous.subscription.price };
   return row;
 }
 
@@ -144,7 +167,11 @@ export interface CountryPlan {
  * What to change so Bird matches the spec. Blocked and unavailable countries are asked again only when the spec
  * changes: Bird's answer would not change on its own, and asking every resync would be a write per resync.
  */
-export function planCountries(desired: readonly string[], rows: ReadonlyMap<string, CountryRow>, options: { drifted: boolean; specChanged: boolean }): CountryPlan {
+export function planCountries(
+  desired: readonly string[],
+  rows: ReadonlyMap<string, CountryRow>,
+  options: { drifted: boolean; specChanged: boolean },
+): CountryPlan {
   const plan: CountryPlan = { repair: [], fresh: [], deactivate: [], cancel: [], drop: [] };
   const wanted = new Set(desired);
   for (const [country, row] of rows) {
@@ -200,7 +227,9 @@ function spendRefusal(country: string, price: Money, guard: Guardrails): Refusal
   const limit = guard.workspace.spec.policy?.maxMonthlySpend;
   return {
     reason: Reason.QuotaExceeded,
-    message: `${country} (${formatMoney(price)} a month) does not fit in what is left of BirdWorkspace "${name}" spec.policy.maxMonthlySpend${limit ? ` ${formatMoney(limit)}` : ""}`,
+    message:
+      `${country} (${formatMoney(price)} a month) does not fit in what is left of BirdWorkspace "${name}" ` +
+      `spec.policy.maxMonthlySpend${limit ? ` ${formatMoney(limit)}` : ""}`,
   };
 }
 
@@ -208,7 +237,11 @@ function spendRefusal(country: string, price: Money, guard: Guardrails): Refusal
  * Splits quoted countries into those to activate and those refused: price limit first, then the workspace's
  * monthly spend, counting the countries accepted before (in order) so a batch cannot overshoot it together.
  */
-export function screenPrices(countries: readonly string[], prices: Readonly<Record<string, Money>>, guard: Guardrails): { accepted: string[]; refused: Map<string, Refusal> } {
+export function screenPrices(
+  countries: readonly string[],
+  prices: Readonly<Record<string, Money>>,
+  guard: Guardrails,
+): { accepted: string[]; refused: Map<string, Refusal> } {
   const accepted: string[] = [];
   const refused = new Map<string, Refusal>();
   const spendLimit = guard.workspace.spec.policy?.maxMonthlySpend;
@@ -221,9 +254,21 @@ export function screenPrices(countries: readonly string[], prices: Readonly<Reco
       continue;
     }
     if (price && spendLimit) {
-      const violation = spendViolation([...guard.committed, ...acceptedPrices, price], spendLimit, "spec.policy.maxMonthlySpend");
+      const violation = spendViolation(
+        [...guard.committed, ...acceptedPrices, price],
+        spendLimit,
+        "spec.policy.maxMonthlySpend",
+      );
       if (violation) {
-        refused.set(country, violation.total ? spendRefusal(country, price, guard) : { reason: Reason.QuotaExceeded, message: `${country}: BirdWorkspace "${guard.workspace.metadata?.name ?? ""}" ${violation.message}` });
+        refused.set(
+          country,
+          violation.total
+            ? spendRefusal(country, price, guard)
+            : {
+                reason: Reason.QuotaExceeded,
+                message: `${country}: BirdWorkspace "${guard.workspace.metadata?.name ?? ""}" ${violation.message}`,
+              },
+        );
         continue;
       }
       acceptedPrices.push(price);
@@ -235,7 +280,13 @@ export function screenPrices(countries: readonly string[], prices: Readonly<Reco
 
 /** The row of a country a guardrail refused; the quoted price is kept so later checks need no new quote. */
 export function refusedRow(countryCode: string, price: Money | undefined): CountryRow {
-  return { countryCode, status: CountryState.Refused, blocked: false, issues: [], ...(price ? { subscription: { price } } : {}) };
+  return {
+    countryCode,
+    status: CountryState.Refused,
+    blocked: false,
+    issues: [],
+    ...(price ? { subscription: { price } } : {}),
+  };
 }
 
 /** The row of a country Bird refused to serve at all (e.g. alpha senders cannot reach the USA). */
@@ -244,7 +295,13 @@ export function unavailableRow(countryCode: string, code: string | undefined): C
 }
 
 /** A country's row after an activate or deactivate answer: its sms state, whether Bird blocks it, its issues. */
-export function answeredRow(previous: CountryRow | undefined, countryCode: string, destination: Destination | undefined, fallback: string, price?: Money): CountryRow {
+export function answeredRow(
+  previous: CountryRow | undefined,
+  countryCode: string,
+  destination: Destination | undefined,
+  fallback: string,
+  price?: Money,
+): CountryRow {
   const sms = destination?.capabilities?.find((c) => c.name === CAPABILITY);
   const row: CountryRow = {
     countryCode,
@@ -254,31 +311,55 @@ export function answeredRow(previous: CountryRow | undefined, countryCode: strin
   };
   if (previous?.subscription && previous.status !== CountryState.Refused) row.subscription = previous.subscription;
   // A country activated for a sender is charged through a subscription named after it, at the price Bird answered.
-  else if (price && row.status === CountryState.Active && !row.blocked) row.subscription = { status: CountryState.Active, price };
+  else if (price && row.status === CountryState.Active && !row.blocked)
+    row.subscription = { status: CountryState.Active, price };
   return row;
 }
 
 /** Status rows in a stable order. */
 export function sortedRows(rows: ReadonlyMap<string, CountryRow>): CountryRow[] {
-  return [...rows.values()].sort((a, b) => (a.countryCode < b.countryCode ? -1 : a.countryCode > b.countryCode ? 1 : 0));
+  return [...rows.values()].sort((a, b) =>
+    a.countryCode < b.countryCode ? -1 : a.countryCode > b.countryCode ? 1 : 0,
+  );
 }
 
 /**
  * Ready: the sender is provisioned without issues and every desired country is active; otherwise the first problem
  * gives the reason and every problem is in the message. ObserveOnly asks only that the sender be healthy.
  */
-export function senderReadiness(input: { name: string; desired: readonly string[]; rows: ReadonlyMap<string, CountryRow>; issues: readonly string[]; guard: Guardrails; observeOnly: boolean }): ConditionUpdate {
+export function senderReadiness(input: {
+  name: string;
+  desired: readonly string[];
+  rows: ReadonlyMap<string, CountryRow>;
+  issues: readonly string[];
+  guard: Guardrails;
+  observeOnly: boolean;
+}): ConditionUpdate {
   const { name, desired, rows, issues, guard, observeOnly } = input;
   const problems: Refusal[] = [];
-  if (issues.length) problems.push({ reason: Reason.BirdIssues, message: `Bird reports issues for sender ${name}: ${issues.join(", ")}` });
+  if (issues.length)
+    problems.push({
+      reason: Reason.BirdIssues,
+      message: `Bird reports issues for sender ${name}: ${issues.join(", ")}`,
+    });
   const wanted = desired.map((c) => rows.get(c) ?? { countryCode: c, status: CountryState.Pending });
   if (!observeOnly) problems.push(...countryProblems(name, wanted, guard));
   if (problems.length === 0) {
     const active = wanted.filter((r) => r.status === CountryState.Active).length;
     const suffix = observeOnly ? " (observed only)" : "";
-    return { type: READY, status: "True", reason: Reason.Available, message: `sender ${name} is provisioned; ${active} of ${desired.length} countries active${suffix}` };
+    return {
+      type: READY,
+      status: "True",
+      reason: Reason.Available,
+      message: `sender ${name} is provisioned; ${active} of ${desired.length} countries active${suffix}`,
+    };
   }
-  return { type: READY, status: "False", reason: problems[0]?.reason ?? Reason.DestinationsPending, message: problems.map((p) => p.message).join("; ") };
+  return {
+    type: READY,
+    status: "False",
+    reason: problems[0]?.reason ?? Reason.DestinationsPending,
+    message: problems.map((p) => p.message).join("; "),
+  };
 }
 
 function countryProblems(name: string, rows: readonly CountryRow[], guard: Guardrails): Refusal[] {
@@ -287,7 +368,9 @@ function countryProblems(name: string, rows: readonly CountryRow[], guard: Guard
   if (blocked.length) {
     problems.push({
       reason: Reason.CountryBlocked,
-      message: `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for these countries with Bird, then change the resource to retry (or remove them from spec.countries)`,
+      message:
+        `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for ` +
+        "these countries with Bird, then change the resource to retry (or remove them from spec.countries)",
     });
   }
   const refused = rows.filter((r) => r.status === CountryState.Refused).map((r) => refusalOf(r, guard));
@@ -297,11 +380,19 @@ function countryProblems(name: string, rows: readonly CountryRow[], guard: Guard
   }
   const unavailable = rows.filter((r) => r.status === CountryState.Unavailable).map((r) => r.countryCode);
   if (unavailable.length) {
-    problems.push({ reason: Reason.CountryUnavailable, message: `Bird cannot send sms from alphanumeric senders to ${unavailable.join(", ")}: remove them from spec.countries` });
+    problems.push({
+      reason: Reason.CountryUnavailable,
+      message:
+        `Bird cannot send sms from alphanumeric senders to ${unavailable.join(", ")}: ` +
+        "remove them from spec.countries",
+    });
   }
   const handled = new Set<string>([CountryState.Active, CountryState.Refused, CountryState.Unavailable]);
-  const pending = rows.filter((r) => !r.blocked && !handled.has(r.status ?? "")).map((r) => `${r.countryCode}=${r.status ?? CountryState.Pending}`);
-  if (pending.length) problems.push({ reason: Reason.DestinationsPending, message: `countries not active yet: ${pending.join(", ")}` });
+  const pending = rows
+    .filter((r) => !r.blocked && !handled.has(r.status ?? ""))
+    .map((r) => `${r.countryCode}=${r.status ?? CountryState.Pending}`);
+  if (pending.length)
+    problems.push({ reason: Reason.DestinationsPending, message: `countries not active yet: ${pending.join(", ")}` });
   return problems;
 }
 

@@ -36,7 +36,9 @@ export interface SenderExternal extends UsageSource {
 /** How a reconciler gets the external client of a workspace; injected so tests can hand in a fake. */
 export type SenderExternalFactory = (connection: WorkspaceConnection) => SenderExternal;
 
-/** The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client). */
+/**
+ * The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client).
+ */
 export const birdSenders: SenderExternalFactory = (connection) => new BirdSenderExternal(connection);
 
 class BirdSenderExternal implements SenderExternal {

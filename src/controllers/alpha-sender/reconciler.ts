@@ -1,4 +1,10 @@
-import { ALPHA_SENDER_KIND, type AlphaSender, type AlphaSenderStatus, type BirdSender, type CountryCharge } from "../../api/v1alpha1/index.js";
+import {
+  ALPHA_SENDER_KIND,
+  type AlphaSender,
+  type AlphaSenderStatus,
+  type BirdSender,
+  type CountryCharge,
+} from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { AlphaNumber, EndpointSubscription, Money } from "../../bird/types.js";
@@ -12,7 +18,13 @@ import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/reconciler.js";
-import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome, type ManagedReconcilerOptions } from "../reconcile-step.js";
+import {
+  notReady,
+  reconcileManaged,
+  type CleanupOutcome,
+  type StepOutcome,
+  type ManagedReconcilerOptions,
+} from "../reconcile-step.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
 import { birdSenders, type SenderExternal, type SenderExternalFactory } from "./external.js";
@@ -71,15 +83,35 @@ export class AlphaSenderReconciler {
   constructor(private readonly o: AlphaSenderReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
-    reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
-      cleanup: (as, status) => this.cleanup(as, status, context.log),
-    });
+    reconcileManaged(
+      {
+        client: this.o.client,
+        events: this.o.events,
+        informer: this.o.informer,
+        log: context.log,
+        now: () => this.now(),
+      },
+      key,
+      {
+        apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
+        cleanup: (as, status) => this.cleanup(as, status, context.log),
+      },
+    );
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
     const held = await this.o.records.findHeld(initial);
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
-    if (!held) for (const field of ["boundTo", "alphaNumberId", "endpointId", "alphaString", "provisioningStatus", "issues", "countries"] as const) delete status[field];
+    if (!held)
+      for (const field of [
+        "boundTo",
+        "alphaNumberId",
+        "endpointId",
+        "alphaString",
+        "provisioningStatus",
+        "issues",
+        "countries",
+      ] as const)
+        delete status[field];
     const external = this.external(this.o.admission.connect(initial));
     status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
@@ -92,7 +124,14 @@ export class AlphaSenderReconciler {
     Object.assign(status, senderStatus(sender));
     if (!isProvisioned(sender)) {
       const pollMs = Math.min(this.o.resyncMs, 5000);
-      return { object: as, ready: notReady(Reason.Provisioning, `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`), requeueAfterMs: pollMs };
+      return {
+        object: as,
+        ready: notReady(
+          Reason.Provisioning,
+          `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`,
+        ),
+        requeueAfterMs: pollMs,
+      };
     }
     const desired = desiredCountries(as.spec);
     const guard = this.guardrails(as, external);
@@ -103,11 +142,26 @@ export class AlphaSenderReconciler {
     status.countries = sortedRows(sync.rows);
     await this.act(sync, plan, guard, specChanged, desired);
     status.countries = sortedRows(sync.rows);
-    return { object: as, ready: senderReadiness({ name: sync.sender.alphaString, desired, rows: sync.rows, issues: status.issues ?? [], guard, observeOnly: false }) };
+    return {
+      object: as,
+      ready: senderReadiness({
+        name: sync.sender.alphaString,
+        desired,
+        rows: sync.rows,
+        issues: status.issues ?? [],
+        guard,
+        observeOnly: false,
+      }),
+    };
   }
 
   /** The spec's countries as Bird has them, and whether Bird counts fewer active than we believe (drift). */
-  private async observeCountries(initial: AlphaNumber, external: SenderExternal, desired: string[], status: AlphaSenderStatus): Promise<Pick<Sync, "sender" | "rows" | "subscriptions"> & { drifted: boolean }> {
+  private async observeCountries(
+    initial: AlphaNumber,
+    external: SenderExternal,
+    desired: string[],
+    status: AlphaSenderStatus,
+  ): Promise<Pick<Sync, "sender" | "rows" | "subscriptions"> & { drifted: boolean }> {
     let sender = initial;
     const subscriptions = await external.observeSubscriptions(sender);
     const rows = observeCountries(desired, status.countries ?? [], subscriptions);
@@ -123,12 +177,21 @@ export class AlphaSenderReconciler {
   }
 
   /** Activates and releases what the plan says, then records on the record what the sender is paid for now. */
-  private async act(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean, desired: string[]): Promise<void> {
+  private async act(
+    sync: Sync,
+    plan: CountryPlan,
+    guard: Guardrails,
+    specChanged: boolean,
+    desired: string[],
+  ): Promise<void> {
     try {
       const activated = await this.activate(sync, plan, guard, specChanged);
       const released = await this.release(sync, plan);
       if (activated.length || released) sync.external.markChanged(sync.sender.id);
-      if (released || activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)) {
+      if (
+        released ||
+        activated.some((country) => !sync.rows.get(country)?.subscription && !sync.rows.get(country)?.blocked)
+      ) {
         // What Bird made of the writes where its answers did not say: the subscriptions and their prices.
         sync.subscriptions = await sync.external.observeSubscriptions(sync.sender);
         sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
@@ -139,11 +202,21 @@ export class AlphaSenderReconciler {
   }
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
-  private async observe(as: AlphaSender, status: AlphaSenderStatus, external: SenderExternal, held: BirdSender | undefined): Promise<StepOutcome<AlphaSender>> {
+  private async observe(
+    as: AlphaSender,
+    status: AlphaSenderStatus,
+    external: SenderExternal,
+    held: BirdSender | undefined,
+  ): Promise<StepOutcome<AlphaSender>> {
     const sender = await this.senderOrWait(as, external);
     const record = held ?? this.o.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
     if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
-      throw new Waiting(`sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only senders of this namespace or no one's`, Reason.SenderConflict, this.o.resyncMs);
+      throw new Waiting(
+        `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only senders of this namespace or no one's",
+        Reason.SenderConflict,
+        this.o.resyncMs,
+      );
     }
     Object.assign(status, senderStatus(sender), { boundTo: held?.metadata?.name });
     const desired = desiredCountries(as.spec);
@@ -151,7 +224,16 @@ export class AlphaSenderReconciler {
     const rows = observeCountries(desired, previous, await external.observeSubscriptions(sender));
     status.countries = sortedRows(rows);
     const guard = this.guardrails(as, external);
-    return { ready: senderReadiness({ name: sender.alphaString, desired, rows, issues: status.issues ?? [], guard, observeOnly: true }) };
+    return {
+      ready: senderReadiness({
+        name: sender.alphaString,
+        desired,
+        rows,
+        issues: status.issues ?? [],
+        guard,
+        observeOnly: true,
+      }),
+    };
   }
 
   /** No API registers senders, so a missing one waits (polling at the resync interval) for the user to register it. */
@@ -159,13 +241,19 @@ export class AlphaSenderReconciler {
     const sender = await external.observe(as.spec);
     if (sender) return sender;
     const what = as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${senderName(as.spec)}"`;
-    const message = `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
+    const message =
+      `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with ` +
+      `Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
     this.o.events.record(as, "Warning", EventReason.SenderNotFound, message);
     throw new Waiting(message, Reason.SenderNotFound, this.o.resyncMs);
   }
 
   private guardrails(as: AlphaSender, external: SenderExternal): Guardrails {
-    return { workspace: external.workspace, maxPrice: as.spec.maxMonthlyPricePerCountry, committed: this.o.usage.of(external).prices };
+    return {
+      workspace: external.workspace,
+      maxPrice: as.spec.maxMonthlyPricePerCountry,
+      committed: this.o.usage.of(external).prices,
+    };
   }
 
   /**
@@ -189,12 +277,16 @@ export class AlphaSenderReconciler {
       }
     } finally {
       // Countries screened but not activated (refused by Bird, or the call failed) no longer count as spend.
-      for (const country of fresh) if (!activated.includes(country)) this.o.usage.release(sync.as.spec.workspaceRef.name, countryKey(sync.record.metadata?.name ?? "", country));
+      for (const country of fresh)
+        if (!activated.includes(country))
+          this.o.usage.release(sync.as.spec.workspaceRef.name, countryKey(sync.record.metadata?.name ?? "", country));
     }
     return activated;
   }
 
-  /** Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change. */
+  /**
+   * Price and spend checks. A refused country's quote is kept in status, so it is asked again only on a spec change.
+   */
   private async screen(sync: Sync, countries: string[], guard: Guardrails, specChanged: boolean): Promise<string[]> {
     const prices: Record<string, Money> = {};
     const toQuote: string[] = [];
@@ -206,36 +298,68 @@ export class AlphaSenderReconciler {
     }
     const quotable = new Set(countries.filter((c) => prices[c]));
     for (const batch of chunk(toQuote, ACTIVATE_BATCH)) {
-      const { countries: served, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.external.quote(sync.sender, b));
+      const { countries: served, result } = await this.tolerateUnavailable(sync, batch, (b) =>
+        sync.external.quote(sync.sender, b),
+      );
       for (const country of served) quotable.add(country);
       Object.assign(prices, result?.subscriptionPrices ?? {});
     }
     // The quotes took a while: screen against what is committed now, and reserve what passes before anything else
     // can run (this and the screening are synchronous).
-    const { accepted, refused } = screenPrices(countries.filter((c) => quotable.has(c)), prices, { ...guard, committed: this.o.usage.of(sync.external).prices });
+    const { accepted, refused } = screenPrices(
+      countries.filter((c) => quotable.has(c)),
+      prices,
+      { ...guard, committed: this.o.usage.of(sync.external).prices },
+    );
     const recordName = sync.record.metadata?.name ?? "";
     // Counted until the record lists the country as paid for (or the activation fails and it is released).
-    for (const country of accepted) this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
+    for (const country of accepted)
+      this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
 
   private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
-    const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) => sync.external.activate(sync.sender, b));
+    const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) =>
+      sync.external.activate(sync.sender, b),
+    );
     if (!countries.length) return [];
-    this.o.metrics?.purchases.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND }, countries.filter((c) => !repair.has(c)).length);
+    this.o.metrics?.purchases.inc(
+      { workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND },
+      countries.filter((c) => !repair.has(c)).length,
+    );
     for (const country of countries) {
       const destination = result?.results?.find((d) => d.countryCode === country);
-      sync.rows.set(country, answeredRow(sync.rows.get(country), country, destination, CountryState.Active, result?.subscriptionPrices?.[country]));
+      sync.rows.set(
+        country,
+        answeredRow(
+          sync.rows.get(country),
+          country,
+          destination,
+          CountryState.Active,
+          result?.subscriptionPrices?.[country],
+        ),
+      );
     }
     sync.status.countries = sortedRows(sync.rows);
     const name = sync.sender.alphaString;
     const repaired = countries.filter((c) => repair.has(c));
     const note = repaired.length ? ` (${repaired.join(", ")} had been deactivated outside the operator)` : "";
-    this.o.events.record(sync.as, "Normal", EventReason.DestinationsActivated, `Activated sms to ${countries.join(", ")} for sender ${name}${note}`);
+    this.o.events.record(
+      sync.as,
+      "Normal",
+      EventReason.DestinationsActivated,
+      `Activated sms to ${countries.join(", ")} for sender ${name}${note}`,
+    );
     const blocked = countries.filter((c) => sync.rows.get(c)?.blocked);
     if (blocked.length) {
-      this.o.events.record(sync.as, "Warning", EventReason.CountryBlocked, `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: complete the sender's registration for these countries with Bird`);
+      this.o.events.record(
+        sync.as,
+        "Warning",
+        EventReason.CountryBlocked,
+        `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: ` +
+          "complete the sender's registration for these countries with Bird",
+      );
     }
     return countries;
   }
@@ -244,7 +368,11 @@ export class AlphaSenderReconciler {
    * Bird refuses a whole activate call when one country can never be served (alpha senders cannot reach the USA or
    * Canada) and names the countries in the error's details: those are marked unavailable and the rest is retried once.
    */
-  private async tolerateUnavailable<T>(sync: Sync, batch: string[], call: (countries: string[]) => Promise<T>): Promise<{ countries: string[]; result?: T }> {
+  private async tolerateUnavailable<T>(
+    sync: Sync,
+    batch: string[],
+    call: (countries: string[]) => Promise<T>,
+  ): Promise<{ countries: string[]; result?: T }> {
     try {
       return { countries: batch, result: await call(batch) };
     } catch (error) {
@@ -253,7 +381,13 @@ export class AlphaSenderReconciler {
       const code = isBirdApiError(error) ? error.code : undefined;
       for (const country of refused) sync.rows.set(country, unavailableRow(country, code));
       sync.status.countries = sortedRows(sync.rows);
-      this.o.events.record(sync.as, "Warning", EventReason.CountryUnavailable, `Bird cannot send sms from sender ${sync.sender.alphaString} to ${refused.join(", ")}: remove them from spec.countries`);
+      this.o.events.record(
+        sync.as,
+        "Warning",
+        EventReason.CountryUnavailable,
+        `Bird cannot send sms from sender ${sync.sender.alphaString} to ${refused.join(", ")}: ` +
+          "remove them from spec.countries",
+      );
       const rest = batch.filter((c) => !refused.includes(c));
       return rest.length ? { countries: rest, result: await call(rest) } : { countries: [] };
     }
@@ -262,10 +396,20 @@ export class AlphaSenderReconciler {
   private refuse(sync: Sync, country: string, price: Money | undefined, refusal: Refusal): void {
     const before = sync.rows.get(country);
     sync.rows.set(country, refusedRow(country, price));
-    this.o.metrics?.purchasesRefused.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND, reason: refusal.reason });
+    this.o.metrics?.purchasesRefused.inc({
+      workspace: sync.as.spec.workspaceRef.name,
+      kind: ALPHA_SENDER_KIND,
+      reason: refusal.reason,
+    });
     if (before?.status === CountryState.Refused) return;
-    const reason = refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
-    this.o.events.record(sync.as, "Warning", reason, `Not activating ${country} for sender ${sync.sender.alphaString}: ${refusal.message}`);
+    const reason =
+      refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
+    this.o.events.record(
+      sync.as,
+      "Warning",
+      reason,
+      `Not activating ${country} for sender ${sync.sender.alphaString}: ${refusal.message}`,
+    );
   }
 
   /**
@@ -277,16 +421,35 @@ export class AlphaSenderReconciler {
     const name = sync.sender.alphaString;
     const cancel = new Set(plan.cancel);
     const deactivate = new Set(plan.deactivate);
-    const groups = [...chunk(plan.deactivate, DEACTIVATE_BATCH), ...chunk(plan.cancel.filter((c) => !deactivate.has(c)), DEACTIVATE_BATCH)];
+    const groups = [
+      ...chunk(plan.deactivate, DEACTIVATE_BATCH),
+      ...chunk(
+        plan.cancel.filter((c) => !deactivate.has(c)),
+        DEACTIVATE_BATCH,
+      ),
+    ];
     for (const batch of groups) {
       const toDeactivate = batch.filter((c) => deactivate.has(c));
       if (toDeactivate.length) {
         const answer = await sync.external.deactivate(sync.sender, toDeactivate);
         for (const country of toDeactivate) {
-          sync.rows.set(country, answeredRow(sync.rows.get(country), country, answer.find((d) => d.countryCode === country), CountryState.Inactive));
+          sync.rows.set(
+            country,
+            answeredRow(
+              sync.rows.get(country),
+              country,
+              answer.find((d) => d.countryCode === country),
+              CountryState.Inactive,
+            ),
+          );
         }
         sync.status.countries = sortedRows(sync.rows);
-        this.o.events.record(sync.as, "Normal", EventReason.DestinationsDeactivated, `Deactivated sms to ${toDeactivate.join(", ")} for sender ${name}`);
+        this.o.events.record(
+          sync.as,
+          "Normal",
+          EventReason.DestinationsDeactivated,
+          `Deactivated sms to ${toDeactivate.join(", ")} for sender ${name}`,
+        );
       }
       const cancelled: string[] = [];
       try {
@@ -299,7 +462,13 @@ export class AlphaSenderReconciler {
           sync.status.countries = sortedRows(sync.rows);
         }
       } finally {
-        if (cancelled.length) this.o.events.record(sync.as, "Normal", EventReason.SubscriptionCancelled, `Cancelled the subscriptions of sender ${name} for ${cancelled.join(", ")}`);
+        if (cancelled.length)
+          this.o.events.record(
+            sync.as,
+            "Normal",
+            EventReason.SubscriptionCancelled,
+            `Cancelled the subscriptions of sender ${name} for ${cancelled.join(", ")}`,
+          );
       }
       for (const country of toDeactivate) sync.rows.delete(country);
     }
@@ -314,9 +483,14 @@ export class AlphaSenderReconciler {
    * and its subscription cancelled, then the record goes. `done` only then; anything else keeps the finalizer.
    */
   private async cleanup(as: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<CleanupOutcome<AlphaSender>> {
-    const deleting = (message: string): CleanupOutcome<AlphaSender> => ({ done: true, ready: notReady(Reason.Deleting, message) });
+    const deleting = (message: string): CleanupOutcome<AlphaSender> => ({
+      done: true,
+      ready: notReady(Reason.Deleting, message),
+    });
     const resolved = this.o.connections.connect(as.spec.workspaceRef.name);
-    const record = (await this.o.records.findHeld(as)) ?? (await this.claimBeforeCleanup(as, status, resolved.ok ? resolved.value : undefined, log));
+    const record =
+      (await this.o.records.findHeld(as)) ??
+      (await this.claimBeforeCleanup(as, status, resolved.ok ? resolved.value : undefined, log));
     if (!record) return deleting("held no sender: nothing to release");
     const policy = effectiveDeletionPolicy(as, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
@@ -326,7 +500,12 @@ export class AlphaSenderReconciler {
       return deleting(`sender kept (${keep})`);
     }
     const name = record.status?.alphaString ?? senderName(as.spec);
-    if (!resolved.ok) throw new TransientError(`cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`, resolved.reason);
+    if (!resolved.ok)
+      throw new TransientError(
+        `cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, ` +
+          "set spec.deletionPolicy: Retain",
+        resolved.reason,
+      );
     const external = this.external(resolved.value);
     const sender = await external.observe(as.spec, record.spec.alphaNumberId);
     let current = record;
@@ -350,9 +529,21 @@ export class AlphaSenderReconciler {
    * An object of the previous release (it managed the sender, status says which) deleted before its first reconcile
    * here: it claims its record first, as its apply would have (the oldest admitted claimant wins), then cleans up.
    */
-  private async claimBeforeCleanup(as: AlphaSender, status: AlphaSenderStatus, connection: WorkspaceConnection | undefined, log: Logger): Promise<BirdSender | undefined> {
+  private async claimBeforeCleanup(
+    as: AlphaSender,
+    status: AlphaSenderStatus,
+    connection: WorkspaceConnection | undefined,
+    log: Logger,
+  ): Promise<BirdSender | undefined> {
     // Only the previous release's objects: they report a sender but were never bound (no status.boundTo).
-    if (!connection || !status.alphaNumberId || status.boundTo || as.spec.managementPolicy === "ObserveOnly" || !this.o.admission.check(as).ok) return undefined;
+    if (
+      !connection ||
+      !status.alphaNumberId ||
+      status.boundTo ||
+      as.spec.managementPolicy === "ObserveOnly" ||
+      !this.o.admission.check(as).ok
+    )
+      return undefined;
     const sender = await this.external(connection).observe(as.spec, status.alphaNumberId);
     return sender ? this.o.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
   }
@@ -375,7 +566,9 @@ export class AlphaSenderReconciler {
 function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
   const desired = new Set(desiredCountries(as.spec));
   status.desiredCountries = desired.size;
-  status.activeCountries = (status.countries ?? []).filter((row) => desired.has(row.countryCode) && row.status === CountryState.Active).length;
+  status.activeCountries = (status.countries ?? []).filter(
+    (row) => desired.has(row.countryCode) && row.status === CountryState.Active,
+  ).length;
 }
 
 /** The countries a refusing Bird error names in `details.countryCodes`, among those sent (exported for the planner). */
@@ -392,9 +585,15 @@ export function unservedCountries(error: unknown, sent: readonly string[]): stri
  */
 export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
   const paid = new Map<string, CountryCharge>();
-  const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({ countryCode, ...(price ? { price } : {}) });
-  for (const s of sync.subscriptions) if (s.status === CountryState.Active && /^[A-Z]{2}$/.test(s.name)) paid.set(s.name, charge(s.name, s.price));
-  for (const row of sync.rows.values()) if (row.subscription?.status === CountryState.Active) paid.set(row.countryCode, charge(row.countryCode, row.subscription.price));
+  const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({
+    countryCode,
+    ...(price ? { price } : {}),
+  });
+  for (const s of sync.subscriptions)
+    if (s.status === CountryState.Active && /^[A-Z]{2}$/.test(s.name)) paid.set(s.name, charge(s.name, s.price));
+  for (const row of sync.rows.values())
+    if (row.subscription?.status === CountryState.Active)
+      paid.set(row.countryCode, charge(row.countryCode, row.subscription.price));
   for (const country of sync.cancelled) paid.delete(country);
   return [...paid.values()];
 }

@@ -61,7 +61,11 @@ export class NumberClaims {
     if (held.status?.phase !== Phase.Purchasing) return { record: held };
     const resolved = await this.resolvePurchase(pn, held, external, log);
     if (resolved) return resolved;
-    throw new Waiting(`ObserveOnly: the purchase of ${held.spec.numberString} never reached Bird; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.purchaseGraceMs);
+    throw new Waiting(
+      `ObserveOnly: the purchase of ${held.spec.numberString} never reached Bird; nothing is bought in this mode`,
+      Reason.NumberUnavailable,
+      this.o.purchaseGraceMs,
+    );
   }
 
   /**
@@ -69,23 +73,43 @@ export class NumberClaims {
    * workspace: there → bound; absent past the grace period → the buy never happened and the claim is withdrawn
    * (undefined: the caller may buy again).
    */
-  async resolvePurchase(pn: PhoneNumber, record: BirdNumber, external: NumberExternal, log: Logger): Promise<Held | undefined> {
+  async resolvePurchase(
+    pn: PhoneNumber,
+    record: BirdNumber,
+    external: NumberExternal,
+    log: Logger,
+  ): Promise<Held | undefined> {
     const numberString = record.spec.numberString;
     const found = await external.observe({ numberString, fresh: true });
     if (found) {
       const bound = await this.o.purchaser.bind(record, found);
       log.info({ record: bound.metadata?.name, numberString, numberId: found.id }, "Resolved an interrupted purchase");
-      this.o.events.record(pn, "Normal", EventReason.Adopted, `Resolved the interrupted purchase of ${numberString}: the number is in the workspace and belongs to this resource`);
+      this.o.events.record(
+        pn,
+        "Normal",
+        EventReason.Adopted,
+        `Resolved the interrupted purchase of ${numberString}: ` +
+          "the number is in the workspace and belongs to this resource",
+      );
       return { record: bound, number: found };
     }
     const startedAt = record.status?.purchase?.startedAt ?? record.metadata?.creationTimestamp;
     const age = this.o.now().getTime() - Date.parse(String(startedAt));
     if (age < this.o.purchaseGraceMs) {
-      throw new Waiting(`waiting for Bird to show ${numberString} (purchase started ${String(startedAt)})`, Reason.PurchasePending, Math.min(5000, this.o.purchaseGraceMs - age));
+      throw new Waiting(
+        `waiting for Bird to show ${numberString} (purchase started ${String(startedAt)})`,
+        Reason.PurchasePending,
+        Math.min(5000, this.o.purchaseGraceMs - age),
+      );
     }
     await this.o.records.remove(record);
     log.info({ record: record.metadata?.name, numberString }, "Purchase never reached Bird; claim withdrawn");
-    this.o.events.record(pn, "Normal", EventReason.PurchaseIntentCleared, `The purchase of ${numberString} never reached Bird; trying again`);
+    this.o.events.record(
+      pn,
+      "Normal",
+      EventReason.PurchaseIntentCleared,
+      `The purchase of ${numberString} never reached Bird; trying again`,
+    );
     return undefined;
   }
 
@@ -111,7 +135,12 @@ export class NumberClaims {
   private async reclaim(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<Held> {
     const numberString = pn.status?.numberString;
     const lost = (why: string): Waiting =>
-      new Waiting(`the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number`, Reason.NumberLost, 60_000);
+      new Waiting(
+        `the BirdNumber record ${pn.status?.boundTo} this resource was bound to is gone and ${why}; ` +
+          "nothing was bought to replace it. Delete this PhoneNumber and apply it again to get a new number",
+        Reason.NumberLost,
+        60_000,
+      );
     if (!numberString) throw lost("its status names no number");
     const name = numberRecordName(pn.spec.workspaceRef.name, numberString);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
@@ -142,7 +171,12 @@ export class NumberClaims {
       return this.takeOver(pn, existing, external, log);
     }
     log.info({ record: name, numberString: number.numberString, numberId: number.id }, "Adopted number");
-    this.o.events.record(pn, "Normal", EventReason.Adopted, `Adopted ${number.numberString}: the workspace owns it, so nothing was bought`);
+    this.o.events.record(
+      pn,
+      "Normal",
+      EventReason.Adopted,
+      `Adopted ${number.numberString}: the workspace owns it, so nothing was bought`,
+    );
     this.o.events.record(created, "Normal", EventReason.Adopted, `Adopted by ${objectKey(pn)}`);
     return { record: created, number };
   }
@@ -160,19 +194,49 @@ export class NumberClaims {
       this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(pn)}: ${allowed.message}`);
       throw new PermanentError(`${record.spec.numberString}: ${allowed.message}`, Reason.NumberConflict);
     }
-    const number = await external.observe(record.status?.numberId ? { id: record.status.numberId } : { numberString: record.spec.numberString });
+    const number = await external.observe(
+      record.status?.numberId ? { id: record.status.numberId } : { numberString: record.spec.numberString },
+    );
     if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log, record));
-    const taken = await this.o.records.update(boundTo({ ...record, status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, releasedAt: undefined, message: undefined } }, pn));
-    const how = record.status?.phase === Phase.Released ? "released by this namespace before" : record.spec.claimRef ? "reserved for this namespace" : "free";
+    const taken = await this.o.records.update(
+      boundTo(
+        {
+          ...record,
+          status: {
+            ...record.status,
+            phase: Phase.Bound,
+            numberId: number.id,
+            endpointId: number.endpointId,
+            releasedAt: undefined,
+            message: undefined,
+          },
+        },
+        pn,
+      ),
+    );
+    const how =
+      record.status?.phase === Phase.Released
+        ? "released by this namespace before"
+        : record.spec.claimRef
+          ? "reserved for this namespace"
+          : "free";
     log.info({ record: taken.metadata?.name, numberString: number.numberString, how }, "Took over number");
-    this.o.events.record(pn, "Normal", EventReason.Claimed, `Took over ${number.numberString} (${how}): nothing was bought`);
+    this.o.events.record(
+      pn,
+      "Normal",
+      EventReason.Claimed,
+      `Took over ${number.numberString} (${how}): nothing was bought`,
+    );
     this.o.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(pn)} (${how})`);
     return { record: taken, number };
   }
 
   /** The held record bound again to its number, after it was seen Lost or Released while its holder lived on. */
   async rebind(record: BirdNumber, number: LongCodeNumber): Promise<BirdNumber> {
-    return this.o.purchaser.bind({ ...record, status: { ...record.status, releasedAt: undefined, message: undefined } }, number);
+    return this.o.purchaser.bind(
+      { ...record, status: { ...record.status, releasedAt: undefined, message: undefined } },
+      number,
+    );
   }
 
   /**
@@ -182,11 +246,18 @@ export class NumberClaims {
   async migrate(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<Held | undefined> {
     const hint = legacyHint(pn);
     if (!hint) return undefined;
-    const number = await external.observe(hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", fresh: true });
+    const number = await external.observe(
+      hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", fresh: true },
+    );
     if (!number) {
       // A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides.
       const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
-      if (age < this.o.purchaseGraceMs) throw new Waiting(`waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`, Reason.PurchasePending, 2000);
+      if (age < this.o.purchaseGraceMs)
+        throw new Waiting(
+          `waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`,
+          Reason.PurchasePending,
+          2000,
+        );
       return undefined;
     }
     const name = numberRecordName(pn.spec.workspaceRef.name, number.numberString);
@@ -194,15 +265,28 @@ export class NumberClaims {
     // A copy (restored backup, copied manifest) names a number its original holds: refused, not bought anew.
     if (!existing && !this.o.legacy.isOldestClaimant(pn)) {
       this.o.waiters.wait(name, objectKey(pn));
-      throw new PermanentError(`${number.numberString}: this resource carries the previous release's record of the number, and an older resource carries it too: it looks like a copy, so it claims nothing (delete and re-create it to buy a number of its own)`, Reason.NumberConflict, { retryAfterMs: 60_000 });
+      throw new PermanentError(
+        `${number.numberString}: this resource carries the previous release's record of the number, ` +
+          "and an older resource carries it too: it looks like a copy, " +
+          "so it claims nothing (delete and re-create it to buy a number of its own)",
+        Reason.NumberConflict,
+        { retryAfterMs: 60_000 },
+      );
     }
-    const held = existing ? await this.takeOver(pn, existing, external, log) : await this.adopt(pn, number, external, log);
+    const held = existing
+      ? await this.takeOver(pn, existing, external, log)
+      : await this.adopt(pn, number, external, log);
     if (hasLegacyAnnotations(pn)) {
       const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };
       await this.o.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });
     }
     log.info({ record: name, numberString: number.numberString }, "Migrated from the previous release's annotations");
-    this.o.events.record(held.record, "Normal", EventReason.Migrated, `Recorded ${objectKey(pn)} as the holder of ${number.numberString} (it held the number before the upgrade)`);
+    this.o.events.record(
+      held.record,
+      "Normal",
+      EventReason.Migrated,
+      `Recorded ${objectKey(pn)} as the holder of ${number.numberString} (it held the number before the upgrade)`,
+    );
     return held;
   }
 }

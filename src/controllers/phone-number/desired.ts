@@ -55,7 +55,8 @@ export function capabilitiesOf(flags: NumberStockItem["capabilities"] | undefine
 /** Desired destination countries per capability, deduplicated and sorted. */
 export function desiredDestinations(spec: PhoneNumber["spec"]): Map<string, string[]> {
   const map = new Map<string, string[]>();
-  for (const d of spec.destinations ?? []) map.set(d.capability, [...new Set([...(map.get(d.capability) ?? []), ...d.countryCodes])].sort());
+  for (const d of spec.destinations ?? [])
+    map.set(d.capability, [...new Set([...(map.get(d.capability) ?? []), ...d.countryCodes])].sort());
   return map;
 }
 
@@ -83,7 +84,9 @@ export function planDestinations(
   const capabilities = new Set([...desired.keys(), ...recorded.map((r) => r.capability)]);
   for (const capability of capabilities) {
     const want = desired.get(capability) ?? [];
-    const active = recorded.filter((r) => r.capability === capability && r.status === "active").map((r) => r.countryCode);
+    const active = recorded
+      .filter((r) => r.capability === capability && r.status === "active")
+      .map((r) => r.countryCode);
     const observedActive = activeCount(number, capability);
     const drifted = countsCurrent && observedActive !== undefined && observedActive < active.length;
     const missing = drifted ? want : want.filter((c) => !active.includes(c));
@@ -125,10 +128,14 @@ export function observedStatus(number: LongCodeNumber): Partial<PhoneNumberStatu
 }
 
 /** Destination rows for status, one per (capability, country) the spec manages. */
-export function destinationRows(desired: Map<string, string[]>, statusOf: (capability: string, country: string) => string | undefined): PhoneNumberDestinationStatus[] {
+export function destinationRows(
+  desired: Map<string, string[]>,
+  statusOf: (capability: string, country: string) => string | undefined,
+): PhoneNumberDestinationStatus[] {
   const rows: PhoneNumberDestinationStatus[] = [];
   for (const [capability, countries] of desired) {
-    for (const countryCode of countries) rows.push({ capability, countryCode, status: statusOf(capability, countryCode) ?? "pending" });
+    for (const countryCode of countries)
+      rows.push({ capability, countryCode, status: statusOf(capability, countryCode) ?? "pending" });
   }
   return rows;
 }

@@ -32,10 +32,18 @@ export async function syncDestinations(
         });
         for (const country of batch) {
           const row = result.results?.find((d) => d.countryCode === country);
-          state.set(`${capability}/${country}`, row?.capabilities?.find((c) => c.name === capability)?.status ?? "active");
+          state.set(
+            `${capability}/${country}`,
+            row?.capabilities?.find((c) => c.name === capability)?.status ?? "active",
+          );
         }
         deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Activated destinations");
-        deps.events.record(pn, "Normal", EventReason.DestinationsActivated, `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+        deps.events.record(
+          pn,
+          "Normal",
+          EventReason.DestinationsActivated,
+          `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
+        );
       }
     }
     for (const [capability, countries] of plan.deactivate) {
@@ -43,32 +51,56 @@ export async function syncDestinations(
         await external.deactivate(number, capability, batch);
         for (const country of batch) state.delete(`${capability}/${country}`);
         deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
-        deps.events.record(pn, "Normal", EventReason.DestinationsDeactivated, `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`);
+        deps.events.record(
+          pn,
+          "Normal",
+          EventReason.DestinationsDeactivated,
+          `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
+        );
       }
     }
   } finally {
     // What was done before a failure is recorded: the retry then does only the rest.
-    status.destinations = [...destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`)), ...removedPending(recorded, pn, state)];
+    status.destinations = [
+      ...destinationRows(desiredDestinations(pn.spec), (capability, country) => state.get(`${capability}/${country}`)),
+      ...removedPending(recorded, pn, state),
+    ];
     // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
     external.markChanged(number.id);
   }
 }
 
 /** Rows of countries no longer desired that are still active (a deactivation that failed): kept so it is retried. */
-function removedPending(recorded: NonNullable<PhoneNumberStatus["destinations"]>, pn: PhoneNumber, state: Map<string, string | undefined>): NonNullable<PhoneNumberStatus["destinations"]> {
+function removedPending(
+  recorded: NonNullable<PhoneNumberStatus["destinations"]>,
+  pn: PhoneNumber,
+  state: Map<string, string | undefined>,
+): NonNullable<PhoneNumberStatus["destinations"]> {
   const desired = desiredDestinations(pn.spec);
-  return recorded.filter((r) => r.status === "active" && !desired.get(r.capability)?.includes(r.countryCode) && state.has(`${r.capability}/${r.countryCode}`));
+  return recorded.filter(
+    (r) =>
+      r.status === "active" &&
+      !desired.get(r.capability)?.includes(r.countryCode) &&
+      state.has(`${r.capability}/${r.countryCode}`),
+  );
 }
 
 /**
  * Bird's refusal to serve a destination becomes a condition that says which entry of the spec to change. Exported for
  * `bird-operator plan`, which reports a refused validation as the operator would report the refused activation.
  */
-export function destinationError(error: unknown, number: LongCodeNumber, capability: string, countries: readonly string[]): unknown {
+export function destinationError(
+  error: unknown,
+  number: LongCodeNumber,
+  capability: string,
+  countries: readonly string[],
+): unknown {
   if (!isBirdApiError(error)) return error;
   if (error.code === "capability-is-not-supported") {
     return new PermanentError(
-      `${number.numberString} has no outbound ${capability} capability, so Bird cannot activate ${capability} destinations on it: remove the ${capability} entry from spec.destinations (a number bought for such a spec has the capability)`,
+      `${number.numberString} has no outbound ${capability} capability, ` +
+        `so Bird cannot activate ${capability} destinations on it: ` +
+        `remove the ${capability} entry from spec.destinations (a number bought for such a spec has the capability)`,
       Reason.DestinationUnavailable,
       { cause: error },
     );
@@ -77,7 +109,9 @@ export function destinationError(error: unknown, number: LongCodeNumber, capabil
     const named = error.details?.countryCodes;
     const refused = Array.isArray(named) && named.length > 0 ? named.map(String) : countries;
     return new PermanentError(
-      `Bird cannot activate ${capability} destinations ${refused.join(", ")} on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: remove them from spec.destinations`,
+      `Bird cannot activate ${capability} destinations ${refused.join(", ")} ` +
+        `on ${number.numberString}${error.birdMessage ? ` (${error.birdMessage})` : ""}: ` +
+        "remove them from spec.destinations",
       Reason.DestinationUnavailable,
       { cause: error },
     );

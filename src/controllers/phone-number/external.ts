@@ -3,7 +3,13 @@ import type { BuyGuard, StockItemRef } from "../../bird/buy-batcher.js";
 import type { BirdApi } from "../../bird/client.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { StockPool } from "../../bird/stock-pool.js";
-import type { ActivateDestinationsResult, EndpointSubscription, LongCodeNumber, NumberStockItem, StockFilter } from "../../bird/types.js";
+import type {
+  ActivateDestinationsResult,
+  EndpointSubscription,
+  LongCodeNumber,
+  NumberStockItem,
+  StockFilter,
+} from "../../bird/types.js";
 import type { UsageSource } from "../../ownership/usage.js";
 import type { WorkspaceConnection } from "../workspace/connections.js";
 
@@ -16,7 +22,10 @@ export interface StockSource {
   searchStock(filter: StockFilter): AsyncIterable<NumberStockItem>;
 }
 
-/** Which number to observe: by id (the shared inventory, else a read), or by string (the inventory, or `fresh`ly listed). */
+/**
+ * Which number to observe: by id (the shared inventory, else
+ * a read), or by string (the inventory, or `fresh`ly listed).
+ */
 export type NumberRef = { id: string } | { numberString: string; fresh?: boolean };
 
 /**
@@ -29,7 +38,10 @@ export interface NumberExternal extends StockSource, UsageSource {
   readonly workspace: BirdWorkspace;
   /** The number as Bird has it; undefined when it is not in the workspace. */
   observe(ref: NumberRef): Promise<LongCodeNumber | undefined>;
-  /** Whether the number's destination counts are Bird's (no write of ours since the last read): drift is judged only then. */
+  /**
+   * Whether the number's destination counts are Bird's (no write
+   * of ours since the last read): drift is judged only then.
+   */
   countsCurrent(id: string): boolean;
   /** The `main` subscription's dates and price (a background GET: off the path to Ready). */
   observeSubscription(number: LongCodeNumber): Promise<EndpointSubscription>;
@@ -54,7 +66,11 @@ export interface NumberExternal extends StockSource, UsageSource {
 export type NumberExternalFactory = (connection: WorkspaceConnection) => NumberExternal;
 
 /** The stock of a workspace connection (shared with `bird-operator plan`, which picks as the operator would). */
-export function stockSource(connection: { workspace: BirdWorkspace; client: Pick<BirdApi, "stockItems">; stockPool: Pick<StockPool, "take"> }): StockSource {
+export function stockSource(connection: {
+  workspace: BirdWorkspace;
+  client: Pick<BirdApi, "stockItems">;
+  stockPool: Pick<StockPool, "take">;
+}): StockSource {
   return {
     workspace: connection.workspace,
     pooledStock: (filter, accept) => connection.stockPool.take(filter, accept),
@@ -62,7 +78,9 @@ export function stockSource(connection: { workspace: BirdWorkspace; client: Pick
   };
 }
 
-/** The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client). */
+/**
+ * The real one: Bird through the workspace's connection (read at each call: a retargeted connection swaps its client).
+ */
 export const birdNumbers: NumberExternalFactory = (connection) => new BirdNumberExternal(connection);
 
 class BirdNumberExternal implements NumberExternal {
@@ -138,7 +156,10 @@ class BirdNumberExternal implements NumberExternal {
 }
 
 /** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
-export async function lookupNumber(connection: Pick<WorkspaceConnection, "client" | "inventory">, numberString: string): Promise<LongCodeNumber | undefined> {
+export async function lookupNumber(
+  connection: Pick<WorkspaceConnection, "client" | "inventory">,
+  numberString: string,
+): Promise<LongCodeNumber | undefined> {
   const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
   const found = page.results.find((n) => n.numberString === numberString);
   if (found) connection.inventory.putNumber(found);

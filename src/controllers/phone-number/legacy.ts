@@ -35,7 +35,8 @@ function parseIntent(raw: string | undefined): { numberString: string; startedAt
   if (!raw) return undefined;
   try {
     const parsed = JSON.parse(raw) as { numberString?: unknown; startedAt?: unknown };
-    if (typeof parsed.numberString === "string" && typeof parsed.startedAt === "string") return { numberString: parsed.numberString, startedAt: parsed.startedAt };
+    if (typeof parsed.numberString === "string" && typeof parsed.startedAt === "string")
+      return { numberString: parsed.numberString, startedAt: parsed.startedAt };
   } catch {
     // Unreadable: no hint.
   }
@@ -93,7 +94,10 @@ export class LegacyClaims {
 function hintKeys(pn: PhoneNumber): string[] {
   const hint = legacyHint(pn);
   if (!hint) return [];
-  return [hint.numberId ? `id:${hint.numberId}` : undefined, hint.numberString ? `n:${hint.numberString}` : undefined].filter((k): k is string => k !== undefined);
+  return [
+    hint.numberId ? `id:${hint.numberId}` : undefined,
+    hint.numberString ? `n:${hint.numberString}` : undefined,
+  ].filter((k): k is string => k !== undefined);
 }
 
 /** Older first: creationTimestamp, then namespace/name so that equal timestamps still have one winner. */

@@ -45,7 +45,9 @@ export class Purchaser {
   async purchase(pn: PhoneNumber, external: NumberExternal, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
     await external.refresh();
     const workspaceName = external.workspace.metadata?.name ?? "";
-    const item = await this.pickStockItem(pn, external, reserved).catch((error: unknown) => this.refused(workspaceName, error));
+    const item = await this.pickStockItem(pn, external, reserved).catch((error: unknown) =>
+      this.refused(workspaceName, error),
+    );
     const name = numberRecordName(workspaceName, item.numberString);
     try {
       this.reserve(external, item, name);
@@ -58,7 +60,11 @@ export class Purchaser {
     } finally {
       if (!record) this.o.usage.release(workspaceName, name);
     }
-    if (!record) throw new TransientError(`${item.numberString} was claimed by another resource meanwhile; picking another`, Reason.CannotPurchase);
+    if (!record)
+      throw new TransientError(
+        `${item.numberString} was claimed by another resource meanwhile; picking another`,
+        Reason.CannotPurchase,
+      );
     log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
     let number: LongCodeNumber | undefined;
     try {
@@ -66,13 +72,28 @@ export class Purchaser {
     } catch (error) {
       return this.failed(pn, record, item, external, error, log);
     }
-    if (!number) throw new TransientError(`Bird answered the purchase of ${item.numberString} without the number; it is looked up next`, Reason.PurchasePending);
+    if (!number)
+      throw new TransientError(
+        `Bird answered the purchase of ${item.numberString} without the number; it is looked up next`,
+        Reason.PurchasePending,
+      );
     const bound = await this.bind(record, number, item.monthlyPrice);
-    const pin = pn.spec.numberString ? "" : `; pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts it instead of buying again`;
+    const pin = pn.spec.numberString
+      ? ""
+      : `; pin spec.numberString: "${number.numberString}" in Git ` +
+        "so a rebuilt cluster adopts it instead of buying again";
     const message = `Bought ${number.numberString} for ${formatMoney(item.monthlyPrice)} a month${pin}`;
-    log.info({ record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) }, "Purchased number");
+    log.info(
+      { record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) },
+      "Purchased number",
+    );
     this.o.events.record(pn, "Normal", EventReason.Purchased, message);
-    this.o.events.record(bound, "Normal", EventReason.Purchased, `${message} for ${pn.metadata?.namespace}/${pn.metadata?.name}`);
+    this.o.events.record(
+      bound,
+      "Normal",
+      EventReason.Purchased,
+      `${message} for ${pn.metadata?.namespace}/${pn.metadata?.name}`,
+    );
     return { record: bound, number };
   }
 
@@ -81,11 +102,20 @@ export class Purchaser {
     let current = record;
     for (let attempt = 0; ; attempt++) {
       const monthlyPrice = price ?? current.status?.monthlyPrice;
-      const status = { ...current.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId, purchase: undefined, monthlyPrice, monthlyPriceText: monthlyPrice ? formatMoney(monthlyPrice) : undefined };
+      const status = {
+        ...current.status,
+        phase: Phase.Bound,
+        numberId: number.id,
+        endpointId: number.endpointId,
+        purchase: undefined,
+        monthlyPrice,
+        monthlyPriceText: monthlyPrice ? formatMoney(monthlyPrice) : undefined,
+      };
       try {
         const bound = await this.o.records.update({ ...current, status });
         // Bound from Purchasing: the buy happened (answered, or found by lookup after a crash or a 5xx).
-        if (current.status?.phase === Phase.Purchasing) this.o.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
+        if (current.status?.phase === Phase.Purchasing)
+          this.o.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
         return bound;
       } catch (error) {
         // Losing this write would only leave the record Purchasing (resolved by lookup later); retry a few times.
@@ -96,8 +126,15 @@ export class Purchaser {
     }
   }
 
-  /** The claim, written before the buy: a new record, or the prepared one taken over (an update carrying its version). */
-  private async claim(pn: PhoneNumber, item: NumberStockItem, name: string, reserved: BirdNumber | undefined): Promise<BirdNumber | undefined> {
+  /**
+   * The claim, written before the buy: a new record, or the prepared one taken over (an update carrying its version).
+   */
+  private async claim(
+    pn: PhoneNumber,
+    item: NumberStockItem,
+    name: string,
+    reserved: BirdNumber | undefined,
+  ): Promise<BirdNumber | undefined> {
     const status = {
       phase: Phase.Purchasing,
       purchase: { stockItemId: item.id, startedAt: rfc3339(this.o.now()) },
@@ -117,13 +154,17 @@ export class Purchaser {
 
   /** Counts a refusal by a guardrail or for lack of stock (the condition reason the resource shows), and rethrows. */
   private refused(workspace: string, error: unknown): never {
-    if (error instanceof Waiting || error instanceof PermanentError) this.o.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
+    if (error instanceof Waiting || error instanceof PermanentError)
+      this.o.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
     throw error;
   }
 
   private staleLeader(item: NumberStockItem): Error | undefined {
     if (!this.o.mayAct || this.o.mayAct()) return undefined;
-    return new TransientError(`not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the claim`, Reason.PurchasePending);
+    return new TransientError(
+      `not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the claim`,
+      Reason.PurchasePending,
+    );
   }
 
   /**
@@ -131,11 +172,23 @@ export class Purchaser {
    * was bought, so the claim goes and another item is tried soon; a 5xx is looked up once first, in case. Without a
    * clear answer (timeout, network) the record stays Purchasing and the next reconcile resolves it by lookup.
    */
-  private async failed(pn: PhoneNumber, record: BirdNumber, item: NumberStockItem, external: NumberExternal, error: unknown, log: Logger): Promise<Purchase> {
+  private async failed(
+    pn: PhoneNumber,
+    record: BirdNumber,
+    item: NumberStockItem,
+    external: NumberExternal,
+    error: unknown,
+    log: Logger,
+  ): Promise<Purchase> {
     const name = record.metadata?.name ?? "";
     if (!isBirdApiError(error) || error.ambiguous) {
       log.warn({ record: name, err: String(error) }, "Purchase outcome unknown; the record is resolved by lookup");
-      throw new TransientError(`the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); it is looked up before anything else is bought`, Reason.PurchasePending, { cause: error });
+      throw new TransientError(
+        `the purchase of ${item.numberString} may or may not have reached Bird (${String(error)}); ` +
+          "it is looked up before anything else is bought",
+        Reason.PurchasePending,
+        { cause: error },
+      );
     }
     if (error.status >= 500) {
       const found = await external.observe({ numberString: item.numberString, fresh: true });
@@ -143,21 +196,47 @@ export class Purchaser {
     }
     await this.o.records.remove(record);
     this.o.usage.release(external.workspace.metadata?.name ?? "", name);
-    this.o.metrics?.purchasesRefused.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND, reason: Reason.CannotPurchase });
-    log.info({ record: name, numberString: item.numberString, status: error.status, code: error.code }, "Purchase refused; claim withdrawn");
-    this.o.events.record(record, "Warning", EventReason.PurchaseFailed, `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`);
+    this.o.metrics?.purchasesRefused.inc({
+      workspace: record.spec.workspaceRef.name,
+      kind: PHONE_NUMBER_KIND,
+      reason: Reason.CannotPurchase,
+    });
+    log.info(
+      { record: name, numberString: item.numberString, status: error.status, code: error.code },
+      "Purchase refused; claim withdrawn",
+    );
+    this.o.events.record(
+      record,
+      "Warning",
+      EventReason.PurchaseFailed,
+      `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`,
+    );
     if (error.status === 422 || error.kind === "transient") {
-      throw new TransientError(`${item.numberString} could not be bought (${error.message}); trying another`, Reason.CannotPurchase, { cause: error });
+      throw new TransientError(
+        `${item.numberString} could not be bought (${error.message}); trying another`,
+        Reason.CannotPurchase,
+        { cause: error },
+      );
     }
-    throw new PermanentError(`Bird refused the purchase of ${item.numberString}: ${error.message}`, Reason.CannotPurchase, { cause: error, retryAfterMs: this.o.resyncMs });
+    throw new PermanentError(
+      `Bird refused the purchase of ${item.numberString}: ${error.message}`,
+      Reason.CannotPurchase,
+      { cause: error, retryAfterMs: this.o.resyncMs },
+    );
   }
 
   /** A stock item for this spec (see chooseStockItem), never one somebody holds or reserved a record for. */
-  private async pickStockItem(pn: PhoneNumber, external: NumberExternal, reserved: BirdNumber | undefined): Promise<NumberStockItem> {
+  private async pickStockItem(
+    pn: PhoneNumber,
+    external: NumberExternal,
+    reserved: BirdNumber | undefined,
+  ): Promise<NumberStockItem> {
     const workspaceName = external.workspace.metadata?.name ?? "";
     const free = (item: NumberStockItem): boolean => {
       const name = numberRecordName(workspaceName, item.numberString);
-      return name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name));
+      return (
+        name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name))
+      );
     };
     return chooseStockItem(pn, external, free, this.o.resyncMs);
   }
@@ -178,7 +257,12 @@ export class Purchaser {
  * also finds out why nothing fits (policy, price, or no stock). Items `free` refuses (held, or claimed in flight)
  * are never taken. Exported for `bird-operator plan`, which must pick as the operator would.
  */
-export async function chooseStockItem(pn: PhoneNumber, stock: StockSource, free: (item: NumberStockItem) => boolean, resyncMs: number): Promise<NumberStockItem> {
+export async function chooseStockItem(
+  pn: PhoneNumber,
+  stock: StockSource,
+  free: (item: NumberStockItem) => boolean,
+  resyncMs: number,
+): Promise<NumberStockItem> {
   const workspace = stock.workspace;
   const filter = stockFilter(pn.spec);
   const pooled = await stock.pooledStock(filter, (item) => free(item) && affordable(pn, workspace, item));
@@ -196,20 +280,40 @@ export async function chooseStockItem(pn: PhoneNumber, stock: StockSource, free:
     tooExpensive ??= `${item.numberString}: ${price}`;
   }
   const every = `checking again in ${Math.round(resyncMs / 1000)} s`;
-  if (tooExpensive) throw new Waiting(`no number in stock within the price limit (cheapest match ${tooExpensive}); ${every}`, Reason.PriceAboveLimit, resyncMs);
-  const what = pn.spec.numberString ? `${pn.spec.numberString} is not in the workspace and not in stock` : `no number in stock matches ${JSON.stringify(filter)}`;
+  if (tooExpensive)
+    throw new Waiting(
+      `no number in stock within the price limit (cheapest match ${tooExpensive}); ${every}`,
+      Reason.PriceAboveLimit,
+      resyncMs,
+    );
+  const what = pn.spec.numberString
+    ? `${pn.spec.numberString} is not in the workspace and not in stock`
+    : `no number in stock matches ${JSON.stringify(filter)}`;
   throw new Waiting(`${what}; ${every}`, Reason.NumberUnavailable, resyncMs);
 }
 
 function affordable(pn: PhoneNumber, workspace: BirdWorkspace, item: NumberStockItem): boolean {
-  return stockItemMatches(pn.spec, item) && !countryViolation(workspace, item.countryCode) && !stockPriceProblem(pn, workspace, item.monthlyPrice, false);
+  return (
+    stockItemMatches(pn.spec, item) &&
+    !countryViolation(workspace, item.countryCode) &&
+    !stockPriceProblem(pn, workspace, item.monthlyPrice, false)
+  );
 }
 
-function stockPriceProblem(pn: PhoneNumber, workspace: BirdWorkspace, price: Money, explain: boolean): string | undefined {
+function stockPriceProblem(
+  pn: PhoneNumber,
+  workspace: BirdWorkspace,
+  price: Money,
+  explain: boolean,
+): string | undefined {
   const name = workspace.metadata?.name;
   return (
     priceViolation(price, pn.spec.maxMonthlyPrice, explain ? "spec.maxMonthlyPrice" : "") ??
-    priceViolation(price, workspace.spec.policy?.maxPricePerNumber, explain ? `BirdWorkspace "${name}" spec.policy.maxPricePerNumber` : "")
+    priceViolation(
+      price,
+      workspace.spec.policy?.maxPricePerNumber,
+      explain ? `BirdWorkspace "${name}" spec.policy.maxPricePerNumber` : "",
+    )
   );
 }
 
@@ -218,14 +322,28 @@ function stockPriceProblem(pn: PhoneNumber, workspace: BirdWorkspace, price: Mon
  * number the workspace pays for (records of any holder, Released ones included), reservations in flight, and numbers
  * in Bird that no record knows. Exported for `bird-operator plan`.
  */
-export function quotaRefusal(workspace: BirdWorkspace, usage: Usage, item: Pick<NumberStockItem, "numberString" | "monthlyPrice">): string | undefined {
+export function quotaRefusal(
+  workspace: BirdWorkspace,
+  usage: Usage,
+  item: Pick<NumberStockItem, "numberString" | "monthlyPrice">,
+): string | undefined {
   const policy = workspace.spec.policy;
   const workspaceName = workspace.metadata?.name ?? "";
   if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
-    return `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)`;
+    return (
+      `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers ` +
+      `and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ` +
+      "ask the platform team to raise spec.policy.maxNumbers or free numbers (kubectl get birdnumbers)"
+    );
   }
   if (!policy?.maxMonthlySpend) return undefined;
-  const violation = spendViolation([...usage.prices, item.monthlyPrice], policy.maxMonthlySpend, `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`);
+  const violation = spendViolation(
+    [...usage.prices, item.monthlyPrice],
+    policy.maxMonthlySpend,
+    `BirdWorkspace "${workspaceName}" spec.policy.maxMonthlySpend`,
+  );
   if (!violation) return undefined;
-  return violation.total ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}` : `not buying ${item.numberString}: ${violation.message}`;
+  return violation.total
+    ? `buying ${item.numberString} would bring the monthly spend to ${violation.message}`
+    : `not buying ${item.numberString}: ${violation.message}`;
 }

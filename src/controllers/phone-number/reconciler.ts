@@ -1,4 +1,11 @@
-import { PHONE_NUMBER_KIND, type BirdNumber, type BirdWorkspace, type DeletionPolicy, type PhoneNumber, type PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import {
+  PHONE_NUMBER_KIND,
+  type BirdNumber,
+  type BirdWorkspace,
+  type DeletionPolicy,
+  type PhoneNumber,
+  type PhoneNumberStatus,
+} from "../../api/v1alpha1/index.js";
 import { EventReason, FINALIZER, Reason, READY } from "../../api/v1alpha1/conditions.js";
 import { formatMoney } from "../../bird/money.js";
 import { subscriptionEnded } from "../../bird/subscription.js";
@@ -10,7 +17,13 @@ import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
-import { notReady, reconcileManaged, type CleanupOutcome, type ManagedReconcilerOptions, type StepOutcome } from "../reconcile-step.js";
+import {
+  notReady,
+  reconcileManaged,
+  type CleanupOutcome,
+  type ManagedReconcilerOptions,
+  type StepOutcome,
+} from "../reconcile-step.js";
 import type { Resolution, WorkspaceConnection } from "../workspace/connections.js";
 import type { Held, NumberClaims } from "./claim.js";
 import { desiredDestinations, destinationRows, observedStatus, provisioningState } from "./desired.js";
@@ -41,10 +54,20 @@ export class PhoneNumberReconciler {
   constructor(private readonly o: PhoneNumberReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
-    reconcileManaged({ client: this.o.client, events: this.o.events, informer: this.o.informer, log: context.log, now: () => this.now() }, key, {
-      apply: (pn, status) => this.apply(pn, status, context.log).finally(() => describePrice(status)),
-      cleanup: (pn, status) => this.cleanup(pn, status, context.log),
-    });
+    reconcileManaged(
+      {
+        client: this.o.client,
+        events: this.o.events,
+        informer: this.o.informer,
+        log: context.log,
+        now: () => this.now(),
+      },
+      key,
+      {
+        apply: (pn, status) => this.apply(pn, status, context.log).finally(() => describePrice(status)),
+        cleanup: (pn, status) => this.cleanup(pn, status, context.log),
+      },
+    );
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     // The cache first; an object it shows holding nothing is asked about once more, of the API server itself.
@@ -59,11 +82,19 @@ export class PhoneNumberReconciler {
     if (observeOnly && !held) return this.observeOnly(initial, status, external);
     // Only now, admitted, may the object claim anything: the finalizer goes first, so a claim is never left behind.
     const pn = await addFinalizer(this.o.client, FINALIZER, initial);
-    const claimed = held?.status?.phase === Phase.Bound ? { record: held } : observeOnly && held ? await this.o.claims.observeHeld(pn, held, external, log) : await this.o.claims.obtain(pn, held, external, log);
+    const claimed =
+      held?.status?.phase === Phase.Bound
+        ? { record: held }
+        : observeOnly && held
+          ? await this.o.claims.observeHeld(pn, held, external, log)
+          : await this.o.claims.obtain(pn, held, external, log);
     status.boundTo = claimed.record.metadata?.name;
     const number = claimed.number ?? (await this.observeNumber(claimed, external));
     Object.assign(status, observedStatus(number));
-    status.pinHint = pn.spec.numberString ? undefined : `pin spec.numberString: "${number.numberString}" in Git so a rebuilt cluster adopts this number instead of buying another`;
+    status.pinHint = pn.spec.numberString
+      ? undefined
+      : `pin spec.numberString: "${number.numberString}" in Git ` +
+        "so a rebuilt cluster adopts this number instead of buying another";
     const provisioning = this.provisioning(pn, number, external, status, claimed.purchased === true);
     if (provisioning) return { ...provisioning, object: pn };
     const detailsLater = await this.syncSubscription(number, external, status);
@@ -81,7 +112,10 @@ export class PhoneNumberReconciler {
     } catch (error) {
       if (held && error instanceof Error && "reason" in error && error.reason === Reason.Forbidden) {
         status.boundTo = held.metadata?.name;
-        error.message += `; this resource still holds ${held.spec.numberString} and nothing changes in Bird until the namespace is allowed again (deleting the resource keeps the number, shown Released in kubectl get birdnumber ${held.metadata?.name})`;
+        error.message +=
+          `; this resource still holds ${held.spec.numberString} and ` +
+          "nothing changes in Bird until the namespace is allowed again (deleting the resource keeps the number, " +
+          `shown Released in kubectl get birdnumber ${held.metadata?.name})`;
       }
       throw error;
     }
@@ -91,18 +125,30 @@ export class PhoneNumberReconciler {
    * While Bird provisions the number: poll it (one list per workspace serves every waiting number) and come back when
    * it is provisioned. A state this operator does not know is shown verbatim and looked at again at the resync.
    */
-  private provisioning(pn: PhoneNumber, number: LongCodeNumber, external: NumberExternal, status: PhoneNumberStatus, justBought: boolean): StepOutcome<PhoneNumber> | undefined {
+  private provisioning(
+    pn: PhoneNumber,
+    number: LongCodeNumber,
+    external: NumberExternal,
+    status: PhoneNumberStatus,
+    justBought: boolean,
+  ): StepOutcome<PhoneNumber> | undefined {
     const state = provisioningState(number);
     if (state === "provisioned") return undefined;
     if (state === "unknown") {
-      const message = `Bird reports provisioningStatus "${number.endpoint?.provisioningStatus ?? "(none)"}" for ${number.numberString}, which this operator does not know; it is shown as Bird sent it and checked again in ${Math.round(this.o.resyncMs / 1000)} s`;
+      const message =
+        `Bird reports provisioningStatus "${number.endpoint?.provisioningStatus ?? "(none)"}" ` +
+        `for ${number.numberString}, which this operator does not know; ` +
+        `it is shown as Bird sent it and checked again in ${Math.round(this.o.resyncMs / 1000)} s`;
       return { ready: notReady(Reason.UnknownProvisioningStatus, message), requeueAfterMs: this.o.resyncMs };
     }
     const pollMs = this.o.provisioningPollMs ?? 1000;
     const { wake } = this.o;
     const key = objectKey(pn);
     if (wake) external.awaitProvisioned(number.id, pollMs, () => wake(key));
-    const ready = notReady(Reason.Provisioning, `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus})`);
+    const ready = notReady(
+      Reason.Provisioning,
+      `Bird is provisioning ${number.numberString} (${number.endpoint?.provisioningStatus})`,
+    );
     // A number bought moments ago for a new object: its first status write waits for the number to be provisioned
     // (the poller wakes it), saving a write per purchase while thousands provision.
     const deferStatusWrite = justBought && !pn.status?.conditions?.length;
@@ -110,17 +156,35 @@ export class PhoneNumberReconciler {
   }
 
   /** ObserveOnly without a record: report what Bird has for spec.numberString, unless another namespace holds it. */
-  private async observeOnly(pn: PhoneNumber, status: PhoneNumberStatus, external: NumberExternal): Promise<StepOutcome<PhoneNumber>> {
+  private async observeOnly(
+    pn: PhoneNumber,
+    status: PhoneNumberStatus,
+    external: NumberExternal,
+  ): Promise<StepOutcome<PhoneNumber>> {
     const numberString = pn.spec.numberString ?? "";
     const record = this.o.records.get(`${pn.spec.workspaceRef.name}.${numberString.slice(1)}`);
     if (record?.spec.claimRef && record.spec.claimRef.namespace !== pn.metadata?.namespace) {
-      throw new Waiting(`${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ObserveOnly reports only numbers of this namespace or no one's`, Reason.NumberConflict, this.o.resyncMs);
+      throw new Waiting(
+        `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
+          "ObserveOnly reports only numbers of this namespace or no one's",
+        Reason.NumberConflict,
+        this.o.resyncMs,
+      );
     }
     const number = await external.observe({ numberString });
-    if (!number) throw new Waiting(`ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`, Reason.NumberUnavailable, this.o.resyncMs);
+    if (!number)
+      throw new Waiting(
+        `ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`,
+        Reason.NumberUnavailable,
+        this.o.resyncMs,
+      );
     Object.assign(status, observedStatus(number), { boundTo: undefined });
     const detailsLater = await this.syncSubscription(number, external, status);
-    status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) => (number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active ? "unknown" : "inactive"));
+    status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) =>
+      number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active
+        ? "unknown"
+        : "inactive",
+    );
     return { ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
   }
 
@@ -134,9 +198,18 @@ export class PhoneNumberReconciler {
       return number;
     }
     if (held.record.status?.phase !== Phase.Lost) {
-      await this.o.records.update({ ...held.record, status: { ...held.record.status, phase: Phase.Lost, message: `${held.record.spec.numberString} is no longer in the Bird workspace` } });
+      await this.o.records.update({
+        ...held.record,
+        status: {
+          ...held.record.status,
+          phase: Phase.Lost,
+          message: `${held.record.spec.numberString} is no longer in the Bird workspace`,
+        },
+      });
     }
-    const message = `${held.record.spec.numberString} is no longer in the workspace; nothing was bought to replace it. Delete this PhoneNumber (nothing is cancelled) and apply it again to get a new number`;
+    const message =
+      `${held.record.spec.numberString} is no longer in the workspace; nothing was bought to replace it. ` +
+      "Delete this PhoneNumber (nothing is cancelled) and apply it again to get a new number";
     throw new Waiting(message, Reason.NumberLost, this.o.resyncMs);
   }
 
@@ -146,7 +219,11 @@ export class PhoneNumberReconciler {
    * the first time gets the state now and the details on a later reconcile (the returned delay), so that adopting
    * thousands of numbers is not held up behind thousands of GETs.
    */
-  private async syncSubscription(number: LongCodeNumber, external: NumberExternal, status: PhoneNumberStatus): Promise<number | undefined> {
+  private async syncSubscription(
+    number: LongCodeNumber,
+    external: NumberExternal,
+    status: PhoneNumberStatus,
+  ): Promise<number | undefined> {
     const active = !subscriptionEnded(number);
     const known = status.subscription;
     const agrees = known?.status !== undefined && (known.status === "active") === active;
@@ -156,7 +233,13 @@ export class PhoneNumberReconciler {
       return 5000 + Math.random() * Math.min(30_000, this.o.resyncMs);
     }
     const subscription = await external.observeSubscription(number);
-    status.subscription = { name: subscription.name, status: subscription.status, startAt: subscription.subscription?.startAt, endAt: subscription.subscription?.endAt, canceledAt: subscription.subscription?.canceledAt };
+    status.subscription = {
+      name: subscription.name,
+      status: subscription.status,
+      startAt: subscription.subscription?.startAt,
+      endAt: subscription.subscription?.endAt,
+      canceledAt: subscription.subscription?.canceledAt,
+    };
     if (subscription.price) status.monthlyPrice = subscription.price;
     return undefined;
   }
@@ -167,11 +250,15 @@ export class PhoneNumberReconciler {
    * cancelled counts as done) and the record removed. `done` only once that is so; anything else keeps the finalizer.
    */
   private async cleanup(pn: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<CleanupOutcome<PhoneNumber>> {
-    const deleting = (message: string): CleanupOutcome<PhoneNumber> => ({ done: true, ready: notReady(Reason.Deleting, message) });
+    const deleting = (message: string): CleanupOutcome<PhoneNumber> => ({
+      done: true,
+      ready: notReady(Reason.Deleting, message),
+    });
     let record = await this.o.records.findHeld(pn);
     const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
     // An object of the previous release deleted before its first reconcile here: its record first, if it may have one.
-    if (!record && resolved.ok && this.o.admission.check(pn).ok) record = await this.migratedRecord(pn, this.external(resolved.value), log);
+    if (!record && resolved.ok && this.o.admission.check(pn).ok)
+      record = await this.migratedRecord(pn, this.external(resolved.value), log);
     if (!record) return deleting("held no number: nothing to release");
     const policy = effectiveDeletionPolicy(pn, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
@@ -185,14 +272,22 @@ export class PhoneNumberReconciler {
       return deleting(`${record.spec.numberString} kept (${keep})`);
     }
     if (!resolved.ok) {
-      throw new TransientError(`cannot cancel ${record.spec.numberString}: ${resolved.message}. To let go without cancelling, set spec.deletionPolicy: Retain`, resolved.reason);
+      throw new TransientError(
+        `cannot cancel ${record.spec.numberString}: ${resolved.message}. To let go without cancelling, ` +
+          "set spec.deletionPolicy: Retain",
+        resolved.reason,
+      );
     }
     await this.cancel(pn, record, this.external(resolved.value), status, log);
     return deleting(`${record.spec.numberString} cancelled`);
   }
 
   /** The record the previous release's hints give this object, if any; a copy's refused claim means none. */
-  private async migratedRecord(pn: PhoneNumber, external: NumberExternal, log: Logger): Promise<BirdNumber | undefined> {
+  private async migratedRecord(
+    pn: PhoneNumber,
+    external: NumberExternal,
+    log: Logger,
+  ): Promise<BirdNumber | undefined> {
     try {
       return (await this.o.claims.migrate(pn, external, log))?.record;
     } catch (error) {
@@ -207,19 +302,40 @@ export class PhoneNumberReconciler {
   }
 
   private async release(pn: PhoneNumber, record: BirdNumber, why: string, log: Logger): Promise<void> {
-    const message = `released by ${objectKey(pn)} (${why}): still in the workspace and paid for; only namespace "${pn.metadata?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
-    await this.o.records.update({ ...record, status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message } });
+    const message =
+      `released by ${objectKey(pn)} (${why}): still in the workspace and paid for; only namespace ` +
+      `"${pn.metadata?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
+    await this.o.records.update({
+      ...record,
+      status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },
+    });
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, why }, "Released number");
-    this.o.events.record(pn, "Normal", EventReason.Retained, `${why}: ${record.spec.numberString} stays in the Bird workspace (kubectl get birdnumber ${record.metadata?.name})`);
+    this.o.events.record(
+      pn,
+      "Normal",
+      EventReason.Retained,
+      `${why}: ${record.spec.numberString} stays in the Bird workspace ` +
+        `(kubectl get birdnumber ${record.metadata?.name})`,
+    );
     this.o.events.record(record, "Normal", EventReason.Released, message);
   }
 
   /** Cancels `main` of the number the record binds (a Purchasing record is resolved first), then removes the record. */
-  private async cancel(pn: PhoneNumber, record: BirdNumber, external: NumberExternal, status: PhoneNumberStatus, log: Logger): Promise<void> {
+  private async cancel(
+    pn: PhoneNumber,
+    record: BirdNumber,
+    external: NumberExternal,
+    status: PhoneNumberStatus,
+    log: Logger,
+  ): Promise<void> {
     let numberId = record.status?.numberId;
     if (record.status?.phase === Phase.Purchasing) {
       const held = await this.o.claims.resolvePurchase(pn, record, external, log).catch((error: unknown) => {
-        if (error instanceof Waiting) throw new TransientError(`waiting to learn whether the purchase of ${record.spec.numberString} reached Bird before deleting`, Reason.PurchasePending);
+        if (error instanceof Waiting)
+          throw new TransientError(
+            `waiting to learn whether the purchase of ${record.spec.numberString} reached Bird before deleting`,
+            Reason.PurchasePending,
+          );
         throw error;
       });
       if (!held) return;
@@ -229,11 +345,17 @@ export class PhoneNumberReconciler {
     const endpointId = record.status?.endpointId ?? numberId;
     const cancelled = endpointId ? await external.cancel({ id: numberId, endpointId }) : undefined;
     if (cancelled) {
-      status.subscription = { name: cancelled.name, status: cancelled.status, canceledAt: cancelled.subscription?.canceledAt };
+      status.subscription = {
+        name: cancelled.name,
+        status: cancelled.status,
+        canceledAt: cancelled.subscription?.canceledAt,
+      };
       this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
     }
     await this.o.records.remove(record);
-    const message = `Cancelled the main subscription of ${record.spec.numberString}: Bird releases the number at the end of the period`;
+    const message =
+      `Cancelled the main subscription of ${record.spec.numberString}: ` +
+      "Bird releases the number at the end of the period";
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, numberId }, "Cancelled number");
     this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, message);
     this.o.events.record(record, "Normal", EventReason.SubscriptionCancelled, `${message} (deleted ${objectKey(pn)})`);
@@ -253,7 +375,21 @@ export class PhoneNumberReconciler {
  * which number the object held, so a record deleted by hand is claimed again (never replaced by a purchase).
  */
 function clearNumberStatus(status: PhoneNumberStatus): void {
-  for (const field of ["numberId", "endpointId", "countryCode", "type", "provisioningStatus", "issues", "capabilities", "monthlyPrice", "monthlyPriceText", "destinations", "subscription", "deprovisionAt", "pinHint"] as const) {
+  for (const field of [
+    "numberId",
+    "endpointId",
+    "countryCode",
+    "type",
+    "provisioningStatus",
+    "issues",
+    "capabilities",
+    "monthlyPrice",
+    "monthlyPriceText",
+    "destinations",
+    "subscription",
+    "deprovisionAt",
+    "pinHint",
+  ] as const) {
     delete status[field];
   }
 }
@@ -265,9 +401,14 @@ function describePrice(status: PhoneNumberStatus): void {
 }
 
 /** The deletion policy in effect: the resource's own, else its workspace's default, else Retain (nothing is lost). */
-export function effectiveDeletionPolicy(object: { spec: { deletionPolicy?: DeletionPolicy }; status?: { deletionPolicy?: DeletionPolicy } }, workspace: BirdWorkspace | undefined): DeletionPolicy {
+export function effectiveDeletionPolicy(
+  object: { spec: { deletionPolicy?: DeletionPolicy }; status?: { deletionPolicy?: DeletionPolicy } },
+  workspace: BirdWorkspace | undefined,
+): DeletionPolicy {
   // Without the workspace (deleted meanwhile), the policy last shown in status is what the user saw and accepted.
-  return object.spec.deletionPolicy ?? workspace?.spec.defaultDeletionPolicy ?? object.status?.deletionPolicy ?? "Retain";
+  return (
+    object.spec.deletionPolicy ?? workspace?.spec.defaultDeletionPolicy ?? object.status?.deletionPolicy ?? "Retain"
+  );
 }
 
 /**
@@ -282,7 +423,8 @@ export function deletionKeepReason(
   if (object.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
   if (policy === "Retain") return "deletionPolicy Retain";
   const admitted = admission();
-  if (!admitted.ok && admitted.reason === Reason.Forbidden) return `the namespace may no longer use BirdWorkspace "${object.spec.workspaceRef.name}"`;
+  if (!admitted.ok && admitted.reason === Reason.Forbidden)
+    return `the namespace may no longer use BirdWorkspace "${object.spec.workspaceRef.name}"`;
   return undefined;
 }
 
@@ -290,12 +432,27 @@ export function deletionKeepReason(
 function readiness(pn: PhoneNumber, number: LongCodeNumber, status: PhoneNumberStatus): ConditionUpdate {
   const issues = status.issues ?? [];
   if (subscriptionEnded(number) || (status.subscription?.status && status.subscription.status !== "active")) {
-    return notReady(Reason.SubscriptionInactive, `the main subscription of ${number.numberString} is not active${number.deprovisionAt ? `; Bird releases the number at ${number.deprovisionAt}` : ""}; Bird's API cannot restart it`);
+    return notReady(
+      Reason.SubscriptionInactive,
+      `the main subscription of ${number.numberString} ` +
+        `is not active${number.deprovisionAt ? `; Bird releases the number at ${number.deprovisionAt}` : ""}; ` +
+        "Bird's API cannot restart it",
+    );
   }
-  if (issues.length) return notReady(Reason.BirdIssues, `Bird reports issues for ${number.numberString}: ${issues.join(", ")}`);
+  if (issues.length)
+    return notReady(Reason.BirdIssues, `Bird reports issues for ${number.numberString}: ${issues.join(", ")}`);
   const pending = (status.destinations ?? []).filter((d) => d.status !== "active");
   if (pn.spec.managementPolicy !== "ObserveOnly" && pending.length) {
-    return notReady(Reason.DestinationsPending, `destinations not active yet: ${pending.map((d) => `${d.capability}/${d.countryCode}=${d.status}`).join(", ")}`);
+    return notReady(
+      Reason.DestinationsPending,
+      `destinations not active yet: ${pending.map((d) => `${d.capability}/${d.countryCode}=${d.status}`).join(", ")}`,
+    );
   }
-  return { type: READY, status: "True", reason: Reason.Available, message: `${number.numberString} is provisioned${pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""}` };
+  return {
+    type: READY,
+    status: "True",
+    reason: Reason.Available,
+    message:
+      `${number.numberString} is provisioned` + (pn.spec.managementPolicy === "ObserveOnly" ? " (observed only)" : ""),
+  };
 }

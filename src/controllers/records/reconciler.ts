@@ -45,7 +45,8 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
     const claim = record.spec.claimRef;
     if (claim && !this.serves(claim.namespace)) return {};
     if (!claim?.uid) return this.setPhase(record, unheldPhase(record), context.log);
-    if (record.status?.phase === Phase.Released || (await this.holderAlive(record))) return this.fillPrice(record, resolved.value, context.log);
+    if (record.status?.phase === Phase.Released || (await this.holderAlive(record)))
+      return this.fillPrice(record, resolved.value, context.log);
     return this.holderGone(record, resolved.value, context.log);
   };
 
@@ -68,24 +69,44 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
   /** The holder went without cleanup: keep what the record binds (Released), and say so. */
   private async holderGone(record: T, connection: WorkspaceConnection, log: Logger): Promise<ReconcileResult> {
     const holder = `${record.spec.claimRef?.namespace}/${record.spec.claimRef?.name}`;
-    if (record.status?.phase === Phase.Purchasing) return this.orphanedPurchase(record as T & BirdNumber, holder, connection, log);
+    if (record.status?.phase === Phase.Purchasing)
+      return this.orphanedPurchase(record as T & BirdNumber, holder, connection, log);
     if (record.status?.phase === Phase.Lost) {
       await this.o.records.remove(record);
       return {};
     }
-    const message = `${holder} was deleted without the operator's cleanup (its finalizer was removed by hand, or its namespace force-deleted): kept, still paid for; only namespace "${record.spec.claimRef?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
-    await this.o.records.update({ ...record, status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message } });
+    const message =
+      `${holder} was deleted without the operator's cleanup (its finalizer was removed by hand, ` +
+      `or its namespace force-deleted): kept, still paid for; only namespace "${record.spec.claimRef?.namespace}" ` +
+      "may take it again, or the platform team after clearing spec.claimRef";
+    await this.o.records.update({
+      ...record,
+      status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },
+    });
     log.info({ record: record.metadata?.name, holder }, "Holder gone; record released");
     this.o.events.record(record, "Warning", EventReason.HolderGone, message);
     return {};
   }
 
   /** A purchase whose claimant is gone: bought → Released; never reached Bird (past the grace period) → no record. */
-  private async orphanedPurchase(record: T & BirdNumber, holder: string, connection: WorkspaceConnection, log: Logger): Promise<ReconcileResult> {
+  private async orphanedPurchase(
+    record: T & BirdNumber,
+    holder: string,
+    connection: WorkspaceConnection,
+    log: Logger,
+  ): Promise<ReconcileResult> {
     const found = await lookupNumber(connection, record.spec.numberString);
     if (found) {
       const message = `bought for ${holder}, which was deleted meanwhile: kept, still paid for`;
-      const status = { ...record.status, phase: Phase.Released, numberId: found.id, endpointId: found.endpointId, purchase: undefined, releasedAt: rfc3339(this.now()), message };
+      const status = {
+        ...record.status,
+        phase: Phase.Released,
+        numberId: found.id,
+        endpointId: found.endpointId,
+        purchase: undefined,
+        releasedAt: rfc3339(this.now()),
+        message,
+      };
       await this.o.records.update({ ...record, status });
       this.o.events.record(record, "Warning", EventReason.HolderGone, message);
       return {};
@@ -112,7 +133,10 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
     if (number.status?.monthlyPrice || !endpointId) return {};
     const subscription = await connection.client.getSubscription(endpointId, "main", { background: true });
     if (!subscription.price) return {};
-    await this.o.records.update({ ...record, status: { ...record.status, monthlyPrice: subscription.price, monthlyPriceText: formatMoney(subscription.price) } });
+    await this.o.records.update({
+      ...record,
+      status: { ...record.status, monthlyPrice: subscription.price, monthlyPriceText: formatMoney(subscription.price) },
+    });
     log.debug({ record: record.metadata?.name, price: formatMoney(subscription.price) }, "Recorded the number's price");
     return {};
   }

@@ -69,17 +69,29 @@ export class WorkspaceConnections {
       return {
         ok: false,
         reason: Reason.SecretNotFound,
-        message: `the operator reads AccessKey Secrets only in its namespace "${this.options.operatorNamespace}"; move Secret ${ref.namespace}/${ref.name} there and update spec.accessKeySecretRef.namespace`,
+        message:
+          `the operator reads AccessKey Secrets only in its namespace "${this.options.operatorNamespace}"; ` +
+          `move Secret ${ref.namespace}/${ref.name} there and update spec.accessKeySecretRef.namespace`,
       };
     }
     const secret = this.options.secrets.get(`${ref.namespace}/${ref.name}`);
     if (!secret) {
-      return { ok: false, reason: Reason.SecretNotFound, message: `Secret ${ref.namespace}/${ref.name} not found: create it with the workspace's AccessKey under the key "${key}"` };
+      return {
+        ok: false,
+        reason: Reason.SecretNotFound,
+        message:
+          `Secret ${ref.namespace}/${ref.name} not found: ` +
+          `create it with the workspace's AccessKey under the key "${key}"`,
+      };
     }
     const encoded = secret.data?.[key];
     const value = encoded ? Buffer.from(encoded, "base64").toString("utf8").trim() : secret.stringData?.[key]?.trim();
     if (!value) {
-      return { ok: false, reason: Reason.KeyNotFound, message: `Secret ${ref.namespace}/${ref.name} has no non-empty key "${key}"` };
+      return {
+        ok: false,
+        reason: Reason.KeyNotFound,
+        message: `Secret ${ref.namespace}/${ref.name} has no non-empty key "${key}"`,
+      };
     }
     return { ok: true, value };
   }
@@ -88,7 +100,11 @@ export class WorkspaceConnections {
   connect(name: string): Resolution<WorkspaceConnection> {
     const workspace = this.options.workspaces.get(name);
     if (!workspace) {
-      return { ok: false, reason: Reason.WorkspaceNotFound, message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name` };
+      return {
+        ok: false,
+        reason: Reason.WorkspaceNotFound,
+        message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name`,
+      };
     }
     const key = this.accessKey(workspace);
     if (!key.ok) return key;
@@ -130,7 +146,9 @@ export class WorkspaceConnections {
       workspace,
       ...birdSide,
       // Through the connection, not this client: a retargeted connection sends queued purchases with its new client.
-      buyer: new BuyBatcher((ids, options) => connection.client.buyNumbers(ids, options), { onRefused: (item) => connection.stockPool.refused(item) }),
+      buyer: new BuyBatcher((ids, options) => connection.client.buyNumbers(ids, options), {
+        onRefused: (item) => connection.stockPool.refused(item),
+      }),
     };
     return connection;
   }
@@ -142,7 +160,9 @@ export class WorkspaceConnections {
     closeBirdSide(old);
   }
 
-  /** What talks to one Bird workspace: the client (and its share of the rate limiter), the inventory, the stock pool. */
+  /**
+   * What talks to one Bird workspace: the client (and its share of the rate limiter), the inventory, the stock pool.
+   */
   private birdSide(workspace: BirdWorkspace): Pick<WorkspaceConnection, "client" | "inventory" | "stockPool"> {
     const name = workspace.metadata?.name ?? "";
     const client = createBirdClient({
@@ -169,10 +189,15 @@ export class WorkspaceConnections {
     };
   }
 
-  /** Background work nobody awaits must not fail in silence: a warning and a count per task, retried at its next poll. */
+  /**
+   * Background work nobody awaits must not fail in silence: a warning and a count per task, retried at its next poll.
+   */
   private backgroundErrorReporter(workspace: string): (task: string, error: unknown) => void {
     return (task, error) => {
-      this.options.logger.warn({ workspace, task, err: errorMessage(error) }, "Background Bird call failed; retrying at the next poll");
+      this.options.logger.warn(
+        { workspace, task, err: errorMessage(error) },
+        "Background Bird call failed; retrying at the next poll",
+      );
       this.options.metrics?.backgroundErrors.inc({ task });
     };
   }
@@ -192,10 +217,20 @@ export function workspaceUsable(workspace: BirdWorkspace, all: readonly BirdWork
   const name = workspace.metadata?.name ?? "";
   const first = duplicateOf(workspace, all);
   if (first) {
-    return { ok: false, reason: Reason.DuplicateWorkspace, message: `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", which was there first: use "${first.metadata?.name}"` };
+    return {
+      ok: false,
+      reason: Reason.DuplicateWorkspace,
+      message:
+        `BirdWorkspace "${name}" names the same Bird workspace as "${first.metadata?.name}", ` +
+        `which was there first: use "${first.metadata?.name}"`,
+    };
   }
   if (workspace.metadata?.deletionTimestamp) {
-    return { ok: false, reason: Reason.WorkspaceNotReady, message: `BirdWorkspace "${name}" is being deleted: nothing new is claimed or bought through it` };
+    return {
+      ok: false,
+      reason: Reason.WorkspaceNotReady,
+      message: `BirdWorkspace "${name}" is being deleted: nothing new is claimed or bought through it`,
+    };
   }
   const ready = findCondition(workspace.status?.conditions, READY);
   if (ready?.status !== "True") {
@@ -221,7 +256,11 @@ export function duplicateOf(workspace: BirdWorkspace, all: readonly BirdWorkspac
 
 function birdIdentity(workspace: BirdWorkspace): string {
   const endpoint = (workspace.spec.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, "").toLowerCase();
-  return JSON.stringify([endpoint, workspace.spec.organizationId.toLowerCase(), workspace.spec.workspaceId.toLowerCase()]);
+  return JSON.stringify([
+    endpoint,
+    workspace.spec.organizationId.toLowerCase(),
+    workspace.spec.workspaceId.toLowerCase(),
+  ]);
 }
 
 /** Older first: creationTimestamp, then name, so that equal timestamps still have one winner. */

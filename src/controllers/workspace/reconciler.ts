@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
-import type { AlphaSender, BirdNumber, BirdSender, BirdWorkspace, BirdWorkspaceStatus, PhoneNumber } from "../../api/v1alpha1/index.js";
+import type {
+  AlphaSender,
+  BirdNumber,
+  BirdSender,
+  BirdWorkspace,
+  BirdWorkspaceStatus,
+  PhoneNumber,
+} from "../../api/v1alpha1/index.js";
 import { EventReason, IN_USE_FINALIZER, Reason, READY, SYNCED } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
@@ -69,9 +76,12 @@ export class WorkspaceReconciler {
     if (users.length) {
       const named = users.slice(0, USERS_NAMED).join(", ");
       const more = users.length > USERS_NAMED ? ` and ${users.length - USERS_NAMED} more` : "";
-      const message = `still used by ${named}${more}: delete those first (their deletion policy decides what happens in Bird), or move their records elsewhere`;
+      const message =
+        `still used by ${named}${more}: delete those first (their deletion policy decides what happens in Bird), ` +
+        "or move their records elsewhere";
       const ready: ConditionUpdate = { type: READY, status: "False", reason: Reason.InUse, message };
-      if (findCondition(workspace.status?.conditions, READY)?.reason !== Reason.InUse) this.o.events.record(workspace, "Warning", EventReason.WorkspaceInUse, message);
+      if (findCondition(workspace.status?.conditions, READY)?.reason !== Reason.InUse)
+        this.o.events.record(workspace, "Warning", EventReason.WorkspaceInUse, message);
       await this.writeStatus(workspace, ready, this.counts(workspace));
       return {};
     }
@@ -86,30 +96,51 @@ export class WorkspaceReconciler {
     const name = workspace.metadata?.name ?? "";
     const uses = (o: { spec: { workspaceRef: { name: string } } }): boolean => o.spec.workspaceRef.name === name;
     return [
-      ...this.o.phoneNumbers.list().filter(uses).map((pn) => `PhoneNumber ${objectKey(pn)}`),
-      ...this.o.alphaSenders.list().filter(uses).map((as) => `AlphaSender ${objectKey(as)}`),
+      ...this.o.phoneNumbers
+        .list()
+        .filter(uses)
+        .map((pn) => `PhoneNumber ${objectKey(pn)}`),
+      ...this.o.alphaSenders
+        .list()
+        .filter(uses)
+        .map((as) => `AlphaSender ${objectKey(as)}`),
       ...this.o.numberRecords.inWorkspace(name).map((r) => `BirdNumber ${r.metadata?.name}`),
       ...this.o.senderRecords.inWorkspace(name).map((r) => `BirdSender ${r.metadata?.name}`),
     ];
   }
 
-  private async writeStatus(workspace: BirdWorkspace, ready: ConditionUpdate, counts: Partial<BirdWorkspaceStatus>): Promise<void> {
+  private async writeStatus(
+    workspace: BirdWorkspace,
+    ready: ConditionUpdate,
+    counts: Partial<BirdWorkspaceStatus>,
+  ): Promise<void> {
     const status: BirdWorkspaceStatus = structuredClone(workspace.status ?? {});
     const previous = findCondition(status.conditions, READY);
     const generation = workspace.metadata?.generation;
     const now = this.now();
     const synced: ConditionUpdate =
-      ready.status === "True" ? { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" } : { type: SYNCED, status: "False", reason: ready.reason, message: ready.message };
+      ready.status === "True"
+        ? { type: SYNCED, status: "True", reason: Reason.ReconcileSuccess, message: "" }
+        : { type: SYNCED, status: "False", reason: ready.reason, message: ready.message };
     status.conditions = setCondition(setCondition(status.conditions, ready, generation, now), synced, generation, now);
     status.observedGeneration = generation;
     Object.assign(status, counts);
     if (previous?.status !== ready.status || previous.reason !== ready.reason) {
       const type = ready.status === "True" ? "Normal" : "Warning";
-      this.o.events.record(workspace, type, ready.status === "True" ? EventReason.WorkspaceReady : EventReason.WorkspaceNotReady, ready.message);
+      this.o.events.record(
+        workspace,
+        type,
+        ready.status === "True" ? EventReason.WorkspaceReady : EventReason.WorkspaceNotReady,
+        ready.message,
+      );
     }
     if (!statusChanged(workspace.status, status)) return;
     status.lastSyncTime = rfc3339(now);
-    await this.o.client.patchStatus(undefined, workspace.metadata?.name ?? "", createMergePatch(workspace.status ?? {}, status));
+    await this.o.client.patchStatus(
+      undefined,
+      workspace.metadata?.name ?? "",
+      createMergePatch(workspace.status ?? {}, status),
+    );
   }
 
   /** Calls Bird only when the credentials or the spec changed, or the last check is a resync old. */
@@ -119,17 +150,24 @@ export class WorkspaceReconciler {
     if (!key.ok) return { type: READY, status: "False", reason: key.reason, message: key.message };
     const fingerprint = JSON.stringify([workspace.metadata?.generation, hashKey(key.value)]);
     const last = this.checked.get(name);
-    if (last && last.fingerprint === fingerprint && this.now().getTime() - last.at < this.o.resyncMs * 0.9) return last.ready.status === "True" ? this.unlessDuplicate(workspace, last.ready) : last.ready;
+    if (last && last.fingerprint === fingerprint && this.now().getTime() - last.at < this.o.resyncMs * 0.9)
+      return last.ready.status === "True" ? this.unlessDuplicate(workspace, last.ready) : last.ready;
     const probed = await this.probe(workspace);
     this.checked.set(name, { fingerprint, at: this.now().getTime(), ready: probed });
     return probed.status === "True" ? this.unlessDuplicate(workspace, probed) : probed;
   }
 
-  /** A workspace that works is still refused when an older one names the same Bird workspace (one bill, one set of limits). */
+  /**
+   * A workspace that works is still refused when an older one
+   * names the same Bird workspace (one bill, one set of limits).
+   */
   private unlessDuplicate(workspace: BirdWorkspace, ready: ConditionUpdate): ConditionUpdate {
     const first = duplicateOf(workspace, this.o.informer.list());
     if (!first) return ready;
-    const message = `BirdWorkspace "${first.metadata?.name}" already names Bird workspace ${workspace.spec.workspaceId} at ${workspace.spec.endpoint ?? "https://api.bird.com"}: two would keep two sets of limits for one bill, so this one is not used; delete it, or point resources at "${first.metadata?.name}"`;
+    const message =
+      `BirdWorkspace "${first.metadata?.name}" already names Bird workspace ${workspace.spec.workspaceId} ` +
+      `at ${workspace.spec.endpoint ?? "https://api.bird.com"}: two would keep two sets of limits for one bill, ` +
+      `so this one is not used; delete it, or point resources at "${first.metadata?.name}"`;
     return { type: READY, status: "False", reason: Reason.DuplicateWorkspace, message };
   }
 
@@ -140,27 +178,54 @@ export class WorkspaceReconciler {
     const endpoint = workspace.spec.endpoint ?? "https://api.bird.com";
     try {
       await connection.value.client.listAlphaNumbers({ limit: 1 });
-      return { type: READY, status: "True", reason: Reason.Available, message: `Bird at ${endpoint} accepts the AccessKey for workspace ${workspace.spec.workspaceId}` };
+      return {
+        type: READY,
+        status: "True",
+        reason: Reason.Available,
+        message: `Bird at ${endpoint} accepts the AccessKey for workspace ${workspace.spec.workspaceId}`,
+      };
     } catch (error) {
       const ref = workspace.spec.accessKeySecretRef;
       const secret = `Secret ${ref.namespace}/${ref.name}`;
       if (isBirdApiError(error) && error.kind === "unauthorized") {
-        return { type: READY, status: "False", reason: Reason.Unauthorized, message: `Bird rejected the AccessKey in ${secret} (401): put a valid key there` };
+        return {
+          type: READY,
+          status: "False",
+          reason: Reason.Unauthorized,
+          message: `Bird rejected the AccessKey in ${secret} (401): put a valid key there`,
+        };
       }
       if (isBirdApiError(error) && error.kind === "forbidden") {
-        return { type: READY, status: "False", reason: Reason.PermissionDenied, message: `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} / workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, or fix the ids` };
+        return {
+          type: READY,
+          status: "False",
+          reason: Reason.PermissionDenied,
+          message:
+            `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} ` +
+            `/ workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, ` +
+            "or fix the ids",
+        };
       }
-      return { type: READY, status: "False", reason: Reason.BirdUnreachable, message: `cannot reach Bird at ${endpoint}: ${errorMessage(error)}` };
+      return {
+        type: READY,
+        status: "False",
+        reason: Reason.BirdUnreachable,
+        message: `cannot reach Bird at ${endpoint}: ${errorMessage(error)}`,
+      };
     }
   }
 
   /** What the workspace pays for, as its policies count it (see workspaceUsage), from the record caches. */
-  private counts(workspace: BirdWorkspace): Pick<BirdWorkspaceStatus, "numbers" | "releasedNumbers" | "senders" | "monthlySpend" | "monthlySpendText"> {
+  private counts(
+    workspace: BirdWorkspace,
+  ): Pick<BirdWorkspaceStatus, "numbers" | "releasedNumbers" | "senders" | "monthlySpend" | "monthlySpendText"> {
     const name = workspace.metadata?.name ?? "";
     const numberRecords = this.o.numberRecords.inWorkspace(name);
     const connection = this.o.connections.connect(name);
     const usage = connection.ok ? this.o.usage.of(connection.value) : undefined;
-    const held = numberRecords.filter((r) => r.status?.phase === Phase.Bound || r.status?.phase === Phase.Purchasing).length;
+    const held = numberRecords.filter(
+      (r) => r.status?.phase === Phase.Bound || r.status?.phase === Phase.Purchasing,
+    ).length;
     const currency = workspace.spec.policy?.maxMonthlySpend?.currencyCode ?? usage?.prices[0]?.currencyCode;
     const spend = currency && usage ? sumMoney(usage.prices, currency).total : undefined;
     return {
@@ -175,14 +240,23 @@ export class WorkspaceReconciler {
   /** The AccessKey Secret stays while a workspace names it: cleanup of numbers needs the key. */
   private async protectSecret(workspace: BirdWorkspace): Promise<void> {
     const secret = this.secretOf(workspace);
-    if (secret && !secret.metadata?.deletionTimestamp) await addFinalizer(this.o.secretClient, IN_USE_FINALIZER, secret);
+    if (secret && !secret.metadata?.deletionTimestamp)
+      await addFinalizer(this.o.secretClient, IN_USE_FINALIZER, secret);
   }
 
   private async unprotectSecret(workspace: BirdWorkspace): Promise<void> {
     const secret = this.secretOf(workspace);
     if (!secret) return;
     const ref = workspace.spec.accessKeySecretRef;
-    const stillNamed = this.o.informer.list().some((w) => w !== workspace && w.metadata?.name !== workspace.metadata?.name && w.spec.accessKeySecretRef.namespace === ref.namespace && w.spec.accessKeySecretRef.name === ref.name);
+    const stillNamed = this.o.informer
+      .list()
+      .some(
+        (w) =>
+          w !== workspace &&
+          w.metadata?.name !== workspace.metadata?.name &&
+          w.spec.accessKeySecretRef.namespace === ref.namespace &&
+          w.spec.accessKeySecretRef.name === ref.name,
+      );
     if (!stillNamed) await removeFinalizer(this.o.secretClient, IN_USE_FINALIZER, secret);
   }
 
