@@ -190,9 +190,7 @@ describe("BuyBatcher and StockPool against the simulator", () => {
     await running?.close();
   });
 
-  async function setUp(
-    namesRefusedStockItems: boolean,
-  ): Promise<{
+  async function setUp(namesRefusedStockItems: boolean): Promise<{
     bird: BirdClient;
     pool: StockPool;
     batcher: BuyBatcher;
