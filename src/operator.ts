@@ -20,7 +20,7 @@ import { setupAlphaSenderController } from "./controllers/alpha-sender/setup.js"
 import { setupPhoneNumberController } from "./controllers/phone-number/setup.js";
 import { setupRecordControllers } from "./controllers/records/setup.js";
 import type { Clients, Informers, SetupDeps } from "./controllers/setup-deps.js";
-import { WorkspaceConnections } from "./controllers/workspace/connections.js";
+import { WorkspaceConnections } from "./workspace/connections.js";
 import { setupWorkspaceController } from "./controllers/workspace/setup.js";
 import type { Logger } from "./log.js";
 import { exportWorkspaceUsage } from "./ownership/metrics.js";

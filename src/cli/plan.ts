@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { BirdWorkspace } from "../api/v1alpha1/index.js";
 import { parseDuration } from "../config.js";
-import { DEFAULT_SECRET_KEY } from "../controllers/workspace/connections.js";
+import { DEFAULT_SECRET_KEY } from "../workspace/connections.js";
 import { ClusterReader } from "../plan/cluster.js";
 import { readManifests } from "../plan/input.js";
 import { exitCode, makePlan } from "../plan/planner.js";

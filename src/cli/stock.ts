@@ -3,7 +3,7 @@ import { BIRD_WORKSPACE_PLURAL, GROUP, VERSION, type BirdWorkspace } from "../ap
 import { createBirdClient, type BirdClientOptions } from "../bird/client.js";
 import { formatMoney } from "../bird/money.js";
 import { capabilitiesOf } from "../controllers/phone-number/desired.js";
-import { DEFAULT_ENDPOINT, DEFAULT_SECRET_KEY } from "../controllers/workspace/connections.js";
+import { DEFAULT_ENDPOINT, DEFAULT_SECRET_KEY } from "../workspace/connections.js";
 import { loadKubeConnection } from "../runtime/kube-config.js";
 import { KubeHttp } from "../runtime/kube-http.js";
 

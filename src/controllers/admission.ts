@@ -3,7 +3,7 @@ import { Reason } from "../api/v1alpha1/conditions.js";
 import { PermanentError, Waiting } from "../runtime/errors.js";
 import type { Informer } from "../runtime/informer.js";
 import { namespaceAllowed } from "./guardrails.js";
-import type { Resolution, WorkspaceConnection, WorkspaceConnections } from "./workspace/connections.js";
+import type { Resolution, WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
 
 /** A namespaced resource that names a workspace: a PhoneNumber or an AlphaSender. */
 export interface WorkspaceUser {

@@ -1,7 +1,7 @@
 import type { BirdWorkspace, LabelSelector, Money } from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { compareMoney, formatMoney, CurrencyMismatchError, addMoney } from "../bird/money.js";
-import type { Resolution } from "./workspace/connections.js";
+import type { Resolution } from "../workspace/connections.js";
 
 /**
  * Whether a namespace may use a workspace. An empty allowedNamespaces admits only the operator's own namespace,

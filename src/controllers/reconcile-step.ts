@@ -12,7 +12,7 @@ import { createMergePatch } from "../runtime/merge-patch.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
 import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
 import type { Admission } from "./admission.js";
-import type { WorkspaceConnections } from "./workspace/connections.js";
+import type { WorkspaceConnections } from "../workspace/connections.js";
 
 export interface ReconciledStatus {
   conditions?: Condition[];

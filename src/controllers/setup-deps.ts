@@ -11,7 +11,7 @@ import type { Metrics } from "../runtime/metrics.js";
 import type { OwnWrites } from "../runtime/own-writes.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
 import type { Admission } from "./admission.js";
-import type { WorkspaceConnections } from "./workspace/connections.js";
+import type { WorkspaceConnections } from "../workspace/connections.js";
 
 export interface Clients {
   workspace: ResourceClient<BirdWorkspace>;

@@ -9,7 +9,7 @@ import {
   type RecordPhase,
 } from "../api/v1alpha1/index.js";
 import { toNumber } from "../bird/money.js";
-import type { WorkspaceConnections } from "../controllers/workspace/connections.js";
+import type { WorkspaceConnections } from "../workspace/connections.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { Phase, type RecordStore } from "./records.js";
 import type { UsageBook, UsageSource } from "./usage.js";

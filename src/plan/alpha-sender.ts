@@ -26,7 +26,7 @@ import {
   type Guardrails,
 } from "../controllers/alpha-sender/desired.js";
 import { charges, unservedCountries } from "../controllers/alpha-sender/reconciler.js";
-import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/phone-number/reconciler.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/deletion-policy.js";
 import { senderRecordName } from "../ownership/names.js";
 import { boundTo, claimability, isHeldBy, Phase, type Claimant } from "../ownership/records.js";
 import { countryKey } from "../ownership/usage.js";

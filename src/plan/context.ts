@@ -3,7 +3,7 @@ import { Reason } from "../api/v1alpha1/conditions.js";
 import { formatMoney } from "../bird/money.js";
 import type { WorkspaceUser } from "../controllers/admission.js";
 import { namespaceAllowed } from "../controllers/guardrails.js";
-import type { Resolution } from "../controllers/workspace/connections.js";
+import type { Resolution } from "../workspace/connections.js";
 import type { Claimant } from "../ownership/records.js";
 import { errorReason } from "../runtime/errors.js";
 import type { NamespaceInfo } from "./cluster.js";

@@ -2,7 +2,7 @@ import type { AlphaSender, BirdWorkspace, PhoneNumber } from "../api/v1alpha1/in
 import { ALPHA_SENDER_KIND, GROUP, PHONE_NUMBER_KIND } from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { spendViolation, sumMoney } from "../controllers/guardrails.js";
-import { workspaceUsable } from "../controllers/workspace/connections.js";
+import { workspaceUsable } from "../workspace/connections.js";
 import type { Usage } from "../ownership/usage.js";
 import { errorMessage } from "../runtime/errors.js";
 import { planAlphaSender } from "./alpha-sender.js";

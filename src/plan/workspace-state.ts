@@ -1,9 +1,9 @@
 import type { BirdNumber, BirdSender, BirdWorkspace } from "../api/v1alpha1/index.js";
 import { createBirdClient, type BirdClient } from "../bird/client.js";
-import { Inventory } from "../bird/inventory.js";
-import { StockPool } from "../bird/stock-pool.js";
+import { Inventory } from "../workspace/inventory.js";
+import { StockPool } from "../workspace/stock-pool.js";
 import type { LongCodeNumber } from "../bird/types.js";
-import { DEFAULT_ENDPOINT, type Resolution } from "../controllers/workspace/connections.js";
+import { DEFAULT_ENDPOINT, type Resolution } from "../workspace/connections.js";
 import { Ledger, workspaceUsage, type Usage, type UsageInput } from "../ownership/usage.js";
 import { readOnlyFetch } from "./read-only.js";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { BuyBatcher } from "../../src/bird/buy-batcher.js";
+import { BuyBatcher } from "../../src/workspace/buy-batcher.js";
 import { createBirdClient, resetRateLimiters, type BirdClient, type NumberStockItem } from "../../src/bird/index.js";
 import {
   DEFAULT_ACCESS_KEY,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createBirdClient, resetRateLimiters, type BirdClient, type BirdClientOptions } from "../../src/bird/index.js";
-import { StockPool } from "../../src/bird/stock-pool.js";
+import { StockPool } from "../../src/workspace/stock-pool.js";
 import {
   DEFAULT_ACCESS_KEY,
   DEFAULT_ORGANIZATION_ID,

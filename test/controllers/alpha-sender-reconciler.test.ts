@@ -16,7 +16,7 @@ import {
   workspaceUsable,
   type WorkspaceConnection,
   type WorkspaceConnections,
-} from "../../src/controllers/workspace/connections.js";
+} from "../../src/workspace/connections.js";
 import { silentLogger } from "../../src/log.js";
 import { senderRecordName } from "../../src/ownership/names.js";
 import { RecordStore } from "../../src/ownership/records.js";

@@ -1,6 +1,6 @@
 import type { BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import { BirdApiError } from "../../src/bird/errors.js";
-import type { StockItemRef } from "../../src/bird/buy-batcher.js";
+import type { StockItemRef } from "../../src/workspace/buy-batcher.js";
 import type {
   ActivateDestinationsResult,
   EndpointSubscription,

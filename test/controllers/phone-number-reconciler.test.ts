@@ -18,7 +18,7 @@ import {
   workspaceUsable,
   type WorkspaceConnection,
   type WorkspaceConnections,
-} from "../../src/controllers/workspace/connections.js";
+} from "../../src/workspace/connections.js";
 import { silentLogger } from "../../src/log.js";
 import { numberRecordName } from "../../src/ownership/names.js";
 import { RecordStore } from "../../src/ownership/records.js";

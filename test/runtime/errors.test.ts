@@ -1,7 +1,7 @@
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { describe, expect, it } from "vitest";
 import { BirdApiError } from "../../src/bird/errors.js";
-import { StockItemRefused } from "../../src/bird/buy-batcher.js";
+import { StockItemRefused } from "../../src/workspace/buy-batcher.js";
 import {
   apiRetryAfterMs,
   classifyError,

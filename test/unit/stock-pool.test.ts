@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { BirdApi } from "../../src/bird/client.js";
-import { StockPool } from "../../src/bird/stock-pool.js";
+import { StockPool } from "../../src/workspace/stock-pool.js";
 import type { NumberStockItem } from "../../src/bird/types.js";
 
 function item(n: number, amount = 1_000_000): NumberStockItem {

@@ -2,7 +2,7 @@ import type { AlphaSenderSpec, BirdWorkspace } from "../../api/v1alpha1/index.js
 import { isBirdApiError } from "../../bird/errors.js";
 import type { ActivateDestinationsResult, AlphaNumber, Destination, EndpointSubscription } from "../../bird/types.js";
 import type { UsageSource } from "../../ownership/usage.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
+import type { WorkspaceConnection } from "../../workspace/connections.js";
 import { CAPABILITY, claimsSender, findSender } from "./desired.js";
 
 /**

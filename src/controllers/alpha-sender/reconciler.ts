@@ -17,7 +17,7 @@ import { TransientError, Waiting } from "../../runtime/errors.js";
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
-import { deletionKeepReason, effectiveDeletionPolicy } from "../phone-number/reconciler.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
 import {
   notReady,
   reconcileManaged,
@@ -25,7 +25,7 @@ import {
   type StepOutcome,
   type ManagedReconcilerOptions,
 } from "../reconcile-step.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
+import type { WorkspaceConnection } from "../../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
 import { birdSenders, type SenderExternal, type SenderExternalFactory } from "./external.js";
 import {

@@ -1,8 +1,8 @@
 import type { BirdWorkspace } from "../../api/v1alpha1/index.js";
-import type { BuyGuard, StockItemRef } from "../../bird/buy-batcher.js";
+import type { BuyGuard, StockItemRef } from "../../workspace/buy-batcher.js";
 import type { BirdApi } from "../../bird/client.js";
 import { isBirdApiError } from "../../bird/errors.js";
-import type { StockPool } from "../../bird/stock-pool.js";
+import type { StockPool } from "../../workspace/stock-pool.js";
 import type {
   ActivateDestinationsResult,
   EndpointSubscription,
@@ -11,7 +11,8 @@ import type {
   StockFilter,
 } from "../../bird/types.js";
 import type { UsageSource } from "../../ownership/usage.js";
-import type { WorkspaceConnection } from "../workspace/connections.js";
+import type { WorkspaceConnection } from "../../workspace/connections.js";
+import { lookupNumber } from "../../workspace/lookup.js";
 
 /** Bird's stock as a purchase sees it: the workspace's shared pool first, then a paged search. */
 export interface StockSource {
@@ -153,15 +154,4 @@ class BirdNumberExternal implements NumberExternal {
     if (number.id) this.connection.inventory.forgetNumber(number.id);
     return cancelled;
   }
-}
-
-/** A fresh look for one number in the workspace (not the inventory's cache): is it there? */
-export async function lookupNumber(
-  connection: Pick<WorkspaceConnection, "client" | "inventory">,
-  numberString: string,
-): Promise<LongCodeNumber | undefined> {
-  const page = await connection.client.listNumbers({ numberString }, { limit: 10 });
-  const found = page.results.find((n) => n.numberString === numberString);
-  if (found) connection.inventory.putNumber(found);
-  return found;
 }

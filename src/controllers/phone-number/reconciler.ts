@@ -1,7 +1,6 @@
 import {
   PHONE_NUMBER_KIND,
   type BirdNumber,
-  type BirdWorkspace,
   type DeletionPolicy,
   type PhoneNumber,
   type PhoneNumberStatus,
@@ -24,7 +23,8 @@ import {
   type ManagedReconcilerOptions,
   type StepOutcome,
 } from "../reconcile-step.js";
-import type { Resolution, WorkspaceConnection } from "../workspace/connections.js";
+import type { WorkspaceConnection } from "../../workspace/connections.js";
+import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
 import type { Held, NumberClaims } from "./claim.js";
 import { desiredDestinations, destinationRows, observedStatus, provisioningState } from "./desired.js";
 import { syncDestinations } from "./destinations.js";
@@ -398,34 +398,6 @@ function clearNumberStatus(status: PhoneNumberStatus): void {
 function describePrice(status: PhoneNumberStatus): void {
   if (status.monthlyPrice) status.monthlyPriceText = formatMoney(status.monthlyPrice);
   else delete status.monthlyPriceText;
-}
-
-/** The deletion policy in effect: the resource's own, else its workspace's default, else Retain (nothing is lost). */
-export function effectiveDeletionPolicy(
-  object: { spec: { deletionPolicy?: DeletionPolicy }; status?: { deletionPolicy?: DeletionPolicy } },
-  workspace: BirdWorkspace | undefined,
-): DeletionPolicy {
-  // Without the workspace (deleted meanwhile), the policy last shown in status is what the user saw and accepted.
-  return (
-    object.spec.deletionPolicy ?? workspace?.spec.defaultDeletionPolicy ?? object.status?.deletionPolicy ?? "Retain"
-  );
-}
-
-/**
- * Why deleting a PhoneNumber or AlphaSender keeps what it holds instead of cancelling it; undefined when it cancels.
- * ObserveOnly, Retain, and a namespace the workspace no longer admits all keep. Exported for `bird-operator plan`.
- */
-export function deletionKeepReason(
-  object: { spec: { managementPolicy?: string; workspaceRef: { name: string } } },
-  policy: string,
-  admission: () => Resolution<unknown>,
-): string | undefined {
-  if (object.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
-  if (policy === "Retain") return "deletionPolicy Retain";
-  const admitted = admission();
-  if (!admitted.ok && admitted.reason === Reason.Forbidden)
-    return `the namespace may no longer use BirdWorkspace "${object.spec.workspaceRef.name}"`;
-  return undefined;
 }
 
 /** Ready: provisioned, no issue from Bird, main subscription active, every desired destination active. */

@@ -10,8 +10,8 @@ import type { EventRecorder } from "../../runtime/events.js";
 import type { Informer } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import { rfc3339 } from "../../runtime/status.js";
-import { lookupNumber } from "../phone-number/external.js";
-import type { WorkspaceConnection, WorkspaceConnections } from "../workspace/connections.js";
+import { lookupNumber } from "../../workspace/lookup.js";
+import type { WorkspaceConnection, WorkspaceConnections } from "../../workspace/connections.js";
 
 export interface RecordReconcilerOptions<T extends OwnershipRecord, H extends KubernetesObject> {
   records: RecordStore<T>;

@@ -22,7 +22,7 @@ import { createMergePatch } from "../../runtime/merge-patch.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import { findCondition, rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../../runtime/status.js";
 import { sumMoney } from "../guardrails.js";
-import { duplicateOf, type WorkspaceConnections } from "./connections.js";
+import { duplicateOf, type WorkspaceConnections } from "../../workspace/connections.js";
 
 export interface WorkspaceReconcilerOptions {
   client: ResourceClient<BirdWorkspace>;

@@ -1,5 +1,5 @@
-import { BirdApiError, isBirdApiError } from "./errors.js";
-import type { BuyOptions, LongCodeNumber, NumberStockItem, SendGuard } from "./types.js";
+import { BirdApiError, isBirdApiError } from "../bird/errors.js";
+import type { BuyOptions, LongCodeNumber, NumberStockItem, SendGuard } from "../bird/types.js";
 
 /** Bird's limit: one buy call takes at most 25 stock items. */
 export const MAX_BUY_BATCH = 25;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createBirdClient, type BirdApi } from "../../src/bird/client.js";
-import { Inventory } from "../../src/bird/inventory.js";
+import { Inventory } from "../../src/workspace/inventory.js";
 import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
 import {
   DEFAULT_ACCESS_KEY,

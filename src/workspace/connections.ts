@@ -1,16 +1,16 @@
 import type { V1Secret } from "@kubernetes/client-node";
-import { type BirdWorkspace } from "../../api/v1alpha1/index.js";
-import { Reason, READY } from "../../api/v1alpha1/conditions.js";
-import { createBirdClient, type BirdClient } from "../../bird/client.js";
-import { BuyBatcher } from "../../bird/buy-batcher.js";
-import { Inventory } from "../../bird/inventory.js";
-import { StockPool } from "../../bird/stock-pool.js";
-import type { Logger } from "../../log.js";
-import type { Informer } from "../../runtime/informer.js";
-import { errorMessage } from "../../runtime/errors.js";
-import type { Metrics } from "../../runtime/metrics.js";
-import { findCondition } from "../../runtime/status.js";
-import { metricsObserver } from "../../runtime/bird-metrics.js";
+import { type BirdWorkspace } from "../api/v1alpha1/index.js";
+import { Reason, READY } from "../api/v1alpha1/conditions.js";
+import { createBirdClient, type BirdClient } from "../bird/client.js";
+import { BuyBatcher } from "./buy-batcher.js";
+import { Inventory } from "./inventory.js";
+import { StockPool } from "./stock-pool.js";
+import type { Logger } from "../log.js";
+import type { Informer } from "../runtime/informer.js";
+import { errorMessage } from "../runtime/errors.js";
+import type { Metrics } from "../runtime/metrics.js";
+import { findCondition } from "../runtime/status.js";
+import { metricsObserver } from "../runtime/bird-metrics.js";
 
 export const DEFAULT_ENDPOINT = "https://api.bird.com";
 export const DEFAULT_SECRET_KEY = "accessKey";

@@ -1,7 +1,7 @@
-import type { AlphaNumber, LongCodeNumber } from "./types.js";
-import type { BirdApi } from "./client.js";
-import { isBirdApiError } from "./errors.js";
-import { subscriptionEnded } from "./subscription.js";
+import type { AlphaNumber, LongCodeNumber } from "../bird/types.js";
+import type { BirdApi } from "../bird/client.js";
+import { isBirdApiError } from "../bird/errors.js";
+import { subscriptionEnded } from "../bird/subscription.js";
 
 export interface InventoryOptions {
   /**

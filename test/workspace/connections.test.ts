@@ -8,7 +8,7 @@ import {
   sharedRateLimiterCount,
   type NumberStockItem,
 } from "../../src/bird/index.js";
-import { WorkspaceConnections, type WorkspaceConnection } from "../../src/controllers/workspace/connections.js";
+import { WorkspaceConnections, type WorkspaceConnection } from "../../src/workspace/connections.js";
 import type { Informer, InformerEventType, InformerHandler } from "../../src/runtime/informer.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 import {

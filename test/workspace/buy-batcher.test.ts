@@ -7,8 +7,8 @@ import {
   type LongCodeNumber,
   type NumberStockItem,
 } from "../../src/bird/index.js";
-import { BuyBatcher, StockItemRefused } from "../../src/bird/buy-batcher.js";
-import { StockPool } from "../../src/bird/stock-pool.js";
+import { BuyBatcher, StockItemRefused } from "../../src/workspace/buy-batcher.js";
+import { StockPool } from "../../src/workspace/stock-pool.js";
 import {
   DEFAULT_ACCESS_KEY,
   DEFAULT_ORGANIZATION_ID,

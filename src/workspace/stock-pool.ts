@@ -1,5 +1,5 @@
-import type { BirdApi } from "./client.js";
-import type { NumberStockItem, StockFilter } from "./types.js";
+import type { BirdApi } from "../bird/client.js";
+import type { NumberStockItem, StockFilter } from "../bird/types.js";
 
 interface Pool {
   items: NumberStockItem[];
