@@ -53,7 +53,9 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     const where = area(url, functionName);
     if (where === "(idle)") idle += hits;
     areas.set(where, (areas.get(where) ?? 0) + hits * perHit);
-    const name = `${functionName || "(anonymous)"} ${url.replace(/^file:\/\/.*?\/(src|bench|node_modules|dist)\//, "$1/")}:${lineNumber + 1}`;
+    const name =
+      `${functionName || "(anonymous)"} ` +
+      `${url.replace(/^file:\/\/.*?\/(src|bench|node_modules|dist)\//, "$1/")}:${lineNumber + 1}`;
     functions.set(name, (functions.get(name) ?? 0) + hits * perHit);
   }
   const sorted = (m: Map<string, number>): [string, number][] =>
@@ -71,7 +73,8 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
 
 function print(summary: ProfileSummary): void {
   console.log(
-    `${summary.file}: ${summary.wallSeconds.toFixed(1)} s wall, main thread busy ${(summary.busyShare * 100).toFixed(0)}%`,
+    `${summary.file}: ${summary.wallSeconds.toFixed(1)} s wall, ` +
+      `main thread busy ${(summary.busyShare * 100).toFixed(0)}%`,
   );
   console.log("\nself time by area (s)");
   for (const [k, v] of summary.byArea) console.log(`  ${v.toFixed(2).padStart(8)}  ${k}`);

@@ -22,7 +22,8 @@ interface Flags {
 const program = new Command()
   .name("npm run bench --")
   .description(
-    "Provisioning, idle cost, scale and reaction of bird-operator against a real kube-apiserver and the Bird simulator (rate limits on, 50 +/- 20 ms latency)",
+    "Provisioning, idle cost, scale and reaction of bird-operator against a real kube-apiserver " +
+      "and the Bird simulator (rate limits on, 50 +/- 20 ms latency)",
   )
   .option("--quick", "small sizes (about two minutes)")
   .option("--only <scenarios>", `comma-separated subset of ${SCENARIOS.join(", ")}`)
@@ -63,7 +64,8 @@ const program = new Command()
       if (!profile) continue;
       const summary = summarizeProfile(join(path, profile), 15);
       console.log(
-        `\n${dir}: main thread busy ${Math.round(summary.busyShare * 100)}% of ${Math.round(summary.wallSeconds)} s; self time by area (s):`,
+        `\n${dir}: main thread busy ${Math.round(summary.busyShare * 100)}% of ` +
+          `${Math.round(summary.wallSeconds)} s; self time by area (s):`,
       );
       for (const [where, secs] of summary.byArea) console.log(`  ${secs.toFixed(2).padStart(8)}  ${where}`);
       console.log("hottest functions (s):");

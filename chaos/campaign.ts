@@ -116,5 +116,8 @@ export function formatResult(result: ScenarioResult): string {
   const figures = Object.entries(result.figures)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  return `  ${result.violations.length ? "FAIL" : "ok"} ${result.name} in ${(result.durationMs / 1000).toFixed(1)} s: ${figures} violations=${result.violations.length}`;
+  return (
+    `  ${result.violations.length ? "FAIL" : "ok"} ${result.name} in ${(result.durationMs / 1000).toFixed(1)} s: ` +
+    `${figures} violations=${result.violations.length}`
+  );
 }

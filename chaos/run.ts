@@ -18,7 +18,8 @@ async function main(): Promise<number> {
   console.log(`seed ${seed}; replay with: ${replay}`);
   const result = await runCampaign({ short, only, seed });
   console.log(
-    `\nchaos campaign ${result.short ? "short" : "full"}, seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s`,
+    `\nchaos campaign ${result.short ? "short" : "full"}, seed ${result.seed}, ` +
+      `${(result.durationMs / 1000).toFixed(0)} s`,
   );
   for (const scenario of result.scenarios) console.log(formatResult(scenario));
   console.log(`violations found: ${result.violations.length}`);

@@ -367,11 +367,15 @@ async function timeseries(
   let svg = "";
   for (let i = 0; i <= 4; i++) {
     const v = min + ((max - min) * i) / 4;
-    svg += `<line x1="${left}" x2="${width - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#2c3235"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${escape(formatValue(v, unit))}</text>`;
+    svg +=
+      `<line x1="${left}" x2="${width - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#2c3235"/>` +
+      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${escape(formatValue(v, unit))}</text>`;
   }
   for (let i = 0; i <= 5; i++) {
     const t = range.start + ((range.end - range.start) * i) / 5;
-    svg += `<text x="${x(t)}" y="${chartHeight + 4}" text-anchor="middle">${new Date(t * 1000).toISOString().slice(11, 16)}</text>`;
+    svg +=
+      `<text x="${x(t)}" y="${chartHeight + 4}" text-anchor="middle">` +
+      `${new Date(t * 1000).toISOString().slice(11, 16)}</text>`;
   }
   lines.forEach((line, i) => {
     const color = PALETTE[i % PALETTE.length] ?? "#fff";
@@ -389,7 +393,9 @@ async function timeseries(
     svg += `<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`;
     const lx = 10 + (i % 3) * Math.floor((width - 20) / 3);
     const ly = chartHeight + 22 + Math.floor(i / 3) * 16;
-    svg += `<rect x="${lx}" y="${ly - 8}" width="12" height="4" fill="${color}"/><text x="${lx + 18}" y="${ly - 3}" class="legend">${escape(line.name.slice(0, 40))}</text>`;
+    svg +=
+      `<rect x="${lx}" y="${ly - 8}" width="12" height="4" fill="${color}"/>` +
+      `<text x="${lx + 18}" y="${ly - 3}" class="legend">${escape(line.name.slice(0, 40))}</text>`;
   });
   return `<svg width="${width}" height="${height}">${svg}</svg>`;
 }
@@ -400,7 +406,8 @@ async function stat(url: string, panel: Panel): Promise<string> {
   const steps = panel.fieldConfig?.defaults?.thresholds?.steps ?? [];
   const color = [...steps].reverse().find((s) => s.value === null || value >= s.value)?.color ?? "green";
   const css: Record<string, string> = { green: "#37872d", red: "#c4162a", orange: "#e0752d" };
-  return `<div class="stat" style="background:${css[color] ?? color}">${escape(formatValue(value, panel.fieldConfig?.defaults?.unit, panel.fieldConfig?.defaults?.decimals))}</div>`;
+  const text = escape(formatValue(value, panel.fieldConfig?.defaults?.unit, panel.fieldConfig?.defaults?.decimals));
+  return `<div class="stat" style="background:${css[color] ?? color}">${text}</div>`;
 }
 
 async function table(url: string, panel: Panel): Promise<string> {
@@ -431,20 +438,26 @@ async function render(url: string, work: string, start: number, end: number): Pr
         : panel.type === "table"
           ? await table(url, panel)
           : await timeseries(url, panel, range, width - 12, height - 34);
-    html += `<div class="panel" style="left:${x * unitWidth + 4}px;top:${y * rowHeight + 48}px;width:${width}px;height:${height}px"><h3>${escape(panel.title)}</h3>${content}</div>`;
+    const style = `left:${x * unitWidth + 4}px;top:${y * rowHeight + 48}px;width:${width}px;height:${height}px`;
+    html += `<div class="panel" style="${style}"><h3>${escape(panel.title)}</h3>${content}</div>`;
   }
   const bottom = Math.max(...dashboard.panels.map((p) => p.gridPos.y + p.gridPos.h)) * rowHeight + 56;
-  const page = `<!doctype html><html><head><meta charset="utf-8"><style>
-    body{margin:0;background:#111217;color:#ccccdc;font:13px "DejaVu Sans",sans-serif;width:1600px;height:${bottom}px;position:relative}
+  const page =
+    `<!doctype html><html><head><meta charset="utf-8"><style>
+    body{margin:0;background:#111217;color:#ccccdc;font:13px "DejaVu Sans",sans-serif;width:1600px;` +
+    `height:${bottom}px;position:relative}
     header{position:absolute;left:12px;top:10px;font-size:18px;color:#fff}
     header span{font-size:12px;color:#8e8e8e;margin-left:16px}
     .panel{position:absolute;background:#181b1f;border:1px solid #2c3235;border-radius:3px;overflow:hidden}
     h3{margin:6px 8px 4px;font-size:13px;font-weight:500;color:#ccccdc}
     svg text{fill:#8e8e8e;font-size:11px} svg text.legend{fill:#ccccdc}
-    .stat{margin:0 8px;height:calc(100% - 36px);display:flex;align-items:center;justify-content:center;font-size:40px;color:#fff;border-radius:2px}
-    table{margin:0 8px;border-collapse:collapse;width:calc(100% - 16px);font-size:12px} th{text-align:left;color:#6e9fff;border-bottom:1px solid #2c3235;padding:3px}
+    .stat{margin:0 8px;height:calc(100% - 36px);display:flex;align-items:center;` +
+    `justify-content:center;font-size:40px;color:#fff;border-radius:2px}
+    table{margin:0 8px;border-collapse:collapse;width:calc(100% - 16px);font-size:12px} ` +
+    `th{text-align:left;color:#6e9fff;border-bottom:1px solid #2c3235;padding:3px}
     td{padding:3px;border-bottom:1px solid #202226}
-  </style></head><body><header>${escape(dashboard.title)}<span>a real run: operator, Bird simulator, Prometheus; every panel is the dashboard's own query (deploy/monitoring/dashboard.json)</span></header>${html}</body></html>`;
+  </style></head><body><header>${escape(dashboard.title)}<span>a real run: operator, Bird simulator, Prometheus; ` +
+    `every panel is the dashboard's own query (deploy/monitoring/dashboard.json)</span></header>${html}</body></html>`;
   const file = join(work, "dashboard.html");
   writeFileSync(file, page);
   execFileSync(

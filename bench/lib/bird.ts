@@ -58,7 +58,10 @@ export function callsBetween(before: CallSnapshot, after: CallSnapshot): CallSum
   return summary;
 }
 
-/** `/workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId}` -> `numbers-long-code/{id}`: short enough for a table. */
+/**
+ * `/workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId}` -> `numbers-long-code/{id}`:
+ * short enough for a table.
+ */
 export function shortRoute(route: string): string {
   return route
     .replace(/^\/(workspaces|organizations)\/\{[a-zA-Z]+\}\//, "")

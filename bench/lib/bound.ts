@@ -72,14 +72,18 @@ export function necessaryBirdCalls(shape: ProvisioningShape): CallLine[] {
       what: "find senders",
       method: "GET",
       count: Math.ceil(shape.sendersInWorkspace / PAGE),
-      how: `one list of the workspace's ${shape.sendersInWorkspace} senders: ceil(${shape.sendersInWorkspace} / ${PAGE}) pages`,
+      how:
+        `one list of the workspace's ${shape.sendersInWorkspace} senders: ` +
+        `ceil(${shape.sendersInWorkspace} / ${PAGE}) pages`,
       neededFor: "ready",
     },
     {
       what: "activate sender countries",
       method: "POST",
       count: shape.senders * Math.ceil(shape.countriesPerSender / ACTIVATE_BATCH),
-      how: `${shape.senders} senders x ceil(${shape.countriesPerSender} countries / ${ACTIVATE_BATCH}); the answer carries destination states and subscription prices`,
+      how:
+        `${shape.senders} senders x ceil(${shape.countriesPerSender} countries / ${ACTIVATE_BATCH}); ` +
+        "the answer carries destination states and subscription prices",
       neededFor: "ready",
     },
     {
@@ -123,7 +127,10 @@ export function birdBound(
     rateLimitSeconds,
     criticalPathSeconds,
     seconds: rateLimitSeconds + criticalPathSeconds,
-    formula: `max((${gets} GET - ${BIRD_GET_BURST}) / ${BIRD_GET_PER_SECOND}/s, (${posts} POST - ${BIRD_POST_BURST}) / ${BIRD_POST_PER_SECOND}/s) + 4 x ${MEAN_LATENCY_MS} ms + ${provisioningDelayMs} ms provisioning`,
+    formula:
+      `max((${gets} GET - ${BIRD_GET_BURST}) / ${BIRD_GET_PER_SECOND}/s, ` +
+      `(${posts} POST - ${BIRD_POST_BURST}) / ${BIRD_POST_PER_SECOND}/s) + 4 x ${MEAN_LATENCY_MS} ms + ` +
+      `${provisioningDelayMs} ms provisioning`,
   };
 }
 

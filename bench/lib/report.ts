@@ -55,10 +55,8 @@ export function writeResult(outDir: string, run: RunInfo, result: ScenarioResult
   mkdirSync(outDir, { recursive: true });
   const date = result.startedAt.slice(0, 10);
   const file = join(outDir, `${date}-${result.scenario}${suffix}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ ...result, mode: run.mode, machine: run.machine, source: run.source, settings: run.settings }, replacer, 2)}\n`,
-  );
+  const record = { ...result, mode: run.mode, machine: run.machine, source: run.source, settings: run.settings };
+  writeFileSync(file, `${JSON.stringify(record, replacer, 2)}\n`);
   return file;
 }
 
@@ -117,16 +115,20 @@ export function boundNotes(results: readonly ScenarioResult[]): string {
   const lines = ["Strictly necessary Bird calls for the provisioning scenario (how they were counted):"];
   for (const l of details.necessaryBirdCalls)
     lines.push(
-      `  ${String(l.count).padStart(6)} ${l.method.padEnd(4)} ${l.what}${l.neededFor === "status" ? " [status only, not needed for Ready]" : ""}: ${l.how}`,
+      `  ${String(l.count).padStart(6)} ${l.method.padEnd(4)} ` +
+        `${l.what}${l.neededFor === "status" ? " [status only, not needed for Ready]" : ""}: ${l.how}`,
     );
   lines.push(
-    `  Bird bound (Ready):       ${details.birdBound.forReady.formula} = ${details.birdBound.forReady.seconds.toFixed(2)} s`,
+    `  Bird bound (Ready):       ${details.birdBound.forReady.formula} = ` +
+      `${details.birdBound.forReady.seconds.toFixed(2)} s`,
   );
   lines.push(
-    `  Bird bound (with dates):  ${details.birdBound.withSubscriptionDates.formula} = ${details.birdBound.withSubscriptionDates.seconds.toFixed(2)} s`,
+    `  Bird bound (with dates):  ${details.birdBound.withSubscriptionDates.formula} = ` +
+      `${details.birdBound.withSubscriptionDates.seconds.toFixed(2)} s`,
   );
   lines.push(
-    `  Kubernetes bound:         a bare client made the operator's ${details.bareClient.writes} writes in ${details.bareClient.seconds.toFixed(2)} s (${details.bareClient.concurrency} in flight)`,
+    `  Kubernetes bound:         a bare client made the operator's ${details.bareClient.writes} writes in ` +
+      `${details.bareClient.seconds.toFixed(2)} s (${details.bareClient.concurrency} in flight)`,
   );
   lines.push("  bound = max(Bird bound, Kubernetes bound); achieved / bound is in the table.");
   return lines.join("\n");

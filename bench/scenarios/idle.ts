@@ -142,7 +142,10 @@ export async function runIdle(ctx: BenchContext, world: ProvisionedWorld): Promi
       resyncMs,
       intervals: sizes.idleIntervals,
       method:
-        "The provisioning operator (resync 10m) is stopped and a new one started with the short resync; its first pass over every object is reported as the restart cost. Then the counters are read before and after N x resync; per-resync figures divide by N. Reconciles are jittered +/-10%, so a window can catch a few more or fewer than N per object.",
+        "The provisioning operator (resync 10m) is stopped and a new one started with the short resync; " +
+        "its first pass over every object is reported as the restart cost. Then the counters are read before " +
+        "and after N x resync; per-resync figures divide by N. Reconciles are jittered +/-10%, " +
+        "so a window can catch a few more or fewer than N per object.",
       birdCalls: calls,
       getsByPurpose: gets,
       kubeWrites: { ...deltas.kubeWrites, "Event create": events.creates, "Event patch": events.patches },

@@ -131,7 +131,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
   const apiDelta = diffGroups(apiBefore, await apiserverWrites(cluster));
   const events = eventWrites(apiDelta);
   log(
-    `provisioning: numbers ${numbersReady ? "Ready" : "NOT Ready"}, senders ${sendersReady ? "Ready" : "NOT Ready"}; measuring the bare client`,
+    `provisioning: numbers ${numbersReady ? "Ready" : "NOT Ready"}, ` +
+      `senders ${sendersReady ? "Ready" : "NOT Ready"}; measuring the bare client`,
   );
 
   const groups: Record<string, number> = {};
@@ -163,7 +164,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       { PhoneNumber: sizes.numbers, AlphaSender: sizes.senders, BirdWorkspace: 1 },
     );
     cpuBare = cpuBetween(cpuBeforeBare, cpuSnapshot(cpuRoles));
-    // Context, not the goal's bound: the same creates by the same client, alone on the API server, in a namespace nobody watches.
+    // Context, not the goal's bound: the same creates by the same client,
+    // alone on the API server, in a namespace nobody watches.
     createsAlone = await replayCreates(cluster, interleave(world.numbers, world.senders));
   } finally {
     operator.resume();
@@ -187,7 +189,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       : info("time to all Ready", achieved, "s", "from the first create; the creates overlap with the operator's work"),
     {
       ...underGoal("achieved / bound", achieved === undefined ? undefined : achieved / bound, "", GOAL_RATIO),
-      note: `bound ${round(bound)} s = max(Bird ${round(birdForReady.seconds)} s, bare client ${round(bare.seconds)} s)`,
+      note:
+        `bound ${round(bound)} s = max(Bird ${round(birdForReady.seconds)} s, ` +
+        `bare client ${round(bare.seconds)} s)`,
     },
     info(
       "achieved / bound incl. subscription GETs",
@@ -206,7 +210,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       "Bird calls",
       calls.total,
       "",
-      `${calls.gets} GET + ${calls.posts} POST; strictly necessary: ${birdForReady.gets} GET + ${birdForReady.posts} POST`,
+      `${calls.gets} GET + ${calls.posts} POST; strictly necessary: ` +
+        `${birdForReady.gets} GET + ${birdForReady.posts} POST`,
     ),
     underGoal("Bird 429s", calls.tooManyRequests, "", 0),
     info(
@@ -227,7 +232,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       "control plane alone / bound",
       controlPlaneSeconds / bound,
       "",
-      `the API server and etcd used ${round(controlPlaneSeconds * cores)} CPU s until all Ready, ${round(controlPlaneSeconds)} s of all ${cores} cores: an operator using no CPU at all could not finish sooner on this machine`,
+      `the API server and etcd used ${round(controlPlaneSeconds * cores)} CPU s until all Ready, ` +
+        `${round(controlPlaneSeconds)} s of all ${cores} cores: ` +
+        "an operator using no CPU at all could not finish sooner on this machine",
     ),
     info(
       "CPU seconds until all Ready",
@@ -253,7 +260,8 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
     scenario: "provisioning",
     status: blocked ? "blocked" : numbersReady ? statusOf(figures) : "failed",
     reason: blocked
-      ? `AlphaSenders not Ready after ${Math.round(sizes.timeoutMs / 1000)} s: ${JSON.stringify(senderTracker.notReadyReasons(senderKeys))}`
+      ? `AlphaSenders not Ready after ${Math.round(sizes.timeoutMs / 1000)} s: ` +
+        `${JSON.stringify(senderTracker.notReadyReasons(senderKeys))}`
       : numbersReady
         ? undefined
         : `PhoneNumbers not Ready: ${JSON.stringify(numberTracker.notReadyReasons(numberKeys))}`,
@@ -266,7 +274,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       countriesPerSender: sizes.countriesPerSender,
       numberGroups: groups,
       timing:
-        "The operator runs and is idle (caches synced, workspace Ready) before the first create; creates go out 32 in parallel; the clock starts when the first create is sent and stops when the bench's watch sees the last object Ready for its generation.",
+        "The operator runs and is idle (caches synced, workspace Ready) before the first create; " +
+        "creates go out 32 in parallel; the clock starts when the first create is sent and stops when the " +
+        "bench's watch sees the last object Ready for its generation.",
       createSeconds: seconds(created.lastAt - created.firstAt),
       birdCalls: calls,
       necessaryBirdCalls: lines,
@@ -275,7 +285,9 @@ export async function runProvisioning(ctx: BenchContext): Promise<{ result: Scen
       cpu: {
         untilReady: cpuRun,
         bareClient: cpuBare,
-        note: "CPU seconds (user + system) from /proc; bench = this process: the simulator, the watches, the creates, the bare client",
+        note:
+          "CPU seconds (user + system) from /proc; bench = this process: the simulator, the watches, " +
+          "the creates, the bare client",
       },
       createsAloneSeconds: createsAlone,
       bound: { seconds: bound, withSubscriptionDates: boundWithStatus },

@@ -103,7 +103,9 @@ export async function runReaction(ctx: BenchContext, world: ProvisionedWorld): P
     figures,
     details: {
       timing:
-        "t0 = just before the PATCH is sent; t1 = arrival time of the first Bird API call at the simulator after t0 (simulator call log, same process and clock). Bird's 50 +/- 20 ms latency is applied after arrival, so it is not part of the figure.",
+        "t0 = just before the PATCH is sent; t1 = arrival time of the first Bird API call at the simulator " +
+        "after t0 (simulator call log, same process and clock). Bird's 50 +/- 20 ms latency is applied after " +
+        "arrival, so it is not part of the figure.",
       firstCallRoutes: routes,
       meanMs: fromSend.length ? round(fromSend.reduce((a, b) => a + b, 0) / fromSend.length) : undefined,
       samples,

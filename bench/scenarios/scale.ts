@@ -159,7 +159,9 @@ async function adopt(
     if (!allReady) {
       return {
         allReady,
-        reason: `not all Ready within ${sizes.timeoutMs} ms: ${JSON.stringify(tracker.notReadyReasons(keys))} ${JSON.stringify(tracker.notReadyExamples(keys))}`,
+        reason:
+          `not all Ready within ${sizes.timeoutMs} ms: ${JSON.stringify(tracker.notReadyReasons(keys))} ` +
+          `${JSON.stringify(tracker.notReadyExamples(keys))}`,
         callsUntilReady,
         calls: callsUntilReady,
         writesUntilReady: { crd: atReady.kubeWrites, events: eventsAtReady },
@@ -172,7 +174,9 @@ async function adopt(
     const lacking = m - countWhere(tracker, keys, hasSubscriptionDetails);
     const getsSeconds = Math.max(0, lacking - BIRD_GET_BURST) / BIRD_GET_PER_SECOND;
     log(
-      `scale: set-up: all ${m} Ready after ${seconds((doneAt ?? Date.now()) - operator.startedAt)} s; waiting for the subscription dates of ${lacking} (one deferred GET each at Bird's ${BIRD_GET_PER_SECOND}/s: at least ${round(getsSeconds, 1)} s) and for the operator to go quiet`,
+      `scale: set-up: all ${m} Ready after ${seconds((doneAt ?? Date.now()) - operator.startedAt)} s; ` +
+        `waiting for the subscription dates of ${lacking} (one deferred GET each at Bird's ` +
+        `${BIRD_GET_PER_SECOND}/s: at least ${round(getsSeconds, 1)} s) and for the operator to go quiet`,
     );
     const datesAt = await pollUntil(
       () => (countWhere(tracker, keys, hasSubscriptionDetails) === m ? Date.now() : undefined),
@@ -181,7 +185,8 @@ async function adopt(
     );
     if (datesAt === undefined)
       log(
-        `scale: set-up: gave up waiting for subscription dates: ${m - countWhere(tracker, keys, hasSubscriptionDetails)} statuses still lack them`,
+        "scale: set-up: gave up waiting for subscription dates: " +
+          `${m - countWhere(tracker, keys, hasSubscriptionDetails)} statuses still lack them`,
       );
     // Work after the dates (their status writes, a workspace recount) is part of the set-up, not of the restart.
     const activity = async (): Promise<number> =>
@@ -213,7 +218,10 @@ async function adopt(
 
 interface Restart {
   observed: boolean;
-  /** bird_operator_initial_reconcile_seconds{controller="phonenumber"}: process start to the last initial key reconciled. */
+  /**
+   * bird_operator_initial_reconcile_seconds{controller="phonenumber"}:
+   * process start to the last initial key reconciled.
+   */
   gaugeSeconds?: number;
   /** Spawn to the bench's scrape that first showed the gauge (at most 250 ms late). */
   detectedSeconds?: number;
@@ -277,7 +285,8 @@ async function restart(
     const operatorUntilObserved = operatorDeltas([], found?.samples ?? sampler.samples);
     const readyzAt = await readyz;
     log(
-      `scale: restart: ${found ? `all observed after ${round(found.value, 1)} s` : "NOT all observed"}; waiting for the operator to go quiet (no Bird call, no write for ${sizes.steadyMs} ms)`,
+      `scale: restart: ${found ? `all observed after ${round(found.value, 1)} s` : "NOT all observed"}; ` +
+        `waiting for the operator to go quiet (no Bird call, no write for ${sizes.steadyMs} ms)`,
     );
     const activity = async (): Promise<number> =>
       bird.sim.callRecorder.count() + sumOf(await operator.metrics(), "bird_operator_kube_writes_total");
@@ -451,7 +460,8 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
       const notReadyAtRestart = keys.length - countWhere(tracker, keys, (pn) => pn !== undefined && isReady(pn));
       const timed = await restart(ctx, bird, fixture, tracker, keys);
 
-      // The adoption's writes replayed by a bare client, after the restart so that it does not load the API server meanwhile.
+      // The adoption's writes replayed by a bare client,
+      // after the restart so that it does not load the API server meanwhile.
       log(`scale: measuring the bare client for the adoption's writes`);
       const bare = await bareClientWrites(
         cluster,
@@ -474,7 +484,8 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
           timed.gaugeSeconds,
           "s",
           GOAL_SECONDS,
-          `bird_operator_initial_reconcile_seconds{controller="${CONTROLLER}"}: process start to the last of ${m} PhoneNumbers reconciled once`,
+          `bird_operator_initial_reconcile_seconds{controller="${CONTROLLER}"}: ` +
+            `process start to the last of ${m} PhoneNumbers reconciled once`,
         ),
         underGoal("peak RSS", round(timed.peakRssBytes / MB, 1), "MB", GOAL_MB, "VmHWM of the restarted operator"),
         underGoal(
@@ -495,7 +506,8 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
           timed.callsUntilObserved.gets,
           "",
           listPages + 1,
-          `goal ceil(${workspaceNumbers}/${PAGE}) = ${listPages} list pages + the workspace check; ${timed.callsUntilObserved.posts} POSTs; until quiet: ${timed.calls.gets} GETs`,
+          `goal ceil(${workspaceNumbers}/${PAGE}) = ${listPages} list pages + the workspace check; ` +
+            `${timed.callsUntilObserved.posts} POSTs; until quiet: ${timed.calls.gets} GETs`,
         ),
         underGoal(
           "restart: Kubernetes writes until observed",
@@ -527,13 +539,23 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
           numbers: m,
           workspaceNumbers,
           timing:
-            'Set-up: M numbers in the simulator, M PhoneNumbers (spec.numberString only) created while no operator runs; a first operator adopts them (the adoption figures: from its spawn to the last one Ready, as the bench\'s watch sees it), fetches the subscription dates it defers, goes quiet and is stopped. Timed: a fresh operator (node --import tsx src/cli/main.ts run ..., or the compiled one) reports bird_operator_initial_reconcile_seconds{controller="phonenumber"} on /metrics once every PhoneNumber present when its controller started was reconciled once: seconds since its process started (process.uptime(), a few milliseconds after the spawn). The bench polls /metrics every 250 ms (detectedSeconds: spawn to the scrape that saw it).',
+            "Set-up: M numbers in the simulator, " +
+            "M PhoneNumbers (spec.numberString only) created while no operator runs; a first operator adopts them " +
+            "(the adoption figures: from its spawn to the last one Ready, as the bench's watch sees it), " +
+            "fetches the subscription dates it defers, goes quiet and is stopped. " +
+            "Timed: a fresh operator (node --import tsx src/cli/main.ts run ..., or the compiled one) reports " +
+            'bird_operator_initial_reconcile_seconds{controller="phonenumber"} on /metrics once every ' +
+            "PhoneNumber present when its controller started was reconciled once: " +
+            "seconds since its process started (process.uptime(), a few milliseconds after the spawn). " +
+            "The bench polls /metrics every 250 ms (detectedSeconds: spawn to the scrape that saw it).",
           createSeconds: seconds(created.lastAt - created.firstAt),
           atRestart: {
             statusesWithoutSubscriptionDetails: withoutDates.length,
             examples: withoutDates.slice(0, 5),
             notReady: notReadyAtRestart,
-            note: "A status without its subscription dates and price costs the restart one subscription GET (Bird allows 50 GET/s) and one status write; the set-up waits for all of them.",
+            note:
+              "A status without its subscription dates and price costs the restart one subscription GET " +
+              "(Bird allows 50 GET/s) and one status write; the set-up waits for all of them.",
           },
           restart: {
             gaugeSeconds: timed.gaugeSeconds,
@@ -565,7 +587,14 @@ export async function runScale(ctx: BenchContext): Promise<ScenarioResult> {
             heapUsedMB: round(timed.heapUsedBytes / MB, 1),
             baselineRssMB: baseline ? round(baseline.rssBytes / MB, 1) : undefined,
             runtime: ctx.runtime,
-            note: `Of the restarted operator. process_resident_memory_bytes is on /metrics (main.ts enables prom-client's default metrics). ${ctx.runtime === "tsx" ? "The process runs through tsx, whose loader thread and transpiled sources are part of the resident set (compare the baseline with --runtime compiled)." : "The process runs the tsc output, as the container image does."}`,
+            note:
+              "Of the restarted operator. process_resident_memory_bytes is on /metrics " +
+              "(main.ts enables prom-client's default metrics). " +
+              (ctx.runtime === "tsx"
+                ? "The process runs through tsx, " +
+                  "whose loader thread and transpiled sources are part of the resident set " +
+                  "(compare the baseline with --runtime compiled)."
+                : "The process runs the tsc output, as the container image does."),
           },
           adoption: { ...adoptionDetails, bareClient: bare },
         },

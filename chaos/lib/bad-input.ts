@@ -182,7 +182,8 @@ const RAW: Record<string, (c: BadInputContext) => string> = {
   "yaml-bad-indent": () => `apiVersion: ${API_VERSION}\nkind: PhoneNumber\nmetadata:\n  name: x\n    namespace: y\n`,
   "yaml-tabs": () => `apiVersion: ${API_VERSION}\nkind: PhoneNumber\n\tmetadata: {}\n`,
   "json-truncated": (c) =>
-    `{"apiVersion":"${API_VERSION}","kind":"PhoneNumber","metadata":{"name":"trunc","namespace":"${c.namespace}"},"spec":{"workspaceRef":`,
+    `{"apiVersion":"${API_VERSION}","kind":"PhoneNumber",` +
+    `"metadata":{"name":"trunc","namespace":"${c.namespace}"},"spec":{"workspaceRef":`,
   "binary-garbage": () => "\u0000\u0001\u0002\u00ff\u00fe garbage \u0007",
   "no-kind": (c) =>
     stringify({ apiVersion: API_VERSION, metadata: { name: "nokind", namespace: c.namespace }, spec: {} }),
@@ -330,7 +331,8 @@ function phoneNumberSemantics(c: BadInputContext): Semantic[] {
       spec: () => ({ countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["ZZ"] }] }),
       reason: Reason.DestinationUnavailable,
     },
-    // sms destinations need sms-outbound: no GB local number has it, so none is bought (not one that cannot serve them).
+    // sms destinations need sms-outbound: no GB local number has it,
+    // so none is bought (not one that cannot serve them).
     {
       family: "destination-capability-missing",
       spec: () => ({ countryCode: "GB", type: "local", destinations: [{ capability: "sms", countryCodes: ["GB"] }] }),

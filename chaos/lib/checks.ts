@@ -92,7 +92,8 @@ export function auditNumbers(
       if (!record) report.violation(`PhoneNumber ${nameOf(pn)} reports ${id} but no BirdNumber is bound to its uid`);
       else if (record.status?.phase !== "Bound" || record.status.numberId !== id)
         report.violation(
-          `PhoneNumber ${nameOf(pn)} reports ${id} but its BirdNumber ${nameOf(record)} is ${record.status?.phase} with ${record.status?.numberId}`,
+          `PhoneNumber ${nameOf(pn)} reports ${id} but its BirdNumber ${nameOf(record)} is ` +
+            `${record.status?.phase} with ${record.status?.numberId}`,
         );
     }
   }
@@ -126,7 +127,8 @@ export function auditNumbers(
       if (mainSubscription(sim, number.endpointId) === "active") {
         unowned++;
         report.violation(
-          `number ${number.numberString} (${number.id}) is in the workspace with an active subscription and no resource owns it`,
+          `number ${number.numberString} (${number.id}) is in the workspace with an active subscription ` +
+            "and no resource owns it",
         );
       }
     }

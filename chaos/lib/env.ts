@@ -102,7 +102,10 @@ export class ChaosEnv {
     return sim;
   }
 
-  /** A namespace (also the operator's namespace) with the AccessKey Secret, and a BirdWorkspace labelled for one operator. */
+  /**
+   * A namespace (also the operator's namespace) with the AccessKey Secret,
+   * and a BirdWorkspace labelled for one operator.
+   */
   async fixture(endpoint: string, accessKey: string, workspaceSpec: Doc = {}): Promise<Fixture> {
     const namespace = this.uniqueName("chaos");
     const label: [string, string] = ["bird-chaos", namespace];

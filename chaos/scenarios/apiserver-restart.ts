@@ -108,7 +108,10 @@ export async function apiServerRestart(env: ChaosEnv, report: ScenarioReport, ra
       .join(",");
     report.check(
       active === countries,
-      `spec change of ${name} missed: voice destinations ${active || "none"} active, ${countries} wanted (changes ${history.get(name)?.join(" then ")}; generation ${pn?.metadata?.generation}, spec ${JSON.stringify(pn?.spec.destinations)}, status ${JSON.stringify(pn?.status?.destinations)}, Ready ${JSON.stringify(readyOf(pn ?? {}))})`,
+      `spec change of ${name} missed: voice destinations ${active || "none"} active, ${countries} wanted ` +
+        `(changes ${history.get(name)?.join(" then ")}; generation ${pn?.metadata?.generation}, ` +
+        `spec ${JSON.stringify(pn?.spec.destinations)}, status ${JSON.stringify(pn?.status?.destinations)}, ` +
+        `Ready ${JSON.stringify(readyOf(pn ?? {}))})`,
     );
   }
   const released = new Set<string>();

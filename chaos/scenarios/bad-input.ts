@@ -150,7 +150,8 @@ async function awaitClearConditions(
       const ready = readyOf(objects.get(`BirdWorkspace/${w.name}`) ?? {});
       if (ready?.reason !== w.reason || !ready.message)
         problems.push(
-          `BirdWorkspace ${w.name}: Ready reason ${ready?.reason ?? "none"} (${ready?.message ?? ""}), expected ${w.reason}`,
+          `BirdWorkspace ${w.name}: Ready reason ${ready?.reason ?? "none"} (${ready?.message ?? ""}), ` +
+            `expected ${w.reason}`,
         );
     }
     if (problems.length === 0 || Date.now() > deadline) {
@@ -204,7 +205,8 @@ async function checkDeletable(
   }, 35_000);
   for (const object of left ?? [])
     report.violation(
-      `${object.kind} ${nameOf(object)} cannot be deleted: ${readyOf(object)?.reason} ${readyOf(object)?.message ?? ""}`,
+      `${object.kind} ${nameOf(object)} cannot be deleted: ` +
+        `${readyOf(object)?.reason} ${readyOf(object)?.message ?? ""}`,
     );
   report.figure("deletedAfterwardsMs", Date.now() - deleting);
   const paid = paidNumbers(sim);

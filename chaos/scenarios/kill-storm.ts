@@ -38,7 +38,8 @@ export async function killStorm(env: ChaosEnv, report: ScenarioReport, random: R
     if (wave.length) await env.apply(...wave);
     const operator = env.operator(fixture);
     void operator.leading.then((at) => at && startupMs.push(at - operator.spawnedAt));
-    // Mostly while it works; some while it starts; some the instant Bird has processed a buy the process may not have recorded.
+    // Mostly while it works; some while it starts;
+    // some the instant Bird has processed a buy the process may not have recorded.
     const moment = pick<KillMoment>(random, [
       "during-startup",
       "while-reconciling",

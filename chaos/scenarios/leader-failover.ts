@@ -58,7 +58,8 @@ export async function leaderFailover(env: ChaosEnv, report: ScenarioReport, rand
     report.check(takeover > 0, `round ${round}: the standby led before the leader died`);
     report.check(
       tookOverAt - (lastRenewal ?? killedAt) <= TAKEOVER_BOUND_MS,
-      `round ${round}: takeover ${tookOverAt - (lastRenewal ?? killedAt)} ms after the last renewal, more than the lease duration (${LEASE_MS} ms) plus two candidate polls`,
+      `round ${round}: takeover ${tookOverAt - (lastRenewal ?? killedAt)} ms after the last renewal, ` +
+        `more than the lease duration (${LEASE_MS} ms) plus two candidate polls`,
     );
     leader = standby;
     standby = env.operator(fixture, { leaderElection: LEASE });

@@ -66,7 +66,8 @@ export async function secrets(env: ChaosEnv, report: ScenarioReport, random: Ran
     );
     report.check(
       unauthorized !== undefined,
-      `a refused key did not turn the workspace Unauthorized: ${JSON.stringify(readyOf(await env.workspace(fixture.workspace)))}`,
+      "a refused key did not turn the workspace Unauthorized: " +
+        `${JSON.stringify(readyOf(await env.workspace(fixture.workspace)))}`,
     );
     report.figure("refusedKeyReportedMs", unauthorized ?? -1);
     const restoredAt = Date.now();

@@ -30,7 +30,8 @@ export function registerPlanCommand(program: Command): void {
   program
     .command("plan")
     .description(
-      "show what applying PhoneNumbers and AlphaSenders would buy, activate, cancel and cost, and what would be refused; reads only (exit 0: no changes, 2: changes, 1: error)",
+      "show what applying PhoneNumbers and AlphaSenders would buy, activate, cancel and cost, " +
+        "and what would be refused; reads only (exit 0: no changes, 2: changes, 1: error)",
     )
     .option(
       "-f, --filename <path>",
@@ -40,7 +41,8 @@ export function registerPlanCommand(program: Command): void {
     )
     .option(
       "--prune",
-      "treat PhoneNumbers and AlphaSenders of the input's namespaces that the input lacks as deleted (kubectl apply --prune, Argo CD prune)",
+      "treat PhoneNumbers and AlphaSenders of the input's namespaces that the input lacks as deleted " +
+        "(kubectl apply --prune, Argo CD prune)",
       false,
     )
     .option("-l, --selector <selector>", "with --prune: only objects matching this label selector are pruned")
@@ -63,7 +65,8 @@ export function registerPlanCommand(program: Command): void {
       "--kubeconfig <file>",
       "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)",
     )
-    // Not POD_NAMESPACE as `run` reads it: a plan's pod (a PreSync hook) runs in a team's namespace, not the operator's.
+    // Not POD_NAMESPACE as `run` reads it:
+    // a plan's pod (a PreSync hook) runs in a team's namespace, not the operator's.
     .option(
       "--operator-namespace <ns>",
       "the operator's namespace (its --operator-namespace), which every workspace admits",
@@ -71,7 +74,8 @@ export function registerPlanCommand(program: Command): void {
     )
     .option(
       "--bird-access-key-file <[workspace=]file>",
-      "a Bird AccessKey for asking Bird, for every workspace or the one named (repeatable); without it the workspace's Secret is read with your credentials",
+      "a Bird AccessKey for asking Bird, for every workspace or the one named (repeatable); " +
+        "without it the workspace's Secret is read with your credentials",
       collect,
       [],
     )
@@ -140,7 +144,8 @@ function accessKeys(files: readonly string[], reader: ClusterReader): (workspace
     } catch (error) {
       if (apiStatusCode(error) !== 403) throw error;
       throw new Error(
-        `your credentials may not read Secret ${ref.namespace}/${ref.name}; give --bird-access-key-file [${name}=]<file> (docs/plan.md says why the planner role reads no Secrets)`,
+        `your credentials may not read Secret ${ref.namespace}/${ref.name}; ` +
+          `give --bird-access-key-file [${name}=]<file> (docs/plan.md says why the planner role reads no Secrets)`,
         { cause: error },
       );
     }

@@ -11,7 +11,8 @@ const BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-control-plane.sh
 
 /**
  * Finds etcd, kube-apiserver and kube-controller-manager: KUBEBUILDER_ASSETS when set, else the versioned cache,
- * building them from Go modules the first time. The build script owns that logic so that CI, people and the tests share one path.
+ * building them from Go modules the first time. The build script owns that logic so that CI,
+ * people and the tests share one path.
  */
 export async function resolveBinaries(onProgress?: (line: string) => void): Promise<ControlPlaneBinaries> {
   const dir = await new Promise<string>((resolve, reject) => {

@@ -192,7 +192,9 @@ export class ControlPlane {
     writeFileSync(join(this.dir, "audit-policy.yaml"), JSON.stringify(policy));
   }
 
-  /** The serving certificate kube-apiserver generated in cert-dir carries its own CA: trust it instead of skipping TLS. */
+  /**
+   * The serving certificate kube-apiserver generated in cert-dir carries its own CA: trust it instead of skipping TLS.
+   */
   private writeKubeconfig(): void {
     const certFile = join(this.dir, "certs", "apiserver.crt");
     const cluster = existsSync(certFile)

@@ -175,7 +175,8 @@ describe("requests", () => {
     expect(error.code).toBe("destination-not-allowed");
     expect(error.details).toEqual({ country: "NL" });
     expect(error.message).toBe(
-      "Bird POST /workspaces/{workspaceId}/endpoints/{endpointId}/destinations/activate answered 200 destination-not-allowed: NL needs a registration",
+      "Bird POST /workspaces/{workspaceId}/endpoints/{endpointId}/destinations/activate answered 200 " +
+        "destination-not-allowed: NL needs a registration",
     );
   });
 
@@ -238,7 +239,8 @@ describe("errors", () => {
     expect(error.method).toBe("GET");
     expect(error.route).toBe("/workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId}");
     expect(error.message).toBe(
-      `Bird GET /workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId} answered ${status} some-code: Something happened`,
+      `Bird GET /workspaces/{workspaceId}/numbers-long-code/{longCodeNumberId} answered ${status} some-code: ` +
+        "Something happened",
     );
     expect(error.ambiguous).toBe(false);
     expect(requests).toHaveLength(1);
@@ -250,7 +252,8 @@ describe("errors", () => {
     );
     const error = (await rejectionOf(testClient(fetch).buyNumbers([STOCK_ITEM.id]))) as BirdApiError;
     expect(error.message).toBe(
-      "Bird POST /workspaces/{workspaceId}/numbers-long-code answered 422 stock-item-unavailable: The stock item is no longer available",
+      "Bird POST /workspaces/{workspaceId}/numbers-long-code answered 422 stock-item-unavailable: " +
+        "The stock item is no longer available",
     );
     expect(error.ambiguous).toBe(false);
   });

@@ -46,7 +46,8 @@ describe("BirdApiError", () => {
       birdMessage: "The stock item was sold",
     });
     expect(error.message).toBe(
-      "Bird POST /workspaces/{workspaceId}/numbers-long-code answered 422 stock-item-unavailable: The stock item was sold",
+      "Bird POST /workspaces/{workspaceId}/numbers-long-code answered 422 stock-item-unavailable: " +
+        "The stock item was sold",
     );
     expect(error.kind).toBe("permanent");
     expect(error.ambiguous).toBe(false);

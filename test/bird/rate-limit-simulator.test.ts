@@ -13,7 +13,10 @@ import { capturingLogger } from "./helpers.js";
 
 const STOCK_ROUTE = "/organizations/{organizationId}/numbers-stock-items";
 
-/** The client's shared limiter against a simulator that enforces Bird's limits, counted as a bucket or per sliding second. */
+/**
+ * The client's shared limiter against a simulator that enforces Bird's limits,
+ * counted as a bucket or per sliding second.
+ */
 describe("rate limiting against the simulator", () => {
   let running: RunningSimulator | undefined;
 
@@ -89,53 +92,58 @@ describe("rate limiting against the simulator", () => {
     expect(slower.length).toBeGreaterThan(0);
     expect(Math.min(...slower.map((l) => l.perSecond ?? 50))).toBeLessThan(35);
     console.log(
-      `shared-load run: ${counts[429]} 429s absorbed for 300 GETs; rate cut ${slower.length} times, lowest ${Math.min(...slower.map((l) => l.perSecond ?? 50))}/s`,
+      `shared-load run: ${counts[429]} 429s absorbed for 300 GETs; rate cut ${slower.length} times, ` +
+        `lowest ${Math.min(...slower.map((l) => l.perSecond ?? 50))}/s`,
     );
   }, 120_000);
 
-  it("lets resources waiting for the same stock share one search per poll, and wakes them when stock appears", async () => {
-    const sim = await start({ window: "sliding" });
-    const bird = client(sim);
-    const pool = new StockPool(bird, { pollMs: 100 });
-    const filter = { countryCodes: ["NL"], prefix: "+3197" };
-    const woken: string[] = [];
-    for (let i = 0; i < 100; i++)
-      pool.waitFor(
-        filter,
-        `ns/pn-${i}`,
-        () => true,
-        () => woken.push(`ns/pn-${i}`),
-      );
-    await new Promise((resolve) => setTimeout(resolve, 550));
-    const searches = (): number =>
-      sim.sim
-        .calls()
-        .counts.filter((c) => c.route === STOCK_ROUTE)
-        .reduce((n, c) => n + c.count, 0);
-    // About one search per poll for all 100, where each searching on its own would have made 100 a poll.
-    expect(searches()).toBeGreaterThan(0);
-    expect(searches()).toBeLessThanOrEqual(6);
-    expect(woken).toEqual([]);
-    expect(pool.waiting()).toEqual({ filters: 1, waiters: 100 });
+  it(
+    "lets resources waiting for the same stock share one search per poll, " + "and wakes them when stock appears",
+    async () => {
+      const sim = await start({ window: "sliding" });
+      const bird = client(sim);
+      const pool = new StockPool(bird, { pollMs: 100 });
+      const filter = { countryCodes: ["NL"], prefix: "+3197" };
+      const woken: string[] = [];
+      for (let i = 0; i < 100; i++)
+        pool.waitFor(
+          filter,
+          `ns/pn-${i}`,
+          () => true,
+          () => woken.push(`ns/pn-${i}`),
+        );
+      await new Promise((resolve) => setTimeout(resolve, 550));
+      const searches = (): number =>
+        sim.sim
+          .calls()
+          .counts.filter((c) => c.route === STOCK_ROUTE)
+          .reduce((n, c) => n + c.count, 0);
+      // About one search per poll for all 100, where each searching on its own would have made 100 a poll.
+      expect(searches()).toBeGreaterThan(0);
+      expect(searches()).toBeLessThanOrEqual(6);
+      expect(woken).toEqual([]);
+      expect(pool.waiting()).toEqual({ filters: 1, waiters: 100 });
 
-    sim.sim.addStock(
-      ["+31970000001", "+31970000002", "+31970000003"].map((numberString) => ({
-        numberString,
-        countryCode: "NL",
-        type: "mobile" as const,
-      })),
-    );
-    const deadline = Date.now() + 10_000;
-    while (woken.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    // One waiter per item found, in the order they started waiting; the others keep waiting.
-    expect(woken).toEqual(["ns/pn-0", "ns/pn-1", "ns/pn-2"]);
-    expect(pool.waiting().waiters).toBe(97);
-    const before = searches();
-    const taken = await Promise.all([0, 1, 2].map(() => pool.take(filter, () => true)));
-    expect(taken.map((i) => i?.numberString).sort()).toEqual(["+31970000001", "+31970000002", "+31970000003"]);
-    expect(searches()).toBe(before);
-    for (let i = 3; i < 100; i++) pool.cancelWait(`ns/pn-${i}`);
-    expect(pool.waiting()).toEqual({ filters: 0, waiters: 0 });
-    expect(statuses(sim)[429]).toBeUndefined();
-  }, 60_000);
+      sim.sim.addStock(
+        ["+31970000001", "+31970000002", "+31970000003"].map((numberString) => ({
+          numberString,
+          countryCode: "NL",
+          type: "mobile" as const,
+        })),
+      );
+      const deadline = Date.now() + 10_000;
+      while (woken.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      // One waiter per item found, in the order they started waiting; the others keep waiting.
+      expect(woken).toEqual(["ns/pn-0", "ns/pn-1", "ns/pn-2"]);
+      expect(pool.waiting().waiters).toBe(97);
+      const before = searches();
+      const taken = await Promise.all([0, 1, 2].map(() => pool.take(filter, () => true)));
+      expect(taken.map((i) => i?.numberString).sort()).toEqual(["+31970000001", "+31970000002", "+31970000003"]);
+      expect(searches()).toBe(before);
+      for (let i = 3; i < 100; i++) pool.cancelWait(`ns/pn-${i}`);
+      expect(pool.waiting()).toEqual({ filters: 0, waiters: 0 });
+      expect(statuses(sim)[429]).toBeUndefined();
+    },
+    60_000,
+  );
 });

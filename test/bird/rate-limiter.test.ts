@@ -20,23 +20,26 @@ describe("TokenBucket", () => {
 
   const clock = (): number => Date.now();
 
-  it("lets a burst of `capacity` through at once, then paces at the rate: 500 at 50/s with capacity 10 take 9.8 s", async () => {
-    const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, now: clock });
-    const start = Date.now();
-    const doneAt: number[] = [];
-    const all = Array.from({ length: 500 }, () => bucket.acquire().then(() => doneAt.push(Date.now() - start)));
+  it(
+    "lets a burst of `capacity` through at once, " + "then paces at the rate: 500 at 50/s with capacity 10 take 9.8 s",
+    async () => {
+      const bucket = new TokenBucket({ ratePerSecond: 50, capacity: 10, now: clock });
+      const start = Date.now();
+      const doneAt: number[] = [];
+      const all = Array.from({ length: 500 }, () => bucket.acquire().then(() => doneAt.push(Date.now() - start)));
 
-    await vi.advanceTimersByTimeAsync(0);
-    expect(doneAt).toHaveLength(10);
-    for (let t = 100; t <= 9_800; t += 100) {
-      await vi.advanceTimersByTimeAsync(100);
-      // Never more than the burst plus what the rate earned: the server's own bucket cannot overflow.
-      expect(doneAt.length).toBe(Math.min(500, 10 + Math.floor((t * 50) / 1000)));
-    }
-    await Promise.all(all);
-    expect(Math.max(...doneAt)).toBe(9_800);
-    expect(bucket.pending).toBe(0);
-  });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(doneAt).toHaveLength(10);
+      for (let t = 100; t <= 9_800; t += 100) {
+        await vi.advanceTimersByTimeAsync(100);
+        // Never more than the burst plus what the rate earned: the server's own bucket cannot overflow.
+        expect(doneAt.length).toBe(Math.min(500, 10 + Math.floor((t * 50) / 1000)));
+      }
+      await Promise.all(all);
+      expect(Math.max(...doneAt)).toBe(9_800);
+      expect(bucket.pending).toBe(0);
+    },
+  );
 
   it("serves waiters in arrival order", async () => {
     const bucket = new TokenBucket({ ratePerSecond: 10, capacity: 1, now: clock });
@@ -131,7 +134,9 @@ describe("TokenBucket", () => {
   });
 });
 
-/** The most grants within any closed span of `spanMs`, both ends counted (the strictest sliding second Bird may count). */
+/**
+ * The most grants within any closed span of `spanMs`, both ends counted (the strictest sliding second Bird may count).
+ */
 function busiestSpan(times: number[], spanMs: number): number {
   let most = 0;
   for (let start = 0, end = 0; end < times.length; end++) {

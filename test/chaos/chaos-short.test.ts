@@ -15,7 +15,8 @@ describe("chaos campaign, short", () => {
     console.log(
       [
         ...result.scenarios.map(formatResult),
-        `seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s; replay with: ${replayCommand(result.seed, true)}`,
+        `seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s; replay with: ` +
+          `${replayCommand(result.seed, true)}`,
       ].join("\n"),
     );
     expect(result.scenarios.map((s) => s.name)).toEqual([

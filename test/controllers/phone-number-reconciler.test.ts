@@ -83,7 +83,9 @@ function record(
   };
 }
 
-/** One test's world: the cluster in memory, Bird as a call-recording fake, and the reconciler wired as operator.ts does. */
+/**
+ * One test's world: the cluster in memory, Bird as a call-recording fake, and the reconciler wired as operator.ts does.
+ */
 class World {
   readonly kube = new FakeKube();
   readonly phoneNumbers: FakeResources<PhoneNumber> = this.kube.resources("PhoneNumber");

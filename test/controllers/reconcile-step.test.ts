@@ -121,15 +121,18 @@ describe("reconcileManaged: the finalizer goes only when cleanup says done", () 
 });
 
 describe("runStep: what a failure writes", () => {
-  it("a failing deletion shows Ready=False Deleting, even when the resource was Ready (no stale Available)", async () => {
-    const h = harness({ ...phoneNumber({ deleting: true, ready: true }) });
-    await h
-      .run({ cleanup: () => Promise.reject(new TransientError("cannot cancel: Bird down", "BirdUnreachable")) })
-      .catch(() => undefined);
-    const ready = h.lastStatus()?.conditions?.find((c) => c.type === "Ready");
-    expect(ready).toMatchObject({ status: "False", reason: "Deleting" });
-    expect(ready?.message).toContain("cannot cancel");
-  });
+  it(
+    "a failing deletion shows Ready=False Deleting, " + "even when the resource was Ready (no stale Available)",
+    async () => {
+      const h = harness({ ...phoneNumber({ deleting: true, ready: true }) });
+      await h
+        .run({ cleanup: () => Promise.reject(new TransientError("cannot cancel: Bird down", "BirdUnreachable")) })
+        .catch(() => undefined);
+      const ready = h.lastStatus()?.conditions?.find((c) => c.type === "Ready");
+      expect(ready).toMatchObject({ status: "False", reason: "Deleting" });
+      expect(ready?.message).toContain("cannot cancel");
+    },
+  );
 
   it("a transient failure of a working resource keeps Ready=True and sets Synced=False with a Warning", async () => {
     const h = harness(phoneNumber({ ready: true }));

@@ -639,29 +639,35 @@ describe("allowed updates", () => {
 });
 
 describe("defaults", () => {
-  it("fills managementPolicy Full and leaves deletionPolicy to the workspace (no schema default that could cancel)", async () => {
-    const pn = uniqueName("defaults");
-    const as = uniqueName("defaults");
-    await apply(named(phoneNumber(), pn));
-    await apply(named(alphaSender(), as));
-    const pnSpec = (await getJson<PhoneNumber>("phonenumber", pn)).spec;
-    const asSpec = (await getJson<{ spec: Spec }>("alphasender", as)).spec;
-    expect(pnSpec).toMatchObject({ managementPolicy: "Full" });
-    expect(asSpec).toMatchObject({ managementPolicy: "Full" });
-    expect(pnSpec.deletionPolicy).toBeUndefined();
-    expect(asSpec.deletionPolicy).toBeUndefined();
-  });
+  it(
+    "fills managementPolicy Full and leaves deletionPolicy to the workspace " + "(no schema default that could cancel)",
+    async () => {
+      const pn = uniqueName("defaults");
+      const as = uniqueName("defaults");
+      await apply(named(phoneNumber(), pn));
+      await apply(named(alphaSender(), as));
+      const pnSpec = (await getJson<PhoneNumber>("phonenumber", pn)).spec;
+      const asSpec = (await getJson<{ spec: Spec }>("alphasender", as)).spec;
+      expect(pnSpec).toMatchObject({ managementPolicy: "Full" });
+      expect(asSpec).toMatchObject({ managementPolicy: "Full" });
+      expect(pnSpec.deletionPolicy).toBeUndefined();
+      expect(asSpec.deletionPolicy).toBeUndefined();
+    },
+  );
 
-  it("fills the workspace endpoint, Secret key, Bird's rate limits and the Retain default deletion policy", async () => {
-    const name = uniqueName("defaults");
-    await apply(named(workspace(), name));
-    expect((await getJson<{ spec: Spec }>("birdworkspace", name, false)).spec).toMatchObject({
-      endpoint: "https://api.bird.com",
-      accessKeySecretRef: { key: "accessKey" },
-      rateLimits: { getPerSecond: 50, postPerSecond: 500 },
-      defaultDeletionPolicy: "Retain",
-    });
-  });
+  it(
+    "fills the workspace endpoint, Secret key, " + "Bird's rate limits and the Retain default deletion policy",
+    async () => {
+      const name = uniqueName("defaults");
+      await apply(named(workspace(), name));
+      expect((await getJson<{ spec: Spec }>("birdworkspace", name, false)).spec).toMatchObject({
+        endpoint: "https://api.bird.com",
+        accessKeySecretRef: { key: "accessKey" },
+        rateLimits: { getPerSecond: 50, postPerSecond: 500 },
+        defaultDeletionPolicy: "Retain",
+      });
+    },
+  );
 });
 
 describe("status subresource", () => {

@@ -266,47 +266,54 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(subscriptions(sender.id).has("FR")).toBe(false);
   });
 
-  it("keeps Ready False with CountryBlocked while Bird blocks a country, without asking again every resync", async () => {
-    const sender = register({ blockedCountries: ["IT"] });
-    // Alphanumeric senders cannot reach the USA at all: Bird refuses the whole call, naming the country.
-    await apply(cluster, alpha("blocked", { alphaString: sender.alphaString, countries: ["NL", "IT", "US"] }));
-    const ready = await waitReason("blocked", "CountryBlocked");
-    expect(ready.message).toContain("IT");
-    expect(ready.message).toMatch(/cannot send sms .* to US/);
-    const rows = (await get("blocked")).status?.countries ?? [];
-    expect(rows.find((r) => r.countryCode === "IT")).toMatchObject({
-      status: "inactive",
-      blocked: true,
-      issues: ["compliance-requirement-not-satisfied"],
-    });
-    expect(rows.find((r) => r.countryCode === "NL")).toMatchObject({ status: "active", blocked: false });
-    expect(rows.find((r) => r.countryCode === "US")).toMatchObject({ status: "unavailable", blocked: false });
-    const writes = writesOn(sender.id, "/destinations/activate").length;
-    // Reconciled again (a resync) without asking Bird again.
-    await moreReconciles(operator, "alphasender");
-    expect((await condition("blocked", "Ready"))?.reason).toBe("CountryBlocked");
-    expect(writesOn(sender.id, "/destinations/activate")).toHaveLength(writes);
-  });
+  it(
+    "keeps Ready False with CountryBlocked while Bird blocks a country, " + "without asking again every resync",
+    async () => {
+      const sender = register({ blockedCountries: ["IT"] });
+      // Alphanumeric senders cannot reach the USA at all: Bird refuses the whole call, naming the country.
+      await apply(cluster, alpha("blocked", { alphaString: sender.alphaString, countries: ["NL", "IT", "US"] }));
+      const ready = await waitReason("blocked", "CountryBlocked");
+      expect(ready.message).toContain("IT");
+      expect(ready.message).toMatch(/cannot send sms .* to US/);
+      const rows = (await get("blocked")).status?.countries ?? [];
+      expect(rows.find((r) => r.countryCode === "IT")).toMatchObject({
+        status: "inactive",
+        blocked: true,
+        issues: ["compliance-requirement-not-satisfied"],
+      });
+      expect(rows.find((r) => r.countryCode === "NL")).toMatchObject({ status: "active", blocked: false });
+      expect(rows.find((r) => r.countryCode === "US")).toMatchObject({ status: "unavailable", blocked: false });
+      const writes = writesOn(sender.id, "/destinations/activate").length;
+      // Reconciled again (a resync) without asking Bird again.
+      await moreReconciles(operator, "alphasender");
+      expect((await condition("blocked", "Ready"))?.reason).toBe("CountryBlocked");
+      expect(writesOn(sender.id, "/destinations/activate")).toHaveLength(writes);
+    },
+  );
 
-  it("lets the first of two AlphaSenders for one sender manage it; the other writes nothing until the first is gone", async () => {
-    const sender = register();
-    await apply(
-      cluster,
-      alpha("owner", { alphaString: sender.alphaString, countries: ["NL"], deletionPolicy: "Delete" }),
-    );
-    await waitReady("owner");
-    await apply(cluster, alpha("second", { alphaString: sender.alphaString, countries: ["GB"] }));
-    const conflict = await waitReason("second", "SenderConflict");
-    expect(conflict.message).toContain(`${fixture.namespace}/owner`);
-    await moreReconciles(operator, "alphasender");
-    expect(writesOn(sender.id, "/destinations/activate").flatMap(bodyCountries)).not.toContain("GB");
-    expect((await get("second")).status?.alphaNumberId).toBeUndefined();
+  it(
+    "lets the first of two AlphaSenders for one sender manage it; " +
+      "the other writes nothing until the first is gone",
+    async () => {
+      const sender = register();
+      await apply(
+        cluster,
+        alpha("owner", { alphaString: sender.alphaString, countries: ["NL"], deletionPolicy: "Delete" }),
+      );
+      await waitReady("owner");
+      await apply(cluster, alpha("second", { alphaString: sender.alphaString, countries: ["GB"] }));
+      const conflict = await waitReason("second", "SenderConflict");
+      expect(conflict.message).toContain(`${fixture.namespace}/owner`);
+      await moreReconciles(operator, "alphasender");
+      expect(writesOn(sender.id, "/destinations/activate").flatMap(bodyCountries)).not.toContain("GB");
+      expect((await get("second")).status?.alphaNumberId).toBeUndefined();
 
-    await cluster.kubectl(["delete", "alphasender", "owner", "-n", fixture.namespace, "--timeout=60s"]);
-    await waitReady("second");
-    expect(subscriptions(sender.id).get("GB")?.status).toBe("active");
-    expect(subscriptions(sender.id).get("NL")?.status).toBe("inactive");
-  });
+      await cluster.kubectl(["delete", "alphasender", "owner", "-n", fixture.namespace, "--timeout=60s"]);
+      await waitReady("second");
+      expect(subscriptions(sender.id).get("GB")?.status).toBe("active");
+      expect(subscriptions(sender.id).get("NL")?.status).toBe("inactive");
+    },
+  );
 
   it("reports a sender that is not registered, and picks it up once it is", async () => {
     const alphaString = `N${Math.random().toString(36).slice(2, 8).toUpperCase()}`;
@@ -387,7 +394,8 @@ describe("AlphaSender against the real API server and the simulator", () => {
     expect(activeCount(sender.id)).toBe(2);
     await waitReady("drift");
     console.log(
-      `[alpha-sender] drift repaired: deactivation after ${deactivationRepairMs} ms, cancellation after ${cancelRepairMs} ms (resync ${RESYNC_MS} ms)`,
+      `[alpha-sender] drift repaired: deactivation after ${deactivationRepairMs} ms, ` +
+        `cancellation after ${cancelRepairMs} ms (resync ${RESYNC_MS} ms)`,
     );
   });
 

@@ -42,44 +42,48 @@ describe("bird-operator command line", () => {
     await sim?.close();
   });
 
-  it("documents every command and every flag of run; the development commands only in the development entry", async () => {
-    const top = await cli(["--help"]);
-    expect(top.code).toBe(0);
-    for (const command of SHIPPED) expect(top.stdout).toContain(command);
-    for (const command of DEV_ONLY) expect(top.stdout).not.toMatch(new RegExp(`^  ${command}\\b`, "m"));
-    const devTop = await cli(["--help"], 60_000, DEV_CLI);
-    for (const command of [...SHIPPED, ...DEV_ONLY]) {
-      expect(devTop.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
-      const help = await cli([command, "--help"], 60_000, DEV_CLI);
-      expect(help.code, command).toBe(0);
-      expect(help.stdout).toContain(`Usage: bird-operator ${command}`);
-    }
-    const run = await cli(["run", "--help"]);
-    for (const flag of [
-      "--kubeconfig",
-      "--namespaces",
-      "--workspace-selector",
-      "--operator-namespace",
-      "--workers",
-      "--resync",
-      "--no-leader-elect",
-      "--lease-name",
-      "--lease-namespace",
-      "--lease-duration",
-      "--renew-deadline",
-      "--retry-period",
-      "--metrics-address",
-      "--health-address",
-      "--log-level",
-      "--log-format",
-      "--purchase-grace",
-      "--bird-timeout",
-      "--shutdown-deadline",
-    ]) {
-      expect(run.stdout).toContain(flag);
-    }
-    expect((await cli(["version"])).stdout).toMatch(/^bird-operator \d+\.\d+\.\d+/);
-  }, 120_000);
+  it(
+    "documents every command and every flag of run; " + "the development commands only in the development entry",
+    async () => {
+      const top = await cli(["--help"]);
+      expect(top.code).toBe(0);
+      for (const command of SHIPPED) expect(top.stdout).toContain(command);
+      for (const command of DEV_ONLY) expect(top.stdout).not.toMatch(new RegExp(`^  ${command}\\b`, "m"));
+      const devTop = await cli(["--help"], 60_000, DEV_CLI);
+      for (const command of [...SHIPPED, ...DEV_ONLY]) {
+        expect(devTop.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+        const help = await cli([command, "--help"], 60_000, DEV_CLI);
+        expect(help.code, command).toBe(0);
+        expect(help.stdout).toContain(`Usage: bird-operator ${command}`);
+      }
+      const run = await cli(["run", "--help"]);
+      for (const flag of [
+        "--kubeconfig",
+        "--namespaces",
+        "--workspace-selector",
+        "--operator-namespace",
+        "--workers",
+        "--resync",
+        "--no-leader-elect",
+        "--lease-name",
+        "--lease-namespace",
+        "--lease-duration",
+        "--renew-deadline",
+        "--retry-period",
+        "--metrics-address",
+        "--health-address",
+        "--log-level",
+        "--log-format",
+        "--purchase-grace",
+        "--bird-timeout",
+        "--shutdown-deadline",
+      ]) {
+        expect(run.stdout).toContain(flag);
+      }
+      expect((await cli(["version"])).stdout).toMatch(/^bird-operator \d+\.\d+\.\d+/);
+    },
+    120_000,
+  );
 
   it("lists stock through flags and through a BirdWorkspace, and says what is missing", async () => {
     const byFlags = await cli([

@@ -107,7 +107,10 @@ describe("deletion guard on a control plane of its own", () => {
       .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
   };
 
-  /** status.deletionPolicy (the effective policy, which the operator is to report): added to this plane's CRD if crds/ lacks it. */
+  /**
+   * status.deletionPolicy (the effective policy, which the operator is to report):
+   * added to this plane's CRD if crds/ lacks it.
+   */
   const withStatusDeletionPolicy = async (): Promise<void> => {
     const crd = await getJson<{
       spec: {
@@ -337,22 +340,25 @@ describe("deletion guard on a control plane of its own", () => {
     for (const plural of ["birdnumbers", "birdsenders"]) await reported(plural, "false");
   });
 
-  it("counts objects in namespaces the operator does not watch: the report comes from a live list, not its cache", async () => {
-    const outside = uniqueName("unwatched");
-    await admin.kubectl(["create", "namespace", outside]);
-    await admin.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber("outsider", outside, "Retain")) });
-    const patches = await configMapPatches();
-    await tenant.kubectl(["delete", "phonenumbers", "--all", "-n", team, "--timeout=30s"]);
-    await eventually("the operator to report after its cache emptied", async () =>
-      (await configMapPatches()) > patches ? true : undefined,
-    );
-    expect((await report())?.phonenumbers).toBe("true");
-    refusedBy(
-      await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true }),
-      "bird-operator-crds-in-use",
-    );
-    await admin.kubectl(["delete", "phonenumber", "outsider", "-n", outside]);
-  });
+  it(
+    "counts objects in namespaces the operator does not watch: " + "the report comes from a live list, not its cache",
+    async () => {
+      const outside = uniqueName("unwatched");
+      await admin.kubectl(["create", "namespace", outside]);
+      await admin.kubectl(["apply", "-f", "-"], { input: stringify(phoneNumber("outsider", outside, "Retain")) });
+      const patches = await configMapPatches();
+      await tenant.kubectl(["delete", "phonenumbers", "--all", "-n", team, "--timeout=30s"]);
+      await eventually("the operator to report after its cache emptied", async () =>
+        (await configMapPatches()) > patches ? true : undefined,
+      );
+      expect((await report())?.phonenumbers).toBe("true");
+      refusedBy(
+        await admin.kubectl(["delete", "crd", crdName("phonenumbers")], { allowFailure: true }),
+        "bird-operator-crds-in-use",
+      );
+      await admin.kubectl(["delete", "phonenumber", "outsider", "-n", outside]);
+    },
+  );
 
   it("allows deleting a CRD once its objects are gone and the operator has reported so", async () => {
     // The last deletion must be one the operator sees (see the README: deletions elsewhere wait for the next flip).
@@ -366,40 +372,45 @@ describe("deletion guard on a control plane of its own", () => {
 });
 
 describe("leaving the deletion guard out", () => {
-  it("the README's overlay renders the install without the guard's four objects, and nothing else changes", async () => {
-    const section = readFileSync(GUARD_README, "utf8").split("## Leaving it out")[1] ?? "";
-    const overlay = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
-    expect(overlay).toContain("kind: Kustomization");
-    const dir = mkdtempSync(join(tmpdir(), "without-guard-"));
-    try {
-      writeFileSync(
-        join(dir, "kustomization.yaml"),
-        overlay.replace(/^ {2}- \S+ # where deploy\/ is for you$/m, `  - ${relative(dir, DEPLOY_DIR)}`),
-      );
-      const render = async (path: string): Promise<string[]> =>
-        parseAllDocuments((await testCluster().kubectl(["kustomize", path])).stdout).map((doc) => {
-          const { kind, metadata } = doc.toJS() as { kind: string; metadata: { name: string } };
-          return `${kind}/${metadata.name}`;
-        });
-      const withGuard = await render(DEPLOY_DIR);
-      const guard = withGuard.filter((id) => id.startsWith("ValidatingAdmissionPolicy"));
-      expect(guard.sort()).toEqual([
-        "ValidatingAdmissionPolicy/bird-operator-confirm-delete",
-        "ValidatingAdmissionPolicy/bird-operator-crds-in-use",
-        "ValidatingAdmissionPolicyBinding/bird-operator-confirm-delete",
-        "ValidatingAdmissionPolicyBinding/bird-operator-crds-in-use",
-      ]);
-      expect(await render(dir)).toEqual(withGuard.filter((id) => !guard.includes(id)));
-      // Argo CD must neither prune nor delete the CRDs, guard or not.
-      const { stdout } = await testCluster().kubectl(["kustomize", dir]);
-      const crds = parseAllDocuments(stdout)
-        .map((doc) => doc.toJS() as { kind: string; metadata: { name: string; annotations?: Record<string, string> } })
-        .filter((doc) => doc.kind === "CustomResourceDefinition");
-      expect(
-        crds.map((crd) => [crd.metadata.name, crd.metadata.annotations?.["argocd.argoproj.io/sync-options"]]),
-      ).toEqual(crds.map((crd) => [crd.metadata.name, "Delete=false,Prune=false"]));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it(
+    "the README's overlay renders the install without the guard's four objects, " + "and nothing else changes",
+    async () => {
+      const section = readFileSync(GUARD_README, "utf8").split("## Leaving it out")[1] ?? "";
+      const overlay = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+      expect(overlay).toContain("kind: Kustomization");
+      const dir = mkdtempSync(join(tmpdir(), "without-guard-"));
+      try {
+        writeFileSync(
+          join(dir, "kustomization.yaml"),
+          overlay.replace(/^ {2}- \S+ # where deploy\/ is for you$/m, `  - ${relative(dir, DEPLOY_DIR)}`),
+        );
+        const render = async (path: string): Promise<string[]> =>
+          parseAllDocuments((await testCluster().kubectl(["kustomize", path])).stdout).map((doc) => {
+            const { kind, metadata } = doc.toJS() as { kind: string; metadata: { name: string } };
+            return `${kind}/${metadata.name}`;
+          });
+        const withGuard = await render(DEPLOY_DIR);
+        const guard = withGuard.filter((id) => id.startsWith("ValidatingAdmissionPolicy"));
+        expect(guard.sort()).toEqual([
+          "ValidatingAdmissionPolicy/bird-operator-confirm-delete",
+          "ValidatingAdmissionPolicy/bird-operator-crds-in-use",
+          "ValidatingAdmissionPolicyBinding/bird-operator-confirm-delete",
+          "ValidatingAdmissionPolicyBinding/bird-operator-crds-in-use",
+        ]);
+        expect(await render(dir)).toEqual(withGuard.filter((id) => !guard.includes(id)));
+        // Argo CD must neither prune nor delete the CRDs, guard or not.
+        const { stdout } = await testCluster().kubectl(["kustomize", dir]);
+        const crds = parseAllDocuments(stdout)
+          .map(
+            (doc) => doc.toJS() as { kind: string; metadata: { name: string; annotations?: Record<string, string> } },
+          )
+          .filter((doc) => doc.kind === "CustomResourceDefinition");
+        expect(
+          crds.map((crd) => [crd.metadata.name, crd.metadata.annotations?.["argocd.argoproj.io/sync-options"]]),
+        ).toEqual(crds.map((crd) => [crd.metadata.name, "Delete=false,Prune=false"]));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -108,89 +108,97 @@ describe("deletion: namespaces, workspaces and the escape hatch", () => {
       ])
     ).items.map((e) => e.reason);
 
-  it("deleting a namespace cancels the Delete numbers and sender countries, keeps the Retain ones Released, and finishes", async () => {
-    const tenant = team(0);
-    const sender = sim.sim.addSender({
-      alphaString: `D${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
-      workspaceId: WORKSPACE_ID,
-    });
-    await tenantApply(
-      tenant,
-      doc(tenant, "PhoneNumber", "cancel-me", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
-      doc(tenant, "PhoneNumber", "keep-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }),
-      doc(tenant, "AlphaSender", "sender", {
-        alphaString: sender.alphaString,
-        countries: ["NL", "GB"],
-        deletionPolicy: "Delete",
-      }),
-    );
-    for (const [kind, name] of [
-      ["phonenumber", "cancel-me"],
-      ["phonenumber", "keep-me"],
-      ["alphasender", "sender"],
-    ] as const)
-      await waitReady(tenant, kind, name);
-    const cancelled = await get<PhoneNumber>(tenant, "phonenumber", "cancel-me");
-    const kept = await get<PhoneNumber>(tenant, "phonenumber", "keep-me");
-    await cluster.kubectl(["delete", "namespace", tenant.namespace, "--wait=false"]);
-    await namespaceGone(tenant.namespace);
-    expect(mainStatus(cancelled.status?.endpointId)).not.toBe("active");
-    expect(mainStatus(kept.status?.endpointId)).toBe("active");
-    expect([countryStatus(sender.endpointId, "NL"), countryStatus(sender.endpointId, "GB")]).toEqual([
-      "inactive",
-      "inactive",
-    ]);
-    expect((await record(kept.status?.boundTo)).status?.phase).toBe("Released");
-    // The namespace refused events while terminating; the trail is on the records (Events in `default`).
-    expect(await recordEvents(cancelled.status?.boundTo)).toContain("SubscriptionCancelled");
-    expect(await recordEvents(kept.status?.boundTo)).toContain("Released");
-  });
-
-  it("Bird refusing every cancellation keeps the namespace Terminating with the reason visible; it finishes once Bird recovers", async () => {
-    const tenant = team(1);
-    await tenantApply(
-      tenant,
-      doc(tenant, "PhoneNumber", "stuck", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
-    );
-    await waitReady(tenant, "phonenumber", "stuck");
-    const number = await get<PhoneNumber>(tenant, "phonenumber", "stuck");
-    sim.sim.setFaults({ errorRate: 1, routes: ["cancelSubscription"] });
-    try {
+  it(
+    "deleting a namespace cancels the Delete numbers and sender countries, keeps the Retain ones Released, " +
+      "and finishes",
+    async () => {
+      const tenant = team(0);
+      const sender = sim.sim.addSender({
+        alphaString: `D${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+        workspaceId: WORKSPACE_ID,
+      });
+      await tenantApply(
+        tenant,
+        doc(tenant, "PhoneNumber", "cancel-me", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
+        doc(tenant, "PhoneNumber", "keep-me", { countryCode: "US", type: "local", deletionPolicy: "Retain" }),
+        doc(tenant, "AlphaSender", "sender", {
+          alphaString: sender.alphaString,
+          countries: ["NL", "GB"],
+          deletionPolicy: "Delete",
+        }),
+      );
+      for (const [kind, name] of [
+        ["phonenumber", "cancel-me"],
+        ["phonenumber", "keep-me"],
+        ["alphasender", "sender"],
+      ] as const)
+        await waitReady(tenant, kind, name);
+      const cancelled = await get<PhoneNumber>(tenant, "phonenumber", "cancel-me");
+      const kept = await get<PhoneNumber>(tenant, "phonenumber", "keep-me");
       await cluster.kubectl(["delete", "namespace", tenant.namespace, "--wait=false"]);
-      const synced = await eventually(
-        "the reason on the object",
-        async () =>
-          (await get<PhoneNumber>(tenant, "phonenumber", "stuck")).status?.conditions?.find(
-            (c) => c.type === "Synced" && c.status === "False",
-          ),
-        60_000,
+      await namespaceGone(tenant.namespace);
+      expect(mainStatus(cancelled.status?.endpointId)).not.toBe("active");
+      expect(mainStatus(kept.status?.endpointId)).toBe("active");
+      expect([countryStatus(sender.endpointId, "NL"), countryStatus(sender.endpointId, "GB")]).toEqual([
+        "inactive",
+        "inactive",
+      ]);
+      expect((await record(kept.status?.boundTo)).status?.phase).toBe("Released");
+      // The namespace refused events while terminating; the trail is on the records (Events in `default`).
+      expect(await recordEvents(cancelled.status?.boundTo)).toContain("SubscriptionCancelled");
+      expect(await recordEvents(kept.status?.boundTo)).toContain("Released");
+    },
+  );
+
+  it(
+    "Bird refusing every cancellation keeps the namespace Terminating with the reason visible; " +
+      "it finishes once Bird recovers",
+    async () => {
+      const tenant = team(1);
+      await tenantApply(
+        tenant,
+        doc(tenant, "PhoneNumber", "stuck", { countryCode: "US", type: "local", deletionPolicy: "Delete" }),
       );
-      expect(synced.message).toMatch(/cancel|503|500/i);
-      const namespace = await getJson<{
-        status?: { phase?: string; conditions?: { type: string; message?: string }[] };
-      }>(cluster, ["namespace", tenant.namespace]);
-      expect(namespace.status?.phase).toBe("Terminating");
-      await eventually(
-        "the namespace to name the finalizer holding it",
-        async () => {
-          const ns = await getJson<{ status?: { conditions?: { type: string; message?: string }[] } }>(cluster, [
-            "namespace",
-            tenant.namespace,
-          ]);
-          return ns.status?.conditions?.find(
-            (c) =>
-              c.type === "NamespaceFinalizersRemaining" && c.message?.includes("numbers.birdoperator.dev/finalizer"),
-          );
-        },
-        60_000,
-      );
-      expect(mainStatus(number.status?.endpointId)).toBe("active");
-    } finally {
-      sim.sim.setFaults({});
-    }
-    await namespaceGone(tenant.namespace);
-    expect(mainStatus(number.status?.endpointId)).not.toBe("active");
-  });
+      await waitReady(tenant, "phonenumber", "stuck");
+      const number = await get<PhoneNumber>(tenant, "phonenumber", "stuck");
+      sim.sim.setFaults({ errorRate: 1, routes: ["cancelSubscription"] });
+      try {
+        await cluster.kubectl(["delete", "namespace", tenant.namespace, "--wait=false"]);
+        const synced = await eventually(
+          "the reason on the object",
+          async () =>
+            (await get<PhoneNumber>(tenant, "phonenumber", "stuck")).status?.conditions?.find(
+              (c) => c.type === "Synced" && c.status === "False",
+            ),
+          60_000,
+        );
+        expect(synced.message).toMatch(/cancel|503|500/i);
+        const namespace = await getJson<{
+          status?: { phase?: string; conditions?: { type: string; message?: string }[] };
+        }>(cluster, ["namespace", tenant.namespace]);
+        expect(namespace.status?.phase).toBe("Terminating");
+        await eventually(
+          "the namespace to name the finalizer holding it",
+          async () => {
+            const ns = await getJson<{ status?: { conditions?: { type: string; message?: string }[] } }>(cluster, [
+              "namespace",
+              tenant.namespace,
+            ]);
+            return ns.status?.conditions?.find(
+              (c) =>
+                c.type === "NamespaceFinalizersRemaining" && c.message?.includes("numbers.birdoperator.dev/finalizer"),
+            );
+          },
+          60_000,
+        );
+        expect(mainStatus(number.status?.endpointId)).toBe("active");
+      } finally {
+        sim.sim.setFaults({});
+      }
+      await namespaceGone(tenant.namespace);
+      expect(mainStatus(number.status?.endpointId)).not.toBe("active");
+    },
+  );
 
   it("a workspace in use cannot be deleted: it lists what uses it, and goes once they are gone", async () => {
     const tenant = team(2);
@@ -226,62 +234,65 @@ describe("deletion: namespaces, workspaces and the escape hatch", () => {
     await cluster.kubectl(["wait", "--for=delete", `birdworkspace/${second}`, "--timeout=30s"]);
   });
 
-  it("when the workspace is gone, a Delete deletion waits saying how to let go; Retain lets go without cancelling", async () => {
-    const tenant = team(3);
-    const doomed = uniqueName("ws-doomed");
-    // Another Bird workspace (the simulator knows it by its own key), so that this one is not a duplicate.
-    await apply(
-      cluster,
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "doomed-key", namespace: operatorNamespace },
-        stringData: { accessKey: "doomed-key" },
-      },
-      workspaceDoc(doomed, {
-        workspaceId: DOOMED_WORKSPACE_ID,
-        accessKeySecretRef: { namespace: operatorNamespace, name: "doomed-key" },
-      }),
-    );
-    await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${doomed}`, "--timeout=30s"]);
-    await tenantApply(
-      tenant,
-      doc(tenant, "PhoneNumber", "orphan", { countryCode: "US", type: "local", deletionPolicy: "Delete" }, doomed),
-    );
-    await waitReady(tenant, "phonenumber", "orphan");
-    const orphan = await get<PhoneNumber>(tenant, "phonenumber", "orphan");
-    // The platform team forces the workspace away: deleted, then its finalizer removed by hand.
-    await cluster.kubectl(["delete", "birdworkspace", doomed, "--wait=false"]);
-    await cluster.kubectl([
-      "patch",
-      "birdworkspace",
-      doomed,
-      "--type=json",
-      "-p",
-      JSON.stringify([{ op: "remove", path: "/metadata/finalizers" }]),
-    ]);
-    await cluster.kubectl(["wait", "--for=delete", `birdworkspace/${doomed}`, "--timeout=30s"]);
-    await tenant.kubectl(["delete", "phonenumber", "orphan", "-n", tenant.namespace, "--wait=false"]);
-    const held = await eventually("the deletion held, saying how to let go", async () =>
-      (await get<PhoneNumber>(tenant, "phonenumber", "orphan")).status?.conditions?.find(
-        (c) => c.type === "Synced" && /deletionPolicy: Retain/.test(c.message),
-      ),
-    );
-    expect(held.status).toBe("False");
-    await tenant.kubectl([
-      "patch",
-      "phonenumber",
-      "orphan",
-      "-n",
-      tenant.namespace,
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { deletionPolicy: "Retain" } }),
-    ]);
-    await cluster.kubectl(["wait", "--for=delete", "phonenumber/orphan", "-n", tenant.namespace, "--timeout=30s"]);
-    expect(mainStatus(orphan.status?.endpointId)).toBe("active");
-    expect((await record(orphan.status?.boundTo)).status?.phase).toBe("Released");
-  });
+  it(
+    "when the workspace is gone, a Delete deletion waits saying how to let go; " + "Retain lets go without cancelling",
+    async () => {
+      const tenant = team(3);
+      const doomed = uniqueName("ws-doomed");
+      // Another Bird workspace (the simulator knows it by its own key), so that this one is not a duplicate.
+      await apply(
+        cluster,
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "doomed-key", namespace: operatorNamespace },
+          stringData: { accessKey: "doomed-key" },
+        },
+        workspaceDoc(doomed, {
+          workspaceId: DOOMED_WORKSPACE_ID,
+          accessKeySecretRef: { namespace: operatorNamespace, name: "doomed-key" },
+        }),
+      );
+      await cluster.kubectl(["wait", "--for=condition=Ready", `birdworkspace/${doomed}`, "--timeout=30s"]);
+      await tenantApply(
+        tenant,
+        doc(tenant, "PhoneNumber", "orphan", { countryCode: "US", type: "local", deletionPolicy: "Delete" }, doomed),
+      );
+      await waitReady(tenant, "phonenumber", "orphan");
+      const orphan = await get<PhoneNumber>(tenant, "phonenumber", "orphan");
+      // The platform team forces the workspace away: deleted, then its finalizer removed by hand.
+      await cluster.kubectl(["delete", "birdworkspace", doomed, "--wait=false"]);
+      await cluster.kubectl([
+        "patch",
+        "birdworkspace",
+        doomed,
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "remove", path: "/metadata/finalizers" }]),
+      ]);
+      await cluster.kubectl(["wait", "--for=delete", `birdworkspace/${doomed}`, "--timeout=30s"]);
+      await tenant.kubectl(["delete", "phonenumber", "orphan", "-n", tenant.namespace, "--wait=false"]);
+      const held = await eventually("the deletion held, saying how to let go", async () =>
+        (await get<PhoneNumber>(tenant, "phonenumber", "orphan")).status?.conditions?.find(
+          (c) => c.type === "Synced" && /deletionPolicy: Retain/.test(c.message),
+        ),
+      );
+      expect(held.status).toBe("False");
+      await tenant.kubectl([
+        "patch",
+        "phonenumber",
+        "orphan",
+        "-n",
+        tenant.namespace,
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { deletionPolicy: "Retain" } }),
+      ]);
+      await cluster.kubectl(["wait", "--for=delete", "phonenumber/orphan", "-n", tenant.namespace, "--timeout=30s"]);
+      expect(mainStatus(orphan.status?.endpointId)).toBe("active");
+      expect((await record(orphan.status?.boundTo)).status?.phase).toBe("Released");
+    },
+  );
 
   it("a record deleted by hand is taken back by its holder, never replaced by a purchase", async () => {
     const tenant = team(3);
@@ -304,38 +315,45 @@ describe("deletion: namespaces, workspaces and the escape hatch", () => {
     await waitReady(tenant, "phonenumber", "unrecorded");
   });
 
-  it("senders: the record of a sender deleted with Retain keeps its paid countries, and only its namespace takes it back", async () => {
-    const [owner, other] = [team(2), team(3)];
-    const sender = sim.sim.addSender({
-      alphaString: `K${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
-      workspaceId: WORKSPACE_ID,
-    });
-    await tenantApply(
-      owner,
-      doc(owner, "AlphaSender", "kept", {
-        alphaString: sender.alphaString,
-        countries: ["NL"],
-        deletionPolicy: "Retain",
-      }),
-    );
-    await waitReady(owner, "alphasender", "kept");
-    const boundTo = (await get<AlphaSender>(owner, "alphasender", "kept")).status?.boundTo;
-    await owner.kubectl(["delete", "alphasender", "kept", "-n", owner.namespace, "--timeout=30s"]);
-    const released = await getJson<BirdSender>(cluster, ["birdsender", boundTo ?? "?"]);
-    expect(released.status?.phase).toBe("Released");
-    expect(released.status?.countries?.map((c) => c.countryCode)).toEqual(["NL"]);
-    await tenantApply(
-      other,
-      doc(other, "AlphaSender", "taker", { alphaString: sender.alphaString, countries: ["GB"] }),
-    );
-    await eventually("refused", async () =>
-      (await get<AlphaSender>(other, "alphasender", "taker")).status?.conditions?.find((c) => c.type === "Ready")
-        ?.reason === "SenderConflict"
-        ? true
-        : undefined,
-    );
-    await tenantApply(owner, doc(owner, "AlphaSender", "back", { alphaString: sender.alphaString, countries: ["NL"] }));
-    await waitReady(owner, "alphasender", "back");
-    expect(countryStatus(sender.endpointId, "GB")).not.toBe("active");
-  });
+  it(
+    "senders: the record of a sender deleted with Retain keeps its paid countries, " +
+      "and only its namespace takes it back",
+    async () => {
+      const [owner, other] = [team(2), team(3)];
+      const sender = sim.sim.addSender({
+        alphaString: `K${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+        workspaceId: WORKSPACE_ID,
+      });
+      await tenantApply(
+        owner,
+        doc(owner, "AlphaSender", "kept", {
+          alphaString: sender.alphaString,
+          countries: ["NL"],
+          deletionPolicy: "Retain",
+        }),
+      );
+      await waitReady(owner, "alphasender", "kept");
+      const boundTo = (await get<AlphaSender>(owner, "alphasender", "kept")).status?.boundTo;
+      await owner.kubectl(["delete", "alphasender", "kept", "-n", owner.namespace, "--timeout=30s"]);
+      const released = await getJson<BirdSender>(cluster, ["birdsender", boundTo ?? "?"]);
+      expect(released.status?.phase).toBe("Released");
+      expect(released.status?.countries?.map((c) => c.countryCode)).toEqual(["NL"]);
+      await tenantApply(
+        other,
+        doc(other, "AlphaSender", "taker", { alphaString: sender.alphaString, countries: ["GB"] }),
+      );
+      await eventually("refused", async () =>
+        (await get<AlphaSender>(other, "alphasender", "taker")).status?.conditions?.find((c) => c.type === "Ready")
+          ?.reason === "SenderConflict"
+          ? true
+          : undefined,
+      );
+      await tenantApply(
+        owner,
+        doc(owner, "AlphaSender", "back", { alphaString: sender.alphaString, countries: ["NL"] }),
+      );
+      await waitReady(owner, "alphasender", "back");
+      expect(countryStatus(sender.endpointId, "GB")).not.toBe("active");
+    },
+  );
 });

@@ -101,60 +101,63 @@ describe("Kubernetes manners", () => {
       await front?.close();
     });
 
-    it("sends fieldManager=bird-operator with every create, update and patch, and the User-Agent with everything", async () => {
-      const operator = await startTestOperator({
-        kubeconfigPath: kubeconfigFor(dir, front.url),
-        namespace: fixture.namespace,
-        workspaceSelector: fixture.selector,
-        overrides: {
-          leaderElection: {
-            enabled: true,
-            leaseName: "manners",
-            leaseNamespace: fixture.namespace,
-            identity: "manners-test",
-            leaseDurationMs: 15_000,
-            renewDeadlineMs: 10_000,
-            retryPeriodMs: 2_000,
+    it(
+      "sends fieldManager=bird-operator with every create, update and patch, " + "and the User-Agent with everything",
+      async () => {
+        const operator = await startTestOperator({
+          kubeconfigPath: kubeconfigFor(dir, front.url),
+          namespace: fixture.namespace,
+          workspaceSelector: fixture.selector,
+          overrides: {
+            leaderElection: {
+              enabled: true,
+              leaseName: "manners",
+              leaseNamespace: fixture.namespace,
+              identity: "manners-test",
+              leaseDurationMs: 15_000,
+              renewDeadlineMs: 10_000,
+              retryPeriodMs: 2_000,
+            },
           },
-        },
-      });
-      try {
-        await apply(cluster, phoneNumber(fixture, "managed"));
-        await cluster.kubectl([
-          "wait",
-          "--for=condition=Ready",
-          "phonenumber/managed",
-          "-n",
-          fixture.namespace,
-          "--timeout=60s",
-        ]);
-        await cluster.kubectl(["delete", "phonenumber", "managed", "-n", fixture.namespace, "--timeout=60s"]);
-      } finally {
-        await operator.stop();
-      }
+        });
+        try {
+          await apply(cluster, phoneNumber(fixture, "managed"));
+          await cluster.kubectl([
+            "wait",
+            "--for=condition=Ready",
+            "phonenumber/managed",
+            "-n",
+            fixture.namespace,
+            "--timeout=60s",
+          ]);
+          await cluster.kubectl(["delete", "phonenumber", "managed", "-n", fixture.namespace, "--timeout=60s"]);
+        } finally {
+          await operator.stop();
+        }
 
-      expect(front.requests.length).toBeGreaterThan(0);
-      expect(new Set(front.requests.map((r) => r.headers["user-agent"]))).toEqual(
-        new Set([`bird-operator/${VERSION}`]),
-      );
-      const writes = front.requests.filter((r) => ["POST", "PUT", "PATCH"].includes(r.method));
-      // Each kind of write the operator makes: leader election, events, status, finalizers and annotations.
-      const made = new Set(writes.map((r) => `${r.method} ${resourceOf(r.path)}`));
-      for (const write of [
-        "POST leases",
-        "PUT leases",
-        "POST events",
-        "PATCH phonenumbers/status",
-        "PATCH birdworkspaces/status",
-      ])
-        expect(made).toContain(write);
-      expect(made.has("PUT phonenumbers") || made.has("PATCH phonenumbers")).toBe(true);
-      expect(
-        writes.filter((r) => r.query.get("fieldManager") !== FIELD_MANAGER).map((r) => `${r.method} ${r.path}`),
-      ).toEqual([]);
-      const deletes = front.requests.filter((r) => r.method === "DELETE");
-      expect(deletes.every((r) => !r.query.has("fieldManager"))).toBe(true);
-    });
+        expect(front.requests.length).toBeGreaterThan(0);
+        expect(new Set(front.requests.map((r) => r.headers["user-agent"]))).toEqual(
+          new Set([`bird-operator/${VERSION}`]),
+        );
+        const writes = front.requests.filter((r) => ["POST", "PUT", "PATCH"].includes(r.method));
+        // Each kind of write the operator makes: leader election, events, status, finalizers and annotations.
+        const made = new Set(writes.map((r) => `${r.method} ${resourceOf(r.path)}`));
+        for (const write of [
+          "POST leases",
+          "PUT leases",
+          "POST events",
+          "PATCH phonenumbers/status",
+          "PATCH birdworkspaces/status",
+        ])
+          expect(made).toContain(write);
+        expect(made.has("PUT phonenumbers") || made.has("PATCH phonenumbers")).toBe(true);
+        expect(
+          writes.filter((r) => r.query.get("fieldManager") !== FIELD_MANAGER).map((r) => `${r.method} ${r.path}`),
+        ).toEqual([]);
+        const deletes = front.requests.filter((r) => r.method === "DELETE");
+        expect(deletes.every((r) => !r.query.has("fieldManager"))).toBe(true);
+      },
+    );
   });
 
   describe("proxies", () => {

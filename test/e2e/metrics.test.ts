@@ -99,159 +99,166 @@ describe("metrics of a running operator", () => {
     ...labels,
   });
 
-  it("exports every metric the alerts and the dashboard read, with values that match the cluster and Bird", async () => {
-    await apply(cluster, pn("first"), pn("second"));
-    await waitReason("pn", "first", "Available");
-    await waitReason("pn", "second", "Available");
-    // Bird fails stock searches (5xx, after a burst of 429s) while a third number is asked for: a reconcile error.
-    sim.sim.setFaults({ errorRate: 1, routes: [STOCK_ROUTE], rateLimitBurst: { count: 2 } });
-    await apply(cluster, pn("third"));
-    await eventually(
-      "a failed phonenumber reconcile",
-      async () =>
-        (value(await scrape(leader), "controller_runtime_reconcile_errors_total", { controller: "phonenumber" }) ?? 0) >
-        0
-          ? true
-          : undefined,
-      60_000,
-    );
-    sim.sim.setFaults({});
-    // With Bird back, the third is refused by the workspace's maxNumbers.
-    await waitReason("pn", "third", "QuotaExceeded");
-    await apply(cluster, {
-      apiVersion: "numbers.birdoperator.dev/v1alpha1",
-      kind: "AlphaSender",
-      metadata: { name: "acme", namespace: fixture.namespace },
-      spec: {
-        workspaceRef: { name: fixture.workspace },
-        alphaString: "ACME",
-        countries: ["NL", "GB", "DE", "BE"],
-        deletionPolicy: "Retain",
-      },
-    });
-    await waitReason("alphasender", "acme", "PolicyViolation");
-
-    const samples = await eventually("workspace usage with the sender's countries", async () => {
-      const got = await scrape(leader);
-      return value(got, "bird_operator_workspace_sender_countries", ws()) === 3 ? got : undefined;
-    });
-    const exported = exportedFamilies(samples);
-    const missing = monitoredMetricNames().filter((name) => !exported.has(name));
-    expect(missing, "metrics the alerts or the dashboard read but the operator exported no sample of").toEqual([]);
-
-    const condition = (kind: string, name: string): Sample[] =>
-      select(samples, "bird_operator_resource_condition", {
-        kind,
-        namespace: kind === "BirdWorkspace" ? "" : fixture.namespace,
-        name,
+  it(
+    "exports every metric the alerts and the dashboard read, " + "with values that match the cluster and Bird",
+    async () => {
+      await apply(cluster, pn("first"), pn("second"));
+      await waitReason("pn", "first", "Available");
+      await waitReason("pn", "second", "Available");
+      // Bird fails stock searches (5xx, after a burst of 429s) while a third number is asked for: a reconcile error.
+      sim.sim.setFaults({ errorRate: 1, routes: [STOCK_ROUTE], rateLimitBurst: { count: 2 } });
+      await apply(cluster, pn("third"));
+      await eventually(
+        "a failed phonenumber reconcile",
+        async () =>
+          (value(await scrape(leader), "controller_runtime_reconcile_errors_total", { controller: "phonenumber" }) ??
+            0) > 0
+            ? true
+            : undefined,
+        60_000,
+      );
+      sim.sim.setFaults({});
+      // With Bird back, the third is refused by the workspace's maxNumbers.
+      await waitReason("pn", "third", "QuotaExceeded");
+      await apply(cluster, {
+        apiVersion: "numbers.birdoperator.dev/v1alpha1",
+        kind: "AlphaSender",
+        metadata: { name: "acme", namespace: fixture.namespace },
+        spec: {
+          workspaceRef: { name: fixture.workspace },
+          alphaString: "ACME",
+          countries: ["NL", "GB", "DE", "BE"],
+          deletionPolicy: "Retain",
+        },
       });
-    expect(
-      condition("PhoneNumber", "third").map((s) => [s.labels.condition, s.labels.status, s.labels.reason, s.value]),
-    ).toEqual([
-      ["Ready", "False", "QuotaExceeded", 1],
-      ["Synced", "False", "QuotaExceeded", 1],
-    ]);
-    expect(
-      condition("PhoneNumber", "first").map((s) => [s.labels.condition, s.labels.status, s.labels.reason]),
-    ).toEqual([
-      ["Ready", "True", "Available"],
-      ["Synced", "True", "ReconcileSuccess"],
-    ]);
-    expect(condition("AlphaSender", "acme").find((s) => s.labels.condition === "Ready")?.labels.reason).toBe(
-      "PolicyViolation",
-    );
-    expect(
-      condition("BirdWorkspace", fixture.workspace).find((s) => s.labels.condition === "Ready")?.labels.status,
-    ).toBe("True");
+      await waitReason("alphasender", "acme", "PolicyViolation");
 
-    const phases: Record<string, number> = Object.fromEntries(
-      select(samples, "bird_operator_workspace_numbers", ws()).map((s): [string, number] => [
-        s.labels.phase ?? "",
-        s.value,
-      ]),
-    );
-    expect(phases).toEqual({ Available: 0, Reserved: 0, Purchasing: 0, Bound: 2, Released: 0, Lost: 0 });
-    expect(value(samples, "bird_operator_workspace_numbers_billed", ws())).toBe(2);
-    expect(value(samples, "bird_operator_workspace_numbers_limit", ws())).toBe(2);
-    expect(value(samples, "bird_operator_workspace_numbers_headroom", ws())).toBe(0);
-    expect(value(samples, "bird_operator_workspace_senders", ws({ phase: "Bound" }))).toBe(1);
-    // The spend the workspace status shows (the reconciler's count) is the gauge's, and the cap minus it is the headroom.
-    const status = await eventually("workspace spend in status", async () => {
-      const got = await getJson<BirdWorkspace>(cluster, ["birdworkspace", fixture.workspace]);
-      return got.status?.monthlySpend &&
-        Math.abs(
-          toNumber(got.status.monthlySpend) -
-            (value(samples, "bird_operator_workspace_monthly_spend", ws({ currency: "EUR" })) ?? -1),
-        ) < 1e-9
-        ? got
-        : undefined;
-    });
-    const spend = toNumber(status.status?.monthlySpend ?? { currencyCode: "EUR", amount: 0, exponent: 0 });
-    expect(spend).toBeGreaterThan(0);
-    expect(value(samples, "bird_operator_workspace_monthly_spend_limit", ws({ currency: "EUR" }))).toBe(100);
-    expect(value(samples, "bird_operator_workspace_monthly_spend_headroom", ws({ currency: "EUR" }))).toBeCloseTo(
-      100 - spend,
-      9,
-    );
+      const samples = await eventually("workspace usage with the sender's countries", async () => {
+        const got = await scrape(leader);
+        return value(got, "bird_operator_workspace_sender_countries", ws()) === 3 ? got : undefined;
+      });
+      const exported = exportedFamilies(samples);
+      const missing = monitoredMetricNames().filter((name) => !exported.has(name));
+      expect(missing, "metrics the alerts or the dashboard read but the operator exported no sample of").toEqual([]);
 
-    expect(value(samples, "bird_operator_purchases_total", ws({ kind: "PhoneNumber" }))).toBe(
-      sim.sim.purchases().length,
-    );
-    expect(sim.sim.purchases()).toHaveLength(2);
-    // DE was activated (NL and GB were active already); BE is outside the workspace's allowedCountries.
-    expect(value(samples, "bird_operator_purchases_total", ws({ kind: "AlphaSender" }))).toBe(1);
-    expect(
-      value(samples, "bird_operator_purchases_refused_total", ws({ kind: "PhoneNumber", reason: "QuotaExceeded" })),
-    ).toBeGreaterThanOrEqual(1);
-    expect(
-      value(samples, "bird_operator_purchases_refused_total", ws({ kind: "AlphaSender", reason: "PolicyViolation" })),
-    ).toBeGreaterThanOrEqual(1);
-    expect(
-      value(samples, "bird_operator_purchases_refused_total", ws({ kind: "PhoneNumber", reason: "CannotPurchase" })),
-    ).toBe(0);
-    expect(value(samples, "bird_api_errors_total", { class: "server_error" })).toBeGreaterThanOrEqual(1);
-    expect(value(samples, "bird_api_errors_total", { class: "rate_limited" })).toBe(2);
-    for (const name of ["phonenumber", "alphasender", "birdworkspace", "birdnumber", "birdsender"]) {
-      expect(value(samples, "workqueue_unfinished_work_seconds", { name }), name).toBeGreaterThanOrEqual(0);
-      expect(value(samples, "workqueue_longest_running_processor_seconds", { name }), name).toBeGreaterThanOrEqual(0);
-    }
-    expect(value(samples, "leader_election_master_status", {})).toBe(1);
-  });
+      const condition = (kind: string, name: string): Sample[] =>
+        select(samples, "bird_operator_resource_condition", {
+          kind,
+          namespace: kind === "BirdWorkspace" ? "" : fixture.namespace,
+          name,
+        });
+      expect(
+        condition("PhoneNumber", "third").map((s) => [s.labels.condition, s.labels.status, s.labels.reason, s.value]),
+      ).toEqual([
+        ["Ready", "False", "QuotaExceeded", 1],
+        ["Synced", "False", "QuotaExceeded", 1],
+      ]);
+      expect(
+        condition("PhoneNumber", "first").map((s) => [s.labels.condition, s.labels.status, s.labels.reason]),
+      ).toEqual([
+        ["Ready", "True", "Available"],
+        ["Synced", "True", "ReconcileSuccess"],
+      ]);
+      expect(condition("AlphaSender", "acme").find((s) => s.labels.condition === "Ready")?.labels.reason).toBe(
+        "PolicyViolation",
+      );
+      expect(
+        condition("BirdWorkspace", fixture.workspace).find((s) => s.labels.condition === "Ready")?.labels.status,
+      ).toBe("True");
 
-  it("fills what kubectl get shows: the number's price, the sender's country counts, the workspace's spend", async () => {
-    const number = await getJson<PhoneNumber>(cluster, ["pn", "first", "-n", fixture.namespace]);
-    expect(number.status?.monthlyPriceText).toBe(
-      formatMoney(number.status?.monthlyPrice ?? { currencyCode: "X", amount: 0, exponent: 0 }),
-    );
-    const sender = await getJson<AlphaSender>(cluster, ["alphasender", "acme", "-n", fixture.namespace]);
-    // NL, GB and DE active; BE refused by the workspace's allowedCountries.
-    expect([sender.status?.activeCountries, sender.status?.desiredCountries]).toEqual([3, 4]);
-    const workspace = await eventually("spend text", async () => {
-      const got = await getJson<BirdWorkspace>(cluster, ["birdworkspace", fixture.workspace]);
-      return got.status?.monthlySpend && got.status.monthlySpendText === formatMoney(got.status.monthlySpend)
-        ? got
-        : undefined;
-    });
-    const { stdout } = await cluster.kubectl(["get", "bird", "-A", "-l", `bird-operator-test=${fixture.workspace}`]);
-    expect(stdout).toContain(workspace.status?.monthlySpendText);
-    const rows = (await cluster.kubectl(["get", "pn,as", "-n", fixture.namespace, "--no-headers"])).stdout
-      .split("\n")
-      .map((line) => line.trim().split(/\s+/));
-    expect(rows.find((r) => r[0]?.endsWith("/first"))?.slice(4, 9)).toEqual([
-      ...(number.status?.monthlyPriceText ?? "").split(" "),
-      "True",
-      "Available",
-      "True",
-    ]);
-    expect(rows.find((r) => r[0]?.endsWith("/acme"))?.slice(1, 7)).toEqual([
-      "ACME",
-      "3",
-      "4",
-      "False",
-      "PolicyViolation",
-      "True",
-    ]);
-  });
+      const phases: Record<string, number> = Object.fromEntries(
+        select(samples, "bird_operator_workspace_numbers", ws()).map((s): [string, number] => [
+          s.labels.phase ?? "",
+          s.value,
+        ]),
+      );
+      expect(phases).toEqual({ Available: 0, Reserved: 0, Purchasing: 0, Bound: 2, Released: 0, Lost: 0 });
+      expect(value(samples, "bird_operator_workspace_numbers_billed", ws())).toBe(2);
+      expect(value(samples, "bird_operator_workspace_numbers_limit", ws())).toBe(2);
+      expect(value(samples, "bird_operator_workspace_numbers_headroom", ws())).toBe(0);
+      expect(value(samples, "bird_operator_workspace_senders", ws({ phase: "Bound" }))).toBe(1);
+      // The spend the workspace status shows (the reconciler's count) is the gauge's,
+      // and the cap minus it is the headroom.
+      const status = await eventually("workspace spend in status", async () => {
+        const got = await getJson<BirdWorkspace>(cluster, ["birdworkspace", fixture.workspace]);
+        return got.status?.monthlySpend &&
+          Math.abs(
+            toNumber(got.status.monthlySpend) -
+              (value(samples, "bird_operator_workspace_monthly_spend", ws({ currency: "EUR" })) ?? -1),
+          ) < 1e-9
+          ? got
+          : undefined;
+      });
+      const spend = toNumber(status.status?.monthlySpend ?? { currencyCode: "EUR", amount: 0, exponent: 0 });
+      expect(spend).toBeGreaterThan(0);
+      expect(value(samples, "bird_operator_workspace_monthly_spend_limit", ws({ currency: "EUR" }))).toBe(100);
+      expect(value(samples, "bird_operator_workspace_monthly_spend_headroom", ws({ currency: "EUR" }))).toBeCloseTo(
+        100 - spend,
+        9,
+      );
+
+      expect(value(samples, "bird_operator_purchases_total", ws({ kind: "PhoneNumber" }))).toBe(
+        sim.sim.purchases().length,
+      );
+      expect(sim.sim.purchases()).toHaveLength(2);
+      // DE was activated (NL and GB were active already); BE is outside the workspace's allowedCountries.
+      expect(value(samples, "bird_operator_purchases_total", ws({ kind: "AlphaSender" }))).toBe(1);
+      expect(
+        value(samples, "bird_operator_purchases_refused_total", ws({ kind: "PhoneNumber", reason: "QuotaExceeded" })),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        value(samples, "bird_operator_purchases_refused_total", ws({ kind: "AlphaSender", reason: "PolicyViolation" })),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        value(samples, "bird_operator_purchases_refused_total", ws({ kind: "PhoneNumber", reason: "CannotPurchase" })),
+      ).toBe(0);
+      expect(value(samples, "bird_api_errors_total", { class: "server_error" })).toBeGreaterThanOrEqual(1);
+      expect(value(samples, "bird_api_errors_total", { class: "rate_limited" })).toBe(2);
+      for (const name of ["phonenumber", "alphasender", "birdworkspace", "birdnumber", "birdsender"]) {
+        expect(value(samples, "workqueue_unfinished_work_seconds", { name }), name).toBeGreaterThanOrEqual(0);
+        expect(value(samples, "workqueue_longest_running_processor_seconds", { name }), name).toBeGreaterThanOrEqual(0);
+      }
+      expect(value(samples, "leader_election_master_status", {})).toBe(1);
+    },
+  );
+
+  it(
+    "fills what kubectl get shows: " + "the number's price, the sender's country counts, the workspace's spend",
+    async () => {
+      const number = await getJson<PhoneNumber>(cluster, ["pn", "first", "-n", fixture.namespace]);
+      expect(number.status?.monthlyPriceText).toBe(
+        formatMoney(number.status?.monthlyPrice ?? { currencyCode: "X", amount: 0, exponent: 0 }),
+      );
+      const sender = await getJson<AlphaSender>(cluster, ["alphasender", "acme", "-n", fixture.namespace]);
+      // NL, GB and DE active; BE refused by the workspace's allowedCountries.
+      expect([sender.status?.activeCountries, sender.status?.desiredCountries]).toEqual([3, 4]);
+      const workspace = await eventually("spend text", async () => {
+        const got = await getJson<BirdWorkspace>(cluster, ["birdworkspace", fixture.workspace]);
+        return got.status?.monthlySpend && got.status.monthlySpendText === formatMoney(got.status.monthlySpend)
+          ? got
+          : undefined;
+      });
+      const { stdout } = await cluster.kubectl(["get", "bird", "-A", "-l", `bird-operator-test=${fixture.workspace}`]);
+      expect(stdout).toContain(workspace.status?.monthlySpendText);
+      const rows = (await cluster.kubectl(["get", "pn,as", "-n", fixture.namespace, "--no-headers"])).stdout
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/));
+      expect(rows.find((r) => r[0]?.endsWith("/first"))?.slice(4, 9)).toEqual([
+        ...(number.status?.monthlyPriceText ?? "").split(" "),
+        "True",
+        "Available",
+        "True",
+      ]);
+      expect(rows.find((r) => r[0]?.endsWith("/acme"))?.slice(1, 7)).toEqual([
+        "ACME",
+        "3",
+        "4",
+        "False",
+        "PolicyViolation",
+        "True",
+      ]);
+    },
+  );
 
   it("exports per-resource and workspace series from the leader only", async () => {
     const samples = await scrape(standby);

@@ -51,50 +51,55 @@ describe("the operator process", () => {
     spec: { workspaceRef: { name: fixture.workspace }, countryCode: "US", type: "local" },
   });
 
-  it("serves probes and controller-runtime metrics, and only the leader reconciles; a crash hands over within the lease", async () => {
-    const lease = uniqueName("lease");
-    const a = await start(lease);
-    await eventually("first leader", async () => (leads(a.process) ? true : undefined));
-    const b = await start(lease);
-    await eventually("standby ready", async () =>
-      (await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined,
-    );
-    expect((await fetch(`http://${a.health}/healthz`)).status).toBe(200);
+  it(
+    "serves probes and controller-runtime metrics, and only the leader reconciles; " +
+      "a crash hands over within the lease",
+    async () => {
+      const lease = uniqueName("lease");
+      const a = await start(lease);
+      await eventually("first leader", async () => (leads(a.process) ? true : undefined));
+      const b = await start(lease);
+      await eventually("standby ready", async () =>
+        (await fetch(`http://${b.health}/readyz`)).status === 200 ? true : undefined,
+      );
+      expect((await fetch(`http://${a.health}/healthz`)).status).toBe(200);
 
-    await apply(cluster, pn("leader-1"));
-    await cluster.kubectl(["wait", "--for=condition=Ready", "pn/leader-1", "-n", fixture.namespace, "--timeout=60s"]);
-    const metrics = await (await fetch(`http://${a.metrics}/metrics`)).text();
-    for (const name of [
-      "controller_runtime_reconcile_total",
-      "controller_runtime_reconcile_errors_total",
-      "controller_runtime_reconcile_time_seconds",
-      "workqueue_depth",
-      "workqueue_adds_total",
-      "workqueue_retries_total",
-      "workqueue_queue_duration_seconds",
-      "workqueue_work_duration_seconds",
-      "bird_api_requests_total",
-      "bird_api_request_duration_seconds",
-      "bird_rate_limiter_wait_seconds",
-      "bird_operator_managed_resources",
-      "leader_election_master_status",
-    ]) {
-      expect(metrics, name).toContain(name);
-    }
-    expect(metrics).toMatch(/controller_runtime_reconcile_total\{controller="phonenumber",result="[a-z_]+"\} [1-9]/);
-    expect(leads(b.process)).toBe(false);
-    const standby = await (await fetch(`http://${b.metrics}/metrics`)).text();
-    expect(standby).not.toMatch(/controller_runtime_reconcile_total\{controller="phonenumber"/);
+      await apply(cluster, pn("leader-1"));
+      await cluster.kubectl(["wait", "--for=condition=Ready", "pn/leader-1", "-n", fixture.namespace, "--timeout=60s"]);
+      const metrics = await (await fetch(`http://${a.metrics}/metrics`)).text();
+      for (const name of [
+        "controller_runtime_reconcile_total",
+        "controller_runtime_reconcile_errors_total",
+        "controller_runtime_reconcile_time_seconds",
+        "workqueue_depth",
+        "workqueue_adds_total",
+        "workqueue_retries_total",
+        "workqueue_queue_duration_seconds",
+        "workqueue_work_duration_seconds",
+        "bird_api_requests_total",
+        "bird_api_request_duration_seconds",
+        "bird_rate_limiter_wait_seconds",
+        "bird_operator_managed_resources",
+        "leader_election_master_status",
+      ]) {
+        expect(metrics, name).toContain(name);
+      }
+      expect(metrics).toMatch(/controller_runtime_reconcile_total\{controller="phonenumber",result="[a-z_]+"\} [1-9]/);
+      expect(leads(b.process)).toBe(false);
+      const standby = await (await fetch(`http://${b.metrics}/metrics`)).text();
+      expect(standby).not.toMatch(/controller_runtime_reconcile_total\{controller="phonenumber"/);
 
-    const killedAt = Date.now();
-    await a.process.kill("SIGKILL");
-    await eventually("takeover", async () => (leads(b.process) ? true : undefined), 15_000);
-    const takeoverMs = Date.now() - killedAt;
-    expect(takeoverMs).toBeLessThan(4000 + 3000);
-    await apply(cluster, pn("leader-2"));
-    await cluster.kubectl(["wait", "--for=condition=Ready", "pn/leader-2", "-n", fixture.namespace, "--timeout=60s"]);
-    await b.process.kill("SIGKILL");
-  }, 120_000);
+      const killedAt = Date.now();
+      await a.process.kill("SIGKILL");
+      await eventually("takeover", async () => (leads(b.process) ? true : undefined), 15_000);
+      const takeoverMs = Date.now() - killedAt;
+      expect(takeoverMs).toBeLessThan(4000 + 3000);
+      await apply(cluster, pn("leader-2"));
+      await cluster.kubectl(["wait", "--for=condition=Ready", "pn/leader-2", "-n", fixture.namespace, "--timeout=60s"]);
+      await b.process.kill("SIGKILL");
+    },
+    120_000,
+  );
 
   it("hands over at once on SIGTERM and exits 0", async () => {
     const lease = uniqueName("lease");

@@ -157,44 +157,50 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     expect((await get("pricey")).status?.numberString).toBe("+4930555000123");
   });
 
-  it("bounds what Bird says before writing it: 30 issues of 400 characters make a valid status, not a failed write", async () => {
-    await apply(cluster, pn("noisy", { countryCode: "US", type: "local" }));
-    await waitReady("noisy");
-    const endpointId = (await get("noisy")).status?.endpointId ?? "";
-    sim.sim.reportOnEndpoint(endpointId, {
-      issues: Array.from({ length: 30 }, (_, i) => `issue-${i}-${"x".repeat(400)}`),
-    });
-    const ready = await waitReason("noisy", "BirdIssues");
-    const status = (await get("noisy")).status;
-    expect(status?.issues).toHaveLength(20);
-    expect(status?.issues?.every((i) => i.length <= 256)).toBe(true);
-    expect(status?.issues?.at(-1)).toBe("... and 11 more");
-    expect(ready.status).toBe("False");
-    expect((await condition("noisy", "Synced"))?.status).toBe("True");
-    sim.sim.reportOnEndpoint(endpointId, undefined);
-    await waitReady("noisy");
-  });
+  it(
+    "bounds what Bird says before writing it: " + "30 issues of 400 characters make a valid status, not a failed write",
+    async () => {
+      await apply(cluster, pn("noisy", { countryCode: "US", type: "local" }));
+      await waitReady("noisy");
+      const endpointId = (await get("noisy")).status?.endpointId ?? "";
+      sim.sim.reportOnEndpoint(endpointId, {
+        issues: Array.from({ length: 30 }, (_, i) => `issue-${i}-${"x".repeat(400)}`),
+      });
+      const ready = await waitReason("noisy", "BirdIssues");
+      const status = (await get("noisy")).status;
+      expect(status?.issues).toHaveLength(20);
+      expect(status?.issues?.every((i) => i.length <= 256)).toBe(true);
+      expect(status?.issues?.at(-1)).toBe("... and 11 more");
+      expect(ready.status).toBe("False");
+      expect((await condition("noisy", "Synced"))?.status).toBe("True");
+      sim.sim.reportOnEndpoint(endpointId, undefined);
+      await waitReady("noisy");
+    },
+  );
 
-  it("shows a provisioning status it does not know verbatim, says so, and polls it at the resync, not every second", async () => {
-    await apply(cluster, pn("strange", { countryCode: "US", type: "local" }));
-    await waitReady("strange");
-    const endpointId = (await get("strange")).status?.endpointId ?? "";
-    sim.sim.reportOnEndpoint(endpointId, { provisioningStatus: "quarantined-by-carrier" });
-    const ready = await waitReason("strange", "UnknownProvisioningStatus");
-    expect(ready.message).toContain("quarantined-by-carrier");
-    expect((await get("strange")).status?.provisioningStatus).toBe("quarantined-by-carrier");
-    const reads = (): number =>
-      sim.sim
-        .calls()
-        .counts.filter((c) => c.method === "GET" && c.route.includes("numbers-long-code"))
-        .reduce((n, c) => n + c.count, 0);
-    const before = reads();
-    await new Promise((r) => setTimeout(r, 6000));
-    // At most a resync's list refresh (4 s here) and one read, never one a second.
-    expect(reads() - before).toBeLessThanOrEqual(3);
-    sim.sim.reportOnEndpoint(endpointId, undefined);
-    await waitReady("strange");
-  });
+  it(
+    "shows a provisioning status it does not know verbatim, " + "says so, and polls it at the resync, not every second",
+    async () => {
+      await apply(cluster, pn("strange", { countryCode: "US", type: "local" }));
+      await waitReady("strange");
+      const endpointId = (await get("strange")).status?.endpointId ?? "";
+      sim.sim.reportOnEndpoint(endpointId, { provisioningStatus: "quarantined-by-carrier" });
+      const ready = await waitReason("strange", "UnknownProvisioningStatus");
+      expect(ready.message).toContain("quarantined-by-carrier");
+      expect((await get("strange")).status?.provisioningStatus).toBe("quarantined-by-carrier");
+      const reads = (): number =>
+        sim.sim
+          .calls()
+          .counts.filter((c) => c.method === "GET" && c.route.includes("numbers-long-code"))
+          .reduce((n, c) => n + c.count, 0);
+      const before = reads();
+      await new Promise((r) => setTimeout(r, 6000));
+      // At most a resync's list refresh (4 s here) and one read, never one a second.
+      expect(reads() - before).toBeLessThanOrEqual(3);
+      sim.sim.reportOnEndpoint(endpointId, undefined);
+      await waitReady("strange");
+    },
+  );
 
   it("adds and removes destinations, and restores one deactivated out of band within a resync", async () => {
     await apply(
@@ -260,31 +266,39 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     expect(sim.sim.purchases().length).toBe(before);
   });
 
-  it("reports a destination Bird cannot serve as DestinationUnavailable, naming it, and recovers once the spec drops it", async () => {
-    await apply(
-      cluster,
-      pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }] }),
-    );
-    const ready = await waitReason("zz", "DestinationUnavailable");
-    expect(ready.message).toMatch(/cannot activate sms destinations .*ZZ.*remove them from spec.destinations/);
-    expect((await condition("zz", "Synced"))?.reason).toBe("DestinationUnavailable");
-    const events = await cluster.kubectl([
-      "get",
-      "events",
-      "-n",
-      fixture.namespace,
-      "--field-selector",
-      "involvedObject.name=zz,reason=DestinationUnavailable",
-      "-o",
-      "name",
-    ]);
-    expect(events.stdout.trim()).not.toBe("");
-    await apply(
-      cluster,
-      pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }),
-    );
-    await waitReady("zz");
-  });
+  it(
+    "reports a destination Bird cannot serve as DestinationUnavailable, " +
+      "naming it, and recovers once the spec drops it",
+    async () => {
+      await apply(
+        cluster,
+        pn("zz", {
+          countryCode: "US",
+          type: "local",
+          destinations: [{ capability: "sms", countryCodes: ["US", "ZZ"] }],
+        }),
+      );
+      const ready = await waitReason("zz", "DestinationUnavailable");
+      expect(ready.message).toMatch(/cannot activate sms destinations .*ZZ.*remove them from spec.destinations/);
+      expect((await condition("zz", "Synced"))?.reason).toBe("DestinationUnavailable");
+      const events = await cluster.kubectl([
+        "get",
+        "events",
+        "-n",
+        fixture.namespace,
+        "--field-selector",
+        "involvedObject.name=zz,reason=DestinationUnavailable",
+        "-o",
+        "name",
+      ]);
+      expect(events.stdout.trim()).not.toBe("");
+      await apply(
+        cluster,
+        pn("zz", { countryCode: "US", type: "local", destinations: [{ capability: "sms", countryCodes: ["US"] }] }),
+      );
+      await waitReady("zz");
+    },
+  );
 
   it("ObserveOnly reports status and never writes to Bird", async () => {
     sim.sim.addNumbers({ countryCode: "CA", type: "local", numberString: "+16135550123" });

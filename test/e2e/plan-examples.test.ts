@@ -40,7 +40,9 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-/** deploy/argocd/plan-presync: what Argo CD would apply is valid, and the hook's command does what docs/plan.md says. */
+/**
+ * deploy/argocd/plan-presync: what Argo CD would apply is valid, and the hook's command does what docs/plan.md says.
+ */
 describe("the Argo CD PreSync hook example", () => {
   let sim: RunningSimulator;
   let fixture: Fixture;
@@ -75,50 +77,58 @@ describe("the Argo CD PreSync hook example", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("renders a PreSync ConfigMap of the manifests (wave -1) and a PreSync Job mounting it, and the API server accepts them", async () => {
-    const input = docs.find((d) => d.kind === "ConfigMap");
-    const job = docs.find((d) => d.kind === "Job");
-    expect(input?.metadata.annotations).toMatchObject({
-      "argocd.argoproj.io/hook": "PreSync",
-      "argocd.argoproj.io/sync-wave": "-1",
-    });
-    expect(Object.keys(input?.data ?? {})).toEqual(["support-line.yaml"]);
-    expect(job?.metadata.annotations?.["argocd.argoproj.io/hook"]).toBe("PreSync");
-    expect(job?.spec?.template.spec.serviceAccountName).toBe("bird-operator-planner");
-    expect(job?.spec?.template.spec.volumes.find((v) => v.name === "input")?.configMap?.name).toBe(
-      input?.metadata.name,
-    );
-    const applied = await cluster.kubectl(["apply", "--dry-run=server", "-n", fixture.namespace, "-f", "-"], {
-      input: (await cluster.kubectl(["kustomize", HOOK_DIR])).stdout,
-    });
-    expect(applied.stdout).toContain("job.batch/bird-operator-plan created (server dry run)");
-    expect(applied.stdout).toContain("phonenumber.numbers.birdoperator.dev/support-line created (server dry run)");
-  });
+  it(
+    "renders a PreSync ConfigMap of the manifests (wave -1) and a PreSync Job mounting it, " +
+      "and the API server accepts them",
+    async () => {
+      const input = docs.find((d) => d.kind === "ConfigMap");
+      const job = docs.find((d) => d.kind === "Job");
+      expect(input?.metadata.annotations).toMatchObject({
+        "argocd.argoproj.io/hook": "PreSync",
+        "argocd.argoproj.io/sync-wave": "-1",
+      });
+      expect(Object.keys(input?.data ?? {})).toEqual(["support-line.yaml"]);
+      expect(job?.metadata.annotations?.["argocd.argoproj.io/hook"]).toBe("PreSync");
+      expect(job?.spec?.template.spec.serviceAccountName).toBe("bird-operator-planner");
+      expect(job?.spec?.template.spec.volumes.find((v) => v.name === "input")?.configMap?.name).toBe(
+        input?.metadata.name,
+      );
+      const applied = await cluster.kubectl(["apply", "--dry-run=server", "-n", fixture.namespace, "-f", "-"], {
+        input: (await cluster.kubectl(["kustomize", HOOK_DIR])).stdout,
+      });
+      expect(applied.stdout).toContain("job.batch/bird-operator-plan created (server dry run)");
+      expect(applied.stdout).toContain("phonenumber.numbers.birdoperator.dev/support-line created (server dry run)");
+    },
+  );
 
-  it("its command plans the revision's manifests in the Application's namespace and passes a change (exit 0), 2 without --no-detailed-exitcode", async () => {
-    const input = docs.find((d) => d.kind === "ConfigMap");
-    const job = docs.find((d) => d.kind === "Job");
-    mkdirSync(join(dir, "input"));
-    for (const [file, text] of Object.entries(input?.data ?? {}))
-      writeFileSync(join(dir, "input", file), text.replace("name: production", `name: ${fixture.workspace}`));
-    writeFileSync(join(dir, "accessKey"), ACCESS_KEY);
-    sim.sim.addStock([{ numberString: "+31612345678", countryCode: "NL", type: "mobile" }]);
-    // The Job's arguments, with the pod's paths and the namespace the downward API gives mapped to this test's.
-    const args = (job?.spec?.template.spec.containers[0]?.args ?? []).map((a) =>
-      a
-        .replace("/input", join(dir, "input"))
-        .replace("$(APP_NAMESPACE)", fixture.namespace)
-        .replace("/var/run/bird/accessKey", join(dir, "accessKey")),
-    );
-    const gate = await cli([...args, "--kubeconfig", cluster.kubeconfigPath]);
-    expect(gate.code, gate.stderr).toBe(0);
-    expect(gate.stdout).toContain(`PhoneNumber ${fixture.namespace}/support-line: create`);
-    expect(gate.stdout).toContain("buy +31612345678 (NL mobile)");
-    const detailed = await cli([
-      ...args.filter((a) => a !== "--no-detailed-exitcode"),
-      "--kubeconfig",
-      cluster.kubeconfigPath,
-    ]);
-    expect(detailed.code).toBe(2);
-  });
+  it(
+    "its command plans the revision's manifests in the Application's namespace and passes a change (exit 0), " +
+      "2 without --no-detailed-exitcode",
+    async () => {
+      const input = docs.find((d) => d.kind === "ConfigMap");
+      const job = docs.find((d) => d.kind === "Job");
+      mkdirSync(join(dir, "input"));
+      for (const [file, text] of Object.entries(input?.data ?? {}))
+        writeFileSync(join(dir, "input", file), text.replace("name: production", `name: ${fixture.workspace}`));
+      writeFileSync(join(dir, "accessKey"), ACCESS_KEY);
+      sim.sim.addStock([{ numberString: "+31612345678", countryCode: "NL", type: "mobile" }]);
+      // The Job's arguments, with the pod's paths and the namespace the downward API gives mapped to this test's.
+      const args = (job?.spec?.template.spec.containers[0]?.args ?? []).map((a) =>
+        a
+          .replace("/input", join(dir, "input"))
+          .replace("$(APP_NAMESPACE)", fixture.namespace)
+          .replace("/var/run/bird/accessKey", join(dir, "accessKey")),
+      );
+      const gate = await cli([...args, "--kubeconfig", cluster.kubeconfigPath]);
+      expect(gate.code, gate.stderr).toBe(0);
+      expect(gate.stdout).toContain(`PhoneNumber ${fixture.namespace}/support-line: create`);
+      expect(gate.stdout).toContain("buy +31612345678 (NL mobile)");
+      const detailed = await cli([
+        ...args.filter((a) => a !== "--no-detailed-exitcode"),
+        "--kubeconfig",
+        cluster.kubeconfigPath,
+      ]);
+      expect(detailed.code).toBe(2);
+    },
+  );
 });

@@ -212,7 +212,8 @@ describe("bird-operator plan against the operator", () => {
       before.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
       if (object.metadata?.name === "dests") destsNumber = (object as PhoneNumber).status?.numberString ?? "";
     }
-    // What the change set adopts (in the workspace, no record) and what it cannot afford (500 EUR a month, cap 100 EUR).
+    // What the change set adopts (in the workspace, no record)
+    // and what it cannot afford (500 EUR a month, cap 100 EUR).
     sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654321" });
     sim.sim.addNumbers({ countryCode: "NL", type: "mobile", numberString: "+31687654322" });
     // And one the platform team reserved for the namespace: a record with only claimRef.namespace.
@@ -270,20 +271,23 @@ describe("bird-operator plan against the operator", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("exits 2 (changes) as the planner ServiceAccount, in every format, and the JSON matches docs/plan.schema.json", () => {
-    for (const run of runs) expect(run.code, run.stderr).toBe(2);
-    const ajv = new Ajv2020({ allErrors: true });
-    addFormatsModule.default(ajv);
-    const validate = ajv.compile(SCHEMA);
-    expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
-    expect(plan.errors).toEqual([]);
-    expect(plan.warnings).toEqual([]);
-    expect(runs[1]?.stdout).toMatch(/^### bird-operator plan\n/);
-    expect(runs[1]?.stdout).toContain("| 💶 | PhoneNumber `" + fixture.namespace + "/gb-line` | create |");
-    expect(runs[2]?.stdout).toContain(`PhoneNumber ${fixture.namespace}/to-delete: delete (deletionPolicy Delete)`);
-    // Not a terminal: no colours.
-    expect(runs[2]?.stdout).not.toContain("\x1b[");
-  });
+  it(
+    "exits 2 (changes) as the planner ServiceAccount, " + "in every format, and the JSON matches docs/plan.schema.json",
+    () => {
+      for (const run of runs) expect(run.code, run.stderr).toBe(2);
+      const ajv = new Ajv2020({ allErrors: true });
+      addFormatsModule.default(ajv);
+      const validate = ajv.compile(SCHEMA);
+      expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
+      expect(plan.errors).toEqual([]);
+      expect(plan.warnings).toEqual([]);
+      expect(runs[1]?.stdout).toMatch(/^### bird-operator plan\n/);
+      expect(runs[1]?.stdout).toContain("| 💶 | PhoneNumber `" + fixture.namespace + "/gb-line` | create |");
+      expect(runs[2]?.stdout).toContain(`PhoneNumber ${fixture.namespace}/to-delete: delete (deletionPolicy Delete)`);
+      // Not a terminal: no colours.
+      expect(runs[2]?.stdout).not.toContain("\x1b[");
+    },
+  );
 
   it("says what each resource will buy, adopt, activate, deactivate, cancel, keep or be refused", () => {
     const gb = resource("gb-line");
@@ -384,31 +388,38 @@ describe("bird-operator plan against the operator", () => {
     expect(bought).toHaveLength(2);
   });
 
-  it("wrote nothing: Bird saw only GETs and validate=true, the API server only the planner's reads and dry runs", () => {
-    const planner = audit().filter((e) => e.user.username === PLANNER);
-    const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
-    expect(writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`)).toEqual(
-      [],
-    );
-    // Every one of the 14 resources (11 in the input, 3 pruned) was dry-run once per run.
-    expect(writes.length).toBe(3 * 14);
-    const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
-    for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
-    expect(posts.length).toBeGreaterThan(0);
-    expect(sim.sim.purchases().length).toBe(purchasesBeforePlan);
-    console.log(
-      `[plan] 3 runs: ${posts.length} Bird POSTs, all validate=true; ${writes.length} API server dry runs, 0 writes; ${planner.length} requests by the planner`,
-    );
-  });
+  it(
+    "wrote nothing: Bird saw only GETs and validate=true, " + "the API server only the planner's reads and dry runs",
+    () => {
+      const planner = audit().filter((e) => e.user.username === PLANNER);
+      const writes = planner.filter((e) => WRITE_VERBS.has(e.verb));
+      expect(
+        writes.filter((e) => !e.requestURI.includes("dryRun=All")).map((e) => `${e.verb} ${e.requestURI}`),
+      ).toEqual([]);
+      // Every one of the 14 resources (11 in the input, 3 pruned) was dry-run once per run.
+      expect(writes.length).toBe(3 * 14);
+      const posts = birdCallsDuringPlan.filter((c) => c.method !== "GET");
+      for (const call of posts) expect(call.path).toMatch(/\/destinations\/activate\?validate=true$/);
+      expect(posts.length).toBeGreaterThan(0);
+      expect(sim.sim.purchases().length).toBe(purchasesBeforePlan);
+      console.log(
+        `[plan] 3 runs: ${posts.length} Bird POSTs, all validate=true; ${writes.length} API server dry runs, ` +
+          `0 writes; ${planner.length} requests by the planner`,
+      );
+    },
+  );
 
-  it("the planner ServiceAccount cannot write for real: the shipped admission policy refuses what is not a dry run", async () => {
-    const attempt = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml"), `--as=${PLANNER}`], {
-      allowFailure: true,
-    });
-    expect(attempt.code).not.toBe(0);
-    expect(attempt.stderr).toContain("bird-operator-planner-dry-run-only");
-    expect(attempt.stderr).toContain("may only make server-side dry runs");
-  });
+  it(
+    "the planner ServiceAccount cannot write for real: " + "the shipped admission policy refuses what is not a dry run",
+    async () => {
+      const attempt = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml"), `--as=${PLANNER}`], {
+        allowFailure: true,
+      });
+      expect(attempt.code).not.toBe(0);
+      expect(attempt.stderr).toContain("bird-operator-planner-dry-run-only");
+      expect(attempt.stderr).toContain("may only make server-side dry runs");
+    },
+  );
 
   it("with only the read-only role it still plans, says what it could not check, and reads no Secret", async () => {
     const reader = "plan-reader";
@@ -458,133 +469,140 @@ describe("bird-operator plan against the operator", () => {
     );
   });
 
-  it("the operator then does exactly what the plan said: every planned Bird write happens, nothing unplanned does", async () => {
-    sim.sim.resetCalls();
-    const purchasesBefore = sim.sim.purchases().length;
-    operator = await startTestOperator({
-      kubeconfigPath: plane.kubeconfigPath,
-      namespace: fixture.namespace,
-      workspaceSelector: fixture.selector,
-      overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 },
-    });
-    const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
-    expect(applied.stderr).toContain("countryCode is immutable");
-    await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
-    const guarded = await admin.kubectl(["delete", "phonenumber", "guarded", "-n", fixture.namespace, "--wait=false"], {
-      allowFailure: true,
-    });
-    expect(guarded.stderr).toContain("bird-operator-confirm-delete");
-    await admin.kubectl([
-      "wait",
-      "--for=condition=Ready",
-      "phonenumber/gb-line",
-      "phonenumber/ca-line",
-      "phonenumber/adopted",
-      "phonenumber/dests",
-      "phonenumber/reserved",
-      "-n",
-      fixture.namespace,
-      "--timeout=90s",
-    ]);
-    await waitReason("alphasender", "acme", "CountryUnavailable");
-    await waitReason("phonenumber", "copy", "NumberConflict");
-    await admin.kubectl([
-      "wait",
-      "--for=delete",
-      "phonenumber/to-delete",
-      "phonenumber/to-retain",
-      "-n",
-      fixture.namespace,
-      "--timeout=60s",
-    ]);
-    await waitReason("phonenumber", "adopted-jp", "DestinationUnavailable");
-    await waitReason("phonenumber", "pricey", "QuotaExceeded");
-    await waitReason("phonenumber", "outsider", "Forbidden", outside);
-    // A deactivation follows an activation within the same reconcile: wait until Bird's writes have stopped.
-    const writes = (): number =>
-      sim.sim.calls().recent.filter((c) => c.method === "POST" && !c.path.includes("validate=true")).length;
-    let last = -1;
-    await eventually(
-      "Bird writes to settle",
-      async () => {
-        const now = writes();
-        const settled = now === last;
-        last = now;
-        await new Promise((r) => setTimeout(r, 1500));
-        return settled ? true : undefined;
-      },
-      60_000,
-    );
-
-    const owners = new Map(before);
-    for (const object of (
-      await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, [
-        "phonenumbers,alphasenders",
+  it(
+    "the operator then does exactly what the plan said: " + "every planned Bird write happens, nothing unplanned does",
+    async () => {
+      sim.sim.resetCalls();
+      const purchasesBefore = sim.sim.purchases().length;
+      operator = await startTestOperator({
+        kubeconfigPath: plane.kubeconfigPath,
+        namespace: fixture.namespace,
+        workspaceSelector: fixture.selector,
+        overrides: { namespaces: [fixture.namespace, outside], resyncMs: 10_000 },
+      });
+      const applied = await admin.kubectl(["apply", "-f", join(dir, "changes.yaml")], { allowFailure: true });
+      expect(applied.stderr).toContain("countryCode is immutable");
+      await admin.kubectl(["delete", "phonenumber", "to-delete", "to-retain", "-n", fixture.namespace, "--wait=false"]);
+      const guarded = await admin.kubectl(
+        ["delete", "phonenumber", "guarded", "-n", fixture.namespace, "--wait=false"],
+        {
+          allowFailure: true,
+        },
+      );
+      expect(guarded.stderr).toContain("bird-operator-confirm-delete");
+      await admin.kubectl([
+        "wait",
+        "--for=condition=Ready",
+        "phonenumber/gb-line",
+        "phonenumber/ca-line",
+        "phonenumber/adopted",
+        "phonenumber/dests",
+        "phonenumber/reserved",
         "-n",
         fixture.namespace,
-      ])
-    ).items) {
-      owners.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
-    }
-    const numberOwners = new Map(
-      (await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", fixture.namespace])).items.map((o) => [
-        o.status?.numberString,
-        `PhoneNumber/${o.metadata?.name}`,
-      ]),
-    );
-    const bought = new Map(
-      sim.sim
-        .purchases()
-        .slice(purchasesBefore)
-        .map((p) => [p.stockItemId, p.numberString]),
-    );
-    // Bird answers a refused activation in a 200 body and changes nothing; the plan said which would be refused.
-    const refusedInPlan = (owner: string, country: string): boolean =>
-      plan.resources.some(
-        (r) =>
-          `${r.kind}/${r.name}` === owner &&
-          r.problems.some((p) => p.reason === "DestinationUnavailable" && p.message.includes(country)),
+        "--timeout=90s",
+      ]);
+      await waitReason("alphasender", "acme", "CountryUnavailable");
+      await waitReason("phonenumber", "copy", "NumberConflict");
+      await admin.kubectl([
+        "wait",
+        "--for=delete",
+        "phonenumber/to-delete",
+        "phonenumber/to-retain",
+        "-n",
+        fixture.namespace,
+        "--timeout=60s",
+      ]);
+      await waitReason("phonenumber", "adopted-jp", "DestinationUnavailable");
+      await waitReason("phonenumber", "pricey", "QuotaExceeded");
+      await waitReason("phonenumber", "outsider", "Forbidden", outside);
+      // A deactivation follows an activation within the same reconcile: wait until Bird's writes have stopped.
+      const writes = (): number =>
+        sim.sim.calls().recent.filter((c) => c.method === "POST" && !c.path.includes("validate=true")).length;
+      let last = -1;
+      await eventually(
+        "Bird writes to settle",
+        async () => {
+          const now = writes();
+          const settled = now === last;
+          last = now;
+          await new Promise((r) => setTimeout(r, 1500));
+          return settled ? true : undefined;
+        },
+        60_000,
       );
-    const done: string[] = [];
-    const refused: string[] = [];
-    for (const call of sim.sim.calls().recent) {
-      if (call.method !== "POST" || call.path.includes("validate=true")) continue;
-      const body = call.body as { numberStockItemIds?: string[]; capability?: string; countryCodes?: string[] };
-      const endpoint = /\/endpoints\/([^/]+)\//.exec(call.path)?.[1] ?? "";
-      const owner = owners.get(endpoint) ?? `unknown endpoint ${endpoint}`;
-      if (call.route === "/workspaces/{workspaceId}/numbers-long-code") {
-        for (const id of body.numberStockItemIds ?? [])
-          done.push(`${numberOwners.get(bought.get(id)) ?? "unknown"} buy ${bought.get(id)}`);
-      } else if (call.route.endsWith("/destinations/activate") || call.route.endsWith("/destinations/deactivate")) {
-        const verb = call.route.endsWith("/activate") ? "activate" : "deactivate";
-        for (const country of body.countryCodes ?? [])
-          (refusedInPlan(owner, country) ? refused : done).push(`${owner} ${verb} ${body.capability} ${country}`);
-      } else if (call.route.endsWith("/cancel")) {
-        done.push(`${owner} cancel ${/\/subscriptions\/([^/]+)\/cancel/.exec(call.path)?.[1]}`);
-      } else {
-        done.push(`${owner} ${call.method} ${call.route}`);
+
+      const owners = new Map(before);
+      for (const object of (
+        await getJson<{ items: (PhoneNumber | AlphaSender)[] }>(admin, [
+          "phonenumbers,alphasenders",
+          "-n",
+          fixture.namespace,
+        ])
+      ).items) {
+        owners.set(object.status?.endpointId ?? "", `${object.kind}/${object.metadata?.name}`);
       }
-    }
-    const planned = plan.resources.flatMap((r) =>
-      r.actions.flatMap((a) => {
-        const who = `${r.kind}/${r.name}`;
-        if (a.type === "buy") return [`${who} buy ${a.numberString}`];
-        if (a.type === "activate" || a.type === "deactivate")
-          return a.countries.map((c) => `${who} ${a.type} ${a.capability} ${c}`);
-        if (a.type === "cancel-subscription") return [`${who} cancel ${a.subscription}`];
-        return [];
-      }),
-    );
-    expect(done.sort()).toEqual(planned.sort());
-    // The refused ones were tried and changed nothing: the number has no active destination.
-    expect(new Set(refused)).toEqual(new Set(["PhoneNumber/adopted-jp activate sms JP"]));
-    const jp = sim.sim
-      .snapshot()
-      .workspaces.flatMap((w) => w.numbers ?? [])
-      .find((n) => n.numberString === "+31687654322");
-    expect(jp?.endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses?.active).toBe(0);
-    console.log(
-      `[plan] the operator made ${done.length} Bird writes, each one planned:\n  ${done.sort().join("\n  ")}`,
-    );
-  }, 240_000);
+      const numberOwners = new Map(
+        (await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", fixture.namespace])).items.map((o) => [
+          o.status?.numberString,
+          `PhoneNumber/${o.metadata?.name}`,
+        ]),
+      );
+      const bought = new Map(
+        sim.sim
+          .purchases()
+          .slice(purchasesBefore)
+          .map((p) => [p.stockItemId, p.numberString]),
+      );
+      // Bird answers a refused activation in a 200 body and changes nothing; the plan said which would be refused.
+      const refusedInPlan = (owner: string, country: string): boolean =>
+        plan.resources.some(
+          (r) =>
+            `${r.kind}/${r.name}` === owner &&
+            r.problems.some((p) => p.reason === "DestinationUnavailable" && p.message.includes(country)),
+        );
+      const done: string[] = [];
+      const refused: string[] = [];
+      for (const call of sim.sim.calls().recent) {
+        if (call.method !== "POST" || call.path.includes("validate=true")) continue;
+        const body = call.body as { numberStockItemIds?: string[]; capability?: string; countryCodes?: string[] };
+        const endpoint = /\/endpoints\/([^/]+)\//.exec(call.path)?.[1] ?? "";
+        const owner = owners.get(endpoint) ?? `unknown endpoint ${endpoint}`;
+        if (call.route === "/workspaces/{workspaceId}/numbers-long-code") {
+          for (const id of body.numberStockItemIds ?? [])
+            done.push(`${numberOwners.get(bought.get(id)) ?? "unknown"} buy ${bought.get(id)}`);
+        } else if (call.route.endsWith("/destinations/activate") || call.route.endsWith("/destinations/deactivate")) {
+          const verb = call.route.endsWith("/activate") ? "activate" : "deactivate";
+          for (const country of body.countryCodes ?? [])
+            (refusedInPlan(owner, country) ? refused : done).push(`${owner} ${verb} ${body.capability} ${country}`);
+        } else if (call.route.endsWith("/cancel")) {
+          done.push(`${owner} cancel ${/\/subscriptions\/([^/]+)\/cancel/.exec(call.path)?.[1]}`);
+        } else {
+          done.push(`${owner} ${call.method} ${call.route}`);
+        }
+      }
+      const planned = plan.resources.flatMap((r) =>
+        r.actions.flatMap((a) => {
+          const who = `${r.kind}/${r.name}`;
+          if (a.type === "buy") return [`${who} buy ${a.numberString}`];
+          if (a.type === "activate" || a.type === "deactivate")
+            return a.countries.map((c) => `${who} ${a.type} ${a.capability} ${c}`);
+          if (a.type === "cancel-subscription") return [`${who} cancel ${a.subscription}`];
+          return [];
+        }),
+      );
+      expect(done.sort()).toEqual(planned.sort());
+      // The refused ones were tried and changed nothing: the number has no active destination.
+      expect(new Set(refused)).toEqual(new Set(["PhoneNumber/adopted-jp activate sms JP"]));
+      const jp = sim.sim
+        .snapshot()
+        .workspaces.flatMap((w) => w.numbers ?? [])
+        .find((n) => n.numberString === "+31687654322");
+      expect(jp?.endpoint?.capabilities?.find((c) => c.name === "sms")?.outbound?.destinationStatuses?.active).toBe(0);
+      console.log(
+        `[plan] the operator made ${done.length} Bird writes, each one planned:\n  ${done.sort().join("\n  ")}`,
+      );
+    },
+    240_000,
+  );
 });

@@ -190,7 +190,9 @@ describe("purchase guardrails and crash safety", () => {
             },
             validations: [
               {
-                expression: `object.spec.workspaceRef.name != "${fixture.workspace}" || !has(object.status.phase) || object.status.phase != "Bound"`,
+                expression:
+                  `object.spec.workspaceRef.name != "${fixture.workspace}" || !has(object.status.phase) || ` +
+                  `object.status.phase != "Bound"`,
                 message: "test: binding the record is blocked",
               },
             ],
@@ -251,55 +253,60 @@ describe("purchase guardrails and crash safety", () => {
       }
     });
 
-    it("a 5xx answer to a buy means nothing was bought: the purchase is tried again at once, not after the purchase grace", async () => {
-      // Grace of 5 minutes (the default): were the 5xx treated as a buy that may have happened, the resource would wait
-      // that long in PurchasePending before anything else is bought.
-      const overrides = { purchaseGraceMs: 300_000 };
-      const operator = await startTestOperator({
-        kubeconfigPath: cluster.kubeconfigPath,
-        namespace: fixture.namespace,
-        workspaceSelector: fixture.selector,
-        overrides,
-      });
-      const buys = (): { status: number }[] =>
-        sim.sim
-          .calls()
-          .recent.filter((c) => c.method === "POST" && c.route === "/workspaces/{workspaceId}/numbers-long-code");
-      try {
-        const before = buys().length;
-        sim.sim.setFaults({ errorRate: 1, routes: ["buyLongCodeNumbers"] });
-        await apply(cluster, pn(fixture, "server-error", { countryCode: "CA", type: "local" }));
-        await eventually("two buys answered 5xx", async () =>
-          buys()
-            .slice(before)
-            .filter((c) => c.status >= 500).length >= 2
-            ? true
-            : undefined,
-        );
-        sim.sim.setFaults({});
-        const recovered = Date.now();
-        await cluster.kubectl([
-          "wait",
-          "--for=condition=Ready",
-          "pn/server-error",
-          "-n",
-          fixture.namespace,
-          "--timeout=60s",
-        ]);
-        expect(Date.now() - recovered).toBeLessThan(30_000);
-        const bought = (await getJson<PhoneNumber>(cluster, ["pn", "server-error", "-n", fixture.namespace])).status
-          ?.numberString;
-        expect(purchasesOf(bought)).toBe(1);
-        // Every answered buy before the one that succeeded was a 5xx: nothing was bought twice, nothing left Purchasing.
-        const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers"])).items.filter(
-          (r) => r.spec.claimRef?.name === "server-error",
-        );
-        expect(records.map((r) => r.status?.phase)).toEqual(["Bound"]);
-      } finally {
-        sim.sim.setFaults({});
-        await operator.stop();
-      }
-    });
+    it(
+      "a 5xx answer to a buy means nothing was bought: the purchase is tried again at once, " +
+        "not after the purchase grace",
+      async () => {
+        // Grace of 5 minutes (the default): were the 5xx treated as a buy that may have happened, the resource would
+        // wait that long in PurchasePending before anything else is bought.
+        const overrides = { purchaseGraceMs: 300_000 };
+        const operator = await startTestOperator({
+          kubeconfigPath: cluster.kubeconfigPath,
+          namespace: fixture.namespace,
+          workspaceSelector: fixture.selector,
+          overrides,
+        });
+        const buys = (): { status: number }[] =>
+          sim.sim
+            .calls()
+            .recent.filter((c) => c.method === "POST" && c.route === "/workspaces/{workspaceId}/numbers-long-code");
+        try {
+          const before = buys().length;
+          sim.sim.setFaults({ errorRate: 1, routes: ["buyLongCodeNumbers"] });
+          await apply(cluster, pn(fixture, "server-error", { countryCode: "CA", type: "local" }));
+          await eventually("two buys answered 5xx", async () =>
+            buys()
+              .slice(before)
+              .filter((c) => c.status >= 500).length >= 2
+              ? true
+              : undefined,
+          );
+          sim.sim.setFaults({});
+          const recovered = Date.now();
+          await cluster.kubectl([
+            "wait",
+            "--for=condition=Ready",
+            "pn/server-error",
+            "-n",
+            fixture.namespace,
+            "--timeout=60s",
+          ]);
+          expect(Date.now() - recovered).toBeLessThan(30_000);
+          const bought = (await getJson<PhoneNumber>(cluster, ["pn", "server-error", "-n", fixture.namespace])).status
+            ?.numberString;
+          expect(purchasesOf(bought)).toBe(1);
+          // Every answered buy before the one that succeeded was a 5xx:
+          // nothing was bought twice, nothing left Purchasing.
+          const records = (await getJson<{ items: BirdNumber[] }>(cluster, ["birdnumbers"])).items.filter(
+            (r) => r.spec.claimRef?.name === "server-error",
+          );
+          expect(records.map((r) => r.status?.phase)).toEqual(["Bound"]);
+        } finally {
+          sim.sim.setFaults({});
+          await operator.stop();
+        }
+      },
+    );
 
     it("an operator killed right after the buy adopts the number on restart instead of buying again", async () => {
       const args = [

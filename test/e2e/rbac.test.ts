@@ -60,7 +60,10 @@ describe("deploy/ RBAC against the real API server", () => {
     if (!doc) throw new Error(`kubectl kustomize deploy/ rendered no ${kind} bird-operator`);
     return doc;
   };
-  /** Applies a copy of a rendered role with each rule as `edit` returns it (undefined drops it): `kubectl apply` replaces the rule list. */
+  /**
+   * Applies a copy of a rendered role with each rule as `edit` returns it
+   * (undefined drops it): `kubectl apply` replaces the rule list.
+   */
   const applyWithout = (kind: "ClusterRole" | "Role", edit: (rule: Rule) => Rule | undefined): Promise<void> => {
     const role = structuredClone(find(kind));
     role.rules = (role.rules ?? []).flatMap((rule) => edit(rule) ?? []);
@@ -324,34 +327,44 @@ describe("deploy/ RBAC against the real API server", () => {
     expect(report.data?.birdworkspaces).toBe("true");
   });
 
-  it("without patch on phonenumbers/status, says forbidden on the object and recovers once the rule is back", async () => {
-    const purchasesBefore = sim.sim.purchases().length;
-    await applyWithout("ClusterRole", (rule) => ({
-      ...rule,
-      resources: rule.resources.filter((r) => r !== "phonenumbers/status"),
-    }));
-    try {
-      await eventually("the status subresource to be forbidden", async () =>
-        (await canI("patch", "phonenumbers.numbers.birdoperator.dev", "-n", namespace, "--subresource=status"))
-          ? undefined
-          : true,
-      );
-      await apply(cluster, phoneNumber("no-status"));
-      const warning = await eventually("a Warning event naming the missing permission", async () =>
-        (await events("no-status")).find((e) => e.type === "Warning" && /forbidden/.test(e.message)),
-      );
-      expect(warning.message).toContain(`cannot patch resource "phonenumbers/status"`);
-      expect(warning.message).toContain(SERVICE_ACCOUNT);
-      expect(
-        (await getJson<PhoneNumber>(cluster, ["phonenumber", "no-status", "-n", namespace])).status?.conditions,
-      ).toBeUndefined();
-    } finally {
-      await restore("ClusterRole");
-    }
-    await cluster.kubectl(["wait", "--for=condition=Ready", "phonenumber/no-status", "-n", namespace, "--timeout=60s"]);
-    // The number bought before the status write failed was recorded on the object and is not bought again.
-    expect(sim.sim.purchases().length).toBe(purchasesBefore + 1);
-  });
+  it(
+    "without patch on phonenumbers/status, " + "says forbidden on the object and recovers once the rule is back",
+    async () => {
+      const purchasesBefore = sim.sim.purchases().length;
+      await applyWithout("ClusterRole", (rule) => ({
+        ...rule,
+        resources: rule.resources.filter((r) => r !== "phonenumbers/status"),
+      }));
+      try {
+        await eventually("the status subresource to be forbidden", async () =>
+          (await canI("patch", "phonenumbers.numbers.birdoperator.dev", "-n", namespace, "--subresource=status"))
+            ? undefined
+            : true,
+        );
+        await apply(cluster, phoneNumber("no-status"));
+        const warning = await eventually("a Warning event naming the missing permission", async () =>
+          (await events("no-status")).find((e) => e.type === "Warning" && /forbidden/.test(e.message)),
+        );
+        expect(warning.message).toContain(`cannot patch resource "phonenumbers/status"`);
+        expect(warning.message).toContain(SERVICE_ACCOUNT);
+        expect(
+          (await getJson<PhoneNumber>(cluster, ["phonenumber", "no-status", "-n", namespace])).status?.conditions,
+        ).toBeUndefined();
+      } finally {
+        await restore("ClusterRole");
+      }
+      await cluster.kubectl([
+        "wait",
+        "--for=condition=Ready",
+        "phonenumber/no-status",
+        "-n",
+        namespace,
+        "--timeout=60s",
+      ]);
+      // The number bought before the status write failed was recorded on the object and is not bought again.
+      expect(sim.sim.purchases().length).toBe(purchasesBefore + 1);
+    },
+  );
 
   it.each([
     {

@@ -42,7 +42,9 @@ const EXPECTED_TENANT_ROLES = [
   { name: "bird-operator-tenant-view", aggregateTo: ["view"], rules: [READ] },
 ];
 
-/** What each built-in role grants on the operator's group once aggregated (`view` is part of `edit`, `edit` of `admin`). */
+/**
+ * What each built-in role grants on the operator's group once aggregated (`view` is part of `edit`, `edit` of `admin`).
+ */
 const EXPECTED_BUILT_IN = { view: [READ], edit: [READ, WRITE], admin: [READ, WRITE] };
 
 const sorted = (rules: Rule[]): string[] => rules.map((rule) => JSON.stringify(rule)).sort();

@@ -1,8 +1,9 @@
 /**
  * The README's uninstall (README.md, "### Uninstall") on a control plane of this file's own (kube-controller-manager
- * included: the install's namespace is deleted, and the tenant's `edit` role is aggregated): installed from the bundle's
- * install.yaml as a user would, real purchases in the simulator, then the wrong order (the CRDs first) and the README's
- * order, judged in the simulator. CRDs are deleted here, which the shared API server's other files could not survive.
+ * included: the install's namespace is deleted, and the tenant's `edit` role is aggregated): installed from the
+ * bundle's install.yaml as a user would, real purchases in the simulator, then the wrong order (the CRDs first) and the
+ * README's order, judged in the simulator. CRDs are deleted here, which the shared API server's other files could not
+ * survive.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +30,9 @@ const CONFIRM = `${GROUP}/confirm-delete=true`;
 const PLURALS = ["alphasenders", "birdnumbers", "birdsenders", "birdworkspaces", "phonenumbers"] as const;
 const crdName = (plural: string): string => `${plural}.${GROUP}`;
 
-/** The kubectl commands of each numbered step of the README's uninstall, in order (step 1 has none: it is a decision). */
+/**
+ * The kubectl commands of each numbered step of the README's uninstall, in order (step 1 has none: it is a decision).
+ */
 function readmeUninstallCommands(): string[][] {
   const section = readFileSync(README, "utf8").split("### Uninstall\n")[1]?.split("\n### ")[0] ?? "";
   return section
@@ -99,7 +102,9 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     const { stdout } = await admin.kubectl(args);
     return stdout.trim() ? ((JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {}) : undefined;
   };
-  /** The guard goes by status.deletionPolicy once the operator reports it: a changed spec counts once status follows. */
+  /**
+   * The guard goes by status.deletionPolicy once the operator reports it: a changed spec counts once status follows.
+   */
   const effectivePolicy = (name: string, policy: string): Promise<true> =>
     eventually(`status.deletionPolicy ${policy} on ${name}`, async () =>
       (await phoneNumber(name)).status?.deletionPolicy === policy ? true : undefined,
@@ -115,7 +120,8 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     plane = await ControlPlane.start({ controllerManager: true });
     admin = clusterAt(plane.kubeconfigPath);
     workDir = mkdtempSync(join(tmpdir(), "uninstall-"));
-    // The bundle's install.yaml is `kubectl kustomize deploy/` with the image pinned (scripts/release.sh); installed as the README says.
+    // The bundle's install.yaml is `kubectl kustomize deploy/` with the image pinned
+    // (scripts/release.sh); installed as the README says.
     writeFileSync(join(workDir, "install.yaml"), (await admin.kubectl(["kustomize", DEPLOY_DIR])).stdout);
     expect((await shell("kubectl apply --server-side -f install.yaml")).code).toBe(0);
     await admin.kubectl([
@@ -198,146 +204,158 @@ describe("uninstall, README order and wrong order, on a control plane of its own
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("the wrong order, the CRDs first, is refused and releases nothing: every number and the sender stay as they were", async () => {
-    // A naive uninstall: first the kinds that hold numbers, by name (what a cascade would release if let through: their
-    // records and workspace would still be there to release by), then every CRD as shipped (what an Argo CD prune does).
-    // --wait=false changes nothing the API server decides; without it, a deletion let through would hang here.
-    const attempts = [
-      {
-        args: ["delete", "crd", crdName("phonenumbers"), crdName("alphasenders"), "--wait=false"],
-        plurals: ["phonenumbers", "alphasenders"],
-      },
-      { args: ["delete", "-k", CRD_DIR, "--wait=false"], plurals: PLURALS },
-    ];
-    for (const attempt of attempts) {
-      const refused = await admin.kubectl(attempt.args, { allowFailure: true });
-      expect(refused.code, refused.stdout).not.toBe(0);
-      for (const plural of attempt.plurals) {
-        expect(refused.stderr).toContain(
-          `"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`,
-        );
-        expect(refused.stderr).toContain(`says ${plural}: true`);
+  it(
+    "the wrong order, the CRDs first, is refused and releases nothing: " +
+      "every number and the sender stay as they were",
+    async () => {
+      // A naive uninstall: first the kinds that hold numbers, by name (what a cascade would release if let through:
+      // their records and workspace would still be there to release by), then every CRD as shipped (what an Argo CD
+      // prune does).
+      // --wait=false changes nothing the API server decides; without it, a deletion let through would hang here.
+      const attempts = [
+        {
+          args: ["delete", "crd", crdName("phonenumbers"), crdName("alphasenders"), "--wait=false"],
+          plurals: ["phonenumbers", "alphasenders"],
+        },
+        { args: ["delete", "-k", CRD_DIR, "--wait=false"], plurals: PLURALS },
+      ];
+      for (const attempt of attempts) {
+        const refused = await admin.kubectl(attempt.args, { allowFailure: true });
+        expect(refused.code, refused.stdout).not.toBe(0);
+        for (const plural of attempt.plurals) {
+          expect(refused.stderr).toContain(
+            `"${crdName(plural)}" is forbidden: ValidatingAdmissionPolicy 'bird-operator-crds-in-use'`,
+          );
+          expect(refused.stderr).toContain(`says ${plural}: true`);
+        }
       }
-    }
-    for (const plural of PLURALS) {
-      const crd = await getJson<{ metadata: { deletionTimestamp?: string } }>(admin, ["crd", crdName(plural)]);
-      expect(crd.metadata.deletionTimestamp, plural).toBeUndefined();
-    }
-    // Time for the operator to act on anything the attempts started: with the CRD guard removed, the first attempt's
-    // cascade had cancelled the three Delete numbers well within it.
-    await new Promise((r) => setTimeout(r, 2000));
-    const { items } = await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", team]);
-    const ready = (pn: PhoneNumber): string | undefined =>
-      pn.status?.conditions?.find((c) => c.type === "Ready")?.status;
-    expect(items.map((pn) => [pn.metadata?.name, pn.metadata?.deletionTimestamp, ready(pn)]).sort()).toEqual([
-      ["decided", undefined, "True"],
-      ["forgotten", undefined, "True"],
-      ["kept", undefined, "True"],
-      ["released", undefined, "True"],
-    ]);
-    expect(releases()).toEqual([]);
-    for (const [name, endpointId] of endpoints) expect(subscriptionStatus(endpointId, "main"), name).toBe("active");
-    for (const country of sender.countries) expect(subscriptionStatus(senderEndpoint, country), country).toBe("active");
-  });
+      for (const plural of PLURALS) {
+        const crd = await getJson<{ metadata: { deletionTimestamp?: string } }>(admin, ["crd", crdName(plural)]);
+        expect(crd.metadata.deletionTimestamp, plural).toBeUndefined();
+      }
+      // Time for the operator to act on anything the attempts started: with the CRD guard removed, the first attempt's
+      // cascade had cancelled the three Delete numbers well within it.
+      await new Promise((r) => setTimeout(r, 2000));
+      const { items } = await getJson<{ items: PhoneNumber[] }>(admin, ["phonenumbers", "-n", team]);
+      const ready = (pn: PhoneNumber): string | undefined =>
+        pn.status?.conditions?.find((c) => c.type === "Ready")?.status;
+      expect(items.map((pn) => [pn.metadata?.name, pn.metadata?.deletionTimestamp, ready(pn)]).sort()).toEqual([
+        ["decided", undefined, "True"],
+        ["forgotten", undefined, "True"],
+        ["kept", undefined, "True"],
+        ["released", undefined, "True"],
+      ]);
+      expect(releases()).toEqual([]);
+      for (const [name, endpointId] of endpoints) expect(subscriptionStatus(endpointId, "main"), name).toBe("active");
+      for (const country of sender.countries)
+        expect(subscriptionStatus(senderEndpoint, country), country).toBe("active");
+    },
+  );
 
-  it("the README order cancels only the confirmed Delete numbers, keeps the inventory, and ends with the CRDs gone", async () => {
-    const steps = readmeUninstallCommands();
-    // What the README says to run, step by step; the test runs these strings, so a README edit is tested.
-    expect(steps).toEqual([
-      [],
-      ["kubectl delete phonenumbers,alphasenders --all -A --wait"],
-      [
-        "kubectl get birdnumbers,birdsenders -o yaml > bird-inventory.yaml && kubectl delete birdnumbers,birdsenders --all",
-      ],
-      ["kubectl delete birdworkspaces --all --wait"],
-      ["kubectl get configmap bird-operator-in-use -n bird-operator -o yaml"],
-      ["kubectl delete -f install.yaml", "kubectl delete -f crds.yaml"],
-    ]);
-    const [
-      ,
-      [deleteNumbers = ""] = [],
-      [inventory = ""] = [],
-      [deleteWorkspaces = ""] = [],
-      [report = ""] = [],
-      [removeOperator = ""] = [],
-    ] = steps;
+  it(
+    "the README order cancels only the confirmed Delete numbers, " + "keeps the inventory, and ends with the CRDs gone",
+    async () => {
+      const steps = readmeUninstallCommands();
+      // What the README says to run, step by step; the test runs these strings, so a README edit is tested.
+      expect(steps).toEqual([
+        [],
+        ["kubectl delete phonenumbers,alphasenders --all -A --wait"],
+        [
+          "kubectl get birdnumbers,birdsenders -o yaml > bird-inventory.yaml && " +
+            "kubectl delete birdnumbers,birdsenders --all",
+        ],
+        ["kubectl delete birdworkspaces --all --wait"],
+        ["kubectl get configmap bird-operator-in-use -n bird-operator -o yaml"],
+        ["kubectl delete -f install.yaml", "kubectl delete -f crds.yaml"],
+      ]);
+      const [
+        ,
+        [deleteNumbers = ""] = [],
+        [inventory = ""] = [],
+        [deleteWorkspaces = ""] = [],
+        [report = ""] = [],
+        [removeOperator = ""] = [],
+      ] = steps;
 
-    // 1. Decide: step 1 names no command; these are the guard's own (deploy/components/deletion-guard/README.md).
-    await admin.kubectl([
-      "patch",
-      "pn",
-      "decided",
-      "-n",
-      team,
-      "--type=merge",
-      "-p",
-      '{"spec":{"deletionPolicy":"Retain"}}',
-    ]);
-    await admin.kubectl(["annotate", "phonenumbers", "released", "-n", team, CONFIRM]);
-    await effectivePolicy("decided", "Retain");
+      // 1. Decide: step 1 names no command; these are the guard's own (deploy/components/deletion-guard/README.md).
+      await admin.kubectl([
+        "patch",
+        "pn",
+        "decided",
+        "-n",
+        team,
+        "--type=merge",
+        "-p",
+        '{"spec":{"deletionPolicy":"Retain"}}',
+      ]);
+      await admin.kubectl(["annotate", "phonenumbers", "released", "-n", team, CONFIRM]);
+      await effectivePolicy("decided", "Retain");
 
-    // 2. A Delete number nobody decided on is refused, saying how to proceed; the rest go, and nothing of it is released.
-    const partly = await shell(deleteNumbers);
-    expect(partly.code).not.toBe(0);
-    expect(partly.stderr).toContain(`PhoneNumber ${team}/forgotten has deletionPolicy Delete`);
-    expect((await phoneNumber("forgotten")).metadata?.deletionTimestamp).toBeUndefined();
-    expect(subscriptionStatus(endpoints.get("forgotten") ?? "", "main")).toBe("active");
-    // The decision its message offers: keep it in Bird. Then step 2 again, which now completes.
-    await admin.kubectl([
-      "patch",
-      "pn",
-      "forgotten",
-      "-n",
-      team,
-      "--type=merge",
-      "-p",
-      '{"spec":{"deletionPolicy":"Retain"}}',
-    ]);
-    await effectivePolicy("forgotten", "Retain");
-    const deleted = await shell(deleteNumbers);
-    expect(deleted.code, deleted.stderr).toBe(0);
-    expect((await admin.kubectl(["get", "phonenumbers,alphasenders", "-A", "-o", "name"])).stdout.trim()).toBe("");
-    expect(releases().map((c) => c.path)).toEqual([
-      expect.stringContaining(`/endpoints/${endpoints.get("released")}/subscriptions/main/cancel`),
-    ]);
+      // 2. A Delete number nobody decided on is refused,
+      // saying how to proceed; the rest go, and nothing of it is released.
+      const partly = await shell(deleteNumbers);
+      expect(partly.code).not.toBe(0);
+      expect(partly.stderr).toContain(`PhoneNumber ${team}/forgotten has deletionPolicy Delete`);
+      expect((await phoneNumber("forgotten")).metadata?.deletionTimestamp).toBeUndefined();
+      expect(subscriptionStatus(endpoints.get("forgotten") ?? "", "main")).toBe("active");
+      // The decision its message offers: keep it in Bird. Then step 2 again, which now completes.
+      await admin.kubectl([
+        "patch",
+        "pn",
+        "forgotten",
+        "-n",
+        team,
+        "--type=merge",
+        "-p",
+        '{"spec":{"deletionPolicy":"Retain"}}',
+      ]);
+      await effectivePolicy("forgotten", "Retain");
+      const deleted = await shell(deleteNumbers);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      expect((await admin.kubectl(["get", "phonenumbers,alphasenders", "-A", "-o", "name"])).stdout.trim()).toBe("");
+      expect(releases().map((c) => c.path)).toEqual([
+        expect.stringContaining(`/endpoints/${endpoints.get("released")}/subscriptions/main/cancel`),
+      ]);
 
-    // 3. The inventory lists what stays paid for, by the ids Bird knows it by; deleting the records releases nothing.
-    const records = await getJson<{ items: (BirdNumber | BirdSender)[] }>(admin, ["birdnumbers,birdsenders"]);
-    expect((await shell(inventory)).code).toBe(0);
-    const saved = parse(readFileSync(join(workDir, "bird-inventory.yaml"), "utf8")) as {
-      items: (BirdNumber | BirdSender)[];
-    };
-    expect(saved.items.map((r) => r.metadata.uid).sort()).toEqual(records.items.map((r) => r.metadata.uid).sort());
-    const kept = saved.items
-      .filter((r) => r.status?.phase === "Released")
-      .map((r) => r.status?.endpointId)
-      .sort();
-    expect(kept).toEqual(
-      [endpoints.get("decided"), endpoints.get("forgotten"), endpoints.get("kept"), senderEndpoint].sort(),
-    );
-    expect((await admin.kubectl(["get", "birdnumbers,birdsenders", "-o", "name"])).stdout.trim()).toBe("");
+      // 3. The inventory lists what stays paid for, by the ids Bird knows it by; deleting the records releases nothing.
+      const records = await getJson<{ items: (BirdNumber | BirdSender)[] }>(admin, ["birdnumbers,birdsenders"]);
+      expect((await shell(inventory)).code).toBe(0);
+      const saved = parse(readFileSync(join(workDir, "bird-inventory.yaml"), "utf8")) as {
+        items: (BirdNumber | BirdSender)[];
+      };
+      expect(saved.items.map((r) => r.metadata.uid).sort()).toEqual(records.items.map((r) => r.metadata.uid).sort());
+      const kept = saved.items
+        .filter((r) => r.status?.phase === "Released")
+        .map((r) => r.status?.endpointId)
+        .sort();
+      expect(kept).toEqual(
+        [endpoints.get("decided"), endpoints.get("forgotten"), endpoints.get("kept"), senderEndpoint].sort(),
+      );
+      expect((await admin.kubectl(["get", "birdnumbers,birdsenders", "-o", "name"])).stdout.trim()).toBe("");
 
-    // 4 and 5. The workspace goes once nothing uses it, and the operator reports every kind empty.
-    expect((await shell(deleteWorkspaces)).code).toBe(0);
-    const final = await eventually("the operator to report every kind empty", async () => {
-      const data = (parse((await shell(report)).stdout) as { data?: Record<string, string> }).data ?? {};
-      return PLURALS.every((p) => data[p] === "false") ? data : undefined;
-    });
-    expect(Object.keys(final).sort()).toEqual([...PLURALS]);
+      // 4 and 5. The workspace goes once nothing uses it, and the operator reports every kind empty.
+      expect((await shell(deleteWorkspaces)).code).toBe(0);
+      const final = await eventually("the operator to report every kind empty", async () => {
+        const data = (parse((await shell(report)).stdout) as { data?: Record<string, string> }).data ?? {};
+        return PLURALS.every((p) => data[p] === "false") ? data : undefined;
+      });
+      expect(Object.keys(final).sort()).toEqual([...PLURALS]);
 
-    // 6. The operator and its CRDs go: the guard, deleted later by the same command, lets the CRDs through on the report
-    // of step 5 (the namespace holding it, first in the file, is only starting to terminate then).
-    const removed = await shell(removeOperator);
-    expect(removed.code, removed.stderr).toBe(0);
-    await operator?.stop();
-    operator = undefined;
-    expect((await admin.kubectl(["get", "crd", "-o", "name"])).stdout).not.toContain(GROUP);
+      // 6. The operator and its CRDs go: the guard, deleted later by the same command, lets the CRDs through on the
+      // report of step 5 (the namespace holding it, first in the file, is only starting to terminate then).
+      const removed = await shell(removeOperator);
+      expect(removed.code, removed.stderr).toBe(0);
+      await operator?.stop();
+      operator = undefined;
+      expect((await admin.kubectl(["get", "crd", "-o", "name"])).stdout).not.toContain(GROUP);
 
-    // In Bird, from start to end: the confirmed number cancelled, nothing else released.
-    expect(releases()).toHaveLength(1);
-    expect(subscriptionStatus(endpoints.get("released") ?? "", "main")).not.toBe("active");
-    for (const name of ["kept", "decided", "forgotten"])
-      expect(subscriptionStatus(endpoints.get(name) ?? "", "main"), name).toBe("active");
-    for (const country of sender.countries) expect(subscriptionStatus(senderEndpoint, country), country).toBe("active");
-  });
+      // In Bird, from start to end: the confirmed number cancelled, nothing else released.
+      expect(releases()).toHaveLength(1);
+      expect(subscriptionStatus(endpoints.get("released") ?? "", "main")).not.toBe("active");
+      for (const name of ["kept", "decided", "forgotten"])
+        expect(subscriptionStatus(endpoints.get(name) ?? "", "main"), name).toBe("active");
+      for (const country of sender.countries)
+        expect(subscriptionStatus(senderEndpoint, country), country).toBe("active");
+    },
+  );
 });

@@ -233,12 +233,16 @@ describe("upgrade from the release that kept ownership in annotations", () => {
     );
   });
 
-  it("the migrated records are what deletion acts on: Delete (stored by the old default) cancels the number it held", async () => {
-    const owned = await get<PhoneNumber>("phonenumber", "owned");
-    await cluster.kubectl(["delete", "phonenumber", "owned", "-n", fixture.namespace, "--timeout=60s"]);
-    const cancels = sim.sim
-      .calls()
-      .recent.filter((c) => c.route.endsWith("/cancel") && c.path.includes(owned.status?.endpointId ?? "?"));
-    expect(cancels).toHaveLength(1);
-  });
+  it(
+    "the migrated records are what deletion acts on: " +
+      "Delete (stored by the old default) cancels the number it held",
+    async () => {
+      const owned = await get<PhoneNumber>("phonenumber", "owned");
+      await cluster.kubectl(["delete", "phonenumber", "owned", "-n", fixture.namespace, "--timeout=60s"]);
+      const cancels = sim.sim
+        .calls()
+        .recent.filter((c) => c.route.endsWith("/cancel") && c.path.includes(owned.status?.endpointId ?? "?"));
+      expect(cancels).toHaveLength(1);
+    },
+  );
 });

@@ -58,10 +58,10 @@ function normalise(doc: Manifest): Manifest {
 const byKey = (docs: Manifest[]): Map<string, Manifest> => new Map(docs.map((doc) => [keyOf(doc), normalise(doc)]));
 
 /**
- * deploy/helm/bird-operator is generated from `kubectl kustomize deploy/` (npm run generate:helm). These tests fail when
- * the generated files are stale, when the chart renders anything but what kustomize renders (beyond Helm's labels, the
- * CRDs' keep policy and the Namespace, which Helm leaves to --create-namespace), when a value does not reach what it
- * should, and when helm lint, helm install or helm uninstall misbehave on a real API server.
+ * deploy/helm/bird-operator is generated from `kubectl kustomize deploy/` (npm run generate:helm). These tests fail
+ * when the generated files are stale, when the chart renders anything but what kustomize renders (beyond Helm's labels,
+ * the CRDs' keep policy and the Namespace, which Helm leaves to --create-namespace), when a value does not reach what
+ * it should, and when helm lint, helm install or helm uninstall misbehave on a real API server.
  */
 describe("the Helm chart", () => {
   let binary: string;

@@ -47,7 +47,10 @@ export function imageConfig(image: BuiltImage): ImageConfig {
   return readBlob<ImageConfig>(image, manifest.config.digest);
 }
 
-/** What a container runtime needs: an OCI runtime bundle unpacked from the image by umoci (root filesystem + config.json). */
+/**
+ * What a container runtime needs:
+ * an OCI runtime bundle unpacked from the image by umoci (root filesystem + config.json).
+ */
 export interface Bundle {
   dir: string;
   /** The image's entrypoint, to run it with other arguments. */

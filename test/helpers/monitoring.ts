@@ -35,7 +35,9 @@ export function dashboardExpressions(): { panel: string; expr: string; datasourc
   );
 }
 
-/** Metric names a PromQL expression reads; `up` is Prometheus' own and left out. Histogram suffixes name their family. */
+/**
+ * Metric names a PromQL expression reads; `up` is Prometheus' own and left out. Histogram suffixes name their family.
+ */
 export function metricNames(expr: string): string[] {
   const withoutStrings = expr.replace(/"[^"]*"/g, '""');
   const names = [

@@ -13,9 +13,14 @@ export interface Tenant {
   user: string;
   namespace: string;
   role: TenantRole;
-  /** kubectl as this user: the admin kubeconfig with `--as`, which the API server checks like the user's own credentials. */
+  /**
+   * kubectl as this user: the admin kubeconfig with `--as`,
+   * which the API server checks like the user's own credentials.
+   */
   kubectl(args: string[], options?: KubectlOptions): Promise<KubectlResult>;
-  /** A client-node KubeConfig that impersonates the user (Impersonate-User on every request); KubeHttp accepts it too. */
+  /**
+   * A client-node KubeConfig that impersonates the user (Impersonate-User on every request); KubeHttp accepts it too.
+   */
   kubeConfig: KubeConfig;
 }
 
@@ -54,7 +59,10 @@ export async function createTenant(
   return tenant;
 }
 
-/** Whether the API server would allow the tenant this (a SelfSubjectAccessReview made as the tenant, like `kubectl auth can-i`). */
+/**
+ * Whether the API server would allow the tenant this
+ * (a SelfSubjectAccessReview made as the tenant, like `kubectl auth can-i`).
+ */
 export async function tenantMay(tenant: Tenant, attributes: V1ResourceAttributes): Promise<boolean> {
   const review = await tenant.kubeConfig
     .makeApiClient(AuthorizationV1Api)
@@ -76,7 +84,8 @@ export async function installTenantRoles(kubeconfigPath: string): Promise<void> 
       if (rules.some((rule) => rule.resources?.includes("phonenumbers"))) break;
       if (Date.now() > deadline)
         throw new Error(
-          `the ${role} ClusterRole has no PhoneNumber rule after 30 s: is kube-controller-manager's clusterrole-aggregation controller running?`,
+          `the ${role} ClusterRole has no PhoneNumber rule after 30 s: ` +
+            "is kube-controller-manager's clusterrole-aggregation controller running?",
         );
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -49,25 +49,28 @@ describe("the image scripts/build-image.sh builds", () => {
 
   afterAll(() => bundle?.remove());
 
-  it("has the configuration in scripts/image/image.env, package.json's version and this checkout's revision", async () => {
-    const facts = imageFacts();
-    const { config, architecture, os } = imageConfig(image);
-    expect(os).toBe("linux");
-    expect(architecture).toBe((await run("dpkg", ["--print-architecture"])).stdout.trim());
-    expect(config.User).toBe(facts.user);
-    expect(config.User).toBe("65532:65532");
-    expect(config.WorkingDir).toBe(facts.workdir);
-    expect(config.Entrypoint).toEqual(facts.entrypoint);
-    expect(config.Cmd).toEqual(facts.cmd);
-    expect(config.Env).toEqual(facts.env);
-    expect(Object.keys(config.ExposedPorts ?? {})).toEqual(facts.ports);
-    const revision = (await run("git", ["-C", ROOT, "rev-parse", "HEAD"])).stdout.trim();
-    expect(config.Labels).toEqual({
-      ...facts.labels,
-      "org.opencontainers.image.version": packageVersion(),
-      "org.opencontainers.image.revision": expect.stringMatching(new RegExp(`^${revision}(-dirty)?$`)) as string,
-    });
-  });
+  it(
+    "has the configuration in scripts/image/image.env, package.json's version " + "and this checkout's revision",
+    async () => {
+      const facts = imageFacts();
+      const { config, architecture, os } = imageConfig(image);
+      expect(os).toBe("linux");
+      expect(architecture).toBe((await run("dpkg", ["--print-architecture"])).stdout.trim());
+      expect(config.User).toBe(facts.user);
+      expect(config.User).toBe("65532:65532");
+      expect(config.WorkingDir).toBe(facts.workdir);
+      expect(config.Entrypoint).toEqual(facts.entrypoint);
+      expect(config.Cmd).toEqual(facts.cmd);
+      expect(config.Env).toEqual(facts.env);
+      expect(Object.keys(config.ExposedPorts ?? {})).toEqual(facts.ports);
+      const revision = (await run("git", ["-C", ROOT, "rev-parse", "HEAD"])).stdout.trim();
+      expect(config.Labels).toEqual({
+        ...facts.labels,
+        "org.opencontainers.image.version": packageVersion(),
+        "org.opencontainers.image.revision": expect.stringMatching(new RegExp(`^${revision}(-dirty)?$`)) as string,
+      });
+    },
+  );
 
   it(`is at most ${MAX_COMPRESSED_BYTES / 1e6} MB compressed`, () => {
     const compressed = manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
@@ -114,28 +117,35 @@ describe("the image scripts/build-image.sh builds", () => {
     expect(files.filter((f) => f.startsWith("/app/src/") || f.endsWith(".ts"))).toEqual([]);
   });
 
-  it("runs `version` read-only as nonroot and prints package.json's version, on the Node.js of .node-version", async () => {
-    const version = await runOnce(bundle, uniqueName("bird-operator-version"), [...bundle.entrypoint, "version"]);
-    expect(version).toEqual({ code: 0, output: `bird-operator ${packageVersion()}\n` });
-    const node = await runOnce(bundle, uniqueName("bird-operator-node"), ["/usr/local/bin/node", "--version"]);
-    expect(node).toEqual({ code: 0, output: `v${nodeVersion()}\n` });
-  });
+  it(
+    "runs `version` read-only as nonroot and prints package.json's version, " + "on the Node.js of .node-version",
+    async () => {
+      const version = await runOnce(bundle, uniqueName("bird-operator-version"), [...bundle.entrypoint, "version"]);
+      expect(version).toEqual({ code: 0, output: `bird-operator ${packageVersion()}\n` });
+      const node = await runOnce(bundle, uniqueName("bird-operator-node"), ["/usr/local/bin/node", "--version"]);
+      expect(node).toEqual({ code: 0, output: `v${nodeVersion()}\n` });
+    },
+  );
 
-  it("is reproducible, and npm run release pins its digest: a release from the same checkout builds the same image", async () => {
-    const out = mkdtempSync(join(tmpdir(), "bird-operator-release-"));
-    try {
-      const { stdout } = await run(
-        "bash",
-        [`${ROOT}scripts/release.sh`, "--image-dir", join(out, "image"), "--dist", join(out, "dist")],
-        { maxBuffer: 16 * 1024 * 1024 },
-      );
-      expect(stdout.trim().split("\n").pop()).toBe(image.digest);
-      expect(readFileSync(join(out, "image", "digest"), "utf8").trim()).toBe(image.digest);
-      expect(readFileSync(join(out, "dist", "install.yaml"), "utf8")).toContain(
-        `image: ghcr.io/bird-operator/bird-operator@${image.digest}\n`,
-      );
-    } finally {
-      rmSync(out, { recursive: true, force: true });
-    }
-  }, 300_000);
+  it(
+    "is reproducible, and npm run release pins its digest: " + "a release from the same checkout builds the same image",
+    async () => {
+      const out = mkdtempSync(join(tmpdir(), "bird-operator-release-"));
+      try {
+        const { stdout } = await run(
+          "bash",
+          [`${ROOT}scripts/release.sh`, "--image-dir", join(out, "image"), "--dist", join(out, "dist")],
+          { maxBuffer: 16 * 1024 * 1024 },
+        );
+        expect(stdout.trim().split("\n").pop()).toBe(image.digest);
+        expect(readFileSync(join(out, "image", "digest"), "utf8").trim()).toBe(image.digest);
+        expect(readFileSync(join(out, "dist", "install.yaml"), "utf8")).toContain(
+          `image: ghcr.io/bird-operator/bird-operator@${image.digest}\n`,
+        );
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
 });

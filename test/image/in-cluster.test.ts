@@ -171,7 +171,8 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
     ]);
     const pnReady = Date.now();
     console.log(
-      `[image] container start -> /readyz 200: ${ready - startedAt} ms; -> PhoneNumber Ready: ${pnReady - startedAt} ms`,
+      `[image] container start -> /readyz 200: ${ready - startedAt} ms; ` +
+        `-> PhoneNumber Ready: ${pnReady - startedAt} ms`,
     );
 
     const pn = await getJson<PhoneNumber>(cluster, [
@@ -241,7 +242,10 @@ describe("the image in a container, in-cluster mode, with deploy/'s RBAC", () =>
   });
 });
 
-/** The runtime spec a kubelet would produce from the Deployment's container, on top of the one umoci derived from the image. */
+/**
+ * The runtime spec a kubelet would produce from the Deployment's container,
+ * on top of the one umoci derived from the image.
+ */
 function podSpec(
   bundle: Bundle,
   deployment: Deployment,

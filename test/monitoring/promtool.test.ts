@@ -87,27 +87,31 @@ describe("alerts (deploy/monitoring/prometheus-rule.yaml)", () => {
 });
 
 describe("the monitoring Component (deploy/monitoring)", () => {
-  it("renders with kubectl kustomize: ServiceMonitor, PrometheusRule and the dashboard ConfigMap for Grafana's sidecar", async () => {
-    const { stdout } = await run("kubectl", ["kustomize", MONITORING_DIR]);
-    const objects = parseAllDocuments(stdout).map(
-      (doc) =>
-        doc.toJS() as {
-          kind: string;
-          metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-          data?: Record<string, string>;
-        },
-    );
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      "ConfigMap/bird-operator-dashboard",
-      "PrometheusRule/bird-operator",
-      "ServiceMonitor/bird-operator",
-    ]);
-    const dashboard = objects.find((o) => o.kind === "ConfigMap");
-    expect(dashboard?.metadata.labels?.grafana_dashboard).toBe("1");
-    expect(JSON.parse(dashboard?.data?.["bird-operator.json"] ?? "{}")).toEqual(
-      JSON.parse(readFileSync(join(MONITORING_DIR, "dashboard.json"), "utf8")),
-    );
-  });
+  it(
+    "renders with kubectl kustomize: " +
+      "ServiceMonitor, PrometheusRule and the dashboard ConfigMap for Grafana's sidecar",
+    async () => {
+      const { stdout } = await run("kubectl", ["kustomize", MONITORING_DIR]);
+      const objects = parseAllDocuments(stdout).map(
+        (doc) =>
+          doc.toJS() as {
+            kind: string;
+            metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+            data?: Record<string, string>;
+          },
+      );
+      expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+        "ConfigMap/bird-operator-dashboard",
+        "PrometheusRule/bird-operator",
+        "ServiceMonitor/bird-operator",
+      ]);
+      const dashboard = objects.find((o) => o.kind === "ConfigMap");
+      expect(dashboard?.metadata.labels?.grafana_dashboard).toBe("1");
+      expect(JSON.parse(dashboard?.data?.["bird-operator.json"] ?? "{}")).toEqual(
+        JSON.parse(readFileSync(join(MONITORING_DIR, "dashboard.json"), "utf8")),
+      );
+    },
+  );
 
   it("has a dashboard whose every panel queries Prometheus through the datasource variable", () => {
     const expressions = dashboardExpressions();

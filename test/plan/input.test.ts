@@ -8,7 +8,8 @@ const dir = mkdtempSync(join(tmpdir(), "plan-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const pn = (name: string): string =>
-  `apiVersion: numbers.birdoperator.dev/v1alpha1\nkind: PhoneNumber\nmetadata: {name: ${name}}\nspec: {workspaceRef: {name: default}, countryCode: US, type: local}\n`;
+  `apiVersion: numbers.birdoperator.dev/v1alpha1\nkind: PhoneNumber\nmetadata: {name: ${name}}\n` +
+  "spec: {workspaceRef: {name: default}, countryCode: US, type: local}\n";
 
 /** The input as `kubectl apply -f` takes it: files, directories, kustomizations, stdin, Lists. */
 describe("readManifests", () => {

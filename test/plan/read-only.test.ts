@@ -3,7 +3,9 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadOnlyKubeHttp, readOnlyFetch, WriteRefused } from "../../src/plan/read-only.js";
 
-/** The plan's clients refuse writes themselves, before anything leaves the process, whatever the caller's RBAC allows. */
+/**
+ * The plan's clients refuse writes themselves, before anything leaves the process, whatever the caller's RBAC allows.
+ */
 describe("read-only clients", () => {
   let server: Server;
   const seen: string[] = [];
@@ -12,7 +14,8 @@ describe("read-only clients", () => {
     server = createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://api");
       seen.push(
-        `${req.method} ${url.pathname}${url.searchParams.has("dryRun") ? ` dryRun=${url.searchParams.get("dryRun")}` : ""}`,
+        `${req.method} ` +
+          `${url.pathname}${url.searchParams.has("dryRun") ? ` dryRun=${url.searchParams.get("dryRun")}` : ""}`,
       );
       res.setHeader("Content-Type", "application/json");
       res.end("{}");
@@ -63,27 +66,31 @@ describe("read-only clients", () => {
     ]);
   });
 
-  it("lets GETs and validate-only activations reach Bird and refuses buys, activations, deactivations and cancellations", async () => {
-    const sent: string[] = [];
-    const fetch = readOnlyFetch((request) => {
-      sent.push(`${request.method} ${new URL(request.url).pathname}${new URL(request.url).search}`);
-      return Promise.resolve(new Response("{}"));
-    });
-    const base = "https://api.bird.test/workspaces/w";
-    await fetch(`${base}/numbers-long-code?limit=99`);
-    await fetch(`${base}/endpoints/e/destinations/activate?validate=true`, { method: "POST", body: "{}" });
-    const writes = [
-      `${base}/numbers-long-code`,
-      `${base}/endpoints/e/destinations/activate`,
-      `${base}/endpoints/e/destinations/activate?validate=false`,
-      `${base}/endpoints/e/destinations/deactivate?validate=true`,
-      `${base}/endpoints/e/subscriptions/main/cancel?validate=true`,
-    ];
-    for (const url of writes) await expect(fetch(url, { method: "POST", body: "{}" })).rejects.toThrow(WriteRefused);
-    await expect(fetch(`${base}/numbers-long-code/x`, { method: "DELETE" })).rejects.toThrow(WriteRefused);
-    expect(sent).toEqual([
-      "GET /workspaces/w/numbers-long-code?limit=99",
-      "POST /workspaces/w/endpoints/e/destinations/activate?validate=true",
-    ]);
-  });
+  it(
+    "lets GETs and validate-only activations reach Bird " +
+      "and refuses buys, activations, deactivations and cancellations",
+    async () => {
+      const sent: string[] = [];
+      const fetch = readOnlyFetch((request) => {
+        sent.push(`${request.method} ${new URL(request.url).pathname}${new URL(request.url).search}`);
+        return Promise.resolve(new Response("{}"));
+      });
+      const base = "https://api.bird.test/workspaces/w";
+      await fetch(`${base}/numbers-long-code?limit=99`);
+      await fetch(`${base}/endpoints/e/destinations/activate?validate=true`, { method: "POST", body: "{}" });
+      const writes = [
+        `${base}/numbers-long-code`,
+        `${base}/endpoints/e/destinations/activate`,
+        `${base}/endpoints/e/destinations/activate?validate=false`,
+        `${base}/endpoints/e/destinations/deactivate?validate=true`,
+        `${base}/endpoints/e/subscriptions/main/cancel?validate=true`,
+      ];
+      for (const url of writes) await expect(fetch(url, { method: "POST", body: "{}" })).rejects.toThrow(WriteRefused);
+      await expect(fetch(`${base}/numbers-long-code/x`, { method: "DELETE" })).rejects.toThrow(WriteRefused);
+      expect(sent).toEqual([
+        "GET /workspaces/w/numbers-long-code?limit=99",
+        "POST /workspaces/w/endpoints/e/destinations/activate?validate=true",
+      ]);
+    },
+  );
 });

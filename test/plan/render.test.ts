@@ -87,15 +87,19 @@ const refused = resource("pricey", {
 });
 
 describe("plan output", () => {
-  it("exit codes follow terraform plan -detailed-exitcode: 0 nothing, 2 changes, 1 errors or (when asked) violations", () => {
-    expect(exitCode(plan([resource("same", { operation: "none" })]), true)).toBe(0);
-    expect(exitCode(plan([buying]), false)).toBe(2);
-    expect(exitCode(plan([buying, refused]), false)).toBe(2);
-    expect(exitCode(plan([buying, refused]), true)).toBe(1);
-    expect(exitCode(plan([refused]), false)).toBe(2);
-    expect(exitCode(plan([resource("x", { operation: "update", apiServer: { dryRun: "refused" } })]), false)).toBe(0);
-    expect(exitCode(plan([], { errors: ["Bird unreachable"] }), false)).toBe(1);
-  });
+  it(
+    "exit codes follow terraform plan -detailed-exitcode: " +
+      "0 nothing, 2 changes, 1 errors or (when asked) violations",
+    () => {
+      expect(exitCode(plan([resource("same", { operation: "none" })]), true)).toBe(0);
+      expect(exitCode(plan([buying]), false)).toBe(2);
+      expect(exitCode(plan([buying, refused]), false)).toBe(2);
+      expect(exitCode(plan([buying, refused]), true)).toBe(1);
+      expect(exitCode(plan([refused]), false)).toBe(2);
+      expect(exitCode(plan([resource("x", { operation: "update", apiServer: { dryRun: "refused" } })]), false)).toBe(0);
+      expect(exitCode(plan([], { errors: ["Bird unreachable"] }), false)).toBe(1);
+    },
+  );
 
   it("text: one line per action with its sign, problems and workspaces; colours only when asked", () => {
     const text = renderText(
@@ -108,7 +112,9 @@ describe("plan output", () => {
     expect(text).toContain("PhoneNumber team-a/sales: create\n  + buy +447700900123 (GB mobile) for 3.50 EUR a month");
     expect(text).toContain("  ! QuotaExceeded: too | much");
     expect(text).toContain("1 resource without changes");
-    expect(text).toContain("  numbers        1 → 2 (max 10)\n  monthly spend  1.00 EUR → 4.50 EUR (max 100.00 EUR)");
+    expect(text).toContain(
+      "  numbers        1 → 2 (max 10)\n" + "  monthly spend  1.00 EUR → 4.50 EUR (max 100.00 EUR)",
+    );
     expect(text).not.toContain("\x1b[");
     expect(renderText(plan([buying]), true)).toContain("\x1b[32m+ buy");
     expect(renderText(plan([resource("same", { operation: "none" })]), false)).toMatch(
@@ -124,17 +130,22 @@ describe("plan output", () => {
     );
     expect(markdown).toContain("- 🛑 PhoneNumber `team-a/pricey`: **QuotaExceeded**: too | much");
     expect(markdown).toContain(
-      "| `default` | 1 → 2 (max 10) | 1.00 EUR → 4.50 EUR (max 100.00 EUR) | countries GB; namespaces: the operator's only; default deletion policy Retain |",
+      "| `default` | 1 → 2 (max 10) | 1.00 EUR → 4.50 EUR (max 100.00 EUR) " +
+        "| countries GB; namespaces: the operator's only; default deletion policy Retain |",
     );
     expect(markdown).toContain("| 🛑 | PhoneNumber `team-a/pricey` | create | nothing in Bird |");
   });
 
-  it("the API server's dry run patches the spec into exactly the input's: missing fields are removed, lists replaced", () => {
-    expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, l: [1, 2] }, { b: { c: 2 }, l: [3], e: "new" })).toEqual({
-      a: null,
-      b: { c: 2, d: null },
-      l: [3],
-      e: "new",
-    });
-  });
+  it(
+    "the API server's dry run patches the spec into exactly the input's: " +
+      "missing fields are removed, lists replaced",
+    () => {
+      expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, l: [1, 2] }, { b: { c: 2 }, l: [3], e: "new" })).toEqual({
+        a: null,
+        b: { c: 2, d: null },
+        l: [3],
+        e: "new",
+      });
+    },
+  );
 });

@@ -30,7 +30,8 @@ function phoneNumber(name: string, country = "US"): PhoneNumber {
 
 /**
  * The runtime against its own control plane, because these tests restart the API server. The reconciler is a toy
- * that records the destinations it saw and writes a Ready condition, which is enough to see every event arrive and every write counted.
+ * that records the destinations it saw and writes a Ready condition,
+ * which is enough to see every event arrive and every write counted.
  */
 describe("informer and controller against a real API server", () => {
   let plane: ControlPlane;
@@ -104,26 +105,29 @@ describe("informer and controller against a real API server", () => {
     expect(informer.get("default/first")?.status?.conditions?.[0]?.lastTransitionTime).toBe(transition);
   });
 
-  it("catches a change made right after the API server restarts, and relists when its resourceVersion expired", async () => {
-    await client.create(phoneNumber("restart"));
-    await eventually("restart reconciled", async () => seenCountry.get("default/restart"));
-    const relistsBefore = informer.relists.get(client.collectionPath("default")) ?? 0;
-    await plane.stopApiServer();
-    await plane.startApiServer();
-    // The informer is still backing off its reconnect: this change happens while it is not watching.
-    const current = await client.get("default", "restart");
-    await client.update({
-      ...current,
-      spec: { ...current.spec, destinations: [{ capability: "sms", countryCodes: ["CA"] }] },
-    });
-    await eventually(
-      "the change reconciled",
-      async () => (seenCountry.get("default/restart") === "CA" ? true : undefined),
-      60_000,
-    );
-    // A restarted API server has a fresh watch cache: resuming from the old resourceVersion answers 410 Gone.
-    expect(informer.relists.get(client.collectionPath("default")) ?? 0).toBeGreaterThan(relistsBefore);
-  });
+  it(
+    "catches a change made right after the API server restarts, " + "and relists when its resourceVersion expired",
+    async () => {
+      await client.create(phoneNumber("restart"));
+      await eventually("restart reconciled", async () => seenCountry.get("default/restart"));
+      const relistsBefore = informer.relists.get(client.collectionPath("default")) ?? 0;
+      await plane.stopApiServer();
+      await plane.startApiServer();
+      // The informer is still backing off its reconnect: this change happens while it is not watching.
+      const current = await client.get("default", "restart");
+      await client.update({
+        ...current,
+        spec: { ...current.spec, destinations: [{ capability: "sms", countryCodes: ["CA"] }] },
+      });
+      await eventually(
+        "the change reconciled",
+        async () => (seenCountry.get("default/restart") === "CA" ? true : undefined),
+        60_000,
+      );
+      // A restarted API server has a fresh watch cache: resuming from the old resourceVersion answers 410 Gone.
+      expect(informer.relists.get(client.collectionPath("default")) ?? 0).toBeGreaterThan(relistsBefore);
+    },
+  );
 
   it("counts reconciles in controller-runtime's metrics", async () => {
     const text = await metrics.registry.metrics();

@@ -94,16 +94,19 @@ describe("loadKubeConnection", () => {
     expect(options.headers.Authorization).toBe("Bearer from-file");
   });
 
-  it("reads the token file again for every request, keeping the last token while the file is briefly missing", async () => {
-    const tokenFile = write("token", "first");
-    const path = write("config", kubeconfig({ server: "https://api.example" }, { token: "static", tokenFile }));
-    const connection = await loadKubeConnection(isolated({ path }));
-    expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer first");
-    write("token", "rotated");
-    expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
-    unlinkSync(tokenFile);
-    expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
-  });
+  it(
+    "reads the token file again for every request, " + "keeping the last token while the file is briefly missing",
+    async () => {
+      const tokenFile = write("token", "first");
+      const path = write("config", kubeconfig({ server: "https://api.example" }, { token: "static", tokenFile }));
+      const connection = await loadKubeConnection(isolated({ path }));
+      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer first");
+      write("token", "rotated");
+      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
+      unlinkSync(tokenFile);
+      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
+    },
+  );
 
   it("fails a request naming the token file when it was never readable", async () => {
     const tokenFile = join(dir, "missing-token");

@@ -131,29 +131,32 @@ describe("LeaderElector", () => {
     expect(String(renewed?.renewTime)).not.toBe(spec.renewTime);
   });
 
-  it("tells a leader that was frozen past its renew deadline that its lease is not fresh, before any timer runs", async () => {
-    let frozenFor = 0;
-    const elector = new LeaderElector({
-      kubeConfig: cluster.kubeConfig,
-      namespace: "default",
-      name: uniqueName("lease"),
-      identity: "frozen",
-      leaseDurationMs: LEASE_MS,
-      renewDeadlineMs: RENEW_DEADLINE_MS,
-      retryPeriodMs: RETRY_MS,
-      now: () => Date.now() + frozenFor,
-      onStartedLeading: () => undefined,
-      onStoppedLeading: () => undefined,
-    });
-    electors.push(elector);
-    void elector.run();
-    await waitFor(() => elector.isLeader(), 5_000);
-    expect(elector.holdsFreshLease()).toBe(true);
-    // As after a pause: the clock moved past the renew deadline, and no timer or renewal has run since.
-    frozenFor = RENEW_DEADLINE_MS + 100;
-    expect(elector.isLeader()).toBe(true);
-    expect(elector.holdsFreshLease()).toBe(false);
-  });
+  it(
+    "tells a leader that was frozen past its renew deadline that its lease is not fresh, " + "before any timer runs",
+    async () => {
+      let frozenFor = 0;
+      const elector = new LeaderElector({
+        kubeConfig: cluster.kubeConfig,
+        namespace: "default",
+        name: uniqueName("lease"),
+        identity: "frozen",
+        leaseDurationMs: LEASE_MS,
+        renewDeadlineMs: RENEW_DEADLINE_MS,
+        retryPeriodMs: RETRY_MS,
+        now: () => Date.now() + frozenFor,
+        onStartedLeading: () => undefined,
+        onStoppedLeading: () => undefined,
+      });
+      electors.push(elector);
+      void elector.run();
+      await waitFor(() => elector.isLeader(), 5_000);
+      expect(elector.holdsFreshLease()).toBe(true);
+      // As after a pause: the clock moved past the renew deadline, and no timer or renewal has run since.
+      frozenFor = RENEW_DEADLINE_MS + 100;
+      expect(elector.isLeader()).toBe(true);
+      expect(elector.holdsFreshLease()).toBe(false);
+    },
+  );
 
   it("lets another candidate take over a crashed leader's lease once it expires, not before", async () => {
     const lease = uniqueName("lease");

@@ -77,7 +77,9 @@ export function workspaceDoc(options: {
   };
 }
 
-/** A short random suffix for names: every test file shares the cluster and little is deleted, so names must not collide. */
+/**
+ * A short random suffix for names: every test file shares the cluster and little is deleted, so names must not collide.
+ */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -19,7 +19,10 @@ const COMPILED_ROOT = join(
 const COMPILED_DIR = join(COMPILED_ROOT, "dist");
 const STARTED = "Starting controllers";
 
-/** `tsx`: `node --import tsx src/cli/main.ts` (a checkout); `compiled`: `node <tsc output>/cli/main.js`, as the image runs dist/. */
+/**
+ * `tsx`: `node --import tsx src/cli/main.ts` (a checkout); `compiled`:
+ * `node <tsc output>/cli/main.js`, as the image runs dist/.
+ */
 export type OperatorRuntime = "tsx" | "compiled";
 
 export interface OperatorProcessOptions {
@@ -70,7 +73,8 @@ export class OperatorProcess {
     this.started = this.leading.then((at) => {
       if (at === undefined)
         throw new Error(
-          `operator exited with ${this.exit?.code ?? this.exit?.signal} before starting:\n${this.output().slice(-3000)}`,
+          `operator exited with ${this.exit?.code ?? this.exit?.signal} ` +
+            `before starting:\n${this.output().slice(-3000)}`,
         );
     });
     this.started.catch(() => undefined);

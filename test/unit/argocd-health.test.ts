@@ -125,7 +125,8 @@ describe("Argo CD health scripts (deploy/argocd)", () => {
     const unclassified = Object.values(Reason).filter((reason) => !(reason in verdicts));
     expect(
       unclassified,
-      "decide each one's Argo CD health: DEGRADED in deploy/argocd/health.lua (then npm run generate:argocd-health), the README table, and `verdicts` here",
+      "decide each one's Argo CD health: DEGRADED in deploy/argocd/health.lua " +
+        "(then npm run generate:argocd-health), the README table, and `verdicts` here",
     ).toEqual([]);
   });
 

@@ -178,7 +178,8 @@ describe("namespaceAllowed", () => {
     if (!result.ok) {
       expect(result.reason).toBe("Forbidden");
       expect(result.message).toBe(
-        `namespace "${namespace}" may not use BirdWorkspace "ws": ask the platform team to add it to spec.allowedNamespaces`,
+        `namespace "${namespace}" may not use BirdWorkspace "ws": ` +
+          "ask the platform team to add it to spec.allowedNamespaces",
       );
     }
   });

@@ -219,7 +219,8 @@ describe("planDestinations", () => {
     },
     {
       reason:
-        "a capability removed from the spec: every country active for it is deactivated (one never active has nothing to deactivate)",
+        "a capability removed from the spec: every country active for it is deactivated " +
+        "(one never active has nothing to deactivate)",
       spec: spec({ destinations: [{ capability: "sms", countryCodes: ["DE"] }] }),
       recorded: [row("sms", "DE"), row("voice", "US"), row("voice", "CA", "pending")],
       number: numberWithActive({ sms: 1, voice: 1 }),

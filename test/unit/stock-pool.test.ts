@@ -32,12 +32,15 @@ describe("StockPool", () => {
     expect(searches()).toBe(1);
   });
 
-  it("searches again when nothing in the pool is acceptable, and answers undefined when the fresh page has none", async () => {
-    const { bird, searches } = fakeBird([[item(1, 9_000_000)], [item(2, 9_000_000)]]);
-    const pool = new StockPool(bird);
-    expect(await pool.take({}, (i) => i.monthlyPrice.amount < 5_000_000)).toBeUndefined();
-    expect(searches()).toBe(1);
-  });
+  it(
+    "searches again when nothing in the pool is acceptable, " + "and answers undefined when the fresh page has none",
+    async () => {
+      const { bird, searches } = fakeBird([[item(1, 9_000_000)], [item(2, 9_000_000)]]);
+      const pool = new StockPool(bird);
+      expect(await pool.take({}, (i) => i.monthlyPrice.amount < 5_000_000)).toBeUndefined();
+      expect(searches()).toBe(1);
+    },
+  );
 
   it("refreshes a pool older than its maximum age", async () => {
     let now = 0;
@@ -58,26 +61,29 @@ describe("StockPool waits", () => {
     vi.useRealTimers();
   });
 
-  it("serves every waiter of a filter with one search a poll, and wakes them in order, one per item found", async () => {
-    const { bird, searches } = fakeBird([[], [], [item(1), item(2)]]);
-    const pool = new StockPool(bird, { pollMs: 1000 });
-    const woken: string[] = [];
-    for (const key of ["a", "b", "c"])
-      pool.waitFor(
-        { countryCodes: ["US"] },
-        key,
-        () => true,
-        () => woken.push(key),
-      );
-    await vi.advanceTimersByTimeAsync(2000);
-    expect([searches(), woken]).toEqual([2, []]);
-    await vi.advanceTimersByTimeAsync(1000);
-    expect([searches(), woken]).toEqual([3, ["a", "b"]]);
-    expect(pool.waiting()).toEqual({ filters: 1, waiters: 1 });
-    // What the search found is in the pool for the woken: no search of their own.
-    expect((await pool.take({ countryCodes: ["US"] }, () => true))?.id).toBe("id-1");
-    expect(searches()).toBe(3);
-  });
+  it(
+    "serves every waiter of a filter with one search a poll, " + "and wakes them in order, one per item found",
+    async () => {
+      const { bird, searches } = fakeBird([[], [], [item(1), item(2)]]);
+      const pool = new StockPool(bird, { pollMs: 1000 });
+      const woken: string[] = [];
+      for (const key of ["a", "b", "c"])
+        pool.waitFor(
+          { countryCodes: ["US"] },
+          key,
+          () => true,
+          () => woken.push(key),
+        );
+      await vi.advanceTimersByTimeAsync(2000);
+      expect([searches(), woken]).toEqual([2, []]);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect([searches(), woken]).toEqual([3, ["a", "b"]]);
+      expect(pool.waiting()).toEqual({ filters: 1, waiters: 1 });
+      // What the search found is in the pool for the woken: no search of their own.
+      expect((await pool.take({ countryCodes: ["US"] }, () => true))?.id).toBe("id-1");
+      expect(searches()).toBe(3);
+    },
+  );
 
   it("wakes a waiter only for an item it would take", async () => {
     const { bird } = fakeBird([[item(1, 9_000_000)]]);

@@ -56,13 +56,16 @@ const unavailable = (ids?: string[]): BirdApiError =>
   });
 
 describe("BuyBatcher", () => {
-  it("sends purchases asked for in the same turn in one call, at most 25 items a call, each getting its own number", async () => {
-    const { buy, calls } = recordingBuy();
-    const batcher = new BuyBatcher(buy);
-    const numbers = await Promise.all(Array.from({ length: 60 }, (_, i) => batcher.buy(item(i))));
-    expect(calls.map((c) => c.length)).toEqual([25, 25, 10]);
-    expect(numbers.map((n) => n?.numberString)).toEqual(Array.from({ length: 60 }, (_, i) => item(i).numberString));
-  });
+  it(
+    "sends purchases asked for in the same turn in one call, " + "at most 25 items a call, each getting its own number",
+    async () => {
+      const { buy, calls } = recordingBuy();
+      const batcher = new BuyBatcher(buy);
+      const numbers = await Promise.all(Array.from({ length: 60 }, (_, i) => batcher.buy(item(i))));
+      expect(calls.map((c) => c.length)).toEqual([25, 25, 10]);
+      expect(numbers.map((n) => n?.numberString)).toEqual(Array.from({ length: 60 }, (_, i) => item(i).numberString));
+    },
+  );
 
   it("keeps at most maxInFlight calls going; purchases asked for meanwhile share the next call", async () => {
     const { buy, calls } = recordingBuy();
@@ -98,17 +101,21 @@ describe("BuyBatcher", () => {
     ]);
   });
 
-  it("on a 422 that names no item, sends each item again alone, so only the sold one fails, and tells who was refused", async () => {
-    const { buy, calls } = recordingBuy((ids) => (ids.includes("item-1") ? unavailable() : ids.map(numberFor)));
-    const refused: string[] = [];
-    const batcher = new BuyBatcher(buy, { onRefused: (i) => refused.push(i.id) });
-    const results = await Promise.allSettled([0, 1, 2].map((i) => batcher.buy(item(i))));
-    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StockItemRefused);
-    expect(calls.slice(1).every((c) => c.length === 1)).toBe(true);
-    expect(calls).toHaveLength(4);
-    expect(refused).toEqual(["item-1"]);
-  });
+  it(
+    "on a 422 that names no item, sends each item again alone, " +
+      "so only the sold one fails, and tells who was refused",
+    async () => {
+      const { buy, calls } = recordingBuy((ids) => (ids.includes("item-1") ? unavailable() : ids.map(numberFor)));
+      const refused: string[] = [];
+      const batcher = new BuyBatcher(buy, { onRefused: (i) => refused.push(i.id) });
+      const results = await Promise.allSettled([0, 1, 2].map((i) => batcher.buy(item(i))));
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StockItemRefused);
+      expect(calls.slice(1).every((c) => c.length === 1)).toBe(true);
+      expect(calls).toHaveLength(4);
+      expect(refused).toEqual(["item-1"]);
+    },
+  );
 
   it.each([
     { reason: "a lone item's 422 is final: it is not sent again", batch: 1, calls: 1 },
@@ -121,21 +128,25 @@ describe("BuyBatcher", () => {
     expect(calls).toHaveLength(expected);
   });
 
-  it("fails the whole batch with Bird's error on a refusal other than a 422 (nothing was bought, nothing is retried)", async () => {
-    const forbidden = new BirdApiError({
-      method: "POST",
-      route: "/workspaces/{workspaceId}/numbers-long-code",
-      status: 403,
-    });
-    const { buy, calls } = recordingBuy(() => forbidden);
-    const batcher = new BuyBatcher(buy);
-    const results = await Promise.allSettled([0, 1].map((i) => batcher.buy(item(i))));
-    expect(results.map((r) => (r.status === "rejected" ? (r.reason as unknown) : r.value))).toEqual([
-      forbidden,
-      forbidden,
-    ]);
-    expect(calls).toHaveLength(1);
-  });
+  it(
+    "fails the whole batch with Bird's error on a refusal other than a 422 " +
+      "(nothing was bought, nothing is retried)",
+    async () => {
+      const forbidden = new BirdApiError({
+        method: "POST",
+        route: "/workspaces/{workspaceId}/numbers-long-code",
+        status: 403,
+      });
+      const { buy, calls } = recordingBuy(() => forbidden);
+      const batcher = new BuyBatcher(buy);
+      const results = await Promise.allSettled([0, 1].map((i) => batcher.buy(item(i))));
+      expect(results.map((r) => (r.status === "rejected" ? (r.reason as unknown) : r.value))).toEqual([
+        forbidden,
+        forbidden,
+      ]);
+      expect(calls).toHaveLength(1);
+    },
+  );
 
   it("fails every purchase of a call whose outcome is unknown as ambiguous, and sends none of them again", async () => {
     const timeout = new BirdApiError({
@@ -174,13 +185,16 @@ describe("BuyBatcher", () => {
     expect(calls).toEqual([["item-0"], ["item-3"]]);
   });
 
-  it("answers undefined for an item missing from Bird's answer instead of handing it another item's number", async () => {
-    const { buy } = recordingBuy((ids) => [numberFor(ids[0] as string)]);
-    const batcher = new BuyBatcher(buy);
-    const [a, b] = await Promise.all([batcher.buy(item(0)), batcher.buy(item(1))]);
-    expect(a?.numberString).toBe(item(0).numberString);
-    expect(b).toBeUndefined();
-  });
+  it(
+    "answers undefined for an item missing from Bird's answer " + "instead of handing it another item's number",
+    async () => {
+      const { buy } = recordingBuy((ids) => [numberFor(ids[0] as string)]);
+      const batcher = new BuyBatcher(buy);
+      const [a, b] = await Promise.all([batcher.buy(item(0)), batcher.buy(item(1))]);
+      expect(a?.numberString).toBe(item(0).numberString);
+      expect(b).toBeUndefined();
+    },
+  );
 });
 
 describe("BuyBatcher and StockPool against the simulator", () => {

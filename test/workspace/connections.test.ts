@@ -127,35 +127,38 @@ describe("WorkspaceConnections housekeeping", () => {
     )) as NumberStockItem;
   }
 
-  it("keeps the purchases in flight (the batcher) when the endpoint changes, and sends queued ones to the new Bird", async () => {
-    const [first, second] = [await simulator(400), await simulator()];
-    workspaces.put(workspace("ws", first.url));
-    const before = connect("ws");
-    const [inFlight, queued] = [await stockItem(before), await stockItem(before)];
-    const buying = before.buyer.buy(inFlight);
-    // On its way to the first Bird (which answers 400 ms later) when the endpoint changes.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const woken: string[] = [];
-    before.inventory.awaitProvisioned("n-1", 1000, () => woken.push("n-1"));
-    const { client: oldClient, inventory: oldInventory, buyer } = before;
-    // Asked for in the same turn as the change: it leaves after it, through the new client.
-    const buyingQueued = before.buyer.buy(queued);
+  it(
+    "keeps the purchases in flight (the batcher) when the endpoint changes, " + "and sends queued ones to the new Bird",
+    async () => {
+      const [first, second] = [await simulator(400), await simulator()];
+      workspaces.put(workspace("ws", first.url));
+      const before = connect("ws");
+      const [inFlight, queued] = [await stockItem(before), await stockItem(before)];
+      const buying = before.buyer.buy(inFlight);
+      // On its way to the first Bird (which answers 400 ms later) when the endpoint changes.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const woken: string[] = [];
+      before.inventory.awaitProvisioned("n-1", 1000, () => woken.push("n-1"));
+      const { client: oldClient, inventory: oldInventory, buyer } = before;
+      // Asked for in the same turn as the change: it leaves after it, through the new client.
+      const buyingQueued = before.buyer.buy(queued);
 
-    workspaces.put(workspace("ws", second.url));
-    const after = connect("ws");
-    expect(after).toBe(before);
-    expect(after.buyer).toBe(buyer);
-    expect(after.client).not.toBe(oldClient);
-    expect(after.inventory).not.toBe(oldInventory);
-    // The old inventory hands its waiters back (their owners look again through the new connection).
-    expect(woken).toEqual(["n-1"]);
+      workspaces.put(workspace("ws", second.url));
+      const after = connect("ws");
+      expect(after).toBe(before);
+      expect(after.buyer).toBe(buyer);
+      expect(after.client).not.toBe(oldClient);
+      expect(after.inventory).not.toBe(oldInventory);
+      // The old inventory hands its waiters back (their owners look again through the new connection).
+      expect(woken).toEqual(["n-1"]);
 
-    expect((await buying)?.numberString).toBe(inFlight.numberString);
-    expect((await buyingQueued)?.numberString).toBe(queued.numberString);
-    // Both simulators grow the same stock from the same seed, so the queued item is on sale at the second one too.
-    expect(first.sim.purchases().map((p) => p.stockItemId)).toEqual([inFlight.id]);
-    expect(second.sim.purchases().map((p) => p.stockItemId)).toEqual([queued.id]);
-  });
+      expect((await buying)?.numberString).toBe(inFlight.numberString);
+      expect((await buyingQueued)?.numberString).toBe(queued.numberString);
+      // Both simulators grow the same stock from the same seed, so the queued item is on sale at the second one too.
+      expect(first.sim.purchases().map((p) => p.stockItemId)).toEqual([inFlight.id]);
+      expect(second.sim.purchases().map((p) => p.stockItemId)).toEqual([queued.id]);
+    },
+  );
 
   it("applies new rate limits to the client in place, without a new client or inventory", async () => {
     const sim = await simulator();

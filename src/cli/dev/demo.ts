@@ -38,7 +38,8 @@ export function registerDemoCommand(program: Command): void {
         if (flags.check) {
           if (pending.length) {
             print(
-              `Not Ready after ${flags.timeout} s:\n${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`,
+              `Not Ready after ${flags.timeout} s:\n` +
+                `${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`,
             );
             print(`Operator logs: ${demo.logFile}`);
             process.exitCode = 1;

@@ -67,7 +67,8 @@ async function runSimulator(flags: SimulateFlags): Promise<void> {
   const stopped = waitForSignal();
   const running = await startSimulator(options);
   process.stdout.write(
-    `Bird simulator listening on ${running.url} (organization ${flags.organizationId}, workspace ${flags.workspaceId})\n`,
+    `Bird simulator listening on ${running.url} (organization ${flags.organizationId}, ` +
+      `workspace ${flags.workspaceId})\n`,
   );
   const signal = await stopped;
   logger.info({ signal }, "Stopping the Bird simulator");

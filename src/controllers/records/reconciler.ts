@@ -88,7 +88,9 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
     return {};
   }
 
-  /** A purchase whose claimant is gone: bought → Released; never reached Bird (past the grace period) → no record. */
+  /**
+   * A purchase whose claimant is gone: bought → Released; never reached Bird (past the grace period) → no record.
+   */
   private async orphanedPurchase(
     record: T & BirdNumber,
     holder: string,

@@ -4,7 +4,10 @@ import { Controller } from "../../runtime/controller.js";
 import { controllerOptions, type SetupDeps } from "../setup-deps.js";
 import { WorkspaceReconciler } from "./reconciler.js";
 
-/** The BirdWorkspace controller: its reconciler and what wakes it (its Secret, its claims and records, other workspaces). */
+/**
+ * The BirdWorkspace controller: its reconciler and what wakes it
+ * (its Secret, its claims and records, other workspaces).
+ */
 export function setupWorkspaceController(deps: SetupDeps): Controller {
   const { clients, informers, connections, events, config } = deps;
   const { workspaces, secrets, phoneNumbers, alphaSenders, birdNumbers, birdSenders } = informers;
