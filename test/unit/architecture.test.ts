@@ -22,7 +22,7 @@ describe("the module picture and its rules", () => {
     expect(crossing).toEqual([]);
   });
 
-  it("the Bird client, the runtime and the API types know nothing of controllers, ownership, workspaces or plans", () => {
+  it("the Bird client, the runtime and the API types know nothing of controllers, ownership or plans", () => {
     for (const low of LOW) for (const high of HIGH) expect(imports(low, high), `${low} -> ${high}`).toBe(false);
   });
 
