@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 import { fileURLToPath } from "node:url";
-import type { RunningDemo } from "../../demo/demo.js";
-import type { Row } from "../../demo/table.js";
 import { waitForSignal } from "./signals.js";
 
 interface DemoFlags {
@@ -51,8 +49,16 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   }
 }
 
-/** --check: the examples not Ready (exit code 1), or that all are. */
-function reportCheck(flags: DemoFlags, pending: Row[], demo: RunningDemo, print: (text: string) => void): void {
+/**
+ * --check: the examples not Ready (exit code 1), or that all are. The parameters name only what is used, so this
+ * module imports nothing of the demo, which is loaded only when the command runs.
+ */
+function reportCheck(
+  flags: DemoFlags,
+  pending: { kind: string; name: string; reason: string }[],
+  demo: { logFile: string },
+  print: (text: string) => void,
+): void {
   if (pending.length) {
     print(
       `Not Ready after ${flags.timeout} s:\n${pending.map((r) => `  ${r.kind} ${r.name}: ${r.reason || "no status yet"}`).join("\n")}`,
@@ -64,7 +70,10 @@ function reportCheck(flags: DemoFlags, pending: Row[], demo: RunningDemo, print:
   }
 }
 
-function printRunning(demo: RunningDemo, print: (text: string) => void): void {
+function printRunning(
+  demo: { logFile: string; plane: { kubeconfigPath: string } },
+  print: (text: string) => void,
+): void {
   print(
     [
       "",
