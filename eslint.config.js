@@ -25,6 +25,11 @@ export default tseslint.config(
     },
   },
   {
+    // A function reads in one sitting (docs/architecture.md): observe, decide, act, report.
+    files: ["src/**/*.ts"],
+    rules: { "max-lines-per-function": ["error", { max: 40, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     // Test probes are often synchronous reads passed where a promise is expected.
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/require-await": "off" },

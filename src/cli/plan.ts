@@ -8,6 +8,7 @@ import { readManifests } from "../plan/input.js";
 import { exitCode, makePlan } from "../plan/planner.js";
 import { ReadOnlyKubeHttp } from "../plan/read-only.js";
 import { renderMarkdown, renderText } from "../plan/render.js";
+import type { Plan } from "../plan/types.js";
 import { apiStatusCode } from "../runtime/errors.js";
 import { loadKubeConnection } from "../runtime/kube-config.js";
 
@@ -27,7 +28,7 @@ interface PlanFlags {
 }
 
 export function registerPlanCommand(program: Command): void {
-  program
+  const command = program
     .command("plan")
     .description(
       "show what applying PhoneNumbers and AlphaSenders would buy, activate, cancel and cost, " +
@@ -51,7 +52,14 @@ export function registerPlanCommand(program: Command): void {
       new Option("-o, --output <format>", "text, markdown (a pull-request comment) or json (docs/plan.md)")
         .choices(["text", "markdown", "json"])
         .default("text"),
-    )
+    );
+  declareGateAndAccessOptions(command);
+  command.action((flags: PlanFlags) => runPlan(flags));
+}
+
+/** How the plan's outcome gates a pipeline, and how it reaches the cluster and Bird. */
+function declareGateAndAccessOptions(command: Command): void {
+  command
     .option(
       "--fail-on-violation",
       "exit 1 when the API server or the operator would refuse something (policy, quota, conflicts, invalid changes)",
@@ -80,38 +88,41 @@ export function registerPlanCommand(program: Command): void {
       [],
     )
     .option("--bird-timeout <duration>", "timeout of one Bird request attempt", "10s")
-    .option("--no-color", "no colours in text output (also NO_COLOR; colours only on a terminal anyway)")
-    .action(async (flags: PlanFlags) => {
-      if (!flags.filename.length) throw new InvalidArgumentError("give the manifests with -f <file|dir|->");
-      const manifests = readManifests(flags.filename);
-      const connection = await loadKubeConnection({ path: flags.kubeconfig });
-      const http = new ReadOnlyKubeHttp(connection);
-      try {
-        const reader = new ClusterReader(http, connection.server);
-        const plan = await makePlan(manifests, {
-          reader,
-          operatorNamespace: flags.operatorNamespace,
-          defaultNamespace: flags.namespace,
-          prune: flags.prune,
-          selector: flags.selector,
-          accessKey: accessKeys(flags.birdAccessKeyFile, reader),
-          birdTimeoutMs: parseDuration(flags.birdTimeout),
-          resyncMs: 600_000,
-        });
-        const colour = flags.color && process.stdout.isTTY && !process.env.NO_COLOR;
-        const out =
-          flags.output === "json"
-            ? `${JSON.stringify(plan, null, 2)}\n`
-            : flags.output === "markdown"
-              ? renderMarkdown(plan)
-              : renderText(plan, colour);
-        process.stdout.write(out);
-        const code = exitCode(plan, flags.failOnViolation);
-        process.exitCode = code === 2 && !flags.detailedExitcode ? 0 : code;
-      } finally {
-        http.close();
-      }
+    .option("--no-color", "no colours in text output (also NO_COLOR; colours only on a terminal anyway)");
+}
+
+async function runPlan(flags: PlanFlags): Promise<void> {
+  if (!flags.filename.length) throw new InvalidArgumentError("give the manifests with -f <file|dir|->");
+  const manifests = readManifests(flags.filename);
+  const connection = await loadKubeConnection({ path: flags.kubeconfig });
+  const http = new ReadOnlyKubeHttp(connection);
+  try {
+    const reader = new ClusterReader(http, connection.server);
+    const plan = await makePlan(manifests, {
+      reader,
+      operatorNamespace: flags.operatorNamespace,
+      defaultNamespace: flags.namespace,
+      prune: flags.prune,
+      selector: flags.selector,
+      accessKey: accessKeys(flags.birdAccessKeyFile, reader),
+      birdTimeoutMs: parseDuration(flags.birdTimeout),
+      resyncMs: 600_000,
     });
+    process.stdout.write(renderPlan(plan, flags));
+    const code = exitCode(plan, flags.failOnViolation);
+    process.exitCode = code === 2 && !flags.detailedExitcode ? 0 : code;
+  } finally {
+    http.close();
+  }
+}
+
+function renderPlan(plan: Plan, flags: PlanFlags): string {
+  const colour = flags.color && process.stdout.isTTY && !process.env.NO_COLOR;
+  return flags.output === "json"
+    ? `${JSON.stringify(plan, null, 2)}\n`
+    : flags.output === "markdown"
+      ? renderMarkdown(plan)
+      : renderText(plan, colour);
 }
 
 function collect(value: string, previous: string[]): string[] {

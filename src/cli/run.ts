@@ -28,9 +28,20 @@ interface RunFlags {
 const env = process.env;
 
 export function registerRunCommand(program: Command): void {
-  program
+  const command = program
     .command("run")
-    .description("run the operator: watch BirdWorkspaces, PhoneNumbers and AlphaSenders and reconcile them with Bird")
+    .description("run the operator: watch BirdWorkspaces, PhoneNumbers and AlphaSenders and reconcile them with Bird");
+  declareScopeOptions(command);
+  declareLeaderElectionOptions(command);
+  declareRuntimeOptions(command);
+  command.action(async (flags: RunFlags) => {
+    await main(configFromFlags(flags));
+  });
+}
+
+/** What the operator watches and where it runs. */
+function declareScopeOptions(command: Command): void {
+  command
     .option(
       "--kubeconfig <file>",
       "kubeconfig to use (default: the files in KUBECONFIG, then in-cluster, then ~/.kube/config)",
@@ -55,13 +66,22 @@ export function registerRunCommand(program: Command): void {
       "--resync <duration>",
       "re-check every resource against Bird this often, jittered +/-10% (env RESYNC_INTERVAL)",
       env.RESYNC_INTERVAL ?? "10m",
-    )
+    );
+}
+
+function declareLeaderElectionOptions(command: Command): void {
+  command
     .option("--no-leader-elect", "disable leader election (only for a single replica)")
     .option("--lease-name <name>", "name of the leader-election Lease", env.LEASE_NAME ?? "bird-operator")
     .option("--lease-namespace <ns>", "namespace of the Lease (default: the operator namespace)", env.LEASE_NAMESPACE)
     .option("--lease-duration <duration>", "how long a lease is valid without renewal", "15s")
     .option("--renew-deadline <duration>", "the leader gives up leading when it cannot renew within this", "10s")
-    .option("--retry-period <duration>", "how often to try to acquire or renew the lease", "2s")
+    .option("--retry-period <duration>", "how often to try to acquire or renew the lease", "2s");
+}
+
+/** Serving, logging and timing. */
+function declareRuntimeOptions(command: Command): void {
+  command
     .option(
       "--metrics-address <host:port>",
       "where /metrics is served (env METRICS_ADDRESS)",
@@ -80,10 +100,7 @@ export function registerRunCommand(program: Command): void {
       env.PURCHASE_GRACE ?? "5m",
     )
     .option("--bird-timeout <duration>", "timeout of one Bird request attempt", env.BIRD_TIMEOUT ?? "10s")
-    .option("--shutdown-deadline <duration>", "how long in-flight reconciles may finish on SIGTERM", "20s")
-    .action(async (flags: RunFlags) => {
-      await main(configFromFlags(flags));
-    });
+    .option("--shutdown-deadline <duration>", "how long in-flight reconciles may finish on SIGTERM", "20s");
 }
 
 export function configFromFlags(flags: RunFlags): Readonly<Config> {

@@ -22,8 +22,11 @@ interface StockFlags {
 }
 
 export function registerStockCommand(program: Command): void {
-  program
-    .command("stock")
+  declareStockOptions(program.command("stock")).action((flags: StockFlags) => listStock(flags));
+}
+
+function declareStockOptions(command: Command): Command {
+  return command
     .description(
       "list numbers available to buy for a country, type and prefix, through a BirdWorkspace's credentials or flags",
     )
@@ -40,30 +43,31 @@ export function registerStockCommand(program: Command): void {
     .option("--endpoint <url>", "Bird API base URL, without --workspace", DEFAULT_ENDPOINT)
     .option("--organization-id <uuid>", "without --workspace")
     .option("--workspace-id <uuid>", "without --workspace")
-    .option("--access-key <key>", "without --workspace (env BIRD_ACCESS_KEY)", process.env.BIRD_ACCESS_KEY)
-    .action(async (flags: StockFlags) => {
-      const client = createBirdClient(
-        flags.workspace ? await fromWorkspace(flags.workspace, flags.kubeconfig) : fromFlags(flags),
-      );
-      const page = await client.searchStock(
-        {
-          countryCodes: [flags.country],
-          types: flags.type ? [flags.type] : undefined,
-          prefix: flags.prefix,
-          features: flags.capability,
-        },
-        { limit: Math.min(99, Number(flags.limit)) },
-      );
-      const rows = page.results.map((item) => [
-        item.numberString,
-        item.countryCode,
-        item.type,
-        capabilitiesOf(item.capabilities).join(","),
-        formatMoney(item.monthlyPrice),
-      ]);
-      process.stdout.write(table([["NUMBER", "COUNTRY", "TYPE", "CAPABILITIES", "MONTHLY PRICE"], ...rows]));
-      if (rows.length === 0) process.stdout.write("No numbers in stock match.\n");
-    });
+    .option("--access-key <key>", "without --workspace (env BIRD_ACCESS_KEY)", process.env.BIRD_ACCESS_KEY);
+}
+
+async function listStock(flags: StockFlags): Promise<void> {
+  const client = createBirdClient(
+    flags.workspace ? await fromWorkspace(flags.workspace, flags.kubeconfig) : fromFlags(flags),
+  );
+  const page = await client.searchStock(
+    {
+      countryCodes: [flags.country],
+      types: flags.type ? [flags.type] : undefined,
+      prefix: flags.prefix,
+      features: flags.capability,
+    },
+    { limit: Math.min(99, Number(flags.limit)) },
+  );
+  const rows = page.results.map((item) => [
+    item.numberString,
+    item.countryCode,
+    item.type,
+    capabilitiesOf(item.capabilities).join(","),
+    formatMoney(item.monthlyPrice),
+  ]);
+  process.stdout.write(table([["NUMBER", "COUNTRY", "TYPE", "CAPABILITIES", "MONTHLY PRICE"], ...rows]));
+  if (rows.length === 0) process.stdout.write("No numbers in stock match.\n");
 }
 
 function countryCode(value: string): string {

@@ -45,28 +45,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   print(`Bird simulator at ${simulator.url}`);
   const docs = readExamples(options.examplesDir);
   seedSimulator(simulator, docs);
-  const config = freezeConfig({
-    namespaces: [],
-    operatorNamespace: "bird-operator",
-    workers: 4,
-    resyncMs: 60_000,
-    leaderElection: {
-      enabled: false,
-      leaseName: "bird-operator",
-      leaseNamespace: "bird-operator",
-      identity: "demo",
-      leaseDurationMs: 15_000,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 2_000,
-    },
-    metricsAddress: "127.0.0.1:0",
-    healthAddress: "127.0.0.1:0",
-    logLevel: "info",
-    logFormat: "json",
-    purchaseGraceMs: 60_000,
-    birdTimeoutMs: 10_000,
-    shutdownDeadlineMs: 5_000,
-  });
+  const config = demoConfig();
   const logger = createLogger({ level: "info", name: "bird-operator", destination: logFile });
   const manager = createOperator({ config, kubeConfig: plane.kubeConfig(), logger, metrics: new Metrics() });
   await manager.start();
@@ -89,6 +68,32 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       await plane.stop();
     },
   };
+}
+
+/** The operator's settings for the demo: one replica, small numbers, ports chosen by the system. */
+function demoConfig(): ReturnType<typeof freezeConfig> {
+  return freezeConfig({
+    namespaces: [],
+    operatorNamespace: "bird-operator",
+    workers: 4,
+    resyncMs: 60_000,
+    leaderElection: {
+      enabled: false,
+      leaseName: "bird-operator",
+      leaseNamespace: "bird-operator",
+      identity: "demo",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
+    metricsAddress: "127.0.0.1:0",
+    healthAddress: "127.0.0.1:0",
+    logLevel: "info",
+    logFormat: "json",
+    purchaseGraceMs: 60_000,
+    birdTimeoutMs: 10_000,
+    shutdownDeadlineMs: 5_000,
+  });
 }
 
 /** Waits until every example is Ready, printing the table each time it changes; returns the rows not Ready. */

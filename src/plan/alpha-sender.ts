@@ -31,7 +31,7 @@ import { senderRecordName } from "../ownership/names.js";
 import { boundTo, claimability, isHeldBy, Phase, type Claimant } from "../ownership/records.js";
 import { countryKey } from "../ownership/usage.js";
 import { admit, claimantOf, priceText, problem, type Change, type PlanContext } from "./context.js";
-import type { ResourcePlan } from "./types.js";
+import type { ResourcePlan, TakeOverAction } from "./types.js";
 import type { BirdView, WorkspaceState } from "./workspace-state.js";
 
 const CAPABILITY = "sms";
@@ -57,17 +57,7 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
   if (!bird) return;
   const held = live ? heldRecord(context, live) : undefined;
   const sender = await locateSender(bird, as.spec);
-  if (!sender) {
-    plan.problems.push(
-      problem(
-        Reason.SenderNotFound,
-        `BirdWorkspace "${workspace.name}" has no alphanumeric sender ` +
-          `${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: ` +
-          "register it with Bird first (no API creates senders)",
-      ),
-    );
-    return;
-  }
+  if (!sender) return senderNotFound(plan, as, workspace);
   const claimant = claimantOf(as, live);
   if (as.spec.managementPolicy === "ObserveOnly") return observe(plan, as, sender, workspace, held);
   const record = claimSender(context, plan, as, sender, workspace, held, claimant);
@@ -81,6 +71,29 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
     );
     return;
   }
+  await planSenderCountries(plan, as, live, { held, sender, record }, workspace, bird);
+}
+
+function senderNotFound(plan: ResourcePlan, as: AlphaSender, workspace: WorkspaceState): void {
+  plan.problems.push(
+    problem(
+      Reason.SenderNotFound,
+      `BirdWorkspace "${workspace.name}" has no alphanumeric sender ` +
+        `${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: ` +
+        "register it with Bird first (no API creates senders)",
+    ),
+  );
+}
+
+/** The sender's countries as Bird has them, the plan for them, and what activating and releasing them would do. */
+async function planSenderCountries(
+  plan: ResourcePlan,
+  as: AlphaSender,
+  live: AlphaSender | undefined,
+  { held, sender, record }: { held: BirdSender | undefined; sender: AlphaNumber; record: BirdSender },
+  workspace: WorkspaceState,
+  bird: BirdView,
+): Promise<void> {
   const subscriptions = await bird.client.listSubscriptions(sender.endpointId);
   const rows = observeCountries(desiredCountries(as.spec), held ? (live?.status?.countries ?? []) : [], subscriptions);
   const specChanged = as.metadata?.generation !== live?.status?.observedGeneration;
@@ -159,46 +172,77 @@ function claimSender(
   const name = senderRecordName(workspace.name, sender.id);
   const existing =
     held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() ? held : workspace.senders.get(name);
-  if (existing) {
-    const allowed = claimability(existing, claimant);
-    if (!allowed.ok) {
-      plan.problems.push(
-        problem(
-          Reason.SenderConflict,
-          `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
-        ),
-      );
-      return undefined;
-    }
-    const from = isHeldBy(existing, claimant)
-      ? "bound-again"
-      : existing.status?.phase === Phase.Released
-        ? "released"
-        : existing.spec.claimRef
-          ? "reserved"
-          : "free";
-    const taken = boundTo(
-      {
-        ...existing,
-        status: {
-          ...existing.status,
-          phase: Phase.Bound,
-          alphaString: sender.alphaString,
-          endpointId: sender.endpointId,
-        },
-      },
-      claimant,
+  if (existing) return takeOverRecord(plan, existing, name, sender, workspace, claimant);
+  return claimNewRecord(context, plan, as, name, sender, workspace, claimant);
+}
+
+function takeOverRecord(
+  plan: ResourcePlan,
+  existing: BirdSender,
+  name: string,
+  sender: AlphaNumber,
+  workspace: WorkspaceState,
+  claimant: Claimant,
+): BirdSender | undefined {
+  const allowed = claimability(existing, claimant);
+  if (!allowed.ok) {
+    plan.problems.push(
+      problem(
+        Reason.SenderConflict,
+        `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
+      ),
     );
-    workspace.senders.set(name, taken);
-    plan.actions.push({
-      type: "take-over",
-      record: name,
-      target: sender.alphaString,
-      from,
-      description: `take over sender ${sender.alphaString} (record ${name}, ${from})`,
-    });
-    return taken;
+    return undefined;
   }
+  const from = takeOverFrom(existing, claimant);
+  const taken = takenRecord(existing, sender, claimant);
+  workspace.senders.set(name, taken);
+  plan.actions.push({
+    type: "take-over",
+    record: name,
+    target: sender.alphaString,
+    from,
+    description: `take over sender ${sender.alphaString} (record ${name}, ${from})`,
+  });
+  return taken;
+}
+
+function takenRecord(existing: BirdSender, sender: AlphaNumber, claimant: Claimant): BirdSender {
+  return boundTo(
+    {
+      ...existing,
+      status: {
+        ...existing.status,
+        phase: Phase.Bound,
+        alphaString: sender.alphaString,
+        endpointId: sender.endpointId,
+      },
+    },
+    claimant,
+  );
+}
+
+/** Whose the record was before the take-over, as the plan's action says it. */
+function takeOverFrom(existing: BirdSender, claimant: Claimant): TakeOverAction["from"] {
+  return isHeldBy(existing, claimant)
+    ? "bound-again"
+    : existing.status?.phase === Phase.Released
+      ? "released"
+      : existing.spec.claimRef
+        ? "reserved"
+        : "free";
+}
+
+/** No record names the sender yet: claimed with a new one, unless an older admitted AlphaSender names it too. */
+function claimNewRecord(
+  context: PlanContext,
+  plan: ResourcePlan,
+  as: AlphaSender,
+  name: string,
+  sender: AlphaNumber,
+  workspace: WorkspaceState,
+  claimant: Claimant,
+): BirdSender | undefined {
   const older = olderClaimant(as, sender, context.alphaSenders, (o) => admit(context, o).ok);
   if (older) {
     plan.problems.push(
@@ -211,16 +255,7 @@ function claimSender(
     );
     return undefined;
   }
-  const record = boundTo<BirdSender>(
-    {
-      apiVersion: API_VERSION,
-      kind: BIRD_SENDER_KIND,
-      metadata: { name },
-      spec: { workspaceRef: { name: workspace.name }, alphaNumberId: sender.id },
-      status: { phase: Phase.Bound, alphaString: sender.alphaString, endpointId: sender.endpointId, countries: [] },
-    },
-    claimant,
-  );
+  const record = newSenderRecord(name, workspace, sender, claimant);
   workspace.senders.set(name, record);
   plan.actions.push({
     type: "claim-sender",
@@ -231,6 +266,19 @@ function claimSender(
       "its paid countries now count for the workspace's spend",
   });
   return record;
+}
+
+function newSenderRecord(name: string, workspace: WorkspaceState, sender: AlphaNumber, claimant: Claimant): BirdSender {
+  return boundTo<BirdSender>(
+    {
+      apiVersion: API_VERSION,
+      kind: BIRD_SENDER_KIND,
+      metadata: { name },
+      spec: { workspaceRef: { name: workspace.name }, alphaNumberId: sender.id },
+      status: { phase: Phase.Bound, alphaString: sender.alphaString, endpointId: sender.endpointId, countries: [] },
+    },
+    claimant,
+  );
 }
 
 /**
@@ -247,8 +295,40 @@ async function activate(
   workspace: WorkspaceState,
   bird: BirdView,
 ): Promise<Map<string, Money | undefined>> {
+  const { accepted, prices } = await screenFresh(plan, sender, countries.fresh, guard, workspace, bird);
+  for (const country of accepted)
+    workspace.ledger.reserve(countryKey(record.metadata?.name ?? "", country), prices[country]);
+  const activated = new Map<string, Money | undefined>([
+    ...countries.repair.map((c): [string, undefined] => [c, undefined]),
+    ...accepted.map((c): [string, Money | undefined] => [c, prices[c]]),
+  ]);
+  for (const batch of chunk([...activated.keys()].sort(), ACTIVATE_BATCH)) {
+    const quoted = Object.fromEntries(batch.flatMap((c) => (prices[c] ? [[c, prices[c]]] : [])));
+    const cost = batch.map((c) => `${c} ${priceText(prices[c] ?? rows.get(c)?.subscription?.price)}`).join(", ");
+    plan.actions.push({
+      type: "activate",
+      capability: CAPABILITY,
+      countries: batch,
+      validation: "accepted",
+      prices: quoted,
+      description:
+        `activate sms to ${cost} a month for sender ${sender.alphaString} ` + "(Bird accepts them: validate=true)",
+    });
+  }
+  return activated;
+}
+
+/** New countries that pass the policy, Bird's validate-only call and, when a limit applies, the price screen. */
+async function screenFresh(
+  plan: ResourcePlan,
+  sender: AlphaNumber,
+  candidates: string[],
+  guard: Guardrails,
+  workspace: WorkspaceState,
+  bird: BirdView,
+): Promise<{ accepted: string[]; prices: Record<string, Money> }> {
   const fresh: string[] = [];
-  for (const country of countries.fresh) {
+  for (const country of candidates) {
     const refusal = policyRefusal(country, guard);
     if (refusal)
       plan.problems.push(
@@ -272,26 +352,7 @@ async function activate(
         problem(refusal.reason, `not activating ${country} for sender ${sender.alphaString}: ${refusal.message}`),
       );
   }
-  for (const country of accepted)
-    workspace.ledger.reserve(countryKey(record.metadata?.name ?? "", country), prices[country]);
-  const activated = new Map<string, Money | undefined>([
-    ...countries.repair.map((c): [string, undefined] => [c, undefined]),
-    ...accepted.map((c): [string, Money | undefined] => [c, prices[c]]),
-  ]);
-  for (const batch of chunk([...activated.keys()].sort(), ACTIVATE_BATCH)) {
-    const quoted = Object.fromEntries(batch.flatMap((c) => (prices[c] ? [[c, prices[c]]] : [])));
-    const cost = batch.map((c) => `${c} ${priceText(prices[c] ?? rows.get(c)?.subscription?.price)}`).join(", ");
-    plan.actions.push({
-      type: "activate",
-      capability: CAPABILITY,
-      countries: batch,
-      validation: "accepted",
-      prices: quoted,
-      description:
-        `activate sms to ${cost} a month for sender ${sender.alphaString} ` + "(Bird accepts them: validate=true)",
-    });
-  }
-  return activated;
+  return { accepted, prices };
 }
 
 /**
@@ -385,23 +446,10 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
     plan.notes.push("holds no sender: nothing to release or cancel");
     return;
   }
-  const name = held.metadata?.name ?? "";
   const owner = context.workspaces.get(held.spec.workspaceRef.name);
   const alphaString = held.status?.alphaString ?? live.spec.alphaString ?? held.spec.alphaNumberId;
   const keep = deletionKeepReason(live, policy, () => admit(context, live));
-  if (keep) {
-    owner?.senders.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
-    plan.actions.push({
-      type: "release",
-      record: name,
-      target: alphaString,
-      why: keep,
-      description:
-        `keep sender ${alphaString} (${keep}): its countries stay active and paid for, ` +
-        `record ${name} turns Released`,
-    });
-    return;
-  }
+  if (keep) return keepSender(plan, held, owner, alphaString, keep);
   const bird = owner?.bird;
   if (!workspace || !owner || !bird) {
     if (!workspace)
@@ -414,6 +462,39 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
       );
     return;
   }
+  await releaseSender(plan, live, held, owner, bird);
+}
+
+/** Retain (or a reason like it): the record turns Released and the countries stay paid for. */
+function keepSender(
+  plan: ResourcePlan,
+  held: BirdSender,
+  owner: WorkspaceState | undefined,
+  alphaString: string,
+  keep: string,
+): void {
+  const name = held.metadata?.name ?? "";
+  owner?.senders.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
+  plan.actions.push({
+    type: "release",
+    record: name,
+    target: alphaString,
+    why: keep,
+    description:
+      `keep sender ${alphaString} (${keep}): its countries stay active and paid for, ` +
+      `record ${name} turns Released`,
+  });
+}
+
+/** Delete: every country the resource manages is deactivated and cancelled, then the record goes. */
+async function releaseSender(
+  plan: ResourcePlan,
+  live: AlphaSender,
+  held: BirdSender,
+  owner: WorkspaceState,
+  bird: BirdView,
+): Promise<void> {
+  const name = held.metadata?.name ?? "";
   const sender = await locateSender(bird, live.spec, held.spec.alphaNumberId);
   if (sender) {
     const subscriptions = await bird.client.listSubscriptions(sender.endpointId);

@@ -2,7 +2,7 @@ import { API_VERSION, BIRD_NUMBER_KIND, type BirdNumber, type PhoneNumber } from
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../bird/errors.js";
 import { formatMoney, type Money } from "../bird/money.js";
-import type { LongCodeNumber } from "../bird/types.js";
+import type { LongCodeNumber, NumberStockItem } from "../bird/types.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../controllers/batches.js";
 import { desiredDestinations, planDestinations } from "../controllers/phone-number/desired.js";
 import { destinationError } from "../controllers/phone-number/destinations.js";
@@ -52,23 +52,25 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
     ? await keepHeld(plan, held, workspace, bird, claimant)
     : await claim(context, plan, pn, live, workspace, bird, claimant);
   if (!claimed || observeOnly) return;
-  if (!claimed.number) {
-    for (const [capability, countries] of desiredDestinations(pn.spec)) {
-      for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-        plan.actions.push({
-          type: "activate",
-          capability,
-          countries: batch,
-          validation: "after-purchase",
-          description:
-            `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned ` +
-            "(Bird can validate them only for a number that exists)",
-        });
-      }
-    }
-    return;
-  }
+  if (!claimed.number) return activateAfterPurchase(plan, pn);
   await destinations(plan, pn, held ? (live?.status?.destinations ?? []) : [], claimed.number, bird);
+}
+
+/** A number still to be bought: its destinations are activated once it exists, unvalidated until then. */
+function activateAfterPurchase(plan: ResourcePlan, pn: PhoneNumber): void {
+  for (const [capability, countries] of desiredDestinations(pn.spec)) {
+    for (const batch of chunk(countries, ACTIVATE_BATCH)) {
+      plan.actions.push({
+        type: "activate",
+        capability,
+        countries: batch,
+        validation: "after-purchase",
+        description:
+          `activate ${capability} destinations ${batch.join(", ")} once the number is provisioned ` +
+          "(Bird can validate them only for a number that exists)",
+      });
+    }
+  }
 }
 
 /** The record bound to the object's uid, in any workspace, as the plan has left it so far. */
@@ -234,16 +236,7 @@ async function takeOver(
   if (!number) return buy(context, plan, pn, workspace, bird, record);
   const name = record.metadata?.name ?? "";
   const from = record.status?.phase === Phase.Released ? "released" : record.spec.claimRef ? "reserved" : "free";
-  workspace.numbers.set(
-    name,
-    boundTo(
-      {
-        ...record,
-        status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId },
-      },
-      claimant,
-    ),
-  );
+  workspace.numbers.set(name, takenRecord(record, number, claimant));
   const how = { released: "released by this namespace before", reserved: "reserved for this namespace", free: "free" }[
     from
   ];
@@ -255,6 +248,16 @@ async function takeOver(
     description: `take over ${number.numberString} (${how}): nothing is bought`,
   });
   return { number };
+}
+
+function takenRecord(record: BirdNumber, number: LongCodeNumber, claimant: Claimant): BirdNumber {
+  return boundTo(
+    {
+      ...record,
+      status: { ...record.status, phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId },
+    },
+    claimant,
+  );
 }
 
 /**
@@ -303,24 +306,8 @@ async function buy(
   bird: BirdView,
   reserved?: BirdNumber,
 ): Promise<Claimed | undefined> {
-  const free = (item: { numberString: string }): boolean => {
-    const name = numberRecordName(workspace.name, item.numberString);
-    return name === reserved?.metadata?.name || (!workspace.numbers.has(name) && !workspace.ledger.has(name));
-  };
-  let item;
-  try {
-    item = await chooseStockItem(
-      pn,
-      stockSource({ workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }),
-      free,
-      context.resyncMs,
-    );
-  } catch (error) {
-    const refused = problemOf(error);
-    if (!refused) throw error;
-    plan.problems.push(refused);
-    return undefined;
-  }
+  const item = await pickStockItem(context, plan, pn, workspace, bird, reserved);
+  if (!item) return undefined;
   const quota = quotaRefusal(workspace.workspace, workspace.usage(), item);
   if (quota) {
     plan.problems.push(problem(Reason.QuotaExceeded, quota));
@@ -349,6 +336,34 @@ async function buy(
   return {};
 }
 
+/** The stock item the operator would choose now; undefined (and the refusal reported) when it would choose none. */
+async function pickStockItem(
+  context: PlanContext,
+  plan: ResourcePlan,
+  pn: PhoneNumber,
+  workspace: WorkspaceState,
+  bird: BirdView,
+  reserved: BirdNumber | undefined,
+): Promise<NumberStockItem | undefined> {
+  const free = (item: { numberString: string }): boolean => {
+    const name = numberRecordName(workspace.name, item.numberString);
+    return name === reserved?.metadata?.name || (!workspace.numbers.has(name) && !workspace.ledger.has(name));
+  };
+  try {
+    return await chooseStockItem(
+      pn,
+      stockSource({ workspace: workspace.workspace, client: bird.client, stockPool: bird.stockPool }),
+      free,
+      context.resyncMs,
+    );
+  } catch (error) {
+    const refused = problemOf(error);
+    if (!refused) throw error;
+    plan.problems.push(refused);
+    return undefined;
+  }
+}
+
 /**
  * Destinations to activate and deactivate (planDestinations, the operator's own), each activation asked of Bird with
  * validate=true. A refusal stops there, as it stops the operator's reconcile: what would follow it is not done.
@@ -363,19 +378,7 @@ async function destinations(
   const wanted = planDestinations(pn.spec, recorded, number, true);
   for (const [capability, countries] of wanted.activate) {
     for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-      try {
-        await bird.client.activateDestinations(number.endpointId, capability, batch, { validate: true });
-      } catch (error) {
-        const mapped = destinationError(error, number, capability, batch);
-        const refused = problemOf(mapped) ?? birdRefusal(error);
-        if (!refused) throw error;
-        plan.problems.push(refused);
-        plan.notes.push(
-          `Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): ` +
-            "the operator activates nothing of that call and stops there",
-        );
-        return;
-      }
+      if (!(await validateActivation(plan, number, capability, batch, bird))) return;
       plan.actions.push({
         type: "activate",
         capability,
@@ -396,6 +399,30 @@ async function destinations(
         description: `deactivate ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
       });
     }
+  }
+}
+
+/** Asks Bird with validate=true; false when Bird refuses (reported), which stops the plan's destinations there. */
+async function validateActivation(
+  plan: ResourcePlan,
+  number: LongCodeNumber,
+  capability: string,
+  batch: string[],
+  bird: BirdView,
+): Promise<boolean> {
+  try {
+    await bird.client.activateDestinations(number.endpointId, capability, batch, { validate: true });
+    return true;
+  } catch (error) {
+    const mapped = destinationError(error, number, capability, batch);
+    const refused = problemOf(mapped) ?? birdRefusal(error);
+    if (!refused) throw error;
+    plan.problems.push(refused);
+    plan.notes.push(
+      `Bird refuses activating ${capability} ${batch.join(", ")} (asked with validate=true): ` +
+        "the operator activates nothing of that call and stops there",
+    );
+    return false;
   }
 }
 
@@ -420,30 +447,10 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     plan.notes.push("holds no number: nothing to release or cancel");
     return;
   }
-  const name = held.metadata?.name ?? "";
   const owner = context.workspaces.get(held.spec.workspaceRef.name);
-  if (held.status?.phase === Phase.Lost) {
-    owner?.numbers.delete(name);
-    plan.actions.push({
-      type: "forget-record",
-      record: name,
-      description: `remove the record ${name}: ${held.spec.numberString} had left the workspace, nothing to cancel`,
-    });
-    return;
-  }
+  if (held.status?.phase === Phase.Lost) return forgetLost(plan, held, owner);
   const keep = deletionKeepReason(live, policy, () => admit(context, live));
-  if (keep) {
-    owner?.numbers.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
-    plan.actions.push({
-      type: "release",
-      record: name,
-      target: held.spec.numberString,
-      why: keep,
-      description:
-        `keep ${held.spec.numberString} (${keep}): ` + `record ${name} turns Released, still paid for and counted`,
-    });
-    return;
-  }
+  if (keep) return keepNumber(plan, held, owner, keep);
   if (!workspace || !owner) {
     plan.problems.push(
       problem(
@@ -454,6 +461,35 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
     );
     return;
   }
+  cancelNumber(plan, held, owner);
+}
+
+function forgetLost(plan: ResourcePlan, held: BirdNumber, owner: WorkspaceState | undefined): void {
+  const name = held.metadata?.name ?? "";
+  owner?.numbers.delete(name);
+  plan.actions.push({
+    type: "forget-record",
+    record: name,
+    description: `remove the record ${name}: ${held.spec.numberString} had left the workspace, nothing to cancel`,
+  });
+}
+
+function keepNumber(plan: ResourcePlan, held: BirdNumber, owner: WorkspaceState | undefined, keep: string): void {
+  const name = held.metadata?.name ?? "";
+  owner?.numbers.set(name, { ...held, status: { ...held.status, phase: Phase.Released } });
+  plan.actions.push({
+    type: "release",
+    record: name,
+    target: held.spec.numberString,
+    why: keep,
+    description:
+      `keep ${held.spec.numberString} (${keep}): ` + `record ${name} turns Released, still paid for and counted`,
+  });
+}
+
+/** Delete: `main` is cancelled and the record removed, unless an interrupted purchase must be resolved first. */
+function cancelNumber(plan: ResourcePlan, held: BirdNumber, owner: WorkspaceState): void {
+  const name = held.metadata?.name ?? "";
   const endpointId = held.status?.endpointId ?? held.status?.numberId;
   if (held.status?.phase === Phase.Purchasing || !endpointId) {
     plan.problems.push(

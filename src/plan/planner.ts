@@ -47,17 +47,8 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
   const warnings: string[] = [];
   const input = splitInput(manifests, options.defaultNamespace, errors);
   const workspaces = workspaceStates(cluster, input.workspaces);
-  const namespaces = new Map<string, NamespaceInfo>(cluster.namespaces);
-  for (const ns of input.namespaces)
-    namespaces.set(ns.metadata?.name ?? "", {
-      metadata: { ...namespaces.get(ns.metadata?.name ?? "")?.metadata, ...ns.metadata },
-    });
-  const changes = [
-    ...(await pair(input.managed, cluster, options, input.namespaces, warnings)),
-    ...(await pruned(input.managed, cluster, options)),
-  ];
-  for (const change of changes)
-    if (change.plan.operation === "delete") await dryRunDelete(change, options.reader, warnings);
+  const namespaces = mergedNamespaces(cluster, input.namespaces);
+  const changes = await changesOf(input, cluster, options, warnings);
   const used = new Set(changes.map((c) => workspaceOf(c.desired ?? c.live)));
   const before = await connect(
     [...workspaces.values()].filter((w) => used.has(w.name)),
@@ -71,12 +62,7 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
     namespaces,
     alphaSenders: alphaSenders(cluster, changes),
   };
-  // Deletions last: the operator does not order a deletion's cancellation before another resource's purchase, so
-  // purchases are checked against the spend as it is before this change's cancellations.
-  const ordered = [
-    ...changes.filter((c) => c.plan.operation !== "delete"),
-    ...changes.filter((c) => c.plan.operation === "delete"),
-  ];
+  const ordered = deletionsLast(changes);
   for (const change of ordered) await planOne(context, change, errors);
   const workspacePlans = [...before].map(([workspace, usage]) => workspacePlan(workspace, usage));
   const resources = ordered.map((c) => c.plan);
@@ -94,6 +80,43 @@ export async function makePlan(manifests: readonly Manifest[], options: PlannerO
     warnings,
     errors,
   };
+}
+
+/** The cluster's namespaces with the input's on top (their labels decide admission). */
+function mergedNamespaces(cluster: ClusterState, inputNamespaces: Manifest[]): Map<string, NamespaceInfo> {
+  const namespaces = new Map<string, NamespaceInfo>(cluster.namespaces);
+  for (const ns of inputNamespaces)
+    namespaces.set(ns.metadata?.name ?? "", {
+      metadata: { ...namespaces.get(ns.metadata?.name ?? "")?.metadata, ...ns.metadata },
+    });
+  return namespaces;
+}
+
+/** The input paired with the cluster, plus what prune deletes; each deletion dry-run against the API server. */
+async function changesOf(
+  input: Input,
+  cluster: ClusterState,
+  options: PlannerOptions,
+  warnings: string[],
+): Promise<Pending[]> {
+  const changes = [
+    ...(await pair(input.managed, cluster, options, input.namespaces, warnings)),
+    ...(await pruned(input.managed, cluster, options)),
+  ];
+  for (const change of changes)
+    if (change.plan.operation === "delete") await dryRunDelete(change, options.reader, warnings);
+  return changes;
+}
+
+/**
+ * Deletions last: the operator does not order a deletion's cancellation before another resource's purchase, so
+ * purchases are checked against the spend as it is before this change's cancellations.
+ */
+function deletionsLast(changes: Pending[]): Pending[] {
+  return [
+    ...changes.filter((c) => c.plan.operation !== "delete"),
+    ...changes.filter((c) => c.plan.operation === "delete"),
+  ];
 }
 
 /**

@@ -43,19 +43,7 @@ export function renderMarkdown(plan: Plan): string {
       );
     out.push("");
   }
-  const problems = shown.filter((r) => r.problems.length);
-  if (problems.length || plan.violations.some((v) => v.kind === "BirdWorkspace")) {
-    out.push(`#### Refused or waiting`, "");
-    for (const r of problems)
-      for (const p of r.problems)
-        out.push(
-          `- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ` +
-            `${inline(p.message)}`,
-        );
-    for (const v of plan.violations.filter((x) => x.kind === "BirdWorkspace"))
-      out.push(`- 🛑 \`${v.object}\`: **${v.reason}**: ${inline(v.message)}`);
-    out.push("");
-  }
+  out.push(...markdownRefused(plan, shown));
   if (plan.workspaces.length) {
     out.push("#### Workspaces", "", "| Workspace | Numbers | Monthly spend | Policy |", "|---|---|---|---|");
     for (const w of plan.workspaces)
@@ -71,6 +59,23 @@ export function renderMarkdown(plan: Plan): string {
       "Nothing was written: the plan reads, and asks the API server and Bird only for dry runs.</sub>",
   );
   return `${out.join("\n")}\n`;
+}
+
+/** The "Refused or waiting" section: the resources' problems and the workspaces' violations; none without them. */
+function markdownRefused(plan: Plan, shown: ResourcePlan[]): string[] {
+  const problems = shown.filter((r) => r.problems.length);
+  if (!problems.length && !plan.violations.some((v) => v.kind === "BirdWorkspace")) return [];
+  const out = [`#### Refused or waiting`, ""];
+  for (const r of problems)
+    for (const p of r.problems)
+      out.push(
+        `- ${p.severity === "violation" ? "🛑" : "⏳"} ${r.kind} \`${r.namespace}/${r.name}\`: **${p.reason}**: ` +
+          `${inline(p.message)}`,
+      );
+  for (const v of plan.violations.filter((x) => x.kind === "BirdWorkspace"))
+    out.push(`- 🛑 \`${v.object}\`: **${v.reason}**: ${inline(v.message)}`);
+  out.push("");
+  return out;
 }
 
 function headline(plan: Plan): string {

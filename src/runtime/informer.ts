@@ -180,25 +180,18 @@ export class Informer<T extends KubernetesObject> {
     const abort = new AbortController();
     this.aborts.add(abort);
     if (this.stopped) abort.abort();
-    const watchdog = setTimeout(
-      () => {
-        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
-        end = "gone";
-        abort.abort();
-      },
-      timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000),
-    );
-    const onEvent = ({ type, object }: WatchEvent<T & { code?: number }>): void => {
-      if (type === "ERROR") {
-        end = object.code === 410 ? "gone" : "closed";
-        if (end === "closed") this.options.logger.warn({ path, status: object }, "Watch returned an error");
+    const watchdog = this.startWatchdog(path, timeoutSeconds, () => {
+      end = "gone";
+      abort.abort();
+    });
+    const onEvent = (event: WatchEvent<T & { code?: number }>): void => {
+      if (event.type === "ERROR") {
+        end = event.object.code === 410 ? "gone" : "closed";
+        if (end === "closed") this.options.logger.warn({ path, status: event.object }, "Watch returned an error");
         abort.abort();
         return;
       }
-      const rv = object.metadata?.resourceVersion;
-      if (rv) onVersion(rv);
-      if (type === "ADDED" || type === "MODIFIED") this.upsert(path, object);
-      else if (type === "DELETED") this.remove(objectKey(object));
+      this.applyEvent(path, event, onVersion);
     };
     const query = {
       allowWatchBookmarks: true,
@@ -217,6 +210,24 @@ export class Informer<T extends KubernetesObject> {
       clearTimeout(watchdog);
       this.aborts.delete(abort);
     }
+  }
+
+  /** A watch that outlives its server-side timeout has stalled silently: `onStall` ends it so the loop relists. */
+  private startWatchdog(path: string, timeoutSeconds: number, onStall: () => void): ReturnType<typeof setTimeout> {
+    return setTimeout(
+      () => {
+        this.options.logger.warn({ path, timeoutSeconds }, "Watch stalled past its timeout; relisting");
+        onStall();
+      },
+      timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000),
+    );
+  }
+
+  private applyEvent(path: string, { type, object }: WatchEvent<T>, onVersion: (rv: string) => void): void {
+    const rv = object.metadata?.resourceVersion;
+    if (rv) onVersion(rv);
+    if (type === "ADDED" || type === "MODIFIED") this.upsert(path, object);
+    else if (type === "DELETED") this.remove(objectKey(object));
   }
 
   private upsert(path: string, object: T): void {

@@ -174,7 +174,23 @@ async function fromKubeconfigFiles(
   env: NodeJS.ProcessEnv,
   logger: Logger | undefined,
 ): Promise<KubeConnection> {
-  const { currentContext, clusters, contexts, users } = await readKubeconfigs(files);
+  const { currentContext, cluster, user } = chooseEntries(await readKubeconfigs(files), source);
+  const where = `${source}, context "${currentContext}"`;
+  if (user && PLUGIN_FIELDS.some((field) => user.entry[field] !== undefined)) {
+    logger?.debug(
+      { kubeconfig: source, user: user.name },
+      "The kubeconfig user needs a credential plugin, basic auth or impersonation: loading client-node for it",
+    );
+    return viaClientNode(currentContext, cluster, user, where, env);
+  }
+  return directConnection(cluster, user, where, env);
+}
+
+/** The current context's cluster and user; a name that is missing or points nowhere is an error naming it. */
+function chooseEntries(
+  { currentContext, clusters, contexts, users }: Merged,
+  source: string,
+): { currentContext: string; cluster: Named<RawCluster>; user: Named<RawUser> | undefined } {
   if (!currentContext) throw new Error(`the kubeconfig at ${source} has no current-context`);
   const context = contexts.get(currentContext);
   if (!context) throw new Error(`the kubeconfig at ${source} has no context "${currentContext}" (its current-context)`);
@@ -191,14 +207,15 @@ async function fromKubeconfigFiles(
       `context "${currentContext}" in the kubeconfig at ${source} names user "${context.entry.user}", ` +
         "which is not defined",
     );
-  const where = `${source}, context "${currentContext}"`;
-  if (user && PLUGIN_FIELDS.some((field) => user.entry[field] !== undefined)) {
-    logger?.debug(
-      { kubeconfig: source, user: user.name },
-      "The kubeconfig user needs a credential plugin, basic auth or impersonation: loading client-node for it",
-    );
-    return viaClientNode(currentContext, cluster, user, where, env);
-  }
+  return { currentContext, cluster, user };
+}
+
+function directConnection(
+  cluster: Named<RawCluster>,
+  user: Named<RawUser> | undefined,
+  where: string,
+  env: NodeJS.ProcessEnv,
+): KubeConnection {
   const c = cluster.entry;
   const u = user?.entry ?? {};
   return connection({

@@ -73,39 +73,7 @@ export class KubeHttp {
       throw error;
     }
     if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, await readBody(res));
-    await new Promise<void>((resolve, reject) => {
-      let buffered = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        buffered += chunk;
-        let start = 0;
-        let newline: number;
-        while ((newline = buffered.indexOf("\n", start)) >= 0 && !signal.aborted) {
-          const line = buffered.slice(start, newline).trim();
-          start = newline + 1;
-          if (!line) continue;
-          let event: WatchEvent<T>;
-          try {
-            event = JSON.parse(line) as WatchEvent<T>;
-          } catch (error) {
-            res.destroy(new Error(`unreadable watch event from ${path}: ${line.slice(0, 200)}`, { cause: error }));
-            return;
-          }
-          try {
-            onEvent(event);
-          } catch (error) {
-            res.destroy(error instanceof Error ? error : new Error(String(error)));
-            return;
-          }
-        }
-        buffered = buffered.slice(start);
-      });
-      res.on("end", resolve);
-      res.on("close", () =>
-        res.complete || signal.aborted ? resolve() : reject(new Error(`the watch of ${path} was cut off`)),
-      );
-      res.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
-    });
+    await streamEvents(res, path, onEvent, signal);
   }
 
   close(): void {
@@ -203,4 +171,56 @@ export function statusMessage(body: string): string {
   } catch {
     return body.slice(0, 500);
   }
+}
+
+/** Reads a watch response line by line into `onEvent`; settles as the stream ends (see KubeHttp.watch). */
+function streamEvents<T>(
+  res: IncomingMessage,
+  path: string,
+  onEvent: (event: WatchEvent<T>) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let buffered = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buffered += chunk;
+      let start = 0;
+      let newline: number;
+      while ((newline = buffered.indexOf("\n", start)) >= 0 && !signal.aborted) {
+        const line = buffered.slice(start, newline).trim();
+        start = newline + 1;
+        if (line && !deliverLine(res, path, line, onEvent)) return;
+      }
+      buffered = buffered.slice(start);
+    });
+    res.on("end", resolve);
+    res.on("close", () =>
+      res.complete || signal.aborted ? resolve() : reject(new Error(`the watch of ${path} was cut off`)),
+    );
+    res.on("error", (error) => (signal.aborted ? resolve() : reject(error)));
+  });
+}
+
+/** Parses one event line and hands it on; false when the line or its handler failed and the stream was destroyed. */
+function deliverLine<T>(
+  res: IncomingMessage,
+  path: string,
+  line: string,
+  onEvent: (event: WatchEvent<T>) => void,
+): boolean {
+  let event: WatchEvent<T>;
+  try {
+    event = JSON.parse(line) as WatchEvent<T>;
+  } catch (error) {
+    res.destroy(new Error(`unreadable watch event from ${path}: ${line.slice(0, 200)}`, { cause: error }));
+    return false;
+  }
+  try {
+    onEvent(event);
+  } catch (error) {
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    return false;
+  }
+  return true;
 }

@@ -101,17 +101,7 @@ export class AlphaSenderReconciler {
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
     const held = await this.o.records.findHeld(initial);
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
-    if (!held)
-      for (const field of [
-        "boundTo",
-        "alphaNumberId",
-        "endpointId",
-        "alphaString",
-        "provisioningStatus",
-        "issues",
-        "countries",
-      ] as const)
-        delete status[field];
+    if (!held) forgetSender(status);
     const external = this.external(this.o.admission.connect(initial));
     status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
@@ -122,17 +112,31 @@ export class AlphaSenderReconciler {
     const record = await this.o.claims.obtain(as, sender, log);
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
-    if (!isProvisioned(sender)) {
-      const pollMs = Math.min(this.o.resyncMs, 5000);
-      return {
-        object: as,
-        ready: notReady(
-          Reason.Provisioning,
-          `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`,
-        ),
-        requeueAfterMs: pollMs,
-      };
-    }
+    if (!isProvisioned(sender)) return this.provisioning(as, sender);
+    return this.syncCountries(as, sender, record, external, status);
+  }
+
+  /** A sender Bird is still provisioning: polled (at most every 5 s) until it is ready to take countries. */
+  private provisioning(as: AlphaSender, sender: AlphaNumber): StepOutcome<AlphaSender> {
+    const pollMs = Math.min(this.o.resyncMs, 5000);
+    return {
+      object: as,
+      ready: notReady(
+        Reason.Provisioning,
+        `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`,
+      ),
+      requeueAfterMs: pollMs,
+    };
+  }
+
+  /** Observe the spec's countries, plan, act on the plan, and report the sender's readiness. */
+  private async syncCountries(
+    as: AlphaSender,
+    sender: AlphaNumber,
+    record: BirdSender,
+    external: SenderExternal,
+    status: AlphaSenderStatus,
+  ): Promise<StepOutcome<AlphaSender>> {
     const desired = desiredCountries(as.spec);
     const guard = this.guardrails(as, external);
     const observed = await this.observeCountries(sender, external, desired, status);
@@ -342,6 +346,11 @@ export class AlphaSenderReconciler {
       );
     }
     sync.status.countries = sortedRows(sync.rows);
+    this.reportActivated(sync, countries, repair);
+    return countries;
+  }
+
+  private reportActivated(sync: Sync, countries: string[], repair: ReadonlySet<string>): void {
     const name = sync.sender.alphaString;
     const repaired = countries.filter((c) => repair.has(c));
     const note = repaired.length ? ` (${repaired.join(", ")} had been deactivated outside the operator)` : "";
@@ -361,7 +370,6 @@ export class AlphaSenderReconciler {
           "complete the sender's registration for these countries with Bird",
       );
     }
-    return countries;
   }
 
   /**
@@ -418,7 +426,6 @@ export class AlphaSenderReconciler {
    * way leaves what is left in status for the retry.
    */
   private async release(sync: Sync, plan: CountryPlan): Promise<boolean> {
-    const name = sync.sender.alphaString;
     const cancel = new Set(plan.cancel);
     const deactivate = new Set(plan.deactivate);
     const groups = [
@@ -430,51 +437,61 @@ export class AlphaSenderReconciler {
     ];
     for (const batch of groups) {
       const toDeactivate = batch.filter((c) => deactivate.has(c));
-      if (toDeactivate.length) {
-        const answer = await sync.external.deactivate(sync.sender, toDeactivate);
-        for (const country of toDeactivate) {
-          sync.rows.set(
-            country,
-            answeredRow(
-              sync.rows.get(country),
-              country,
-              answer.find((d) => d.countryCode === country),
-              CountryState.Inactive,
-            ),
-          );
-        }
-        sync.status.countries = sortedRows(sync.rows);
-        this.o.events.record(
-          sync.as,
-          "Normal",
-          EventReason.DestinationsDeactivated,
-          `Deactivated sms to ${toDeactivate.join(", ")} for sender ${name}`,
-        );
-      }
-      const cancelled: string[] = [];
-      try {
-        for (const country of batch.filter((c) => cancel.has(c))) {
-          await sync.external.cancel(sync.sender, country);
-          cancelled.push(country);
-          this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
-          sync.cancelled.add(country);
-          sync.rows.delete(country);
-          sync.status.countries = sortedRows(sync.rows);
-        }
-      } finally {
-        if (cancelled.length)
-          this.o.events.record(
-            sync.as,
-            "Normal",
-            EventReason.SubscriptionCancelled,
-            `Cancelled the subscriptions of sender ${name} for ${cancelled.join(", ")}`,
-          );
-      }
+      if (toDeactivate.length) await this.deactivateBatch(sync, toDeactivate);
+      await this.cancelBatch(
+        sync,
+        batch.filter((c) => cancel.has(c)),
+      );
       for (const country of toDeactivate) sync.rows.delete(country);
     }
     for (const country of plan.drop) sync.rows.delete(country);
     sync.status.countries = sortedRows(sync.rows);
     return groups.length > 0;
+  }
+
+  private async deactivateBatch(sync: Sync, toDeactivate: string[]): Promise<void> {
+    const answer = await sync.external.deactivate(sync.sender, toDeactivate);
+    for (const country of toDeactivate) {
+      sync.rows.set(
+        country,
+        answeredRow(
+          sync.rows.get(country),
+          country,
+          answer.find((d) => d.countryCode === country),
+          CountryState.Inactive,
+        ),
+      );
+    }
+    sync.status.countries = sortedRows(sync.rows);
+    this.o.events.record(
+      sync.as,
+      "Normal",
+      EventReason.DestinationsDeactivated,
+      `Deactivated sms to ${toDeactivate.join(", ")} for sender ${sync.sender.alphaString}`,
+    );
+  }
+
+  /** Cancels one subscription at a time; one event names those cancelled, even when a later one fails. */
+  private async cancelBatch(sync: Sync, toCancel: string[]): Promise<void> {
+    const cancelled: string[] = [];
+    try {
+      for (const country of toCancel) {
+        await sync.external.cancel(sync.sender, country);
+        cancelled.push(country);
+        this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
+        sync.cancelled.add(country);
+        sync.rows.delete(country);
+        sync.status.countries = sortedRows(sync.rows);
+      }
+    } finally {
+      if (cancelled.length)
+        this.o.events.record(
+          sync.as,
+          "Normal",
+          EventReason.SubscriptionCancelled,
+          `Cancelled the subscriptions of sender ${sync.sender.alphaString} for ${cancelled.join(", ")}`,
+        );
+    }
   }
 
   /**
@@ -506,23 +523,32 @@ export class AlphaSenderReconciler {
           "set spec.deletionPolicy: Retain",
         resolved.reason,
       );
-    const external = this.external(resolved.value);
-    const sender = await external.observe(as.spec, record.spec.alphaNumberId);
-    let current = record;
-    if (sender) {
-      const desired = desiredCountries(as.spec);
-      const subscriptions = await external.observeSubscriptions(sender);
-      const rows = observeCountries(desired, status.countries ?? [], subscriptions);
-      const sync: Sync = { as, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
-      try {
-        await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
-      } finally {
-        current = await this.o.claims.recordCharges(sync.record, charges(sync));
-      }
-    }
+    const current = await this.releaseAll(as, status, record, this.external(resolved.value));
     await this.o.claims.remove(current);
     log.info({ record: record.metadata?.name, alphaString: name }, "Released the sender's countries");
     return deleting(`countries of sender ${name} deactivated and cancelled`);
+  }
+
+  /** Deactivates and cancels every country the spec manages; returns the record with the charges left on it. */
+  private async releaseAll(
+    as: AlphaSender,
+    status: AlphaSenderStatus,
+    record: BirdSender,
+    external: SenderExternal,
+  ): Promise<BirdSender> {
+    const sender = await external.observe(as.spec, record.spec.alphaNumberId);
+    if (!sender) return record;
+    const desired = desiredCountries(as.spec);
+    const subscriptions = await external.observeSubscriptions(sender);
+    const rows = observeCountries(desired, status.countries ?? [], subscriptions);
+    const sync: Sync = { as, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
+    let current = record;
+    try {
+      await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
+    } finally {
+      current = await this.o.claims.recordCharges(sync.record, charges(sync));
+    }
+    return current;
   }
 
   /**
@@ -560,6 +586,20 @@ export class AlphaSenderReconciler {
   private now(): Date {
     return this.o.now?.() ?? new Date();
   }
+}
+
+/** Status reports only the sender a record binds: without one, the sender fields go. */
+function forgetSender(status: AlphaSenderStatus): void {
+  for (const field of [
+    "boundTo",
+    "alphaNumberId",
+    "endpointId",
+    "alphaString",
+    "provisioningStatus",
+    "issues",
+    "countries",
+  ] as const)
+    delete status[field];
 }
 
 /** The counts kubectl shows: countries the spec asks for, and how many of them are active. */

@@ -10,7 +10,7 @@ import type { EventRecorder } from "../../runtime/events.js";
 import { objectKey } from "../../runtime/informer.js";
 import type { ResourceClient } from "../../runtime/resource-client.js";
 import type { Waiters } from "../../runtime/waiters.js";
-import { hasLegacyAnnotations, legacyHint, type LegacyClaims } from "./legacy.js";
+import { hasLegacyAnnotations, legacyHint, type LegacyClaims, type LegacyHint } from "./legacy.js";
 import type { NumberExternal } from "./external.js";
 import type { Purchase, Purchaser } from "./purchase.js";
 
@@ -198,22 +198,7 @@ export class NumberClaims {
       record.status?.numberId ? { id: record.status.numberId } : { numberString: record.spec.numberString },
     );
     if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log, record));
-    const taken = await this.o.records.update(
-      boundTo(
-        {
-          ...record,
-          status: {
-            ...record.status,
-            phase: Phase.Bound,
-            numberId: number.id,
-            endpointId: number.endpointId,
-            releasedAt: undefined,
-            message: undefined,
-          },
-        },
-        pn,
-      ),
-    );
+    const taken = await this.bindRecord(record, number, pn);
     const how =
       record.status?.phase === Phase.Released
         ? "released by this namespace before"
@@ -229,6 +214,25 @@ export class NumberClaims {
     );
     this.o.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(pn)} (${how})`);
     return { record: taken, number };
+  }
+
+  private bindRecord(record: BirdNumber, number: LongCodeNumber, pn: PhoneNumber): Promise<BirdNumber> {
+    return this.o.records.update(
+      boundTo(
+        {
+          ...record,
+          status: {
+            ...record.status,
+            phase: Phase.Bound,
+            numberId: number.id,
+            endpointId: number.endpointId,
+            releasedAt: undefined,
+            message: undefined,
+          },
+        },
+        pn,
+      ),
+    );
   }
 
   /** The held record bound again to its number, after it was seen Lost or Released while its holder lived on. */
@@ -249,17 +253,7 @@ export class NumberClaims {
     const number = await external.observe(
       hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", fresh: true },
     );
-    if (!number) {
-      // A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides.
-      const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
-      if (age < this.o.purchaseGraceMs)
-        throw new Waiting(
-          `waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`,
-          Reason.PurchasePending,
-          2000,
-        );
-      return undefined;
-    }
+    if (!number) return this.waitForHintedPurchase(hint);
     const name = numberRecordName(pn.spec.workspaceRef.name, number.numberString);
     const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
     // A copy (restored backup, copied manifest) names a number its original holds: refused, not bought anew.
@@ -276,10 +270,7 @@ export class NumberClaims {
     const held = existing
       ? await this.takeOver(pn, existing, external, log)
       : await this.adopt(pn, number, external, log);
-    if (hasLegacyAnnotations(pn)) {
-      const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };
-      await this.o.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });
-    }
+    if (hasLegacyAnnotations(pn)) await this.dropLegacyAnnotations(pn);
     log.info({ record: name, numberString: number.numberString }, "Migrated from the previous release's annotations");
     this.o.events.record(
       held.record,
@@ -288,5 +279,25 @@ export class NumberClaims {
       `Recorded ${objectKey(pn)} as the holder of ${number.numberString} (it held the number before the upgrade)`,
     );
     return held;
+  }
+
+  /**
+   * A hint naming no number of the workspace (made up, or long gone) says nothing: the spec decides. Within the
+   * purchase grace period Bird may not list the number yet, so it waits.
+   */
+  private waitForHintedPurchase(hint: LegacyHint): undefined {
+    const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
+    if (age < this.o.purchaseGraceMs)
+      throw new Waiting(
+        `waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`,
+        Reason.PurchasePending,
+        2000,
+      );
+    return undefined;
+  }
+
+  private async dropLegacyAnnotations(pn: PhoneNumber): Promise<void> {
+    const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };
+    await this.o.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });
   }
 }

@@ -24,41 +24,10 @@ export async function syncDestinations(
   const plan = planDestinations(pn.spec, recorded, number, external.countsCurrent(number.id));
   if (plan.activate.size === 0 && plan.deactivate.size === 0) return;
   const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
+  const target: Target = { pn, number, external, state, deps };
   try {
-    for (const [capability, countries] of plan.activate) {
-      for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-        const result = await external.activate(number, capability, batch).catch((error: unknown) => {
-          throw destinationError(error, number, capability, batch);
-        });
-        for (const country of batch) {
-          const row = result.results?.find((d) => d.countryCode === country);
-          state.set(
-            `${capability}/${country}`,
-            row?.capabilities?.find((c) => c.name === capability)?.status ?? "active",
-          );
-        }
-        deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Activated destinations");
-        deps.events.record(
-          pn,
-          "Normal",
-          EventReason.DestinationsActivated,
-          `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
-        );
-      }
-    }
-    for (const [capability, countries] of plan.deactivate) {
-      for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
-        await external.deactivate(number, capability, batch);
-        for (const country of batch) state.delete(`${capability}/${country}`);
-        deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
-        deps.events.record(
-          pn,
-          "Normal",
-          EventReason.DestinationsDeactivated,
-          `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
-        );
-      }
-    }
+    await activateDestinations(target, plan.activate);
+    await deactivateDestinations(target, plan.deactivate);
   } finally {
     // What was done before a failure is recorded: the retry then does only the rest.
     status.destinations = [
@@ -67,6 +36,61 @@ export async function syncDestinations(
     ];
     // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
     external.markChanged(number.id);
+  }
+}
+
+/** What one sync writes to, and the state (`capability/country` → status) it keeps as Bird answers. */
+interface Target {
+  pn: PhoneNumber;
+  number: LongCodeNumber;
+  external: NumberExternal;
+  state: Map<string, string | undefined>;
+  deps: { events: EventRecorder; log: Logger };
+}
+
+async function activateDestinations(
+  { pn, number, external, state, deps }: Target,
+  activate: Map<string, string[]>,
+): Promise<void> {
+  for (const [capability, countries] of activate) {
+    for (const batch of chunk(countries, ACTIVATE_BATCH)) {
+      const result = await external.activate(number, capability, batch).catch((error: unknown) => {
+        throw destinationError(error, number, capability, batch);
+      });
+      for (const country of batch) {
+        const row = result.results?.find((d) => d.countryCode === country);
+        state.set(
+          `${capability}/${country}`,
+          row?.capabilities?.find((c) => c.name === capability)?.status ?? "active",
+        );
+      }
+      deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Activated destinations");
+      deps.events.record(
+        pn,
+        "Normal",
+        EventReason.DestinationsActivated,
+        `Activated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
+      );
+    }
+  }
+}
+
+async function deactivateDestinations(
+  { pn, number, external, state, deps }: Target,
+  deactivate: Map<string, string[]>,
+): Promise<void> {
+  for (const [capability, countries] of deactivate) {
+    for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
+      await external.deactivate(number, capability, batch);
+      for (const country of batch) state.delete(`${capability}/${country}`);
+      deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
+      deps.events.record(
+        pn,
+        "Normal",
+        EventReason.DestinationsDeactivated,
+        `Deactivated ${capability} destinations ${batch.join(", ")} on ${number.numberString}`,
+      );
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import type { BirdNumber, BirdWorkspace, PhoneNumber } from "../../api/v1alpha1/index.js";
 import { API_VERSION, BIRD_NUMBER_KIND, PHONE_NUMBER_KIND } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
-import { isBirdApiError } from "../../bird/errors.js";
+import { isBirdApiError, type BirdApiError } from "../../bird/errors.js";
 import { formatMoney } from "../../bird/money.js";
 import type { LongCodeNumber, Money, NumberStockItem } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
@@ -49,6 +49,33 @@ export class Purchaser {
       this.refused(workspaceName, error),
     );
     const name = numberRecordName(workspaceName, item.numberString);
+    const record = await this.reserveAndClaim(pn, workspaceName, external, item, name, reserved);
+    log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
+    let number: LongCodeNumber | undefined;
+    try {
+      number = await external.buy(item, () => this.staleLeader(item));
+    } catch (error) {
+      return this.failed(pn, record, item, external, error, log);
+    }
+    if (!number)
+      throw new TransientError(
+        `Bird answered the purchase of ${item.numberString} without the number; it is looked up next`,
+        Reason.PurchasePending,
+      );
+    const bound = await this.bind(record, number, item.monthlyPrice);
+    this.reportPurchased(pn, bound, name, number, item, log);
+    return { record: bound, number };
+  }
+
+  /** The spend is reserved (or refused by a guardrail), then the claim written; a lost claim frees the reservation. */
+  private async reserveAndClaim(
+    pn: PhoneNumber,
+    workspaceName: string,
+    external: NumberExternal,
+    item: NumberStockItem,
+    name: string,
+    reserved: BirdNumber | undefined,
+  ): Promise<BirdNumber> {
     try {
       this.reserve(external, item, name);
     } catch (error) {
@@ -65,19 +92,17 @@ export class Purchaser {
         `${item.numberString} was claimed by another resource meanwhile; picking another`,
         Reason.CannotPurchase,
       );
-    log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
-    let number: LongCodeNumber | undefined;
-    try {
-      number = await external.buy(item, () => this.staleLeader(item));
-    } catch (error) {
-      return this.failed(pn, record, item, external, error, log);
-    }
-    if (!number)
-      throw new TransientError(
-        `Bird answered the purchase of ${item.numberString} without the number; it is looked up next`,
-        Reason.PurchasePending,
-      );
-    const bound = await this.bind(record, number, item.monthlyPrice);
+    return record;
+  }
+
+  private reportPurchased(
+    pn: PhoneNumber,
+    bound: BirdNumber,
+    name: string,
+    number: LongCodeNumber,
+    item: NumberStockItem,
+    log: Logger,
+  ): void {
     const pin = pn.spec.numberString
       ? ""
       : `; pin spec.numberString: "${number.numberString}" in Git ` +
@@ -94,7 +119,6 @@ export class Purchaser {
       EventReason.Purchased,
       `${message} for ${pn.metadata?.namespace}/${pn.metadata?.name}`,
     );
-    return { record: bound, number };
   }
 
   /** Binds a record to the number Bird answered (or that a lookup found): phase Bound, ids, price. */
@@ -194,6 +218,31 @@ export class Purchaser {
       const found = await external.observe({ numberString: item.numberString, fresh: true });
       if (found) return { record: await this.bind(record, found, item.monthlyPrice), number: found };
     }
+    await this.withdrawClaim(pn, record, item, external, error, log);
+    if (error.status === 422 || error.kind === "transient") {
+      throw new TransientError(
+        `${item.numberString} could not be bought (${error.message}); trying another`,
+        Reason.CannotPurchase,
+        { cause: error },
+      );
+    }
+    throw new PermanentError(
+      `Bird refused the purchase of ${item.numberString}: ${error.message}`,
+      Reason.CannotPurchase,
+      { cause: error, retryAfterMs: this.o.resyncMs },
+    );
+  }
+
+  /** Nothing was bought: the claim and its spend reservation go, and the refusal is counted and reported. */
+  private async withdrawClaim(
+    pn: PhoneNumber,
+    record: BirdNumber,
+    item: NumberStockItem,
+    external: NumberExternal,
+    error: BirdApiError,
+    log: Logger,
+  ): Promise<void> {
+    const name = record.metadata?.name ?? "";
     await this.o.records.remove(record);
     this.o.usage.release(external.workspace.metadata?.name ?? "", name);
     this.o.metrics?.purchasesRefused.inc({
@@ -210,18 +259,6 @@ export class Purchaser {
       "Warning",
       EventReason.PurchaseFailed,
       `Bird did not sell ${item.numberString} to ${pn.metadata?.namespace}/${pn.metadata?.name}: ${error.message}`,
-    );
-    if (error.status === 422 || error.kind === "transient") {
-      throw new TransientError(
-        `${item.numberString} could not be bought (${error.message}); trying another`,
-        Reason.CannotPurchase,
-        { cause: error },
-      );
-    }
-    throw new PermanentError(
-      `Bird refused the purchase of ${item.numberString}: ${error.message}`,
-      Reason.CannotPurchase,
-      { cause: error, retryAfterMs: this.o.resyncMs },
     );
   }
 

@@ -9,18 +9,10 @@ import { PhoneNumberReconciler } from "./reconciler.js";
 
 /** The PhoneNumber controller: its reconciler, the purchaser and claims behind it, and what wakes it. */
 export function setupPhoneNumberController(deps: SetupDeps): Controller {
-  const { config, clients, informers, events, metrics, numberRecords: records, now } = deps;
+  const { config, clients, informers, events, numberRecords: records, now } = deps;
   const { phoneNumbers, workspaces, namespaces, birdNumbers } = informers;
   const wake = (key: string): void => controller.queue.add(key);
-  const purchaser = new Purchaser({
-    records,
-    usage: deps.usage,
-    events,
-    metrics,
-    resyncMs: config.resyncMs,
-    mayAct: deps.mayAct,
-    now,
-  });
+  const purchaser = newPurchaser(deps);
   const waiters = new Waiters(wake);
   const claims = new NumberClaims({
     records,
@@ -52,4 +44,17 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
       return holderOf(record);
     });
   return controller;
+}
+
+function newPurchaser(deps: SetupDeps): Purchaser {
+  const { config, events, metrics, numberRecords: records, now } = deps;
+  return new Purchaser({
+    records,
+    usage: deps.usage,
+    events,
+    metrics,
+    resyncMs: config.resyncMs,
+    mayAct: deps.mayAct,
+    now,
+  });
 }

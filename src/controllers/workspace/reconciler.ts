@@ -185,33 +185,7 @@ export class WorkspaceReconciler {
         message: `Bird at ${endpoint} accepts the AccessKey for workspace ${workspace.spec.workspaceId}`,
       };
     } catch (error) {
-      const ref = workspace.spec.accessKeySecretRef;
-      const secret = `Secret ${ref.namespace}/${ref.name}`;
-      if (isBirdApiError(error) && error.kind === "unauthorized") {
-        return {
-          type: READY,
-          status: "False",
-          reason: Reason.Unauthorized,
-          message: `Bird rejected the AccessKey in ${secret} (401): put a valid key there`,
-        };
-      }
-      if (isBirdApiError(error) && error.kind === "forbidden") {
-        return {
-          type: READY,
-          status: "False",
-          reason: Reason.PermissionDenied,
-          message:
-            `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} ` +
-            `/ workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, ` +
-            "or fix the ids",
-        };
-      }
-      return {
-        type: READY,
-        status: "False",
-        reason: Reason.BirdUnreachable,
-        message: `cannot reach Bird at ${endpoint}: ${errorMessage(error)}`,
-      };
+      return probeFailure(workspace, endpoint, error);
     }
   }
 
@@ -273,4 +247,35 @@ export class WorkspaceReconciler {
 /** A fingerprint of the key that changes when it rotates, without keeping the key itself around. */
 function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
+}
+
+/** Why the probe call failed, as the Ready condition says it: a bad key, missing permissions, or Bird unreachable. */
+function probeFailure(workspace: BirdWorkspace, endpoint: string, error: unknown): ConditionUpdate {
+  const ref = workspace.spec.accessKeySecretRef;
+  const secret = `Secret ${ref.namespace}/${ref.name}`;
+  if (isBirdApiError(error) && error.kind === "unauthorized") {
+    return {
+      type: READY,
+      status: "False",
+      reason: Reason.Unauthorized,
+      message: `Bird rejected the AccessKey in ${secret} (401): put a valid key there`,
+    };
+  }
+  if (isBirdApiError(error) && error.kind === "forbidden") {
+    return {
+      type: READY,
+      status: "False",
+      reason: Reason.PermissionDenied,
+      message:
+        `the AccessKey in ${secret} lacks permission for organization ${workspace.spec.organizationId} ` +
+        `/ workspace ${workspace.spec.workspaceId} (403): grant its access role the Numbers permissions, ` +
+        "or fix the ids",
+    };
+  }
+  return {
+    type: READY,
+    status: "False",
+    reason: Reason.BirdUnreachable,
+    message: `cannot reach Bird at ${endpoint}: ${errorMessage(error)}`,
+  };
 }
