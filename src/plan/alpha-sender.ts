@@ -295,7 +295,7 @@ async function activate(
   workspace: WorkspaceState,
   bird: BirdView,
 ): Promise<Map<string, Money | undefined>> {
-  const { accepted, prices } = await screenFresh(plan, sender, countries.fresh, guard, workspace, bird);
+  const { accepted, prices } = await screenFresh(plan, sender, countries.activate, guard, workspace, bird);
   for (const country of accepted)
     workspace.ledger.reserve(countryKey(record.metadata?.name ?? "", country), prices[country]);
   const activated = new Map<string, Money | undefined>([

@@ -102,7 +102,7 @@ export class FakeNumbers implements NumberExternal {
   observe(ref: NumberRef): Promise<LongCodeNumber | undefined> {
     const found = "id" in ref ? this.numbers.get(ref.id) : this.byString(ref.numberString);
     return this.call(
-      "id" in ref ? `observe ${ref.id}` : `observe ${ref.numberString}${ref.fresh ? " fresh" : ""}`,
+      "id" in ref ? `observe ${ref.id}` : `observe ${ref.numberString}${ref.uncached ? " fresh" : ""}`,
       () => found && structuredClone(found),
     );
   }

@@ -209,7 +209,7 @@ describe("destinationsDrifted", () => {
 });
 
 describe("planCountries", () => {
-  const empty: CountryPlan = { repair: [], fresh: [], deactivate: [], cancel: [], drop: [] };
+  const empty: CountryPlan = { repair: [], activate: [], deactivate: [], cancel: [], drop: [] };
   const cases: {
     reason: string;
     desired: string[];
@@ -228,7 +228,7 @@ describe("planCountries", () => {
       reason: "missing countries are activated",
       desired: ["NL", "GB"],
       rows: [row("NL", "pending"), row("GB", "inactive")],
-      want: { fresh: ["NL", "GB"] },
+      want: { activate: ["NL", "GB"] },
     },
     {
       reason: "drift re-activates the active ones",
@@ -260,7 +260,7 @@ describe("planCountries", () => {
       desired: ["FR"],
       rows: [row("FR", "inactive", { blocked: true })],
       specChanged: true,
-      want: { fresh: ["FR"] },
+      want: { activate: ["FR"] },
     },
     {
       reason: "unavailable is not asked again without a spec change",
@@ -272,7 +272,7 @@ describe("planCountries", () => {
       reason: "refused countries are screened again (policy or spend may have changed)",
       desired: ["FR"],
       rows: [row("FR", "refused")],
-      want: { fresh: ["FR"] },
+      want: { activate: ["FR"] },
     },
   ];
   it.each(cases)("$reason", ({ desired, rows, drifted = false, specChanged = false, want }) => {

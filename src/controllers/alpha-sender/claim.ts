@@ -34,21 +34,21 @@ export interface SenderClaimsOptions {
  * with only claimRef.namespace reserves the sender for that namespace.
  */
 export class SenderClaims {
-  constructor(private readonly o: SenderClaimsOptions) {}
+  constructor(private readonly options: SenderClaimsOptions) {}
 
   /** The record this AlphaSender holds for `sender`, claimed now if it holds none. */
   async obtain(as: AlphaSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
-    const held = await this.o.records.findHeld(as);
+    const held = await this.options.records.findHeld(as);
     if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase())
       return held.status?.phase === Phase.Bound ? held : this.bind(as, held, sender, log);
     const name = senderRecordName(as.spec.workspaceRef.name, sender.id);
-    const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    const existing = this.options.records.get(name) ?? (await this.options.records.read(name));
     if (existing) return this.bind(as, existing, sender, log);
     const older = this.olderClaimant(as, sender);
     if (older) {
       // No record yet (a fresh sender, or an upgrade from the release that let the oldest claim win): the oldest
       // admitted claimant goes first, so an upgrade never hands a sender to a younger resource.
-      this.o.waiters.wait(name, objectKey(as));
+      this.options.waiters.wait(name, objectKey(as));
       throw new PermanentError(
         `sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; ` +
           "this resource changes nothing in Bird unless that one goes",
@@ -56,13 +56,13 @@ export class SenderClaims {
         { retryAfterMs: 30_000 },
       );
     }
-    const created = await this.o.records.create(boundTo(newRecord(name, as, sender), as));
+    const created = await this.options.records.create(boundTo(newRecord(name, as, sender), as));
     if (created) {
       log.info({ record: name, alphaString: sender.alphaString, senderId: sender.id }, "Claimed sender");
-      this.o.events.record(created, "Normal", EventReason.Claimed, `Claimed by ${objectKey(as)}`);
+      this.options.events.record(created, "Normal", EventReason.Claimed, `Claimed by ${objectKey(as)}`);
       return created;
     }
-    const raced = await this.o.records.read(name);
+    const raced = await this.options.records.read(name);
     if (!raced)
       throw new PermanentError(`the record ${name} came and went; trying again`, Reason.SenderConflict, {
         retryAfterMs: 1000,
@@ -71,7 +71,7 @@ export class SenderClaims {
   }
 
   private olderClaimant(as: AlphaSender, sender: AlphaNumber): AlphaSender | undefined {
-    return olderClaimant(as, sender, this.o.informer.list(), (o) => this.o.admission.check(o).ok);
+    return olderClaimant(as, sender, this.options.informer.list(), (o) => this.options.admission.check(o).ok);
   }
 
   /**
@@ -80,9 +80,14 @@ export class SenderClaims {
   private async bind(as: AlphaSender, record: BirdSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
     const allowed = claimability(record, as);
     if (!allowed.ok) {
-      this.o.waiters.wait(record.metadata?.name ?? "", objectKey(as));
+      this.options.waiters.wait(record.metadata?.name ?? "", objectKey(as));
       log.info({ record: record.metadata?.name, holder: record.spec.claimRef }, "Claim refused");
-      this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(as)}: ${allowed.message}`);
+      this.options.events.record(
+        record,
+        "Warning",
+        EventReason.ClaimRefused,
+        `Refused ${objectKey(as)}: ${allowed.message}`,
+      );
       throw new PermanentError(
         `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
         Reason.SenderConflict,
@@ -103,9 +108,9 @@ export class SenderClaims {
         : record.spec.claimRef
           ? "reserved for this namespace"
           : "free";
-    const taken = await this.o.records.update(boundTo({ ...record, status }, as));
+    const taken = await this.options.records.update(boundTo({ ...record, status }, as));
     log.info({ record: taken.metadata?.name, alphaString: sender.alphaString, how }, "Took over sender");
-    this.o.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(as)} (${how})`);
+    this.options.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(as)} (${how})`);
     return taken;
   }
 
@@ -122,7 +127,7 @@ export class SenderClaims {
         c.price ? (sum && sum.currencyCode === c.price.currencyCode ? addMoney(sum, c.price) : (sum ?? c.price)) : sum,
       undefined,
     );
-    return this.o.records.update({
+    return this.options.records.update({
       ...record,
       status: { ...record.status, countries: sorted, monthlySpendText: spend ? formatMoney(spend) : undefined },
     });
@@ -133,23 +138,23 @@ export class SenderClaims {
     const message =
       `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace ` +
       `"${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
-    await this.o.records.update({
+    await this.options.records.update({
       ...record,
-      status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.o.now()), message },
+      status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.options.now()), message },
     });
     log.info({ record: record.metadata?.name, why }, "Released sender");
-    this.o.events.record(
+    this.options.events.record(
       as,
       "Normal",
       EventReason.Retained,
       `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird ` +
         `(kubectl get birdsender ${record.metadata?.name})`,
     );
-    this.o.events.record(record, "Normal", EventReason.Released, message);
+    this.options.events.record(record, "Normal", EventReason.Released, message);
   }
 
   async remove(record: BirdSender): Promise<void> {
-    await this.o.records.remove(record);
+    await this.options.records.remove(record);
   }
 }
 

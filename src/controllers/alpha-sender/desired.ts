@@ -154,7 +154,7 @@ export interface CountryPlan {
   /** Paid for and believed active, re-activated because Bird counts fewer active destinations (drift). */
   repair: string[];
   /** Not active: to activate once the guardrails allow it. */
-  fresh: string[];
+  activate: string[];
   /** No longer desired and active in Bird: deactivate. */
   deactivate: string[];
   /** No longer desired with a running subscription: cancel it (after deactivating). */
@@ -172,7 +172,7 @@ export function planCountries(
   rows: ReadonlyMap<string, CountryRow>,
   options: { drifted: boolean; specChanged: boolean },
 ): CountryPlan {
-  const plan: CountryPlan = { repair: [], fresh: [], deactivate: [], cancel: [], drop: [] };
+  const plan: CountryPlan = { repair: [], activate: [], deactivate: [], cancel: [], drop: [] };
   const wanted = new Set(desired);
   for (const [country, row] of rows) {
     const active = row.status === CountryState.Active;
@@ -187,7 +187,7 @@ export function planCountries(
       continue;
     }
     const settled = row.blocked === true || row.status === CountryState.Unavailable;
-    if (!settled || options.specChanged) plan.fresh.push(country);
+    if (!settled || options.specChanged) plan.activate.push(country);
   }
   return plan;
 }

@@ -80,14 +80,14 @@ interface Sync {
  * for on the record, and write status once. Level-based: only the key is trusted.
  */
 export class AlphaSenderReconciler {
-  constructor(private readonly o: AlphaSenderReconcilerOptions) {}
+  constructor(private readonly options: AlphaSenderReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
     reconcileManaged(
       {
-        client: this.o.client,
-        events: this.o.events,
-        informer: this.o.informer,
+        client: this.options.client,
+        events: this.options.events,
+        informer: this.options.informer,
         log: context.log,
         now: () => this.now(),
       },
@@ -99,17 +99,17 @@ export class AlphaSenderReconciler {
     );
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
-    const held = await this.o.records.findHeld(initial);
+    const held = await this.options.records.findHeld(initial);
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
     if (!held) forgetSender(status);
-    const external = this.external(this.o.admission.connect(initial));
+    const external = this.external(this.options.admission.connect(initial));
     status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
     if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, external, held);
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
-    const as = await addFinalizer(this.o.client, FINALIZER, initial);
+    const as = await addFinalizer(this.options.client, FINALIZER, initial);
     const sender = await this.senderOrWait(as, external);
-    const record = await this.o.claims.obtain(as, sender, log);
+    const record = await this.options.claims.obtain(as, sender, log);
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
     if (!isProvisioned(sender)) return this.provisioning(as, sender);
@@ -118,7 +118,7 @@ export class AlphaSenderReconciler {
 
   /** A sender Bird is still provisioning: polled (at most every 5 s) until it is ready to take countries. */
   private provisioning(as: AlphaSender, sender: AlphaNumber): StepOutcome<AlphaSender> {
-    const pollMs = Math.min(this.o.resyncMs, 5000);
+    const pollMs = Math.min(this.options.resyncMs, 5000);
     return {
       object: as,
       ready: notReady(
@@ -201,7 +201,7 @@ export class AlphaSenderReconciler {
         sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
       }
     } finally {
-      sync.record = await this.o.claims.recordCharges(sync.record, charges(sync));
+      sync.record = await this.options.claims.recordCharges(sync.record, charges(sync));
     }
   }
 
@@ -213,13 +213,13 @@ export class AlphaSenderReconciler {
     held: BirdSender | undefined,
   ): Promise<StepOutcome<AlphaSender>> {
     const sender = await this.senderOrWait(as, external);
-    const record = held ?? this.o.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
+    const record = held ?? this.options.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
     if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
       throw new Waiting(
         `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
           "ObserveOnly reports only senders of this namespace or no one's",
         Reason.SenderConflict,
-        this.o.resyncMs,
+        this.options.resyncMs,
       );
     }
     Object.assign(status, senderStatus(sender), { boundTo: held?.metadata?.name });
@@ -247,16 +247,16 @@ export class AlphaSenderReconciler {
     const what = as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${senderName(as.spec)}"`;
     const message =
       `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with ` +
-      `Bird first (no API creates senders); checking again in ${Math.round(this.o.resyncMs / 1000)} s`;
-    this.o.events.record(as, "Warning", EventReason.SenderNotFound, message);
-    throw new Waiting(message, Reason.SenderNotFound, this.o.resyncMs);
+      `Bird first (no API creates senders); checking again in ${Math.round(this.options.resyncMs / 1000)} s`;
+    this.options.events.record(as, "Warning", EventReason.SenderNotFound, message);
+    throw new Waiting(message, Reason.SenderNotFound, this.options.resyncMs);
   }
 
   private guardrails(as: AlphaSender, external: SenderExternal): Guardrails {
     return {
       workspace: external.workspace,
       maxPrice: as.spec.maxMonthlyPricePerCountry,
-      committed: this.o.usage.of(external).prices,
+      committed: this.options.usage.of(external).prices,
     };
   }
 
@@ -266,24 +266,27 @@ export class AlphaSenderReconciler {
    * fit it at the price Bird quotes in a validate-only call. Refused countries are reported and the rest activated.
    */
   private async activate(sync: Sync, plan: CountryPlan, guard: Guardrails, specChanged: boolean): Promise<string[]> {
-    let fresh: string[] = [];
-    for (const country of plan.fresh) {
+    let toActivate: string[] = [];
+    for (const country of plan.activate) {
       const refusal = policyRefusal(country, guard);
       if (refusal) this.refuse(sync, country, undefined, refusal);
-      else fresh.push(country);
+      else toActivate.push(country);
     }
-    if (fresh.length && needsQuote(guard)) fresh = await this.screen(sync, fresh, guard, specChanged);
+    if (toActivate.length && needsQuote(guard)) toActivate = await this.screen(sync, toActivate, guard, specChanged);
     const repair = new Set(plan.repair);
     const activated: string[] = [];
     try {
-      for (const batch of chunk([...plan.repair, ...fresh].sort(), ACTIVATE_BATCH)) {
+      for (const batch of chunk([...plan.repair, ...toActivate].sort(), ACTIVATE_BATCH)) {
         activated.push(...(await this.activateBatch(sync, batch, repair)));
       }
     } finally {
       // Countries screened but not activated (refused by Bird, or the call failed) no longer count as spend.
-      for (const country of fresh)
+      for (const country of toActivate)
         if (!activated.includes(country))
-          this.o.usage.release(sync.as.spec.workspaceRef.name, countryKey(sync.record.metadata?.name ?? "", country));
+          this.options.usage.release(
+            sync.as.spec.workspaceRef.name,
+            countryKey(sync.record.metadata?.name ?? "", country),
+          );
     }
     return activated;
   }
@@ -313,12 +316,12 @@ export class AlphaSenderReconciler {
     const { accepted, refused } = screenPrices(
       countries.filter((c) => quotable.has(c)),
       prices,
-      { ...guard, committed: this.o.usage.of(sync.external).prices },
+      { ...guard, committed: this.options.usage.of(sync.external).prices },
     );
     const recordName = sync.record.metadata?.name ?? "";
     // Counted until the record lists the country as paid for (or the activation fails and it is released).
     for (const country of accepted)
-      this.o.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
+      this.options.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
@@ -328,7 +331,7 @@ export class AlphaSenderReconciler {
       sync.external.activate(sync.sender, b),
     );
     if (!countries.length) return [];
-    this.o.metrics?.purchases.inc(
+    this.options.metrics?.purchases.inc(
       { workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND },
       countries.filter((c) => !repair.has(c)).length,
     );
@@ -354,7 +357,7 @@ export class AlphaSenderReconciler {
     const name = sync.sender.alphaString;
     const repaired = countries.filter((c) => repair.has(c));
     const note = repaired.length ? ` (${repaired.join(", ")} had been deactivated outside the operator)` : "";
-    this.o.events.record(
+    this.options.events.record(
       sync.as,
       "Normal",
       EventReason.DestinationsActivated,
@@ -362,7 +365,7 @@ export class AlphaSenderReconciler {
     );
     const blocked = countries.filter((c) => sync.rows.get(c)?.blocked);
     if (blocked.length) {
-      this.o.events.record(
+      this.options.events.record(
         sync.as,
         "Warning",
         EventReason.CountryBlocked,
@@ -389,7 +392,7 @@ export class AlphaSenderReconciler {
       const code = isBirdApiError(error) ? error.code : undefined;
       for (const country of refused) sync.rows.set(country, unavailableRow(country, code));
       sync.status.countries = sortedRows(sync.rows);
-      this.o.events.record(
+      this.options.events.record(
         sync.as,
         "Warning",
         EventReason.CountryUnavailable,
@@ -404,7 +407,7 @@ export class AlphaSenderReconciler {
   private refuse(sync: Sync, country: string, price: Money | undefined, refusal: Refusal): void {
     const before = sync.rows.get(country);
     sync.rows.set(country, refusedRow(country, price));
-    this.o.metrics?.purchasesRefused.inc({
+    this.options.metrics?.purchasesRefused.inc({
       workspace: sync.as.spec.workspaceRef.name,
       kind: ALPHA_SENDER_KIND,
       reason: refusal.reason,
@@ -412,7 +415,7 @@ export class AlphaSenderReconciler {
     if (before?.status === CountryState.Refused) return;
     const reason =
       refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
-    this.o.events.record(
+    this.options.events.record(
       sync.as,
       "Warning",
       reason,
@@ -463,7 +466,7 @@ export class AlphaSenderReconciler {
       );
     }
     sync.status.countries = sortedRows(sync.rows);
-    this.o.events.record(
+    this.options.events.record(
       sync.as,
       "Normal",
       EventReason.DestinationsDeactivated,
@@ -478,14 +481,14 @@ export class AlphaSenderReconciler {
       for (const country of toCancel) {
         await sync.external.cancel(sync.sender, country);
         cancelled.push(country);
-        this.o.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
+        this.options.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
         sync.cancelled.add(country);
         sync.rows.delete(country);
         sync.status.countries = sortedRows(sync.rows);
       }
     } finally {
       if (cancelled.length)
-        this.o.events.record(
+        this.options.events.record(
           sync.as,
           "Normal",
           EventReason.SubscriptionCancelled,
@@ -504,16 +507,16 @@ export class AlphaSenderReconciler {
       done: true,
       ready: notReady(Reason.Deleting, message),
     });
-    const resolved = this.o.connections.connect(as.spec.workspaceRef.name);
+    const resolved = this.options.connections.connect(as.spec.workspaceRef.name);
     const record =
-      (await this.o.records.findHeld(as)) ??
+      (await this.options.records.findHeld(as)) ??
       (await this.claimBeforeCleanup(as, status, resolved.ok ? resolved.value : undefined, log));
     if (!record) return deleting("held no sender: nothing to release");
     const policy = effectiveDeletionPolicy(as, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
     const keep = this.keepReason(as, policy);
     if (keep) {
-      await this.o.claims.release(as, record, keep, log);
+      await this.options.claims.release(as, record, keep, log);
       return deleting(`sender kept (${keep})`);
     }
     const name = record.status?.alphaString ?? senderName(as.spec);
@@ -524,7 +527,7 @@ export class AlphaSenderReconciler {
         resolved.reason,
       );
     const current = await this.releaseAll(as, status, record, this.external(resolved.value));
-    await this.o.claims.remove(current);
+    await this.options.claims.remove(current);
     log.info({ record: record.metadata?.name, alphaString: name }, "Released the sender's countries");
     return deleting(`countries of sender ${name} deactivated and cancelled`);
   }
@@ -546,7 +549,7 @@ export class AlphaSenderReconciler {
     try {
       await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
     } finally {
-      current = await this.o.claims.recordCharges(sync.record, charges(sync));
+      current = await this.options.claims.recordCharges(sync.record, charges(sync));
     }
     return current;
   }
@@ -567,24 +570,24 @@ export class AlphaSenderReconciler {
       !status.alphaNumberId ||
       status.boundTo ||
       as.spec.managementPolicy === "ObserveOnly" ||
-      !this.o.admission.check(as).ok
+      !this.options.admission.check(as).ok
     )
       return undefined;
     const sender = await this.external(connection).observe(as.spec, status.alphaNumberId);
-    return sender ? this.o.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
+    return sender ? this.options.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
   }
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
   private keepReason(as: AlphaSender, policy: string): string | undefined {
-    return deletionKeepReason(as, policy, () => this.o.admission.check(as));
+    return deletionKeepReason(as, policy, () => this.options.admission.check(as));
   }
 
   private external(connection: WorkspaceConnection): SenderExternal {
-    return (this.o.external ?? birdSenders)(connection);
+    return (this.options.external ?? birdSenders)(connection);
   }
 
   private now(): Date {
-    return this.o.now?.() ?? new Date();
+    return this.options.now?.() ?? new Date();
   }
 }
 

@@ -40,7 +40,7 @@ export interface Held {
  * number. Annotations and status on the PhoneNumber prove nothing.
  */
 export class NumberClaims {
-  constructor(private readonly o: NumberClaimsOptions) {}
+  constructor(private readonly options: NumberClaimsOptions) {}
 
   /**
    * The record this PhoneNumber holds (`found`: what findHeld answered), claiming one first if it holds none;
@@ -49,7 +49,7 @@ export class NumberClaims {
   async obtain(pn: PhoneNumber, found: BirdNumber | undefined, external: NumberExternal, log: Logger): Promise<Held> {
     let held = found;
     // The cache may show our own purchase before its bind: a read of the record is cheaper than a lookup in Bird.
-    if (held?.status?.phase === Phase.Purchasing) held = await this.o.records.read(held.metadata?.name ?? "");
+    if (held?.status?.phase === Phase.Purchasing) held = await this.options.records.read(held.metadata?.name ?? "");
     if (held && !isHeldBy(held, pn)) held = undefined;
     const claimed: Held = held ? { record: held } : await this.claim(pn, external, log);
     if (claimed.record.status?.phase !== Phase.Purchasing) return claimed;
@@ -64,7 +64,7 @@ export class NumberClaims {
     throw new Waiting(
       `ObserveOnly: the purchase of ${held.spec.numberString} never reached Bird; nothing is bought in this mode`,
       Reason.NumberUnavailable,
-      this.o.purchaseGraceMs,
+      this.options.purchaseGraceMs,
     );
   }
 
@@ -80,11 +80,11 @@ export class NumberClaims {
     log: Logger,
   ): Promise<Held | undefined> {
     const numberString = record.spec.numberString;
-    const found = await external.observe({ numberString, fresh: true });
+    const found = await external.observe({ numberString, uncached: true });
     if (found) {
-      const bound = await this.o.purchaser.bind(record, found);
+      const bound = await this.options.purchaser.bind(record, found);
       log.info({ record: bound.metadata?.name, numberString, numberId: found.id }, "Resolved an interrupted purchase");
-      this.o.events.record(
+      this.options.events.record(
         pn,
         "Normal",
         EventReason.Adopted,
@@ -94,17 +94,17 @@ export class NumberClaims {
       return { record: bound, number: found };
     }
     const startedAt = record.status?.purchase?.startedAt ?? record.metadata?.creationTimestamp;
-    const age = this.o.now().getTime() - Date.parse(String(startedAt));
-    if (age < this.o.purchaseGraceMs) {
+    const age = this.options.now().getTime() - Date.parse(String(startedAt));
+    if (age < this.options.purchaseGraceMs) {
       throw new Waiting(
         `waiting for Bird to show ${numberString} (purchase started ${String(startedAt)})`,
         Reason.PurchasePending,
-        Math.min(5000, this.o.purchaseGraceMs - age),
+        Math.min(5000, this.options.purchaseGraceMs - age),
       );
     }
-    await this.o.records.remove(record);
+    await this.options.records.remove(record);
     log.info({ record: record.metadata?.name, numberString }, "Purchase never reached Bird; claim withdrawn");
-    this.o.events.record(
+    this.options.events.record(
       pn,
       "Normal",
       EventReason.PurchaseIntentCleared,
@@ -118,12 +118,12 @@ export class NumberClaims {
     if (pn.status?.boundTo) return this.reclaim(pn, external, log);
     const migrated = await this.migrate(pn, external, log);
     if (migrated) return migrated;
-    if (!pn.spec.numberString) return this.bought(await this.o.purchaser.purchase(pn, external, log));
+    if (!pn.spec.numberString) return this.bought(await this.options.purchaser.purchase(pn, external, log));
     const name = numberRecordName(pn.spec.workspaceRef.name, pn.spec.numberString);
-    const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    const existing = this.options.records.get(name) ?? (await this.options.records.read(name));
     if (existing) return this.takeOver(pn, existing, external, log);
     const number = await external.observe({ numberString: pn.spec.numberString });
-    if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log));
+    if (!number) return this.bought(await this.options.purchaser.purchase(pn, external, log));
     return this.adopt(pn, number, external, log);
   }
 
@@ -143,7 +143,7 @@ export class NumberClaims {
       );
     if (!numberString) throw lost("its status names no number");
     const name = numberRecordName(pn.spec.workspaceRef.name, numberString);
-    const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    const existing = this.options.records.get(name) ?? (await this.options.records.read(name));
     if (existing) return this.takeOver(pn, existing, external, log);
     const number = await external.observe({ numberString });
     if (!number) throw lost(`${numberString} is no longer in the workspace`);
@@ -164,20 +164,20 @@ export class NumberClaims {
       spec: { workspaceRef: { name: pn.spec.workspaceRef.name }, numberString: number.numberString },
       status: { phase: Phase.Bound, numberId: number.id, endpointId: number.endpointId },
     };
-    const created = await this.o.records.create(boundTo(record, pn));
+    const created = await this.options.records.create(boundTo(record, pn));
     if (!created) {
-      const existing = await this.o.records.read(name);
+      const existing = await this.options.records.read(name);
       if (!existing) throw new Waiting(`the record ${name} came and went; trying again`, Reason.NumberConflict, 1000);
       return this.takeOver(pn, existing, external, log);
     }
     log.info({ record: name, numberString: number.numberString, numberId: number.id }, "Adopted number");
-    this.o.events.record(
+    this.options.events.record(
       pn,
       "Normal",
       EventReason.Adopted,
       `Adopted ${number.numberString}: the workspace owns it, so nothing was bought`,
     );
-    this.o.events.record(created, "Normal", EventReason.Adopted, `Adopted by ${objectKey(pn)}`);
+    this.options.events.record(created, "Normal", EventReason.Adopted, `Adopted by ${objectKey(pn)}`);
     return { record: created, number };
   }
 
@@ -189,15 +189,20 @@ export class NumberClaims {
     if (isHeldBy(record, pn)) return { record };
     const allowed = claimability(record, pn);
     if (!allowed.ok) {
-      this.o.waiters.wait(record.metadata?.name ?? "", objectKey(pn));
+      this.options.waiters.wait(record.metadata?.name ?? "", objectKey(pn));
       log.info({ record: record.metadata?.name, holder: record.spec.claimRef }, "Claim refused");
-      this.o.events.record(record, "Warning", EventReason.ClaimRefused, `Refused ${objectKey(pn)}: ${allowed.message}`);
+      this.options.events.record(
+        record,
+        "Warning",
+        EventReason.ClaimRefused,
+        `Refused ${objectKey(pn)}: ${allowed.message}`,
+      );
       throw new PermanentError(`${record.spec.numberString}: ${allowed.message}`, Reason.NumberConflict);
     }
     const number = await external.observe(
       record.status?.numberId ? { id: record.status.numberId } : { numberString: record.spec.numberString },
     );
-    if (!number) return this.bought(await this.o.purchaser.purchase(pn, external, log, record));
+    if (!number) return this.bought(await this.options.purchaser.purchase(pn, external, log, record));
     const taken = await this.bindRecord(record, number, pn);
     const how =
       record.status?.phase === Phase.Released
@@ -206,18 +211,18 @@ export class NumberClaims {
           ? "reserved for this namespace"
           : "free";
     log.info({ record: taken.metadata?.name, numberString: number.numberString, how }, "Took over number");
-    this.o.events.record(
+    this.options.events.record(
       pn,
       "Normal",
       EventReason.Claimed,
       `Took over ${number.numberString} (${how}): nothing was bought`,
     );
-    this.o.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(pn)} (${how})`);
+    this.options.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(pn)} (${how})`);
     return { record: taken, number };
   }
 
   private bindRecord(record: BirdNumber, number: LongCodeNumber, pn: PhoneNumber): Promise<BirdNumber> {
-    return this.o.records.update(
+    return this.options.records.update(
       boundTo(
         {
           ...record,
@@ -237,7 +242,7 @@ export class NumberClaims {
 
   /** The held record bound again to its number, after it was seen Lost or Released while its holder lived on. */
   async rebind(record: BirdNumber, number: LongCodeNumber): Promise<BirdNumber> {
-    return this.o.purchaser.bind(
+    return this.options.purchaser.bind(
       { ...record, status: { ...record.status, releasedAt: undefined, message: undefined } },
       number,
     );
@@ -251,14 +256,14 @@ export class NumberClaims {
     const hint = legacyHint(pn);
     if (!hint) return undefined;
     const number = await external.observe(
-      hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", fresh: true },
+      hint.numberId ? { id: hint.numberId } : { numberString: hint.numberString ?? "", uncached: true },
     );
     if (!number) return this.waitForHintedPurchase(hint);
     const name = numberRecordName(pn.spec.workspaceRef.name, number.numberString);
-    const existing = this.o.records.get(name) ?? (await this.o.records.read(name));
+    const existing = this.options.records.get(name) ?? (await this.options.records.read(name));
     // A copy (restored backup, copied manifest) names a number its original holds: refused, not bought anew.
-    if (!existing && !this.o.legacy.isOldestClaimant(pn)) {
-      this.o.waiters.wait(name, objectKey(pn));
+    if (!existing && !this.options.legacy.isOldestClaimant(pn)) {
+      this.options.waiters.wait(name, objectKey(pn));
       throw new PermanentError(
         `${number.numberString}: this resource carries the previous release's record of the number, ` +
           "and an older resource carries it too: it looks like a copy, " +
@@ -272,7 +277,7 @@ export class NumberClaims {
       : await this.adopt(pn, number, external, log);
     if (hasLegacyAnnotations(pn)) await this.dropLegacyAnnotations(pn);
     log.info({ record: name, numberString: number.numberString }, "Migrated from the previous release's annotations");
-    this.o.events.record(
+    this.options.events.record(
       held.record,
       "Normal",
       EventReason.Migrated,
@@ -286,8 +291,8 @@ export class NumberClaims {
    * purchase grace period Bird may not list the number yet, so it waits.
    */
   private waitForHintedPurchase(hint: LegacyHint): undefined {
-    const age = this.o.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
-    if (age < this.o.purchaseGraceMs)
+    const age = this.options.now().getTime() - Date.parse(hint.intentStartedAt ?? "");
+    if (age < this.options.purchaseGraceMs)
       throw new Waiting(
         `waiting for Bird to show ${hint.numberString} (purchase started ${hint.intentStartedAt})`,
         Reason.PurchasePending,
@@ -298,6 +303,6 @@ export class NumberClaims {
 
   private async dropLegacyAnnotations(pn: PhoneNumber): Promise<void> {
     const annotations = { [Annotation.legacyNumberId]: null, [Annotation.legacyPurchaseIntent]: null };
-    await this.o.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });
+    await this.options.client.patch(pn.metadata?.namespace, pn.metadata?.name ?? "", { metadata: { annotations } });
   }
 }

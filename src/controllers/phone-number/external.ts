@@ -25,9 +25,9 @@ export interface StockSource {
 
 /**
  * Which number to observe: by id (the shared inventory, else
- * a read), or by string (the inventory, or `fresh`ly listed).
+ * a read), or by string (the inventory, or listed afresh: `uncached`).
  */
-export type NumberRef = { id: string } | { numberString: string; fresh?: boolean };
+export type NumberRef = { id: string } | { numberString: string; uncached?: boolean };
 
 /**
  * One workspace's numbers as the PhoneNumber reconciler sees them: Crossplane's external client, split the same way.
@@ -106,7 +106,7 @@ class BirdNumberExternal implements NumberExternal {
   observe(ref: NumberRef): Promise<LongCodeNumber | undefined> {
     const { inventory } = this.connection;
     if ("id" in ref) return inventory.findNumber(ref.id);
-    return ref.fresh ? lookupNumber(this.connection, ref.numberString) : inventory.numberByString(ref.numberString);
+    return ref.uncached ? lookupNumber(this.connection, ref.numberString) : inventory.numberByString(ref.numberString);
   }
 
   countsCurrent(id: string): boolean {

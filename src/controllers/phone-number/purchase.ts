@@ -39,7 +39,7 @@ export interface Purchase {
  * A crash anywhere leaves either no purchase, or a purchase that its record finds again by numberString.
  */
 export class Purchaser {
-  constructor(private readonly o: PurchaserOptions) {}
+  constructor(private readonly options: PurchaserOptions) {}
 
   /** `reserved`: the record the platform team prepared for this namespace, bought into instead of a new one. */
   async purchase(pn: PhoneNumber, external: NumberExternal, log: Logger, reserved?: BirdNumber): Promise<Purchase> {
@@ -85,7 +85,7 @@ export class Purchaser {
     try {
       record = await this.claim(pn, item, name, reserved);
     } finally {
-      if (!record) this.o.usage.release(workspaceName, name);
+      if (!record) this.options.usage.release(workspaceName, name);
     }
     if (!record)
       throw new TransientError(
@@ -112,8 +112,8 @@ export class Purchaser {
       { record: name, numberString: number.numberString, numberId: number.id, price: formatMoney(item.monthlyPrice) },
       "Purchased number",
     );
-    this.o.events.record(pn, "Normal", EventReason.Purchased, message);
-    this.o.events.record(
+    this.options.events.record(pn, "Normal", EventReason.Purchased, message);
+    this.options.events.record(
       bound,
       "Normal",
       EventReason.Purchased,
@@ -136,14 +136,14 @@ export class Purchaser {
         monthlyPriceText: monthlyPrice ? formatMoney(monthlyPrice) : undefined,
       };
       try {
-        const bound = await this.o.records.update({ ...current, status });
+        const bound = await this.options.records.update({ ...current, status });
         // Bound from Purchasing: the buy happened (answered, or found by lookup after a crash or a 5xx).
         if (current.status?.phase === Phase.Purchasing)
-          this.o.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
+          this.options.metrics?.purchases.inc({ workspace: record.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
         return bound;
       } catch (error) {
         // Losing this write would only leave the record Purchasing (resolved by lookup later); retry a few times.
-        const fresh = attempt < 5 ? await this.o.records.read(current.metadata?.name ?? "") : undefined;
+        const fresh = attempt < 5 ? await this.options.records.read(current.metadata?.name ?? "") : undefined;
         if (!fresh || fresh.spec.claimRef?.uid !== record.spec.claimRef?.uid) throw error;
         current = fresh;
       }
@@ -161,11 +161,12 @@ export class Purchaser {
   ): Promise<BirdNumber | undefined> {
     const status = {
       phase: Phase.Purchasing,
-      purchase: { stockItemId: item.id, startedAt: rfc3339(this.o.now()) },
+      purchase: { stockItemId: item.id, startedAt: rfc3339(this.options.now()) },
       monthlyPrice: item.monthlyPrice,
       monthlyPriceText: formatMoney(item.monthlyPrice),
     };
-    if (reserved) return this.o.records.update(boundTo({ ...reserved, status: { ...reserved.status, ...status } }, pn));
+    if (reserved)
+      return this.options.records.update(boundTo({ ...reserved, status: { ...reserved.status, ...status } }, pn));
     const record: BirdNumber = {
       apiVersion: API_VERSION,
       kind: BIRD_NUMBER_KIND,
@@ -173,18 +174,18 @@ export class Purchaser {
       spec: { workspaceRef: { name: pn.spec.workspaceRef.name }, numberString: item.numberString },
       status,
     };
-    return this.o.records.create(boundTo(record, pn));
+    return this.options.records.create(boundTo(record, pn));
   }
 
   /** Counts a refusal by a guardrail or for lack of stock (the condition reason the resource shows), and rethrows. */
   private refused(workspace: string, error: unknown): never {
     if (error instanceof Waiting || error instanceof PermanentError)
-      this.o.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
+      this.options.metrics?.purchasesRefused.inc({ workspace, kind: PHONE_NUMBER_KIND, reason: error.reason });
     throw error;
   }
 
   private staleLeader(item: NumberStockItem): Error | undefined {
-    if (!this.o.mayAct || this.o.mayAct()) return undefined;
+    if (!this.options.mayAct || this.options.mayAct()) return undefined;
     return new TransientError(
       `not buying ${item.numberString}: this replica's leader lease is no longer fresh; the leader resolves the claim`,
       Reason.PurchasePending,
@@ -215,7 +216,7 @@ export class Purchaser {
       );
     }
     if (error.status >= 500) {
-      const found = await external.observe({ numberString: item.numberString, fresh: true });
+      const found = await external.observe({ numberString: item.numberString, uncached: true });
       if (found) return { record: await this.bind(record, found, item.monthlyPrice), number: found };
     }
     await this.withdrawClaim(pn, record, item, external, error, log);
@@ -229,7 +230,7 @@ export class Purchaser {
     throw new PermanentError(
       `Bird refused the purchase of ${item.numberString}: ${error.message}`,
       Reason.CannotPurchase,
-      { cause: error, retryAfterMs: this.o.resyncMs },
+      { cause: error, retryAfterMs: this.options.resyncMs },
     );
   }
 
@@ -243,9 +244,9 @@ export class Purchaser {
     log: Logger,
   ): Promise<void> {
     const name = record.metadata?.name ?? "";
-    await this.o.records.remove(record);
-    this.o.usage.release(external.workspace.metadata?.name ?? "", name);
-    this.o.metrics?.purchasesRefused.inc({
+    await this.options.records.remove(record);
+    this.options.usage.release(external.workspace.metadata?.name ?? "", name);
+    this.options.metrics?.purchasesRefused.inc({
       workspace: record.spec.workspaceRef.name,
       kind: PHONE_NUMBER_KIND,
       reason: Reason.CannotPurchase,
@@ -254,7 +255,7 @@ export class Purchaser {
       { record: name, numberString: item.numberString, status: error.status, code: error.code },
       "Purchase refused; claim withdrawn",
     );
-    this.o.events.record(
+    this.options.events.record(
       record,
       "Warning",
       EventReason.PurchaseFailed,
@@ -272,10 +273,11 @@ export class Purchaser {
     const free = (item: NumberStockItem): boolean => {
       const name = numberRecordName(workspaceName, item.numberString);
       return (
-        name === reserved?.metadata?.name || (!this.o.records.get(name) && !this.o.usage.reserved(workspaceName, name))
+        name === reserved?.metadata?.name ||
+        (!this.options.records.get(name) && !this.options.usage.reserved(workspaceName, name))
       );
     };
-    return chooseStockItem(pn, external, free, this.o.resyncMs);
+    return chooseStockItem(pn, external, free, this.options.resyncMs);
   }
 
   /**
@@ -283,9 +285,9 @@ export class Purchaser {
    * check and the reservation.
    */
   private reserve(external: NumberExternal, item: NumberStockItem, name: string): void {
-    const refused = quotaRefusal(external.workspace, this.o.usage.of(external), item);
-    if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.o.resyncMs);
-    this.o.usage.reserve(external.workspace.metadata?.name ?? "", name, item.monthlyPrice);
+    const refused = quotaRefusal(external.workspace, this.options.usage.of(external), item);
+    if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.options.resyncMs);
+    this.options.usage.reserve(external.workspace.metadata?.name ?? "", name, item.monthlyPrice);
   }
 }
 
@@ -302,7 +304,7 @@ export async function chooseStockItem(
 ): Promise<NumberStockItem> {
   const workspace = stock.workspace;
   const filter = stockFilter(pn.spec);
-  const pooled = await stock.pooledStock(filter, (item) => free(item) && affordable(pn, workspace, item));
+  const pooled = await stock.pooledStock(filter, (item) => free(item) && fitsSpecAndPolicy(pn, workspace, item));
   if (pooled) return pooled;
   const country = filter.countryCodes?.[0];
   const policy = country ? countryViolation(workspace, country) : undefined;
@@ -329,7 +331,7 @@ export async function chooseStockItem(
   throw new Waiting(`${what}; ${every}`, Reason.NumberUnavailable, resyncMs);
 }
 
-function affordable(pn: PhoneNumber, workspace: BirdWorkspace, item: NumberStockItem): boolean {
+function fitsSpecAndPolicy(pn: PhoneNumber, workspace: BirdWorkspace, item: NumberStockItem): boolean {
   return (
     stockItemMatches(pn.spec, item) &&
     !countryViolation(workspace, item.countryCode) &&

@@ -51,14 +51,14 @@ const PROVISIONING_FALLBACK_POLLS = 5;
  * destinations, and status written once. Deletion releases or cancels what the record binds, nothing else.
  */
 export class PhoneNumberReconciler {
-  constructor(private readonly o: PhoneNumberReconcilerOptions) {}
+  constructor(private readonly options: PhoneNumberReconcilerOptions) {}
 
   readonly reconcile = (key: string, context: ReconcileContext): Promise<ReconcileResult> =>
     reconcileManaged(
       {
-        client: this.o.client,
-        events: this.o.events,
-        informer: this.o.informer,
+        client: this.options.client,
+        events: this.options.events,
+        informer: this.options.informer,
         log: context.log,
         now: () => this.now(),
       },
@@ -71,7 +71,7 @@ export class PhoneNumberReconciler {
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     // The cache first; an object it shows holding nothing is asked about once more, of the API server itself.
-    const held = await this.o.records.findHeld(initial);
+    const held = await this.options.records.findHeld(initial);
     // Status reports only what a record binds: an object that holds none shows no number (a restored or copied status
     // would otherwise show someone else's).
     if (!held) clearNumberStatus(status);
@@ -81,13 +81,13 @@ export class PhoneNumberReconciler {
     // ObserveOnly never claims (nor buys); one that holds a record from its Full days keeps reporting on it.
     if (observeOnly && !held) return this.observeOnly(initial, status, external);
     // Only now, admitted, may the object claim anything: the finalizer goes first, so a claim is never left behind.
-    const pn = await addFinalizer(this.o.client, FINALIZER, initial);
+    const pn = await addFinalizer(this.options.client, FINALIZER, initial);
     const claimed =
       held?.status?.phase === Phase.Bound
         ? { record: held }
         : observeOnly && held
-          ? await this.o.claims.observeHeld(pn, held, external, log)
-          : await this.o.claims.obtain(pn, held, external, log);
+          ? await this.options.claims.observeHeld(pn, held, external, log)
+          : await this.options.claims.obtain(pn, held, external, log);
     status.boundTo = claimed.record.metadata?.name;
     const number = claimed.number ?? (await this.observeNumber(claimed, external));
     Object.assign(status, observedStatus(number));
@@ -97,9 +97,9 @@ export class PhoneNumberReconciler {
         "so a rebuilt cluster adopts this number instead of buying another";
     const provisioning = this.provisioning(pn, number, external, status, claimed.purchased === true);
     if (provisioning) return { ...provisioning, object: pn };
-    const detailsLater = await this.syncSubscription(number, external, status);
-    if (!observeOnly) await syncDestinations(pn, number, external, status, { events: this.o.events, log });
-    return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
+    const subscriptionRecheckMs = await this.syncSubscription(number, external, status);
+    if (!observeOnly) await syncDestinations(pn, number, external, status, { events: this.options.events, log });
+    return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: subscriptionRecheckMs };
   }
 
   /**
@@ -108,7 +108,7 @@ export class PhoneNumberReconciler {
    */
   private admit(pn: PhoneNumber, status: PhoneNumberStatus, held: BirdNumber | undefined): WorkspaceConnection {
     try {
-      return this.o.admission.connect(pn);
+      return this.options.admission.connect(pn);
     } catch (error) {
       if (held && error instanceof Error && "reason" in error && error.reason === Reason.Forbidden) {
         status.boundTo = held.metadata?.name;
@@ -138,11 +138,11 @@ export class PhoneNumberReconciler {
       const message =
         `Bird reports provisioningStatus "${number.endpoint?.provisioningStatus ?? "(none)"}" ` +
         `for ${number.numberString}, which this operator does not know; ` +
-        `it is shown as Bird sent it and checked again in ${Math.round(this.o.resyncMs / 1000)} s`;
-      return { ready: notReady(Reason.UnknownProvisioningStatus, message), requeueAfterMs: this.o.resyncMs };
+        `it is shown as Bird sent it and checked again in ${Math.round(this.options.resyncMs / 1000)} s`;
+      return { ready: notReady(Reason.UnknownProvisioningStatus, message), requeueAfterMs: this.options.resyncMs };
     }
-    const pollMs = this.o.provisioningPollMs ?? 1000;
-    const { wake } = this.o;
+    const pollMs = this.options.provisioningPollMs ?? 1000;
+    const { wake } = this.options;
     const key = objectKey(pn);
     if (wake) external.awaitProvisioned(number.id, pollMs, () => wake(key));
     const ready = notReady(
@@ -162,13 +162,13 @@ export class PhoneNumberReconciler {
     external: NumberExternal,
   ): Promise<StepOutcome<PhoneNumber>> {
     const numberString = pn.spec.numberString ?? "";
-    const record = this.o.records.get(`${pn.spec.workspaceRef.name}.${numberString.slice(1)}`);
+    const record = this.options.records.get(`${pn.spec.workspaceRef.name}.${numberString.slice(1)}`);
     if (record?.spec.claimRef && record.spec.claimRef.namespace !== pn.metadata?.namespace) {
       throw new Waiting(
         `${numberString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
           "ObserveOnly reports only numbers of this namespace or no one's",
         Reason.NumberConflict,
-        this.o.resyncMs,
+        this.options.resyncMs,
       );
     }
     const number = await external.observe({ numberString });
@@ -176,29 +176,31 @@ export class PhoneNumberReconciler {
       throw new Waiting(
         `ObserveOnly: ${numberString} is not in the workspace; nothing is bought in this mode`,
         Reason.NumberUnavailable,
-        this.o.resyncMs,
+        this.options.resyncMs,
       );
     Object.assign(status, observedStatus(number), { boundTo: undefined });
-    const detailsLater = await this.syncSubscription(number, external, status);
+    const subscriptionRecheckMs = await this.syncSubscription(number, external, status);
     status.destinations = destinationRows(desiredDestinations(pn.spec), (capability) =>
       number.endpoint?.capabilities?.find((c) => c.name === capability)?.outbound?.destinationStatuses?.active
         ? "unknown"
         : "inactive",
     );
-    return { ready: readiness(pn, number, status), requeueAfterMs: detailsLater };
+    return { ready: readiness(pn, number, status), requeueAfterMs: subscriptionRecheckMs };
   }
 
   /** The number a record binds, as Bird has it now. Gone from the workspace: the record is Lost (NumberLost). */
   private async observeNumber(held: Held, external: NumberExternal): Promise<LongCodeNumber> {
     const id = held.record.status?.numberId;
-    const number = await external.observe(id ? { id } : { numberString: held.record.spec.numberString, fresh: true });
+    const number = await external.observe(
+      id ? { id } : { numberString: held.record.spec.numberString, uncached: true },
+    );
     if (number) {
       // Held but not Bound (a number seen lost that came back, a release undone): bound again.
-      if (held.record.status?.phase !== Phase.Bound) await this.o.claims.rebind(held.record, number);
+      if (held.record.status?.phase !== Phase.Bound) await this.options.claims.rebind(held.record, number);
       return number;
     }
     if (held.record.status?.phase !== Phase.Lost) {
-      await this.o.records.update({
+      await this.options.records.update({
         ...held.record,
         status: {
           ...held.record.status,
@@ -210,7 +212,7 @@ export class PhoneNumberReconciler {
     const message =
       `${held.record.spec.numberString} is no longer in the workspace; nothing was bought to replace it. ` +
       "Delete this PhoneNumber (nothing is cancelled) and apply it again to get a new number";
-    throw new Waiting(message, Reason.NumberLost, this.o.resyncMs);
+    throw new Waiting(message, Reason.NumberLost, this.options.resyncMs);
   }
 
   /**
@@ -230,7 +232,7 @@ export class PhoneNumberReconciler {
     if (agrees && known.startAt && status.monthlyPrice) return undefined;
     if (!known) {
       status.subscription = { name: "main", status: active ? "active" : "inactive" };
-      return 5000 + Math.random() * Math.min(30_000, this.o.resyncMs);
+      return 5000 + Math.random() * Math.min(30_000, this.options.resyncMs);
     }
     const subscription = await external.observeSubscription(number);
     status.subscription = {
@@ -254,16 +256,16 @@ export class PhoneNumberReconciler {
       done: true,
       ready: notReady(Reason.Deleting, message),
     });
-    let record = await this.o.records.findHeld(pn);
-    const resolved = this.o.connections.connect(pn.spec.workspaceRef.name);
+    let record = await this.options.records.findHeld(pn);
+    const resolved = this.options.connections.connect(pn.spec.workspaceRef.name);
     // An object of the previous release deleted before its first reconcile here: its record first, if it may have one.
-    if (!record && resolved.ok && this.o.admission.check(pn).ok)
+    if (!record && resolved.ok && this.options.admission.check(pn).ok)
       record = await this.migratedRecord(pn, this.external(resolved.value), log);
     if (!record) return deleting("held no number: nothing to release");
     const policy = effectiveDeletionPolicy(pn, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
     if (record.status?.phase === Phase.Lost) {
-      await this.o.records.remove(record);
+      await this.options.records.remove(record);
       return deleting(`${record.spec.numberString} had left the workspace: nothing to cancel`);
     }
     const keep = this.keepReason(pn, policy);
@@ -289,7 +291,7 @@ export class PhoneNumberReconciler {
     log: Logger,
   ): Promise<BirdNumber | undefined> {
     try {
-      return (await this.o.claims.migrate(pn, external, log))?.record;
+      return (await this.options.claims.migrate(pn, external, log))?.record;
     } catch (error) {
       if (error instanceof PermanentError) return undefined;
       throw error;
@@ -298,26 +300,26 @@ export class PhoneNumberReconciler {
 
   /** Why deletion keeps the number instead of cancelling it; undefined when it cancels. */
   private keepReason(pn: PhoneNumber, policy: DeletionPolicy): string | undefined {
-    return deletionKeepReason(pn, policy, () => this.o.admission.check(pn));
+    return deletionKeepReason(pn, policy, () => this.options.admission.check(pn));
   }
 
   private async release(pn: PhoneNumber, record: BirdNumber, why: string, log: Logger): Promise<void> {
     const message =
       `released by ${objectKey(pn)} (${why}): still in the workspace and paid for; only namespace ` +
       `"${pn.metadata?.namespace}" may take it again, or the platform team after clearing spec.claimRef`;
-    await this.o.records.update({
+    await this.options.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },
     });
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, why }, "Released number");
-    this.o.events.record(
+    this.options.events.record(
       pn,
       "Normal",
       EventReason.Retained,
       `${why}: ${record.spec.numberString} stays in the Bird workspace ` +
         `(kubectl get birdnumber ${record.metadata?.name})`,
     );
-    this.o.events.record(record, "Normal", EventReason.Released, message);
+    this.options.events.record(record, "Normal", EventReason.Released, message);
   }
 
   /** Cancels `main` of the number the record binds (a Purchasing record is resolved first), then removes the record. */
@@ -328,20 +330,10 @@ export class PhoneNumberReconciler {
     status: PhoneNumberStatus,
     log: Logger,
   ): Promise<void> {
-    let numberId = record.status?.numberId;
-    if (record.status?.phase === Phase.Purchasing) {
-      const held = await this.o.claims.resolvePurchase(pn, record, external, log).catch((error: unknown) => {
-        if (error instanceof Waiting)
-          throw new TransientError(
-            `waiting to learn whether the purchase of ${record.spec.numberString} reached Bird before deleting`,
-            Reason.PurchasePending,
-          );
-        throw error;
-      });
-      if (!held) return;
-      record = held.record;
-      numberId = held.number?.id ?? held.record.status?.numberId;
-    }
+    const resolved = await this.resolvedForCancel(pn, record, external, log);
+    if (!resolved) return;
+    ({ record } = resolved);
+    const { numberId } = resolved;
     const endpointId = record.status?.endpointId ?? numberId;
     const cancelled = endpointId ? await external.cancel({ id: numberId, endpointId }) : undefined;
     if (cancelled) {
@@ -350,23 +342,48 @@ export class PhoneNumberReconciler {
         status: cancelled.status,
         canceledAt: cancelled.subscription?.canceledAt,
       };
-      this.o.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
+      this.options.metrics?.cancellations.inc({ workspace: pn.spec.workspaceRef.name, kind: PHONE_NUMBER_KIND });
     }
-    await this.o.records.remove(record);
+    await this.options.records.remove(record);
     const message =
       `Cancelled the main subscription of ${record.spec.numberString}: ` +
       "Bird releases the number at the end of the period";
     log.info({ record: record.metadata?.name, numberString: record.spec.numberString, numberId }, "Cancelled number");
-    this.o.events.record(pn, "Normal", EventReason.SubscriptionCancelled, message);
-    this.o.events.record(record, "Normal", EventReason.SubscriptionCancelled, `${message} (deleted ${objectKey(pn)})`);
+    this.options.events.record(pn, "Normal", EventReason.SubscriptionCancelled, message);
+    this.options.events.record(
+      record,
+      "Normal",
+      EventReason.SubscriptionCancelled,
+      `${message} (deleted ${objectKey(pn)})`,
+    );
+  }
+
+  /** The record to cancel and its number id; a Purchasing one is resolved first (undefined: nothing was bought). */
+  private async resolvedForCancel(
+    pn: PhoneNumber,
+    record: BirdNumber,
+    external: NumberExternal,
+    log: Logger,
+  ): Promise<{ record: BirdNumber; numberId: string | undefined } | undefined> {
+    if (record.status?.phase !== Phase.Purchasing) return { record, numberId: record.status?.numberId };
+    const held = await this.options.claims.resolvePurchase(pn, record, external, log).catch((error: unknown) => {
+      if (error instanceof Waiting)
+        throw new TransientError(
+          `waiting to learn whether the purchase of ${record.spec.numberString} reached Bird before deleting`,
+          Reason.PurchasePending,
+        );
+      throw error;
+    });
+    if (!held) return undefined;
+    return { record: held.record, numberId: held.number?.id ?? held.record.status?.numberId };
   }
 
   private external(connection: WorkspaceConnection): NumberExternal {
-    return (this.o.external ?? birdNumbers)(connection);
+    return (this.options.external ?? birdNumbers)(connection);
   }
 
   private now(): Date {
-    return this.o.now?.() ?? new Date();
+    return this.options.now?.() ?? new Date();
   }
 }
 

@@ -34,12 +34,12 @@ export interface RecordReconcilerOptions<T extends OwnershipRecord, H extends Ku
  * without a holder shows Available or Reserved; a number record learns its price once (one subscription GET).
  */
 export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObject> {
-  constructor(private readonly o: RecordReconcilerOptions<T, H>) {}
+  constructor(private readonly options: RecordReconcilerOptions<T, H>) {}
 
   readonly reconcile = async (name: string, context: ReconcileContext): Promise<ReconcileResult> => {
-    const record = this.o.records.get(name);
+    const record = this.options.records.get(name);
     if (!record) return FORGET;
-    const resolved = this.o.connections.connect(record.spec.workspaceRef.name);
+    const resolved = this.options.connections.connect(record.spec.workspaceRef.name);
     // A workspace this install does not serve (another install's, or gone): its records are not ours to change.
     if (!resolved.ok) return {};
     const claim = record.spec.claimRef;
@@ -51,15 +51,15 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
   };
 
   private serves(namespace: string): boolean {
-    return this.o.namespaces.length === 0 || this.o.namespaces.includes(namespace);
+    return this.options.namespaces.length === 0 || this.options.namespaces.includes(namespace);
   }
 
   /** Whether the object the record names (by uid) exists: the cache first, then a consistent read. */
   private async holderAlive(record: T): Promise<boolean> {
     const { namespace, name = "", uid } = record.spec.claimRef ?? { namespace: "" };
-    if (this.o.holders.get(`${namespace}/${name}`)?.metadata?.uid === uid) return true;
+    if (this.options.holders.get(`${namespace}/${name}`)?.metadata?.uid === uid) return true;
     try {
-      return (await this.o.holderClient.get(namespace, name)).metadata?.uid === uid;
+      return (await this.options.holderClient.get(namespace, name)).metadata?.uid === uid;
     } catch (error) {
       if (isApiStatus(error, 404)) return false;
       throw error;
@@ -72,19 +72,19 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
     if (record.status?.phase === Phase.Purchasing)
       return this.orphanedPurchase(record as T & BirdNumber, holder, connection, log);
     if (record.status?.phase === Phase.Lost) {
-      await this.o.records.remove(record);
+      await this.options.records.remove(record);
       return {};
     }
     const message =
       `${holder} was deleted without the operator's cleanup (its finalizer was removed by hand, ` +
       `or its namespace force-deleted): kept, still paid for; only namespace "${record.spec.claimRef?.namespace}" ` +
       "may take it again, or the platform team after clearing spec.claimRef";
-    await this.o.records.update({
+    await this.options.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.now()), message },
     });
     log.info({ record: record.metadata?.name, holder }, "Holder gone; record released");
-    this.o.events.record(record, "Warning", EventReason.HolderGone, message);
+    this.options.events.record(record, "Warning", EventReason.HolderGone, message);
     return {};
   }
 
@@ -109,20 +109,21 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
         releasedAt: rfc3339(this.now()),
         message,
       };
-      await this.o.records.update({ ...record, status });
-      this.o.events.record(record, "Warning", EventReason.HolderGone, message);
+      await this.options.records.update({ ...record, status });
+      this.options.events.record(record, "Warning", EventReason.HolderGone, message);
       return {};
     }
     const age = this.now().getTime() - Date.parse(record.status?.purchase?.startedAt ?? "");
-    if (age < this.o.purchaseGraceMs) return { requeueAfterMs: Math.max(1000, this.o.purchaseGraceMs - age) };
-    await this.o.records.remove(record);
+    if (age < this.options.purchaseGraceMs)
+      return { requeueAfterMs: Math.max(1000, this.options.purchaseGraceMs - age) };
+    await this.options.records.remove(record);
     log.info({ record: record.metadata?.name, holder }, "Orphaned purchase never reached Bird; record removed");
     return {};
   }
 
   private async setPhase(record: T, phase: RecordPhase, log: Logger): Promise<ReconcileResult> {
     if (record.status?.phase === phase || record.status?.phase === Phase.Lost) return {};
-    await this.o.records.update({ ...record, status: { ...record.status, phase } });
+    await this.options.records.update({ ...record, status: { ...record.status, phase } });
     log.info({ record: record.metadata?.name, phase }, "Record phase");
     return {};
   }
@@ -135,7 +136,7 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
     if (number.status?.monthlyPrice || !endpointId) return {};
     const subscription = await connection.client.getSubscription(endpointId, "main", { background: true });
     if (!subscription.price) return {};
-    await this.o.records.update({
+    await this.options.records.update({
       ...record,
       status: { ...record.status, monthlyPrice: subscription.price, monthlyPriceText: formatMoney(subscription.price) },
     });
@@ -144,6 +145,6 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
   }
 
   private now(): Date {
-    return this.o.now?.() ?? new Date();
+    return this.options.now?.() ?? new Date();
   }
 }

@@ -53,20 +53,20 @@ const USERS_NAMED = 10;
 export class WorkspaceReconciler {
   private readonly checked = new Map<string, { fingerprint: string; at: number; ready: ConditionUpdate }>();
 
-  constructor(private readonly o: WorkspaceReconcilerOptions) {}
+  constructor(private readonly options: WorkspaceReconcilerOptions) {}
 
   readonly reconcile = async (name: string, _context: ReconcileContext): Promise<ReconcileResult> => {
-    const found = this.o.informer.get(name);
+    const found = this.options.informer.get(name);
     if (!found) {
       this.checked.delete(name);
       return FORGET;
     }
     if (found.metadata?.deletionTimestamp) return this.deleting(found);
-    const workspace = await addFinalizer(this.o.client, IN_USE_FINALIZER, found);
+    const workspace = await addFinalizer(this.options.client, IN_USE_FINALIZER, found);
     await this.protectSecret(workspace);
     const ready = await this.check(workspace);
     await this.writeStatus(workspace, ready, { ...this.counts(workspace) });
-    return { requeueAfterMs: ready.status === "True" ? undefined : Math.min(this.o.resyncMs, 30_000) };
+    return { requeueAfterMs: ready.status === "True" ? undefined : Math.min(this.options.resyncMs, 30_000) };
   };
 
   /** Deletion waits for every user to go, naming them; then the finalizers (workspace, then Secret) go. */
@@ -81,11 +81,11 @@ export class WorkspaceReconciler {
         "or move their records elsewhere";
       const ready: ConditionUpdate = { type: READY, status: "False", reason: Reason.InUse, message };
       if (findCondition(workspace.status?.conditions, READY)?.reason !== Reason.InUse)
-        this.o.events.record(workspace, "Warning", EventReason.WorkspaceInUse, message);
+        this.options.events.record(workspace, "Warning", EventReason.WorkspaceInUse, message);
       await this.writeStatus(workspace, ready, this.counts(workspace));
       return {};
     }
-    await removeFinalizer(this.o.client, IN_USE_FINALIZER, workspace);
+    await removeFinalizer(this.options.client, IN_USE_FINALIZER, workspace);
     this.checked.delete(workspace.metadata?.name ?? "");
     await this.unprotectSecret(workspace);
     return {};
@@ -96,16 +96,16 @@ export class WorkspaceReconciler {
     const name = workspace.metadata?.name ?? "";
     const uses = (o: { spec: { workspaceRef: { name: string } } }): boolean => o.spec.workspaceRef.name === name;
     return [
-      ...this.o.phoneNumbers
+      ...this.options.phoneNumbers
         .list()
         .filter(uses)
         .map((pn) => `PhoneNumber ${objectKey(pn)}`),
-      ...this.o.alphaSenders
+      ...this.options.alphaSenders
         .list()
         .filter(uses)
         .map((as) => `AlphaSender ${objectKey(as)}`),
-      ...this.o.numberRecords.inWorkspace(name).map((r) => `BirdNumber ${r.metadata?.name}`),
-      ...this.o.senderRecords.inWorkspace(name).map((r) => `BirdSender ${r.metadata?.name}`),
+      ...this.options.numberRecords.inWorkspace(name).map((r) => `BirdNumber ${r.metadata?.name}`),
+      ...this.options.senderRecords.inWorkspace(name).map((r) => `BirdSender ${r.metadata?.name}`),
     ];
   }
 
@@ -127,7 +127,7 @@ export class WorkspaceReconciler {
     Object.assign(status, counts);
     if (previous?.status !== ready.status || previous.reason !== ready.reason) {
       const type = ready.status === "True" ? "Normal" : "Warning";
-      this.o.events.record(
+      this.options.events.record(
         workspace,
         type,
         ready.status === "True" ? EventReason.WorkspaceReady : EventReason.WorkspaceNotReady,
@@ -136,7 +136,7 @@ export class WorkspaceReconciler {
     }
     if (!statusChanged(workspace.status, status)) return;
     status.lastSyncTime = rfc3339(now);
-    await this.o.client.patchStatus(
+    await this.options.client.patchStatus(
       undefined,
       workspace.metadata?.name ?? "",
       createMergePatch(workspace.status ?? {}, status),
@@ -146,11 +146,11 @@ export class WorkspaceReconciler {
   /** Calls Bird only when the credentials or the spec changed, or the last check is a resync old. */
   private async check(workspace: BirdWorkspace): Promise<ConditionUpdate> {
     const name = workspace.metadata?.name ?? "";
-    const key = this.o.connections.accessKey(workspace);
+    const key = this.options.connections.accessKey(workspace);
     if (!key.ok) return { type: READY, status: "False", reason: key.reason, message: key.message };
     const fingerprint = JSON.stringify([workspace.metadata?.generation, hashKey(key.value)]);
     const last = this.checked.get(name);
-    if (last && last.fingerprint === fingerprint && this.now().getTime() - last.at < this.o.resyncMs * 0.9)
+    if (last && last.fingerprint === fingerprint && this.now().getTime() - last.at < this.options.resyncMs * 0.9)
       return last.ready.status === "True" ? this.unlessDuplicate(workspace, last.ready) : last.ready;
     const probed = await this.probe(workspace);
     this.checked.set(name, { fingerprint, at: this.now().getTime(), ready: probed });
@@ -162,7 +162,7 @@ export class WorkspaceReconciler {
    * names the same Bird workspace (one bill, one set of limits).
    */
   private unlessDuplicate(workspace: BirdWorkspace, ready: ConditionUpdate): ConditionUpdate {
-    const first = duplicateOf(workspace, this.o.informer.list());
+    const first = duplicateOf(workspace, this.options.informer.list());
     if (!first) return ready;
     const message =
       `BirdWorkspace "${first.metadata?.name}" already names Bird workspace ${workspace.spec.workspaceId} ` +
@@ -173,7 +173,7 @@ export class WorkspaceReconciler {
 
   private async probe(workspace: BirdWorkspace): Promise<ConditionUpdate> {
     const name = workspace.metadata?.name ?? "";
-    const connection = this.o.connections.connect(name);
+    const connection = this.options.connections.connect(name);
     if (!connection.ok) return { type: READY, status: "False", reason: connection.reason, message: connection.message };
     const endpoint = workspace.spec.endpoint ?? "https://api.bird.com";
     try {
@@ -194,9 +194,9 @@ export class WorkspaceReconciler {
     workspace: BirdWorkspace,
   ): Pick<BirdWorkspaceStatus, "numbers" | "releasedNumbers" | "senders" | "monthlySpend" | "monthlySpendText"> {
     const name = workspace.metadata?.name ?? "";
-    const numberRecords = this.o.numberRecords.inWorkspace(name);
-    const connection = this.o.connections.connect(name);
-    const usage = connection.ok ? this.o.usage.of(connection.value) : undefined;
+    const numberRecords = this.options.numberRecords.inWorkspace(name);
+    const connection = this.options.connections.connect(name);
+    const usage = connection.ok ? this.options.usage.of(connection.value) : undefined;
     const held = numberRecords.filter(
       (r) => r.status?.phase === Phase.Bound || r.status?.phase === Phase.Purchasing,
     ).length;
@@ -205,7 +205,7 @@ export class WorkspaceReconciler {
     return {
       numbers: usage?.numbers ?? held,
       releasedNumbers: numberRecords.filter((r) => r.status?.phase === Phase.Released).length,
-      senders: this.o.senderRecords.inWorkspace(name).length,
+      senders: this.options.senderRecords.inWorkspace(name).length,
       monthlySpend: spend,
       monthlySpendText: spend ? formatMoney(spend) : undefined,
     };
@@ -215,14 +215,14 @@ export class WorkspaceReconciler {
   private async protectSecret(workspace: BirdWorkspace): Promise<void> {
     const secret = this.secretOf(workspace);
     if (secret && !secret.metadata?.deletionTimestamp)
-      await addFinalizer(this.o.secretClient, IN_USE_FINALIZER, secret);
+      await addFinalizer(this.options.secretClient, IN_USE_FINALIZER, secret);
   }
 
   private async unprotectSecret(workspace: BirdWorkspace): Promise<void> {
     const secret = this.secretOf(workspace);
     if (!secret) return;
     const ref = workspace.spec.accessKeySecretRef;
-    const stillNamed = this.o.informer
+    const stillNamed = this.options.informer
       .list()
       .some(
         (w) =>
@@ -231,16 +231,16 @@ export class WorkspaceReconciler {
           w.spec.accessKeySecretRef.namespace === ref.namespace &&
           w.spec.accessKeySecretRef.name === ref.name,
       );
-    if (!stillNamed) await removeFinalizer(this.o.secretClient, IN_USE_FINALIZER, secret);
+    if (!stillNamed) await removeFinalizer(this.options.secretClient, IN_USE_FINALIZER, secret);
   }
 
   private secretOf(workspace: BirdWorkspace): V1Secret | undefined {
     const ref = workspace.spec.accessKeySecretRef;
-    return this.o.secrets.get(`${ref.namespace}/${ref.name}`);
+    return this.options.secrets.get(`${ref.namespace}/${ref.name}`);
   }
 
   private now(): Date {
-    return this.o.now?.() ?? new Date();
+    return this.options.now?.() ?? new Date();
   }
 }
 
