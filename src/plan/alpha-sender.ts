@@ -43,24 +43,24 @@ const CAPABILITY = "sms";
  */
 export async function planAlphaSender(context: PlanContext, change: Change<AlphaSender>): Promise<void> {
   if (change.plan.operation === "delete") return planDeletion(context, change);
-  const as = change.desired;
-  if (!as) return;
+  const alphaSender = change.desired;
+  if (!alphaSender) return;
   const { plan, live } = change;
-  const admitted = admit(context, as);
+  const admitted = admit(context, alphaSender);
   if (!admitted.ok) {
     plan.problems.push(problem(admitted.reason, admitted.message));
     return;
   }
   const workspace = admitted.value;
-  plan.deletionPolicy = effectiveDeletionPolicy(as, workspace.workspace);
+  plan.deletionPolicy = effectiveDeletionPolicy(alphaSender, workspace.workspace);
   const bird = workspace.bird;
   if (!bird) return;
   const held = live ? heldRecord(context, live) : undefined;
-  const sender = await locateSender(bird, as.spec);
-  if (!sender) return senderNotFound(plan, as, workspace);
-  const claimant = claimantOf(as, live);
-  if (as.spec.managementPolicy === "ObserveOnly") return observe(plan, as, sender, workspace, held);
-  const record = claimSender(context, plan, as, sender, workspace, held, claimant);
+  const sender = await locateSender(bird, alphaSender.spec);
+  if (!sender) return senderNotFound(plan, alphaSender, workspace);
+  const claimant = claimantOf(alphaSender, live);
+  if (alphaSender.spec.managementPolicy === "ObserveOnly") return observe(plan, alphaSender, sender, workspace, held);
+  const record = claimSender(context, plan, alphaSender, sender, workspace, held, claimant);
   if (!record) return;
   if (!isProvisioned(sender)) {
     plan.problems.push(
@@ -71,15 +71,18 @@ export async function planAlphaSender(context: PlanContext, change: Change<Alpha
     );
     return;
   }
-  await planSenderCountries(plan, as, live, { held, sender, record }, workspace, bird);
+  await planSenderCountries(plan, alphaSender, live, { held, sender, record }, workspace, bird);
 }
 
-function senderNotFound(plan: ResourcePlan, as: AlphaSender, workspace: WorkspaceState): void {
+function senderNotFound(plan: ResourcePlan, alphaSender: AlphaSender, workspace: WorkspaceState): void {
   plan.problems.push(
     problem(
       Reason.SenderNotFound,
       `BirdWorkspace "${workspace.name}" has no alphanumeric sender ` +
-        `${as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${as.spec.alphaString}"`}: ` +
+        (alphaSender.spec.alphaNumberId
+          ? `with id ${alphaSender.spec.alphaNumberId}`
+          : `"${alphaSender.spec.alphaString}"`) +
+        ": " +
         "register it with Bird first (no API creates senders)",
     ),
   );
@@ -88,22 +91,26 @@ function senderNotFound(plan: ResourcePlan, as: AlphaSender, workspace: Workspac
 /** The sender's countries as Bird has them, the plan for them, and what activating and releasing them would do. */
 async function planSenderCountries(
   plan: ResourcePlan,
-  as: AlphaSender,
+  alphaSender: AlphaSender,
   live: AlphaSender | undefined,
   { held, sender, record }: { held: BirdSender | undefined; sender: AlphaNumber; record: BirdSender },
   workspace: WorkspaceState,
   bird: BirdView,
 ): Promise<void> {
   const subscriptions = await bird.client.listSubscriptions(sender.endpointId);
-  const rows = observeCountries(desiredCountries(as.spec), held ? (live?.status?.countries ?? []) : [], subscriptions);
-  const specChanged = as.metadata?.generation !== live?.status?.observedGeneration;
-  const countries = planCountries(desiredCountries(as.spec), rows, {
+  const rows = observeCountries(
+    desiredCountries(alphaSender.spec),
+    held ? (live?.status?.countries ?? []) : [],
+    subscriptions,
+  );
+  const specChanged = alphaSender.metadata?.generation !== live?.status?.observedGeneration;
+  const countries = planCountries(desiredCountries(alphaSender.spec), rows, {
     drifted: destinationsDrifted(rows.values(), sender),
     specChanged,
   });
   const guard: Guardrails = {
     workspace: workspace.workspace,
-    maxPrice: as.spec.maxMonthlyPricePerCountry,
+    maxPrice: alphaSender.spec.maxMonthlyPricePerCountry,
     committed: workspace.usage().prices,
   };
   const activated = await activate(plan, sender, record, { countries, rows }, guard, workspace, bird);
@@ -136,13 +143,13 @@ async function locateSender(bird: BirdView, spec: AlphaSenderSpec, knownId?: str
 
 function observe(
   plan: ResourcePlan,
-  as: AlphaSender,
+  alphaSender: AlphaSender,
   sender: AlphaNumber,
   workspace: WorkspaceState,
   held: BirdSender | undefined,
 ): void {
   const record = held ?? workspace.senders.get(senderRecordName(workspace.name, sender.id));
-  if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
+  if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== alphaSender.metadata?.namespace) {
     plan.problems.push(
       problem(
         Reason.SenderConflict,
@@ -161,7 +168,7 @@ function observe(
 function claimSender(
   context: PlanContext,
   plan: ResourcePlan,
-  as: AlphaSender,
+  alphaSender: AlphaSender,
   sender: AlphaNumber,
   workspace: WorkspaceState,
   held: BirdSender | undefined,
@@ -173,7 +180,7 @@ function claimSender(
   const existing =
     held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase() ? held : workspace.senders.get(name);
   if (existing) return takeOverRecord(plan, existing, name, sender, workspace, claimant);
-  return claimNewRecord(context, plan, as, name, sender, workspace, claimant);
+  return claimNewRecord(context, plan, alphaSender, name, sender, workspace, claimant);
 }
 
 function takeOverRecord(
@@ -237,13 +244,13 @@ function takeOverFrom(existing: BirdSender, claimant: Claimant): TakeOverAction[
 function claimNewRecord(
   context: PlanContext,
   plan: ResourcePlan,
-  as: AlphaSender,
+  alphaSender: AlphaSender,
   name: string,
   sender: AlphaNumber,
   workspace: WorkspaceState,
   claimant: Claimant,
 ): BirdSender | undefined {
-  const older = olderClaimant(as, sender, context.alphaSenders, (o) => admit(context, o).ok);
+  const older = olderClaimant(alphaSender, sender, context.alphaSenders, (o) => admit(context, o).ok);
   if (older) {
     plan.problems.push(
       problem(

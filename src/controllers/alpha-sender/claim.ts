@@ -37,18 +37,18 @@ export class SenderClaims {
   constructor(private readonly options: SenderClaimsOptions) {}
 
   /** The record this AlphaSender holds for `sender`, claimed now if it holds none. */
-  async obtain(as: AlphaSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
-    const held = await this.options.records.findHeld(as);
+  async obtain(alphaSender: AlphaSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
+    const held = await this.options.records.findHeld(alphaSender);
     if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase())
-      return held.status?.phase === Phase.Bound ? held : this.bind(as, held, sender, log);
-    const name = senderRecordName(as.spec.workspaceRef.name, sender.id);
+      return held.status?.phase === Phase.Bound ? held : this.bind(alphaSender, held, sender, log);
+    const name = senderRecordName(alphaSender.spec.workspaceRef.name, sender.id);
     const existing = this.options.records.get(name) ?? (await this.options.records.read(name));
-    if (existing) return this.bind(as, existing, sender, log);
-    const older = this.olderClaimant(as, sender);
+    if (existing) return this.bind(alphaSender, existing, sender, log);
+    const older = this.olderClaimant(alphaSender, sender);
     if (older) {
       // No record yet (a fresh sender, or an upgrade from the release that let the oldest claim win): the oldest
       // admitted claimant goes first, so an upgrade never hands a sender to a younger resource.
-      this.options.waiters.wait(name, objectKey(as));
+      this.options.waiters.wait(name, objectKey(alphaSender));
       throw new PermanentError(
         `sender ${sender.alphaString} is claimed by the older AlphaSender ${objectKey(older)}; ` +
           "this resource changes nothing in Bird unless that one goes",
@@ -56,10 +56,10 @@ export class SenderClaims {
         { retryAfterMs: 30_000 },
       );
     }
-    const created = await this.options.records.create(boundTo(newRecord(name, as, sender), as));
+    const created = await this.options.records.create(boundTo(newRecord(name, alphaSender, sender), alphaSender));
     if (created) {
       log.info({ record: name, alphaString: sender.alphaString, senderId: sender.id }, "Claimed sender");
-      this.options.events.record(created, "Normal", EventReason.Claimed, `Claimed by ${objectKey(as)}`);
+      this.options.events.record(created, "Normal", EventReason.Claimed, `Claimed by ${objectKey(alphaSender)}`);
       return created;
     }
     const raced = await this.options.records.read(name);
@@ -67,32 +67,24 @@ export class SenderClaims {
       throw new PermanentError(`the record ${name} came and went; trying again`, Reason.SenderConflict, {
         retryAfterMs: 1000,
       });
-    return this.bind(as, raced, sender, log);
+    return this.bind(alphaSender, raced, sender, log);
   }
 
-  private olderClaimant(as: AlphaSender, sender: AlphaNumber): AlphaSender | undefined {
-    return olderClaimant(as, sender, this.options.informer.list(), (o) => this.options.admission.check(o).ok);
+  private olderClaimant(alphaSender: AlphaSender, sender: AlphaNumber): AlphaSender | undefined {
+    return olderClaimant(alphaSender, sender, this.options.informer.list(), (o) => this.options.admission.check(o).ok);
   }
 
   /**
    * Takes an existing record over when it is free, reserved for this namespace, or released by it; refuses otherwise.
    */
-  private async bind(as: AlphaSender, record: BirdSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
-    const allowed = claimability(record, as);
-    if (!allowed.ok) {
-      this.options.waiters.wait(record.metadata?.name ?? "", objectKey(as));
-      log.info({ record: record.metadata?.name, holder: record.spec.claimRef }, "Claim refused");
-      this.options.events.record(
-        record,
-        "Warning",
-        EventReason.ClaimRefused,
-        `Refused ${objectKey(as)}: ${allowed.message}`,
-      );
-      throw new PermanentError(
-        `sender ${sender.alphaString}: ${allowed.message}; this resource changes nothing in Bird`,
-        Reason.SenderConflict,
-      );
-    }
+  private async bind(
+    alphaSender: AlphaSender,
+    record: BirdSender,
+    sender: AlphaNumber,
+    log: Logger,
+  ): Promise<BirdSender> {
+    const allowed = claimability(record, alphaSender);
+    if (!allowed.ok) this.refuse(alphaSender, record, sender, allowed.message, log);
     const status = {
       ...record.status,
       phase: Phase.Bound,
@@ -101,17 +93,38 @@ export class SenderClaims {
       releasedAt: undefined,
       message: undefined,
     };
-    const how = isHeldBy(record, as)
+    const how = isHeldBy(record, alphaSender)
       ? "bound again"
       : record.status?.phase === Phase.Released
         ? "released by this namespace before"
         : record.spec.claimRef
           ? "reserved for this namespace"
           : "free";
-    const taken = await this.options.records.update(boundTo({ ...record, status }, as));
+    const taken = await this.options.records.update(boundTo({ ...record, status }, alphaSender));
     log.info({ record: taken.metadata?.name, alphaString: sender.alphaString, how }, "Took over sender");
-    this.options.events.record(taken, "Normal", EventReason.Claimed, `Taken over by ${objectKey(as)} (${how})`);
+    this.options.events.record(
+      taken,
+      "Normal",
+      EventReason.Claimed,
+      `Taken over by ${objectKey(alphaSender)} (${how})`,
+    );
     return taken;
+  }
+
+  /** The claim is not this object's to make: it waits for the record to change, and says why. */
+  private refuse(alphaSender: AlphaSender, record: BirdSender, sender: AlphaNumber, why: string, log: Logger): never {
+    this.options.waiters.wait(record.metadata?.name ?? "", objectKey(alphaSender));
+    log.info({ record: record.metadata?.name, holder: record.spec.claimRef }, "Claim refused");
+    this.options.events.record(
+      record,
+      "Warning",
+      EventReason.ClaimRefused,
+      `Refused ${objectKey(alphaSender)}: ${why}`,
+    );
+    throw new PermanentError(
+      `sender ${sender.alphaString}: ${why}; this resource changes nothing in Bird`,
+      Reason.SenderConflict,
+    );
   }
 
   /**
@@ -134,17 +147,18 @@ export class SenderClaims {
   }
 
   /** Lets go without touching Bird: the record shows Released with the countries that stay paid for. */
-  async release(as: AlphaSender, record: BirdSender, why: string, log: Logger): Promise<void> {
+  async release(alphaSender: AlphaSender, record: BirdSender, why: string, log: Logger): Promise<void> {
     const message =
-      `released by ${objectKey(as)} (${why}): its countries stay active and paid for; only namespace ` +
-      `"${as.metadata?.namespace}" may take the sender again, or the platform team after clearing spec.claimRef`;
+      `released by ${objectKey(alphaSender)} (${why}): its countries stay active and paid for; only namespace ` +
+      `"${alphaSender.metadata?.namespace}" may take the sender again, ` +
+      "or the platform team after clearing spec.claimRef";
     await this.options.records.update({
       ...record,
       status: { ...record.status, phase: Phase.Released, releasedAt: rfc3339(this.options.now()), message },
     });
     log.info({ record: record.metadata?.name, why }, "Released sender");
     this.options.events.record(
-      as,
+      alphaSender,
       "Normal",
       EventReason.Retained,
       `${why}: the countries of sender ${record.status?.alphaString ?? ""} stay active in Bird ` +
@@ -159,34 +173,34 @@ export class SenderClaims {
 }
 
 /**
- * The oldest admitted AlphaSender (Full management) among `candidates`, other than `as`, naming the same sender, if
- * older than `as`. Exported for `bird-operator plan`.
+ * The oldest admitted AlphaSender (Full management) among `candidates`, other than `alphaSender`, naming the same
+ * sender, if older than `alphaSender`. Exported for `bird-operator plan`.
  */
 export function olderClaimant(
-  as: AlphaSender,
+  alphaSender: AlphaSender,
   sender: AlphaNumber,
   candidates: readonly AlphaSender[],
   admitted: (o: AlphaSender) => boolean,
 ): AlphaSender | undefined {
-  const workspace = as.spec.workspaceRef.name;
+  const workspace = alphaSender.spec.workspaceRef.name;
   const rivals = candidates
     .filter(
       (o) =>
-        o.metadata?.uid !== as.metadata?.uid &&
+        o.metadata?.uid !== alphaSender.metadata?.uid &&
         !o.metadata?.deletionTimestamp &&
         o.spec.workspaceRef.name === workspace,
     )
     .filter((o) => o.spec.managementPolicy !== "ObserveOnly" && claimsSender(o.spec, sender) && admitted(o));
-  const oldest = senderOwner([as, ...rivals]);
-  return oldest && oldest !== as ? oldest : undefined;
+  const oldest = senderOwner([alphaSender, ...rivals]);
+  return oldest && oldest !== alphaSender ? oldest : undefined;
 }
 
-function newRecord(name: string, as: AlphaSender, sender: AlphaNumber): BirdSender {
+function newRecord(name: string, alphaSender: AlphaSender, sender: AlphaNumber): BirdSender {
   return {
     apiVersion: API_VERSION,
     kind: BIRD_SENDER_KIND,
     metadata: { name },
-    spec: { workspaceRef: { name: as.spec.workspaceRef.name }, alphaNumberId: sender.id },
+    spec: { workspaceRef: { name: alphaSender.spec.workspaceRef.name }, alphaNumberId: sender.id },
     status: {
       phase: Phase.Bound,
       alphaString: boundedText(sender.alphaString, 64),

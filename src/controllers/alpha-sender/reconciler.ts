@@ -61,7 +61,7 @@ export interface AlphaSenderReconcilerOptions extends ManagedReconcilerOptions<A
 
 /** What one reconcile of one sender works on: the rows are written back to status after every Bird write. */
 interface Sync {
-  as: AlphaSender;
+  alphaSender: AlphaSender;
   sender: AlphaNumber;
   record: BirdSender;
   external: SenderExternal;
@@ -93,8 +93,9 @@ export class AlphaSenderReconciler {
       },
       key,
       {
-        apply: (as, status) => this.apply(as, status, context.log).finally(() => countCountries(as, status)),
-        cleanup: (as, status) => this.cleanup(as, status, context.log),
+        apply: (alphaSender, status) =>
+          this.apply(alphaSender, status, context.log).finally(() => countCountries(alphaSender, status)),
+        cleanup: (alphaSender, status) => this.cleanup(alphaSender, status, context.log),
       },
     );
 
@@ -107,20 +108,20 @@ export class AlphaSenderReconciler {
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
     if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, external, held);
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
-    const as = await addFinalizer(this.options.client, FINALIZER, initial);
-    const sender = await this.senderOrWait(as, external);
-    const record = await this.options.claims.obtain(as, sender, log);
+    const alphaSender = await addFinalizer(this.options.client, FINALIZER, initial);
+    const sender = await this.senderOrWait(alphaSender, external);
+    const record = await this.options.claims.obtain(alphaSender, sender, log);
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
-    if (!isProvisioned(sender)) return this.provisioning(as, sender);
-    return this.syncCountries(as, sender, record, external, status);
+    if (!isProvisioned(sender)) return this.provisioning(alphaSender, sender);
+    return this.syncCountries(alphaSender, sender, record, external, status);
   }
 
   /** A sender Bird is still provisioning: polled (at most every 5 s) until it is ready to take countries. */
-  private provisioning(as: AlphaSender, sender: AlphaNumber): StepOutcome<AlphaSender> {
+  private provisioning(alphaSender: AlphaSender, sender: AlphaNumber): StepOutcome<AlphaSender> {
     const pollMs = Math.min(this.options.resyncMs, 5000);
     return {
-      object: as,
+      object: alphaSender,
       ready: notReady(
         Reason.Provisioning,
         `Bird is provisioning sender ${sender.alphaString} (${sender.endpoint?.provisioningStatus ?? "unknown"})`,
@@ -131,23 +132,23 @@ export class AlphaSenderReconciler {
 
   /** Observe the spec's countries, plan, act on the plan, and report the sender's readiness. */
   private async syncCountries(
-    as: AlphaSender,
+    alphaSender: AlphaSender,
     sender: AlphaNumber,
     record: BirdSender,
     external: SenderExternal,
     status: AlphaSenderStatus,
   ): Promise<StepOutcome<AlphaSender>> {
-    const desired = desiredCountries(as.spec);
-    const guard = this.guardrails(as, external);
+    const desired = desiredCountries(alphaSender.spec);
+    const guard = this.guardrails(alphaSender, external);
     const observed = await this.observeCountries(sender, external, desired, status);
-    const specChanged = as.metadata?.generation !== as.status?.observedGeneration;
+    const specChanged = alphaSender.metadata?.generation !== alphaSender.status?.observedGeneration;
     const plan = planCountries(desired, observed.rows, { drifted: observed.drifted, specChanged });
-    const sync: Sync = { as, record, external, status, ...observed, cancelled: new Set() };
+    const sync: Sync = { alphaSender, record, external, status, ...observed, cancelled: new Set() };
     status.countries = sortedRows(sync.rows);
     await this.act(sync, plan, guard, specChanged, desired);
     status.countries = sortedRows(sync.rows);
     return {
-      object: as,
+      object: alphaSender,
       ready: senderReadiness({
         name: sync.sender.alphaString,
         desired,
@@ -207,14 +208,14 @@ export class AlphaSenderReconciler {
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
   private async observe(
-    as: AlphaSender,
+    alphaSender: AlphaSender,
     status: AlphaSenderStatus,
     external: SenderExternal,
     held: BirdSender | undefined,
   ): Promise<StepOutcome<AlphaSender>> {
-    const sender = await this.senderOrWait(as, external);
-    const record = held ?? this.options.records.get(senderRecordName(as.spec.workspaceRef.name, sender.id));
-    if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== as.metadata?.namespace) {
+    const sender = await this.senderOrWait(alphaSender, external);
+    const record = held ?? this.options.records.get(senderRecordName(alphaSender.spec.workspaceRef.name, sender.id));
+    if (!held && record?.spec.claimRef && record.spec.claimRef.namespace !== alphaSender.metadata?.namespace) {
       throw new Waiting(
         `sender ${sender.alphaString} is held by namespace "${record.spec.claimRef.namespace}"; ` +
           "ObserveOnly reports only senders of this namespace or no one's",
@@ -223,11 +224,11 @@ export class AlphaSenderReconciler {
       );
     }
     Object.assign(status, senderStatus(sender), { boundTo: held?.metadata?.name });
-    const desired = desiredCountries(as.spec);
+    const desired = desiredCountries(alphaSender.spec);
     const previous = (status.countries ?? []).filter((row) => desired.includes(row.countryCode));
     const rows = observeCountries(desired, previous, await external.observeSubscriptions(sender));
     status.countries = sortedRows(rows);
-    const guard = this.guardrails(as, external);
+    const guard = this.guardrails(alphaSender, external);
     return {
       ready: senderReadiness({
         name: sender.alphaString,
@@ -241,21 +242,24 @@ export class AlphaSenderReconciler {
   }
 
   /** No API registers senders, so a missing one waits (polling at the resync interval) for the user to register it. */
-  private async senderOrWait(as: AlphaSender, external: SenderExternal): Promise<AlphaNumber> {
-    const sender = await external.observe(as.spec);
+  private async senderOrWait(alphaSender: AlphaSender, external: SenderExternal): Promise<AlphaNumber> {
+    const sender = await external.observe(alphaSender.spec);
     if (sender) return sender;
-    const what = as.spec.alphaNumberId ? `with id ${as.spec.alphaNumberId}` : `"${senderName(as.spec)}"`;
+    const what = alphaSender.spec.alphaNumberId
+      ? `with id ${alphaSender.spec.alphaNumberId}`
+      : `"${senderName(alphaSender.spec)}"`;
     const message =
-      `BirdWorkspace "${as.spec.workspaceRef.name}" has no alphanumeric sender ${what}: register the sender with ` +
+      `BirdWorkspace "${alphaSender.spec.workspaceRef.name}" has no alphanumeric sender ${what}: ` +
+      "register the sender with " +
       `Bird first (no API creates senders); checking again in ${Math.round(this.options.resyncMs / 1000)} s`;
-    this.options.events.record(as, "Warning", EventReason.SenderNotFound, message);
+    this.options.events.record(alphaSender, "Warning", EventReason.SenderNotFound, message);
     throw new Waiting(message, Reason.SenderNotFound, this.options.resyncMs);
   }
 
-  private guardrails(as: AlphaSender, external: SenderExternal): Guardrails {
+  private guardrails(alphaSender: AlphaSender, external: SenderExternal): Guardrails {
     return {
       workspace: external.workspace,
-      maxPrice: as.spec.maxMonthlyPricePerCountry,
+      maxPrice: alphaSender.spec.maxMonthlyPricePerCountry,
       committed: this.options.usage.of(external).prices,
     };
   }
@@ -284,7 +288,7 @@ export class AlphaSenderReconciler {
       for (const country of toActivate)
         if (!activated.includes(country))
           this.options.usage.release(
-            sync.as.spec.workspaceRef.name,
+            sync.alphaSender.spec.workspaceRef.name,
             countryKey(sync.record.metadata?.name ?? "", country),
           );
     }
@@ -321,7 +325,11 @@ export class AlphaSenderReconciler {
     const recordName = sync.record.metadata?.name ?? "";
     // Counted until the record lists the country as paid for (or the activation fails and it is released).
     for (const country of accepted)
-      this.options.usage.reserve(sync.as.spec.workspaceRef.name, countryKey(recordName, country), prices[country]);
+      this.options.usage.reserve(
+        sync.alphaSender.spec.workspaceRef.name,
+        countryKey(recordName, country),
+        prices[country],
+      );
     for (const [country, refusal] of refused) this.refuse(sync, country, prices[country], refusal);
     return accepted;
   }
@@ -332,7 +340,7 @@ export class AlphaSenderReconciler {
     );
     if (!countries.length) return [];
     this.options.metrics?.purchases.inc(
-      { workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND },
+      { workspace: sync.alphaSender.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND },
       countries.filter((c) => !repair.has(c)).length,
     );
     for (const country of countries) {
@@ -358,7 +366,7 @@ export class AlphaSenderReconciler {
     const repaired = countries.filter((c) => repair.has(c));
     const note = repaired.length ? ` (${repaired.join(", ")} had been deactivated outside the operator)` : "";
     this.options.events.record(
-      sync.as,
+      sync.alphaSender,
       "Normal",
       EventReason.DestinationsActivated,
       `Activated sms to ${countries.join(", ")} for sender ${name}${note}`,
@@ -366,7 +374,7 @@ export class AlphaSenderReconciler {
     const blocked = countries.filter((c) => sync.rows.get(c)?.blocked);
     if (blocked.length) {
       this.options.events.record(
-        sync.as,
+        sync.alphaSender,
         "Warning",
         EventReason.CountryBlocked,
         `Bird blocks sms from sender ${name} to ${blocked.join(", ")}: ` +
@@ -393,7 +401,7 @@ export class AlphaSenderReconciler {
       for (const country of refused) sync.rows.set(country, unavailableRow(country, code));
       sync.status.countries = sortedRows(sync.rows);
       this.options.events.record(
-        sync.as,
+        sync.alphaSender,
         "Warning",
         EventReason.CountryUnavailable,
         `Bird cannot send sms from sender ${sync.sender.alphaString} to ${refused.join(", ")}: ` +
@@ -408,7 +416,7 @@ export class AlphaSenderReconciler {
     const before = sync.rows.get(country);
     sync.rows.set(country, refusedRow(country, price));
     this.options.metrics?.purchasesRefused.inc({
-      workspace: sync.as.spec.workspaceRef.name,
+      workspace: sync.alphaSender.spec.workspaceRef.name,
       kind: ALPHA_SENDER_KIND,
       reason: refusal.reason,
     });
@@ -416,7 +424,7 @@ export class AlphaSenderReconciler {
     const reason =
       refusal.reason === Reason.PriceAboveLimit ? EventReason.PriceAboveLimit : EventReason.PolicyViolation;
     this.options.events.record(
-      sync.as,
+      sync.alphaSender,
       "Warning",
       reason,
       `Not activating ${country} for sender ${sync.sender.alphaString}: ${refusal.message}`,
@@ -467,7 +475,7 @@ export class AlphaSenderReconciler {
     }
     sync.status.countries = sortedRows(sync.rows);
     this.options.events.record(
-      sync.as,
+      sync.alphaSender,
       "Normal",
       EventReason.DestinationsDeactivated,
       `Deactivated sms to ${toDeactivate.join(", ")} for sender ${sync.sender.alphaString}`,
@@ -481,7 +489,10 @@ export class AlphaSenderReconciler {
       for (const country of toCancel) {
         await sync.external.cancel(sync.sender, country);
         cancelled.push(country);
-        this.options.metrics?.cancellations.inc({ workspace: sync.as.spec.workspaceRef.name, kind: ALPHA_SENDER_KIND });
+        this.options.metrics?.cancellations.inc({
+          workspace: sync.alphaSender.spec.workspaceRef.name,
+          kind: ALPHA_SENDER_KIND,
+        });
         sync.cancelled.add(country);
         sync.rows.delete(country);
         sync.status.countries = sortedRows(sync.rows);
@@ -489,7 +500,7 @@ export class AlphaSenderReconciler {
     } finally {
       if (cancelled.length)
         this.options.events.record(
-          sync.as,
+          sync.alphaSender,
           "Normal",
           EventReason.SubscriptionCancelled,
           `Cancelled the subscriptions of sender ${sync.sender.alphaString} for ${cancelled.join(", ")}`,
@@ -502,31 +513,35 @@ export class AlphaSenderReconciler {
    * the record is Released (its countries stay paid for). Delete: every country the resource manages is deactivated
    * and its subscription cancelled, then the record goes. `done` only then; anything else keeps the finalizer.
    */
-  private async cleanup(as: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<CleanupOutcome<AlphaSender>> {
+  private async cleanup(
+    alphaSender: AlphaSender,
+    status: AlphaSenderStatus,
+    log: Logger,
+  ): Promise<CleanupOutcome<AlphaSender>> {
     const deleting = (message: string): CleanupOutcome<AlphaSender> => ({
       done: true,
       ready: notReady(Reason.Deleting, message),
     });
-    const resolved = this.options.connections.connect(as.spec.workspaceRef.name);
+    const resolved = this.options.connections.connect(alphaSender.spec.workspaceRef.name);
     const record =
-      (await this.options.records.findHeld(as)) ??
-      (await this.claimBeforeCleanup(as, status, resolved.ok ? resolved.value : undefined, log));
+      (await this.options.records.findHeld(alphaSender)) ??
+      (await this.claimBeforeCleanup(alphaSender, status, resolved.ok ? resolved.value : undefined, log));
     if (!record) return deleting("held no sender: nothing to release");
-    const policy = effectiveDeletionPolicy(as, resolved.ok ? resolved.value.workspace : undefined);
+    const policy = effectiveDeletionPolicy(alphaSender, resolved.ok ? resolved.value.workspace : undefined);
     status.deletionPolicy = policy;
-    const keep = this.keepReason(as, policy);
+    const keep = this.keepReason(alphaSender, policy);
     if (keep) {
-      await this.options.claims.release(as, record, keep, log);
+      await this.options.claims.release(alphaSender, record, keep, log);
       return deleting(`sender kept (${keep})`);
     }
-    const name = record.status?.alphaString ?? senderName(as.spec);
+    const name = record.status?.alphaString ?? senderName(alphaSender.spec);
     if (!resolved.ok)
       throw new TransientError(
         `cannot release the countries of sender ${name}: ${resolved.message}. To let go without cancelling, ` +
           "set spec.deletionPolicy: Retain",
         resolved.reason,
       );
-    const current = await this.releaseAll(as, status, record, this.external(resolved.value));
+    const current = await this.releaseAll(alphaSender, status, record, this.external(resolved.value));
     await this.options.claims.remove(current);
     log.info({ record: record.metadata?.name, alphaString: name }, "Released the sender's countries");
     return deleting(`countries of sender ${name} deactivated and cancelled`);
@@ -534,17 +549,17 @@ export class AlphaSenderReconciler {
 
   /** Deactivates and cancels every country the spec manages; returns the record with the charges left on it. */
   private async releaseAll(
-    as: AlphaSender,
+    alphaSender: AlphaSender,
     status: AlphaSenderStatus,
     record: BirdSender,
     external: SenderExternal,
   ): Promise<BirdSender> {
-    const sender = await external.observe(as.spec, record.spec.alphaNumberId);
+    const sender = await external.observe(alphaSender.spec, record.spec.alphaNumberId);
     if (!sender) return record;
-    const desired = desiredCountries(as.spec);
+    const desired = desiredCountries(alphaSender.spec);
     const subscriptions = await external.observeSubscriptions(sender);
     const rows = observeCountries(desired, status.countries ?? [], subscriptions);
-    const sync: Sync = { as, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
+    const sync: Sync = { alphaSender, sender, record, external, rows, status, subscriptions, cancelled: new Set() };
     let current = record;
     try {
       await this.release(sync, planCountries([], rows, { drifted: false, specChanged: false }));
@@ -559,7 +574,7 @@ export class AlphaSenderReconciler {
    * here: it claims its record first, as its apply would have (the oldest admitted claimant wins), then cleans up.
    */
   private async claimBeforeCleanup(
-    as: AlphaSender,
+    alphaSender: AlphaSender,
     status: AlphaSenderStatus,
     connection: WorkspaceConnection | undefined,
     log: Logger,
@@ -569,17 +584,17 @@ export class AlphaSenderReconciler {
       !connection ||
       !status.alphaNumberId ||
       status.boundTo ||
-      as.spec.managementPolicy === "ObserveOnly" ||
-      !this.options.admission.check(as).ok
+      alphaSender.spec.managementPolicy === "ObserveOnly" ||
+      !this.options.admission.check(alphaSender).ok
     )
       return undefined;
-    const sender = await this.external(connection).observe(as.spec, status.alphaNumberId);
-    return sender ? this.options.claims.obtain(as, sender, log).catch(() => undefined) : undefined;
+    const sender = await this.external(connection).observe(alphaSender.spec, status.alphaNumberId);
+    return sender ? this.options.claims.obtain(alphaSender, sender, log).catch(() => undefined) : undefined;
   }
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
-  private keepReason(as: AlphaSender, policy: string): string | undefined {
-    return deletionKeepReason(as, policy, () => this.options.admission.check(as));
+  private keepReason(alphaSender: AlphaSender, policy: string): string | undefined {
+    return deletionKeepReason(alphaSender, policy, () => this.options.admission.check(alphaSender));
   }
 
   private external(connection: WorkspaceConnection): SenderExternal {
@@ -606,8 +621,8 @@ function forgetSender(status: AlphaSenderStatus): void {
 }
 
 /** The counts kubectl shows: countries the spec asks for, and how many of them are active. */
-function countCountries(as: AlphaSender, status: AlphaSenderStatus): void {
-  const desired = new Set(desiredCountries(as.spec));
+function countCountries(alphaSender: AlphaSender, status: AlphaSenderStatus): void {
+  const desired = new Set(desiredCountries(alphaSender.spec));
   status.desiredCountries = desired.size;
   status.activeCountries = (status.countries ?? []).filter(
     (row) => desired.has(row.countryCode) && row.status === CountryState.Active,

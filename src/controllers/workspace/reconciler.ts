@@ -103,7 +103,7 @@ export class WorkspaceReconciler {
       ...this.options.alphaSenders
         .list()
         .filter(uses)
-        .map((as) => `AlphaSender ${objectKey(as)}`),
+        .map((alphaSender) => `AlphaSender ${objectKey(alphaSender)}`),
       ...this.options.numberRecords.inWorkspace(name).map((r) => `BirdNumber ${r.metadata?.name}`),
       ...this.options.senderRecords.inWorkspace(name).map((r) => `BirdSender ${r.metadata?.name}`),
     ];

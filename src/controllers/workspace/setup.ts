@@ -35,7 +35,7 @@ export function setupWorkspaceController(deps: SetupDeps): Controller {
           .map((ws) => ws.metadata?.name ?? ""),
       )
       .watchRelated(phoneNumbers, (pn) => [pn.spec.workspaceRef.name], 2000)
-      .watchRelated(alphaSenders, (as) => [as.spec.workspaceRef.name], 2000)
+      .watchRelated(alphaSenders, (alphaSender) => [alphaSender.spec.workspaceRef.name], 2000)
       .watchRelated(birdNumbers, (record) => [record.spec.workspaceRef.name], 2000)
       .watchRelated(birdSenders, (record) => [record.spec.workspaceRef.name], 2000)
       // A new or deleted workspace can make another one a duplicate, or stop it being one.
