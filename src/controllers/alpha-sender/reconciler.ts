@@ -18,13 +18,8 @@ import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
-import {
-  notReady,
-  reconcileManaged,
-  type CleanupOutcome,
-  type StepOutcome,
-  type ManagedReconcilerOptions,
-} from "../reconcile-step.js";
+import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../runtime/managed.js";
+import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
 import { birdSenders, type SenderExternal, type SenderExternalFactory } from "./external.js";

@@ -16,13 +16,8 @@ import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js
 import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
-import {
-  notReady,
-  reconcileManaged,
-  type CleanupOutcome,
-  type ManagedReconcilerOptions,
-  type StepOutcome,
-} from "../reconcile-step.js";
+import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../runtime/managed.js";
+import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
 import type { Held, NumberClaims } from "./claim.js";

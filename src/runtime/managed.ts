@@ -2,17 +2,14 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { EventReason, FINALIZER, Reason, READY, SYNCED } from "../api/v1alpha1/conditions.js";
 import type { Condition } from "../api/v1alpha1/index.js";
 import type { Logger } from "../log.js";
-import { FORGET, type ReconcileResult } from "../runtime/controller.js";
-import { apiStatusCode, classifyError, errorMessage, errorReason, PermanentError, Waiting } from "../runtime/errors.js";
-import type { EventRecorder, EventSubject } from "../runtime/events.js";
-import { hasFinalizer, removeFinalizer } from "../runtime/finalizer.js";
-import type { Informer } from "../runtime/informer.js";
-import type { Metrics } from "../runtime/metrics.js";
-import { createMergePatch } from "../runtime/merge-patch.js";
-import type { ResourceClient } from "../runtime/resource-client.js";
-import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "../runtime/status.js";
-import type { Admission } from "./admission.js";
-import type { WorkspaceConnections } from "../workspace/connections.js";
+import { FORGET, type ReconcileResult } from "./controller.js";
+import { apiStatusCode, classifyError, errorMessage, errorReason, PermanentError, Waiting } from "./errors.js";
+import type { EventRecorder, EventSubject } from "./events.js";
+import { hasFinalizer, removeFinalizer } from "./finalizer.js";
+import type { Informer } from "./informer.js";
+import { createMergePatch } from "./merge-patch.js";
+import type { ResourceClient } from "./resource-client.js";
+import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "./status.js";
 
 export interface ReconciledStatus {
   conditions?: Condition[];
@@ -151,19 +148,6 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
 /** A merge patch that removes every field of `status` (the minimal status then sets its own). */
 function nulled(status: object | undefined): Record<string, null> {
   return Object.fromEntries(Object.keys(status ?? {}).map((key) => [key, null]));
-}
-
-/** What every reconciler of a Bird-holding kind is given. */
-export interface ManagedReconcilerOptions<T extends KubernetesObject> {
-  client: ResourceClient<T>;
-  informer: Informer<T>;
-  connections: WorkspaceConnections;
-  events: EventRecorder;
-  admission: Admission;
-  resyncMs: number;
-  /** Counts purchases, cancellations and refusals (bird_operator_*_total). */
-  metrics?: Metrics;
-  now?: () => Date;
 }
 
 export interface ManagedSteps<T, S> {

@@ -2,7 +2,7 @@ import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js
 import { describe, expect, it } from "vitest";
 import type { PhoneNumber, PhoneNumberStatus } from "../../src/api/v1alpha1/index.js";
 import { FINALIZER } from "../../src/api/v1alpha1/conditions.js";
-import { reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../src/controllers/reconcile-step.js";
+import { reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../src/runtime/managed.js";
 import { silentLogger } from "../../src/log.js";
 import { PermanentError, TransientError, Waiting } from "../../src/runtime/errors.js";
 import type { EventRecorder } from "../../src/runtime/events.js";
