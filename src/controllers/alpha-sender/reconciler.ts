@@ -101,7 +101,7 @@ export class AlphaSenderReconciler {
     const external = this.external(this.options.admission.connect(initial));
     status.deletionPolicy = effectiveDeletionPolicy(initial, external.workspace);
     // ObserveOnly never claims; one that holds a record from its Full days keeps it, writing nothing to Bird.
-    if (initial.spec.managementPolicy === "ObserveOnly") return this.observe(initial, status, external, held);
+    if (initial.spec.managementPolicy === "ObserveOnly") return this.observeOnly(initial, status, external, held);
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
     const alphaSender = await addFinalizer(this.options.client, FINALIZER, initial);
     const sender = await this.senderOrWait(alphaSender, external);
@@ -202,7 +202,7 @@ export class AlphaSenderReconciler {
   }
 
   /** ObserveOnly: report the sender and the spec's countries as Bird has them; write nothing to Bird. */
-  private async observe(
+  private async observeOnly(
     alphaSender: AlphaSender,
     status: AlphaSenderStatus,
     external: SenderExternal,
