@@ -131,8 +131,19 @@ export class Metrics {
    */
   readonly resourceCondition = new Gauge({
     name: "bird_operator_resource_condition",
-    help: "The status and reason of each resource's Ready and Synced conditions (value 1); exported by the leader only",
+    help:
+      "The status and reason of the Ready and Synced conditions (value 1) of each resource whose Ready or Synced is " +
+      "not True; exported by the leader only",
     labelNames: ["kind", "namespace", "name", "condition", "status", "reason"] as const,
+    registers: [this.registry],
+    collect: () => this.refreshView("resources"),
+  });
+  readonly resources = new Gauge({
+    name: "bird_operator_resources",
+    help:
+      "Resources by kind and by the status and reason of their Ready and Synced conditions; " +
+      "exported by the leader only",
+    labelNames: ["kind", "condition", "status", "reason"] as const,
     registers: [this.registry],
     collect: () => this.refreshView("resources"),
   });

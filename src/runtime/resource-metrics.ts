@@ -13,11 +13,15 @@ const STATUSES = new Set(["True", "False", "Unknown"]);
 const REASONS = new Set<string>(Object.values(Reason));
 
 /**
- * `bird_operator_resource_condition` for the objects of each kind in `sources`: one series per resource and condition
- * type (Ready, Synced) with its status and reason, value 1, read from the informer caches at each scrape, so a deleted
- * resource's series are gone at the next scrape. Cardinality is two series per resource: labels come only from the
- * object's identity and from fixed sets (a reason this version does not know, or a status not True/False, is exported
- * as Other/Unknown).
+ * Two views of the Ready and Synced conditions of the objects of each kind in `sources`, read from the informer caches
+ * at each scrape (a deleted resource's series are gone at the next one):
+ * - `bird_operator_resources{kind,condition,status,reason}`: how many resources show each condition status and reason.
+ * - `bird_operator_resource_condition{kind,namespace,name,condition,status,reason}` = 1, for each resource whose
+ *   Ready or Synced is not True (both of its conditions), so that an alert can name it. A healthy resource has no
+ *   series of its own: with 100,000 numbers, two series each would be 200,000 series per scrape for nothing an alert
+ *   reads, so the cardinality follows the number of resources in trouble, not the size of the fleet.
+ * Labels come only from the object's identity and from fixed sets (a reason this version does not know, or a status
+ * not True/False, is exported as Other/Unknown).
  *
  * Only the leader exports them. The standby's caches hold the same objects, so both replicas would export identical
  * series and every `count` or `sum` over them would double; a `leader` label would double the series instead and
@@ -30,22 +34,42 @@ export function exportResourceConditions(
   isLeader: () => boolean,
 ): void {
   metrics.setView("resources", () => {
-    const gauge = metrics.resourceCondition;
-    gauge.reset();
+    metrics.resourceCondition.reset();
+    metrics.resources.reset();
     if (!isLeader()) return;
-    for (const [kind, source] of Object.entries(sources)) {
-      for (const object of source.list()) {
-        const { namespace = "", name = "" } = object.metadata ?? {};
-        for (const type of CONDITIONS) {
-          const condition = findCondition(object.status?.conditions, type);
-          if (!condition) continue;
-          const status = STATUSES.has(condition.status) ? condition.status : "Unknown";
-          const reason = REASONS.has(condition.reason) ? condition.reason : "Other";
-          gauge.set({ kind, namespace, name, condition: type, status, reason }, 1);
-        }
-      }
-    }
+    for (const [kind, source] of Object.entries(sources)) exportKind(metrics, kind, source.list());
   });
+}
+
+type Labels = { condition: string; status: string; reason: string };
+
+function exportKind(metrics: Metrics, kind: string, objects: ReturnType<ConditionSource["list"]>): void {
+  const counts = new Map<string, Labels & { count: number }>();
+  for (const object of objects) {
+    const labels = conditionLabels(object.status?.conditions);
+    for (const l of labels) {
+      const key = `${l.condition}\0${l.status}\0${l.reason}`;
+      const entry = counts.get(key) ?? { ...l, count: 0 };
+      entry.count++;
+      counts.set(key, entry);
+    }
+    if (labels.every((l) => l.status === "True")) continue;
+    const { namespace = "", name = "" } = object.metadata ?? {};
+    for (const l of labels) metrics.resourceCondition.set({ kind, namespace, name, ...l }, 1);
+  }
+  for (const { count, ...l } of counts.values()) metrics.resources.set({ kind, ...l }, count);
+}
+
+function conditionLabels(conditions: Condition[] | undefined): Labels[] {
+  const labels: Labels[] = [];
+  for (const type of CONDITIONS) {
+    const condition = findCondition(conditions, type);
+    if (!condition) continue;
+    const status = STATUSES.has(condition.status) ? condition.status : "Unknown";
+    const reason = REASONS.has(condition.reason) ? condition.reason : "Other";
+    labels.push({ condition: type, status, reason });
+  }
+  return labels;
 }
 
 /** A cache that also tells when it changes, e.g. an Informer. */
