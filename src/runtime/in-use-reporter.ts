@@ -13,7 +13,7 @@ const MAX_RETRY_MS = 30_000;
 /** What the reporter needs of an informer: its events, and its cache to see that the last object went. */
 export interface InUseSource {
   on(handler: (type: InformerEventType) => void): void;
-  list(): unknown[];
+  readonly size: number;
 }
 
 export interface InUseReporterOptions {
@@ -46,7 +46,7 @@ export class InUseReporter {
     for (const [plural, informer] of Object.entries(options.kinds)) {
       informer.on((type) => {
         if (type === "add" && !this.nonEmpty.get(plural)) this.flipped(plural, true);
-        else if (type === "delete" && informer.list().length === 0) this.flipped(plural, false);
+        else if (type === "delete" && informer.size === 0) this.flipped(plural, false);
       });
     }
   }

@@ -2,6 +2,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
 import { apiRetryAfterMs, isApiStatus } from "./errors.js";
 import type { KubeSource } from "./kube-config.js";
+import { sharedStrings } from "./intern.js";
 import { KubeHttp, type WatchEvent } from "./kube-http.js";
 
 /** The longest pause between attempts to list or watch again after failures. */
@@ -48,6 +49,7 @@ export function objectKey(object: KubernetesObject): string {
  */
 export class Informer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
+  /** Which path listed each object, kept only when there are several (one per namespace watched). */
   private readonly origin = new Map<string, string>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly synced = new Set<string>();
@@ -72,6 +74,11 @@ export class Informer<T extends KubernetesObject> {
 
   list(): T[] {
     return [...this.cache.values()];
+  }
+
+  /** How many objects the cache holds, without copying them out. */
+  get size(): number {
+    return this.cache.size;
   }
 
   hasSynced(): boolean {
@@ -166,9 +173,7 @@ export class Informer<T extends KubernetesObject> {
       continueToken = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion;
     } while (continueToken);
-    for (const [key, from] of this.origin) {
-      if (from === path && !seen.has(key)) this.remove(key);
-    }
+    for (const key of this.keysFrom(path)) if (!seen.has(key)) this.remove(key);
     return resourceVersion;
   }
 
@@ -237,9 +242,16 @@ export class Informer<T extends KubernetesObject> {
     // managedFields are often the largest part of an object and nothing here reads them: with 10,000 objects
     // cached, dropping them is most of the cache's memory (client-go users do the same with a transform).
     if (object.metadata) delete object.metadata.managedFields;
+    sharedStrings.internAll(object);
     this.cache.set(key, object);
-    this.origin.set(key, path);
+    if (this.options.paths.length > 1) this.origin.set(key, path);
     this.emit(old ? "update" : "add", object, old);
+  }
+
+  /** The keys a path listed: all of them when there is only one path. */
+  private keysFrom(path: string): string[] {
+    if (this.options.paths.length === 1) return [...this.cache.keys()];
+    return [...this.origin].filter(([, from]) => from === path).map(([key]) => key);
   }
 
   private remove(key: string): void {

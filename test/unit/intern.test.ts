@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { StringPool } from "../../src/runtime/intern.js";
+
+describe("StringPool", () => {
+  it("replaces equal strings by one copy, leaves structure and other values alone", () => {
+    const pool = new StringPool();
+    type Doc = { metadata: { namespace: string; generation: number }; status: unknown };
+    const parse = (text: string): Doc => JSON.parse(text) as Doc;
+    const a = parse('{"metadata":{"namespace":"team-a","generation":1},"status":{"caps":["sms","voice"],"ok":true}}');
+    const b = parse('{"metadata":{"namespace":"team-a","generation":2},"status":{"caps":["sms"],"ok":null}}');
+    pool.internAll(a);
+    pool.internAll(b);
+    expect(a).toEqual({
+      metadata: { namespace: "team-a", generation: 1 },
+      status: { caps: ["sms", "voice"], ok: true },
+    });
+    expect(b).toEqual({ metadata: { namespace: "team-a", generation: 2 }, status: { caps: ["sms"], ok: null } });
+    expect(pool.size).toBe(3);
+    expect(pool.intern(["team", "a"].join("-"))).toBe(a.metadata.namespace);
+  });
+
+  it("skips long strings and starts afresh when full", () => {
+    const pool = new StringPool(2, 8);
+    pool.intern("a very long message");
+    expect(pool.size).toBe(0);
+    pool.intern("x");
+    pool.intern("y");
+    pool.intern("z");
+    expect(pool.size).toBe(1);
+  });
+});
