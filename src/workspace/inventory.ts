@@ -2,6 +2,7 @@ import type { AlphaNumber, LongCodeNumber } from "../bird/types.js";
 import type { BirdApi } from "../bird/client.js";
 import { isBirdApiError } from "../bird/errors.js";
 import { subscriptionEnded } from "../bird/subscription.js";
+import { sharedStrings } from "../runtime/intern.js";
 
 export interface InventoryOptions {
   /**
@@ -17,6 +18,12 @@ interface ProvisioningWaiter {
   since: number;
 }
 
+/** A full list in flight: the numbers its pages showed so far, and who waits for one it has not shown yet. */
+interface Listing {
+  seen: Map<string, LongCodeNumber>;
+  waiters: Map<string, (() => void)[]>;
+}
+
 /**
  * One workspace's numbers and senders, shared by every reconciler of that workspace. Refreshed with full paged
  * lists (limit 99) at most once per `maxAgeMs`, so observing N numbers costs about N/99 GETs per resync instead of
@@ -29,6 +36,7 @@ export class Inventory {
   private numbersAt = Number.NEGATIVE_INFINITY;
   private sendersAt = Number.NEGATIVE_INFINITY;
   private numbersFlight?: Promise<void>;
+  private listing?: Listing;
   /**
    * Numbers put while a list is in flight: the list may have read its page before they existed. Known by what we
    * did, never by comparing Bird's `createdAt` with our clock (the two clocks need not agree).
@@ -50,9 +58,36 @@ export class Inventory {
     private readonly options: InventoryOptions = {},
   ) {}
 
+  /**
+   * The number by id, as fresh as a full list: a list in flight that already showed it serves it at once (its page is
+   * as fresh as the whole list will be), so that reconciles need not wait for the last of a big workspace's pages.
+   */
   async number(id: string): Promise<LongCodeNumber | undefined> {
-    await this.freshNumbers();
+    const fresh = this.freshNumbers();
+    // Whoever awaits the list hears of its failure; answered from a page, this caller need not.
+    fresh.catch(() => undefined);
+    const waiting = this.whenListed(id);
+    // Its page, or the list's end (or failure), whichever comes first.
+    if (waiting) await Promise.race([waiting, fresh]);
+    const listed = this.listing?.seen.get(id);
+    if (listed) return listed;
+    await fresh;
     return this.numbersById.get(id);
+  }
+
+  /**
+   * Undefined when `number(id)` would answer without waiting for a list in flight; else a promise that settles once
+   * the list shows the number or ends (either way). Lets a controller keep its workers for numbers already listed
+   * while a big workspace is being listed after a restart, instead of parking them on numbers further down the list.
+   */
+  whenListed(id: string): Promise<void> | undefined {
+    const listing = this.listing;
+    if (!listing || listing.seen.has(id)) return undefined;
+    return new Promise((resolve) => {
+      const waiting = listing.waiters.get(id);
+      if (waiting) waiting.push(resolve);
+      else listing.waiters.set(id, [resolve]);
+    });
   }
 
   async numberByString(numberString: string): Promise<LongCodeNumber | undefined> {
@@ -212,7 +247,14 @@ export class Inventory {
   putNumber(number: LongCodeNumber): void {
     this.putDuringList?.add(number.id);
     this.changed.delete(number.id);
-    this.numbersById.set(number.id, slim(number));
+    const kept = slim(number);
+    this.keep(kept);
+    // What a list in flight serves must not be older than what we just read or wrote.
+    if (this.listing?.seen.has(number.id)) this.listing.seen.set(number.id, kept);
+  }
+
+  private keep(number: LongCodeNumber): void {
+    this.numbersById.set(number.id, number);
     this.numberIdByString.set(number.numberString, number.id);
   }
 
@@ -220,6 +262,7 @@ export class Inventory {
     const number = this.numbersById.get(id);
     if (number) this.numberIdByString.delete(number.numberString);
     this.numbersById.delete(id);
+    this.listing?.seen.delete(id);
     this.changed.delete(id);
   }
 
@@ -246,13 +289,23 @@ export class Inventory {
 
   private async listNumbers(): Promise<void> {
     const started = this.now();
-    const seen = new Map<string, LongCodeNumber>();
+    const listing: Listing = { seen: new Map(), waiters: new Map() };
+    const { seen } = listing;
     const putMeanwhile = new Set<string>();
     this.putDuringList = putMeanwhile;
+    this.listing = listing;
     try {
-      for await (const number of this.bird.numbers()) seen.set(number.id, number);
+      for await (const number of this.bird.numbers()) {
+        // Slimmed as it arrives: a workspace of 100,000 numbers would otherwise hold every full answer until the end.
+        seen.set(number.id, slim(number));
+        const waiting = listing.waiters.get(number.id);
+        listing.waiters.delete(number.id);
+        for (const wake of waiting ?? []) wake();
+      }
     } finally {
       this.putDuringList = undefined;
+      this.listing = undefined;
+      for (const waiting of listing.waiters.values()) for (const wake of waiting) wake();
     }
     // A number put while the list was in flight (just bought) may be missing from pages read before it existed.
     for (const id of putMeanwhile) {
@@ -262,7 +315,7 @@ export class Inventory {
     this.numbersById.clear();
     this.numberIdByString.clear();
     const changed = [...this.changed];
-    for (const number of seen.values()) this.putNumber(number);
+    for (const number of seen.values()) this.keep(number);
     // A write that landed while the list was in flight may not be in what the list saw; older marks are settled.
     this.changed.clear();
     for (const [id, at] of changed) if (at >= started && this.numbersById.has(id)) this.changed.set(id, at);
@@ -313,5 +366,5 @@ function slim(number: LongCodeNumber): LongCodeNumber {
       })),
     };
   }
-  return kept;
+  return sharedStrings.internAll(kept);
 }

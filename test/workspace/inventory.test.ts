@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createBirdClient, type BirdApi } from "../../src/bird/client.js";
 import { Inventory } from "../../src/workspace/inventory.js";
+import { deferred } from "../helpers/deferred.js";
 import type { AlphaNumber, LongCodeNumber } from "../../src/bird/types.js";
 import {
   DEFAULT_ACCESS_KEY,
@@ -230,6 +231,82 @@ describe("Inventory", () => {
     now = 5000;
     await inventory.senders();
     expect(inventory.isSenderCurrent("s1")).toBe(true);
+  });
+});
+
+/** A BirdApi whose number list yields page by page (the test turns each page) and whose reads are counted. */
+function pagedBird(pages: LongCodeNumber[][]): { bird: BirdApi; next: () => Promise<void>; reads: string[] } {
+  const gates = pages.map(() => deferred());
+  let turned = 0;
+  const reads: string[] = [];
+  const bird = {
+    async *numbers() {
+      for (const [i, page] of pages.entries()) {
+        await gates[i]?.promise;
+        yield* page;
+      }
+    },
+    getNumber: async (id: string) => {
+      reads.push(id);
+      throw new Error(`no read expected (${id})`);
+    },
+  } as unknown as BirdApi;
+  // Lets the list go one page further, then lets the generator's consumer run.
+  const next = async (): Promise<void> => {
+    gates[turned++]?.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  return { bird, next, reads };
+}
+
+describe("Inventory while a full list is in flight", () => {
+  it("serves a number its pages already showed, and makes others wait for their page or the end", async () => {
+    const fake = pagedBird([[number(1), number(2)], [number(3)], []]);
+    const inventory = new Inventory(fake.bird, 60_000);
+    const listed = inventory.refresh();
+    expect(inventory.whenListed(number(1).id)).toBeInstanceOf(Promise);
+    const three = inventory.number(number(3).id);
+    let threeAnswered = false;
+    void three.then(() => (threeAnswered = true));
+    const waitForThree = inventory.whenListed(number(3).id);
+    let threeListed = false;
+    void waitForThree?.then(() => (threeListed = true));
+    const missing = inventory.whenListed("not-in-any-page");
+    let missingSettled = false;
+    void missing?.then(() => (missingSettled = true));
+
+    await fake.next();
+    // Page one is in: number 1 is served without waiting for the rest, number 3 still waits.
+    expect(inventory.whenListed(number(1).id)).toBeUndefined();
+    expect((await inventory.number(number(1).id))?.numberString).toBe(number(1).numberString);
+    expect([threeAnswered, threeListed, missingSettled]).toEqual([false, false, false]);
+
+    await fake.next();
+    expect([threeListed, missingSettled]).toEqual([true, false]);
+    expect((await three)?.id).toBe(number(3).id);
+
+    await fake.next();
+    await listed;
+    // The list ended: whoever waited for a number it never showed is let go, and nothing waits any more.
+    expect(missingSettled).toBe(true);
+    expect(inventory.whenListed("not-in-any-page")).toBeUndefined();
+    expect(await inventory.number("not-in-any-page")).toBeUndefined();
+    expect(await inventory.countNumbers()).toBe(3);
+    expect(fake.reads).toEqual([]);
+  });
+
+  it("serves what we wrote over an older page, and nothing we forgot", async () => {
+    const fake = pagedBird([[number(1), number(2)], []]);
+    const inventory = new Inventory(fake.bird, 60_000);
+    const listed = inventory.refresh();
+    await fake.next();
+    inventory.putNumber(number(1, "provisioning"));
+    inventory.forgetNumber(number(2).id);
+    expect((await inventory.number(number(1).id))?.endpoint?.provisioningStatus).toBe("provisioning");
+    const two = inventory.number(number(2).id);
+    await fake.next();
+    await listed;
+    expect(await two).toBeUndefined();
   });
 });
 
