@@ -90,6 +90,7 @@ export function createOperator(deps: OperatorDeps): Manager {
   manager.addInformer(createInUseReporter(http, config, informers, logger));
   for (const controller of controllers) manager.addController(controller);
   manager.onStop(() => shared.events.flush());
+  manager.onLeading(() => void shared.connections.warmUp().catch(() => undefined));
   return manager;
 }
 

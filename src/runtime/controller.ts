@@ -37,6 +37,11 @@ export interface ControllerOptions {
   /** Delay after a write conflict: the cache usually catches up within a few milliseconds. */
   conflictDelayMs?: number;
   queue?: WorkQueue;
+  /**
+   * A key whose reconcile would only wait for something already on its way (e.g. its number in a Bird list still in
+   * flight) gets a promise here: the key leaves the worker to others and comes back once it settles. Undefined: go.
+   */
+  deferUntil?: (key: string) => Promise<unknown> | undefined;
 }
 
 /**
@@ -140,6 +145,11 @@ export class Controller {
   }
 
   private async process(key: string): Promise<void> {
+    const until = this.options.deferUntil?.(key);
+    if (until) {
+      void until.catch(() => undefined).then(() => this.queue.add(key));
+      return;
+    }
     this.active.set(key, []);
     try {
       await this.reconcileOnce(key);

@@ -132,6 +132,25 @@ export class WorkspaceConnections {
     return usable.ok ? connection : usable;
   }
 
+  /**
+   * After a restart: once the workspace and Secret caches are synced, lists the numbers and senders of every workspace
+   * that was last seen Ready, in the background, while the (much bigger) resource caches are still being listed. The
+   * reconciles then find the inventory listed, or being listed, instead of starting the list themselves.
+   */
+  async warmUp(): Promise<void> {
+    await Promise.all([this.options.workspaces.waitForSync(), this.options.secrets.waitForSync()]);
+    const all = this.options.workspaces.list();
+    for (const workspace of all) {
+      const name = workspace.metadata?.name ?? "";
+      if (!workspaceUsable(workspace, all).ok) continue;
+      const connection = this.connect(name);
+      if (!connection.ok) continue;
+      const report = this.backgroundErrorReporter(name);
+      connection.value.inventory.refresh().catch((error: unknown) => report("inventory-refresh", error));
+      connection.value.inventory.senders().catch((error: unknown) => report("inventory-refresh", error));
+    }
+  }
+
   /** The workspace was deleted: its polls stop, its waiters are handed back, its share of the rate limiter goes. */
   private forget(name: string): void {
     const entry = this.connections.get(name);

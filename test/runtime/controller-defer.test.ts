@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { silentLogger } from "../../src/log.js";
+import { Controller } from "../../src/runtime/controller.js";
+import type { Informer } from "../../src/runtime/informer.js";
+import { Metrics } from "../../src/runtime/metrics.js";
+import { deferred } from "../helpers/deferred.js";
+
+/** An informer that holds fixed objects and never changes: what a controller reads at start. */
+function fixedInformer(names: string[]): Informer<KubernetesObject> {
+  const objects = names.map((name) => ({ metadata: { name, namespace: "ns", resourceVersion: "1" } }));
+  return { list: () => objects, on: () => undefined } as unknown as Informer<KubernetesObject>;
+}
+
+describe("a controller's deferUntil", () => {
+  it("keeps a deferred key off the workers until its promise settles, and counts it reconciled only then", async () => {
+    const order: string[] = [];
+    const gate = deferred();
+    const metrics = new Metrics();
+    const controller = new Controller({
+      name: "defer",
+      logger: silentLogger(),
+      metrics,
+      // One worker: were the deferred key to hold it, nothing else could run.
+      workers: 1,
+      reconcile: async (key) => {
+        order.push(key);
+        return {};
+      },
+      deferUntil: (key) => (key === "ns/later" && order.length < 2 ? gate.promise : undefined),
+    }).watchPrimary(fixedInformer(["later", "a", "b"]));
+    controller.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual(["ns/a", "ns/b"]);
+    const initial = async (): Promise<number | undefined> =>
+      (await metrics.initialReconcileSeconds.get()).values.find((v) => v.labels.controller === "defer")?.value;
+    expect(await initial()).toBeUndefined();
+    gate.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual(["ns/a", "ns/b", "ns/later"]);
+    expect(await initial()).toBeGreaterThan(0);
+    await controller.stop(1000);
+  });
+
+  it("brings a deferred key back when its promise fails too", async () => {
+    const order: string[] = [];
+    let deferrals = 0;
+    const controller = new Controller({
+      name: "defer-fail",
+      logger: silentLogger(),
+      workers: 2,
+      reconcile: async (key) => {
+        order.push(key);
+        return {};
+      },
+      deferUntil: () => (deferrals++ === 0 ? Promise.reject(new Error("list failed")) : undefined),
+    }).watchPrimary(fixedInformer(["x"]));
+    controller.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual(["ns/x"]);
+    await controller.stop(1000);
+  });
+});
