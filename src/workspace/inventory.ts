@@ -34,6 +34,8 @@ export class Inventory {
   private readonly numberIdByString = new Map<string, string>();
   private readonly sendersById = new Map<string, AlphaNumber>();
   private numbersAt = Number.NEGATIVE_INFINITY;
+  /** Bumped whenever the cached numbers change: whoever derives something from them (usage) knows when to redo it. */
+  private numbersVersion = 0;
   private sendersAt = Number.NEGATIVE_INFINITY;
   private numbersFlight?: Promise<void>;
   private listing?: Listing;
@@ -253,7 +255,12 @@ export class Inventory {
     if (this.listing?.seen.has(number.id)) this.listing.seen.set(number.id, kept);
   }
 
+  get version(): number {
+    return this.numbersVersion;
+  }
+
   private keep(number: LongCodeNumber): void {
+    this.numbersVersion++;
     this.numbersById.set(number.id, number);
     this.numberIdByString.set(number.numberString, number.id);
   }
@@ -261,6 +268,7 @@ export class Inventory {
   forgetNumber(id: string): void {
     const number = this.numbersById.get(id);
     if (number) this.numberIdByString.delete(number.numberString);
+    this.numbersVersion++;
     this.numbersById.delete(id);
     this.listing?.seen.delete(id);
     this.changed.delete(id);
@@ -312,6 +320,7 @@ export class Inventory {
       const number = this.numbersById.get(id);
       if (number && !seen.has(id)) seen.set(id, number);
     }
+    this.numbersVersion++;
     this.numbersById.clear();
     this.numberIdByString.clear();
     const changed = [...this.changed];
