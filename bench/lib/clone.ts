@@ -1,4 +1,10 @@
-import { BIRD_NUMBER_PLURAL, type BirdNumber, type BirdWorkspace } from "../../src/api/v1alpha1/index.js";
+import {
+  BIRD_NUMBER_PLURAL,
+  type BirdNumber,
+  type BirdNumberStatus,
+  type BirdWorkspace,
+  type PhoneNumberStatus,
+} from "../../src/api/v1alpha1/index.js";
 import { sumMoney } from "../../src/controllers/guardrails.js";
 import { formatMoney, type Money } from "../../src/bird/money.js";
 import type { RunningSimulator } from "../../src/simulator/index.js";
@@ -81,7 +87,34 @@ export async function readTemplate(
   if (!status?.boundTo || !status.numberId)
     throw new Error(`set-up: the sample ${namespace}/${name} has no boundTo or numberId in its status`);
   const birdNumber = await get(`${CRD_BASE}/${BIRD_NUMBER_PLURAL}/${status.boundTo}`);
-  return { phoneNumber, birdNumber, bird: birdFacts(bird, status.numberId) };
+  const template = { phoneNumber, birdNumber, bird: birdFacts(bird, status.numberId) };
+  checkTemplate(template);
+  return template;
+}
+
+/**
+ * The restart re-reads only what Bird's number list carries: the subscription dates and prices it does not read
+ * again, so a clone's are right only if the template's are Bird's as they are (not reformatted), which this checks.
+ */
+function checkTemplate({ phoneNumber, birdNumber, bird }: CloneTemplate): void {
+  const pn = (phoneNumber.status ?? {}) as PhoneNumberStatus;
+  const record = (birdNumber.status ?? {}) as BirdNumberStatus;
+  const price = bird.subscription.price;
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const money = (m: Money | undefined): unknown => m && [m.amount, m.currencyCode, m.exponent];
+  const checks: [string, boolean][] = [
+    ["status.numberString", pn.numberString === bird.number.numberString],
+    ["status.numberId", pn.numberId === bird.number.id && record.numberId === bird.number.id],
+    ["status.subscription.startAt", pn.subscription?.startAt === bird.subscription.subscription?.startAt],
+    ["status.subscription.endAt", pn.subscription?.endAt === bird.subscription.subscription?.endAt],
+    [
+      "status.monthlyPrice",
+      same(money(pn.monthlyPrice), money(price)) && same(money(record.monthlyPrice), money(price)),
+    ],
+  ];
+  const wrong = checks.filter(([, ok]) => !ok).map(([field]) => field);
+  if (wrong.length)
+    throw new Error(`set-up: the template ${phoneNumber.metadata.name} disagrees with Bird on ${wrong.join(", ")}`);
 }
 
 /** One number to clone: the template of its kind, the PhoneNumber's name, the Bird number it names. */
