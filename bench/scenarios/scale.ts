@@ -653,9 +653,9 @@ async function timedRestart(
 function timingNote(shape: Shape): string {
   const setup =
     shape.mode === "adopt"
-      ? "a first operator adopts them all (the adoption figures: from its spawn to the last one Ready, as the " +
+      ? "A first operator adopts them all (the adoption figures: from its spawn to the last one Ready, as the " +
         "bench's watch sees it), fetches the subscription dates it defers, goes quiet and is stopped. "
-      : `a first operator adopts a sample (${SAMPLE_PER_KIND} per number kind, ${shape.adopted} in all) the same ` +
+      : `A first operator adopts a sample (${SAMPLE_PER_KIND} per number kind, ${shape.adopted} in all) the same ` +
         "way and is stopped; the bench then writes the other PhoneNumbers and their BirdNumber records as the " +
         "operator left the sample's (one template per kind, every number-specific value replaced by the number's " +
         "own from the simulator): at this size the deferred subscription GETs alone would take M / 50 s of " +
