@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { runBench } from "./bench.js";
-import { FULL, QUICK, SCENARIOS, type ScenarioName } from "./lib/context.js";
+import { FULL, QUICK, SCALE_SETUPS, SCENARIOS, type ScaleSetup, type ScenarioName } from "./lib/context.js";
 import { boundNotes } from "./lib/report.js";
 import { summarizeProfile } from "./profile-summary.js";
 
@@ -17,6 +17,16 @@ interface Flags {
   workers: string;
   cpuProf?: boolean;
   runtime: string;
+  scaleNumbers?: string;
+  scaleSetup: string;
+}
+
+/** `10000,30000,100000` -> [10000, 30000, 100000]; anything but positive integers is refused. */
+function parseSizes(text: string): number[] {
+  const sizes = text.split(",").map((s) => s.trim());
+  const bad = sizes.filter((s) => !/^[1-9][0-9]*$/.test(s));
+  if (bad.length) throw new Error(`--scale-numbers takes positive integers, comma-separated; got ${bad.join(", ")}`);
+  return sizes.map(Number);
 }
 
 const program = new Command()
@@ -35,6 +45,16 @@ const program = new Command()
     "compiled: tsc output with the Deployment's NODE_OPTIONS, as deployed; tsx: node --import tsx src/cli/main.ts",
     "compiled",
   )
+  .option(
+    "--scale-numbers <n[,n...]>",
+    "run the scale scenario once per size, each on a fresh control plane (results: <date>-scale-<n/1000>k.json)",
+  )
+  .option(
+    "--scale-setup <setup>",
+    "how the scale set-up provisions: adopt (an operator adopts all), clone (it adopts a sample, the bench " +
+      "clones the rest), auto (adopt up to 10,000, clone above)",
+    "auto",
+  )
   .option("--cpu-prof", "run the operator with node --cpu-prof (profiles next to the operator logs)")
   .action(async (flags: Flags) => {
     const scenarios = flags.only?.split(",").map((s) => s.trim()) as ScenarioName[] | undefined;
@@ -42,6 +62,8 @@ const program = new Command()
     if (unknown?.length) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`);
     if (flags.runtime !== "tsx" && flags.runtime !== "compiled")
       throw new Error(`--runtime must be tsx or compiled, got ${flags.runtime}`);
+    if (!SCALE_SETUPS.includes(flags.scaleSetup as ScaleSetup))
+      throw new Error(`--scale-setup must be one of ${SCALE_SETUPS.join(", ")}, got ${flags.scaleSetup}`);
     const run = await runBench({
       mode: flags.quick ? "quick" : "full",
       sizes: flags.quick ? QUICK : FULL,
@@ -49,6 +71,8 @@ const program = new Command()
       outDir: flags.out,
       kubeconfigPath: flags.kubeconfig,
       scenarios,
+      scaleNumbers: flags.scaleNumbers === undefined ? undefined : parseSizes(flags.scaleNumbers),
+      scaleSetup: flags.scaleSetup as ScaleSetup,
       workers: Number(flags.workers),
       cpuProf: flags.cpuProf,
       runtime: flags.runtime,

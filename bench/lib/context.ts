@@ -45,6 +45,13 @@ export const QUICK: BenchSizes = {
   timeoutMs: 5 * 60_000,
 };
 
+/**
+ * How the scale scenario's set-up brings M numbers to the state a restart finds: a first operator adopts all of them,
+ * or adopts a sample and the bench clones the sample's objects for the rest (auto: adopt up to 10,000, clone above).
+ */
+export const SCALE_SETUPS = ["auto", "adopt", "clone"] as const;
+export type ScaleSetup = (typeof SCALE_SETUPS)[number];
+
 export const SCENARIOS = ["provisioning", "reaction", "idle", "scale"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 

@@ -20,6 +20,8 @@ export type ScenarioStatus = "ok" | "missed" | "blocked" | "failed";
 
 export interface ScenarioResult {
   scenario: string;
+  /** Which run of the scenario, when it runs more than once (`100k` for the scale scenario at 100,000 numbers). */
+  variant?: string;
   status: ScenarioStatus;
   /** Why the scenario is blocked or failed. */
   reason?: string;
@@ -50,14 +52,22 @@ export function statusOf(figures: readonly Figure[]): ScenarioStatus {
   return figures.every((f) => f.met !== false) ? "ok" : "missed";
 }
 
-/** `<outDir>/<date>-<scenario>.json`; quick runs add `-quick` so they never overwrite a full run of the same day. */
+/**
+ * `<outDir>/<date>-<scenario>[-<variant>].json`; quick runs add `-quick` so they never overwrite a full run of the
+ * same day.
+ */
 export function writeResult(outDir: string, run: RunInfo, result: ScenarioResult, suffix = ""): string {
   mkdirSync(outDir, { recursive: true });
   const date = result.startedAt.slice(0, 10);
-  const file = join(outDir, `${date}-${result.scenario}${suffix}.json`);
+  const file = join(outDir, `${date}-${scenarioLabel(result)}${suffix}.json`);
   const record = { ...result, mode: run.mode, machine: run.machine, source: run.source, settings: run.settings };
   writeFileSync(file, `${JSON.stringify(record, replacer, 2)}\n`);
   return file;
+}
+
+/** `scale`, or `scale-100k` for one of several runs of it. */
+export function scenarioLabel(result: Pick<ScenarioResult, "scenario" | "variant">): string {
+  return result.variant ? `${result.scenario}-${result.variant}` : result.scenario;
 }
 
 function replacer(_key: string, value: unknown): unknown {
@@ -78,11 +88,12 @@ function format(value: number | undefined, unit = ""): string {
 export function summaryTable(results: readonly ScenarioResult[]): string {
   const rows: string[][] = [["scenario", "figure", "value", "goal", "ratio", "ok"]];
   for (const r of results) {
+    const label = scenarioLabel(r);
     if (r.status === "blocked" || r.status === "failed")
-      rows.push([r.scenario, `${r.status.toUpperCase()}: ${r.reason ?? ""}`.slice(0, 100), "", "", "", ""]);
+      rows.push([label, `${r.status.toUpperCase()}: ${r.reason ?? ""}`.slice(0, 100), "", "", "", ""]);
     for (const f of r.figures) {
       rows.push([
-        r.scenario,
+        label,
         f.name,
         format(f.value, f.unit),
         f.goal === undefined ? "" : format(f.goal, f.unit),

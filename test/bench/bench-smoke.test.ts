@@ -33,4 +33,23 @@ describe("benchmark smoke run", () => {
     }
     expect(run.table).toContain("provisioning");
   }, 300_000);
+
+  // The clone set-up copies what the operator writes: a status field it does not carry over shows as restart writes.
+  it("clones the scale set-up so exactly that the restarted operator writes nothing", async () => {
+    const run = await runBench({
+      mode: "smoke",
+      sizes: { ...SMOKE, scaleNumbers: 60 },
+      outDir: mkdtempSync(join(tmpdir(), "bench-smoke-")),
+      kubeconfigPath: inject("kubeconfigPath"),
+      scenarios: ["scale"],
+      scaleSetup: "clone",
+      log: () => undefined,
+    });
+    const [scale] = run.results;
+    expect(scale?.status, scale?.reason).not.toBe("failed");
+    expect(scale?.details.setup).toBe("clone");
+    const figure = (name: string): number | undefined => scale?.figures.find((f) => f.name === name)?.value;
+    expect(figure("restart: Kubernetes writes until observed")).toBe(0);
+    expect(figure("set-up: clone writes")).toBe((60 - 26) * 3 + 1);
+  }, 300_000);
 });
