@@ -32,6 +32,8 @@ export interface BenchOptions {
   scaleSetup?: ScaleSetup;
   workers?: number;
   cpuProf?: boolean;
+  /** Write a heap snapshot of the restarted scale operator once it is quiet. */
+  heapSnapshot?: boolean;
   runtime?: OperatorRuntime;
   /** Operator logs and profiles; default a fresh temporary directory. */
   workDir?: string;
@@ -92,6 +94,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     runtime,
     workDir,
     cpuProf: options.cpuProf ?? false,
+    heapSnapshot: options.heapSnapshot ?? false,
     log,
   };
   const results: ScenarioResult[] = [];

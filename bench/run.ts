@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { runBench } from "./bench.js";
 import { FULL, QUICK, SCALE_SETUPS, SCENARIOS, type ScaleSetup, type ScenarioName } from "./lib/context.js";
 import { boundNotes } from "./lib/report.js";
+import { findSnapshots, summarizeHeap } from "./heap-summary.js";
 import { summarizeProfile } from "./profile-summary.js";
 
 const RESULTS = fileURLToPath(new URL("./results", import.meta.url));
@@ -16,6 +17,7 @@ interface Flags {
   out: string;
   workers: string;
   cpuProf?: boolean;
+  heapSnapshot?: boolean;
   runtime: string;
   scaleNumbers?: string;
   scaleSetup: string;
@@ -55,6 +57,7 @@ const program = new Command()
       "clones the rest), auto (adopt up to 10,000, clone above)",
     "auto",
   )
+  .option("--heap-snapshot", "a V8 heap snapshot of the restarted scale operator once quiet (summarized at the end)")
   .option("--cpu-prof", "run the operator with node --cpu-prof (profiles next to the operator logs)")
   .action(async (flags: Flags) => {
     const scenarios = flags.only?.split(",").map((s) => s.trim()) as ScenarioName[] | undefined;
@@ -75,6 +78,7 @@ const program = new Command()
       scaleSetup: flags.scaleSetup as ScaleSetup,
       workers: Number(flags.workers),
       cpuProf: flags.cpuProf,
+      heapSnapshot: flags.heapSnapshot,
       runtime: flags.runtime,
     });
     console.log(`\n${run.table}\n`);
@@ -94,6 +98,11 @@ const program = new Command()
       for (const [where, secs] of summary.byArea) console.log(`  ${secs.toFixed(2).padStart(8)}  ${where}`);
       console.log("hottest functions (s):");
       for (const [fn, secs] of summary.topFunctions) console.log(`  ${secs.toFixed(2).padStart(8)}  ${fn}`);
+    }
+    for (const file of flags.heapSnapshot ? findSnapshots(run.workDir) : []) {
+      console.log(`\n${file}: retained by kind of object (MB, self size):`);
+      for (const [what, mb, count] of summarizeHeap(file, 25))
+        console.log(`  ${mb.toFixed(1).padStart(8)}  ${String(count).padStart(9)}  ${what}`);
     }
     process.exitCode = run.results.some((r) => r.status === "failed") ? 1 : 0;
   });

@@ -66,6 +66,8 @@ export interface BenchContext {
   runtime: OperatorRuntime;
   /** Run the operator with `node --cpu-prof` (profiles in workDir). */
   cpuProf: boolean;
+  /** Write a V8 heap snapshot of the restarted scale operator once it is quiet (in workDir). */
+  heapSnapshot?: boolean;
   log: (line: string) => void;
 }
 

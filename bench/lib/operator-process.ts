@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
@@ -21,6 +21,8 @@ export interface BenchOperatorOptions {
   logFile: string;
   /** Directory for a V8 CPU profile written when the process exits. */
   cpuProfDir?: string;
+  /** Directory for heap snapshots, written on SIGUSR2 (see writeHeapSnapshot). */
+  heapSnapshotDir?: string;
   logLevel?: string;
   runtime?: OperatorRuntime;
 }
@@ -58,7 +60,12 @@ export class BenchOperator extends OperatorProcess {
       {
         args,
         runtime: options.runtime,
-        nodeArgs: options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [],
+        nodeArgs: [
+          ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+          ...(options.heapSnapshotDir
+            ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${options.heapSnapshotDir}`]
+            : []),
+        ],
         logFile: options.logFile,
         env: { LOG_FORMAT: "json", NODE_OPTIONS: nodeOptions ?? "" },
       },
@@ -91,6 +98,26 @@ export class BenchOperator extends OperatorProcess {
     );
     if (ready === undefined) throw new Error(`the operator was not ready within ${timeoutMs} ms:\n${this.tail(40)}`);
     return ready;
+  }
+
+  /** Asks for a heap snapshot (SIGUSR2) and waits until its file stops growing; returns its path. */
+  async writeHeapSnapshot(dir: string, timeoutMs = 120_000): Promise<string | undefined> {
+    mkdirSync(dir, { recursive: true });
+    const before = new Set(readdirSync(dir));
+    this.child.kill("SIGUSR2");
+    let last = -1;
+    return pollUntil(
+      () => {
+        const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+        if (!file) return undefined;
+        const size = statSync(join(dir, file)).size;
+        const done = size > 0 && size === last;
+        last = size;
+        return done ? join(dir, file) : undefined;
+      },
+      timeoutMs,
+      1000,
+    );
   }
 
   async metrics(): Promise<Sample[]> {

@@ -272,6 +272,7 @@ async function restart(
     ...operatorOptions(ctx, fixture),
     logFile: join(ctx.workDir, "scale-operator.log"),
     cpuProfDir: ctx.cpuProf ? join(ctx.workDir, "profiles-scale") : undefined,
+    heapSnapshotDir: ctx.heapSnapshot ? join(ctx.workDir, "heap-scale") : undefined,
   });
   const sampler = new Sampler(operator, (s) => ({
     reconciles: sumOf(s.samples, "controller_runtime_reconcile_total", { controller: CONTROLLER }),
@@ -304,6 +305,10 @@ async function restart(
     const quietAt = Date.now() - sizes.steadyMs;
     const steady = operator.memory();
     const after = await operator.metrics();
+    if (ctx.heapSnapshot) {
+      const file = await operator.writeHeapSnapshot(join(ctx.workDir, "heap-scale"));
+      log(`scale: restart: heap snapshot ${file ?? "not written within 2 minutes"}`);
+    }
     const initialPasses = Object.fromEntries(
       after
         .filter((s) => s.name === "bird_operator_initial_reconcile_seconds")

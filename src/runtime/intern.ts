@@ -27,6 +27,8 @@ export class StringPool {
 
   /** Replaces every string value in `value` (objects and arrays, recursively) by its pooled copy; returns `value`. */
   internAll<T>(value: T): T {
+    // A frozen value is shared already (ValuePool), and cannot be changed anyway.
+    if (Object.isFrozen(value)) return value;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) value[i] = this.internValue(value[i]);
     } else if (value !== null && typeof value === "object") {
@@ -49,3 +51,32 @@ export class StringPool {
 
 /** The pool every informer cache and Bird inventory of this process shares. */
 export const sharedStrings = new StringPool();
+
+/**
+ * Shares equal small read-only values (a Bird number's capabilities, which are the same for every number of a kind):
+ * the first one seen is frozen and handed out for every equal one. Bounded like StringPool. Only for values nobody
+ * changes: they are frozen, so a change throws instead of changing every holder.
+ */
+export class ValuePool {
+  private pool = new Map<string, unknown>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  share<T>(value: T): T {
+    if (value === null || typeof value !== "object") return value;
+    const key = JSON.stringify(value);
+    const held = this.pool.get(key);
+    if (held !== undefined) return held as T;
+    if (this.pool.size >= this.maxEntries) this.pool = new Map();
+    this.pool.set(key, deepFreeze(value));
+    return value;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StringPool } from "../../src/runtime/intern.js";
+import { StringPool, ValuePool } from "../../src/runtime/intern.js";
 
 describe("StringPool", () => {
   it("replaces equal strings by one copy, leaves structure and other values alone", () => {
@@ -27,5 +27,20 @@ describe("StringPool", () => {
     pool.intern("y");
     pool.intern("z");
     expect(pool.size).toBe(1);
+  });
+});
+
+describe("ValuePool", () => {
+  it("hands out one frozen copy of equal values, which a StringPool then leaves alone", () => {
+    const values = new ValuePool();
+    const first = values.share({ sms: { inbound: true, outbound: true } });
+    const second = values.share(JSON.parse('{"sms":{"inbound":true,"outbound":true}}') as typeof first);
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first.sms)).toBe(true);
+    expect(() => {
+      (first.sms as { inbound: boolean }).inbound = false;
+    }).toThrow(TypeError);
+    expect(new StringPool().internAll({ kept: first }).kept).toBe(first);
+    expect(values.share(undefined)).toBeUndefined();
   });
 });
