@@ -1,0 +1,102 @@
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const ITEMS_KEY = Buffer.from('"items"');
+
+/**
+ * Decodes a Kubernetes list response (`{"kind":…,"metadata":{…},"items":[{…},{…}]}`) as its bytes arrive: each item is
+ * parsed on its own and handed to `onItem` as soon as its last byte is in, and the rest of the document (kind,
+ * metadata with resourceVersion and continue) is kept and parsed at the end, with `items` empty. A list of 100,000
+ * objects is about 130 MB of JSON: read whole, it and its parsed copy would be in memory at once.
+ *
+ * Works on bytes: JSON's structural characters are ASCII, and no byte of a multi-byte UTF-8 character is below 0x80,
+ * so an item boundary is never inside one; each item's bytes are decoded as UTF-8 once complete.
+ */
+export class ListDecoder<T> {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** Depth 1 is the list object; the items array is depth 2 and each item starts at depth 3. */
+  private inItems = false;
+  private itemChunks: Buffer[] = [];
+  private itemStart = -1;
+  /** The document without its items' contents. */
+  private readonly skeleton: Buffer[] = [];
+  private skeletonTail = Buffer.alloc(0);
+  /** During write: where the chunk's skeleton bytes start (-1: none, inside the items). */
+  private copyFrom = 0;
+  count = 0;
+
+  constructor(private readonly onItem: (item: T) => void) {}
+
+  write(chunk: Buffer): void {
+    // Outside the items, bytes from here on belong to the skeleton; inside, only an item's own bytes are kept.
+    this.copyFrom = this.inItems ? -1 : 0;
+    if (this.itemStart >= 0) this.itemStart = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (byte === BACKSLASH) this.escaped = true;
+        else if (byte === QUOTE) this.inString = false;
+      } else if (byte === QUOTE) this.inString = true;
+      else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.open(chunk, i, byte);
+      else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) this.close(chunk, i);
+    }
+    if (this.itemStart >= 0) this.itemChunks.push(chunk.subarray(this.itemStart));
+    else if (this.copyFrom >= 0) this.keep(chunk.subarray(this.copyFrom));
+  }
+
+  private open(chunk: Buffer, i: number, byte: number): void {
+    this.depth++;
+    if (this.inItems && this.depth === 3) {
+      this.itemStart = i;
+    } else if (!this.inItems && this.depth === 2 && byte === OPEN_BRACKET && this.afterItemsKey(chunk, i)) {
+      this.inItems = true;
+      this.keep(chunk.subarray(this.copyFrom, i + 1));
+      this.copyFrom = -1;
+    }
+  }
+
+  private close(chunk: Buffer, i: number): void {
+    this.depth--;
+    if (this.inItems && this.depth === 2 && this.itemStart >= 0) {
+      this.itemChunks.push(chunk.subarray(this.itemStart, i + 1));
+      this.emit();
+      this.itemStart = -1;
+    } else if (this.inItems && this.depth === 1) {
+      this.inItems = false;
+      this.copyFrom = i;
+    }
+  }
+
+  /** The document without its items, parsed (its `items` is empty); throws if the bytes were not a whole document. */
+  end<D>(): D {
+    if (this.depth !== 0 || this.inString) throw new Error("the list answer ended in the middle of its JSON");
+    return JSON.parse(Buffer.concat(this.skeleton).toString("utf8")) as D;
+  }
+
+  private emit(): void {
+    const text = Buffer.concat(this.itemChunks).toString("utf8");
+    this.itemChunks = [];
+    this.count++;
+    this.onItem(JSON.parse(text) as T);
+  }
+
+  private keep(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.skeleton.push(Buffer.from(bytes));
+    this.skeletonTail = Buffer.concat([this.skeletonTail, bytes]).subarray(-32);
+  }
+
+  /** Whether the `[` at `at` opens the value of the top-level "items" key (only whitespace and `:` in between). */
+  private afterItemsKey(chunk: Buffer, at: number): boolean {
+    const before = Buffer.concat([this.skeletonTail, chunk.subarray(Math.max(this.copyFrom, at - 32), at)])
+      .toString("latin1")
+      .replace(/[\s:]+$/, "");
+    return before.endsWith(ITEMS_KEY.toString("latin1"));
+  }
+}

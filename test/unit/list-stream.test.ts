@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { ListDecoder } from "../../src/runtime/list-stream.js";
+
+const items = [
+  { metadata: { name: "a", annotations: { note: 'braces { } [ ] and "quotes" and \\ backslashes' } }, spec: {} },
+  {
+    metadata: { name: "ünïcödé-名前-🐦" },
+    status: { conditions: [{ type: "Ready", message: "]}" }], list: [[1], []] },
+  },
+  { metadata: { name: "c" }, items: [{ nested: "items inside an item" }] },
+];
+const doc = JSON.stringify({
+  kind: "PhoneNumberList",
+  apiVersion: "numbers.birdoperator.dev/v1alpha1",
+  metadata: { resourceVersion: "42", continue: "" },
+  items,
+});
+
+function decode(chunks: Buffer[]): { got: unknown[]; rest: { metadata: { resourceVersion: string }; items: [] } } {
+  const got: unknown[] = [];
+  const decoder = new ListDecoder((item) => got.push(item));
+  for (const chunk of chunks) decoder.write(chunk);
+  return { got, rest: decoder.end() };
+}
+
+function split(bytes: Buffer, sizes: () => number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const size = Math.max(1, sizes());
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+describe("ListDecoder", () => {
+  it("hands out every item and keeps the list's metadata, however the bytes are cut", () => {
+    const bytes = Buffer.from(doc);
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 23) + 1;
+    for (const chunks of [[bytes], split(bytes, () => 1), split(bytes, random), split(bytes, () => 64)]) {
+      const { got, rest } = decode(chunks);
+      expect(got).toEqual(items);
+      expect(rest).toEqual({ ...(JSON.parse(doc) as object), items: [] });
+    }
+  });
+
+  it("handles an empty list, items before metadata, and refuses a cut-off answer", () => {
+    expect(decode([Buffer.from('{"kind":"L","items":[],"metadata":{"resourceVersion":"1"}}')]).rest).toEqual({
+      kind: "L",
+      items: [],
+      metadata: { resourceVersion: "1" },
+    });
+    const reordered = '{"items":[{"a":1},{"b":"x"}],"metadata":{"resourceVersion":"9","continue":"t"}}';
+    const { got, rest } = decode(split(Buffer.from(reordered), () => 3));
+    expect(got).toEqual([{ a: 1 }, { b: "x" }]);
+    expect(rest.metadata).toEqual({ resourceVersion: "9", continue: "t" });
+    const decoder = new ListDecoder(() => undefined);
+    decoder.write(Buffer.from(doc.slice(0, 100)));
+    expect(() => decoder.end()).toThrow(/middle of its JSON/);
+  });
+});
