@@ -264,7 +264,9 @@ class HttpBirdClient implements BirdClient {
 
   numbers(query: NumberQuery = {}): AsyncGenerator<LongCodeNumber> {
     const route = "/workspaces/{workspaceId}/numbers-long-code";
-    return paginate((pageToken) => this.listNumbers(query, { limit: MAX_PAGE, pageToken }), route);
+    // The whole workspace (no filter) is read to the end by the inventory: its pages come one round trip sooner each.
+    const prefetch = Object.keys(query).length === 0;
+    return paginate((pageToken) => this.listNumbers(query, { limit: MAX_PAGE, pageToken }), route, { prefetch });
   }
 
   async getNumber(id: string): Promise<LongCodeNumber> {
