@@ -1,5 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
-
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 /** metav1.Condition */
@@ -64,7 +62,25 @@ export function isReady(object: {
  */
 export function statusChanged<S extends { lastSyncTime?: string }>(current: S | undefined, next: S): boolean {
   const strip = (s: S | undefined): unknown => (s ? { ...s, lastSyncTime: undefined } : {});
-  return !isDeepStrictEqual(JSON.parse(JSON.stringify(strip(current))), JSON.parse(JSON.stringify(strip(next))));
+  return !sameJson(strip(current), strip(next));
+}
+
+/**
+ * Whether two values would serialize to the same JSON, key order aside: a field set to undefined is the same as no
+ * field (JSON drops both). Walks the values once instead of serializing and parsing both (every reconcile asks).
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameJson(item ?? null, b[i] ?? null));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const leftKeys = Object.keys(left).filter((key) => left[key] !== undefined);
+  const rightCount = Object.keys(right).filter((key) => right[key] !== undefined).length;
+  return leftKeys.length === rightCount && leftKeys.every((key) => sameJson(left[key], right[key]));
 }
 
 /** Kubernetes dates are RFC 3339 with second precision for metav1.Time. */
