@@ -39,9 +39,10 @@ export interface ControllerOptions {
   queue?: WorkQueue;
   /**
    * A key whose reconcile would only wait for something already on its way (e.g. its number in a Bird list still in
-   * flight) gets a promise here: the key leaves the worker to others and comes back once it settles. Undefined: go.
+   * flight) is deferred here: given `wake`, return true, and the key leaves the worker to others until `wake` is
+   * called (once, whatever happened). False: go. A callback, not a promise: 100,000 keys wait at once after a restart.
    */
-  deferUntil?: (key: string) => Promise<unknown> | undefined;
+  deferUntil?: (key: string, wake: () => void) => boolean;
 }
 
 /**
@@ -145,11 +146,7 @@ export class Controller {
   }
 
   private async process(key: string): Promise<void> {
-    const until = this.options.deferUntil?.(key);
-    if (until) {
-      void until.catch(() => undefined).then(() => this.queue.add(key));
-      return;
-    }
+    if (this.options.deferUntil?.(key, () => this.queue.add(key))) return;
     this.active.set(key, []);
     try {
       await this.reconcileOnce(key);

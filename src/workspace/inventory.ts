@@ -21,7 +21,8 @@ interface ProvisioningWaiter {
 /** A full list in flight: the numbers its pages showed so far, and who waits for one it has not shown yet. */
 interface Listing {
   seen: Map<string, LongCodeNumber>;
-  waiters: Map<string, (() => void)[]>;
+  /** One callback, or several: after a restart, each of 100,000 numbers has one waiter, and arrays cost memory. */
+  waiters: Map<string, (() => void) | (() => void)[]>;
 }
 
 /**
@@ -85,11 +86,18 @@ export class Inventory {
   whenListed(id: string): Promise<void> | undefined {
     const listing = this.listing;
     if (!listing || listing.seen.has(id)) return undefined;
-    return new Promise((resolve) => {
-      const waiting = listing.waiters.get(id);
-      if (waiting) waiting.push(resolve);
-      else listing.waiters.set(id, [resolve]);
-    });
+    return new Promise((resolve) => this.onListed(id, resolve));
+  }
+
+  /** As whenListed, with a callback: true when `wake` will be called (once), false when nothing needs waiting for. */
+  onListed(id: string, wake: () => void): boolean {
+    const listing = this.listing;
+    if (!listing || listing.seen.has(id)) return false;
+    const waiting = listing.waiters.get(id);
+    if (!waiting) listing.waiters.set(id, wake);
+    else if (Array.isArray(waiting)) waiting.push(wake);
+    else listing.waiters.set(id, [waiting, wake]);
+    return true;
   }
 
   async numberByString(numberString: string): Promise<LongCodeNumber | undefined> {
@@ -308,12 +316,12 @@ export class Inventory {
         seen.set(number.id, slim(number));
         const waiting = listing.waiters.get(number.id);
         listing.waiters.delete(number.id);
-        for (const wake of waiting ?? []) wake();
+        if (waiting) wakeAll(waiting);
       }
     } finally {
       this.putDuringList = undefined;
       this.listing = undefined;
-      for (const waiting of listing.waiters.values()) for (const wake of waiting) wake();
+      for (const waiting of listing.waiters.values()) wakeAll(waiting);
     }
     // A number put while the list was in flight (just bought) may be missing from pages read before it existed.
     for (const id of putMeanwhile) {
@@ -341,6 +349,11 @@ export class Inventory {
     for (const [id, at] of this.changedSenders) if (at < started) this.changedSenders.delete(id);
     this.sendersAt = started;
   }
+}
+
+function wakeAll(waiting: (() => void) | (() => void)[]): void {
+  if (Array.isArray(waiting)) for (const wake of waiting) wake();
+  else waiting();
 }
 
 /** Shared by every workspace's inventory: capabilities and issues are the same across numbers of a kind. */

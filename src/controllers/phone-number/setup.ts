@@ -35,7 +35,7 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
   });
   const controller = new Controller({
     ...controllerOptions(deps, "phonenumber", reconciler.reconcile),
-    deferUntil: (key) => untilNumberListed(deps, key),
+    deferUntil: (key, wake) => untilNumberListed(deps, key, wake),
   })
     // Not for PhoneNumbers: after an API server restart their own writes' events are what brings a reconcile back
     // soon when the cache was behind (without, the chaos restart scenario converged in 15 to 30 s instead of 3).
@@ -54,12 +54,12 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
  * PhoneNumber whose number the list has not shown yet waits off the workers, so those listed already are reconciled
  * meanwhile. The status's numberId is only a hint for the order: what the reconcile decides rests on its record.
  */
-function untilNumberListed(deps: SetupDeps, key: string): Promise<void> | undefined {
+function untilNumberListed(deps: SetupDeps, key: string, wake: () => void): boolean {
   const pn = deps.informers.phoneNumbers.get(key);
   const id = pn?.status?.numberId;
-  if (!pn || !id || pn.metadata?.deletionTimestamp) return undefined;
+  if (!pn || !id || pn.metadata?.deletionTimestamp) return false;
   const connection = deps.connections.connect(pn.spec.workspaceRef.name);
-  return connection.ok ? connection.value.inventory.whenListed(id) : undefined;
+  return connection.ok && connection.value.inventory.onListed(id, wake);
 }
 
 function newPurchaser(deps: SetupDeps): Purchaser {
