@@ -133,7 +133,7 @@ export class WorkspaceConnections {
   }
 
   /**
-   * After a restart: once the workspace and Secret caches are synced, lists the numbers and senders of every workspace
+   * After a restart: once the workspace and Secret caches are synced, lists the numbers of every workspace
    * that was last seen Ready, in the background, while the (much bigger) resource caches are still being listed. The
    * reconciles then find the inventory listed, or being listed, instead of starting the list themselves.
    */
@@ -146,8 +146,8 @@ export class WorkspaceConnections {
       const connection = this.connect(name);
       if (!connection.ok) continue;
       const report = this.backgroundErrorReporter(name);
+      // Numbers only: senders are few, and listed when an AlphaSender first asks (a workspace without any costs none).
       connection.value.inventory.refresh().catch((error: unknown) => report("inventory-refresh", error));
-      connection.value.inventory.senders().catch((error: unknown) => report("inventory-refresh", error));
     }
   }
 
