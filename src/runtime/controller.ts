@@ -1,4 +1,11 @@
 import { randomBytes } from "node:crypto";
+
+/** Reconcile ids: a per-process random prefix and a counter (a random id per reconcile cost a syscall each). */
+const ID_PREFIX = randomBytes(3).toString("hex");
+let reconciles = 0;
+function nextReconcileId(): string {
+  return `${ID_PREFIX}-${(++reconciles).toString(36)}`;
+}
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
 import { classifyError, errorMessage, PermanentError } from "./errors.js";
@@ -160,7 +167,7 @@ export class Controller {
 
   private async reconcileOnce(key: string): Promise<void> {
     const { name, metrics, logger } = this.options;
-    const reconcileId = randomBytes(4).toString("hex");
+    const reconcileId = nextReconcileId();
     const log = logger.child({ controller: name, key, reconcileId });
     const started = process.hrtime.bigint();
     let result: string;

@@ -9,7 +9,7 @@ import { hasFinalizer, removeFinalizer } from "./finalizer.js";
 import type { Informer } from "./informer.js";
 import { createMergePatch } from "./merge-patch.js";
 import type { ResourceClient } from "./resource-client.js";
-import { rfc3339, setCondition, statusChanged, type ConditionUpdate } from "./status.js";
+import { cloneJson, rfc3339, setCondition, statusChanged, type ConditionUpdate } from "./status.js";
 
 export interface ReconciledStatus {
   conditions?: Condition[];
@@ -50,7 +50,7 @@ export async function runStep<
   S extends ReconciledStatus,
   O extends StepOutcome<T>,
 >(deps: StepDeps<T>, object: T, step: (status: S) => Promise<O>): Promise<O> {
-  const status = structuredClone(object.status ?? {}) as S;
+  const status = cloneJson(object.status ?? {}) as S;
   try {
     const outcome = await step(status);
     setConditions(

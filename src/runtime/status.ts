@@ -66,6 +66,18 @@ export function statusChanged<S extends { lastSyncTime?: string }>(current: S | 
 }
 
 /**
+ * A deep copy of a JSON value (an object's status as the API server sent it): plain objects, arrays and primitives.
+ * Several times cheaper than structuredClone, which every reconcile paid for its status copy.
+ */
+export function cloneJson<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => cloneJson(item)) as T;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = cloneJson(item);
+  return copy as T;
+}
+
+/**
  * Whether two values would serialize to the same JSON, key order aside: a field set to undefined is the same as no
  * field (JSON drops both). Walks the values once instead of serializing and parsing both (every reconcile asks).
  */

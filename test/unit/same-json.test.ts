@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sameJson, statusChanged } from "../../src/runtime/status.js";
+import { cloneJson, sameJson, statusChanged } from "../../src/runtime/status.js";
 
 describe("sameJson", () => {
   it("agrees with comparing the JSON of both sides, key order aside", () => {
@@ -32,5 +32,21 @@ describe("sameJson", () => {
     expect(statusChanged<S>({ lastSyncTime: "a", x: 1 }, { lastSyncTime: "b", x: 1 })).toBe(false);
     expect(statusChanged<S>({ x: 1 }, { x: 2 })).toBe(true);
     expect(statusChanged<S>(undefined, {})).toBe(false);
+  });
+});
+
+describe("cloneJson", () => {
+  it("copies a status deeply: the copy can change without changing the original", () => {
+    const status = { conditions: [{ type: "Ready", status: "True" }], price: { amount: 1 }, issues: [], n: null };
+    const copy = cloneJson(status);
+    expect(copy).toEqual(status);
+    copy.conditions[0]!.status = "False";
+    copy.price.amount = 2;
+    expect(status).toEqual({
+      conditions: [{ type: "Ready", status: "True" }],
+      price: { amount: 1 },
+      issues: [],
+      n: null,
+    });
   });
 });
