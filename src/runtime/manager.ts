@@ -122,7 +122,13 @@ export class Manager {
       },
     });
     void this.elector.run();
-    await synced;
+    try {
+      await synced;
+    } catch (error) {
+      // Caches that never synced: give the lease back at once (the process exits), not after it expires.
+      await this.elector.stop({ release: true }).catch(() => undefined);
+      throw error;
+    }
   }
 
   private lead(synced: Promise<void>): void {
