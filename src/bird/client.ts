@@ -2,7 +2,7 @@ import createClient, { type Client, type Middleware } from "openapi-fetch";
 import { silentLogger, type Logger } from "../log.js";
 import { USER_AGENT } from "../version.js";
 import { BirdApiError, parseErrorBody, parseRetryAfter, type BirdApiErrorInit } from "./errors.js";
-import { paginate } from "./paginate.js";
+import { paginate, paginateBothEnds } from "./paginate.js";
 import { proxiedFetch } from "./proxied-fetch.js";
 import { rateLimiterFor, releaseRateLimiter, type RateLimits, type WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
@@ -55,6 +55,7 @@ export interface BirdApi {
    */
   buyNumbers(stockItemIds: string[], options?: BuyOptions): Promise<LongCodeNumber[]>;
   listNumbers(query?: NumberQuery, page?: PageRequest): Promise<Page<LongCodeNumber>>;
+  /** Every number matching `query`; with none, the whole workspace, where a number may come twice (both ends read). */
   numbers(query?: NumberQuery): AsyncIterable<LongCodeNumber>;
   getNumber(id: string): Promise<LongCodeNumber>;
   listAlphaNumbers(page?: PageRequest & { reverse?: boolean }): Promise<Page<AlphaNumber>>;
@@ -264,9 +265,16 @@ class HttpBirdClient implements BirdClient {
 
   numbers(query: NumberQuery = {}): AsyncGenerator<LongCodeNumber> {
     const route = "/workspaces/{workspaceId}/numbers-long-code";
-    // The whole workspace (no filter) is read to the end by the inventory: its pages come one round trip sooner each.
-    const prefetch = Object.keys(query).length === 0;
-    return paginate((pageToken) => this.listNumbers(query, { limit: MAX_PAGE, pageToken }), route, { prefetch });
+    if (Object.keys(query).length > 0)
+      return paginate((pageToken) => this.listNumbers(query, { limit: MAX_PAGE, pageToken }), route);
+    // The whole workspace (no filter) is read to the end by the inventory: from both ends at once, half the round
+    // trips in a row (a number may come twice where the two ends meet).
+    return paginateBothEnds(
+      (reverse, pageToken) => this.listNumbers(reverse ? { reverse } : {}, { limit: MAX_PAGE, pageToken }),
+      (number) => number.createdAt,
+      route,
+      { pageSize: MAX_PAGE },
+    );
   }
 
   async getNumber(id: string): Promise<LongCodeNumber> {
