@@ -7,6 +7,12 @@
  * The pool is bounded: when it holds `maxEntries` strings it starts afresh. Strings already shared stay shared; only
  * the pool's own index goes. Objects are changed in place; only string values are replaced, never structure.
  */
+/**
+ * Fields whose values differ from object to object: pooling them shares nothing (by the time an object's copy under
+ * another name arrives, the bounded pool has started afresh many times over) and costs an entry each.
+ */
+const UNIQUE_KEYS = new Set(["uid", "resourceVersion"]);
+
 export class StringPool {
   private pool = new Map<string, string>();
 
@@ -33,7 +39,7 @@ export class StringPool {
       for (let i = 0; i < value.length; i++) value[i] = this.internValue(value[i]);
     } else if (value !== null && typeof value === "object") {
       const record = value as Record<string, unknown>;
-      for (const key of Object.keys(record)) record[key] = this.internValue(record[key]);
+      for (const key of Object.keys(record)) if (!UNIQUE_KEYS.has(key)) record[key] = this.internValue(record[key]);
     }
     return value;
   }

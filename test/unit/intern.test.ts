@@ -19,6 +19,14 @@ describe("StringPool", () => {
     expect(pool.intern(["team", "a"].join("-"))).toBe(a.metadata.namespace);
   });
 
+  it("leaves values that differ per object (uid, resourceVersion) out of the pool", () => {
+    const pool = new StringPool();
+    const object = { metadata: { uid: "1f0c", resourceVersion: "42", namespace: "team-a" } };
+    pool.internAll(object);
+    expect(pool.size).toBe(1);
+    expect(object.metadata).toEqual({ uid: "1f0c", resourceVersion: "42", namespace: "team-a" });
+  });
+
   it("skips long strings and starts afresh when full", () => {
     const pool = new StringPool(2, 8);
     pool.intern("a very long message");
