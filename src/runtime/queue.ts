@@ -236,19 +236,16 @@ class Fifo {
   }
 }
 
-interface DelayEntry {
-  key: string;
-  readyAt: number;
-  index: number;
-}
-
 /**
  * Delayed keys in a min-heap under a single timer, so thousands of resyncs cost one timer, and rescheduling a key
- * sooner moves its entry instead of leaving a second one behind.
+ * sooner moves its entry instead of leaving a second one behind. The heap is two parallel arrays (keys, and their
+ * deadlines in a Float64Array) and a map from key to position: after a restart every object has a resync waiting
+ * here, and an entry object with a boxed deadline for each of 100,000 keys cost more than the key itself.
  */
 class DelayHeap {
-  private readonly heap: DelayEntry[] = [];
-  private readonly byKey = new Map<string, DelayEntry>();
+  private keyAt: string[] = [];
+  private readyAt = new Float64Array(64);
+  private readonly position = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
@@ -258,51 +255,45 @@ class DelayHeap {
   ) {}
 
   schedule(key: string, readyAt: number): void {
-    const existing = this.byKey.get(key);
-    if (existing) {
-      if (readyAt >= existing.readyAt) return;
-      existing.readyAt = readyAt;
-      this.siftUp(existing.index);
+    const index = this.position.get(key);
+    if (index !== undefined) {
+      if (readyAt >= this.at(index)) return;
+      this.readyAt[index] = readyAt;
+      this.siftUp(index);
     } else {
-      const entry = { key, readyAt, index: this.heap.length };
-      this.heap.push(entry);
-      this.byKey.set(key, entry);
-      this.siftUp(entry.index);
+      const last = this.keyAt.length;
+      if (last === this.readyAt.length) this.grow();
+      this.keyAt.push(key);
+      this.readyAt[last] = readyAt;
+      this.position.set(key, last);
+      this.siftUp(last);
     }
     this.arm();
   }
 
   cancel(key: string): void {
-    const entry = this.byKey.get(key);
-    if (!entry) return;
-    this.byKey.delete(key);
-    const last = this.heap.pop();
-    if (last && last !== entry) {
-      last.index = entry.index;
-      this.heap[entry.index] = last;
-      this.siftDown(entry.index);
-      this.siftUp(last.index);
-    }
+    const index = this.position.get(key);
+    if (index !== undefined) this.removeAt(index);
   }
 
   keys(): IterableIterator<string> {
-    return this.byKey.keys();
+    return this.position.keys();
   }
 
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    this.heap.length = 0;
-    this.byKey.clear();
+    this.keyAt = [];
+    this.readyAt = new Float64Array(64);
+    this.position.clear();
   }
 
   private arm(): void {
-    const first = this.heap[0];
-    if (!first || first.readyAt >= this.timerAt) return;
+    if (this.keyAt.length === 0 || this.at(0) >= this.timerAt) return;
     clearTimeout(this.timer);
-    this.timerAt = first.readyAt;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, first.readyAt - this.now()));
+    this.timerAt = this.at(0);
+    this.timer = setTimeout(() => this.fire(), Math.max(0, this.timerAt - this.now()));
     this.timer.unref();
   }
 
@@ -310,61 +301,71 @@ class DelayHeap {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.now();
-    while (this.heap[0] && this.heap[0].readyAt <= now) {
-      const entry = this.pop();
-      if (entry) this.onReady(entry.key);
+    while (this.keyAt.length > 0 && this.at(0) <= now) {
+      const key = this.keyAt[0] as string;
+      this.removeAt(0);
+      this.onReady(key);
     }
     this.arm();
   }
 
-  private pop(): DelayEntry | undefined {
-    const first = this.heap[0];
-    const last = this.heap.pop();
-    if (!first || !last) return undefined;
-    this.byKey.delete(first.key);
-    if (last !== first) {
-      last.index = 0;
-      this.heap[0] = last;
-      this.siftDown(0);
-    }
-    return first;
+  /** Takes the entry at `index` out: the last entry fills its place and moves to where it belongs. */
+  private removeAt(index: number): void {
+    const key = this.keyAt[index] as string;
+    this.position.delete(key);
+    const lastIndex = this.keyAt.length - 1;
+    const lastKey = this.keyAt.pop() as string;
+    if (index === lastIndex) return;
+    this.keyAt[index] = lastKey;
+    this.readyAt[index] = this.at(lastIndex);
+    this.position.set(lastKey, index);
+    this.siftUp(this.siftDown(index));
+  }
+
+  private grow(): void {
+    const bigger = new Float64Array(this.readyAt.length * 2);
+    bigger.set(this.readyAt);
+    this.readyAt = bigger;
   }
 
   private siftUp(index: number): void {
     for (let i = index; i > 0;) {
       const parent = (i - 1) >> 1;
-      if (this.at(parent).readyAt <= this.at(i).readyAt) return;
+      if (this.at(parent) <= this.at(i)) return;
       this.swap(i, parent);
       i = parent;
     }
   }
 
-  private siftDown(index: number): void {
+  /** Moves the entry down to where it belongs; returns where that is. */
+  private siftDown(index: number): number {
+    const size = this.keyAt.length;
     for (let i = index; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let smallest = i;
-      if (left < this.heap.length && this.at(left).readyAt < this.at(smallest).readyAt) smallest = left;
-      if (right < this.heap.length && this.at(right).readyAt < this.at(smallest).readyAt) smallest = right;
-      if (smallest === i) return;
+      if (left < size && this.at(left) < this.at(smallest)) smallest = left;
+      if (right < size && this.at(right) < this.at(smallest)) smallest = right;
+      if (smallest === i) return i;
       this.swap(i, smallest);
       i = smallest;
     }
   }
 
-  private at(index: number): DelayEntry {
-    const entry = this.heap[index];
-    if (!entry) throw new Error(`delay heap index ${index} out of range`);
-    return entry;
+  private at(index: number): number {
+    return this.readyAt[index] as number;
   }
 
   private swap(a: number, b: number): void {
-    const entryA = this.at(a);
-    const entryB = this.at(b);
-    this.heap[a] = entryB;
-    this.heap[b] = entryA;
-    entryA.index = b;
-    entryB.index = a;
+    const keyA = this.keyAt[a] as string;
+    const keyB = this.keyAt[b] as string;
+    this.keyAt[a] = keyB;
+    this.keyAt[b] = keyA;
+    const readyA = this.at(a);
+    this.readyAt[a] = this.at(b);
+    this.readyAt[b] = readyA;
+    this.position.set(keyA, b);
+    this.position.set(keyB, a);
   }
 }
 

@@ -249,6 +249,34 @@ describe("WorkQueue", () => {
       expect(queue.len()).toBe(1);
     });
 
+    it("hands out every delayed key once, in deadline order, through reschedules and drops (random model check)", async () => {
+      let seed = 11;
+      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      const queue = new WorkQueue({ name: "test" });
+      const { handler, runs } = recorder();
+      queue.start(1, handler);
+      const start = Date.now();
+      const expected = new Map<string, number>();
+      for (let i = 0; i < 3000; i++) {
+        const key = `k${Math.floor(random() * 800)}`;
+        const roll = random();
+        if (roll < 0.15) {
+          queue.drop(key);
+          expected.delete(key);
+        } else {
+          const delay = 1 + Math.floor(random() * 10_000);
+          queue.addAfter(key, delay);
+          expected.set(key, Math.min(expected.get(key) ?? Infinity, delay));
+        }
+      }
+      await vi.advanceTimersByTimeAsync(20_000);
+      const order = [...expected].sort((a, b) => a[1] - b[1] || 0);
+      expect(runs.map((r) => r.at - start)).toEqual(order.map(([, at]) => at));
+      expect(new Set(runs.map((r) => r.key))).toEqual(new Set(expected.keys()));
+      expect(runs.every((r) => r.at - start === expected.get(r.key))).toBe(true);
+      expect(queue.trackedKeys().size).toBe(0);
+    });
+
     it("keeps one timer for many delayed keys", () => {
       const queue = new WorkQueue({ name: "test" });
       for (let i = 0; i < 1000; i++) queue.addAfter(`k${i}`, 1000 + i);
