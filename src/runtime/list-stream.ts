@@ -36,16 +36,39 @@ export class ListDecoder<T> {
     // Outside the items, bytes from here on belong to the skeleton; inside, only an item's own bytes are kept.
     this.copyFrom = this.inItems ? -1 : 0;
     if (this.itemStart >= 0) this.itemStart = 0;
-    for (let i = 0; i < chunk.length; i++) {
+    // The scan keeps its state in locals (a field read and write per byte made it the cache load's hottest loop), and
+    // skips through strings with the native indexOf (most of an object's bytes are inside strings).
+    let inString = this.inString;
+    let escaped = this.escaped;
+    const length = chunk.length;
+    /** The next backslash at or after the scan (-1: none left in this chunk), found lazily and reused. */
+    let backslash = -2;
+    for (let i = 0; i < length; i++) {
+      if (inString) {
+        if (escaped) {
+          // The escaped byte itself, whatever it is (a quote included).
+          escaped = false;
+          continue;
+        }
+        const quote = chunk.indexOf(QUOTE, i);
+        const end = quote === -1 ? length : quote;
+        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(BACKSLASH, i);
+        if (backslash !== -1 && backslash < end) {
+          i = backslash;
+          escaped = true;
+        } else {
+          i = end;
+          if (quote !== -1) inString = false;
+        }
+        continue;
+      }
       const byte = chunk[i] as number;
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (byte === BACKSLASH) this.escaped = true;
-        else if (byte === QUOTE) this.inString = false;
-      } else if (byte === QUOTE) this.inString = true;
+      if (byte === QUOTE) inString = true;
       else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.open(chunk, i, byte);
       else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) this.close(chunk, i);
     }
+    this.inString = inString;
+    this.escaped = escaped;
     if (this.itemStart >= 0) this.itemChunks.push(chunk.subarray(this.itemStart));
     else if (this.copyFrom >= 0) this.keep(chunk.subarray(this.copyFrom));
   }
@@ -80,7 +103,9 @@ export class ListDecoder<T> {
   }
 
   private emit(): void {
-    const text = Buffer.concat(this.itemChunks).toString("utf8");
+    const chunks = this.itemChunks;
+    // Most items lie within one chunk: decoded from it directly, without a copy.
+    const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8");
     this.itemChunks = [];
     this.count++;
     this.onItem(JSON.parse(text) as T);

@@ -3,6 +3,7 @@ import { ListDecoder } from "../../src/runtime/list-stream.js";
 
 const items = [
   { metadata: { name: "a", annotations: { note: 'braces { } [ ] and "quotes" and \\ backslashes' } }, spec: {} },
+  { metadata: { name: "b", annotations: { json: '{"a":"\\"}', tail: "ends in a backslash \\", q: '\\"' } } },
   {
     metadata: { name: "ünïcödé-名前-🐦" },
     status: { conditions: [{ type: "Ready", message: "]}" }], list: [[1], []] },
