@@ -37,6 +37,7 @@ export class WorkQueue {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly delayed: DelayHeap;
   private readonly limiter: RetryRateLimiter;
+  private readonly turns = new TurnBudget();
   private workers = 0;
   private handler: WorkHandler | undefined;
   private shuttingDown = false;
@@ -175,7 +176,8 @@ export class WorkQueue {
     const started = this.now();
     try {
       // Deferred so that add() never runs handler code synchronously inside its caller.
-      await Promise.resolve().then(() => handler(key));
+      await this.turns.slot();
+      await handler(key);
     } catch (err) {
       this.logger.error(
         { queue: this.name, key, err },
@@ -208,6 +210,38 @@ export class WorkQueue {
 
   private updateDepth(): void {
     this.metrics?.workqueueDepth.set({ name: this.name }, this.dirty.size);
+  }
+}
+
+/**
+ * Handlers that finish without waiting on I/O (a reconcile that finds nothing to change) would otherwise start one
+ * after another as promise callbacks, never letting the event loop turn: after a restart that is 100,000 reconciles
+ * in bursts, while the answers of Bird's list and the API server's watch events wait behind them. Once handlers have
+ * started for `budgetMs` without a turn, the next ones start in the next turn (after pending I/O), in order.
+ */
+class TurnBudget {
+  private since = Number.NaN;
+  private nextTurn: Promise<void> | undefined;
+
+  constructor(private readonly budgetMs = 10) {}
+
+  slot(): Promise<void> {
+    if (this.nextTurn) return this.nextTurn;
+    const now = performance.now();
+    if (Number.isNaN(this.since)) {
+      // The first start of this turn: the budget runs until the turn ends.
+      this.since = now;
+      setImmediate(() => (this.since = Number.NaN));
+    }
+    if (now - this.since < this.budgetMs) return Promise.resolve();
+    this.nextTurn = new Promise((resolve) =>
+      setImmediate(() => {
+        this.nextTurn = undefined;
+        this.since = performance.now();
+        resolve();
+      }),
+    );
+    return this.nextTurn;
   }
 }
 

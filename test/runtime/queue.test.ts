@@ -249,7 +249,7 @@ describe("WorkQueue", () => {
       expect(queue.len()).toBe(1);
     });
 
-    it("hands out every delayed key once, in deadline order, through reschedules and drops (random model check)", async () => {
+    it("hands out every delayed key once, in deadline order, through reschedules and drops (model check)", async () => {
       let seed = 11;
       const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
       const queue = new WorkQueue({ name: "test" });
