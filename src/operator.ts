@@ -115,16 +115,23 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
       ? config.namespaces.map((ns) => `${base}/namespaces/${ns}/${plural}`)
       : [`${base}/${plural}`];
   };
-  const informer = <T extends KubernetesObject>(name: string, paths: string[], labelSelector?: string): Informer<T> =>
-    new Informer<T>({ kubeConfig, http, paths, labelSelector, logger: logger.child({ informer: name }) });
+  const informer = <T extends KubernetesObject>(
+    name: string,
+    paths: string[],
+    options: { labelSelector?: string; shareParts?: boolean } = {},
+  ): Informer<T> => new Informer<T>({ kubeConfig, http, paths, ...options, logger: logger.child({ informer: name }) });
+  // The kinds a fleet has thousands of share their objects' common parts (a workspace reference, prices, conditions).
+  const many = { shareParts: true };
   return {
-    workspaces: informer("birdworkspaces", [clients.workspace.collectionPath()], config.workspaceSelector),
+    workspaces: informer("birdworkspaces", [clients.workspace.collectionPath()], {
+      labelSelector: config.workspaceSelector,
+    }),
     secrets: informer("secrets", [`/api/v1/namespaces/${config.operatorNamespace}/secrets`]),
     namespaces: informer("namespaces", ["/api/v1/namespaces"]),
-    birdNumbers: informer("birdnumbers", [clients.birdNumber.collectionPath()]),
-    birdSenders: informer("birdsenders", [clients.birdSender.collectionPath()]),
-    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL)),
-    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL)),
+    birdNumbers: informer("birdnumbers", [clients.birdNumber.collectionPath()], many),
+    birdSenders: informer("birdsenders", [clients.birdSender.collectionPath()], many),
+    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), many),
+    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL), many),
   };
 }
 

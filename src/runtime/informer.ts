@@ -2,7 +2,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
 import { apiRetryAfterMs, isApiStatus } from "./errors.js";
 import type { KubeSource } from "./kube-config.js";
-import { sharedStrings } from "./intern.js";
+import { shareParts, sharedStrings } from "./intern.js";
 import { KubeHttp, type WatchEvent } from "./kube-http.js";
 
 /** The longest pause between attempts to list or watch again after failures. */
@@ -25,6 +25,11 @@ export interface InformerOptions {
   watchdogGraceMs?: number;
   pageSize?: number;
   http?: KubeHttp;
+  /**
+   * Share the small parts of cached objects that many hold alike (see shareParts): for kinds with thousands of
+   * objects. Their parts are then frozen, so only for kinds whose cached objects nobody changes in place.
+   */
+  shareParts?: boolean;
 }
 
 /**
@@ -249,6 +254,7 @@ export class Informer<T extends KubernetesObject> {
       object.metadata = metadata;
     }
     sharedStrings.internAll(object);
+    if (this.options.shareParts) shareParts(object);
     this.cache.set(key, object);
     if (this.options.paths.length > 1) this.origin.set(key, path);
     this.emit(old ? "update" : "add", object, old);

@@ -8,10 +8,12 @@
  * the pool's own index goes. Objects are changed in place; only string values are replaced, never structure.
  */
 /**
- * Fields whose values differ from object to object: pooling them shares nothing (by the time an object's copy under
- * another name arrives, the bounded pool has started afresh many times over) and costs an entry each.
+ * Fields whose values differ from number to number: ids, versions, the number itself, the record's name. Pooling them
+ * shares little (the same value under another object arrives, at best, when the bounded pool has started afresh many
+ * times over: 100,000 numbers hold about 600,000 of them) and costs an entry and a lookup each. A `name` next to a
+ * `uid` (an object's metadata, a claim reference) is one of them too; other names (a workspace reference) repeat.
  */
-const UNIQUE_KEYS = new Set(["uid", "resourceVersion"]);
+const UNIQUE_KEYS = new Set(["uid", "resourceVersion", "id", "numberId", "endpointId", "numberString", "boundTo"]);
 
 export class StringPool {
   private pool = new Map<string, string>();
@@ -39,7 +41,11 @@ export class StringPool {
       for (let i = 0; i < value.length; i++) value[i] = this.internValue(value[i]);
     } else if (value !== null && typeof value === "object") {
       const record = value as Record<string, unknown>;
-      for (const key of Object.keys(record)) if (!UNIQUE_KEYS.has(key)) record[key] = this.internValue(record[key]);
+      const named = "uid" in record;
+      for (const key of Object.keys(record)) {
+        if (UNIQUE_KEYS.has(key) || (named && key === "name")) continue;
+        record[key] = this.internValue(record[key]);
+      }
     }
     return value;
   }
@@ -68,9 +74,11 @@ export class ValuePool {
 
   constructor(private readonly maxEntries = 10_000) {}
 
-  share<T>(value: T): T {
+  /** `value`, or the equal value shared before; a value whose JSON is longer than `maxJson` is left alone. */
+  share<T>(value: T, maxJson = Infinity): T {
     if (value === null || typeof value !== "object") return value;
     const key = JSON.stringify(value);
+    if (key.length > maxJson) return value;
     const held = this.pool.get(key);
     if (held !== undefined) return held as T;
     if (this.pool.size >= this.maxEntries) this.pool = new Map();
@@ -78,6 +86,42 @@ export class ValuePool {
     return value;
   }
 }
+
+/** Values longer than this as JSON are rarely equal across objects (a status, a big spec): not worth a pool entry. */
+const MAX_SHARED_JSON = 256;
+
+/**
+ * Shares the small parts of an object's `spec` and `status` that many objects hold alike: a workspace reference, a
+ * price, capabilities, issues, a condition, a destination row, the finalizer list. Bottom-up: a part is shared once
+ * all of its own parts are values or shared, so a list of shared conditions is shared too when equal. The object
+ * itself and its metadata (names, uids, versions) stay its own. Shared parts are frozen: a cache's objects are read,
+ * never changed in place (writes start from copies), and a change in place would now throw instead.
+ */
+export function shareParts(object: { metadata?: { finalizers?: string[] }; spec?: unknown; status?: unknown }): void {
+  if (object.metadata?.finalizers) object.metadata.finalizers = sharedParts.share(object.metadata.finalizers);
+  for (const part of [object.spec, object.status]) {
+    if (part === null || typeof part !== "object" || Object.isFrozen(part)) continue;
+    const record = part as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = shareTree(record[key]);
+  }
+}
+
+/** The value, or the pool's equal frozen copy when it is small and made only of values and shared parts. */
+function shareTree(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  const record = value as Record<string, unknown>;
+  let shareable = true;
+  for (const key of Object.keys(record)) {
+    const inner = record[key];
+    if (inner === null || typeof inner !== "object") continue;
+    const shared = shareTree(inner);
+    record[key] = shared;
+    if (!Object.isFrozen(shared)) shareable = false;
+  }
+  return shareable ? sharedParts.share(value, MAX_SHARED_JSON) : value;
+}
+
+const sharedParts = new ValuePool(20_000);
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StringPool, ValuePool } from "../../src/runtime/intern.js";
+import { shareParts, StringPool, ValuePool } from "../../src/runtime/intern.js";
 
 describe("StringPool", () => {
   it("replaces equal strings by one copy, leaves structure and other values alone", () => {
@@ -19,12 +19,17 @@ describe("StringPool", () => {
     expect(pool.intern(["team", "a"].join("-"))).toBe(a.metadata.namespace);
   });
 
-  it("leaves values that differ per object (uid, resourceVersion) out of the pool", () => {
+  it("leaves values that differ per number (ids, versions, numbers, names next to a uid) out of the pool", () => {
     const pool = new StringPool();
-    const object = { metadata: { uid: "1f0c", resourceVersion: "42", namespace: "team-a" } };
+    const object = {
+      metadata: { name: "pn-1", uid: "1f0c", resourceVersion: "42", namespace: "team-a" },
+      spec: { numberString: "+31970", workspaceRef: { name: "prod" } },
+      status: { numberId: "n1", endpointId: "e1", boundTo: "prod.31970", claimRef: { name: "pn-1", uid: "1f0c" } },
+    };
+    const copy = structuredClone(object);
     pool.internAll(object);
-    expect(pool.size).toBe(1);
-    expect(object.metadata).toEqual({ uid: "1f0c", resourceVersion: "42", namespace: "team-a" });
+    expect(pool.size).toBe(2);
+    expect(object).toEqual(copy);
   });
 
   it("skips long strings and starts afresh when full", () => {
@@ -50,5 +55,58 @@ describe("ValuePool", () => {
     }).toThrow(TypeError);
     expect(new StringPool().internAll({ kept: first }).kept).toBe(first);
     expect(values.share(undefined)).toBeUndefined();
+  });
+});
+
+interface Doc {
+  metadata: { name: string; finalizers: string[] };
+  spec: { workspaceRef: object };
+  status: { monthlyPrice: object; issues: string[]; conditions: object[]; big: object };
+}
+
+describe("shareParts", () => {
+  const number = (name: string, numberId: string): Doc =>
+    JSON.parse(
+      JSON.stringify({
+        metadata: { name, uid: `uid-${name}`, finalizers: ["numbers.birdoperator.dev/finalizer"] },
+        spec: { workspaceRef: { name: "prod" }, numberString: "+31970" },
+        status: {
+          numberId,
+          monthlyPrice: { amount: 350, currencyCode: "EUR", exponent: 2 },
+          issues: [],
+          conditions: [
+            {
+              type: "Ready",
+              status: "True",
+              reason: "Available",
+              message: "",
+              lastTransitionTime: "2026-11-30T10:00:00Z",
+            },
+            { type: "Synced", status: "True", reason: "ReconcileSuccess", message: "", lastTransitionTime: "t" },
+          ],
+          note: "x".repeat(300),
+          big: { text: "y".repeat(300) },
+        },
+      }),
+    ) as Doc;
+
+  it("shares equal small parts of spec and status (frozen), bottom-up; keeps the rest each object's own", () => {
+    const a = number("a", "id-a");
+    const b = number("b", "id-b");
+    shareParts(a);
+    shareParts(b);
+    expect(b.spec.workspaceRef).toBe(a.spec.workspaceRef);
+    expect(b.status.monthlyPrice).toBe(a.status.monthlyPrice);
+    expect(b.status.issues).toBe(a.status.issues);
+    expect(b.status.conditions).toBe(a.status.conditions);
+    expect(b.metadata.finalizers).toBe(a.metadata.finalizers);
+    expect(Object.isFrozen(a.status.conditions[0])).toBe(true);
+    expect(() => a.status.conditions.push({})).toThrow();
+    // The objects, their metadata and status, and values too big to be worth sharing stay their own.
+    expect(b.status).not.toBe(a.status);
+    expect(b.metadata).not.toBe(a.metadata);
+    expect(b.status.big).not.toBe(a.status.big);
+    expect(Object.isFrozen(a.status)).toBe(false);
+    expect(b).toEqual(number("b", "id-b"));
   });
 });
