@@ -5,12 +5,19 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const ITEMS_KEY = Buffer.from('"items"');
+/** The list is depth 1, its items array 2, an item 3, its metadata 4: managedFields is an array at depth 5. */
+const MANAGED_FIELDS_DEPTH = 5;
+const MANAGED_FIELDS_KEY = /[{,]\s*"managedFields"\s*:\s*$/;
+const METADATA_KEY = /[{,]\s*"metadata"\s*:\s*$/;
 
 /**
  * Decodes a Kubernetes list response (`{"kind":…,"metadata":{…},"items":[{…},{…}]}`) as its bytes arrive: each item is
  * parsed on its own and handed to `onItem` as soon as its last byte is in, and the rest of the document (kind,
  * metadata with resourceVersion and continue) is kept and parsed at the end, with `items` empty. A list of 100,000
  * objects is about 130 MB of JSON: read whole, it and its parsed copy would be in memory at once.
+ *
+ * Each item's `metadata.managedFields` is cut out before it is parsed (it arrives as an empty list): often the
+ * largest part of an object, nothing here reads it, and parsing it only to drop it was a third of a cache's load.
  *
  * Works on bytes: JSON's structural characters are ASCII, and no byte of a multi-byte UTF-8 character is below 0x80,
  * so an item boundary is never inside one; each item's bytes are decoded as UTF-8 once complete.
@@ -28,6 +35,10 @@ export class ListDecoder<T> {
   private skeletonTail = Buffer.alloc(0);
   /** During write: where the chunk's skeleton bytes start (-1: none, inside the items). */
   private copyFrom = 0;
+  /** Inside an item's metadata (the only place whose managedFields are cut). */
+  private inMetadata = false;
+  /** Inside an item's managedFields: the depth at which its bytes resume (-1: not skipping). */
+  private skipUntil = -1;
   count = 0;
 
   constructor(private readonly onItem: (item: T) => void) {}
@@ -77,6 +88,15 @@ export class ListDecoder<T> {
     this.depth++;
     if (this.inItems && this.depth === 3) {
       this.itemStart = i;
+    } else if (this.inItems && this.depth === MANAGED_FIELDS_DEPTH - 1 && byte === OPEN_BRACE) {
+      this.inMetadata = this.afterItemKey(chunk, i, METADATA_KEY);
+    } else if (this.inMetadata && this.skipUntil < 0 && this.depth === MANAGED_FIELDS_DEPTH && byte === OPEN_BRACKET) {
+      if (this.afterItemKey(chunk, i, MANAGED_FIELDS_KEY)) {
+        // The item keeps `"managedFields":[`; its bytes resume at the matching `]`.
+        this.itemChunks.push(chunk.subarray(this.itemStart, i + 1));
+        this.itemStart = -1;
+        this.skipUntil = MANAGED_FIELDS_DEPTH - 1;
+      }
     } else if (!this.inItems && this.depth === 2 && byte === OPEN_BRACKET && this.afterItemsKey(chunk, i)) {
       this.inItems = true;
       this.keep(chunk.subarray(this.copyFrom, i + 1));
@@ -86,6 +106,14 @@ export class ListDecoder<T> {
 
   private close(chunk: Buffer, i: number): void {
     this.depth--;
+    if (this.skipUntil >= 0) {
+      if (this.depth === this.skipUntil) {
+        this.skipUntil = -1;
+        this.itemStart = i;
+      }
+      return;
+    }
+    if (this.depth === MANAGED_FIELDS_DEPTH - 2) this.inMetadata = false;
     if (this.inItems && this.depth === 2 && this.itemStart >= 0) {
       this.itemChunks.push(chunk.subarray(this.itemStart, i + 1));
       this.emit();
@@ -115,6 +143,14 @@ export class ListDecoder<T> {
     if (bytes.length === 0) return;
     this.skeleton.push(Buffer.from(bytes));
     this.skeletonTail = Buffer.concat([this.skeletonTail, bytes]).subarray(-32);
+  }
+
+  /** Whether what precedes `at` in the current item is the key `key` matches ("metadata", "managedFields"). */
+  private afterItemKey(chunk: Buffer, at: number, key: RegExp): boolean {
+    let before = chunk.subarray(Math.max(this.itemStart, at - 40), at).toString("latin1");
+    for (let k = this.itemChunks.length - 1; k >= 0 && before.length < 40; k--)
+      before = (this.itemChunks[k] as Buffer).subarray(-40).toString("latin1") + before;
+    return key.test(before);
   }
 
   /** Whether the `[` at `at` opens the value of the top-level "items" key (only whitespace and `:` in between). */

@@ -61,3 +61,30 @@ describe("ListDecoder", () => {
     expect(() => decoder.end()).toThrow(/middle of its JSON/);
   });
 });
+
+describe("ListDecoder and managedFields", () => {
+  it("cuts each item's metadata.managedFields out before parsing, however the bytes are cut; nothing else", () => {
+    const managed = [
+      { manager: 'kubectl "x" ]}', fieldsV1: { "f:metadata": { "f:labels": { ".": {}, "f:a]": {} } } } },
+      { manager: "bird-operator", fieldsV1: { "f:status": { 'k:{"type":"Ready"}': {} } }, list: [[], [1]] },
+    ];
+    const withManaged = [
+      { metadata: { name: "a", managedFields: managed, finalizers: ["f"] }, spec: { managedFields: [1] } },
+      { metadata: { managedFields: managed, name: "b" }, status: { conditions: [{ type: "Ready" }] } },
+      { metadata: { name: "c", annotations: { note: '"managedFields":[' } }, data: { managedFields: ["kept"] } },
+    ];
+    const bytes = Buffer.from(JSON.stringify({ kind: "L", metadata: { resourceVersion: "7" }, items: withManaged }));
+    const expected = [
+      { metadata: { name: "a", managedFields: [], finalizers: ["f"] }, spec: { managedFields: [1] } },
+      { metadata: { managedFields: [], name: "b" }, status: { conditions: [{ type: "Ready" }] } },
+      withManaged[2],
+    ];
+    let seed = 3;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 37) + 1;
+    for (const chunks of [[bytes], split(bytes, () => 1), split(bytes, random), split(bytes, () => 16)]) {
+      const { got, rest } = decode(chunks);
+      expect(got).toEqual(expected);
+      expect(rest.metadata.resourceVersion).toBe("7");
+    }
+  });
+});
