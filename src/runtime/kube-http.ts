@@ -4,7 +4,7 @@ import { Agent, request, type RequestOptions } from "node:https";
 import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { HttpProxyAgent, HttpsProxyAgent } from "hpagent";
 import { FIELD_MANAGER, USER_AGENT } from "../version.js";
-import { ListDecoder } from "./list-stream.js";
+import { ListDecoder, withoutManagedFields } from "./list-stream.js";
 import { toKubeConnection, type ConnectionOptions, type KubeConnection, type KubeSource } from "./kube-config.js";
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -243,7 +243,7 @@ function deliverLine<T>(
 ): boolean {
   let event: WatchEvent<T>;
   try {
-    event = JSON.parse(line) as WatchEvent<T>;
+    event = JSON.parse(withoutManagedFields(line)) as WatchEvent<T>;
   } catch (error) {
     res.destroy(new Error(`unreadable watch event from ${path}: ${line.slice(0, 200)}`, { cause: error }));
     return false;

@@ -161,3 +161,36 @@ export class ListDecoder<T> {
     return before.endsWith(ITEMS_KEY.toString("latin1"));
   }
 }
+
+/** How a Kubernetes object's managedFields begin in the API server's compact JSON. */
+const MANAGED_FIELDS_START = '"managedFields":[';
+
+/**
+ * One watch event's JSON with its object's `metadata.managedFields` emptied, before it is parsed: the informer drops
+ * them anyway, and each of the operator's own writes comes back as an event whose managedFields are a large part of
+ * it. The text `"managedFields":[` cannot occur inside a JSON string (its quotes would be escaped), and the watched
+ * kinds have no other field of that name; JSON that does not match is returned unchanged, for JSON.parse to judge.
+ */
+export function withoutManagedFields(json: string): string {
+  const at = json.indexOf(MANAGED_FIELDS_START);
+  if (at < 0) return json;
+  const open = at + MANAGED_FIELDS_START.length - 1;
+  const close = matchingClose(json, open);
+  return close < 0 ? json : json.slice(0, open + 1) + json.slice(close);
+}
+
+/** The index of the bracket closing the one at `open`, strings skipped; -1 if the JSON ends first. */
+function matchingClose(json: string, open: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = open; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i;
+  }
+  return -1;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ListDecoder } from "../../src/runtime/list-stream.js";
+import { ListDecoder, withoutManagedFields } from "../../src/runtime/list-stream.js";
 
 const items = [
   { metadata: { name: "a", annotations: { note: 'braces { } [ ] and "quotes" and \\ backslashes' } }, spec: {} },
@@ -86,5 +86,29 @@ describe("ListDecoder and managedFields", () => {
       expect(got).toEqual(expected);
       expect(rest.metadata.resourceVersion).toBe("7");
     }
+  });
+});
+
+describe("withoutManagedFields", () => {
+  it("empties a watch event's metadata.managedFields, strings with brackets and escapes included", () => {
+    const object = {
+      metadata: {
+        name: "a",
+        managedFields: [{ manager: 'x "]}[{', fieldsV1: { 'k:{"type":"Ready"}': {} }, l: [[]] }],
+        annotations: { note: '"managedFields":[1]' },
+      },
+      status: { conditions: [{ type: "Ready", message: "]" }] },
+    };
+    const line = JSON.stringify({ type: "MODIFIED", object });
+    const parsed = JSON.parse(withoutManagedFields(line)) as { object: typeof object };
+    expect(parsed.object).toEqual({ ...object, metadata: { ...object.metadata, managedFields: [] } });
+  });
+
+  it("leaves JSON without managedFields, or cut off inside them, unchanged", () => {
+    expect(withoutManagedFields('{"type":"BOOKMARK","object":{"metadata":{}}}')).toBe(
+      '{"type":"BOOKMARK","object":{"metadata":{}}}',
+    );
+    const cut = '{"object":{"metadata":{"managedFields":[{"a":"]"';
+    expect(withoutManagedFields(cut)).toBe(cut);
   });
 });
