@@ -176,7 +176,9 @@ export class WorkQueue {
     const started = this.now();
     try {
       // Deferred so that add() never runs handler code synchronously inside its caller.
-      await this.turns.slot();
+      await Promise.resolve();
+      // Checked right before the handler runs (in the same synchronous step): a batch of workers starts together.
+      while (this.turns.exhausted()) await this.turns.next();
       await handler(key);
     } catch (err) {
       this.logger.error(
@@ -225,19 +227,23 @@ class TurnBudget {
 
   constructor(private readonly budgetMs = 10) {}
 
-  slot(): Promise<void> {
-    if (this.nextTurn) return this.nextTurn;
+  /** Whether this turn's budget is spent: the caller should wait for `next()` before it starts anything. */
+  exhausted(): boolean {
     const now = performance.now();
     if (Number.isNaN(this.since)) {
       // The first start of this turn: the budget runs until the turn ends.
       this.since = now;
       setImmediate(() => (this.since = Number.NaN));
     }
-    if (now - this.since < this.budgetMs) return Promise.resolve();
-    this.nextTurn = new Promise((resolve) =>
+    return now - this.since >= this.budgetMs;
+  }
+
+  /** The next turn of the event loop (after pending I/O), shared by every caller waiting now, in order. */
+  next(): Promise<void> {
+    this.nextTurn ??= new Promise((resolve) =>
       setImmediate(() => {
         this.nextTurn = undefined;
-        this.since = performance.now();
+        this.since = Number.NaN;
         resolve();
       }),
     );

@@ -370,3 +370,29 @@ describe("WorkQueue", () => {
     expect(await scrape()).toEqual([0, 0]);
   });
 });
+
+describe("WorkQueue and the event loop", () => {
+  it("lets the event loop turn during a burst of handlers that never wait on I/O", async () => {
+    const queue = new WorkQueue({ name: "test" });
+    const order: string[] = [];
+    let done = 0;
+    const finished = new Promise<void>((resolve) => {
+      queue.start(32, (key) => {
+        // 3 ms of synchronous work, like a reconcile that finds nothing to change.
+        const until = performance.now() + 3;
+        while (performance.now() < until);
+        order.push(key);
+        if (++done === 40) resolve();
+        return Promise.resolve();
+      });
+    });
+    for (let i = 0; i < 40; i++) queue.add(`k${i}`);
+    // Stands for an answer that arrived meanwhile (a Bird page, a watch event): it must not wait for all 40.
+    setImmediate(() => order.push("io"));
+    await finished;
+    const io = order.indexOf("io");
+    expect(io).toBeGreaterThan(0);
+    expect(io).toBeLessThan(10);
+    expect(order.filter((k) => k !== "io")).toEqual(Array.from({ length: 40 }, (_, i) => `k${i}`));
+  });
+});
