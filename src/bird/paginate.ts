@@ -152,7 +152,7 @@ class BothEnds<T> {
 }
 
 /** Where the two chains of paginateBothEnds stand: the newest date the first showed, the oldest the second showed. */
-export class MeetingPoint {
+class MeetingPoint {
   private forwardFirst = Number.NaN;
   private forwardLast = Number.NEGATIVE_INFINITY;
   private reverseFirst = Number.NaN;
