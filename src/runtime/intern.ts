@@ -11,9 +11,25 @@
  * Fields whose values differ from number to number: ids, versions, the number itself, the record's name. Pooling them
  * shares little (the same value under another object arrives, at best, when the bounded pool has started afresh many
  * times over: 100,000 numbers hold about 600,000 of them) and costs an entry and a lookup each. A `name` next to a
- * `uid` (an object's metadata, a claim reference) is one of them too; other names (a workspace reference) repeat.
+ * `uid` (an object's metadata, a claim reference) is one of them too; other names (a workspace reference) repeat. So
+ * is any value shaped like a UUID, wherever it is (a label naming a claim's uid).
+ *
+ * Within one object they often repeat, though: a number's id is also its endpoint's id, the number is in spec and
+ * status, a record's claim uid is in a label and in its claim reference. JSON.parse makes each its own copy; one
+ * object's equal unique values are made one (100,000 numbers: about 30 MB).
  */
 const UNIQUE_KEYS = new Set(["uid", "resourceVersion", "id", "numberId", "endpointId", "numberString", "boundTo"]);
+
+/** `8-4-4-4-12` hex digits with dashes: a uid, unique to its object. */
+function isUuidShaped(value: string): boolean {
+  return (
+    value.length === 36 &&
+    value.charCodeAt(8) === 45 &&
+    value.charCodeAt(13) === 45 &&
+    value.charCodeAt(18) === 45 &&
+    value.charCodeAt(23) === 45
+  );
+}
 
 export class StringPool {
   private pool = new Map<string, string>();
@@ -33,32 +49,51 @@ export class StringPool {
     return value;
   }
 
-  /** Replaces every string value in `value` (objects and arrays, recursively) by its pooled copy; returns `value`. */
+  /**
+   * Replaces every string value in `value` (objects and arrays, recursively) by its pooled copy, and equal unique
+   * values within `value` by one of them; returns `value`.
+   */
   internAll<T>(value: T): T {
-    // A frozen value is shared already (ValuePool), and cannot be changed anyway.
-    if (Object.isFrozen(value)) return value;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) value[i] = this.internValue(value[i]);
-    } else if (value !== null && typeof value === "object") {
-      const record = value as Record<string, unknown>;
-      const named = "uid" in record;
-      for (const key of Object.keys(record)) {
-        if (UNIQUE_KEYS.has(key) || (named && key === "name")) continue;
-        record[key] = this.internValue(record[key]);
-      }
-    }
-    return value;
+    return this.walk(value, []);
   }
 
   get size(): number {
     return this.pool.size;
   }
 
-  private internValue(value: unknown): unknown {
-    if (typeof value === "string") return this.intern(value);
-    if (value !== null && typeof value === "object") return this.internAll(value);
+  /** `unique`: the unique values seen so far in the object being walked (a handful: searched in a row). */
+  private walk<T>(value: T, unique: string[]): T {
+    // A frozen value is shared already (ValuePool), and cannot be changed anyway.
+    if (Object.isFrozen(value)) return value;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = this.value(value[i], unique, false);
+    } else if (value !== null && typeof value === "object") {
+      const record = value as Record<string, unknown>;
+      const named = "uid" in record;
+      for (const key of Object.keys(record))
+        record[key] = this.value(record[key], unique, UNIQUE_KEYS.has(key) || (named && key === "name"));
+    }
     return value;
   }
+
+  private value(value: unknown, unique: string[], uniqueKey: boolean): unknown {
+    if (typeof value === "string") return uniqueKey || isUuidShaped(value) ? once(value, unique) : this.intern(value);
+    if (value !== null && typeof value === "object") return this.walk(value, unique);
+    return value;
+  }
+}
+
+/**
+ * Unique values remembered per object: a number's objects hold about ten. Bounded, so that an object of thousands of
+ * them (a tenant's annotations) costs a walk, never a search per value over all the others.
+ */
+const MAX_UNIQUE_PER_OBJECT = 32;
+
+/** The copy of `value` already in `seen`, else `value` (now in `seen`, while it has room). */
+function once(value: string, seen: string[]): string {
+  for (const held of seen) if (held === value) return held;
+  if (seen.length < MAX_UNIQUE_PER_OBJECT) seen.push(value);
+  return value;
 }
 
 /** The pool every informer cache and Bird inventory of this process shares. */
@@ -113,6 +148,9 @@ function shareTree(value: unknown): unknown {
   let shareable = true;
   for (const key of Object.keys(record)) {
     const inner = record[key];
+    // A part holding a value unique to its object (a claim reference's uid) is never equal to another's: not worth
+    // the JSON its pool key would cost.
+    if (UNIQUE_KEYS.has(key)) shareable = false;
     if (inner === null || typeof inner !== "object") continue;
     const shared = shareTree(inner);
     record[key] = shared;

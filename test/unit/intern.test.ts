@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { getHeapSnapshot } from "node:v8";
 import { describe, expect, it } from "vitest";
 import { shareParts, StringPool, ValuePool } from "../../src/runtime/intern.js";
 
@@ -32,6 +34,31 @@ describe("StringPool", () => {
     expect(object).toEqual(copy);
   });
 
+  it("makes one object's equal unique values one string: ids, numbers, uids wherever they are", async () => {
+    const pool = new StringPool();
+    // Values nothing else in this process holds: only the parsed object's copies are left to count.
+    const text = ((uid: string, id: string, number: string): string =>
+      JSON.stringify({
+        metadata: { name: "prod.1", uid: randomUUID(), labels: { "x/claim-uid": uid } },
+        spec: { claimRef: { name: "pn-1", uid }, numberString: number },
+        status: { numberId: id, endpointId: id, endpoint: { id }, numberString: number, note: `${id} ` },
+      }))(randomUUID(), `n-${randomUUID()}`, `+31${Date.now()}${process.pid}`);
+    const record = JSON.parse(text) as {
+      metadata: { labels: Record<string, string> };
+      spec: { claimRef: { uid: string }; numberString: string };
+      status: { numberId: string; endpoint: { id: string } };
+    };
+    expect(await stringCopies([record.spec.claimRef.uid, record.status.numberId, record.spec.numberString])).toEqual([
+      2, 3, 2,
+    ]);
+    pool.internAll(record);
+    expect(await stringCopies([record.spec.claimRef.uid, record.status.numberId, record.spec.numberString])).toEqual([
+      1, 1, 1,
+    ]);
+    expect(record).toEqual(JSON.parse(text));
+    expect(pool.size).toBe(1);
+  });
+
   it("skips long strings and starts afresh when full", () => {
     const pool = new StringPool(2, 8);
     pool.intern("a very long message");
@@ -60,7 +87,7 @@ describe("ValuePool", () => {
 
 interface Doc {
   metadata: { name: string; finalizers: string[] };
-  spec: { workspaceRef: object };
+  spec: { workspaceRef: object; claimRef: object };
   status: { monthlyPrice: object; issues: string[]; conditions: object[]; big: object };
 }
 
@@ -69,7 +96,12 @@ describe("shareParts", () => {
     JSON.parse(
       JSON.stringify({
         metadata: { name, uid: `uid-${name}`, finalizers: ["numbers.birdoperator.dev/finalizer"] },
-        spec: { workspaceRef: { name: "prod" }, numberString: "+31970" },
+        spec: {
+          workspaceRef: { name: "prod" },
+          numberString: "+31970",
+          // Equal here only to show it is not even looked up: a part with a uid is its object's own.
+          claimRef: { name: "pn-1", namespace: "team-a", uid: "c1" },
+        },
         status: {
           numberId,
           monthlyPrice: { amount: 350, currencyCode: "EUR", exponent: 2 },
@@ -106,7 +138,32 @@ describe("shareParts", () => {
     expect(b.status).not.toBe(a.status);
     expect(b.metadata).not.toBe(a.metadata);
     expect(b.status.big).not.toBe(a.status.big);
+    expect(b.spec.claimRef).not.toBe(a.spec.claimRef);
+    expect(Object.isFrozen(a.spec.claimRef)).toBe(false);
     expect(Object.isFrozen(a.status)).toBe(false);
     expect(b).toEqual(number("b", "id-b"));
   });
 });
+
+/** How many strings in this process's heap hold each of `values` (a heap snapshot tells copies apart). */
+async function stringCopies(values: string[]): Promise<number[]> {
+  let json = "";
+  for await (const chunk of getHeapSnapshot()) json += String(chunk);
+  const heap = JSON.parse(json) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const { node_fields: fields, node_types: types } = heap.snapshot.meta;
+  const width = fields.length;
+  const type = fields.indexOf("type");
+  const name = fields.indexOf("name");
+  const stringType = types[0].indexOf("string");
+  const counts = values.map(() => 0);
+  for (let i = 0; i < heap.nodes.length; i += width) {
+    if (heap.nodes[i + type] !== stringType) continue;
+    const at = values.indexOf(heap.strings[heap.nodes[i + name] ?? -1] ?? "");
+    if (at >= 0) counts[at] = (counts[at] ?? 0) + 1;
+  }
+  return counts;
+}
