@@ -68,20 +68,30 @@ export class KubeHttp {
     const res = await this.open(req, undefined, "request");
     if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, await readBody(res));
     const decoder = new ListDecoder<T>(onItem);
-    await new Promise<void>((resolve, reject) => {
-      res.on("data", (chunk: Buffer) => {
-        try {
-          decoder.write(chunk);
-        } catch (error) {
-          res.destroy(error instanceof Error ? error : new Error(String(error)));
-        }
+    const onData = (chunk: Buffer): void => {
+      try {
+        decoder.write(chunk);
+      } catch (error) {
+        res.destroy(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    let onClose = (): void => undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onClose = () => {
+          if (!res.complete) reject(new Error(`the API server's list of ${path} was cut off`));
+        };
+        res.on("data", onData);
+        res.on("end", resolve);
+        res.on("error", reject);
+        res.on("close", onClose);
       });
-      res.on("end", resolve);
-      res.on("error", reject);
-      res.on("close", () => {
-        if (!res.complete) reject(new Error(`the API server's list of ${path} was cut off`));
-      });
-    });
+    } finally {
+      // The answer object may outlive the list (its socket is kept alive): its listeners must not keep the decoder,
+      // whose `onItem` holds what the caller gathered (an informer's 100,000 keys).
+      res.off("data", onData);
+      res.off("close", onClose);
+    }
     return decoder.end<{ metadata?: ListMeta }>().metadata ?? {};
   }
 

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { ControlPlane } from "../../src/control-plane/control-plane.js";
@@ -10,6 +12,9 @@ import { ResourceClient } from "../../src/runtime/resource-client.js";
 import { setCondition, statusChanged } from "../../src/runtime/status.js";
 import { createMergePatch } from "../../src/runtime/merge-patch.js";
 import { eventually } from "../support/fixtures.js";
+
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
 
 const KIND = {
   group: "numbers.birdoperator.dev",
@@ -86,6 +91,28 @@ describe("informer and controller against a real API server", () => {
     await controller?.stop(1000);
     await informer?.stop();
     await plane?.stop();
+  });
+
+  it("a finished list keeps nothing its caller gathered (its answer may stay with a kept-alive socket)", async () => {
+    await client.create(phoneNumber("listed"));
+    const http = new KubeHttp(plane.kubeConfig());
+    const gathered = await (async () => {
+      const keys = new Set<string>();
+      await http.list<PhoneNumber>(client.collectionPath("default"), {}, (item) => keys.add(item.metadata?.name ?? ""));
+      expect(keys.has("listed")).toBe(true);
+      return new WeakRef(keys);
+    })();
+    // Another request on the same agent: the answer of the list is left behind with its socket.
+    await http.request({ method: "GET", path: client.collectionPath("default"), query: { limit: 1 } });
+    await eventually(
+      "the list's keys collected",
+      () => {
+        collectGarbage();
+        return Promise.resolve(gathered.deref() === undefined ? true : undefined);
+      },
+      5000,
+    );
+    http.close();
   });
 
   it("reconciles a new object once and writes its status once; a repeat reconcile writes nothing", async () => {
