@@ -7,7 +7,7 @@ function nextReconcileId(): string {
   return `${ID_PREFIX}-${(++reconciles).toString(36)}`;
 }
 import type { KubernetesObject } from "@kubernetes/client-node";
-import type { Logger } from "../log.js";
+import { lazyChild, type Logger } from "../log.js";
 import { classifyError, errorMessage, PermanentError } from "./errors.js";
 import { objectKey, type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
@@ -168,7 +168,7 @@ export class Controller {
   private async reconcileOnce(key: string): Promise<void> {
     const { name, metrics, logger } = this.options;
     const reconcileId = nextReconcileId();
-    const log = logger.child({ controller: name, key, reconcileId });
+    const log = lazyChild(logger, { controller: name, key, reconcileId });
     const started = process.hrtime.bigint();
     let result: string;
     try {

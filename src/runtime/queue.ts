@@ -64,7 +64,6 @@ export class WorkQueue {
     this.dirty.add(key);
     this.addedAt.set(key, this.now());
     this.metrics?.workqueueAdds.inc({ name: this.name });
-    this.updateDepth();
     if (this.processing.has(key)) return;
     this.queue.push(key);
     this.dispatch();
@@ -164,7 +163,6 @@ export class WorkQueue {
   private take(key: string): void {
     this.dirty.delete(key);
     this.processing.set(key, this.now());
-    this.updateDepth();
     const addedAt = this.addedAt.get(key);
     this.addedAt.delete(key);
     if (addedAt !== undefined) {
@@ -207,11 +205,7 @@ export class WorkQueue {
       unfinishedSeconds += seconds;
       longestSeconds = Math.max(longestSeconds, seconds);
     }
-    return { unfinishedSeconds, longestSeconds };
-  }
-
-  private updateDepth(): void {
-    this.metrics?.workqueueDepth.set({ name: this.name }, this.dirty.size);
+    return { depth: this.dirty.size, unfinishedSeconds, longestSeconds };
   }
 }
 

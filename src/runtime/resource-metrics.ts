@@ -5,7 +5,7 @@ import { findCondition, isReady, type Condition } from "./status.js";
 
 /** A cache of objects that carry conditions, e.g. an Informer. */
 export interface ConditionSource {
-  list: () => (KubernetesObject & { status?: { conditions?: Condition[] } })[];
+  values: () => Iterable<KubernetesObject & { status?: { conditions?: Condition[] } }>;
 }
 
 const CONDITIONS = [READY, SYNCED];
@@ -37,7 +37,7 @@ export function exportResourceConditions(
     metrics.resourceCondition.reset();
     metrics.resources.reset();
     if (!isLeader()) return;
-    for (const [kind, source] of Object.entries(sources)) exportKind(metrics, kind, source.list());
+    for (const [kind, source] of Object.entries(sources)) exportKind(metrics, kind, source.values());
   });
 }
 
@@ -47,7 +47,7 @@ type Labels = { condition: string; status: string; reason: string };
  * Counts without allocating per object (a scrape walks every cached object: 100,000 numbers at each scrape): counts by
  * condition and status, then by reason; only a resource in trouble gets label objects, for its own series.
  */
-function exportKind(metrics: Metrics, kind: string, objects: ReturnType<ConditionSource["list"]>): void {
+function exportKind(metrics: Metrics, kind: string, objects: ReturnType<ConditionSource["values"]>): void {
   const counts = new Map<string, Map<string, number>>();
   const count = (condition: string, status: string, reason: string): void => {
     const key = `${condition}/${status}`;
@@ -94,7 +94,7 @@ function reasonLabel(condition: Condition): string {
 
 /** A cache that also tells when it changes, e.g. an Informer. */
 export interface WatchedSource {
-  list: ConditionSource["list"];
+  values: ConditionSource["values"];
   on: (handler: () => void) => void;
 }
 
@@ -104,7 +104,7 @@ export interface WatchedSource {
  */
 export function exportReadyGauges(metrics: Metrics, sources: Record<string, WatchedSource>): void {
   const update = throttle(1000, () => {
-    for (const [kind, source] of Object.entries(sources)) updateReadyGauge(metrics, kind, source.list());
+    for (const [kind, source] of Object.entries(sources)) updateReadyGauge(metrics, kind, source.values());
   });
   for (const source of Object.values(sources)) source.on(update);
 }
@@ -120,8 +120,13 @@ function throttle(intervalMs: number, fn: () => void): () => void {
   };
 }
 
-function updateReadyGauge(metrics: Metrics, kind: string, objects: Parameters<typeof isReady>[0][]): void {
-  const ready = objects.filter((o) => isReady(o)).length;
+function updateReadyGauge(metrics: Metrics, kind: string, objects: Iterable<Parameters<typeof isReady>[0]>): void {
+  let ready = 0;
+  let all = 0;
+  for (const object of objects) {
+    all++;
+    if (isReady(object)) ready++;
+  }
   metrics.managedResources.set({ kind, ready: "true" }, ready);
-  metrics.managedResources.set({ kind, ready: "false" }, objects.length - ready);
+  metrics.managedResources.set({ kind, ready: "false" }, all - ready);
 }
