@@ -118,7 +118,7 @@ describe("the Helm chart", () => {
       "--set",
       "replicas=3",
       "--set",
-      "resources.limits.memory=512Mi",
+      "resources.limits.memory=768Mi",
       "--set",
       "watchNamespaces={team-a,team-b}",
       "--set",
@@ -139,7 +139,7 @@ describe("the Helm chart", () => {
     };
     expect(container.image).toBe(`registry.example/bird-operator@${digest}`);
     expect(deployment.spec.replicas).toBe(3);
-    expect(container.resources.limits.memory).toBe("512Mi");
+    expect(container.resources.limits.memory).toBe("768Mi");
     expect(container.args).toEqual(
       expect.arrayContaining(["--namespaces=team-a,team-b", "--workspace-selector=tier in (prod)"]),
     );
