@@ -94,16 +94,19 @@ describe("informer and controller against a real API server", () => {
   });
 
   it("a finished list keeps nothing its caller gathered (its answer may stay with a kept-alive socket)", async () => {
-    await client.create(phoneNumber("listed"));
+    // In a namespace the toy controller does not watch: its writes are what the next test counts.
+    const listed = phoneNumber("listed");
+    await client.create({ ...listed, metadata: { ...listed.metadata, namespace: "kube-public" } });
     const http = new KubeHttp(plane.kubeConfig());
     const gathered = await (async () => {
       const keys = new Set<string>();
-      await http.list<PhoneNumber>(client.collectionPath("default"), {}, (item) => keys.add(item.metadata?.name ?? ""));
+      const path = client.collectionPath("kube-public");
+      await http.list<PhoneNumber>(path, {}, (item) => keys.add(item.metadata?.name ?? ""));
       expect(keys.has("listed")).toBe(true);
       return new WeakRef(keys);
     })();
     // Another request on the same agent: the answer of the list is left behind with its socket.
-    await http.request({ method: "GET", path: client.collectionPath("default"), query: { limit: 1 } });
+    await http.request({ method: "GET", path: client.collectionPath("kube-public"), query: { limit: 1 } });
     await eventually(
       "the list's keys collected",
       () => {
