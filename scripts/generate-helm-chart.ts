@@ -179,6 +179,10 @@ function deploymentValues(deployment: Obj, placeholders: Placeholders): void {
   const logLevel = env.find((variable) => variable.name === "LOG_LEVEL");
   if (!logLevel) throw new Error("the Deployment's container sets no LOG_LEVEL; the chart's logLevel value sets it");
   logLevel.value = placeholders.inline(".Values.logLevel | quote");
+  const nodeOptions = env.find((variable) => variable.name === "NODE_OPTIONS");
+  if (!nodeOptions)
+    throw new Error("the Deployment's container sets no NODE_OPTIONS; the chart's nodeOptions value sets it");
+  nodeOptions.value = placeholders.inline(".Values.nodeOptions | quote");
   container.args = [
     ...(container.args as string[]),
     placeholders.lines((indent) => [
@@ -250,6 +254,7 @@ function valuesYaml(deployment: Manifest, version: string): string {
         "update deploy/kustomization.yaml's images",
     );
   const logLevel = (container.env as EnvVar[]).find((variable) => variable.name === "LOG_LEVEL")?.value as string;
+  const nodeOptions = (container.env as EnvVar[]).find((variable) => variable.name === "NODE_OPTIONS")?.value as string;
   const block = (value: Json): string => stringify(value, { lineWidth: 0 }).trimEnd().replace(/\n/g, "\n  ");
   return [
     GENERATED,
@@ -269,6 +274,9 @@ function valuesYaml(deployment: Manifest, version: string): string {
     "",
     "resources:",
     `  ${block(container.resources as Json)}`,
+    "# The V8 heap limit goes with the memory limit: these hold 100,000 numbers per operator (the repository README's",
+    "# Sizing table has the settings for other fleet sizes).",
+    `nodeOptions: ${nodeOptions}`,
     "",
     "# Namespaces whose PhoneNumbers and AlphaSenders this release reconciles (--namespaces); empty: all.",
     "watchNamespaces: []",

@@ -120,6 +120,8 @@ describe("the Helm chart", () => {
       "--set",
       "resources.limits.memory=768Mi",
       "--set",
+      "nodeOptions=--max-old-space-size=512",
+      "--set",
       "watchNamespaces={team-a,team-b}",
       "--set",
       "workspaceSelector=tier in (prod)",
@@ -144,6 +146,7 @@ describe("the Helm chart", () => {
       expect.arrayContaining(["--namespaces=team-a,team-b", "--workspace-selector=tier in (prod)"]),
     );
     expect(container.env.find((e) => e.name === "LOG_LEVEL")?.value).toBe("debug");
+    expect(container.env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe("--max-old-space-size=512");
     expect(deployment.spec.template.metadata.annotations).toEqual({
       "kubectl.kubernetes.io/default-container": "operator",
       "example.com/owner": "platform",
