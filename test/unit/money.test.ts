@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { formatMoney, toDecimalString, toNumber } from "../../src/bird/money.js";
-
-/** A small seeded generator (mulberry32): the same cases on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../src/simulator/random.js";
 
 describe("toNumber", () => {
   it("is the number the exact decimal rounds to, for any safe amount and exponent", () => {
-    const next = random(20);
+    const next = seededRandom(20);
     const amounts = [0, 1, -1, 2_000_000, 1_999_999, 333_333, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
     for (let i = 0; i < 20_000; i++) {
       const digits = 1 + Math.floor(next() * 15);

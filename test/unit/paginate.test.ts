@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { paginate, paginateBothEnds } from "../../src/bird/paginate.js";
 import type { Page } from "../../src/bird/types.js";
+import { seededRandom } from "../../src/simulator/random.js";
 
 /** Three pages of two items; records when each page was asked for, relative to the items handed out. */
 function pages(): { fetchPage: (token?: string) => Promise<Page<string>>; log: string[] } {
@@ -83,21 +84,10 @@ async function readAll(
   return seen;
 }
 
-/** A small seeded generator (mulberry32): the same cases on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("paginateBothEnds", () => {
   it("reads a long list from both ends, every item, with at most one page more than one chain needs", async () => {
     for (let seed = 1; seed <= 20; seed++) {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const count = 1000 + seed * 7;
       const dates = Array.from({ length: count }, (_, i) => i * 10);
       const { fetchPage, calls } = dated(dates, 10, random);
@@ -112,7 +102,7 @@ describe("paginateBothEnds", () => {
 
   it("misses nothing when equal dates are ordered the same way in both directions (groups of every size)", async () => {
     for (let seed = 1; seed <= 60; seed++) {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const count = 20 + Math.floor(random() * 400);
       const group = 1 + Math.floor(random() * 40);
       const pageSize = 1 + Math.floor(random() * 12);
@@ -124,7 +114,7 @@ describe("paginateBothEnds", () => {
   });
 
   it("falls back to one chain read to the end when dates go the wrong way or are missing", async () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     const shuffled = Array.from({ length: 300 }, () => Math.floor(random() * 1000));
     const unordered = dated(shuffled, 10, random);
     // The fake sorts by date, so wrong-way dates need a list that does not: forward and reverse both as created.
@@ -143,7 +133,7 @@ describe("paginateBothEnds", () => {
   });
 
   it("keeps short lists to one chain: no page more than a one-ended list", async () => {
-    const random = seeded(3);
+    const random = seededRandom(3);
     for (const count of [0, 1, 10, 45]) {
       const { fetchPage, calls } = dated(
         Array.from({ length: count }, (_, i) => i),
@@ -156,7 +146,7 @@ describe("paginateBothEnds", () => {
   });
 
   it("finishes from the first end when the second chain fails; fails when the first does", async () => {
-    const random = seeded(5);
+    const random = seededRandom(5);
     const { fetchPage } = dated(
       Array.from({ length: 200 }, (_, i) => i),
       10,
