@@ -31,6 +31,77 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** The longest a list's decoding holds the event loop at a time (see SlicedDecode). */
+const LIST_SLICE_MS = 2;
+
+/**
+ * Feeds a list answer to its decoder in slices of `sliceMs`, the answer paused in between: a 64 KB chunk is about 50
+ * objects and 8 ms to decode, and every other answer waiting meanwhile (a page of Bird's, a watch event) would wait
+ * that long each time. `done` resolves once the answer ended and all of it was decoded (its end may come while a
+ * slice is still to be decoded); it rejects when the answer was cut off, failed, or did not decode.
+ */
+class SlicedDecode {
+  readonly done: Promise<void>;
+  private ended = false;
+  private slicing = false;
+  private failed = false;
+  private resolve: () => void = () => undefined;
+  private reject: (error: Error) => void = () => undefined;
+  private readonly listeners: [string, (arg: Buffer & Error) => void][];
+
+  constructor(
+    private readonly res: IncomingMessage,
+    private readonly decoder: Pick<ListDecoder<unknown>, "write">,
+    private readonly sliceMs: number,
+    path: string,
+  ) {
+    const cutOff = `the API server's list of ${path} was cut off`;
+    this.listeners = [
+      ["data", (chunk) => this.feed(chunk)],
+      ["end", () => this.end()],
+      ["error", (error) => this.fail(error)],
+      ["close", () => res.complete || this.fail(new Error(cutOff))],
+    ];
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      for (const [event, listener] of this.listeners) res.on(event, listener);
+    }).finally(() => {
+      // The answer object may outlive the list (its socket is kept alive): its listeners must not keep the decoder,
+      // whose `onItem` holds what the caller gathered (an informer's 100,000 keys).
+      for (const [event, listener] of this.listeners) res.off(event, listener);
+    });
+  }
+
+  private feed(chunk: Buffer): void {
+    const started = performance.now();
+    let rest: Buffer | undefined;
+    try {
+      rest = this.decoder.write(chunk, () => performance.now() - started >= this.sliceMs);
+    } catch (error) {
+      this.res.destroy();
+      return this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.slicing = rest !== undefined;
+    if (rest !== undefined) {
+      this.res.pause();
+      // Not `res.destroyed`: an answer that ended is destroyed at once, with the rest of its last chunk still ours.
+      setImmediate(() => this.failed || this.feed(rest));
+    } else if (this.ended) this.resolve();
+    else if (this.res.isPaused()) this.res.resume();
+  }
+
+  private end(): void {
+    this.ended = true;
+    if (!this.slicing) this.resolve();
+  }
+
+  private fail(error: Error): void {
+    this.failed = true;
+    this.reject(error);
+  }
+}
+
 /** Writes the API server takes a field manager on; DELETE takes none. */
 const WRITES = new Set(["POST", "PUT", "PATCH"]);
 
@@ -47,7 +118,10 @@ export class KubeHttp {
   /** Watches hold their connection for minutes: a pool of their own, so they never starve requests of sockets. */
   private watchAgent?: HttpAgent;
 
-  constructor(source: KubeSource) {
+  constructor(
+    source: KubeSource,
+    private readonly options: { listSliceMs?: number } = {},
+  ) {
     this.connection = toKubeConnection(source);
   }
 
@@ -68,30 +142,7 @@ export class KubeHttp {
     const res = await this.open(req, undefined, "request");
     if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, await readBody(res));
     const decoder = new ListDecoder<T>(onItem);
-    const onData = (chunk: Buffer): void => {
-      try {
-        decoder.write(chunk);
-      } catch (error) {
-        res.destroy(error instanceof Error ? error : new Error(String(error)));
-      }
-    };
-    let onClose = (): void => undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onClose = () => {
-          if (!res.complete) reject(new Error(`the API server's list of ${path} was cut off`));
-        };
-        res.on("data", onData);
-        res.on("end", resolve);
-        res.on("error", reject);
-        res.on("close", onClose);
-      });
-    } finally {
-      // The answer object may outlive the list (its socket is kept alive): its listeners must not keep the decoder,
-      // whose `onItem` holds what the caller gathered (an informer's 100,000 keys).
-      res.off("data", onData);
-      res.off("close", onClose);
-    }
+    await new SlicedDecode(res, decoder, this.options.listSliceMs ?? LIST_SLICE_MS, path).done;
     return decoder.end<{ metadata?: ListMeta }>().metadata ?? {};
   }
 

@@ -118,6 +118,29 @@ describe("informer and controller against a real API server", () => {
     http.close();
   });
 
+  it("decodes a list in slices: every object in order, and other answers are read in between", async () => {
+    const namespace = "kube-node-lease";
+    const names = Array.from({ length: 60 }, (_, i) => `sliced-${String(i).padStart(2, "0")}`);
+    await Promise.all(names.map((name) => client.create({ ...phoneNumber(name), metadata: { name, namespace } })));
+    // A slice of 0 ms: the answer is paused after every object and resumed on the next turn of the event loop.
+    const http = new KubeHttp(plane.kubeConfig(), { listSliceMs: 0 });
+    const listed: string[] = [];
+    let other: Promise<number> | undefined;
+    const meta = await http.list<PhoneNumber>(client.collectionPath(namespace), {}, (item) => {
+      listed.push(item.metadata?.name ?? "");
+      // Each object takes 2 ms: 120 ms in all, which a request made at the first one must not wait for.
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      other ??= http
+        .request({ method: "GET", path: client.collectionPath("kube-public"), query: { limit: 1 } })
+        .then(() => listed.length);
+    });
+    expect(listed).toEqual(names);
+    expect(meta.resourceVersion).toMatch(/^\d+$/);
+    expect(await other).toBeLessThan(names.length);
+    http.close();
+  });
+
   it("reconciles a new object once and writes its status once; a repeat reconcile writes nothing", async () => {
     await client.create(phoneNumber("first"));
     const ready = await eventually("first Ready", async () =>

@@ -46,6 +46,31 @@ describe("ListDecoder", () => {
     }
   });
 
+  it("stops right after an item when asked to yield and returns the rest, which decodes to the same list", () => {
+    const bytes = Buffer.from(doc);
+    for (const chunks of [[bytes], split(bytes, () => 64), split(bytes, () => 5)]) {
+      const got: unknown[] = [];
+      const decoder = new ListDecoder((item) => got.push(item));
+      let yields = 0;
+      for (const chunk of chunks) {
+        let rest: Buffer | undefined = chunk;
+        while (rest) {
+          const before = got.length;
+          rest = decoder.write(rest, () => true);
+          if (rest) {
+            yields++;
+            // Stopped exactly after the item it just handed out.
+            expect(got.length).toBe(before + 1);
+          }
+        }
+      }
+      expect(got).toEqual(items);
+      expect(decoder.end()).toEqual({ ...(JSON.parse(doc) as object), items: [] });
+      // The whole document in one chunk stops after each item (the skeleton still follows the last one).
+      if (chunks.length === 1) expect(yields).toBe(items.length);
+    }
+  });
+
   it("handles an empty list, items before metadata, and refuses a cut-off answer", () => {
     expect(decode([Buffer.from('{"kind":"L","items":[],"metadata":{"resourceVersion":"1"}}')]).rest).toEqual({
       kind: "L",
