@@ -63,6 +63,9 @@ const KINDS = {
   secret: { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
 } satisfies Record<string, ResourceKind>;
 
+/** The longest the record controllers wait for their holders' initial pass before they start anyway. */
+const RECORDS_WAIT_MAX_MS = 120_000;
+
 /**
  * Wires the shared pieces (API server clients, informers, Bird connections, ownership records, the manager) and
  * calls each controller's setup function. Nothing starts until manager.start().
@@ -76,13 +79,12 @@ export function createOperator(deps: OperatorDeps): Manager {
   const manager = createManager(deps);
   const shared = createSharedDeps(deps, http, { ownWrites, clients, informers, mayAct: () => manager.mayAct() });
   const records = setupRecordControllers(shared);
-  const controllers = [
-    setupWorkspaceController(shared),
-    records.numbers,
-    records.senders,
-    setupPhoneNumberController(shared),
-    setupAlphaSenderController(shared),
-  ];
+  const numbers = setupPhoneNumberController(shared);
+  const senders = setupAlphaSenderController(shared);
+  // After a restart the records' pass (holders gone, prices) waits for their holders' pass: users wait for the latter.
+  records.numbers.startAfter(numbers, RECORDS_WAIT_MAX_MS);
+  records.senders.startAfter(senders, RECORDS_WAIT_MAX_MS);
+  const controllers = [setupWorkspaceController(shared), records.numbers, records.senders, numbers, senders];
   exportMetrics(shared, () => manager.isLeading());
   const { workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders } = informers;
   for (const informer of [workspaces, secrets, namespaces, birdNumbers, birdSenders, phoneNumbers, alphaSenders])

@@ -9,7 +9,7 @@ function nextReconcileId(): string {
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { lazyChild, type Logger } from "../log.js";
 import { classifyError, errorMessage, PermanentError } from "./errors.js";
-import { objectKey, type Informer, type InformerEventType } from "./informer.js";
+import { type Informer, type InformerEventType } from "./informer.js";
 import type { Metrics } from "./metrics.js";
 import type { OwnWrites } from "./own-writes.js";
 import { WorkQueue } from "./queue.js";
@@ -63,7 +63,7 @@ export class Controller {
   readonly queue: WorkQueue;
   private readonly workers: number;
   private readonly resyncMs: number;
-  private readonly primaries: Pick<Informer<KubernetesObject>, "list">[] = [];
+  private readonly primaries: Pick<Informer<KubernetesObject>, "keys">[] = [];
   /** Keys present at start not reconciled yet; undefined before start and once all were (the set is freed). */
   private initialPending: Set<string> | undefined;
   private initialCount = 0;
@@ -71,11 +71,35 @@ export class Controller {
   /** Keys being reconciled, with the resourceVersions of the relevant updates seen meanwhile. */
   private readonly active = new Map<string, string[]>();
   private startedAtSeconds = 0;
+  /** Resolved when the initial pass is done (see start). */
+  private readonly initialPassSettled: Promise<void>;
+  private settleInitialPass: () => void = () => undefined;
+  /** Workers start once this settles (see startAfter). */
+  private workersAfter?: Promise<unknown>;
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = options.queue ?? new WorkQueue({ name: options.name, metrics: options.metrics });
     this.workers = options.workers ?? 4;
     this.resyncMs = options.resyncMs ?? 10 * 60_000;
+    this.initialPassSettled = new Promise((resolve) => (this.settleInitialPass = resolve));
+  }
+
+  /** Settles once every object present at start was reconciled once (see start). */
+  initialPass(): Promise<void> {
+    return this.initialPassSettled;
+  }
+
+  /**
+   * Starts this controller's workers only once `other` finished its initial pass, or `maxWaitMs` passed: after a
+   * restart, the objects users wait for go first, bookkeeping that nobody waits for (ownership records) after. The
+   * keys are queued at start all the same; nothing is lost, only ordered.
+   */
+  startAfter(other: Controller, maxWaitMs: number): this {
+    this.workersAfter = Promise.race([
+      other.initialPass(),
+      new Promise<void>((resolve) => setTimeout(resolve, maxWaitMs).unref()),
+    ]);
+    return this;
   }
 
   get name(): string {
@@ -95,8 +119,7 @@ export class Controller {
   ): this {
     this.primaries.push(informer);
     if (ownWrites && !options.wakeOnOwnWrites) this.ownWrites = ownWrites;
-    informer.on((type, object, old) => {
-      const key = objectKey(object);
+    informer.on((type, object, old, key) => {
       const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
       if (type === "update" && ownWrites && !relevant) {
         if (!ownWrites.consume(object) && !this.active.has(key)) this.queue.add(key);
@@ -138,14 +161,18 @@ export class Controller {
   /** Call once the informers synced (the Manager does): the keys they hold then make the initial pass. */
   start(): void {
     this.startedAtSeconds = process.uptime();
-    const keys = new Set(this.primaries.flatMap((informer) => informer.list().map((object) => objectKey(object))));
+    // The caches' own key strings (a fresh objectKey per object would be 100,000 more strings to hash and hold).
+    const keys = new Set<string>();
+    for (const informer of this.primaries) for (const key of informer.keys()) keys.add(key);
     this.initialPending = keys;
     this.initialCount = keys.size;
     // The informers' add events queued these keys already; adding again is a no-op then, and covers an informer
     // that synced before this controller watched it.
     for (const key of keys) this.queue.add(key);
     if (keys.size === 0) this.initialPassDone();
-    this.queue.start(this.workers, (key) => this.process(key));
+    const startWorkers = (): void => this.queue.start(this.workers, (key) => this.process(key));
+    if (this.workersAfter) void this.workersAfter.then(startWorkers);
+    else startWorkers();
   }
 
   async stop(deadlineMs: number): Promise<void> {
@@ -204,6 +231,7 @@ export class Controller {
    */
   private initialPassDone(): void {
     this.initialPending = undefined;
+    this.settleInitialPass();
     const uptime = process.uptime();
     this.options.metrics?.initialReconcileSeconds.set({ controller: this.options.name }, uptime);
     this.options.logger.info(

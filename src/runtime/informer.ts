@@ -9,7 +9,11 @@ import { KubeHttp, type WatchEvent } from "./kube-http.js";
 const MAX_RETRY_MS = 5_000;
 
 export type InformerEventType = "add" | "update" | "delete";
-export type InformerHandler<T> = (type: InformerEventType, object: T, old?: T) => void;
+/**
+ * `key` is the cache's own key string for the object (objectKey): handlers that keep it (a work queue) then hold the
+ * same string as the cache, hashed once, instead of a fresh copy per event.
+ */
+export type InformerHandler<T> = (type: InformerEventType, object: T, old: T | undefined, key: string) => void;
 
 export interface InformerOptions {
   kubeConfig: KubeSource;
@@ -79,6 +83,11 @@ export class Informer<T extends KubernetesObject> {
   /** The cached objects, without copying them into an array (a scrape walks 100,000 of them). */
   values(): IterableIterator<T> {
     return this.cache.values();
+  }
+
+  /** The cache's keys (objectKey of each object), without copying them out. */
+  keys(): IterableIterator<string> {
+    return this.cache.keys();
   }
 
   /** How many objects the cache holds, without copying them out. */
@@ -261,7 +270,7 @@ export class Informer<T extends KubernetesObject> {
     if (this.options.shareParts) shareParts(object);
     this.cache.set(key, object);
     if (this.options.paths.length > 1) this.origin.set(key, path);
-    this.emit(old ? "update" : "add", object, old);
+    this.emit(old ? "update" : "add", object, old, key);
   }
 
   /** The keys a path listed: all of them when there is only one path. */
@@ -275,13 +284,13 @@ export class Informer<T extends KubernetesObject> {
     if (!old) return;
     this.cache.delete(key);
     this.origin.delete(key);
-    this.emit("delete", old);
+    this.emit("delete", old, undefined, key);
   }
 
-  private emit(type: InformerEventType, object: T, old?: T): void {
+  private emit(type: InformerEventType, object: T, old: T | undefined, key: string): void {
     for (const handler of this.handlers) {
       try {
-        handler(type, object, old);
+        handler(type, object, old, key);
       } catch (error) {
         this.options.logger.error({ err: describe(error) }, "Informer handler threw");
       }

@@ -46,6 +46,7 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
   readonly informer = {
     get: (key: string): T | undefined => this.copy(this.objects.get(key)),
     list: (): T[] => [...this.objects.values()].map((o) => structuredClone(o)),
+    keys: (): IterableIterator<string> => this.objects.keys(),
     on: (handler: InformerHandler<T>): void => void this.handlers.push(handler),
   } as unknown as Informer<T>;
 
@@ -160,7 +161,8 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
   }
 
   private emit(type: "add" | "update" | "delete", object: T, old?: T): void {
-    for (const handler of this.handlers) handler(type, structuredClone(object), old && structuredClone(old));
+    const k = key(object.metadata?.namespace, object.metadata?.name ?? "");
+    for (const handler of this.handlers) handler(type, structuredClone(object), old && structuredClone(old), k);
   }
 
   private record(verb: KubeWriteVerb, name: string | undefined): void {
@@ -193,6 +195,7 @@ export function staticInformer<T extends KubernetesObject>(objects: T[]): Inform
   return {
     get: (k: string) => byKey.get(k),
     list: () => [...byKey.values()],
+    keys: () => byKey.keys(),
     on: () => undefined,
   } as unknown as Informer<T>;
 }

@@ -9,7 +9,12 @@ import { deferred } from "../helpers/deferred.js";
 /** An informer that holds fixed objects and never changes: what a controller reads at start. */
 function fixedInformer(names: string[]): Informer<KubernetesObject> {
   const objects = names.map((name) => ({ metadata: { name, namespace: "ns", resourceVersion: "1" } }));
-  return { list: () => objects, on: () => undefined } as unknown as Informer<KubernetesObject>;
+  const keys = objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  return {
+    list: () => objects,
+    keys: () => keys.values(),
+    on: () => undefined,
+  } as unknown as Informer<KubernetesObject>;
 }
 
 describe("a controller's deferUntil", () => {
@@ -68,5 +73,52 @@ describe("a controller's deferUntil", () => {
     expect(order).toEqual(["ns/x"]);
     expect(deferrals).toBe(3);
     await controller.stop(1000);
+  });
+});
+
+describe("a controller's startAfter", () => {
+  const recording = (name: string, order: string[], gate?: Promise<void>): Controller =>
+    new Controller({
+      name,
+      logger: silentLogger(),
+      workers: 2,
+      reconcile: async (key) => {
+        await gate;
+        order.push(`${name} ${key}`);
+        return {};
+      },
+    });
+
+  it("runs none of its keys before the other controller's initial pass is done, then all of them", async () => {
+    const order: string[] = [];
+    const gate = deferred();
+    const first = recording("holders", order, gate.promise).watchPrimary(fixedInformer(["h1", "h2"]));
+    const second = recording("records", order)
+      .watchPrimary(fixedInformer(["r1", "r2"]))
+      .startAfter(first, 60_000);
+    second.start();
+    first.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(order).toEqual([]);
+    gate.resolve();
+    await first.initialPass();
+    await second.initialPass();
+    expect(order.slice(0, 2).sort()).toEqual(["holders ns/h1", "holders ns/h2"]);
+    expect(order.slice(2).sort()).toEqual(["records ns/r1", "records ns/r2"]);
+    await Promise.all([first.stop(1000), second.stop(1000)]);
+  });
+
+  it("starts anyway once the longest wait passed, if the other controller's pass never ends", async () => {
+    const order: string[] = [];
+    const never = new Promise<void>(() => undefined);
+    const first = recording("stuck", order, never).watchPrimary(fixedInformer(["s"]));
+    const second = recording("records", order)
+      .watchPrimary(fixedInformer(["r"]))
+      .startAfter(first, 30);
+    first.start();
+    second.start();
+    await second.initialPass();
+    expect(order).toEqual(["records ns/r"]);
+    await second.stop(1000);
   });
 });

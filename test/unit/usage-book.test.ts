@@ -15,7 +15,7 @@ function handInformer<T extends { metadata?: { name?: string } }>(): Informer<T>
     put(o: T) {
       const old = objects.get(o.metadata?.name ?? "");
       objects.set(o.metadata?.name ?? "", o);
-      for (const h of handlers) h(old ? "update" : "add", o, old);
+      for (const h of handlers) h(old ? "update" : "add", o, old, o.metadata?.name ?? "");
     },
   } as unknown as Informer<T> & { put: (o: T) => void };
 }

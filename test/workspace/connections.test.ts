@@ -45,14 +45,14 @@ class FakeInformer<T extends { metadata?: { name?: string; namespace?: string } 
       : (object.metadata?.name ?? "");
     const type: InformerEventType = this.items.has(key) ? "update" : "add";
     this.items.set(key, object);
-    for (const handler of this.handlers) handler(type, object);
+    for (const handler of this.handlers) handler(type, object, undefined, key);
   }
 
   remove(key: string): void {
     const object = this.items.get(key);
     if (!object) return;
     this.items.delete(key);
-    for (const handler of this.handlers) handler("delete", object);
+    for (const handler of this.handlers) handler("delete", object, undefined, key);
   }
 
   asInformer(): Informer<T> {
