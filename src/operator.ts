@@ -63,6 +63,9 @@ const KINDS = {
   secret: { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
 } satisfies Record<string, ResourceKind>;
 
+/** kubectl's (and Argo CD's client-side apply's) copy of the applied manifest. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
 /** The longest the record controllers wait for their holders' initial pass before they start anyway. */
 const RECORDS_WAIT_MAX_MS = 120_000;
 
@@ -120,20 +123,22 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
   const informer = <T extends KubernetesObject>(
     name: string,
     paths: string[],
-    options: { labelSelector?: string; shareParts?: boolean } = {},
+    options: { labelSelector?: string; shareParts?: boolean; dropAnnotations?: readonly string[] } = {},
   ): Informer<T> => new Informer<T>({ kubeConfig, http, paths, ...options, logger: logger.child({ informer: name }) });
   // The kinds a fleet has thousands of share their objects' common parts (a workspace reference, prices, conditions).
   const many = { shareParts: true };
+  // Kinds the operator only patches keep no copy of their manifest (see InformerOptions.dropAnnotations).
+  const patchedOnly = { dropAnnotations: [LAST_APPLIED] };
   return {
     workspaces: informer("birdworkspaces", [clients.workspace.collectionPath()], {
       labelSelector: config.workspaceSelector,
     }),
-    secrets: informer("secrets", [`/api/v1/namespaces/${config.operatorNamespace}/secrets`]),
+    secrets: informer("secrets", [`/api/v1/namespaces/${config.operatorNamespace}/secrets`], patchedOnly),
     namespaces: informer("namespaces", ["/api/v1/namespaces"]),
     birdNumbers: informer("birdnumbers", [clients.birdNumber.collectionPath()], many),
     birdSenders: informer("birdsenders", [clients.birdSender.collectionPath()], many),
-    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), many),
-    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL), many),
+    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), { ...many, ...patchedOnly }),
+    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL), { ...many, ...patchedOnly }),
   };
 }
 

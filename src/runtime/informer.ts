@@ -34,6 +34,12 @@ export interface InformerOptions {
    * objects. Their parts are then frozen, so only for kinds whose cached objects nobody changes in place.
    */
   shareParts?: boolean;
+  /**
+   * Annotations nothing here reads, left out of the cache: `kubectl.kubernetes.io/last-applied-configuration` holds a
+   * copy of the whole manifest (kubectl apply, Argo CD without server-side apply). Only for kinds the operator writes
+   * with patches, never whole from the cache: a PUT of a cached object would drop them on the server too.
+   */
+  dropAnnotations?: readonly string[];
 }
 
 /**
@@ -266,6 +272,8 @@ export class Informer<T extends KubernetesObject> {
     // without them (a copy keeps its properties in a second block of memory). A write built from a cached object
     // then sends none, as if they had been removed: the API server keeps the ones it has.
     if (object.metadata?.managedFields) object.metadata.managedFields = undefined;
+    if (this.options.dropAnnotations && object.metadata?.annotations)
+      object.metadata.annotations = withoutKeys(object.metadata.annotations, this.options.dropAnnotations);
     sharedStrings.internAll(object);
     if (this.options.shareParts) shareParts(object);
     this.cache.set(key, object);
@@ -296,6 +304,12 @@ export class Informer<T extends KubernetesObject> {
       }
     }
   }
+}
+
+/** `record` if it has none of `keys`, else a copy without them (built anew: `delete` makes an object a hash table). */
+function withoutKeys(record: Record<string, string>, keys: readonly string[]): Record<string, string> {
+  if (!keys.some((key) => key in record)) return record;
+  return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
 }
 
 function describe(error: unknown): string {

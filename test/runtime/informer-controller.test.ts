@@ -141,6 +141,28 @@ describe("informer and controller against a real API server", () => {
     http.close();
   });
 
+  it("leaves the annotations it is told to drop out of its cache, and keeps every other one", async () => {
+    const namespace = "kube-system";
+    const applied = "kubectl.kubernetes.io/last-applied-configuration";
+    const manifest = JSON.stringify(phoneNumber("applied"));
+    const annotations = { [applied]: manifest, "team.example/owner": "payments" };
+    await client.create({ ...phoneNumber("applied"), metadata: { name: "applied", namespace, annotations } });
+    await client.create({ ...phoneNumber("plain"), metadata: { name: "plain", namespace } });
+    const dropping = new Informer<PhoneNumber>({
+      kubeConfig: plane.kubeConfig(),
+      paths: [client.collectionPath(namespace)],
+      logger: silentLogger(),
+      dropAnnotations: [applied],
+    });
+    dropping.start();
+    await dropping.waitForSync();
+    expect(dropping.get(`${namespace}/applied`)?.metadata?.annotations).toEqual({ "team.example/owner": "payments" });
+    expect(dropping.get(`${namespace}/plain`)?.metadata?.annotations).toBeUndefined();
+    // The API server still has it: only the cache went without.
+    expect((await client.get(namespace, "applied")).metadata?.annotations?.[applied]).toBe(manifest);
+    await dropping.stop();
+  });
+
   it("reconciles a new object once and writes its status once; a repeat reconcile writes nothing", async () => {
     await client.create(phoneNumber("first"));
     const ready = await eventually("first Ready", async () =>
