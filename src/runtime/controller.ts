@@ -74,8 +74,8 @@ export class Controller {
   /** Resolved when the initial pass is done (see start). */
   private readonly initialPassSettled: Promise<void>;
   private settleInitialPass: () => void = () => undefined;
-  /** Workers start once this settles (see startAfter). */
-  private workersAfter?: Promise<unknown>;
+  /** Workers start once this controller's initial pass is done, or `maxWaitMs` after start (see startAfter). */
+  private workersAfter?: { other: Controller; maxWaitMs: number };
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = options.queue ?? new WorkQueue({ name: options.name, metrics: options.metrics });
@@ -90,15 +90,12 @@ export class Controller {
   }
 
   /**
-   * Starts this controller's workers only once `other` finished its initial pass, or `maxWaitMs` passed: after a
-   * restart, the objects users wait for go first, bookkeeping that nobody waits for (ownership records) after. The
-   * keys are queued at start all the same; nothing is lost, only ordered.
+   * Starts this controller's workers only once `other` finished its initial pass, or `maxWaitMs` after this one's
+   * start: after a restart, the objects users wait for go first, bookkeeping that nobody waits for (ownership records)
+   * after. The keys are queued at start all the same; nothing is lost, only ordered.
    */
   startAfter(other: Controller, maxWaitMs: number): this {
-    this.workersAfter = Promise.race([
-      other.initialPass(),
-      new Promise<void>((resolve) => setTimeout(resolve, maxWaitMs).unref()),
-    ]);
+    this.workersAfter = { other, maxWaitMs };
     return this;
   }
 
@@ -171,8 +168,10 @@ export class Controller {
     for (const key of keys) this.queue.add(key);
     if (keys.size === 0) this.initialPassDone();
     const startWorkers = (): void => this.queue.start(this.workers, (key) => this.process(key));
-    if (this.workersAfter) void this.workersAfter.then(startWorkers);
-    else startWorkers();
+    const after = this.workersAfter;
+    if (!after) return startWorkers();
+    const waited = new Promise<void>((resolve) => setTimeout(resolve, after.maxWaitMs).unref());
+    void Promise.race([after.other.initialPass(), waited]).then(startWorkers);
   }
 
   async stop(deadlineMs: number): Promise<void> {
