@@ -74,7 +74,7 @@ export class Controller {
   /** Resolved when the initial pass is done (see start). */
   private readonly initialPassSettled: Promise<void>;
   private settleInitialPass: () => void = () => undefined;
-  /** Workers start once this controller's initial pass is done, or `maxWaitMs` after start (see startAfter). */
+  /** Workers start once `other`'s initial pass is done, or `maxWaitMs` after this one's start (see startAfter). */
   private workersAfter?: { other: Controller; maxWaitMs: number };
 
   constructor(private readonly options: ControllerOptions) {
