@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from "../log.js";
 import { USER_AGENT } from "../version.js";
 import { BirdApiError, parseErrorBody, parseRetryAfter, type BirdApiErrorInit } from "./errors.js";
 import { paginate, paginateBothEnds } from "./paginate.js";
-import { proxiedFetch } from "./proxied-fetch.js";
+import { BirdRequest, fetchSend, sharedHttpSend, type BirdSend } from "./http-send.js";
 import { rateLimiterFor, releaseRateLimiter, type RateLimits, type WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
@@ -36,8 +36,10 @@ export interface BirdClientOptions {
   /** Default 6. */
   maxAttempts?: number;
   backoff?: { baseMs?: number; maxMs?: number };
-  /** Default: a fetch that honours HTTPS_PROXY and NO_PROXY (src/bird/proxied-fetch.ts). */
+  /** A WHATWG fetch to send through instead (tests' fake Bird); wins over `send`. */
   fetch?: typeof fetch;
+  /** Default: Node's HTTP client with keep-alive pools, honouring HTTPS_PROXY and NO_PROXY (src/bird/http-send.ts). */
+  send?: BirdSend;
   logger?: Logger;
   observer?: BirdObserver;
 }
@@ -98,7 +100,7 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
   }
   const limiter = rateLimiterFor(baseUrl, options.workspaceId, options.rateLimits);
   const transport = createRetryingFetch({
-    fetch: options.fetch ?? proxiedFetch(),
+    send: options.fetch ? fetchSend(options.fetch) : (options.send ?? sharedHttpSend()),
     userAgent: USER_AGENT,
     limiter,
     routeOf,
@@ -108,7 +110,12 @@ export function createBirdClient(options: BirdClientOptions): BirdClient {
     logger,
     observer: options.observer,
   });
-  const raw = createClient<paths>({ baseUrl, fetch: (request: Request) => transport(request) });
+  // BirdRequest for Request: only what the transport reads (see src/bird/http-send.ts).
+  const raw = createClient<paths>({
+    baseUrl,
+    Request: BirdRequest as unknown as typeof Request,
+    fetch: (request: Request) => transport(request),
+  });
   const readKey = (): string =>
     (typeof options.accessKey === "function" ? options.accessKey() : options.accessKey).trim();
   const sentKeys = new SentKeys();

@@ -1,5 +1,6 @@
 import type { Logger } from "../log.js";
 import { BirdApiError, parseRetryAfter } from "./errors.js";
+import { BirdRequest, type BirdResponse, type BirdSend } from "./http-send.js";
 import type { Priority, WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, type RouteMatcher } from "./routes.js";
 import type { SendGuard } from "./types.js";
@@ -11,7 +12,8 @@ export interface BirdObserver {
 }
 
 export interface TransportOptions {
-  fetch: (request: Request) => Promise<Response>;
+  /** Sends one attempt (src/bird/http-send.ts: Node's HTTP client, or a fetch a test injects). */
+  send: BirdSend;
   /** Sent as User-Agent on every attempt, so Bird's logs name the operator and its version. */
   userAgent?: string;
   limiter: WorkspaceRateLimiter;
@@ -28,12 +30,11 @@ export interface TransportOptions {
 
 /** 429: Bird did not process the request. 5xx: Bird's docs say retrying after a delay is safe. */
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 /** Set by the client on calls off the path to Ready; read and removed here, never sent to Bird. */
 export const PRIORITY_HEADER = "x-bird-operator-priority";
 
-type Outcome = { response: Response } | { failure: "network" | "timeout"; cause: unknown };
+type Outcome = { response: BirdResponse } | { failure: "network" | "timeout"; cause: unknown };
 
 interface Call {
   method: string;
@@ -41,23 +42,24 @@ interface Call {
   idempotent: boolean;
   url: string;
   headers: Headers;
-  body: ArrayBuffer | undefined;
+  body: Uint8Array | string | undefined;
   signal: AbortSignal;
   priority: Priority;
 }
 
 /**
  * The `fetch` handed to openapi-fetch: rate limiting, per-attempt timeouts and retries with full-jitter backoff.
- * Each attempt sends a new Request built from a buffered copy of the original, because a body can be read once.
+ * Each attempt sends the same buffered body. The answer is read whole within its attempt and handed back as a
+ * BirdResponse (a Response for what openapi-fetch reads of it).
  * A call that is not idempotent (buying numbers) is retried only on 429, which Bird guarantees was not processed. A
  * 5xx is not retried here either (Bird documents it as not processed, and the caller decides when to buy again); a
  * failure with no answer at all ends in an error marked ambiguous, for the caller to resolve by looking it up.
  */
-export type RetryingFetch = (request: Request, send?: { guard?: SendGuard }) => Promise<Response>;
+export type RetryingFetch = (request: Request | BirdRequest, send?: { guard?: SendGuard }) => Promise<Response>;
 
 export function createRetryingFetch(options: TransportOptions): RetryingFetch {
   const random = options.random ?? Math.random;
-  return async (request: Request, send = {}): Promise<Response> => {
+  return async (request: Request | BirdRequest, send = {}): Promise<Response> => {
     const call = await snapshot(request, options);
     for (let attempt = 1; ; attempt++) {
       await takeToken(options, call.method, call.priority);
@@ -86,9 +88,10 @@ export function createRetryingFetch(options: TransportOptions): RetryingFetch {
   };
 }
 
-async function snapshot(request: Request, options: TransportOptions): Promise<Call> {
+async function snapshot(request: Request | BirdRequest, options: TransportOptions): Promise<Call> {
   const route = options.routeOf(request.url);
-  const headers = new Headers(request.headers);
+  // openapi-fetch's headers are this call's own; a WHATWG Request's are copied before they are changed.
+  const headers = request instanceof BirdRequest ? request.headers : new Headers(request.headers);
   if (options.userAgent) headers.set("user-agent", options.userAgent);
   const priority: Priority = headers.get(PRIORITY_HEADER) === "background" ? "background" : "normal";
   headers.delete(PRIORITY_HEADER);
@@ -98,10 +101,16 @@ async function snapshot(request: Request, options: TransportOptions): Promise<Ca
     idempotent: isIdempotent(request.method, route),
     url: request.url,
     headers,
-    body: request.body === null ? undefined : await request.arrayBuffer(),
+    body: await bodyOf(request),
     signal: request.signal,
     priority,
   };
+}
+
+/** The body to send on every attempt: openapi-fetch's text as it is, a WHATWG Request's read once. */
+async function bodyOf(request: Request | BirdRequest): Promise<Uint8Array | string | undefined> {
+  if (request instanceof BirdRequest) return request.bodyText;
+  return request.body === null ? undefined : new Uint8Array(await request.arrayBuffer());
 }
 
 async function takeToken(options: TransportOptions, method: string, priority: Priority): Promise<void> {
@@ -149,7 +158,7 @@ function adaptRate(options: TransportOptions, call: Call, outcome: Outcome): voi
 async function withDeadline(
   timeoutMs: number,
   callerSignal: AbortSignal,
-  work: (signal: AbortSignal) => Promise<Response>,
+  work: (signal: AbortSignal) => Promise<BirdResponse>,
 ): Promise<Outcome> {
   const controller = new AbortController();
   const timer = setTimeout(
@@ -174,16 +183,9 @@ async function withDeadline(
   }
 }
 
-/** Reads the whole answer inside the attempt, so a connection dropped mid-body is a network failure here. */
-async function send(options: TransportOptions, call: Call, signal: AbortSignal): Promise<Response> {
-  const request = new Request(call.url, { method: call.method, headers: call.headers, body: call.body, signal });
-  const response = await options.fetch(request);
-  const answer = await response.arrayBuffer();
-  const headers = new Headers(response.headers);
-  headers.delete("content-encoding");
-  headers.set("content-length", String(answer.byteLength));
-  const nullBody = NULL_BODY_STATUS.has(response.status);
-  return new Response(nullBody ? null : answer, { status: response.status, statusText: response.statusText, headers });
+/** The sender reads the whole answer inside the attempt, so a connection dropped mid-body is a network failure here. */
+function send(options: TransportOptions, call: Call, signal: AbortSignal): Promise<BirdResponse> {
+  return options.send({ method: call.method, url: call.url, headers: call.headers, body: call.body, signal });
 }
 
 function retryDelay(
@@ -219,7 +221,8 @@ function fullJitter(options: TransportOptions, attempt: number, random: () => nu
 
 function settle(options: TransportOptions, call: Call, outcome: Outcome, attempt: number): Response {
   if ("response" in outcome) {
-    return outcome.response;
+    // What openapi-fetch reads of a Response, BirdResponse has (see src/bird/http-send.ts).
+    return outcome.response as unknown as Response;
   }
   const what =
     outcome.failure === "timeout" ? `timed out (${options.timeoutMs} ms per attempt)` : "failed with a network error";

@@ -1,4 +1,4 @@
-import { proxiedFetch, type FetchRequest } from "../bird/proxied-fetch.js";
+import { sharedHttpSend, type BirdSend } from "../bird/http-send.js";
 import { KubeHttp, type KubeRequest } from "../runtime/kube-http.js";
 
 /** Thrown before anything leaves the process when the plan would write. A plan that throws it has a bug. */
@@ -22,19 +22,18 @@ export class ReadOnlyKubeHttp extends KubeHttp {
 }
 
 /**
- * The planner's fetch for Bird: GETs, and the one POST that changes nothing, activating destinations with
+ * The planner's sender for Bird: GETs, and the one POST that changes nothing, activating destinations with
  * `validate=true` ("only validates the request payload without mutating any data", Bird's destinations page). It
- * wraps the operator's own (proxy-aware) fetch unless a test injects another.
+ * wraps the operator's own (proxy-aware) sender unless a test injects another.
  */
-export function readOnlyFetch(inner: FetchRequest = proxiedFetch()): typeof fetch {
-  return (input, init) => {
-    const request = new Request(input, init);
+export function readOnlySend(inner: BirdSend = sharedHttpSend()): BirdSend {
+  return (request) => {
     if (request.method === "GET" || isValidateOnly(request)) return inner(request);
     return Promise.reject(new WriteRefused(`${request.method} ${new URL(request.url).pathname} to Bird`));
   };
 }
 
-function isValidateOnly(request: Request): boolean {
+function isValidateOnly(request: { method: string; url: string }): boolean {
   const url = new URL(request.url);
   return (
     request.method === "POST" &&

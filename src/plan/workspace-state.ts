@@ -5,10 +5,11 @@ import { StockPool } from "../workspace/stock-pool.js";
 import type { LongCodeNumber } from "../bird/types.js";
 import { DEFAULT_ENDPOINT, type Resolution } from "../workspace/connections.js";
 import { Ledger, workspaceUsage, type Usage, type UsageInput } from "../ownership/usage.js";
-import { readOnlyFetch } from "./read-only.js";
+import { fetchSend } from "../bird/http-send.js";
+import { readOnlySend } from "./read-only.js";
 
 /**
- * One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a fetch that cannot write.
+ * One workspace's Bird, read-only: the operator's own client, inventory and stock pool over a sender that cannot write.
  */
 export interface BirdView {
   client: BirdClient;
@@ -28,7 +29,7 @@ export function birdView(
     accessKey,
     rateLimits: workspace.spec.rateLimits,
     timeoutMs: options.timeoutMs,
-    fetch: readOnlyFetch(options.fetch),
+    send: readOnlySend(options.fetch ? fetchSend(options.fetch) : undefined),
   });
   // One list of the workspace's numbers serves the whole plan: what the plan decides is as of one moment.
   return {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BirdApiError, createWorkspaceRateLimiter, routeMatcher, type BirdObserver } from "../../src/bird/index.js";
 import { createRetryingFetch } from "../../src/bird/transport.js";
+import { fetchSend } from "../../src/bird/http-send.js";
 import { birdError, capturingLogger, fakeFetch, json, numberFixture, rejectionOf, testClient } from "./helpers.js";
 
 const BUY_ROUTE = "/workspaces/{workspaceId}/numbers-long-code";
@@ -269,7 +270,7 @@ describe("transport details", () => {
     const { logger, lines } = capturingLogger();
     const { fetch } = fakeFetch(() => birdError(503, "unavailable", "later"));
     const transport = createRetryingFetch({
-      fetch,
+      send: fetchSend(fetch),
       limiter: createWorkspaceRateLimiter(),
       routeOf: routeMatcher("https://bird.test"),
       timeoutMs: 1_000,

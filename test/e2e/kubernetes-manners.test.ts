@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProxiedFetch } from "../../src/bird/proxied-fetch.js";
+import { createHttpSend, type BirdHttpRequest } from "../../src/bird/http-send.js";
 import { loadKubeConnection } from "../../src/runtime/kube-config.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { startSimulator, type RunningSimulator } from "../../src/simulator/index.js";
@@ -203,9 +203,15 @@ describe("Kubernetes manners", () => {
         http.close();
       }
       const birdUrl = `http://${BIRD_HOST}:${new URL(sim.url).port}/`;
-      await expect(createProxiedFetch(env)(new Request(birdUrl))).rejects.toThrow();
+      const get: BirdHttpRequest = {
+        method: "GET",
+        url: birdUrl,
+        headers: new Headers(),
+        signal: AbortSignal.timeout(10_000),
+      };
+      await expect(createHttpSend(env)(get)).rejects.toThrow();
       expect(proxy.connects.length).toBe(before);
-      const proxied = await createProxiedFetch({ HTTP_PROXY: proxy.url })(new Request(birdUrl));
+      const proxied = await createHttpSend({ HTTP_PROXY: proxy.url })(get);
       expect(proxied.status).toBeGreaterThan(0);
       expect(proxy.connects.slice(before)).toEqual([`${BIRD_HOST}:${new URL(sim.url).port}`]);
     });

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ReadOnlyKubeHttp, readOnlyFetch, WriteRefused } from "../../src/plan/read-only.js";
+import { ReadOnlyKubeHttp, readOnlySend, WriteRefused } from "../../src/plan/read-only.js";
+import { AnswerHeaders, BirdResponse } from "../../src/bird/http-send.js";
 
 /**
  * The plan's clients refuse writes themselves, before anything leaves the process, whatever the caller's RBAC allows.
@@ -71,10 +72,13 @@ describe("read-only clients", () => {
       "and refuses buys, activations, deactivations and cancellations",
     async () => {
       const sent: string[] = [];
-      const fetch = readOnlyFetch((request) => {
+      const send = readOnlySend((request) => {
         sent.push(`${request.method} ${new URL(request.url).pathname}${new URL(request.url).search}`);
-        return Promise.resolve(new Response("{}"));
+        return Promise.resolve(new BirdResponse(200, "OK", new AnswerHeaders([]), Buffer.from("{}")));
       });
+      const signal = new AbortController().signal;
+      const fetch = (url: string, init: { method?: string; body?: string } = {}): Promise<BirdResponse> =>
+        send({ url, method: init.method ?? "GET", headers: new Headers(), body: init.body, signal });
       const base = "https://api.bird.test/workspaces/w";
       await fetch(`${base}/numbers-long-code?limit=99`);
       await fetch(`${base}/endpoints/e/destinations/activate?validate=true`, { method: "POST", body: "{}" });
