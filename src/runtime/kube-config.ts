@@ -47,7 +47,15 @@ export interface LoadOptions {
   /** Defaults to the user's home directory, for ~/.kube/config. */
   home?: string;
   logger?: Logger;
+  /** The clock the token file's age is read on (tests). */
+  now?: () => number;
 }
+
+/**
+ * A token file is read again once it is this old, as client-go's cached file token source does: the kubelet rotates a
+ * projected token well before it expires, and a read per request was a file system call for every write.
+ */
+export const TOKEN_FILE_MAX_AGE_MS = 60_000;
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -57,19 +65,20 @@ export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccoun
  */
 export async function loadKubeConnection(options: LoadOptions = {}): Promise<KubeConnection> {
   const env = options.env ?? process.env;
-  if (options.path) return fromKubeconfigFiles([options.path], options.path, env, options.logger);
+  const now = options.now ?? Date.now;
+  if (options.path) return fromKubeconfigFiles([options.path], options.path, env, options.logger, now);
   if (env.KUBECONFIG) {
     const listed = env.KUBECONFIG.split(delimiter).filter(Boolean);
     const files = listed.filter((file) => existsSync(file));
     if (files.length === 0) throw new Error(`none of the files in KUBECONFIG exist: ${listed.join(", ")}`);
-    return fromKubeconfigFiles(files, `KUBECONFIG (${files.join(delimiter)})`, env, options.logger);
+    return fromKubeconfigFiles(files, `KUBECONFIG (${files.join(delimiter)})`, env, options.logger, now);
   }
   const serviceAccountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: port } = env;
   if (host && port && existsSync(join(serviceAccountDir, "token")))
-    return inCluster(host, port, serviceAccountDir, env);
+    return inCluster(host, port, serviceAccountDir, env, now);
   const homeConfig = join(options.home ?? homedir(), ".kube", "config");
-  if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, env, options.logger);
+  if (existsSync(homeConfig)) return fromKubeconfigFiles([homeConfig], homeConfig, env, options.logger, now);
   throw new Error(
     "no kubeconfig found: give --kubeconfig, set KUBECONFIG, run in a pod (KUBERNETES_SERVICE_HOST and " +
       `KUBERNETES_SERVICE_PORT set and a token in ${serviceAccountDir}), or create ${homeConfig}`,
@@ -80,7 +89,7 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
  * client-go's InClusterConfig: the service's address from the
  * environment, the pod's token (rotated by the kubelet) and CA.
  */
-function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessEnv): KubeConnection {
+function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessEnv, now: () => number): KubeConnection {
   const caFile = join(dir, "ca.crt");
   const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
   return connection({
@@ -90,6 +99,7 @@ function inCluster(host: string, port: string, dir: string, env: NodeJS.ProcessE
     ca: existsSync(caFile) ? readFileSync(caFile) : undefined,
     tokenFile: join(dir, "token"),
     insecure: false,
+    now,
   });
 }
 
@@ -173,6 +183,7 @@ async function fromKubeconfigFiles(
   source: string,
   env: NodeJS.ProcessEnv,
   logger: Logger | undefined,
+  now: () => number,
 ): Promise<KubeConnection> {
   const { currentContext, cluster, user } = chooseEntries(await readKubeconfigs(files), source);
   const where = `${source}, context "${currentContext}"`;
@@ -183,7 +194,7 @@ async function fromKubeconfigFiles(
     );
     return viaClientNode(currentContext, cluster, user, where, env);
   }
-  return directConnection(cluster, user, where, env);
+  return directConnection(cluster, user, where, env, now);
 }
 
 /** The current context's cluster and user; a name that is missing or points nowhere is an error naming it. */
@@ -215,6 +226,7 @@ function directConnection(
   user: Named<RawUser> | undefined,
   where: string,
   env: NodeJS.ProcessEnv,
+  now: () => number,
 ): KubeConnection {
   const c = cluster.entry;
   const u = user?.entry ?? {};
@@ -229,6 +241,7 @@ function directConnection(
     tokenFile: u.tokenFile ? absolute(u.tokenFile, user?.dir) : undefined,
     insecure: c["insecure-skip-tls-verify"] === true,
     servername: c["tls-server-name"],
+    now,
   });
 }
 
@@ -334,20 +347,25 @@ interface Settings {
   tokenFile?: string;
   insecure: boolean;
   servername?: string;
+  now?: () => number;
 }
 
 function connection(settings: Settings): KubeConnection {
   const { ca, cert, key, insecure, servername, tokenFile } = settings;
+  const now = settings.now ?? Date.now;
   let token = settings.token;
+  let readAt = -Infinity;
   return {
     server: settings.server.replace(/\/+$/, ""),
     source: settings.source,
     proxy: settings.proxy,
     async requestOptions() {
-      // As client-go: the token file wins over a token, and a failed read keeps the token last read.
-      if (tokenFile) {
+      // As client-go: the token file wins over a token, is read again once a minute, and a failed read keeps the token
+      // last read (and is tried again at the next request).
+      if (tokenFile && now() - readAt >= TOKEN_FILE_MAX_AGE_MS) {
         try {
           token = (await readFile(tokenFile, "utf8")).trim();
+          readAt = now();
         } catch (error) {
           if (!token) throw new Error(`cannot read the token file ${tokenFile}`, { cause: error });
         }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { loadKubeConnection, type LoadOptions } from "../../src/runtime/kube-config.js";
+import { loadKubeConnection, TOKEN_FILE_MAX_AGE_MS, type LoadOptions } from "../../src/runtime/kube-config.js";
 
 const CA = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n";
 const CERT = "-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n";
@@ -94,19 +94,24 @@ describe("loadKubeConnection", () => {
     expect(options.headers.Authorization).toBe("Bearer from-file");
   });
 
-  it(
-    "reads the token file again for every request, " + "keeping the last token while the file is briefly missing",
-    async () => {
-      const tokenFile = write("token", "first");
-      const path = write("config", kubeconfig({ server: "https://api.example" }, { token: "static", tokenFile }));
-      const connection = await loadKubeConnection(isolated({ path }));
-      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer first");
-      write("token", "rotated");
-      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
-      unlinkSync(tokenFile);
-      expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated");
-    },
-  );
+  it("reads the token file again once a minute, keeping the last token while the file is briefly missing", async () => {
+    let clock = 1_000_000;
+    const tokenFile = write("token", "first");
+    const path = write("config", kubeconfig({ server: "https://api.example" }, { token: "static", tokenFile }));
+    const connection = await loadKubeConnection({ ...isolated({ path }), now: () => clock });
+    const bearer = async (): Promise<string | undefined> => (await connection.requestOptions()).headers.Authorization;
+    expect(await bearer()).toBe("Bearer first");
+    write("token", "rotated");
+    clock += TOKEN_FILE_MAX_AGE_MS - 1;
+    expect(await bearer()).toBe("Bearer first");
+    clock += 1;
+    expect(await bearer()).toBe("Bearer rotated");
+    unlinkSync(tokenFile);
+    clock += TOKEN_FILE_MAX_AGE_MS;
+    expect(await bearer()).toBe("Bearer rotated");
+    write("token", "back");
+    expect(await bearer()).toBe("Bearer back");
+  });
 
   it("fails a request naming the token file when it was never readable", async () => {
     const tokenFile = join(dir, "missing-token");
@@ -122,13 +127,15 @@ describe("loadKubeConnection", () => {
     write("serviceaccount/namespace", "bird-operator");
     write("home/.kube/config", kubeconfig({ server: "https://home.example" }));
     const env = { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" };
-    const connection = await loadKubeConnection(isolated({ env, serviceAccountDir }));
+    let clock = 0;
+    const connection = await loadKubeConnection({ ...isolated({ env, serviceAccountDir }), now: () => clock });
     expect(connection.server).toBe("https://10.0.0.1:443");
     const options = await connection.requestOptions();
     expect(options.ca).toEqual(Buffer.from(CA));
     expect(options.rejectUnauthorized).toBe(true);
     expect(options.headers.Authorization).toBe("Bearer pod-token");
     write("serviceaccount/token", "rotated-by-kubelet");
+    clock += TOKEN_FILE_MAX_AGE_MS;
     expect((await connection.requestOptions()).headers.Authorization).toBe("Bearer rotated-by-kubelet");
 
     const ipv6 = await loadKubeConnection(
