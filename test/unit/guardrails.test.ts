@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { BirdWorkspace, LabelSelector } from "../../src/api/v1alpha1/index.js";
 import { matchesSelector, namespaceAllowed } from "../../src/controllers/guardrails.js";
+import { quotaRefusal } from "../../src/controllers/phone-number/purchase.js";
+import type { Usage } from "../../src/ownership/usage.js";
 
 describe("matchesSelector", () => {
   const labels = { team: "payments", tier: "prod", empty: "" };
@@ -182,5 +184,33 @@ describe("namespaceAllowed", () => {
           "ask the platform team to add it to spec.allowedNamespaces",
       );
     }
+  });
+});
+
+describe("quotaRefusal", () => {
+  const workspace = (policy: BirdWorkspace["spec"]["policy"]): BirdWorkspace =>
+    ({ metadata: { name: "ws" }, spec: { policy } }) as BirdWorkspace;
+  const item = { numberString: "+15550100", monthlyPrice: { amount: 1, exponent: 0, currencyCode: "EUR" } };
+  const counting = (usage: Usage): { count: () => Usage; calls: () => number } => {
+    let calls = 0;
+    return { count: () => (calls++, usage), calls: () => calls };
+  };
+
+  it("does not count a workspace that has neither maxNumbers nor maxMonthlySpend", () => {
+    for (const policy of [undefined, {}, { allowedCountries: ["NL"] }]) {
+      const usage = counting({ numbers: 1_000_000, prices: [] });
+      expect(quotaRefusal(workspace(policy), usage.count, item)).toBeUndefined();
+      expect(usage.calls()).toBe(0);
+    }
+  });
+
+  it("counts once, and refuses, when a limit is reached", () => {
+    const numbers = counting({ numbers: 3, prices: [] });
+    expect(quotaRefusal(workspace({ maxNumbers: 3 }), numbers.count, item)).toMatch(/allows 3 numbers and 3 are paid/);
+    expect(numbers.calls()).toBe(1);
+    const spend = counting({ numbers: 0, prices: [{ amount: 95, exponent: -1, currencyCode: "EUR" }] });
+    const limit = { maxMonthlySpend: { amount: 10, exponent: 0, currencyCode: "EUR" } };
+    expect(quotaRefusal(workspace(limit), spend.count, item)).toMatch(/would bring the monthly spend/);
+    expect(spend.calls()).toBe(1);
   });
 });

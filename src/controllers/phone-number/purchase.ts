@@ -285,7 +285,7 @@ export class Purchaser {
    * check and the reservation.
    */
   private reserve(external: NumberExternal, item: NumberStockItem, name: string): void {
-    const refused = quotaRefusal(external.workspace, this.options.usage.of(external), item);
+    const refused = quotaRefusal(external.workspace, () => this.options.usage.of(external), item);
     if (refused) throw new Waiting(refused, Reason.QuotaExceeded, this.options.resyncMs);
     this.options.usage.reserve(external.workspace.metadata?.name ?? "", name, item.monthlyPrice);
   }
@@ -359,16 +359,20 @@ function stockPriceProblem(
 /**
  * Why buying `item` would break the workspace's maxNumbers or maxMonthlySpend, or undefined. `usage` counts every
  * number the workspace pays for (records of any holder, Released ones included), reservations in flight, and numbers
- * in Bird that no record knows. Exported for `bird-operator plan`.
+ * in Bird that no record knows; a function is asked only when the workspace has a limit. Exported for
+ * `bird-operator plan`.
  */
 export function quotaRefusal(
   workspace: BirdWorkspace,
-  usage: Usage,
+  counted: Usage | (() => Usage),
   item: Pick<NumberStockItem, "numberString" | "monthlyPrice">,
 ): string | undefined {
   const policy = workspace.spec.policy;
+  // Counting walks every record of the workspace: a workspace without either limit is not counted at all.
+  if (policy?.maxNumbers === undefined && !policy?.maxMonthlySpend) return undefined;
+  const usage = typeof counted === "function" ? counted() : counted;
   const workspaceName = workspace.metadata?.name ?? "";
-  if (policy?.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
+  if (policy.maxNumbers !== undefined && usage.numbers >= policy.maxNumbers) {
     return (
       `BirdWorkspace "${workspaceName}" allows ${policy.maxNumbers} numbers ` +
       `and ${usage.numbers} are paid for or being bought (Released ones count until they leave Bird); ` +
