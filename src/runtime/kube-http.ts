@@ -130,7 +130,8 @@ export class KubeHttp {
     const res = await this.open(req, payload, "request");
     const body = await readBody(res);
     if (!isSuccess(res)) throw apiError(req, res.statusCode ?? 0, body);
-    return (body ? JSON.parse(body) : undefined) as T;
+    // An answer's managedFields are not read here, as in lists and watches: a write's answer is parsed without them.
+    return (body ? JSON.parse(withoutManagedFields(body)) : undefined) as T;
   }
 
   /**
