@@ -86,15 +86,22 @@ export function boundTo<T extends OwnershipRecord>(record: T, claimant: Claimant
 export class RecordStore<T extends OwnershipRecord> {
   private readonly byUid = new Map<string, string>();
   private readonly byWorkspace = new Map<string, Set<string>>();
+  /**
+   * What this process wrote (created, updated), by record name, until the cache shows that version or a newer one: a
+   * reconcile that follows our own write must not find the cache's older view (or none) of the record it just wrote.
+   */
+  private readonly written = new Map<string, { record: T; at: number }>();
 
   constructor(
     private readonly client: ResourceClient<T>,
     readonly informer: Informer<T>,
+    private readonly now: () => number = Date.now,
   ) {
     informer.on((type, record, old) => {
       if (old) this.unindex(old);
       if (type === "delete") this.unindex(record);
       else this.index(record);
+      this.caughtUp(type, record);
     });
   }
 
@@ -106,23 +113,32 @@ export class RecordStore<T extends OwnershipRecord> {
     return this.informer.get(name);
   }
 
-  /** The record the cache shows bound to this exact object. */
+  /** The record bound to this exact object: the cache's, or what this process wrote if the cache has not seen it. */
   heldBy(claimant: Claimant): T | undefined {
     const uid = claimant.metadata?.uid;
     const name = uid ? this.byUid.get(uid) : undefined;
-    const record = name ? this.informer.get(name) : undefined;
-    return record && isHeldBy(record, claimant) ? record : undefined;
+    const cached = name ? this.informer.get(name) : undefined;
+    const held = (record: T): T | undefined => (isHeldBy(record, claimant) ? record : undefined);
+    if (cached && isHeldBy(cached, claimant)) return held(this.newest(cached));
+    for (const [key, { record, at }] of this.written) {
+      if (this.now() - at > WRITTEN_MAX_AGE_MS) this.written.delete(key);
+      else if (isHeldBy(record, claimant)) return held(this.newest(this.informer.get(key) ?? record));
+    }
+    return undefined;
   }
 
   /**
-   * The record bound to this object, asking the API server when the cache knows none: before a claim is made or a
-   * finalizer let go, a cache that lags behind our own create must not pass for "holds nothing".
+   * The record bound to this object. When the cache (and this process's own writes) show none, the API server is asked,
+   * so that before a claim is made or a finalizer let go, a cache lagging behind another replica's write cannot pass
+   * for "holds nothing". `askServer: false` skips that list for an object that has never carried the finalizer, and so
+   * never claimed anything: its caller's next write, the finalizer patch, is guarded by a test of the version it read,
+   * and fails if the object changed (another replica's finalizer) since.
    */
-  async findHeld(claimant: Claimant): Promise<T | undefined> {
+  async findHeld(claimant: Claimant, options: { askServer?: boolean } = {}): Promise<T | undefined> {
     const cached = this.heldBy(claimant);
     if (cached) return cached;
     const uid = claimant.metadata?.uid;
-    if (!uid) return undefined;
+    if (!uid || options.askServer === false) return undefined;
     const fresh = await this.client.list({ labelSelector: `${CLAIM_UID_LABEL}=${uid}` });
     return fresh.find((record) => isHeldBy(record, claimant));
   }
@@ -136,7 +152,7 @@ export class RecordStore<T extends OwnershipRecord> {
   /** Creates the record; undefined when one of that name exists already (someone else's claim, or ours in flight). */
   async create(record: T): Promise<T | undefined> {
     try {
-      return await this.client.create(record);
+      return this.wrote(await this.client.create(record));
     } catch (error) {
       if (isApiStatus(error, 409)) return undefined;
       throw error;
@@ -154,8 +170,8 @@ export class RecordStore<T extends OwnershipRecord> {
   }
 
   /** An update carrying the record's resourceVersion: a record changed meanwhile fails with 409. */
-  update(record: T): Promise<T> {
-    return this.client.update(record);
+  async update(record: T): Promise<T> {
+    return this.wrote(await this.client.update(record));
   }
 
   /**
@@ -169,6 +185,7 @@ export class RecordStore<T extends OwnershipRecord> {
       const { uid, resourceVersion } = current.metadata ?? {};
       try {
         await this.client.delete(undefined, current.metadata?.name ?? "", { preconditions: { uid, resourceVersion } });
+        this.written.delete(current.metadata?.name ?? "");
         return;
       } catch (error) {
         if (isApiStatus(error, 404)) return;
@@ -179,6 +196,24 @@ export class RecordStore<T extends OwnershipRecord> {
         current = fresh;
       }
     }
+  }
+
+  private wrote(record: T): T {
+    this.written.set(record.metadata?.name ?? "", { record, at: this.now() });
+    return record;
+  }
+
+  /** Of the cache's record and what this process wrote of it, the later version. */
+  private newest(cached: T): T {
+    const mine = this.written.get(cached.metadata?.name ?? "")?.record;
+    return mine && newer(mine, cached) ? mine : cached;
+  }
+
+  /** The cache has seen our write (that version, a later one, or the record's deletion): it answers alone again. */
+  private caughtUp(type: string, record: T): void {
+    const name = record.metadata?.name ?? "";
+    const mine = this.written.get(name)?.record;
+    if (mine && (type === "delete" || !newer(mine, record))) this.written.delete(name);
   }
 
   private index(record: T): void {
@@ -199,6 +234,20 @@ export class RecordStore<T extends OwnershipRecord> {
     names?.delete(name);
     if (names?.size === 0) this.byWorkspace.delete(record.spec.workspaceRef.name);
   }
+}
+
+/** How long a write of ours is kept for a cache that never shows it (a watch that relisted, say). */
+const WRITTEN_MAX_AGE_MS = 60_000;
+
+/**
+ * Whether `a` is a later version of the same record (same uid) than `b`. resourceVersions are etcd revisions, compared
+ * as numbers; where one is not a number, neither counts as later: the cache is trusted once it shows the record.
+ */
+function newer(a: KubernetesObject, b: KubernetesObject): boolean {
+  if (a.metadata?.uid !== b.metadata?.uid) return false;
+  const [x, y] = [a.metadata?.resourceVersion ?? "", b.metadata?.resourceVersion ?? ""];
+  if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) > BigInt(y);
+  return false;
 }
 
 export function recordName(record: KubernetesObject): string {

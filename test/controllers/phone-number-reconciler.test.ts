@@ -1,5 +1,5 @@
 import type { V1Namespace } from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type {
   BirdNumber,
   BirdSender,
@@ -647,5 +647,22 @@ describe("PhoneNumberReconciler: a second reconcile in a row writes nothing, to 
       kube: [],
       bird: [],
     });
+  });
+});
+
+describe("PhoneNumberReconciler: when the API server is asked which record an object holds", () => {
+  it("not for a new object (no finalizer yet: it never claimed), which is bought for with one list fewer", async () => {
+    const w = buying();
+    const lists = vi.spyOn(w.records.client, "list");
+    expect(await w.outcome()).toMatchObject({ ...success, record: "Bound", object: "finalizer" });
+    expect(lists).not.toHaveBeenCalled();
+  });
+
+  it("for an object that carries the finalizer and that the cache shows holding nothing", async () => {
+    const w = buying();
+    w.phoneNumbers.seed({ ...phoneNumber(), metadata: { ...phoneNumber().metadata, finalizers: [FINALIZER] } });
+    const lists = vi.spyOn(w.records.client, "list");
+    await w.reconcile();
+    expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=pn-uid" });
   });
 });

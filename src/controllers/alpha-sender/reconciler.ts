@@ -14,7 +14,7 @@ import type { RecordStore } from "../../ownership/records.js";
 import { countryKey, type UsageBook } from "../../ownership/usage.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { TransientError, Waiting } from "../../runtime/errors.js";
-import { addFinalizer } from "../../runtime/finalizer.js";
+import { addFinalizer, hasFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
@@ -95,7 +95,8 @@ export class AlphaSenderReconciler {
     );
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
-    const held = await this.options.records.findHeld(initial);
+    // An object that never carried the finalizer never claimed: the cache answers alone (see RecordStore.findHeld).
+    const held = await this.options.records.findHeld(initial, { askServer: hasFinalizer(initial, FINALIZER) });
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
     if (!held) forgetSender(status);
     const external = this.external(this.options.admission.connect(initial));

@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import type { BirdNumber, RecordPhase } from "../../src/api/v1alpha1/index.js";
+import { boundTo, Phase, RecordStore } from "../../src/ownership/records.js";
+import type { Informer, InformerHandler } from "../../src/runtime/informer.js";
+import type { ResourceClient } from "../../src/runtime/resource-client.js";
+
+/**
+ * A record cache that sees writes only when told to (`deliver`): the lag between the API server answering a write and
+ * the watch bringing it, which the store must cover for its own writes.
+ */
+class LaggingCluster {
+  readonly stored = new Map<string, BirdNumber>();
+  readonly cache = new Map<string, BirdNumber>();
+  readonly lists: string[] = [];
+  private readonly handlers: InformerHandler<BirdNumber>[] = [];
+  private version = 100;
+
+  readonly informer = {
+    on: (handler: InformerHandler<BirdNumber>) => this.handlers.push(handler),
+    get: (name: string) => this.cache.get(name),
+  } as unknown as Informer<BirdNumber>;
+
+  readonly client = {
+    create: (record: BirdNumber) => Promise.resolve(this.write(record, `uid-${record.metadata?.name}`)),
+    update: (record: BirdNumber) => Promise.resolve(this.write(record, record.metadata?.uid ?? "")),
+    list: (options: { labelSelector?: string }) => {
+      this.lists.push(options.labelSelector ?? "");
+      return Promise.resolve([...this.stored.values()]);
+    },
+  } as unknown as ResourceClient<BirdNumber>;
+
+  /** The watch catches up: the cache shows what the API server has. */
+  deliver(): void {
+    for (const [name, record] of this.stored) {
+      const old = this.cache.get(name);
+      this.cache.set(name, record);
+      for (const handler of this.handlers) handler(old ? "update" : "add", record, old, name);
+    }
+  }
+
+  private write(record: BirdNumber, uid: string): BirdNumber {
+    const written = structuredClone({
+      ...record,
+      metadata: { ...record.metadata, uid, resourceVersion: String(++this.version) },
+    });
+    this.stored.set(record.metadata?.name ?? "", written);
+    return written;
+  }
+}
+
+const pn = (uid: string): { metadata: { namespace: string; name: string; uid: string } } => ({
+  metadata: { namespace: "team-a", name: `pn-${uid}`, uid },
+});
+
+const record = (name: string, phase: RecordPhase): BirdNumber => ({
+  apiVersion: "numbers.birdoperator.dev/v1alpha1",
+  kind: "BirdNumber",
+  metadata: { name },
+  spec: { workspaceRef: { name: "ws" }, numberString: "+12125550100" },
+  status: { phase },
+});
+
+describe("RecordStore: its own writes before the cache shows them", () => {
+  it("finds the record this process just created though the cache lags, without asking the API server", async () => {
+    const cluster = new LaggingCluster();
+    const store = new RecordStore(cluster.client, cluster.informer);
+    const created = await store.create(boundTo(record("ws.12125550100", Phase.Purchasing), pn("a")));
+    expect(cluster.cache.size).toBe(0);
+    expect(store.heldBy(pn("a"))?.metadata?.resourceVersion).toBe(created?.metadata?.resourceVersion);
+    expect(await store.findHeld(pn("a"), { askServer: false })).toEqual(created);
+    expect(await store.findHeld(pn("b"), { askServer: false })).toBeUndefined();
+    expect(cluster.lists).toEqual([]);
+  });
+
+  it("answers with the later of the cache's version and its own update (a bind the cache has not seen)", async () => {
+    const cluster = new LaggingCluster();
+    const store = new RecordStore(cluster.client, cluster.informer);
+    const created = await store.create(boundTo(record("ws.12125550100", Phase.Purchasing), pn("a")));
+    cluster.deliver();
+    const bound = await store.update({ ...created!, status: { ...created!.status, phase: Phase.Bound } });
+    expect(cluster.cache.get("ws.12125550100")?.status?.phase).toBe(Phase.Purchasing);
+    expect(store.heldBy(pn("a"))?.status?.phase).toBe(Phase.Bound);
+    cluster.deliver();
+    expect(store.heldBy(pn("a"))).toBe(cluster.cache.get("ws.12125550100"));
+    expect(store.heldBy(pn("a"))?.metadata?.resourceVersion).toBe(bound.metadata?.resourceVersion);
+  });
+
+  it("does not answer for an object its own later write moved the record away from", async () => {
+    const cluster = new LaggingCluster();
+    const store = new RecordStore(cluster.client, cluster.informer);
+    const created = await store.create(boundTo(record("ws.12125550100", Phase.Bound), pn("a")));
+    cluster.deliver();
+    await store.update(boundTo(created!, pn("b")));
+    expect(store.heldBy(pn("a"))).toBeUndefined();
+    expect(store.heldBy(pn("b"))?.spec.claimRef?.uid).toBe("b");
+  });
+
+  it("asks the API server when neither the cache nor its writes know a record, unless told not to", async () => {
+    const cluster = new LaggingCluster();
+    const other = new RecordStore(cluster.client, cluster.informer);
+    await other.create(boundTo(record("ws.12125550100", Phase.Bound), pn("a")));
+    const store = new RecordStore(cluster.client, cluster.informer);
+    expect(await store.findHeld(pn("a"), { askServer: false })).toBeUndefined();
+    expect(cluster.lists).toEqual([]);
+    expect((await store.findHeld(pn("a")))?.spec.claimRef?.uid).toBe("a");
+    expect(cluster.lists).toHaveLength(1);
+  });
+});
