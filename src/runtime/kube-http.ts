@@ -114,6 +114,8 @@ const WRITES = new Set(["POST", "PUT", "PATCH"]);
  */
 export class KubeHttp {
   private readonly connection: KubeConnection;
+  /** The server URL taken apart once: each request only adds its path and query. */
+  private target?: Target;
   private agent?: HttpAgent;
   /** Watches hold their connection for minutes: a pool of their own, so they never starve requests of sockets. */
   private watchAgent?: HttpAgent;
@@ -182,11 +184,6 @@ export class KubeHttp {
     payload: string | undefined,
     use: "request" | "watch",
   ): Promise<IncomingMessage> {
-    const url = new URL(this.connection.server + req.path);
-    if (WRITES.has(req.method)) url.searchParams.set("fieldManager", FIELD_MANAGER);
-    for (const [key, value] of Object.entries(req.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
     const settings = await this.connection.requestOptions();
     const headers: Record<string, string> = {
       Accept: "application/json",
@@ -199,12 +196,14 @@ export class KubeHttp {
       // start of the next request on the kept-alive connection (which then fails with a bare 400).
       headers["Content-Length"] = String(Buffer.byteLength(payload));
     }
-    const options: RequestOptions = { method: req.method, headers, signal: req.signal };
-    const https = url.protocol === "https:";
+    const { protocol, hostname, port, basePath } = (this.target ??= target(this.connection.server));
+    const path = basePath + req.path + queryString(req.path, WRITES.has(req.method), req.query);
+    const options: RequestOptions = { protocol, hostname, port, path, method: req.method, headers, signal: req.signal };
+    const https = protocol === "https:";
     if (use === "watch") options.agent = this.watchAgent ??= newAgent(https, this.connection.proxy, settings, Infinity);
     else options.agent = this.agent ??= newAgent(https, this.connection.proxy, settings, 32);
     return new Promise((resolve, reject) => {
-      const outgoing = (https ? request : httpRequest)(url, options, resolve);
+      const outgoing = (https ? request : httpRequest)(options, resolve);
       if (use === "watch") {
         // A dead peer is found by TCP keep-alive probes; the informer's watchdog covers the rest.
         outgoing.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
@@ -218,6 +217,33 @@ export class KubeHttp {
       outgoing.end(payload);
     });
   }
+}
+
+interface Target {
+  protocol: string;
+  hostname: string;
+  port: string;
+  /** The server URL's own path (a proxy's prefix, say), without a trailing slash. */
+  basePath: string;
+}
+
+function target(server: string): Target {
+  const url = new URL(server);
+  // As Node's urlToHttpOptions: an IPv6 address without its brackets.
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return { protocol: url.protocol, hostname, port: url.port, basePath: url.pathname.replace(/\/+$/, "") };
+}
+
+/** The query of a request: fieldManager on writes, then the request's own parameters (the last of a name wins). */
+function queryString(path: string, write: boolean, query: Query | undefined): string {
+  const params = new Map<string, string>();
+  if (write) params.set("fieldManager", FIELD_MANAGER);
+  for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+  if (params.size === 0) return "";
+  let text = "";
+  for (const [key, value] of params)
+    text += `${text ? "&" : ""}${encodeURIComponent(key)}=${encodeURIComponent(value)}`;
+  return (path.includes("?") ? "&" : "?") + text;
 }
 
 /**
