@@ -1,5 +1,5 @@
 import type { V1Namespace } from "@kubernetes/client-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type {
   AlphaSender,
   AlphaSenderSpec,
@@ -451,5 +451,17 @@ describe("AlphaSenderReconciler: a second reconcile in a row writes nothing, to 
       kube: [],
       bird: [],
     });
+  });
+});
+
+describe("AlphaSenderReconciler: when the API server is asked which record an object holds", () => {
+  it("not for a new object (no finalizer yet: it never claimed); again once it carries the finalizer", async () => {
+    const w = registered({ countries: ["DE"] });
+    const lists = vi.spyOn(w.records.client, "list");
+    expect(await w.outcome()).toMatchObject({ result: "ok", record: "Bound", object: "finalizer" });
+    expect(lists).not.toHaveBeenCalled();
+    w.records.all().forEach((r) => void w.records.client.delete(undefined, r.metadata?.name ?? ""));
+    await w.reconcile();
+    expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=as-uid" });
   });
 });

@@ -36,9 +36,18 @@ export interface SenderClaimsOptions {
 export class SenderClaims {
   constructor(private readonly options: SenderClaimsOptions) {}
 
-  /** The record this AlphaSender holds for `sender`, claimed now if it holds none. */
-  async obtain(alphaSender: AlphaSender, sender: AlphaNumber, log: Logger): Promise<BirdSender> {
-    const held = await this.options.records.findHeld(alphaSender);
+  /**
+   * The record this AlphaSender holds for `sender`, claimed now if it holds none. `askServer: false` (see
+   * RecordStore.findHeld): the object had no finalizer before this reconcile added it, so it holds nothing the cache
+   * and this process's own writes would not show.
+   */
+  async obtain(
+    alphaSender: AlphaSender,
+    sender: AlphaNumber,
+    log: Logger,
+    options: { askServer?: boolean } = {},
+  ): Promise<BirdSender> {
+    const held = await this.options.records.findHeld(alphaSender, options);
     if (held?.spec.alphaNumberId.toLowerCase() === sender.id.toLowerCase())
       return held.status?.phase === Phase.Bound ? held : this.bind(alphaSender, held, sender, log);
     const name = senderRecordName(alphaSender.spec.workspaceRef.name, sender.id);

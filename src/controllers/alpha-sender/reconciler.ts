@@ -96,7 +96,8 @@ export class AlphaSenderReconciler {
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
     // An object that never carried the finalizer never claimed: the cache answers alone (see RecordStore.findHeld).
-    const held = await this.options.records.findHeld(initial, { askServer: hasFinalizer(initial, FINALIZER) });
+    const askServer = hasFinalizer(initial, FINALIZER);
+    const held = await this.options.records.findHeld(initial, { askServer });
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
     if (!held) forgetSender(status);
     const external = this.external(this.options.admission.connect(initial));
@@ -106,7 +107,7 @@ export class AlphaSenderReconciler {
     // Admitted: the finalizer goes on before the claim, so a claim is never left behind by a deletion.
     const alphaSender = await addFinalizer(this.options.client, FINALIZER, initial);
     const sender = await this.senderOrWait(alphaSender, external);
-    const record = await this.options.claims.obtain(alphaSender, sender, log);
+    const record = await this.options.claims.obtain(alphaSender, sender, log, { askServer });
     status.boundTo = record.metadata?.name;
     Object.assign(status, senderStatus(sender));
     if (!isProvisioned(sender)) return this.provisioning(alphaSender, sender);
