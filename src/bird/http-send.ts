@@ -144,7 +144,9 @@ export function createHttpSend(env: NodeJS.ProcessEnv = process.env): BirdSend {
       const headers: Record<string, string> = {};
       request.headers.forEach((value, name) => (headers[name] = value));
       const body = typeof request.body === "string" ? Buffer.from(request.body) : request.body;
-      if (body !== undefined) headers["content-length"] = String(body.byteLength);
+      // A POST without a body (cancelling a subscription) says so, rather than going out chunked, as fetch sent it.
+      if (body !== undefined || (request.method !== "GET" && request.method !== "HEAD"))
+        headers["content-length"] = String(body?.byteLength ?? 0);
       const send = url.protocol === "https:" ? httpsRequest : httpRequest;
       const outgoing = send(url, { method: request.method, headers, agent: agentFor(url), signal: request.signal });
       outgoing.on("error", reject);

@@ -49,6 +49,8 @@ describe("Bird over Node's HTTP client (createHttpSend)", () => {
     expect(seen[0]?.headers?.authorization).toBe("AccessKey k");
     expect(seen[0]?.headers?.["content-length"]).toBe(String(Buffer.byteLength('{"a":"é"}')));
     expect(seen[0]?.body).toBe('{"a":"é"}');
+    await createHttpSend({})(request(`${base}/x/cancel`, { method: "POST" }));
+    expect([seen[1]?.headers?.["content-length"], seen[1]?.headers?.["transfer-encoding"]]).toEqual(["0", undefined]);
   });
 
   it("rejects an answer cut off in the middle of its body (a network failure, not a short answer)", async () => {
