@@ -22,3 +22,12 @@ export function clusterAt(kubeconfigPath: string): TestCluster {
 
 // Defined in test/support (which chaos and the benchmark import, and so must not import vitest), used by most tests.
 export { uniqueName } from "../support/fixtures.js";
+
+/** The PhoneNumber kind as ResourceClient takes it, for tests that write PhoneNumbers to the API server directly. */
+export const PHONE_NUMBER_RESOURCE = {
+  group: "numbers.birdoperator.dev",
+  version: "v1alpha1",
+  plural: "phonenumbers",
+  kind: "PhoneNumber",
+  namespaced: true,
+};

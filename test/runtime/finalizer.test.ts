@@ -4,15 +4,9 @@ import { FINALIZER } from "../../src/api/v1alpha1/conditions.js";
 import { addFinalizer } from "../../src/runtime/finalizer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { MERGE_PATCH, ResourceClient } from "../../src/runtime/resource-client.js";
-import { testCluster, uniqueName } from "../helpers/cluster.js";
+import { PHONE_NUMBER_RESOURCE, testCluster, uniqueName } from "../helpers/cluster.js";
 
-const KIND = {
-  group: "numbers.birdoperator.dev",
-  version: "v1alpha1",
-  plural: "phonenumbers",
-  kind: "PhoneNumber",
-  namespaced: true,
-};
+const KIND = PHONE_NUMBER_RESOURCE;
 
 /**
  * The finalizer patch is what makes a reconcile of an object the cache shows without the finalizer safe without asking

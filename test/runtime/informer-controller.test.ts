@@ -1,3 +1,4 @@
+import { PHONE_NUMBER_RESOURCE } from "../helpers/cluster.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,13 +17,7 @@ import { eventually } from "../support/fixtures.js";
 setFlagsFromString("--expose-gc");
 const collectGarbage = runInNewContext("gc") as () => void;
 
-const KIND = {
-  group: "numbers.birdoperator.dev",
-  version: "v1alpha1",
-  plural: "phonenumbers",
-  kind: "PhoneNumber",
-  namespaced: true,
-};
+const KIND = PHONE_NUMBER_RESOURCE;
 
 function phoneNumber(name: string, country = "US"): PhoneNumber {
   return {

@@ -7,16 +7,10 @@ import { Informer } from "../../src/runtime/informer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { Metrics } from "../../src/runtime/metrics.js";
 import { ResourceClient } from "../../src/runtime/resource-client.js";
-import { testCluster, uniqueName } from "../helpers/cluster.js";
+import { PHONE_NUMBER_RESOURCE, testCluster, uniqueName } from "../helpers/cluster.js";
 import { eventually } from "../support/fixtures.js";
 
-const KIND = {
-  group: "numbers.birdoperator.dev",
-  version: "v1alpha1",
-  plural: "phonenumbers",
-  kind: "PhoneNumber",
-  namespaced: true,
-};
+const KIND = PHONE_NUMBER_RESOURCE;
 const GAUGE = "bird_operator_initial_reconcile_seconds";
 const DONE = "Reconciled every object present at start";
 

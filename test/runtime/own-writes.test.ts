@@ -6,16 +6,10 @@ import { Informer } from "../../src/runtime/informer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { OwnWrites } from "../../src/runtime/own-writes.js";
 import { MERGE_PATCH, ResourceClient } from "../../src/runtime/resource-client.js";
-import { testCluster, uniqueName } from "../helpers/cluster.js";
+import { PHONE_NUMBER_RESOURCE, testCluster, uniqueName } from "../helpers/cluster.js";
 import { eventually } from "../support/fixtures.js";
 
-const KIND = {
-  group: "numbers.birdoperator.dev",
-  version: "v1alpha1",
-  plural: "phonenumbers",
-  kind: "PhoneNumber",
-  namespaced: true,
-};
+const KIND = PHONE_NUMBER_RESOURCE;
 const at = (resourceVersion: string): { metadata: { name: string; resourceVersion: string } } => ({
   metadata: { name: "x", resourceVersion },
 });
