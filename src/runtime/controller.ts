@@ -31,6 +31,12 @@ export interface ReconcileResult {
 /** The object is gone: done, and the key is forgotten (kubebuilder's "not found" is no requeue). */
 export const FORGET: Readonly<ReconcileResult> = Object.freeze({ forget: true });
 
+/**
+ * A reconcile held back for a cache that has not shown our last write runs when the watch event comes; if none came
+ * (a watch broken meanwhile), it looks again after this long. The write is waited for 60 s at most (OwnWrites).
+ */
+const CACHE_WAIT_MAX_MS = 5_000;
+
 export type ReconcileFn = (key: string, context: ReconcileContext) => Promise<ReconcileResult>;
 
 export interface ControllerOptions {
@@ -63,11 +69,15 @@ export class Controller {
   readonly queue: WorkQueue;
   private readonly workers: number;
   private readonly resyncMs: number;
-  private readonly primaries: Pick<Informer<KubernetesObject>, "keys">[] = [];
+  private readonly primaries: Pick<Informer<KubernetesObject>, "keys" | "get">[] = [];
   /** Keys present at start not reconciled yet; undefined before start and once all were (the set is freed). */
   private initialPending: Set<string> | undefined;
   private initialCount = 0;
   private ownWrites?: OwnWrites;
+  /** Our writes, to hold back a reconcile until the cache shows the last one (see process). */
+  private writes?: OwnWrites;
+  /** Keys held back until the cache shows our last write to them, with the timer that looks again without an event. */
+  private readonly awaitingCache = new Map<string, NodeJS.Timeout>();
   /** Keys being reconciled, with the resourceVersions of the relevant updates seen meanwhile. */
   private readonly active = new Map<string, string[]>();
   private startedAtSeconds = 0;
@@ -116,25 +126,44 @@ export class Controller {
   ): this {
     this.primaries.push(informer);
     if (ownWrites && !options.wakeOnOwnWrites) this.ownWrites = ownWrites;
+    if (ownWrites) this.writes = ownWrites;
     informer.on((type, object, old, key) => {
-      const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
-      if (type === "update" && ownWrites && !relevant) {
-        if (!ownWrites.consume(object) && !this.active.has(key)) this.queue.add(key);
-        return;
-      }
-      if (type === "update" && ownWrites && !options.wakeOnOwnWrites) {
-        // The watch may deliver our write before its HTTP answer arrives: while the key is being reconciled, which
-        // writes were ours is known only at the end (see process), as client-go's dirty set would reprocess it then.
-        const version = object.metadata?.resourceVersion;
-        if (this.active.has(key)) {
-          if (relevant && version) this.active.get(key)?.push(version);
-          return;
-        }
-        if (ownWrites.consume(object)) return;
-      }
-      if (relevant) this.queue.add(key);
+      ownWrites?.seen(object, type === "delete");
+      // A key held back for this very version (see process) comes back once, whichever way the event is routed.
+      const caughtUp =
+        this.awaitingCache.has(key) && (type === "delete" || !ownWrites?.behind(object)) && this.stopAwaiting(key);
+      if (!this.primaryEvent(type, object, old, key, ownWrites, options) && caughtUp) this.queue.add(key);
     });
     return this;
+  }
+
+  /** Queues the key for a change of the controller's own kind (see watchPrimary); whether it did. */
+  private primaryEvent(
+    type: InformerEventType,
+    object: KubernetesObject,
+    old: KubernetesObject | undefined,
+    key: string,
+    ownWrites: OwnWrites | undefined,
+    options: { wakeOnOwnWrites?: boolean },
+  ): boolean {
+    const relevant = type !== "update" || !old || specOrMetaChanged(old, object);
+    if (type === "update" && ownWrites && !relevant) {
+      if (ownWrites.consume(object) || this.active.has(key)) return false;
+      this.queue.add(key);
+      return true;
+    }
+    if (type === "update" && ownWrites && !options.wakeOnOwnWrites) {
+      // The watch may deliver our write before its HTTP answer arrives: while the key is being reconciled, which
+      // writes were ours is known only at the end (see process), as client-go's dirty set would reprocess it then.
+      const version = object.metadata?.resourceVersion;
+      if (this.active.has(key)) {
+        if (relevant && version) this.active.get(key)?.push(version);
+        return false;
+      }
+      if (ownWrites.consume(object)) return false;
+    }
+    if (relevant) this.queue.add(key);
+    return relevant;
   }
 
   /**
@@ -175,10 +204,22 @@ export class Controller {
   }
 
   async stop(deadlineMs: number): Promise<void> {
+    for (const timer of this.awaitingCache.values()) clearTimeout(timer);
+    this.awaitingCache.clear();
     await this.queue.shutdown(deadlineMs);
   }
 
   private async process(key: string): Promise<void> {
+    if (this.cacheBehind(key)) {
+      // Our last write to this object is not in the cache yet: acting on the older copy would redo what that write
+      // recorded (activate destinations again, say). The watch event is moments away; it brings the key back.
+      clearTimeout(this.awaitingCache.get(key));
+      this.awaitingCache.set(
+        key,
+        setTimeout(() => this.stopAwaiting(key) && this.queue.add(key), CACHE_WAIT_MAX_MS).unref(),
+      );
+      return;
+    }
     if (this.options.deferUntil?.(key, () => this.queue.add(key))) return;
     this.active.set(key, []);
     try {
@@ -189,6 +230,22 @@ export class Controller {
       const ownWrites = this.ownWrites;
       if (seen.some((version) => !ownWrites?.consume({ metadata: { resourceVersion: version } }))) this.queue.add(key);
     }
+  }
+
+  /** Whether the key was held back for the cache; it no longer is. */
+  private stopAwaiting(key: string): boolean {
+    clearTimeout(this.awaitingCache.get(key));
+    return this.awaitingCache.delete(key);
+  }
+
+  private cacheBehind(key: string): boolean {
+    const writes = this.writes;
+    if (!writes) return false;
+    for (const informer of this.primaries) {
+      const cached = informer.get(key);
+      if (cached && writes.behind(cached)) return true;
+    }
+    return false;
   }
 
   private async reconcileOnce(key: string): Promise<void> {
