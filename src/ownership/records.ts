@@ -3,6 +3,7 @@ import type { BirdNumber, BirdSender, ClaimReference, RecordPhase } from "../api
 import { isApiStatus } from "../runtime/errors.js";
 import type { Informer } from "../runtime/informer.js";
 import type { ResourceClient } from "../runtime/resource-client.js";
+import { newerVersion } from "../runtime/resource-version.js";
 import { CLAIM_UID_LABEL } from "./names.js";
 
 export type OwnershipRecord = BirdNumber | BirdSender;
@@ -181,17 +182,18 @@ export class RecordStore<T extends OwnershipRecord> {
    */
   async remove(record: T): Promise<void> {
     let current = record;
+    const name = record.metadata?.name ?? "";
     for (let attempt = 0; ; attempt++) {
       const { uid, resourceVersion } = current.metadata ?? {};
       try {
-        await this.client.delete(undefined, current.metadata?.name ?? "", { preconditions: { uid, resourceVersion } });
-        this.written.delete(current.metadata?.name ?? "");
-        return;
+        await this.client.delete(undefined, name, { preconditions: { uid, resourceVersion } });
+        return void this.written.delete(name);
       } catch (error) {
-        if (isApiStatus(error, 404)) return;
+        // Gone already: what this process wrote of it must not answer for it either.
+        if (isApiStatus(error, 404)) return void this.written.delete(name);
         if (!isApiStatus(error, 409) || attempt >= 3) throw error;
-        const fresh = await this.read(current.metadata?.name ?? "");
-        if (!fresh) return;
+        const fresh = await this.read(name);
+        if (!fresh) return void this.written.delete(name);
         if (fresh.metadata?.uid !== uid || fresh.spec.claimRef?.uid !== record.spec.claimRef?.uid) throw error;
         current = fresh;
       }
@@ -206,14 +208,14 @@ export class RecordStore<T extends OwnershipRecord> {
   /** Of the cache's record and what this process wrote of it, the later version. */
   private newest(cached: T): T {
     const mine = this.written.get(cached.metadata?.name ?? "")?.record;
-    return mine && newer(mine, cached) ? mine : cached;
+    return mine && newerVersion(mine, cached) ? mine : cached;
   }
 
   /** The cache has seen our write (that version, a later one, or the record's deletion): it answers alone again. */
   private caughtUp(type: string, record: T): void {
     const name = record.metadata?.name ?? "";
     const mine = this.written.get(name)?.record;
-    if (mine && (type === "delete" || !newer(mine, record))) this.written.delete(name);
+    if (mine && (type === "delete" || !newerVersion(mine, record))) this.written.delete(name);
   }
 
   private index(record: T): void {
@@ -238,17 +240,6 @@ export class RecordStore<T extends OwnershipRecord> {
 
 /** How long a write of ours is kept for a cache that never shows it (a watch that relisted, say). */
 const WRITTEN_MAX_AGE_MS = 60_000;
-
-/**
- * Whether `a` is a later version of the same record (same uid) than `b`. resourceVersions are etcd revisions, compared
- * as numbers; where one is not a number, neither counts as later: the cache is trusted once it shows the record.
- */
-function newer(a: KubernetesObject, b: KubernetesObject): boolean {
-  if (a.metadata?.uid !== b.metadata?.uid) return false;
-  const [x, y] = [a.metadata?.resourceVersion ?? "", b.metadata?.resourceVersion ?? ""];
-  if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) > BigInt(y);
-  return false;
-}
 
 export function recordName(record: KubernetesObject): string {
   return record.metadata?.name ?? "";

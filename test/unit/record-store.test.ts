@@ -1,3 +1,4 @@
+import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { describe, expect, it } from "vitest";
 import type { BirdNumber, RecordPhase } from "../../src/api/v1alpha1/index.js";
 import { boundTo, Phase, RecordStore } from "../../src/ownership/records.js";
@@ -23,6 +24,10 @@ class LaggingCluster {
   readonly client = {
     create: (record: BirdNumber) => Promise.resolve(this.write(record, `uid-${record.metadata?.name}`)),
     update: (record: BirdNumber) => Promise.resolve(this.write(record, record.metadata?.uid ?? "")),
+    delete: (_namespace: undefined, name: string) => {
+      if (!this.stored.delete(name)) return Promise.reject(new ApiException(404, "NotFound", "{}", {}));
+      return Promise.resolve({});
+    },
     list: (options: { labelSelector?: string }) => {
       this.lists.push(options.labelSelector ?? "");
       return Promise.resolve([...this.stored.values()]);
@@ -70,6 +75,18 @@ describe("RecordStore: its own writes before the cache shows them", () => {
     expect(await store.findHeld(pn("a"), { askServer: false })).toEqual(created);
     expect(await store.findHeld(pn("b"), { askServer: false })).toBeUndefined();
     expect(cluster.lists).toEqual([]);
+  });
+
+  it("forgets its own write of a record that is gone when it deletes it, found deleted already or not", async () => {
+    for (const goneBefore of [false, true]) {
+      const cluster = new LaggingCluster();
+      const store = new RecordStore(cluster.client, cluster.informer);
+      const created = await store.create(boundTo(record("ws.12125550100", Phase.Purchasing), pn("a")));
+      // Deleted by someone else before this process's delete (the API server answers 404), or by this delete.
+      if (goneBefore) cluster.stored.clear();
+      await store.remove(created!);
+      expect(store.heldBy(pn("a"))).toBeUndefined();
+    }
   });
 
   it("answers with the later of the cache's version and its own update (a bind the cache has not seen)", async () => {
