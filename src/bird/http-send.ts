@@ -129,12 +129,18 @@ export class AnswerHeaders {
 }
 
 /**
+ * The most of one answer that is read (and held): Bird's largest documented answer, a page of 99 numbers, is tens of
+ * kilobytes. An endless or huge answer (a wrong URL, a broken proxy) fails the call instead of the operator's memory.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/**
  * Bird over Node's own HTTP client, with keep-alive pools: direct, or tunnelled (CONNECT) through the proxy the
  * environment names for the URL (HTTPS_PROXY / HTTP_PROXY unless NO_PROXY matches, src/runtime/proxy.ts, the rules
  * the API server connection follows too). No pool limit, as fetch had none: the rate limiter paces the calls, and a
  * call queued behind slow ones would spend its own timeout waiting for a socket.
  */
-export function createHttpSend(env: NodeJS.ProcessEnv = process.env): BirdSend {
+export function createHttpSend(env: NodeJS.ProcessEnv = process.env, maxAnswerBytes = MAX_ANSWER_BYTES): BirdSend {
   const agentFor = agentPools(env);
   return (request) =>
     new Promise<BirdResponse>((resolve, reject) => {
@@ -152,7 +158,14 @@ export function createHttpSend(env: NodeJS.ProcessEnv = process.env): BirdSend {
       outgoing.on("error", reject);
       outgoing.on("response", (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on("data", (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (size <= maxAnswerBytes) return void chunks.push(chunk);
+          chunks.length = 0;
+          reject(new Error(`Bird's answer is larger than ${maxAnswerBytes} bytes; it was not read`));
+          res.destroy();
+        });
         res.on("error", reject);
         res.on("end", () => {
           const headers = AnswerHeaders.fromNode(res.headers);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { BirdRequest, createHttpSend, type BirdHttpRequest } from "../../src/bird/http-send.js";
+import { eventually } from "../support/fixtures.js";
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -60,6 +61,26 @@ describe("Bird over Node's HTTP client (createHttpSend)", () => {
       setTimeout(() => res.socket?.destroy(), 20);
     });
     await expect(createHttpSend({})(request(`${base}/x`))).rejects.toThrow();
+  });
+
+  it("refuses an answer larger than the cap without holding it, and stops reading it", async () => {
+    let stopped = false;
+    const base = await serve((_req, _body, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      // An endless answer: written until the client goes away.
+      const more = (): void => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once("drain", more);
+      };
+      res.on("close", () => (stopped = true));
+      more();
+    });
+    await expect(createHttpSend({}, 1024 * 1024)(request(`${base}/x`))).rejects.toThrow(/larger than 1048576 bytes/);
+    await eventually("the server sees the answer abandoned", async () => (stopped ? true : undefined), 5000);
+    // Within the cap, the same size is read whole.
+    const small = await serve((_req, _body, res) => res.end(" ".repeat(1024 * 1024)));
+    expect((await (await createHttpSend({}, 1024 * 1024)(request(`${small}/x`))).text()).length).toBe(1024 * 1024);
   });
 
   it("gives up on the caller's abort while waiting for the answer", async () => {
