@@ -2,6 +2,7 @@ import type { BirdNumber, BirdSender, Money } from "../api/v1alpha1/index.js";
 import { subscriptionEnded } from "../bird/subscription.js";
 import type { LongCodeNumber } from "../bird/types.js";
 import { Phase, type RecordStore } from "./records.js";
+import { UsageTally } from "./usage-tally.js";
 
 /**
  * One workspace's claims in flight: a purchase (or a sender country's activation) is reserved here, synchronously
@@ -54,6 +55,8 @@ export interface UsageInventory {
   activeNumberStrings: () => Iterable<string>;
   /** Changes whenever what the two above answer may change; without it, usage is counted afresh every time. */
   readonly version?: number;
+  /** The numberStrings changed since a version, if still known (see Inventory.changedSince). */
+  changedSince?(version: number): Iterable<string> | undefined;
 }
 
 export interface Usage {
@@ -78,18 +81,20 @@ export function workspaceUsage({ numbers, senders, ledger, inventory }: UsageInp
     count++;
     if (record.status?.monthlyPrice) prices.push(record.status.monthlyPrice);
   }
+  const unknown = new Set<string>();
+  for (const numberString of inventory.activeNumberStrings()) if (!known.has(numberString)) unknown.add(numberString);
+  return addSendersAndClaims({ numbers: count + unknown.size, prices }, senders, ledger);
+}
+
+/** Adds the sender countries' prices and the claims in flight (a number's reservation also counts as a number). */
+function addSendersAndClaims(usage: Usage, senders: readonly BirdSender[], ledger: Pick<Ledger, "pending">): Usage {
   for (const sender of senders)
-    for (const country of sender.status?.countries ?? []) if (country.price) prices.push(country.price);
+    for (const country of sender.status?.countries ?? []) if (country.price) usage.prices.push(country.price);
   for (const reservation of ledger.pending()) {
-    if (reservation.key.includes("#")) {
-      if (reservation.price) prices.push(reservation.price);
-      continue;
-    }
-    count++;
-    if (reservation.price) prices.push(reservation.price);
+    if (reservation.price) usage.prices.push(reservation.price);
+    if (!reservation.key.includes("#")) usage.numbers++;
   }
-  for (const numberString of inventory.activeNumberStrings()) if (!known.has(numberString)) count++;
-  return { numbers: count, prices };
+  return usage;
 }
 
 /**
@@ -110,9 +115,9 @@ export function countryKey(senderRecord: string, country: string): string {
   return `${senderRecord}#${country}`;
 }
 
-/** The workspace as the usage counts it: its name and its inventory. */
+/** The workspace as the usage counts it: its name (and limits) and its inventory. */
 export interface UsageSource {
-  workspace: { metadata?: { name?: string } };
+  workspace: { metadata?: { name?: string }; spec?: { policy?: { maxNumbers?: number; maxMonthlySpend?: Money } } };
   inventory: UsageInput["inventory"];
 }
 
@@ -131,13 +136,23 @@ export class UsageBook {
    * purchase asks before each buy, so a thousand purchases counted a thousand times what had not changed.
    */
   private readonly counted = new Map<string, { inventory: UsageInventory; at: string; usage: Usage }>();
+  /**
+   * For a workspace with limits, whose purchases each ask while records and numbers change between them: its records
+   * counted once and then kept up to date, one record event and one changed number at a time (see UsageTally).
+   */
+  private readonly tallies = new Map<string, { tally: UsageTally; inventory: UsageInventory; version: number }>();
 
   constructor(
     private readonly numbers: RecordStore<BirdNumber>,
     private readonly senders: RecordStore<BirdSender>,
   ) {
-    numbers.informer.on((type, record) => {
+    numbers.informer.on((type, record, old) => {
       this.changes++;
+      const name = record.metadata?.name ?? "";
+      const workspace = record.spec.workspaceRef.name;
+      const before = old?.spec.workspaceRef.name;
+      if (before !== undefined && before !== workspace) this.tallies.get(before)?.tally.recordChanged(name, undefined);
+      this.tallies.get(workspace)?.tally.recordChanged(name, type === "delete" ? undefined : record);
       const claimed =
         type === "delete" || (record.status?.phase !== Phase.Available && record.status?.phase !== Phase.Reserved);
       if (claimed) this.settle(record.spec.workspaceRef.name, [record.metadata?.name ?? ""]);
@@ -176,6 +191,11 @@ export class UsageBook {
   of(source: UsageSource): Usage {
     const name = source.workspace.metadata?.name ?? "";
     const { inventory } = source;
+    const policy = source.workspace.spec?.policy;
+    const limited = policy?.maxNumbers !== undefined || policy?.maxMonthlySpend !== undefined;
+    const { version } = inventory;
+    if (limited && version !== undefined && inventory.changedSince) return this.tallied(name, inventory, version);
+    this.tallies.delete(name);
     const at = inventory.version === undefined ? undefined : `${this.changes}/${inventory.version}`;
     const last = this.counted.get(name);
     if (at !== undefined && last?.inventory === inventory && last.at === at) return copyOf(last.usage);
@@ -189,6 +209,19 @@ export class UsageBook {
     if (at === undefined) this.counted.delete(name);
     else this.counted.set(name, { inventory, at, usage: copyOf(usage) });
     return usage;
+  }
+
+  /** Usage from the workspace's tally, brought up to date with the numbers changed since (built afresh if unknown). */
+  private tallied(name: string, inventory: UsageInventory, version: number): Usage {
+    let kept = this.tallies.get(name);
+    const changed = kept?.inventory === inventory ? inventory.changedSince?.(kept.version) : undefined;
+    if (!kept || !changed) {
+      kept = { tally: new UsageTally(inventory, numberBilled, this.numbers.inWorkspace(name)), inventory, version: 0 };
+      this.tallies.set(name, kept);
+    } else for (const numberString of changed) kept.tally.numberChanged(numberString);
+    kept.version = version;
+    const usage = { numbers: kept.tally.numbers, prices: kept.tally.pricesBilled() };
+    return addSendersAndClaims(usage, this.senders.inWorkspace(name), this.ledgers.get(name) ?? new Ledger());
   }
 
   private settle(workspace: string, keys: string[]): void {

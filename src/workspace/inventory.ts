@@ -37,6 +37,12 @@ export class Inventory {
   private numbersAt = Number.NEGATIVE_INFINITY;
   /** Bumped whenever the cached numbers change: whoever derives something from them (usage) knows when to redo it. */
   private numbersVersion = 0;
+  /**
+   * The numberString each version since `journalFrom` changed (entry i made version journalFrom + i + 1): what lets
+   * usage follow a change instead of counting again. A full list starts it afresh; it never grows past JOURNAL_MAX.
+   */
+  private journal: string[] = [];
+  private journalFrom = 0;
   private sendersAt = Number.NEGATIVE_INFINITY;
   private numbersFlight?: Promise<void>;
   private listing?: Listing;
@@ -267,16 +273,37 @@ export class Inventory {
     return this.numbersVersion;
   }
 
+  /**
+   * The numberStrings whose cached number changed since `version`, or undefined when that is no longer known (a full
+   * list replaced them all since, or too much changed): then whoever asks derives its figures afresh.
+   */
+  changedSince(version: number): string[] | undefined {
+    if (version < this.journalFrom || version > this.numbersVersion) return undefined;
+    return this.journal.slice(version - this.journalFrom);
+  }
+
   private keep(number: LongCodeNumber): void {
-    this.numbersVersion++;
     this.numbersById.set(number.id, number);
     this.numberIdByString.set(number.numberString, number.id);
+    this.changedNumber(number.numberString);
+  }
+
+  private changedNumber(numberString: string): void {
+    this.numbersVersion++;
+    if (this.journal.length >= JOURNAL_MAX) this.restartJournal();
+    else this.journal.push(numberString);
+  }
+
+  /** Forgets what changed so far: a later version than now is told from here on. */
+  private restartJournal(): void {
+    this.journal = [];
+    this.journalFrom = this.numbersVersion;
   }
 
   forgetNumber(id: string): void {
     const number = this.numbersById.get(id);
     if (number) this.numberIdByString.delete(number.numberString);
-    this.numbersVersion++;
+    this.changedNumber(number?.numberString ?? "");
     this.numbersById.delete(id);
     this.listing?.seen.delete(id);
     this.changed.delete(id);
@@ -333,6 +360,7 @@ export class Inventory {
     this.numberIdByString.clear();
     const changed = [...this.changed];
     for (const number of seen.values()) this.keep(number);
+    this.restartJournal();
     // A write that landed while the list was in flight may not be in what the list saw; older marks are settled.
     this.changed.clear();
     for (const [id, at] of changed) if (at >= started && this.numbersById.has(id)) this.changed.set(id, at);
@@ -355,6 +383,9 @@ function wakeAll(waiting: (() => void) | (() => void)[]): void {
   if (Array.isArray(waiting)) for (const wake of waiting) wake();
   else waiting();
 }
+
+/** The most number changes the inventory remembers (see Inventory.changedSince); past it, usage is counted afresh. */
+const JOURNAL_MAX = 4096;
 
 /** Shared by every workspace's inventory: capabilities and issues are the same across numbers of a kind. */
 const sharedValues = new ValuePool();
