@@ -179,6 +179,20 @@ export async function reconcileManaged<
   }
 }
 
+/**
+ * Whether the object may hold a claim that a lagging cache does not show: it carries the finalizer (which goes on
+ * before any claim), or the operator has reported on it (status is the operator's alone: a tenant who removes the
+ * finalizer from its own object cannot also clear its status). Only for an object with neither may the cache answer
+ * alone (see RecordStore.findHeld).
+ */
+export function mayHaveClaimed(object: KubernetesObject & { status?: ReconciledStatus }): boolean {
+  return (
+    hasFinalizer(object, FINALIZER) ||
+    object.status?.observedGeneration !== undefined ||
+    (object.status?.conditions?.length ?? 0) > 0
+  );
+}
+
 export function notReady(reason: string, message: string): ConditionUpdate {
   return { type: READY, status: "False", reason, message };
 }

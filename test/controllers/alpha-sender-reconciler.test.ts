@@ -464,4 +464,13 @@ describe("AlphaSenderReconciler: when the API server is asked which record an ob
     await w.reconcile();
     expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=as-uid" });
   });
+
+  it("for an object the operator reported on, its finalizer removed (a tenant can; its status it cannot)", async () => {
+    const w = new World()
+      .with({ ...sender({ countries: ["DE"] }), status: { observedGeneration: 1 } })
+      .tap((world) => world.bird.has(ACME));
+    const lists = vi.spyOn(w.records.client, "list");
+    await w.reconcile();
+    expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=as-uid" });
+  });
 });

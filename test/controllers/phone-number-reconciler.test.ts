@@ -658,6 +658,15 @@ describe("PhoneNumberReconciler: when the API server is asked which record an ob
     expect(lists).not.toHaveBeenCalled();
   });
 
+  it("for an object the operator reported on, its finalizer removed (a tenant can; its status it cannot)", async () => {
+    const w = buying();
+    const reported = { observedGeneration: 1, conditions: [] };
+    w.phoneNumbers.seed({ ...phoneNumber(), status: reported });
+    const lists = vi.spyOn(w.records.client, "list");
+    await w.reconcile();
+    expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=pn-uid" });
+  });
+
   it("for an object that carries the finalizer and that the cache shows holding nothing", async () => {
     const w = buying();
     w.phoneNumbers.seed({ ...phoneNumber(), metadata: { ...phoneNumber().metadata, finalizers: [FINALIZER] } });

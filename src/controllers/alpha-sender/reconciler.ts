@@ -14,11 +14,17 @@ import type { RecordStore } from "../../ownership/records.js";
 import { countryKey, type UsageBook } from "../../ownership/usage.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { TransientError, Waiting } from "../../runtime/errors.js";
-import { addFinalizer, hasFinalizer } from "../../runtime/finalizer.js";
+import { addFinalizer } from "../../runtime/finalizer.js";
 import { FINALIZER } from "../../api/v1alpha1/conditions.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
-import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../runtime/managed.js";
+import {
+  mayHaveClaimed,
+  notReady,
+  reconcileManaged,
+  type CleanupOutcome,
+  type StepOutcome,
+} from "../../runtime/managed.js";
 import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
@@ -95,8 +101,8 @@ export class AlphaSenderReconciler {
     );
 
   private async apply(initial: AlphaSender, status: AlphaSenderStatus, log: Logger): Promise<StepOutcome<AlphaSender>> {
-    // An object that never carried the finalizer never claimed: the cache answers alone (see RecordStore.findHeld).
-    const askServer = hasFinalizer(initial, FINALIZER);
+    // An object that never carried the finalizer nor a status never claimed: the cache answers alone (see findHeld).
+    const askServer = mayHaveClaimed(initial);
     const held = await this.options.records.findHeld(initial, { askServer });
     // Status reports only the sender a record binds (a restored or copied status would show someone else's).
     if (!held) forgetSender(status);

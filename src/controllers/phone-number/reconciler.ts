@@ -13,10 +13,16 @@ import type { Logger } from "../../log.js";
 import { Phase, type RecordStore } from "../../ownership/records.js";
 import type { ReconcileContext, ReconcileResult } from "../../runtime/controller.js";
 import { PermanentError, TransientError, Waiting } from "../../runtime/errors.js";
-import { addFinalizer, hasFinalizer } from "../../runtime/finalizer.js";
+import { addFinalizer } from "../../runtime/finalizer.js";
 import { objectKey } from "../../runtime/informer.js";
 import { rfc3339, type ConditionUpdate } from "../../runtime/status.js";
-import { notReady, reconcileManaged, type CleanupOutcome, type StepOutcome } from "../../runtime/managed.js";
+import {
+  mayHaveClaimed,
+  notReady,
+  reconcileManaged,
+  type CleanupOutcome,
+  type StepOutcome,
+} from "../../runtime/managed.js";
 import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
@@ -66,8 +72,9 @@ export class PhoneNumberReconciler {
 
   private async apply(initial: PhoneNumber, status: PhoneNumberStatus, log: Logger): Promise<StepOutcome<PhoneNumber>> {
     // The cache first; an object it shows holding nothing is asked about once more, of the API server itself, unless it
-    // has never carried the finalizer (then it never claimed, and the finalizer patch below fails if that changed).
-    const held = await this.options.records.findHeld(initial, { askServer: hasFinalizer(initial, FINALIZER) });
+    // never carried the finalizer nor a status (then it never claimed, and the finalizer patch below fails if that
+    // changed).
+    const held = await this.options.records.findHeld(initial, { askServer: mayHaveClaimed(initial) });
     // Status reports only what a record binds: an object that holds none shows no number (a restored or copied status
     // would otherwise show someone else's).
     if (!held) clearNumberStatus(status);
