@@ -1,24 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { BirdNumber, BirdSender } from "../../src/api/v1alpha1/index.js";
-import { RecordStore } from "../../src/ownership/records.js";
-import { UsageBook, type UsageInventory } from "../../src/ownership/usage.js";
-import type { Informer, InformerHandler } from "../../src/runtime/informer.js";
-import type { ResourceClient } from "../../src/runtime/resource-client.js";
-
-/** An informer cache the test fills by hand, telling its handlers as a real one would. */
-function handInformer<T extends { metadata?: { name?: string } }>(): Informer<T> & { put: (o: T) => void } {
-  const objects = new Map<string, T>();
-  const handlers: InformerHandler<T>[] = [];
-  return {
-    on: (h: InformerHandler<T>) => handlers.push(h),
-    get: (name: string) => objects.get(name),
-    put(o: T) {
-      const old = objects.get(o.metadata?.name ?? "");
-      objects.set(o.metadata?.name ?? "", o);
-      for (const h of handlers) h(old ? "update" : "add", o, old, o.metadata?.name ?? "");
-    },
-  } as unknown as Informer<T> & { put: (o: T) => void };
-}
+import type { BirdNumber } from "../../src/api/v1alpha1/index.js";
+import type { UsageInventory } from "../../src/ownership/usage.js";
+import { handBook } from "../helpers/usage-book.js";
 
 function record(n: number, amount: number): BirdNumber {
   return {
@@ -36,12 +19,7 @@ function record(n: number, amount: number): BirdNumber {
 
 describe("UsageBook", () => {
   it("counts again only after a record, a claim in flight or the inventory changed", () => {
-    const numbers = handInformer<BirdNumber>();
-    const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, numbers);
-    let walks = 0;
-    const inWorkspace = store.inWorkspace.bind(store);
-    store.inWorkspace = (ws: string) => (walks++, inWorkspace(ws));
-    const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer()));
+    const { records: numbers, book, walks } = handBook();
     const inventory: UsageInventory & { version: number } = {
       version: 1,
       cachedByString: () => undefined,
@@ -51,7 +29,7 @@ describe("UsageBook", () => {
     numbers.put(record(1, 2));
     expect(book.of(source)).toEqual({ numbers: 1, prices: [{ currencyCode: "EUR", amount: 2, exponent: 0 }] });
     expect(book.of(source).numbers).toBe(1);
-    expect(walks).toBe(1);
+    expect(walks()).toBe(1);
 
     book.reserve("ws", "ws.2", { currencyCode: "EUR", amount: 3, exponent: 0 });
     expect(book.of(source).numbers).toBe(2);
@@ -60,7 +38,7 @@ describe("UsageBook", () => {
     inventory.activeNumberStrings = (): string[] => ["+1", "+2", "+99"];
     inventory.version++;
     expect(book.of(source).numbers).toBe(3);
-    expect(walks).toBe(4);
+    expect(walks()).toBe(4);
 
     // What a caller does with the answer does not change the next one.
     book.of(source).prices.length = 0;

@@ -1,39 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { BirdNumber, BirdSender, Money, RecordPhase } from "../../src/api/v1alpha1/index.js";
+import type { BirdNumber, Money, RecordPhase } from "../../src/api/v1alpha1/index.js";
 import type { BirdApi } from "../../src/bird/client.js";
 import type { LongCodeNumber } from "../../src/bird/types.js";
 import { sumMoney } from "../../src/controllers/guardrails.js";
-import { RecordStore } from "../../src/ownership/records.js";
-import { Ledger, UsageBook, workspaceUsage, type Usage } from "../../src/ownership/usage.js";
-import type { Informer, InformerHandler } from "../../src/runtime/informer.js";
-import type { ResourceClient } from "../../src/runtime/resource-client.js";
+import { Ledger, workspaceUsage, type Usage } from "../../src/ownership/usage.js";
 import { Inventory } from "../../src/workspace/inventory.js";
-
-/** An informer cache the test changes by hand, telling its handlers as a real one does. */
-function handInformer<T extends { metadata?: { name?: string } }>(): Informer<T> & {
-  put: (o: T) => void;
-  drop: (name: string) => void;
-  all: () => T[];
-} {
-  const objects = new Map<string, T>();
-  const handlers: InformerHandler<T>[] = [];
-  return {
-    on: (h: InformerHandler<T>) => handlers.push(h),
-    get: (name: string) => objects.get(name),
-    all: () => [...objects.values()],
-    put(o: T) {
-      const old = objects.get(o.metadata?.name ?? "");
-      objects.set(o.metadata?.name ?? "", o);
-      for (const h of handlers) h(old ? "update" : "add", o, old, o.metadata?.name ?? "");
-    },
-    drop(name: string) {
-      const old = objects.get(name);
-      if (!old) return;
-      objects.delete(name);
-      for (const h of handlers) h("delete", old, undefined, name);
-    },
-  } as unknown as Informer<T> & { put: (o: T) => void; drop: (name: string) => void; all: () => T[] };
-}
+import { handBook } from "../helpers/usage-book.js";
 
 /** A small deterministic generator, so a failure replays. */
 function random(seed: number): (n: number) => number {
@@ -97,10 +69,7 @@ describe("UsageBook for a workspace with limits (kept up to date, not counted ag
   it("answers what counting from scratch answers, after any sequence of record, number and claim changes", async () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const next = random(seed);
-      const records = handInformer<BirdNumber>();
-      const senders = handInformer<BirdSender>();
-      const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
-      const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, senders));
+      const { records, book } = handBook();
       // What Bird has: a list the test replaces, and numbers put or forgotten one at a time between lists.
       let listed: LongCodeNumber[] = [];
       const bird = {
@@ -145,9 +114,7 @@ describe("UsageBook for a workspace with limits (kept up to date, not counted ag
   });
 
   it("follows two records that name the same number through its changes", () => {
-    const records = handInformer<BirdNumber>();
-    const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
-    const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer()));
+    const { records, book } = handBook();
     const inventory = new Inventory({} as BirdApi, 60_000);
     const source = { workspace: { metadata: { name: "ws" }, spec: { policy: { maxNumbers: 10 } } }, inventory };
     records.put(recordOf("ws", 5, "Bound", PRICES[1]));
@@ -166,9 +133,7 @@ describe("UsageBook for a workspace with limits (kept up to date, not counted ag
   });
 
   it("follows a new list of numbers: one that is gone no longer counts", async () => {
-    const records = handInformer<BirdNumber>();
-    const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
-    const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer()));
+    const { records, book } = handBook();
     let listed = [numberOf(1, false), numberOf(2, false), numberOf(3, true)];
     const bird = {
       async *numbers() {
@@ -191,12 +156,7 @@ describe("UsageBook for a workspace with limits (kept up to date, not counted ag
   });
 
   it("does not walk the workspace's records again for a purchase once it has counted them", () => {
-    const records = handInformer<BirdNumber>();
-    const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
-    let walks = 0;
-    const inWorkspace = store.inWorkspace.bind(store);
-    store.inWorkspace = (ws: string) => (walks++, inWorkspace(ws));
-    const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer()));
+    const { records, book, walks } = handBook();
     const inventory = new Inventory({} as BirdApi, 60_000);
     const policy = { maxNumbers: 10_000 };
     const source = { workspace: { metadata: { name: "ws" }, spec: { policy } }, inventory };
@@ -211,10 +171,10 @@ describe("UsageBook for a workspace with limits (kept up to date, not counted ag
       records.put(recordOf("ws", i, "Bound", PRICES[1]));
     }
     expect(book.of(source).numbers).toBe(1100);
-    expect(walks).toBe(1);
+    expect(walks()).toBe(1);
     // Without limits, the workspace is counted as before (and the tally is let go).
     source.workspace.spec.policy = {} as typeof policy;
     expect(book.of(source).numbers).toBe(1100);
-    expect(walks).toBe(2);
+    expect(walks()).toBe(2);
   });
 });
