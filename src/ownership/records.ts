@@ -92,6 +92,8 @@ export class RecordStore<T extends OwnershipRecord> {
    * reconcile that follows our own write must not find the cache's older view (or none) of the record it just wrote.
    */
   private readonly written = new Map<string, { record: T; at: number }>();
+  /** The names in `written` by the uid their record binds: a lookup for an object must not walk every write. */
+  private readonly writtenByUid = new Map<string, Set<string>>();
 
   constructor(
     private readonly client: ResourceClient<T>,
@@ -121,9 +123,10 @@ export class RecordStore<T extends OwnershipRecord> {
     const cached = name ? this.informer.get(name) : undefined;
     const held = (record: T): T | undefined => (isHeldBy(record, claimant) ? record : undefined);
     if (cached && isHeldBy(cached, claimant)) return held(this.newest(cached));
-    for (const [key, { record, at }] of this.written) {
-      if (this.now() - at > WRITTEN_MAX_AGE_MS) this.written.delete(key);
-      else if (isHeldBy(record, claimant)) return held(this.newest(this.informer.get(key) ?? record));
+    this.expire();
+    for (const key of (uid && this.writtenByUid.get(uid)) || []) {
+      const record = this.written.get(key)?.record;
+      if (record && isHeldBy(record, claimant)) return held(this.newest(this.informer.get(key) ?? record));
     }
     return undefined;
   }
@@ -187,13 +190,13 @@ export class RecordStore<T extends OwnershipRecord> {
       const { uid, resourceVersion } = current.metadata ?? {};
       try {
         await this.client.delete(undefined, name, { preconditions: { uid, resourceVersion } });
-        return void this.written.delete(name);
+        return this.forget(name);
       } catch (error) {
         // Gone already: what this process wrote of it must not answer for it either.
-        if (isApiStatus(error, 404)) return void this.written.delete(name);
+        if (isApiStatus(error, 404)) return this.forget(name);
         if (!isApiStatus(error, 409) || attempt >= 3) throw error;
         const fresh = await this.read(name);
-        if (!fresh) return void this.written.delete(name);
+        if (!fresh) return this.forget(name);
         if (fresh.metadata?.uid !== uid || fresh.spec.claimRef?.uid !== record.spec.claimRef?.uid) throw error;
         current = fresh;
       }
@@ -201,8 +204,31 @@ export class RecordStore<T extends OwnershipRecord> {
   }
 
   private wrote(record: T): T {
-    this.written.set(record.metadata?.name ?? "", { record, at: this.now() });
+    const name = record.metadata?.name ?? "";
+    // Deleted first, so that `written` stays in the order of the writes (see expire).
+    this.forget(name);
+    this.written.set(name, { record, at: this.now() });
+    const uid = record.spec.claimRef?.uid;
+    if (uid) this.writtenByUid.set(uid, (this.writtenByUid.get(uid) ?? new Set<string>()).add(name));
+    this.expire();
     return record;
+  }
+
+  private forget(name: string): void {
+    const uid = this.written.get(name)?.record.spec.claimRef?.uid;
+    this.written.delete(name);
+    const names = uid ? this.writtenByUid.get(uid) : undefined;
+    names?.delete(name);
+    if (uid && names?.size === 0) this.writtenByUid.delete(uid);
+  }
+
+  /** Forgets writes older than WRITTEN_MAX_AGE_MS, oldest first (`written` is in the order of the writes). */
+  private expire(): void {
+    const now = this.now();
+    for (const [name, { at }] of this.written) {
+      if (now - at <= WRITTEN_MAX_AGE_MS) return;
+      this.forget(name);
+    }
   }
 
   /** Of the cache's record and what this process wrote of it, the later version. */
@@ -215,7 +241,7 @@ export class RecordStore<T extends OwnershipRecord> {
   private caughtUp(type: string, record: T): void {
     const name = record.metadata?.name ?? "";
     const mine = this.written.get(name)?.record;
-    if (mine && (type === "delete" || !newerVersion(mine, record))) this.written.delete(name);
+    if (mine && (type === "delete" || !newerVersion(mine, record))) this.forget(name);
   }
 
   private index(record: T): void {

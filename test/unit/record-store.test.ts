@@ -112,6 +112,51 @@ describe("RecordStore: its own writes before the cache shows them", () => {
     expect(store.heldBy(pn("b"))?.spec.claimRef?.uid).toBe("b");
   });
 
+  it("does not answer for an object its own later write moved the record away from, both writes unseen", async () => {
+    const cluster = new LaggingCluster();
+    const store = new RecordStore(cluster.client, cluster.informer);
+    const created = await store.create(boundTo(record("ws.12125550100", Phase.Bound), pn("a")));
+    await store.update(boundTo(created!, pn("b")));
+    expect(cluster.cache.size).toBe(0);
+    expect(store.heldBy(pn("a"))).toBeUndefined();
+    expect(store.heldBy(pn("b"))?.spec.claimRef?.uid).toBe("b");
+  });
+
+  it("forgets its own writes the cache never showed after a minute", async () => {
+    const cluster = new LaggingCluster();
+    let now = 1_000_000;
+    const store = new RecordStore(cluster.client, cluster.informer, () => now);
+    await store.create(boundTo(record("ws.12125550100", Phase.Purchasing), pn("a")));
+    now += 30_000;
+    await store.create(boundTo(record("ws.12125550101", Phase.Purchasing), pn("b")));
+    now += 30_000;
+    expect(store.heldBy(pn("a"))?.metadata?.name).toBe("ws.12125550100");
+    now += 1;
+    expect(store.heldBy(pn("a"))).toBeUndefined();
+    expect(store.heldBy(pn("b"))?.metadata?.name).toBe("ws.12125550101");
+    now += 30_000;
+    expect(store.heldBy(pn("b"))).toBeUndefined();
+  });
+
+  it("looks up an object among its own writes by uid, without reading the writes for other objects", async () => {
+    const cluster = new LaggingCluster();
+    let specReads = 0;
+    const create = cluster.client.create.bind(cluster.client);
+    // Every record this store writes counts the reads of its spec (what telling its holder needs).
+    cluster.client.create = async (r: BirdNumber) => {
+      const written = await create(r);
+      const { spec } = written;
+      return Object.defineProperty(written, "spec", { get: () => (specReads++, spec) });
+    };
+    const store = new RecordStore(cluster.client, cluster.informer);
+    for (let i = 0; i < 1000; i++)
+      await store.create(boundTo(record(`ws.1212555${String(i).padStart(4, "0")}`, Phase.Purchasing), pn(`u${i}`)));
+    specReads = 0;
+    expect(store.heldBy(pn("u500"))?.metadata?.name).toBe("ws.12125550500");
+    expect(store.heldBy(pn("new"))).toBeUndefined();
+    expect(specReads).toBeLessThan(10);
+  });
+
   it("asks the API server when neither the cache nor its writes know a record, unless told not to", async () => {
     const cluster = new LaggingCluster();
     const other = new RecordStore(cluster.client, cluster.informer);
