@@ -111,7 +111,7 @@ async function planSenderCountries(
   const guard: Guardrails = {
     workspace: workspace.workspace,
     maxPrice: alphaSender.spec.maxMonthlyPricePerCountry,
-    committed: workspace.usage().prices,
+    committed: () => workspace.usage().prices,
   };
   const activated = await activate(plan, sender, record, { countries, rows }, guard, workspace, bird);
   const cancelled = release(plan, sender, countries, rows);
@@ -352,7 +352,7 @@ async function screenFresh(
   }
   let accepted = quotable;
   if (needsQuote(guard)) {
-    const screened = screenPrices(quotable, prices, { ...guard, committed: workspace.usage().prices });
+    const screened = screenPrices(quotable, prices, guard);
     accepted = screened.accepted;
     for (const [country, refusal] of screened.refused)
       plan.problems.push(

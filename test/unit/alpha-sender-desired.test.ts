@@ -61,7 +61,11 @@ const row = (countryCode: string, status: string, extra: Partial<CountryRow> = {
   ...extra,
 });
 const rowsOf = (...rows: CountryRow[]): Map<string, CountryRow> => new Map(rows.map((r) => [r.countryCode, r]));
-const guard = (extra: Partial<Guardrails> = {}): Guardrails => ({ workspace: workspace(), committed: [], ...extra });
+const guard = (extra: Partial<Guardrails> = {}): Guardrails => ({
+  workspace: workspace(),
+  committed: () => [],
+  ...extra,
+});
 
 describe("desiredCountries", () => {
   it("deduplicates and sorts", () => {
@@ -306,7 +310,7 @@ describe("screenPrices", () => {
     },
     {
       reason: "the workspace spend counts committed prices and the ones accepted before",
-      guard: guard({ workspace: workspace({ maxMonthlySpend: eur(13) }), committed: [eur(3)] }),
+      guard: guard({ workspace: workspace({ maxMonthlySpend: eur(13) }), committed: () => [eur(3)] }),
       countries: ["NL", "DE"],
       accepted: ["NL"],
       refused: { DE: "QuotaExceeded" },
@@ -323,6 +327,16 @@ describe("screenPrices", () => {
     const result = screenPrices(countries, prices, g);
     expect(result.accepted).toEqual(accepted);
     expect(Object.fromEntries([...result.refused].map(([c, r]) => [c, r.reason]))).toEqual(refused);
+  });
+
+  it("counts what the workspace has committed only under a spend limit, and once for all countries", () => {
+    let counted = 0;
+    const committed = (): Money[] => (counted++, [eur(3)]);
+    screenPrices(["NL", "DE"], prices, guard({ maxPrice: eur(10), committed }));
+    expect(counted).toBe(0);
+    const limited = guard({ workspace: workspace({ maxMonthlySpend: eur(20) }), committed });
+    expect(screenPrices(["NL", "FR", "DE"], prices, limited).accepted).toEqual(["NL", "FR"]);
+    expect(counted).toBe(1);
   });
 });
 

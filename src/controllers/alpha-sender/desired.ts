@@ -197,8 +197,11 @@ export interface Guardrails {
   workspace: BirdWorkspace;
   /** spec.maxMonthlyPricePerCountry */
   maxPrice?: Money;
-  /** Monthly prices already committed in the workspace (numbers and sender countries). */
-  committed: Money[];
+  /**
+   * Monthly prices already committed in the workspace (numbers and sender countries), counted when asked: only a spend
+   * limit needs them, and counting walks the workspace's records.
+   */
+  committed: () => Money[];
 }
 
 export interface Refusal {
@@ -245,7 +248,8 @@ export function screenPrices(
   const accepted: string[] = [];
   const refused = new Map<string, Refusal>();
   const spendLimit = guard.workspace.spec.policy?.maxMonthlySpend;
-  const acceptedPrices: Money[] = [];
+  // What is committed (counted on first need), then each price accepted here.
+  let spent: Money[] | undefined;
   for (const country of countries) {
     const price = prices[country];
     const byPrice = priceRefusal(country, price, guard);
@@ -254,11 +258,8 @@ export function screenPrices(
       continue;
     }
     if (price && spendLimit) {
-      const violation = spendViolation(
-        [...guard.committed, ...acceptedPrices, price],
-        spendLimit,
-        "spec.policy.maxMonthlySpend",
-      );
+      spent ??= [...guard.committed()];
+      const violation = spendViolation([...spent, price], spendLimit, "spec.policy.maxMonthlySpend");
       if (violation) {
         refused.set(
           country,
@@ -271,7 +272,7 @@ export function screenPrices(
         );
         continue;
       }
-      acceptedPrices.push(price);
+      spent.push(price);
     }
     accepted.push(country);
   }

@@ -263,7 +263,7 @@ export class AlphaSenderReconciler {
     return {
       workspace: external.workspace,
       maxPrice: alphaSender.spec.maxMonthlyPricePerCountry,
-      committed: this.options.usage.of(external).prices,
+      committed: () => this.options.usage.of(external).prices,
     };
   }
 
@@ -318,12 +318,12 @@ export class AlphaSenderReconciler {
       for (const country of served) quotable.add(country);
       Object.assign(prices, result?.subscriptionPrices ?? {});
     }
-    // The quotes took a while: screen against what is committed now, and reserve what passes before anything else
-    // can run (this and the screening are synchronous).
+    // The quotes took a while: screen against what is committed now (`committed` counts when asked), and reserve what
+    // passes before anything else can run (this and the screening are synchronous).
     const { accepted, refused } = screenPrices(
       countries.filter((c) => quotable.has(c)),
       prices,
-      { ...guard, committed: this.options.usage.of(sync.external).prices },
+      guard,
     );
     const recordName = sync.record.metadata?.name ?? "";
     // Counted until the record lists the country as paid for (or the activation fails and it is released).
