@@ -179,7 +179,7 @@ function createSharedDeps(
   });
   const numberRecords = new RecordStore(wired.clients.birdNumber, birdNumbers);
   const senderRecords = new RecordStore(wired.clients.birdSender, birdSenders);
-  const usage = new UsageBook(numberRecords, senderRecords);
+  const usage = new UsageBook(numberRecords, senderRecords, workspaces);
   const admission = new Admission({
     connections,
     namespaces,

@@ -1,6 +1,7 @@
-import type { BirdNumber, BirdSender, Money } from "../api/v1alpha1/index.js";
+import type { BirdNumber, BirdSender, BirdWorkspace, Money } from "../api/v1alpha1/index.js";
 import { subscriptionEnded } from "../bird/subscription.js";
 import type { LongCodeNumber } from "../bird/types.js";
+import type { Informer } from "../runtime/informer.js";
 import { Phase, type RecordStore } from "./records.js";
 import { UsageTally } from "./usage-tally.js";
 
@@ -145,7 +146,14 @@ export class UsageBook {
   constructor(
     private readonly numbers: RecordStore<BirdNumber>,
     private readonly senders: RecordStore<BirdSender>,
+    workspaces?: Pick<Informer<BirdWorkspace>, "on">,
   ) {
+    // A deleted workspace is never counted again: what was kept for it (and the inventory it holds) goes with it.
+    workspaces?.on((type, workspace) => {
+      if (type !== "delete") return;
+      this.counted.delete(workspace.metadata?.name ?? "");
+      this.tallies.delete(workspace.metadata?.name ?? "");
+    });
     numbers.informer.on((type, record, old) => {
       this.changes++;
       const name = record.metadata?.name ?? "";
@@ -180,6 +188,11 @@ export class UsageBook {
 
   release(workspace: string, key: string): void {
     this.settle(workspace, [key]);
+  }
+
+  /** The workspaces a count or a tally is kept for. */
+  kept(): string[] {
+    return [...new Set([...this.counted.keys(), ...this.tallies.keys()])];
   }
 
   /** Whether a claim on this key is in flight in the workspace. */

@@ -1,4 +1,4 @@
-import type { BirdNumber, BirdSender } from "../../src/api/v1alpha1/index.js";
+import type { BirdNumber, BirdSender, BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import { RecordStore } from "../../src/ownership/records.js";
 import { UsageBook } from "../../src/ownership/usage.js";
 import type { Informer, InformerHandler } from "../../src/runtime/informer.js";
@@ -33,12 +33,19 @@ export function handInformer<T extends { metadata?: { name?: string } }>(): Hand
 }
 
 /** A UsageBook over hand-filled record caches, counting how often it walks a workspace's number records. */
-export function handBook(): { records: HandInformer<BirdNumber>; book: UsageBook; walks: () => number } {
+export function handBook(): {
+  records: HandInformer<BirdNumber>;
+  workspaces: HandInformer<BirdWorkspace>;
+  book: UsageBook;
+  walks: () => number;
+} {
   const records = handInformer<BirdNumber>();
+  const workspaces = handInformer<BirdWorkspace>();
   const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
   let walks = 0;
   const inWorkspace = store.inWorkspace.bind(store);
   store.inWorkspace = (ws: string) => (walks++, inWorkspace(ws));
-  const book = new UsageBook(store, new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer()));
-  return { records, book, walks: () => walks };
+  const senders = new RecordStore<BirdSender>({} as ResourceClient<BirdSender>, handInformer());
+  const book = new UsageBook(store, senders, workspaces);
+  return { records, workspaces, book, walks: () => walks };
 }

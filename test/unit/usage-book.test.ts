@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { BirdNumber } from "../../src/api/v1alpha1/index.js";
+import type { BirdNumber, BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import type { UsageInventory } from "../../src/ownership/usage.js";
 import { handBook } from "../helpers/usage-book.js";
 
@@ -43,5 +43,26 @@ describe("UsageBook", () => {
     // What a caller does with the answer does not change the next one.
     book.of(source).prices.length = 0;
     expect(book.of(source).prices).toHaveLength(2);
+  });
+
+  it("keeps nothing for a workspace once it is deleted, its inventory included", () => {
+    const { records: numbers, workspaces, book } = handBook();
+    const inventory = (): UsageInventory & { version: number; changedSince: () => string[] } => ({
+      version: 1,
+      cachedByString: () => undefined,
+      activeNumberStrings: (): string[] => [],
+      changedSince: () => [],
+    });
+    const limited = { metadata: { name: "limited" }, spec: { policy: { maxNumbers: 5 } } };
+    numbers.put(record(1, 2));
+    book.of({ workspace: { metadata: { name: "ws" } }, inventory: inventory() });
+    book.of({ workspace: limited, inventory: inventory() });
+    expect(book.kept().sort()).toEqual(["limited", "ws"]);
+    workspaces.put({ metadata: { name: "ws" } } as BirdWorkspace);
+    workspaces.drop("ws");
+    expect(book.kept()).toEqual(["limited"]);
+    workspaces.put(limited as BirdWorkspace);
+    workspaces.drop("limited");
+    expect(book.kept()).toEqual([]);
   });
 });
