@@ -54,7 +54,9 @@ export class LegacyClaims {
   private readonly hintsOf = new Map<string, string[]>();
 
   constructor(informer: Informer<PhoneNumber>) {
-    informer.on((type, pn) => {
+    informer.on((type, pn, old) => {
+      // `old` may be another object of the same name (deleted and created again while the watch was down).
+      if (old) this.forget(old);
       this.forget(pn);
       if (type !== "delete") this.remember(pn);
     });
