@@ -10,12 +10,13 @@ import {
 } from "../api/v1alpha1/index.js";
 import { toNumber } from "../bird/money.js";
 import type { WorkspaceConnections } from "../workspace/connections.js";
+import type { Informer } from "../runtime/informer.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { Phase, type RecordStore } from "./records.js";
 import type { UsageBook, UsageSource } from "./usage.js";
 
 export interface WorkspaceMetricsSources {
-  workspaces: { list: () => BirdWorkspace[] };
+  workspaces: Pick<Informer<BirdWorkspace>, "list" | "on">;
   numberRecords: RecordStore<BirdNumber>;
   senderRecords: RecordStore<BirdSender>;
   usage: UsageBook;
@@ -55,6 +56,10 @@ export function exportWorkspaceUsage(metrics: Metrics, sources: WorkspaceMetrics
     metrics.workspaceSenders,
     metrics.workspaceSenderCountries,
   ];
+  // Workspaces come and go: a deleted one's counters go with it, or their series would pile up for good.
+  sources.workspaces.on((type, workspace) => {
+    if (type === "delete") removeCounters(metrics, workspace.metadata?.name ?? "");
+  });
   metrics.setView("workspaces", () => {
     for (const gauge of gauges) gauge.reset();
     if (!sources.isLeader()) return;
@@ -103,6 +108,15 @@ function startCounters(metrics: Metrics, workspace: string): void {
     metrics.purchases.inc({ workspace, kind }, 0);
     metrics.cancellations.inc({ workspace, kind }, 0);
     for (const reason of REFUSALS) metrics.purchasesRefused.inc({ workspace, kind, reason }, 0);
+  }
+}
+
+function removeCounters(metrics: Metrics, workspace: string): void {
+  for (const kind of [PHONE_NUMBER_KIND, ALPHA_SENDER_KIND]) {
+    metrics.purchases.remove({ workspace, kind });
+    metrics.cancellations.remove({ workspace, kind });
+    // Every reason a condition can carry, not only REFUSALS: a refusal is counted under the reason it was shown with.
+    for (const reason of Object.values(Reason)) metrics.purchasesRefused.remove({ workspace, kind, reason });
   }
 }
 
