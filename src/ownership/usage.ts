@@ -146,7 +146,7 @@ export class UsageBook {
   constructor(
     private readonly numbers: RecordStore<BirdNumber>,
     private readonly senders: RecordStore<BirdSender>,
-    workspaces?: Pick<Informer<BirdWorkspace>, "on">,
+    private readonly workspaces?: Pick<Informer<BirdWorkspace>, "on" | "get">,
   ) {
     // A deleted workspace is never counted again: what was kept for it (and the inventory it holds) goes with it.
     workspaces?.on((type, workspace) => {
@@ -207,9 +207,12 @@ export class UsageBook {
     const policy = source.workspace.spec?.policy;
     const limited = policy?.maxNumbers !== undefined || policy?.maxMonthlySpend !== undefined;
     const { version } = inventory;
-    if (limited && version !== undefined && inventory.changedSince) return this.tallied(name, inventory, version);
+    // A reconcile may still ask for a workspace deleted meanwhile: it is counted, but nothing is kept for it.
+    const known = !this.workspaces || this.workspaces.get(name) !== undefined;
+    if (limited && version !== undefined && inventory.changedSince && known)
+      return this.tallied(name, inventory, version);
     this.tallies.delete(name);
-    const at = inventory.version === undefined ? undefined : `${this.changes}/${inventory.version}`;
+    const at = inventory.version === undefined || !known ? undefined : `${this.changes}/${inventory.version}`;
     const last = this.counted.get(name);
     if (at !== undefined && last?.inventory === inventory && last.at === at) return copyOf(last.usage);
     const ledger = this.ledgers.get(name) ?? new Ledger();

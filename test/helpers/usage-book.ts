@@ -32,7 +32,10 @@ export function handInformer<T extends { metadata?: { name?: string } }>(): Hand
   } as unknown as HandInformer<T>;
 }
 
-/** A UsageBook over hand-filled record caches, counting how often it walks a workspace's number records. */
+/**
+ * A UsageBook over hand-filled record caches (workspaces `ws` and `other` exist), counting how often it walks a
+ * workspace's number records.
+ */
 export function handBook(): {
   records: HandInformer<BirdNumber>;
   workspaces: HandInformer<BirdWorkspace>;
@@ -41,6 +44,8 @@ export function handBook(): {
 } {
   const records = handInformer<BirdNumber>();
   const workspaces = handInformer<BirdWorkspace>();
+  // The workspaces the tests' records name exist: a deleted one is counted, but nothing is kept for it.
+  for (const name of ["ws", "other"]) workspaces.put({ metadata: { name } } as BirdWorkspace);
   const store = new RecordStore<BirdNumber>({} as ResourceClient<BirdNumber>, records);
   let walks = 0;
   const inWorkspace = store.inWorkspace.bind(store);

@@ -54,15 +54,18 @@ describe("UsageBook", () => {
       changedSince: () => [],
     });
     const limited = { metadata: { name: "limited" }, spec: { policy: { maxNumbers: 5 } } };
+    workspaces.put(limited as BirdWorkspace);
     numbers.put(record(1, 2));
     book.of({ workspace: { metadata: { name: "ws" } }, inventory: inventory() });
     book.of({ workspace: limited, inventory: inventory() });
     expect(book.kept().sort()).toEqual(["limited", "ws"]);
-    workspaces.put({ metadata: { name: "ws" } } as BirdWorkspace);
     workspaces.drop("ws");
     expect(book.kept()).toEqual(["limited"]);
-    workspaces.put(limited as BirdWorkspace);
     workspaces.drop("limited");
+    expect(book.kept()).toEqual([]);
+    // A reconcile still running asks once more after the delete: it gets an answer, and nothing is kept.
+    expect(book.of({ workspace: limited, inventory: inventory() }).numbers).toBe(0);
+    expect(book.of({ workspace: { metadata: { name: "ws" } }, inventory: inventory() }).numbers).toBe(1);
     expect(book.kept()).toEqual([]);
   });
 });
