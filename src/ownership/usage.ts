@@ -190,6 +190,21 @@ export class UsageBook {
     this.settle(workspace, [key]);
   }
 
+  /**
+   * Ends the reservations of a sender record's countries that its holder's reconcile found unpaid (Bird activated them
+   * without a subscription: blocked, or charged some other way): the record will never list them, so the event that
+   * settles a listed country would never come. Countries in `paid` stay reserved until the record shows them.
+   */
+  releaseUnpaidCountries(workspace: string, senderRecord: string, paid: Iterable<string>): void {
+    const ledger = this.ledgers.get(workspace);
+    if (!ledger) return;
+    const listed = new Set([...paid].map((country) => countryKey(senderRecord, country)));
+    this.settle(
+      workspace,
+      ledger.keysFor(`${senderRecord}#`).filter((key) => !listed.has(key)),
+    );
+  }
+
   /** The workspaces a count or a tally is kept for. */
   kept(): string[] {
     return [...new Set([...this.counted.keys(), ...this.tallies.keys()])];

@@ -20,7 +20,7 @@ import {
 import { silentLogger } from "../../src/log.js";
 import { senderRecordName } from "../../src/ownership/names.js";
 import { RecordStore } from "../../src/ownership/records.js";
-import { UsageBook } from "../../src/ownership/usage.js";
+import { countryKey, UsageBook } from "../../src/ownership/usage.js";
 import { classifyError } from "../../src/runtime/errors.js";
 import { Waiters } from "../../src/runtime/waiters.js";
 import { FakeKube, recordingEvents, staticInformer, type FakeResources, type RecordedEvent } from "./fake-kube.js";
@@ -83,6 +83,7 @@ class World {
   readonly records: FakeResources<BirdSender> = this.kube.resources("BirdSender");
   readonly events: RecordedEvent[];
   readonly bird: FakeSenders;
+  readonly usage: UsageBook;
   private readonly reconciler: AlphaSenderReconciler;
 
   constructor(ws: BirdWorkspace = workspace()) {
@@ -106,7 +107,7 @@ class World {
     const admission = new Admission({ connections, namespaces, operatorNamespace: "bird-system", resyncMs: RESYNC_MS });
     const records = new RecordStore(this.records.client, this.records.informer);
     const numbers = this.kube.resources<BirdNumber>("BirdNumber");
-    const usage = new UsageBook(new RecordStore(numbers.client, numbers.informer), records);
+    const usage = (this.usage = new UsageBook(new RecordStore(numbers.client, numbers.informer), records));
     const now = (): Date => NOW;
     const claims = new SenderClaims({
       records,
@@ -472,5 +473,26 @@ describe("AlphaSenderReconciler: when the API server is asked which record an ob
     const lists = vi.spyOn(w.records.client, "list");
     await w.reconcile();
     expect(lists).toHaveBeenCalledWith({ labelSelector: "numbers.birdoperator.dev/claim-uid=as-uid" });
+  });
+});
+
+describe("AlphaSenderReconciler: what a spend limit counts", () => {
+  const EUR = (amount: number): { currencyCode: string; amount: number; exponent: number } => ({
+    currencyCode: PRICE.currencyCode,
+    amount,
+    exponent: 0,
+  });
+
+  it("counts an activated country until its record lists it; one Bird did not charge for, not at all", async () => {
+    const w = registered({ countries: ["DE", "FR"] }, workspace({ policy: { maxMonthlySpend: EUR(1_000_000) } }));
+    w.bird.uncharged = ["FR"];
+    const recordName = senderRecordName("ws", ACME.id);
+    expect(await w.reconcile()).toEqual({});
+    expect(w.bird.writes()).toEqual(["quote ACME DE,FR", "activate ACME DE,FR"]);
+    expect(w.records.get(undefined, recordName)?.status?.countries?.map((c) => c.countryCode)).toEqual(["DE"]);
+    // FR is not paid for: nothing will ever list it, so it no longer counts; DE counts (once) through its record.
+    expect(w.usage.reserved("ws", countryKey(recordName, "FR"))).toBe(false);
+    expect(w.usage.reserved("ws", countryKey(recordName, "DE"))).toBe(false);
+    expect(w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices).toEqual([PRICE]);
   });
 });

@@ -39,6 +39,8 @@ export class FakeSenders implements SenderExternal {
   readonly subscriptions = new Map<string, Map<string, EndpointSubscription>>();
   readonly stale = new Set<string>();
   unserved: string[] = [];
+  /** Countries an activate leaves inactive and unpaid (blocked: never charged), though a quote prices them. */
+  uncharged: string[] = [];
   private readonly failures = new Map<string, Error>();
 
   constructor(public workspace: BirdWorkspace) {}
@@ -92,16 +94,17 @@ export class FakeSenders implements SenderExternal {
   activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
     return this.call(`activate ${sender.alphaString} ${countries.join(",")}`, () => {
       const subscriptions = this.subscriptions.get(sender.id) ?? new Map<string, EndpointSubscription>();
-      for (const country of countries) {
+      const charged = countries.filter((c) => !this.uncharged.includes(c));
+      for (const country of charged) {
         if (subscriptions.get(country)?.status !== "active") this.count(sender.id, 1);
         subscriptions.set(country, { name: country, status: "active", price: PRICE });
       }
       this.subscriptions.set(sender.id, subscriptions);
       const results = countries.map((countryCode) => ({
         countryCode,
-        capabilities: [{ name: "sms", status: "active" }],
+        capabilities: [{ name: "sms", status: charged.includes(countryCode) ? "active" : "inactive" }],
       }));
-      return { results, subscriptionPrices: Object.fromEntries(countries.map((c) => [c, PRICE])) };
+      return { results, subscriptionPrices: Object.fromEntries(charged.map((c) => [c, PRICE])) };
     });
   }
 

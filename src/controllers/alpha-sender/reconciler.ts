@@ -205,7 +205,16 @@ export class AlphaSenderReconciler {
         sync.rows = observeCountries(desired, sortedRows(sync.rows), sync.subscriptions);
       }
     } finally {
-      sync.record = await this.options.claims.recordCharges(sync.record, charges(sync));
+      const paid = charges(sync);
+      try {
+        sync.record = await this.options.claims.recordCharges(sync.record, paid);
+      } finally {
+        this.options.usage.releaseUnpaidCountries(
+          sync.alphaSender.spec.workspaceRef.name,
+          sync.record.metadata?.name ?? "",
+          paid.map((charge) => charge.countryCode),
+        );
+      }
     }
   }
 
