@@ -191,14 +191,15 @@ export class UsageBook {
   }
 
   /**
-   * Ends the reservations of a sender record's countries that its holder's reconcile found unpaid (Bird activated them
-   * without a subscription: blocked, or charged some other way): the record will never list them, so the event that
-   * settles a listed country would never come. Countries in `paid` stay reserved until the record shows them.
+   * Ends the reservations of a sender record's countries that its holder's reconcile found Bird does not bill (left
+   * inactive or blocked by the activation): the record will never list them, so the event that settles a listed
+   * country would never come. Countries in `billed` (paid for, or possibly billed) stay reserved until the record
+   * lists them.
    */
-  releaseUnpaidCountries(workspace: string, senderRecord: string, paid: Iterable<string>): void {
+  releaseUncharged(workspace: string, senderRecord: string, billed: Iterable<string>): void {
     const ledger = this.ledgers.get(workspace);
     if (!ledger) return;
-    const listed = new Set([...paid].map((country) => countryKey(senderRecord, country)));
+    const listed = new Set([...billed].map((country) => countryKey(senderRecord, country)));
     this.settle(
       workspace,
       ledger.keysFor(`${senderRecord}#`).filter((key) => !listed.has(key)),

@@ -495,4 +495,14 @@ describe("AlphaSenderReconciler: what a spend limit counts", () => {
     expect(w.usage.reserved("ws", countryKey(recordName, "DE"))).toBe(false);
     expect(w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices).toEqual([PRICE]);
   });
+
+  it("keeps counting a country Bird made active without billing it yet, until its record lists it", async () => {
+    const w = registered({ countries: ["DE", "FR"] }, workspace({ policy: { maxMonthlySpend: EUR(1_000_000) } }));
+    w.bird.billedLater = ["FR"];
+    const recordName = senderRecordName("ws", ACME.id);
+    expect(await w.reconcile()).toEqual({});
+    expect(w.bird.writes()).toEqual(["quote ACME DE,FR", "activate ACME DE,FR"]);
+    expect(w.usage.reserved("ws", countryKey(recordName, "FR"))).toBe(true);
+    expect(w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices).toEqual([PRICE, PRICE]);
+  });
 });

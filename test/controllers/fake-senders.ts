@@ -41,6 +41,8 @@ export class FakeSenders implements SenderExternal {
   unserved: string[] = [];
   /** Countries an activate leaves inactive and unpaid (blocked: never charged), though a quote prices them. */
   uncharged: string[] = [];
+  /** Countries an activate makes active with neither a price in its answer nor a subscription (yet). */
+  billedLater: string[] = [];
   private readonly failures = new Map<string, Error>();
 
   constructor(public workspace: BirdWorkspace) {}
@@ -94,7 +96,7 @@ export class FakeSenders implements SenderExternal {
   activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
     return this.call(`activate ${sender.alphaString} ${countries.join(",")}`, () => {
       const subscriptions = this.subscriptions.get(sender.id) ?? new Map<string, EndpointSubscription>();
-      const charged = countries.filter((c) => !this.uncharged.includes(c));
+      const charged = countries.filter((c) => !this.uncharged.includes(c) && !this.billedLater.includes(c));
       for (const country of charged) {
         if (subscriptions.get(country)?.status !== "active") this.count(sender.id, 1);
         subscriptions.set(country, { name: country, status: "active", price: PRICE });
@@ -102,7 +104,7 @@ export class FakeSenders implements SenderExternal {
       this.subscriptions.set(sender.id, subscriptions);
       const results = countries.map((countryCode) => ({
         countryCode,
-        capabilities: [{ name: "sms", status: charged.includes(countryCode) ? "active" : "inactive" }],
+        capabilities: [{ name: "sms", status: this.uncharged.includes(countryCode) ? "inactive" : "active" }],
       }));
       return { results, subscriptionPrices: Object.fromEntries(charged.map((c) => [c, PRICE])) };
     });

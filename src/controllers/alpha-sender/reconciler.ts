@@ -209,11 +209,10 @@ export class AlphaSenderReconciler {
       try {
         sync.record = await this.options.claims.recordCharges(sync.record, paid);
       } finally {
-        this.options.usage.releaseUnpaidCountries(
-          sync.alphaSender.spec.workspaceRef.name,
-          sync.record.metadata?.name ?? "",
-          paid.map((charge) => charge.countryCode),
-        );
+        this.options.usage.releaseUncharged(sync.alphaSender.spec.workspaceRef.name, sync.record.metadata?.name ?? "", [
+          ...paid.map((charge) => charge.countryCode),
+          ...mayBeBilled(sync.rows),
+        ]);
       }
     }
   }
@@ -653,6 +652,16 @@ export function unservedCountries(error: unknown, sent: readonly string[]): stri
  * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
  * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
  */
+/**
+ * Countries Bird shows active and unblocked without a subscription yet: it may still bill them (its list can lag its
+ * answer), so their reservations stay until the record lists them. Refused, blocked or inactive ones it does not.
+ */
+function mayBeBilled(rows: ReadonlyMap<string, CountryRow>): string[] {
+  return [...rows.values()]
+    .filter((row) => (row.status === CountryState.Active || row.status === CountryState.Pending) && !row.blocked)
+    .map((row) => row.countryCode);
+}
+
 export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
   const paid = new Map<string, CountryCharge>();
   const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({
