@@ -14,6 +14,7 @@ import {
   PHONE_NUMBER_PLURAL,
   VERSION,
 } from "./api/v1alpha1/index.js";
+import { Annotation } from "./api/v1alpha1/conditions.js";
 import type { Config } from "./config.js";
 import { Admission } from "./controllers/admission.js";
 import { setupAlphaSenderController } from "./controllers/alpha-sender/setup.js";
@@ -28,7 +29,7 @@ import { RecordStore } from "./ownership/records.js";
 import { UsageBook } from "./ownership/usage.js";
 import { EventRecorder } from "./runtime/events.js";
 import { InUseReporter } from "./runtime/in-use-reporter.js";
-import { Informer } from "./runtime/informer.js";
+import { Informer, type InformerOptions } from "./runtime/informer.js";
 import type { KubeSource } from "./runtime/kube-config.js";
 import { KubeHttp } from "./runtime/kube-http.js";
 import { Manager } from "./runtime/manager.js";
@@ -123,12 +124,14 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
   const informer = <T extends KubernetesObject>(
     name: string,
     paths: string[],
-    options: { labelSelector?: string; shareParts?: boolean; dropAnnotations?: readonly string[] } = {},
+    options: Pick<InformerOptions, "labelSelector" | "shareParts" | "dropAnnotations" | "keepAnnotations"> = {},
   ): Informer<T> => new Informer<T>({ kubeConfig, http, paths, ...options, logger: logger.child({ informer: name }) });
   // The kinds a fleet has thousands of share their objects' common parts (a workspace reference, prices, conditions).
   const many = { shareParts: true };
   // Kinds the operator only patches keep no copy of their manifest (see InformerOptions.dropAnnotations).
   const patchedOnly = { dropAnnotations: [LAST_APPLIED] };
+  // Kinds tenants write keep only the annotations the operator reads (see InformerOptions.keepAnnotations).
+  const tenants = { keepAnnotations: Object.values(Annotation) };
   return {
     workspaces: informer("birdworkspaces", [clients.workspace.collectionPath()], {
       labelSelector: config.workspaceSelector,
@@ -137,8 +140,8 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
     namespaces: informer("namespaces", ["/api/v1/namespaces"]),
     birdNumbers: informer("birdnumbers", [clients.birdNumber.collectionPath()], many),
     birdSenders: informer("birdsenders", [clients.birdSender.collectionPath()], many),
-    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), { ...many, ...patchedOnly }),
-    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL), { ...many, ...patchedOnly }),
+    phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), { ...many, ...tenants }),
+    alphaSenders: informer("alphasenders", namespacedPaths(ALPHA_SENDER_PLURAL), { ...many, ...tenants }),
   };
 }
 

@@ -40,6 +40,12 @@ export interface InformerOptions {
    * with patches, never whole from the cache: a PUT of a cached object would drop them on the server too.
    */
   dropAnnotations?: readonly string[];
+  /**
+   * For kinds tenants write: only these annotations are cached, and no labels and no owner references. Nothing here
+   * reads the others, and a tenant's object may carry 256 KB of annotations and far more of labels: kept, they would be
+   * the operator's memory, for every tenant at once. The same caveat as `dropAnnotations`: patched kinds only.
+   */
+  keepAnnotations?: readonly string[];
 }
 
 /**
@@ -274,6 +280,8 @@ export class Informer<T extends KubernetesObject> {
     if (object.metadata?.managedFields) object.metadata.managedFields = undefined;
     if (this.options.dropAnnotations && object.metadata?.annotations)
       object.metadata.annotations = withoutKeys(object.metadata.annotations, this.options.dropAnnotations);
+    if (this.options.keepAnnotations && object.metadata)
+      onlyReadMetadata(object.metadata, this.options.keepAnnotations);
     sharedStrings.internAll(object);
     if (this.options.shareParts) shareParts(object);
     this.cache.set(key, object);
@@ -307,6 +315,17 @@ export class Informer<T extends KubernetesObject> {
 }
 
 /** `record` if it has none of `keys`, else a copy without them (built anew: `delete` makes an object a hash table). */
+/** Leaves the annotations in `keep` and no labels or owner references (see InformerOptions.keepAnnotations). */
+function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, keep: readonly string[]): void {
+  if (metadata.labels) metadata.labels = undefined;
+  if (metadata.ownerReferences) metadata.ownerReferences = undefined;
+  const annotations = metadata.annotations;
+  if (!annotations) return;
+  const kept = keep.filter((key) => key in annotations);
+  if (kept.length === Object.keys(annotations).length) return;
+  metadata.annotations = kept.length ? Object.fromEntries(kept.map((key) => [key, annotations[key] ?? ""])) : undefined;
+}
+
 function withoutKeys(record: Record<string, string>, keys: readonly string[]): Record<string, string> {
   if (!keys.some((key) => key in record)) return record;
   return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));

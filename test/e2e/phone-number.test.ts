@@ -358,6 +358,27 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     expect(cancels(retained)).toBe(0);
   });
 
+  it("keeps a tenant's bulk (annotations, labels) out of the operator's cache, not what it reads", async () => {
+    const bulky = pn("bulky", { numberString: "+12125550100" });
+    const labels = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`tenant.example/l${i}`, "v".repeat(60)]));
+    const annotations = {
+      "tenant.example/bulk": "x".repeat(90_000),
+      "numbers.birdoperator.dev/confirm-delete": "true",
+    };
+    await apply(cluster, { ...bulky, metadata: { ...(bulky.metadata as object), labels, annotations } });
+    await eventually("bulky reconciled", async () => (await get("bulky")).status?.observedGeneration);
+    // The operator's own PhoneNumber cache, as the reconcilers read it (the manager keeps its informers private).
+    const informers = (operator.manager as unknown as { informers: { get?: (key: string) => PhoneNumber }[] })
+      .informers;
+    const cached = informers.map((i) => i.get?.(`${fixture.namespace}/bulky`)).find((o) => o?.kind === "PhoneNumber");
+    expect(cached?.metadata?.annotations).toEqual({ "numbers.birdoperator.dev/confirm-delete": "true" });
+    expect(cached?.metadata?.labels).toBeUndefined();
+    // kubectl apply's copy of the manifest (the bulk again) is on the server, not in the cache.
+    expect(Object.keys((await get("bulky")).metadata?.annotations ?? {})).toContain(
+      "kubectl.kubernetes.io/last-applied-configuration",
+    );
+  });
+
   it("refuses a namespace the workspace does not allow", async () => {
     const other = uniqueName("other");
     await cluster.kubectl(["create", "namespace", other]);

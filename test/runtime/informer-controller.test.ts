@@ -158,6 +158,46 @@ describe("informer and controller against a real API server", () => {
     await dropping.stop();
   });
 
+  it("keeps only the annotations it is told to keep, and no labels or owner references (a tenant's bulk)", async () => {
+    const namespace = "kube-system";
+    const http = new KubeHttp(plane.kubeConfig());
+    const owner = await http.request<{ metadata: { uid: string } }>({
+      method: "POST",
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owner" } },
+    });
+    const bulk = "x".repeat(200_000);
+    const metadata = {
+      name: "bulky",
+      namespace,
+      annotations: { "numbers.birdoperator.dev/number-id": "n-1", "tenant.example/bulk": bulk },
+      labels: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`tenant.example/l${i}`, "v".repeat(60)])),
+      ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid }],
+    };
+    await client.create({ ...phoneNumber("bulky"), metadata });
+    await client.create({ ...phoneNumber("bare"), metadata: { name: "bare", namespace, annotations: { a: "b" } } });
+    const slim = new Informer<PhoneNumber>({
+      kubeConfig: plane.kubeConfig(),
+      paths: [client.collectionPath(namespace)],
+      logger: silentLogger(),
+      keepAnnotations: ["numbers.birdoperator.dev/number-id", "numbers.birdoperator.dev/confirm-delete"],
+    });
+    slim.start();
+    await slim.waitForSync();
+    const cached = slim.get(`${namespace}/bulky`)?.metadata;
+    expect(cached?.annotations).toEqual({ "numbers.birdoperator.dev/number-id": "n-1" });
+    expect(cached?.labels).toBeUndefined();
+    expect(cached?.ownerReferences).toBeUndefined();
+    expect(slim.get(`${namespace}/bare`)?.metadata?.annotations).toBeUndefined();
+    // Only the cache went without: the API server keeps all of it.
+    const stored = (await client.get(namespace, "bulky")).metadata;
+    expect(stored?.annotations?.["tenant.example/bulk"]).toBe(bulk);
+    expect(Object.keys(stored?.labels ?? {})).toHaveLength(500);
+    expect(stored?.ownerReferences).toHaveLength(1);
+    await slim.stop();
+    http.close();
+  });
+
   it("reconciles a new object once and writes its status once; a repeat reconcile writes nothing", async () => {
     await client.create(phoneNumber("first"));
     const ready = await eventually("first Ready", async () =>
