@@ -649,10 +649,6 @@ export function unservedCountries(error: unknown, sent: readonly string[]): stri
 }
 
 /**
- * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
- * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
- */
-/**
  * Countries Bird shows active and unblocked without a subscription yet: it may still bill them (its list can lag its
  * answer), so their reservations stay until the record lists them. Refused, blocked or inactive ones it does not.
  */
@@ -662,6 +658,10 @@ function mayBeBilled(rows: ReadonlyMap<string, CountryRow>): string[] {
     .map((row) => row.countryCode);
 }
 
+/**
+ * What the sender is paid for now: every subscription Bird lists as active (managed by the spec or not), with the
+ * answers of this reconcile's writes on top where no list followed them. Exported for `bird-operator plan`.
+ */
 export function charges(sync: Pick<Sync, "subscriptions" | "rows" | "cancelled">): CountryCharge[] {
   const paid = new Map<string, CountryCharge>();
   const charge = (countryCode: string, price: CountryCharge["price"]): CountryCharge => ({
