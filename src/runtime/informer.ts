@@ -314,7 +314,6 @@ export class Informer<T extends KubernetesObject> {
   }
 }
 
-/** `record` if it has none of `keys`, else a copy without them (built anew: `delete` makes an object a hash table). */
 /** Leaves the annotations in `keep` and no labels or owner references (see InformerOptions.keepAnnotations). */
 function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, keep: readonly string[]): void {
   if (metadata.labels) metadata.labels = undefined;
@@ -326,6 +325,7 @@ function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, k
   metadata.annotations = kept.length ? Object.fromEntries(kept.map((key) => [key, annotations[key] ?? ""])) : undefined;
 }
 
+/** `record` if it has none of `keys`, else a copy without them (built anew: `delete` makes an object a hash table). */
 function withoutKeys(record: Record<string, string>, keys: readonly string[]): Record<string, string> {
   if (!keys.some((key) => key in record)) return record;
   return Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
