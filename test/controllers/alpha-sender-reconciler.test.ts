@@ -477,32 +477,30 @@ describe("AlphaSenderReconciler: when the API server is asked which record an ob
 });
 
 describe("AlphaSenderReconciler: what a spend limit counts", () => {
-  const EUR = (amount: number): { currencyCode: string; amount: number; exponent: number } => ({
-    currencyCode: PRICE.currencyCode,
-    amount,
-    exponent: 0,
-  });
-
-  it("counts an activated country until its record lists it; one Bird did not charge for, not at all", async () => {
-    const w = registered({ countries: ["DE", "FR"] }, workspace({ policy: { maxMonthlySpend: EUR(1_000_000) } }));
-    w.bird.uncharged = ["FR"];
-    const recordName = senderRecordName("ws", ACME.id);
+  const recordName = senderRecordName("ws", ACME.id);
+  /** DE and FR wanted under a spend limit, Bird set up by `bird`; reconciled once, which quotes and activates both. */
+  const limited = async (bird: (fake: FakeSenders) => void): Promise<World> => {
+    const limit = { currencyCode: PRICE.currencyCode, amount: 1_000_000, exponent: 0 };
+    const w = registered({ countries: ["DE", "FR"] }, workspace({ policy: { maxMonthlySpend: limit } }));
+    bird(w.bird);
     expect(await w.reconcile()).toEqual({});
     expect(w.bird.writes()).toEqual(["quote ACME DE,FR", "activate ACME DE,FR"]);
+    return w;
+  };
+  const spent = (w: World): unknown => w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices;
+
+  it("counts an activated country until its record lists it; one Bird did not charge for, not at all", async () => {
+    const w = await limited((bird) => (bird.uncharged = ["FR"]));
     expect(w.records.get(undefined, recordName)?.status?.countries?.map((c) => c.countryCode)).toEqual(["DE"]);
     // FR is not paid for: nothing will ever list it, so it no longer counts; DE counts (once) through its record.
     expect(w.usage.reserved("ws", countryKey(recordName, "FR"))).toBe(false);
     expect(w.usage.reserved("ws", countryKey(recordName, "DE"))).toBe(false);
-    expect(w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices).toEqual([PRICE]);
+    expect(spent(w)).toEqual([PRICE]);
   });
 
   it("keeps counting a country Bird made active without billing it yet, until its record lists it", async () => {
-    const w = registered({ countries: ["DE", "FR"] }, workspace({ policy: { maxMonthlySpend: EUR(1_000_000) } }));
-    w.bird.billedLater = ["FR"];
-    const recordName = senderRecordName("ws", ACME.id);
-    expect(await w.reconcile()).toEqual({});
-    expect(w.bird.writes()).toEqual(["quote ACME DE,FR", "activate ACME DE,FR"]);
+    const w = await limited((bird) => (bird.billedLater = ["FR"]));
     expect(w.usage.reserved("ws", countryKey(recordName, "FR"))).toBe(true);
-    expect(w.usage.of({ workspace: w.bird.workspace, inventory: w.bird.inventory }).prices).toEqual([PRICE, PRICE]);
+    expect(spent(w)).toEqual([PRICE, PRICE]);
   });
 });
