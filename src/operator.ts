@@ -14,7 +14,7 @@ import {
   PHONE_NUMBER_PLURAL,
   VERSION,
 } from "./api/v1alpha1/index.js";
-import { Annotation } from "./api/v1alpha1/conditions.js";
+import { Annotation, FINALIZER } from "./api/v1alpha1/conditions.js";
 import type { Config } from "./config.js";
 import { Admission } from "./controllers/admission.js";
 import { setupAlphaSenderController } from "./controllers/alpha-sender/setup.js";
@@ -66,6 +66,11 @@ const KINDS = {
 
 /** kubectl's (and Argo CD's client-side apply's) copy of the applied manifest. */
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+/**
+ * A tenant's object with more finalizers than this is cached with a stand-in list (InformerOptions.capFinalizers):
+ * real objects carry a few (the operator's, Argo CD's, foreground deletion), each name up to 317 bytes.
+ */
+const TENANT_FINALIZERS_CACHED = 16;
 
 /** The longest the record controllers wait for their holders' initial pass before they start anyway. */
 const RECORDS_WAIT_MAX_MS = 120_000;
@@ -124,14 +129,21 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
   const informer = <T extends KubernetesObject>(
     name: string,
     paths: string[],
-    options: Pick<InformerOptions, "labelSelector" | "shareParts" | "dropAnnotations" | "keepAnnotations"> = {},
+    options: Pick<
+      InformerOptions,
+      "labelSelector" | "shareParts" | "dropAnnotations" | "keepAnnotations" | "capFinalizers"
+    > = {},
   ): Informer<T> => new Informer<T>({ kubeConfig, http, paths, ...options, logger: logger.child({ informer: name }) });
   // The kinds a fleet has thousands of share their objects' common parts (a workspace reference, prices, conditions).
   const many = { shareParts: true };
   // Kinds the operator only patches keep no copy of their manifest (see InformerOptions.dropAnnotations).
   const patchedOnly = { dropAnnotations: [LAST_APPLIED] };
-  // Kinds tenants write keep only the annotations the operator reads (see InformerOptions.keepAnnotations).
-  const tenants = { keepAnnotations: Object.values(Annotation) };
+  // Kinds tenants write keep only the annotations the operator reads, and of a long finalizer list only its own (see
+  // InformerOptions.keepAnnotations and capFinalizers).
+  const tenants = {
+    keepAnnotations: Object.values(Annotation),
+    capFinalizers: { max: TENANT_FINALIZERS_CACHED, keep: [FINALIZER] },
+  };
   return {
     workspaces: informer("birdworkspaces", [clients.workspace.collectionPath()], {
       labelSelector: config.workspaceSelector,

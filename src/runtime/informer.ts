@@ -46,6 +46,13 @@ export interface InformerOptions {
    * the operator's memory, for every tenant at once. The same caveat as `dropAnnotations`: patched kinds only.
    */
   keepAnnotations?: readonly string[];
+  /**
+   * For kinds tenants write: a finalizer list longer than `max` is cached as a stand-in, the finalizers in `keep` it
+   * has (or, with none of them, its first), so that a tenant cannot make the operator hold thousands of names per
+   * object either. The stand-in never equals the list on the server: removeFinalizer's test of the list fails and it
+   * reads the object once more; addFinalizer needs only the resourceVersion.
+   */
+  capFinalizers?: { max: number; keep: readonly string[] };
 }
 
 /**
@@ -282,6 +289,9 @@ export class Informer<T extends KubernetesObject> {
       object.metadata.annotations = withoutKeys(object.metadata.annotations, this.options.dropAnnotations);
     if (this.options.keepAnnotations && object.metadata)
       onlyReadMetadata(object.metadata, this.options.keepAnnotations);
+    const cap = this.options.capFinalizers;
+    if (cap && object.metadata?.finalizers && object.metadata.finalizers.length > cap.max)
+      object.metadata.finalizers = standIn(object.metadata.finalizers, cap.keep);
     sharedStrings.internAll(object);
     if (this.options.shareParts) shareParts(object);
     this.cache.set(key, object);
@@ -323,6 +333,12 @@ function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, k
   const kept = keep.filter((key) => key in annotations);
   if (kept.length === Object.keys(annotations).length) return;
   metadata.annotations = kept.length ? Object.fromEntries(kept.map((key) => [key, annotations[key] ?? ""])) : undefined;
+}
+
+/** See InformerOptions.capFinalizers: never empty, so a finalizer is added at the end of the list as it is. */
+function standIn(finalizers: string[], keep: readonly string[]): string[] {
+  const kept = finalizers.filter((finalizer) => keep.includes(finalizer));
+  return kept.length ? kept : finalizers.slice(0, 1);
 }
 
 /** `record` if it has none of `keys`, else a copy without them (built anew: `delete` makes an object a hash table). */

@@ -379,6 +379,44 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     );
   });
 
+  it("buys and releases a number whose tenant put 60 finalizers on it, caching a stand-in for the list", async () => {
+    const others = Array.from({ length: 60 }, (_, i) => `${"t".repeat(40)}.tenant.example/keep-${i}`);
+    const long = pn("long-finalizers", { countryCode: "US", type: "local", deletionPolicy: "Delete" });
+    await apply(cluster, { ...long, metadata: { ...(long.metadata as object), finalizers: others } });
+    await waitReady("long-finalizers");
+    const ours = "numbers.birdoperator.dev/finalizer";
+    const ready = await get("long-finalizers");
+    expect(ready.metadata?.finalizers).toEqual([...others, ours]);
+    const informers = (operator.manager as unknown as { informers: { get?: (key: string) => PhoneNumber }[] })
+      .informers;
+    const cached = informers
+      .map((i) => i.get?.(`${fixture.namespace}/long-finalizers`))
+      .find((o) => o?.kind === "PhoneNumber");
+    expect(cached?.metadata?.finalizers).toEqual([ours]);
+    const endpointId = ready.status?.endpointId ?? "";
+    await cluster.kubectl(["delete", "pn", "long-finalizers", "-n", fixture.namespace, "--wait=false"]);
+    // The operator cancels and takes its own finalizer out of the list as it is; the tenant's stay, in order.
+    const left = await eventually("our finalizer removed", async () => {
+      const finalizers = (await get("long-finalizers")).metadata?.finalizers ?? [];
+      return finalizers.includes(ours) ? undefined : finalizers;
+    });
+    expect(left).toEqual(others);
+    const cancels = sim.sim
+      .calls()
+      .recent.filter((c) => c.method === "POST" && c.route.endsWith("/cancel") && c.path?.includes(endpointId));
+    expect(cancels.length).toBeGreaterThanOrEqual(1);
+    await cluster.kubectl([
+      "patch",
+      "pn",
+      "long-finalizers",
+      "-n",
+      fixture.namespace,
+      "--type=merge",
+      "-p",
+      '{"metadata":{"finalizers":null}}',
+    ]);
+  });
+
   it("refuses a namespace the workspace does not allow", async () => {
     const other = uniqueName("other");
     await cluster.kubectl(["create", "namespace", other]);

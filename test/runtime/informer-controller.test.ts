@@ -9,7 +9,7 @@ import { Controller, FORGET } from "../../src/runtime/controller.js";
 import { Informer } from "../../src/runtime/informer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { Metrics } from "../../src/runtime/metrics.js";
-import { ResourceClient } from "../../src/runtime/resource-client.js";
+import { MERGE_PATCH, ResourceClient } from "../../src/runtime/resource-client.js";
 import { setCondition, statusChanged } from "../../src/runtime/status.js";
 import { createMergePatch } from "../../src/runtime/merge-patch.js";
 import { eventually } from "../support/fixtures.js";
@@ -158,7 +158,7 @@ describe("informer and controller against a real API server", () => {
     await dropping.stop();
   });
 
-  it("keeps only the annotations it is told to keep, and no labels or owner references (a tenant's bulk)", async () => {
+  it("caches only the annotations it is told to, no labels or owner refs, stand-ins for long finalizers", async () => {
     const namespace = "kube-system";
     const http = new KubeHttp(plane.kubeConfig());
     const owner = await http.request<{ metadata: { uid: string } }>({
@@ -176,11 +176,22 @@ describe("informer and controller against a real API server", () => {
     };
     await client.create({ ...phoneNumber("bulky"), metadata });
     await client.create({ ...phoneNumber("bare"), metadata: { name: "bare", namespace, annotations: { a: "b" } } });
+    // Finalizers: a long list with the operator's among them, one without it, and a short one.
+    const ours = "numbers.birdoperator.dev/finalizer";
+    const many = Array.from({ length: 300 }, (_, i) => `${"f".repeat(60)}.tenant.example/keep-${i}`);
+    const finalized = {
+      long: [...many.slice(0, 150), ours, ...many.slice(150)],
+      others: many,
+      short: [many[0]!, ours],
+    };
+    for (const [name, finalizers] of Object.entries(finalized))
+      await client.create({ ...phoneNumber(`fin-${name}`), metadata: { name: `fin-${name}`, namespace, finalizers } });
     const slim = new Informer<PhoneNumber>({
       kubeConfig: plane.kubeConfig(),
       paths: [client.collectionPath(namespace)],
       logger: silentLogger(),
       keepAnnotations: ["numbers.birdoperator.dev/number-id", "numbers.birdoperator.dev/confirm-delete"],
+      capFinalizers: { max: 16, keep: [ours] },
     });
     slim.start();
     await slim.waitForSync();
@@ -189,12 +200,18 @@ describe("informer and controller against a real API server", () => {
     expect(cached?.labels).toBeUndefined();
     expect(cached?.ownerReferences).toBeUndefined();
     expect(slim.get(`${namespace}/bare`)?.metadata?.annotations).toBeUndefined();
+    expect(slim.get(`${namespace}/fin-long`)?.metadata?.finalizers).toEqual([ours]);
+    expect(slim.get(`${namespace}/fin-others`)?.metadata?.finalizers).toEqual([many[0]]);
+    expect(slim.get(`${namespace}/fin-short`)?.metadata?.finalizers).toEqual(finalized.short);
     // Only the cache went without: the API server keeps all of it.
     const stored = (await client.get(namespace, "bulky")).metadata;
     expect(stored?.annotations?.["tenant.example/bulk"]).toBe(bulk);
     expect(Object.keys(stored?.labels ?? {})).toHaveLength(500);
     expect(stored?.ownerReferences).toHaveLength(1);
+    expect((await client.get(namespace, "fin-long")).metadata?.finalizers).toEqual(finalized.long);
     await slim.stop();
+    for (const name of Object.keys(finalized))
+      await client.patch(namespace, `fin-${name}`, { metadata: { finalizers: [] } }, MERGE_PATCH);
     http.close();
   });
 
