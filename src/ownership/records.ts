@@ -94,6 +94,9 @@ export class RecordStore<T extends OwnershipRecord> {
   private readonly written = new Map<string, { record: T; at: number }>();
   /** The names in `written` by the uid their record binds: a lookup for an object must not walk every write. */
   private readonly writtenByUid = new Map<string, Set<string>>();
+  /** The store's revision at the first question (see cacheHasEarlierWrites), and whether the cache has shown it. */
+  private since?: Promise<string>;
+  private cacheCurrent = false;
 
   constructor(
     private readonly client: ResourceClient<T>,
@@ -136,15 +139,33 @@ export class RecordStore<T extends OwnershipRecord> {
    * so that before a claim is made or a finalizer let go, a cache lagging behind another replica's write cannot pass
    * for "holds nothing". `askServer: false` skips that list for an object that has never carried the finalizer, and so
    * never claimed anything: its caller's next write, the finalizer patch, is guarded by a test of the version it read,
-   * and fails if the object changed (another replica's finalizer) since.
+   * and fails if the object changed (another replica's finalizer) since. That guard misses one case: the previous
+   * leader added the finalizer and wrote a claim, and the tenant removed the finalizer again before this process read
+   * the object. So the shortcut is taken only once the cache holds every record written before this process first
+   * asked (the previous leader's among them), which is a moment after it starts leading.
    */
   async findHeld(claimant: Claimant, options: { askServer?: boolean } = {}): Promise<T | undefined> {
     const cached = this.heldBy(claimant);
     if (cached) return cached;
     const uid = claimant.metadata?.uid;
-    if (!uid || options.askServer === false) return undefined;
+    if (!uid || (options.askServer === false && (await this.cacheHasEarlierWrites()))) return undefined;
     const fresh = await this.client.list({ labelSelector: `${CLAIM_UID_LABEL}=${uid}` });
     return fresh.find((record) => isHeldBy(record, claimant));
+  }
+
+  /**
+   * Whether the cache has caught up with the store's revision at this process's first question: every record written
+   * before then, by anyone, is in it. Controllers ask only while leading, and a process that loses the lease exits, so
+   * the first question comes after every earlier leader stopped writing.
+   */
+  private async cacheHasEarlierWrites(): Promise<boolean> {
+    if (this.cacheCurrent) return true;
+    this.since ??= this.client.revision().catch((error: unknown) => {
+      this.since = undefined;
+      throw error;
+    });
+    this.cacheCurrent = this.informer.caughtUpWith(await this.since);
+    return this.cacheCurrent;
   }
 
   inWorkspace(workspace: string): T[] {

@@ -4,6 +4,7 @@ import { apiRetryAfterMs, isApiStatus } from "./errors.js";
 import type { KubeSource } from "./kube-config.js";
 import { shareParts, sharedStrings } from "./intern.js";
 import { KubeHttp, type WatchEvent } from "./kube-http.js";
+import { revisionAtLeast } from "./resource-version.js";
 
 /** The longest pause between attempts to list or watch again after failures. */
 const MAX_RETRY_MS = 5_000;
@@ -75,6 +76,8 @@ export class Informer<T extends KubernetesObject> {
   /** Which path listed each object, kept only when there are several (one per namespace watched). */
   private readonly origin = new Map<string, string>();
   private readonly handlers: InformerHandler<T>[] = [];
+  /** The latest resourceVersion each path's list or watch (bookmarks included) has shown. */
+  private readonly seen = new Map<string, string>();
   private readonly synced = new Set<string>();
   private readonly aborts = new Set<AbortController>();
   private readonly http: KubeHttp;
@@ -112,6 +115,14 @@ export class Informer<T extends KubernetesObject> {
   /** How many objects the cache holds, without copying them out. */
   get size(): number {
     return this.cache.size;
+  }
+
+  /**
+   * Whether every path's list or watch (a bookmark included) has shown `revision` or a later one: the cache then holds
+   * every write the API server answered before that revision was read (ResourceClient.revision).
+   */
+  caughtUpWith(revision: string): boolean {
+    return this.options.paths.every((path) => revisionAtLeast(this.seen.get(path), revision));
   }
 
   hasSynced(): boolean {
@@ -160,6 +171,7 @@ export class Informer<T extends KubernetesObject> {
       let resourceVersion: string;
       try {
         resourceVersion = await this.relist(path);
+        this.seen.set(path, resourceVersion);
         this.synced.add(path);
         failures = 0;
       } catch (error) {
@@ -169,7 +181,10 @@ export class Informer<T extends KubernetesObject> {
       while (!this.stopped) {
         const started = Date.now();
         try {
-          const end = await this.watch(path, resourceVersion, (rv) => (resourceVersion = rv));
+          const end = await this.watch(path, resourceVersion, (rv) => {
+            resourceVersion = rv;
+            this.seen.set(path, rv);
+          });
           if (end === "gone") break;
           // A watch that closes at once, over and over, would spin: treat that as a failure.
           if (Date.now() - started < 1000) await backoff(new Error("watch closed immediately"), "Watch");

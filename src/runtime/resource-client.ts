@@ -48,6 +48,19 @@ export class ResourceClient<T extends KubernetesObject> {
     return this.http.request<T>({ method: "GET", path: `${this.collectionPath(namespace)}/${name}` });
   }
 
+  /**
+   * The store's current revision, from a consistent list of one item: every write the API server answered before
+   * this call has a resourceVersion no later than it.
+   */
+  async revision(): Promise<string> {
+    const list = await this.http.request<{ metadata?: { resourceVersion?: string } }>({
+      method: "GET",
+      path: this.collectionPath(),
+      query: { limit: 1 },
+    });
+    return list.metadata?.resourceVersion ?? "";
+  }
+
   /** A consistent list (read from etcd, not the watch cache), across namespaces unless one is given. */
   async list(options: { namespace?: string; labelSelector?: string } = {}): Promise<T[]> {
     const list = await this.http.request<{ items: T[] }>({

@@ -10,3 +10,8 @@ export function newerVersion(a: KubernetesObject, b: KubernetesObject): boolean 
   if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) > BigInt(y);
   return false;
 }
+
+/** Whether revision `a` is `b` or later; a missing one, or one that is not a number, never is. */
+export function revisionAtLeast(a: string | undefined, b: string): boolean {
+  return a !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) >= BigInt(b);
+}

@@ -48,9 +48,12 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
     list: (): T[] => [...this.objects.values()].map((o) => structuredClone(o)),
     keys: (): IterableIterator<string> => this.objects.keys(),
     on: (handler: InformerHandler<T>): void => void this.handlers.push(handler),
+    // Handlers run on every write: the cache never lags.
+    caughtUpWith: (): boolean => true,
   } as unknown as Informer<T>;
 
   readonly client = {
+    revision: (): Promise<string> => Promise.resolve(String(this.clock.version)),
     get: (namespace: string | undefined, name: string): Promise<T> =>
       Promise.resolve(this.existing(key(namespace, name))),
     list: (options: { labelSelector?: string } = {}): Promise<T[]> =>
@@ -229,10 +232,14 @@ function applyJsonPatch<T extends KubernetesObject>(object: T, ops: JsonPatchOp[
   const next = structuredClone(object);
   const metadata = (next.metadata ?? {}) as Record<string, unknown>;
   for (const op of ops) {
-    const field = op.path.replace(/^\/metadata\//, "");
+    const [field = "", index] = op.path.replace(/^\/metadata\//, "").split("/");
+    // The API server answers a failed test with 422 Invalid.
     if (op.op === "test" && JSON.stringify(metadata[field]) !== JSON.stringify(op.value))
-      throw apiError(409, `test failed at ${op.path}`);
-    if (op.op === "add" || op.op === "replace") metadata[field] = structuredClone(op.value);
+      throw apiError(422, `test failed at ${op.path}`);
+    if (index === "-" && op.op === "add") {
+      if (!Array.isArray(metadata[field])) throw apiError(422, `no list at ${op.path}`);
+      (metadata[field] as unknown[]).push(structuredClone(op.value));
+    } else if (op.op === "add" || op.op === "replace") metadata[field] = structuredClone(op.value);
     if (op.op === "remove") delete metadata[field];
   }
   next.metadata = metadata;
