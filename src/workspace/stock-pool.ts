@@ -4,6 +4,8 @@ import type { NumberStockItem, StockFilter } from "../bird/types.js";
 interface Pool {
   items: NumberStockItem[];
   fetchedAt: number;
+  /** When a take or a search last used it: a pool unused for `maxAgeMs` is dropped (see `remember`). */
+  usedAt: number;
   flight?: Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export interface StockPoolOptions {
   pollMs?: number;
   /** A wait is dropped after this long, whoever registered it (its owner's own requeue stands); default 10 min. */
   maxWaitMs?: number;
-  /** Pools kept at most; the least recently used goes first; default 256. */
+  /** Pools kept at most; the least recently used goes first; default 256. Pools unused for `maxAgeMs` go too. */
   maxPools?: number;
   /** A background search failed: reported here (logged and counted), then retried at the next poll. */
   onError?: (error: unknown) => void;
@@ -186,7 +188,7 @@ export class StockPool {
       await existing.flight;
       return existing;
     }
-    const pool: Pool = existing ?? { items: [], fetchedAt: Number.NEGATIVE_INFINITY };
+    const pool: Pool = existing ?? { items: [], fetchedAt: Number.NEGATIVE_INFINITY, usedAt: this.now() };
     this.remember(key, pool);
     pool.flight = this.bird.searchStock(filter, { limit: 99 }).then((page) => {
       pool.items = page.results;
@@ -200,12 +202,22 @@ export class StockPool {
     return pool;
   }
 
-  /** Keeps the pool as the most recently used, and the number of pools bounded (filters come from specs). */
+  /** Pools held now (each up to a page of 99 items). */
+  get size(): number {
+    return this.pools.size;
+  }
+
+  /**
+   * Keeps the pool as the most recently used, and the number of pools bounded (filters come from specs): beyond
+   * `maxPools`, and any pool unused for `maxAgeMs`, whose items the next take would search again anyway.
+   */
   private remember(key: string, pool: Pool): void {
+    pool.usedAt = this.now();
     this.pools.delete(key);
     this.pools.set(key, pool);
+    const unusedSince = pool.usedAt - this.maxAgeMs;
     for (const [oldest, candidate] of this.pools) {
-      if (this.pools.size <= this.maxPools) break;
+      if (this.pools.size <= this.maxPools && candidate.usedAt >= unusedSince) break;
       if (!candidate.flight) this.pools.delete(oldest);
     }
   }

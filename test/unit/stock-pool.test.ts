@@ -194,4 +194,19 @@ describe("StockPool waits", () => {
     await pool.take({ countryCodes: ["B"] }, () => true);
     expect(searches()).toBe(4);
   });
+
+  it("drops pools nobody used for maxAgeMs: their pages would be searched again before any use", async () => {
+    let now = 0;
+    const { bird, searches } = fakeBird([Array.from({ length: 99 }, (_, i) => item(i))]);
+    const pool = new StockPool(bird, { maxAgeMs: 1000, now: () => now });
+    for (const country of ["A", "B", "C"]) await pool.take({ countryCodes: [country] }, () => true);
+    now = 800;
+    await pool.take({ countryCodes: ["A"] }, () => true);
+    expect(pool.size).toBe(3);
+    now = 1500;
+    // B and C were last used at 0: gone; A (used at 800) stays.
+    await pool.take({ countryCodes: ["D"] }, () => true);
+    expect(pool.size).toBe(2);
+    expect(searches()).toBe(4);
+  });
 });
