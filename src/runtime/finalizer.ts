@@ -28,9 +28,11 @@ export async function addFinalizer<T extends KubernetesObject>(
       ? { op: "add", path: "/metadata/finalizers/-", value: finalizer }
       : { op: "add", path: "/metadata/finalizers", value: [finalizer] },
   ];
-  return client
-    .patch(object.metadata?.namespace, object.metadata?.name ?? "", ops, JSON_PATCH)
-    .catch((error: unknown) => asConflict(error, object));
+  try {
+    return await client.patch(object.metadata?.namespace, object.metadata?.name ?? "", ops, JSON_PATCH);
+  } catch (error) {
+    return await conflictOr(error, client, object);
+  }
 }
 
 /**
@@ -52,7 +54,11 @@ export async function removeFinalizer<T extends KubernetesObject>(
   const current = await client.get(object.metadata?.namespace, object.metadata?.name ?? "");
   if (current.metadata?.uid !== object.metadata?.uid) throw conflict(object, "was replaced by another object");
   if (!hasFinalizer(current, finalizer)) return current;
-  return withoutFinalizer(client, finalizer, current).catch((error: unknown) => asConflict(error, object));
+  try {
+    return await withoutFinalizer(client, finalizer, current);
+  } catch (error) {
+    return await conflictOr(error, client, current);
+  }
 }
 
 /** The list without the finalizer, guarded by a `test` on the whole list as read. */
@@ -70,11 +76,19 @@ function withoutFinalizer<T extends KubernetesObject>(
 }
 
 /**
- * The API server answers a failed JSON Patch `test` with 422 (Invalid), which would read as a write that can never
- * succeed; here it only means the object changed since it was read: a conflict, retried once the cache shows it.
+ * The API server answers a failed JSON Patch `test` with 422 (Invalid), as it does a write it refuses (a validation
+ * rule, an object being deleted): when the object changed since `read`, it is a conflict, retried once the cache shows
+ * the change; when it did not, the API server refused the write itself and the 422 stands.
  */
-function asConflict(error: unknown, object: KubernetesObject): never {
-  if (isApiStatus(error, 422)) throw conflict(object, "changed since it was read");
+async function conflictOr<T extends KubernetesObject>(
+  error: unknown,
+  client: ResourceClient<T>,
+  read: T,
+): Promise<never> {
+  if (!isApiStatus(error, 422)) throw error;
+  const now = await client.get(read.metadata?.namespace, read.metadata?.name ?? "").catch(() => undefined);
+  if (now?.metadata?.resourceVersion !== read.metadata?.resourceVersion)
+    throw conflict(read, "changed since it was read");
   throw error;
 }
 

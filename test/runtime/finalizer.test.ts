@@ -51,6 +51,12 @@ describe("finalizer patches against the API server: the version decided on; list
     expect((await client.get(namespace, "stale")).metadata?.finalizers).toBeUndefined();
   });
 
+  it("lets a write the API server refuses itself stay a 422 (not retried as a conflict)", async () => {
+    const read = await create("invalid");
+    await expect(addFinalizer(client, "not a finalizer name", read)).rejects.toMatchObject({ code: 422 });
+    expect((await client.get(namespace, "invalid")).metadata?.finalizers).toBeUndefined();
+  });
+
   it("with finalizers of others, refuses a version whose spec changed since it was read", async () => {
     const read = await create("respecced", ["example.com/keep"]);
     await client.patch(namespace, "respecced", { spec: { deletionPolicy: "Retain" } }, MERGE_PATCH);
