@@ -350,9 +350,12 @@ function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, k
   metadata.annotations = kept.length ? Object.fromEntries(kept.map((key) => [key, annotations[key] ?? ""])) : undefined;
 }
 
-/** See InformerOptions.capFinalizers: never empty, so a finalizer is added at the end of the list as it is. */
+/**
+ * See InformerOptions.capFinalizers: never empty, so a finalizer is added at the end of the list as it is; each kept
+ * name once, however often the list repeats it.
+ */
 function standIn(finalizers: string[], keep: readonly string[]): string[] {
-  const kept = finalizers.filter((finalizer) => keep.includes(finalizer));
+  const kept = keep.filter((finalizer) => finalizers.includes(finalizer));
   return kept.length ? kept : finalizers.slice(0, 1);
 }
 

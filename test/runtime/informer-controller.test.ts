@@ -176,12 +176,13 @@ describe("informer and controller against a real API server", () => {
     };
     await client.create({ ...phoneNumber("bulky"), metadata });
     await client.create({ ...phoneNumber("bare"), metadata: { name: "bare", namespace, annotations: { a: "b" } } });
-    // Finalizers: a long list with the operator's among them, one without it, and a short one.
+    // Finalizers: a long list with the operator's among them, one without it, the operator's repeated, a short one.
     const ours = "numbers.birdoperator.dev/finalizer";
     const many = Array.from({ length: 300 }, (_, i) => `${"f".repeat(60)}.tenant.example/keep-${i}`);
     const finalized = {
       long: [...many.slice(0, 150), ours, ...many.slice(150)],
       others: many,
+      repeated: [...many.slice(0, 10), ...Array.from({ length: 40 }, () => ours)],
       short: [many[0]!, ours],
     };
     for (const [name, finalizers] of Object.entries(finalized))
@@ -202,6 +203,7 @@ describe("informer and controller against a real API server", () => {
     expect(slim.get(`${namespace}/bare`)?.metadata?.annotations).toBeUndefined();
     expect(slim.get(`${namespace}/fin-long`)?.metadata?.finalizers).toEqual([ours]);
     expect(slim.get(`${namespace}/fin-others`)?.metadata?.finalizers).toEqual([many[0]]);
+    expect(slim.get(`${namespace}/fin-repeated`)?.metadata?.finalizers).toEqual([ours]);
     expect(slim.get(`${namespace}/fin-short`)?.metadata?.finalizers).toEqual(finalized.short);
     // Only the cache went without: the API server keeps all of it.
     const stored = (await client.get(namespace, "bulky")).metadata;
