@@ -131,7 +131,7 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
     paths: string[],
     options: Pick<
       InformerOptions,
-      "labelSelector" | "shareParts" | "dropAnnotations" | "keepAnnotations" | "capFinalizers"
+      "labelSelector" | "shareParts" | "dropAnnotations" | "keepAnnotations" | "keepLabels" | "capFinalizers"
     > = {},
   ): Informer<T> => new Informer<T>({ kubeConfig, http, paths, ...options, logger: logger.child({ informer: name }) });
   // The kinds a fleet has thousands of share their objects' common parts (a workspace reference, prices, conditions).
@@ -149,7 +149,13 @@ function createInformers({ config, kubeConfig, logger }: OperatorDeps, http: Kub
       labelSelector: config.workspaceSelector,
     }),
     secrets: informer("secrets", [`/api/v1/namespaces/${config.operatorNamespace}/secrets`], patchedOnly),
-    namespaces: informer("namespaces", ["/api/v1/namespaces"]),
+    // Admission reads a namespace's labels, nothing else: where teams create their own namespaces, their annotations
+    // would be the operator's memory too.
+    namespaces: informer("namespaces", ["/api/v1/namespaces"], {
+      keepAnnotations: [],
+      keepLabels: true,
+      capFinalizers: { max: TENANT_FINALIZERS_CACHED, keep: [] },
+    }),
     birdNumbers: informer("birdnumbers", [clients.birdNumber.collectionPath()], many),
     birdSenders: informer("birdsenders", [clients.birdSender.collectionPath()], many),
     phoneNumbers: informer("phonenumbers", namespacedPaths(PHONE_NUMBER_PLURAL), { ...many, ...tenants }),

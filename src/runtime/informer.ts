@@ -47,6 +47,8 @@ export interface InformerOptions {
    * the operator's memory, for every tenant at once. The same caveat as `dropAnnotations`: patched kinds only.
    */
   keepAnnotations?: readonly string[];
+  /** With `keepAnnotations`: the labels are cached too (for kinds whose labels are read: namespaces, for admission). */
+  keepLabels?: boolean;
   /**
    * For kinds tenants write: a finalizer list longer than `max` is cached as a stand-in, the finalizers in `keep` it
    * has (or, with none of them, its first), so that a tenant cannot make the operator hold thousands of names per
@@ -303,7 +305,7 @@ export class Informer<T extends KubernetesObject> {
     if (this.options.dropAnnotations && object.metadata?.annotations)
       object.metadata.annotations = withoutKeys(object.metadata.annotations, this.options.dropAnnotations);
     if (this.options.keepAnnotations && object.metadata)
-      onlyReadMetadata(object.metadata, this.options.keepAnnotations);
+      onlyReadMetadata(object.metadata, this.options.keepAnnotations, this.options.keepLabels);
     const cap = this.options.capFinalizers;
     if (cap && object.metadata?.finalizers && object.metadata.finalizers.length > cap.max)
       object.metadata.finalizers = standIn(object.metadata.finalizers, cap.keep);
@@ -339,9 +341,13 @@ export class Informer<T extends KubernetesObject> {
   }
 }
 
-/** Leaves the annotations in `keep` and no labels or owner references (see InformerOptions.keepAnnotations). */
-function onlyReadMetadata(metadata: NonNullable<KubernetesObject["metadata"]>, keep: readonly string[]): void {
-  if (metadata.labels) metadata.labels = undefined;
+/** Leaves the annotations in `keep`, no owner references, and labels only if asked (see InformerOptions). */
+function onlyReadMetadata(
+  metadata: NonNullable<KubernetesObject["metadata"]>,
+  keep: readonly string[],
+  keepLabels = false,
+): void {
+  if (metadata.labels && !keepLabels) metadata.labels = undefined;
   if (metadata.ownerReferences) metadata.ownerReferences = undefined;
   const annotations = metadata.annotations;
   if (!annotations) return;

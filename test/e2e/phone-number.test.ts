@@ -358,7 +358,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     expect(cancels(retained)).toBe(0);
   });
 
-  it("keeps a tenant's bulk (annotations, labels) out of the operator's cache, not what it reads", async () => {
+  it("keeps a tenant's bulk (annotations, labels) out of the operator's caches, not what it reads", async () => {
     const bulky = pn("bulky", { numberString: "+12125550100" });
     const labels = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`tenant.example/l${i}`, "v".repeat(60)]));
     const annotations = {
@@ -377,6 +377,20 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     expect(Object.keys((await get("bulky")).metadata?.annotations ?? {})).toContain(
       "kubectl.kubernetes.io/last-applied-configuration",
     );
+    // A namespace (which some platforms let teams create and annotate): its labels, which admission reads, and no more.
+    const team = `${fixture.namespace}-bulk`;
+    await apply(cluster, {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: team, labels: { team: "bulk" }, annotations: { "tenant.example/bulk": "x".repeat(90_000) } },
+    });
+    const namespace = await eventually("the namespace cached", async () =>
+      informers
+        .map((i) => i.get?.(team) as { kind?: string; metadata?: PhoneNumber["metadata"] } | undefined)
+        .find((o) => o?.metadata?.labels?.team === "bulk"),
+    );
+    expect(namespace.metadata?.annotations).toBeUndefined();
+    await cluster.kubectl(["delete", "namespace", team, "--wait=false"]);
   });
 
   it("buys and releases a number whose tenant put 60 finalizers on it, caching a stand-in for the list", async () => {
