@@ -78,7 +78,7 @@ export class Informer<T extends KubernetesObject> {
   /** Which path listed each object, kept only when there are several (one per namespace watched). */
   private readonly origin = new Map<string, string>();
   private readonly handlers: InformerHandler<T>[] = [];
-  /** The latest resourceVersion each path's list or watch (bookmarks included) has shown. */
+  /** The latest resourceVersion each path's list or watch (bookmarks included) has shown: where its watch resumes. */
   private readonly seen = new Map<string, string>();
   private readonly synced = new Set<string>();
   private readonly aborts = new Set<AbortController>();
@@ -170,10 +170,8 @@ export class Informer<T extends KubernetesObject> {
       await sleep(delay);
     };
     while (!this.stopped) {
-      let resourceVersion: string;
       try {
-        resourceVersion = await this.relist(path);
-        this.seen.set(path, resourceVersion);
+        this.seen.set(path, await this.relist(path));
         this.synced.add(path);
         failures = 0;
       } catch (error) {
@@ -183,10 +181,7 @@ export class Informer<T extends KubernetesObject> {
       while (!this.stopped) {
         const started = Date.now();
         try {
-          const end = await this.watch(path, resourceVersion, (rv) => {
-            resourceVersion = rv;
-            this.seen.set(path, rv);
-          });
+          const end = await this.watch(path, this.seen.get(path) ?? "", (rv) => this.seen.set(path, rv));
           if (end === "gone") break;
           // A watch that closes at once, over and over, would spin: treat that as a failure.
           if (Date.now() - started < 1000) await backoff(new Error("watch closed immediately"), "Watch");

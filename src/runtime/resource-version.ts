@@ -6,12 +6,17 @@ import type { KubernetesObject } from "@kubernetes/client-node";
  */
 export function newerVersion(a: KubernetesObject, b: KubernetesObject): boolean {
   if (a.metadata?.uid !== b.metadata?.uid) return false;
-  const [x, y] = [a.metadata?.resourceVersion ?? "", b.metadata?.resourceVersion ?? ""];
-  if (/^\d+$/.test(x) && /^\d+$/.test(y)) return BigInt(x) > BigInt(y);
-  return false;
+  return (compareRevisions(a.metadata?.resourceVersion, b.metadata?.resourceVersion) ?? 0) > 0;
 }
 
 /** Whether revision `a` is `b` or later; a missing one, or one that is not a number, never is. */
 export function revisionAtLeast(a: string | undefined, b: string): boolean {
-  return a !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) >= BigInt(b);
+  return (compareRevisions(a, b) ?? -1) >= 0;
+}
+
+/** The sign of `a` - `b` as etcd revisions; undefined when either is missing or not a number. */
+function compareRevisions(a: string | undefined, b: string | undefined): number | undefined {
+  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  const [x, y] = [BigInt(a), BigInt(b)];
+  return x === y ? 0 : x > y ? 1 : -1;
 }
