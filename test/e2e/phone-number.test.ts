@@ -66,6 +66,17 @@ describe("PhoneNumber against the real API server and the simulator", () => {
       .reduce((n, c) => n + c.count, 0);
   const purchasesOf = (numberString: string | undefined): number =>
     sim.sim.purchases().filter((p) => p.numberString === numberString).length;
+  /**
+   * What the operator's own caches hold under `key`, as the reconcilers read it (the manager keeps its informers
+   * private): the first object `which` accepts.
+   */
+  type Cached = { kind?: string; metadata?: PhoneNumber["metadata"] };
+  const cachedByOperator = (key: string, which: (o: Cached) => boolean): Cached | undefined =>
+    (operator.manager as unknown as { informers: { get?: (key: string) => Cached | undefined }[] }).informers
+      .map((i) => i.get?.(key))
+      .find((o): o is Cached => o !== undefined && which(o));
+  const cachedPhoneNumber = (name: string): Cached | undefined =>
+    cachedByOperator(`${fixture.namespace}/${name}`, (o) => o.kind === "PhoneNumber");
 
   it("buys a number by filters, reports everything Bird knows, and a second reconcile writes nothing", async () => {
     await apply(
@@ -367,10 +378,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     };
     await apply(cluster, { ...bulky, metadata: { ...(bulky.metadata as object), labels, annotations } });
     await eventually("bulky reconciled", async () => (await get("bulky")).status?.observedGeneration);
-    // The operator's own PhoneNumber cache, as the reconcilers read it (the manager keeps its informers private).
-    const informers = (operator.manager as unknown as { informers: { get?: (key: string) => PhoneNumber }[] })
-      .informers;
-    const cached = informers.map((i) => i.get?.(`${fixture.namespace}/bulky`)).find((o) => o?.kind === "PhoneNumber");
+    const cached = cachedPhoneNumber("bulky");
     expect(cached?.metadata?.annotations).toEqual({ "numbers.birdoperator.dev/confirm-delete": "true" });
     expect(cached?.metadata?.labels).toBeUndefined();
     // kubectl apply's copy of the manifest (the bulk again) is on the server, not in the cache.
@@ -385,9 +393,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
       metadata: { name: team, labels: { team: "bulk" }, annotations: { "tenant.example/bulk": "x".repeat(90_000) } },
     });
     const namespace = await eventually("the namespace cached", async () =>
-      informers
-        .map((i) => i.get?.(team) as { kind?: string; metadata?: PhoneNumber["metadata"] } | undefined)
-        .find((o) => o?.metadata?.labels?.team === "bulk"),
+      cachedByOperator(team, (o) => o.metadata?.labels?.team === "bulk"),
     );
     expect(namespace.metadata?.annotations).toBeUndefined();
     await cluster.kubectl(["delete", "namespace", team, "--wait=false"]);
@@ -401,12 +407,7 @@ describe("PhoneNumber against the real API server and the simulator", () => {
     const ours = "numbers.birdoperator.dev/finalizer";
     const ready = await get("long-finalizers");
     expect(ready.metadata?.finalizers).toEqual([...others, ours]);
-    const informers = (operator.manager as unknown as { informers: { get?: (key: string) => PhoneNumber }[] })
-      .informers;
-    const cached = informers
-      .map((i) => i.get?.(`${fixture.namespace}/long-finalizers`))
-      .find((o) => o?.kind === "PhoneNumber");
-    expect(cached?.metadata?.finalizers).toEqual([ours]);
+    expect(cachedPhoneNumber("long-finalizers")?.metadata?.finalizers).toEqual([ours]);
     const endpointId = ready.status?.endpointId ?? "";
     await cluster.kubectl(["delete", "pn", "long-finalizers", "-n", fixture.namespace, "--wait=false"]);
     // The operator cancels and takes its own finalizer out of the list as it is; the tenant's stay, in order.

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import type { BirdNumber } from "../../src/api/v1alpha1/index.js";
+import { BIRD_NUMBER_KIND, BIRD_NUMBER_PLURAL, GROUP, VERSION, type BirdNumber } from "../../src/api/v1alpha1/index.js";
 import { silentLogger } from "../../src/log.js";
 import { boundTo, RecordStore } from "../../src/ownership/records.js";
 import { Informer } from "../../src/runtime/informer.js";
@@ -9,10 +9,10 @@ import { eventually } from "../support/fixtures.js";
 import { testCluster, uniqueName } from "../helpers/cluster.js";
 
 const BIRD_NUMBER = {
-  group: "numbers.birdoperator.dev",
-  version: "v1alpha1",
-  plural: "birdnumbers",
-  kind: "BirdNumber",
+  group: GROUP,
+  version: VERSION,
+  plural: BIRD_NUMBER_PLURAL,
+  kind: BIRD_NUMBER_KIND,
   namespaced: false,
 };
 
