@@ -1,11 +1,17 @@
-import { API_VERSION, BIRD_NUMBER_KIND, type BirdNumber, type PhoneNumber } from "../api/v1alpha1/index.js";
+import {
+  API_VERSION,
+  BIRD_NUMBER_KIND,
+  type BirdNumber,
+  type BirdWorkspace,
+  type PhoneNumber,
+} from "../api/v1alpha1/index.js";
 import { Reason } from "../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../bird/errors.js";
 import { formatMoney, type Money } from "../bird/money.js";
 import type { LongCodeNumber, NumberStockItem } from "../bird/types.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../controllers/batches.js";
 import { desiredDestinations, planDestinations } from "../controllers/phone-number/desired.js";
-import { destinationError } from "../controllers/phone-number/destinations.js";
+import { destinationError, withoutRefused } from "../controllers/phone-number/destinations.js";
 import { stockSource } from "../controllers/phone-number/external.js";
 import { lookupNumber } from "../workspace/lookup.js";
 import { chooseStockItem, quotaRefusal } from "../controllers/phone-number/purchase.js";
@@ -52,13 +58,22 @@ export async function planPhoneNumber(context: PlanContext, change: Change<Phone
     ? await keepHeld(plan, held, workspace, bird, claimant)
     : await claim(context, plan, pn, live, workspace, bird, claimant);
   if (!claimed || observeOnly) return;
-  if (!claimed.number) return activateAfterPurchase(plan, pn);
-  await destinations(plan, pn, held ? (live?.status?.destinations ?? []) : [], claimed.number, bird);
+  if (!claimed.number) return activateAfterPurchase(plan, pn, workspace.workspace);
+  await destinations(
+    plan,
+    pn,
+    held ? (live?.status?.destinations ?? []) : [],
+    claimed.number,
+    workspace.workspace,
+    bird,
+  );
 }
 
 /** A number still to be bought: its destinations are activated once it exists, unvalidated until then. */
-function activateAfterPurchase(plan: ResourcePlan, pn: PhoneNumber): void {
-  for (const [capability, countries] of desiredDestinations(pn.spec)) {
+function activateAfterPurchase(plan: ResourcePlan, pn: PhoneNumber, workspace: BirdWorkspace): void {
+  const desired = desiredDestinations(pn.spec);
+  refuseByPolicy(plan, desired, workspace);
+  for (const [capability, countries] of desired) {
     for (const batch of chunk(countries, ACTIVATE_BATCH)) {
       plan.actions.push({
         type: "activate",
@@ -373,9 +388,11 @@ async function destinations(
   pn: PhoneNumber,
   recorded: NonNullable<NonNullable<PhoneNumber["status"]>["destinations"]>,
   number: LongCodeNumber,
+  workspace: BirdWorkspace,
   bird: BirdView,
 ): Promise<void> {
   const wanted = planDestinations(pn.spec, recorded, number, true);
+  refuseByPolicy(plan, wanted.activate, workspace);
   for (const [capability, countries] of wanted.activate) {
     for (const batch of chunk(countries, ACTIVATE_BATCH)) {
       if (!(await validateActivation(plan, number, capability, batch, bird))) return;
@@ -400,6 +417,15 @@ async function destinations(
       });
     }
   }
+}
+
+/**
+ * Countries the workspace's allowedCountries refuses: reported, and left out of what is activated (as the operator
+ * does).
+ */
+function refuseByPolicy(plan: ResourcePlan, activate: Map<string, string[]>, workspace: BirdWorkspace): void {
+  const refused = problemOf(withoutRefused(activate, workspace));
+  if (refused) plan.problems.push(refused);
 }
 
 /** Asks Bird with validate=true; false when Bird refuses (reported), which stops the plan's destinations there. */

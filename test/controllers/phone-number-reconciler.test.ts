@@ -387,6 +387,42 @@ const cases: Case[] = [
     want: { ...success, bird: [] },
   },
   {
+    reason: "a destination country the workspace policy does not allow: not activated, the rest are, PolicyViolation",
+    world: () =>
+      new World(workspace({ policy: { allowedCountries: ["US"] } })).holding(
+        phoneNumber({ destinations: sms("US", "CA") }),
+        longCode(NUMBER, { activeSms: 0 }),
+      ),
+    want: {
+      bird: [`activate ${NUMBER} sms US`],
+      result: "permanent",
+      ready: "PolicyViolation",
+      synced: "PolicyViolation",
+      record: "Bound",
+    },
+    events: ["DestinationsActivated", "PolicyViolation"],
+  },
+  {
+    reason: "drift on a country the policy no longer allows: the allowed ones are repaired, it is not, PolicyViolation",
+    world: () =>
+      new World(workspace({ policy: { allowedCountries: ["US"] } })).holding(
+        phoneNumber({ destinations: sms("US", "CA") }),
+        longCode(NUMBER, { activeSms: 1 }),
+        { destinations: rows("CA", "US") },
+      ),
+    want: { bird: [`activate ${NUMBER} sms US`], result: "permanent", ready: "PolicyViolation" },
+  },
+  {
+    reason: "a country active before the policy left it out: kept, no Bird write, Ready",
+    world: () =>
+      new World(workspace({ policy: { allowedCountries: ["US"] } })).holding(
+        phoneNumber({ destinations: sms("US", "CA") }),
+        longCode(NUMBER, { activeSms: 2 }),
+        { destinations: rows("CA", "US") },
+      ),
+    want: { ...success, bird: [], ready: "Available" },
+  },
+  {
     reason: "the held number left the workspace: NumberLost, record Lost, nothing bought",
     world: () => holdingWith({}, {}, 0).tap((w) => w.bird.numbers.clear()),
     want: { bird: [], result: "waiting", ready: "NumberLost", record: "Lost" },

@@ -173,7 +173,7 @@ describe("bird-operator plan against the operator", () => {
     sim = await startSimulator({ port: 0, validateResponses: true, provisioningDelayMs: 0, callLogSize: 20_000 });
     fixture = await createFixture(admin, sim.url, {
       policy: {
-        allowedCountries: ["US", "CA", "GB", "NL", "DE"],
+        allowedCountries: ["US", "CA", "GB", "NL", "DE", "JP"],
         maxMonthlySpend: { currencyCode: "EUR", amount: 100_000_000, exponent: -6 },
       },
     });

@@ -1,4 +1,4 @@
-import type { PhoneNumber, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
+import type { BirdWorkspace, PhoneNumber, PhoneNumberStatus } from "../../api/v1alpha1/index.js";
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { LongCodeNumber } from "../../bird/types.js";
@@ -6,6 +6,7 @@ import type { Logger } from "../../log.js";
 import { PermanentError } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { ACTIVATE_BATCH, chunk, DEACTIVATE_BATCH } from "../batches.js";
+import { countryViolation } from "../guardrails.js";
 import { desiredDestinations, destinationRows, planDestinations } from "./desired.js";
 import type { NumberExternal } from "./external.js";
 
@@ -22,8 +23,11 @@ export async function syncDestinations(
 ): Promise<void> {
   const recorded = status.destinations ?? [];
   const plan = planDestinations(pn.spec, recorded, number, external.countsCurrent(number.id));
-  if (plan.activate.size === 0 && plan.deactivate.size === 0) return;
   const state = new Map(recorded.map((r) => [`${r.capability}/${r.countryCode}`, r.status]));
+  // The workspace's allowedCountries holds for destinations as for purchases: a country it does not list is never
+  // activated (a drift repair included); the rest go ahead, and the resource shows PolicyViolation.
+  const refused = withoutRefused(plan.activate, external.workspace, (key) => state.set(key, "refused"));
+  if (plan.activate.size === 0 && plan.deactivate.size === 0 && !refused) return;
   const target: Target = { pn, number, external, state, deps };
   try {
     await activateDestinations(target, plan.activate);
@@ -35,8 +39,34 @@ export async function syncDestinations(
       ...removedPending(recorded, pn, state),
     ];
     // No re-read: the next list refresh brings Bird's counts, and drift is not judged on counts older than our write.
-    external.markChanged(number.id);
+    if (plan.activate.size || plan.deactivate.size) external.markChanged(number.id);
   }
+  if (refused) throw refused;
+}
+
+/**
+ * Takes the countries the workspace's allowedCountries refuses out of `activate` (capability -> countries), telling
+ * `refuse` each (`capability/country`); the PolicyViolation that reports them, if any. Exported for `plan`.
+ */
+export function withoutRefused(
+  activate: Map<string, string[]>,
+  workspace: BirdWorkspace,
+  refuse: (key: string) => void = () => undefined,
+): PermanentError | undefined {
+  const messages: string[] = [];
+  for (const [capability, countries] of activate) {
+    const allowed = countries.filter((country) => {
+      const message = countryViolation(workspace, country);
+      if (!message) return true;
+      messages.push(`${capability} destination ${message}`);
+      refuse(`${capability}/${country}`);
+      return false;
+    });
+    if (allowed.length) activate.set(capability, allowed);
+    else activate.delete(capability);
+  }
+  if (!messages.length) return undefined;
+  return new PermanentError(`not activated: ${messages.join("; ")}`, Reason.PolicyViolation);
 }
 
 /** What one sync writes to, and the state (`capability/country` → status) it keeps as Bird answers. */
