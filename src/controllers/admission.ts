@@ -30,7 +30,22 @@ export class Admission {
   /** Whether the namespace may use the workspace now; the reason and message when it may not. */
   check(object: WorkspaceUser): Resolution<WorkspaceConnection> {
     const resolved = this.options.connections.connectReady(object.spec.workspaceRef.name);
-    if (!resolved.ok) return resolved;
+    return resolved.ok ? this.namespaceAdmitted(object, resolved) : resolved;
+  }
+
+  /**
+   * Whether the workspace's allowedNamespaces admits the namespace, however the workspace is (not Ready, being
+   * deleted): deletion asks this, so a namespace taken out never cancels, even while its workspace is failing.
+   */
+  namespaceCheck(object: WorkspaceUser): Resolution<WorkspaceConnection> {
+    const resolved = this.options.connections.connect(object.spec.workspaceRef.name);
+    return resolved.ok ? this.namespaceAdmitted(object, resolved) : resolved;
+  }
+
+  private namespaceAdmitted(
+    object: WorkspaceUser,
+    resolved: Resolution<WorkspaceConnection> & { ok: true },
+  ): Resolution<WorkspaceConnection> {
     const namespace = object.metadata?.namespace ?? "";
     const labels = this.options.namespaces.get(namespace)?.metadata?.labels ?? {};
     const allowed = namespaceAllowed(resolved.value.workspace, namespace, this.options.operatorNamespace, labels);

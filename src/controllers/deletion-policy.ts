@@ -15,16 +15,17 @@ export function effectiveDeletionPolicy(
 
 /**
  * Why deleting a PhoneNumber or AlphaSender keeps what it holds instead of cancelling it; undefined when it cancels.
- * ObserveOnly, Retain, and a namespace the workspace no longer admits all keep. Exported for `bird-operator plan`.
+ * ObserveOnly, Retain, and a namespace the workspace no longer admits all keep. `namespaceCheck` answers for the
+ * namespace alone, whether or not the workspace is Ready (Admission.namespaceCheck). Exported for `bird-operator plan`.
  */
 export function deletionKeepReason(
   object: { spec: { managementPolicy?: string; workspaceRef: { name: string } } },
   policy: string,
-  admission: () => Resolution<unknown>,
+  namespaceCheck: () => Resolution<unknown>,
 ): string | undefined {
   if (object.spec.managementPolicy === "ObserveOnly") return "managementPolicy ObserveOnly";
   if (policy === "Retain") return "deletionPolicy Retain";
-  const admitted = admission();
+  const admitted = namespaceCheck();
   if (!admitted.ok && admitted.reason === Reason.Forbidden)
     return `the namespace may no longer use BirdWorkspace "${object.spec.workspaceRef.name}"`;
   return undefined;

@@ -30,7 +30,7 @@ import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/dele
 import { senderRecordName } from "../ownership/names.js";
 import { boundTo, claimability, isHeldBy, Phase, type Claimant } from "../ownership/records.js";
 import { countryKey } from "../ownership/usage.js";
-import { admit, claimantOf, priceText, problem, type Change, type PlanContext } from "./context.js";
+import { admit, claimantOf, namespaceCheck, priceText, problem, type Change, type PlanContext } from "./context.js";
 import type { ResourcePlan, TakeOverAction } from "./types.js";
 import type { BirdView, WorkspaceState } from "./workspace-state.js";
 
@@ -455,7 +455,7 @@ async function planDeletion(context: PlanContext, change: Change<AlphaSender>): 
   }
   const owner = context.workspaces.get(held.spec.workspaceRef.name);
   const alphaString = held.status?.alphaString ?? live.spec.alphaString ?? held.spec.alphaNumberId;
-  const keep = deletionKeepReason(live, policy, () => admit(context, live));
+  const keep = deletionKeepReason(live, policy, () => namespaceCheck(context, live));
   if (keep) return keepSender(plan, held, owner, alphaString, keep);
   const bird = owner?.bird;
   if (!workspace || !owner || !bird) {

@@ -47,6 +47,14 @@ export function admit(context: PlanContext, object: WorkspaceUser): Resolution<W
       message: `BirdWorkspace "${name}" not found: create it, or fix spec.workspaceRef.name`,
     };
   if (!workspace.usable.ok) return workspace.usable;
+  return namespaceCheck(context, object);
+}
+
+/** Whether the workspace admits the namespace, however usable it is: what deletion asks (Admission.namespaceCheck). */
+export function namespaceCheck(context: PlanContext, object: WorkspaceUser): Resolution<WorkspaceState> {
+  const name = object.spec.workspaceRef.name;
+  const workspace = context.workspaces.get(name);
+  if (!workspace) return { ok: false, reason: Reason.WorkspaceNotFound, message: `BirdWorkspace "${name}" not found` };
   const namespace = object.metadata?.namespace ?? "";
   const labels = context.namespaces.get(namespace)?.metadata?.labels ?? {};
   const allowed = namespaceAllowed(workspace.workspace, namespace, context.operatorNamespace, labels);

@@ -18,7 +18,16 @@ import { chooseStockItem, quotaRefusal } from "../controllers/phone-number/purch
 import { deletionKeepReason, effectiveDeletionPolicy } from "../controllers/deletion-policy.js";
 import { numberRecordName } from "../ownership/names.js";
 import { boundTo, claimability, Phase, type Claimant } from "../ownership/records.js";
-import { admit, claimantOf, priceText, problem, problemOf, type Change, type PlanContext } from "./context.js";
+import {
+  admit,
+  claimantOf,
+  namespaceCheck,
+  priceText,
+  problem,
+  problemOf,
+  type Change,
+  type PlanContext,
+} from "./context.js";
 import type { ResourcePlan } from "./types.js";
 import type { BirdView, WorkspaceState } from "./workspace-state.js";
 
@@ -475,7 +484,7 @@ function planDeletion(context: PlanContext, change: Change<PhoneNumber>): void {
   }
   const owner = context.workspaces.get(held.spec.workspaceRef.name);
   if (held.status?.phase === Phase.Lost) return forgetLost(plan, held, owner);
-  const keep = deletionKeepReason(live, policy, () => admit(context, live));
+  const keep = deletionKeepReason(live, policy, () => namespaceCheck(context, live));
   if (keep) return keepNumber(plan, held, owner, keep);
   if (!workspace || !owner) {
     plan.problems.push(

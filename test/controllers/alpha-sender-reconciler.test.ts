@@ -369,6 +369,28 @@ const cases: Case[] = [
     want: { bird: [], record: "Released", object: "gone" },
   },
   {
+    reason: "deleted, policy Delete, namespace no longer admitted, workspace not Ready: Released, Bird untouched",
+    world: () =>
+      deleting(
+        { countries: ["DE", "FR"], deletionPolicy: "Delete" },
+        {
+          ...workspace({ allowedNamespaces: { names: ["team-b"] } }),
+          status: {
+            conditions: [
+              {
+                type: "Ready",
+                status: "False",
+                reason: "Unauthorized",
+                message: "",
+                lastTransitionTime: "2026-01-01T00:00:00Z",
+              },
+            ],
+          },
+        },
+      ),
+    want: { bird: [], record: "Released", object: "gone" },
+  },
+  {
     reason: "deleted, policy Delete, the sender gone from Bird: record and finalizer go, nothing to cancel",
     world: () => deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) => w.bird.senders.clear()),
     want: { bird: [], record: "none", object: "gone" },

@@ -492,6 +492,11 @@ const cases: Case[] = [
     want: { bird: [], record: "Released", object: "gone" },
   },
   {
+    reason: "deleted, policy Delete, namespace no longer admitted, workspace not Ready: Released, nothing cancelled",
+    world: () => deleting({ deletionPolicy: "Delete" }, workspace({ allowedNamespaces: { names: ["team-b"] } }, false)),
+    want: { bird: [], record: "Released", object: "gone" },
+  },
+  {
     reason: "deleted, policy Delete, the number already gone from Bird: done, record removed",
     world: () => deleting({ deletionPolicy: "Delete" }).tap((w) => w.bird.numbers.clear()),
     want: { bird: [`cancel ${longCode(NUMBER).endpointId}`], record: "none", object: "gone" },

@@ -68,6 +68,12 @@ function record(holder: string, digits: string, phase = "Bound"): BirdNumber {
   } as BirdNumber;
 }
 
+function notReady(ws: BirdWorkspace, yes = false): BirdWorkspace {
+  if (!yes) return ws;
+  const condition = { type: "Ready", status: "False", reason: "Unauthorized", message: "", lastTransitionTime: "" };
+  return { ...ws, status: { conditions: [condition] } };
+}
+
 /** A cluster the plan reads from memory; every dry run is accepted. */
 function reader(state: Omit<ClusterState, "server">): ClusterReader {
   const fake = {
@@ -101,6 +107,7 @@ describe("plan of a deletion", () => {
     reason: string;
     object: PhoneNumber;
     workspace?: Partial<BirdWorkspace["spec"]>;
+    workspaceNotReady?: boolean;
     phase?: string;
     held?: boolean;
     want: Partial<ResourcePlan> & { action?: string; why?: string };
@@ -143,6 +150,13 @@ describe("plan of a deletion", () => {
       want: { action: "release", why: 'the namespace may no longer use BirdWorkspace "ws"' },
     },
     {
+      reason: "a namespace no longer admitted never cancels, even while the workspace is not Ready",
+      object: phoneNumber("a", { deletionPolicy: "Delete" }),
+      workspace: { allowedNamespaces: { names: ["someone-else"] } },
+      workspaceNotReady: true,
+      want: { action: "release", why: 'the namespace may no longer use BirdWorkspace "ws"' },
+    },
+    {
       reason: "a Lost record is removed, nothing cancelled",
       object: phoneNumber("a", { deletionPolicy: "Delete" }),
       phase: "Lost",
@@ -160,7 +174,7 @@ describe("plan of a deletion", () => {
     it(c.reason, async () => {
       const plan = await makePlan([], {
         reader: reader({
-          workspaces: [workspace(sim.url, c.workspace)],
+          workspaces: [notReady(workspace(sim.url, c.workspace), c.workspaceNotReady)],
           namespaces: new Map([[NS, { metadata: { name: NS } }]]),
           phoneNumbers: [c.object],
           alphaSenders: [],

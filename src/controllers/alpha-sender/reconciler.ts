@@ -605,7 +605,7 @@ export class AlphaSenderReconciler {
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */
   private keepReason(alphaSender: AlphaSender, policy: string): string | undefined {
-    return deletionKeepReason(alphaSender, policy, () => this.options.admission.check(alphaSender));
+    return deletionKeepReason(alphaSender, policy, () => this.options.admission.namespaceCheck(alphaSender));
   }
 
   private external(connection: WorkspaceConnection): SenderExternal {

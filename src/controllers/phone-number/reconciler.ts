@@ -303,7 +303,7 @@ export class PhoneNumberReconciler {
 
   /** Why deletion keeps the number instead of cancelling it; undefined when it cancels. */
   private keepReason(pn: PhoneNumber, policy: DeletionPolicy): string | undefined {
-    return deletionKeepReason(pn, policy, () => this.options.admission.check(pn));
+    return deletionKeepReason(pn, policy, () => this.options.admission.namespaceCheck(pn));
   }
 
   private async release(pn: PhoneNumber, record: BirdNumber, why: string, log: Logger): Promise<void> {
