@@ -7,7 +7,7 @@ import { BirdRequest, fetchSend, sharedHttpSend, type BirdSend } from "./http-se
 import { rateLimiterFor, releaseRateLimiter, type RateLimits, type WorkspaceRateLimiter } from "./rate-limiter.js";
 import { isIdempotent, routeMatcher, type BirdRoute, type RouteMatcher } from "./routes.js";
 import type { paths } from "./schema.js";
-import { activateShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
+import { activateShape, quoteShape, isRecord, listOf, objectWith, parseJson, type ShapeCheck } from "./shapes.js";
 import { createRetryingFetch, PRIORITY_HEADER, type BirdObserver, type RetryingFetch } from "./transport.js";
 import type {
   ActivateDestinationsResult,
@@ -319,7 +319,7 @@ class HttpBirdClient implements BirdClient {
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/destinations/activate";
     const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
     const query = options.validate ? { validate: true } : {};
-    const answer = await this.call("POST", route, activateShape, () =>
+    const answer = await this.call("POST", route, options.validate ? quoteShape : activateShape, () =>
       this.raw.POST(route, { params: { path, query }, body: { capability, countryCodes }, parseAs: "text" }),
     );
     if (answer.error !== undefined && answer.error !== null) {

@@ -49,6 +49,17 @@ export function listOf(...itemKeys: string[]): ShapeCheck {
   };
 }
 
+/**
+ * A validate-only activation is asked for its prices, which spend limits are checked against: an answer without
+ * `subscriptionPrices` (and without the error Bird documents in the body) quotes nothing and is refused as malformed,
+ * so a broken answer can never pass for "free".
+ */
+export function quoteShape(body: unknown): string | undefined {
+  const problem = activateShape(body);
+  if (problem || !isRecord(body) || (body.error !== undefined && body.error !== null)) return problem;
+  return isRecord(body.subscriptionPrices) ? undefined : "subscriptionPrices is missing from a validate-only answer";
+}
+
 export function activateShape(body: unknown): string | undefined {
   if (!isRecord(body)) {
     return "expected a JSON object";

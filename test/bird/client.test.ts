@@ -289,6 +289,14 @@ describe("errors", () => {
       call: "listNumbers",
       problem: "nextPageToken",
     },
+    // Spend limits are checked against a quote: one without prices must never pass for "free".
+    { reason: "a quote without prices", body: "{}", call: "quote", problem: "subscriptionPrices is missing" },
+    {
+      reason: "a quote whose prices are not an object",
+      body: '{"subscriptionPrices":[]}',
+      call: "quote",
+      problem: "subscriptionPrices is not an object",
+    },
   ])(
     "a 200 that is $reason is a transient 'malformed response body' error, never a crash",
     async ({ body, call, problem }) => {
@@ -298,6 +306,7 @@ describe("errors", () => {
         listNumbers: () => client.listNumbers(),
         listSubscriptions: () => client.listSubscriptions("ep1"),
         getNumber: () => client.getNumber("n1"),
+        quote: () => client.activateDestinations("ep1", "sms", ["NL"], { validate: true }),
       };
       const error = (await rejectionOf(calls[call]?.() ?? Promise.resolve())) as BirdApiError;
       expect(error).toBeInstanceOf(BirdApiError);
