@@ -26,6 +26,7 @@ import { setupWorkspaceController } from "./controllers/workspace/setup.js";
 import type { Logger } from "./log.js";
 import { exportWorkspaceUsage } from "./ownership/metrics.js";
 import { RecordStore } from "./ownership/records.js";
+import { PurchaseGrace } from "./ownership/purchase-grace.js";
 import { UsageBook } from "./ownership/usage.js";
 import { EventRecorder } from "./runtime/events.js";
 import { InUseReporter } from "./runtime/in-use-reporter.js";
@@ -102,6 +103,7 @@ export function createOperator(deps: OperatorDeps): Manager {
   for (const controller of controllers) manager.addController(controller);
   manager.onStop(() => shared.events.flush());
   manager.onLeading(() => void shared.connections.warmUp().catch(() => undefined));
+  manager.onLeading(() => shared.purchaseGrace.leading());
   return manager;
 }
 
@@ -201,12 +203,8 @@ function createSharedDeps(
   const numberRecords = new RecordStore(wired.clients.birdNumber, birdNumbers);
   const senderRecords = new RecordStore(wired.clients.birdSender, birdSenders);
   const usage = new UsageBook(numberRecords, senderRecords, workspaces);
-  const admission = new Admission({
-    connections,
-    namespaces,
-    operatorNamespace: config.operatorNamespace,
-    resyncMs: config.resyncMs,
-  });
+  const { operatorNamespace, resyncMs } = config;
+  const admission = new Admission({ connections, namespaces, operatorNamespace, resyncMs });
   return {
     ...wired,
     config,
@@ -218,6 +216,7 @@ function createSharedDeps(
     senderRecords,
     usage,
     admission,
+    purchaseGrace: new PurchaseGrace(config.purchaseGraceMs, () => new Date()),
     now: () => new Date(),
   };
 }

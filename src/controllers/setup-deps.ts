@@ -3,6 +3,7 @@ import type { AlphaSender, BirdNumber, BirdSender, BirdWorkspace, PhoneNumber } 
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { RecordStore } from "../ownership/records.js";
+import type { PurchaseGrace } from "../ownership/purchase-grace.js";
 import type { UsageBook } from "../ownership/usage.js";
 import type { ControllerOptions, ReconcileFn } from "../runtime/controller.js";
 import type { EventRecorder } from "../runtime/events.js";
@@ -46,6 +47,8 @@ export interface SetupDeps {
   numberRecords: RecordStore<BirdNumber>;
   senderRecords: RecordStore<BirdSender>;
   usage: UsageBook;
+  /** When an unresolved purchase counts as never having reached Bird (told when this process starts leading). */
+  purchaseGrace: PurchaseGrace;
   /** False while another replica may still act (see Manager.mayAct). */
   mayAct: () => boolean;
   now: () => Date;

@@ -86,6 +86,11 @@ export class FakeNumbers implements NumberExternal {
       [...this.numbers.values()].filter((n) => !subscriptionEnded(n)).map((n) => n.numberString),
   };
 
+  /** Runs while a buy is in flight (before its answer): a test moves its clock there. */
+  beforeBuyAnswer?: () => void;
+  /** The number a buy answers with, when not the item's (a wrong answer). */
+  boughtAs?: string;
+
   fail(call: string, error: Error): void {
     this.failures.set(call, error);
   }
@@ -138,9 +143,10 @@ export class FakeNumbers implements NumberExternal {
   }
 
   buy(item: StockItemRef): Promise<LongCodeNumber | undefined> {
+    this.beforeBuyAnswer?.();
     return this.call(`buy ${item.numberString}`, () => {
       this.stock = this.stock.filter((s) => s.id !== item.id);
-      const number = longCode(item.numberString, { provisioning: this.boughtProvisioning });
+      const number = longCode(this.boughtAs ?? item.numberString, { provisioning: this.boughtProvisioning });
       this.numbers.set(number.id, number);
       return structuredClone(number);
     });

@@ -1,3 +1,4 @@
+import { PurchaseGrace } from "../../src/ownership/purchase-grace.js";
 import type { V1Namespace } from "@kubernetes/client-node";
 import { describe, expect, it, vi } from "vitest";
 import type {
@@ -92,6 +93,9 @@ class World {
   readonly records: FakeResources<BirdNumber> = this.kube.resources("BirdNumber");
   readonly events: RecordedEvent[];
   readonly bird: FakeNumbers;
+  readonly grace: PurchaseGrace;
+  /** The purchase grace's clock (the reconciler's own stays at NOW). */
+  graceClock: Date;
   private readonly reconciler: PhoneNumberReconciler;
 
   constructor(ws: BirdWorkspace = workspace()) {
@@ -117,7 +121,12 @@ class World {
     const senders = this.kube.resources<BirdSender>("BirdSender");
     const usage = new UsageBook(records, new RecordStore(senders.client, senders.informer));
     const now = (): Date => NOW;
-    const purchaser = new Purchaser({ records, usage, events: recorder, resyncMs: RESYNC_MS, now });
+    // This process has led for an hour: the grace of a purchase it did not send runs from its claim.
+    this.graceClock = new Date(NOW.getTime() - 3_600_000);
+    this.grace = new PurchaseGrace(60_000, () => this.graceClock);
+    this.graceClock = NOW;
+    const grace = this.grace;
+    const purchaser = new Purchaser({ records, usage, events: recorder, resyncMs: RESYNC_MS, grace, now });
     const legacy = new LegacyClaims(this.phoneNumbers.informer);
     const claims = new NumberClaims({
       records,
@@ -127,6 +136,7 @@ class World {
       events: recorder,
       waiters: new Waiters(() => undefined),
       purchaseGraceMs: 60_000,
+      grace,
       now,
     });
     this.reconciler = new PhoneNumberReconciler({
@@ -139,7 +149,6 @@ class World {
       now,
       records,
       claims,
-      purchaseGraceMs: 60_000,
       external: () => this.bird,
     });
   }
@@ -251,6 +260,23 @@ const success = { result: "ok", synced: "ReconcileSuccess" } as const;
 function buying(spec: Partial<PhoneNumberSpec> = {}): World {
   const world = new World().with(phoneNumber(spec));
   world.bird.stock = [stockItem(NUMBER)];
+  return world;
+}
+
+/** A PhoneNumber whose purchase of OTHER was left Purchasing `agoMs` ago; Bird does not show OTHER; NUMBER in stock. */
+function purchasing(agoMs: number): World {
+  const world = new World();
+  world.bird.stock = [stockItem(NUMBER)];
+  const startedAt = new Date(NOW.getTime() - agoMs).toISOString();
+  world.records.seed(
+    record(
+      OTHER,
+      { namespace: "team-a", name: "pn", uid: "pn-uid" },
+      { phase: "Purchasing", purchase: { stockItemId: "item-other", startedAt } },
+    ),
+  );
+  const pn = phoneNumber();
+  world.phoneNumbers.seed({ ...pn, metadata: { ...pn.metadata, finalizers: [FINALIZER] } });
   return world;
 }
 
@@ -539,6 +565,19 @@ const errorCases: Case[] = [
     want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "PurchasePending", record: "Purchasing" },
   },
   {
+    reason: "a purchase left Purchasing longer than the grace, Bird does not show it: withdrawn, another bought",
+    world: () => purchasing(3_600_000),
+    want: { bird: [`buy ${NUMBER}`], result: "ok" },
+    events: ["PurchaseIntentCleared", "Purchased"],
+  },
+  {
+    // A buy sent by an earlier leader may have waited in its batcher for minutes after the claim: the grace runs from
+    // when this process began to lead, the latest such a buy can have gone out.
+    reason: "the same, but this process began leading within the grace: waits, nothing bought",
+    world: () => purchasing(3_600_000).tap((w) => w.grace.leading()),
+    want: { bird: [], result: "waiting", synced: "PurchasePending" },
+  },
+  {
     reason: "buy answered 422: claim withdrawn, another item tried soon",
     world: () => buying().tap((w) => w.bird.fail("buy", birdError(422))),
     want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "CannotPurchase", record: "none" },
@@ -655,6 +694,30 @@ describe("PhoneNumberReconciler, against a call-recording Bird", () => {
     const w = world();
     expect(await w.outcome()).toMatchObject(want);
     if (events) expect(w.events.map((e) => e.reason)).toEqual(expect.arrayContaining(events));
+  });
+});
+
+describe("PhoneNumberReconciler: an unclear buy's grace", () => {
+  it("runs from the buy's answer, not from the claim: a buy that waited in the batcher is not given up", async () => {
+    const world = buying().tap((w) => {
+      w.bird.fail("buy", birdError(0));
+      // The buy waited ten minutes for the workspace's batcher before it went out and timed out.
+      w.bird.beforeBuyAnswer = () => (w.graceClock = new Date(NOW.getTime() + 600_000));
+    });
+    await world.reconcile();
+    const [record] = world.records.all();
+    expect(record?.status?.phase).toBe("Purchasing");
+    // The claim is ten minutes old, the grace one: Bird may still list the number a minute after the answer.
+    expect(world.grace.remainingMs(record as BirdNumber)).toBe(60_000);
+  });
+
+  it("a buy Bird answers with another number binds nothing: the record stays Purchasing for a lookup", async () => {
+    const world = buying().tap((w) => (w.bird.boughtAs = OTHER));
+    const outcome = await world.outcome();
+    expect(outcome).toMatchObject({ result: "transient", synced: "PurchasePending", record: "Purchasing" });
+    const [record] = world.records.all();
+    expect(record?.spec.numberString).toBe(NUMBER);
+    expect(record?.status?.numberId).toBeUndefined();
   });
 });
 

@@ -70,7 +70,13 @@ function record(holder: string, digits: string, phase = "Bound"): BirdNumber {
 
 function notReady(ws: BirdWorkspace, yes = false): BirdWorkspace {
   if (!yes) return ws;
-  const condition = { type: "Ready", status: "False", reason: "Unauthorized", message: "", lastTransitionTime: "" };
+  const condition = {
+    type: "Ready",
+    status: "False" as const,
+    reason: "Unauthorized",
+    message: "",
+    lastTransitionTime: "",
+  };
   return { ...ws, status: { conditions: [condition] } };
 }
 

@@ -12,6 +12,7 @@ import type { ResourceClient } from "../../runtime/resource-client.js";
 import type { Waiters } from "../../runtime/waiters.js";
 import { hasLegacyAnnotations, legacyHint, type LegacyClaims, type LegacyHint } from "./legacy.js";
 import type { NumberExternal } from "./external.js";
+import type { PurchaseGrace } from "../../ownership/purchase-grace.js";
 import type { Purchase, Purchaser } from "./purchase.js";
 
 export interface NumberClaimsOptions {
@@ -23,6 +24,8 @@ export interface NumberClaimsOptions {
   /** PhoneNumbers refused a record, woken when that record changes or goes. */
   waiters: Waiters;
   purchaseGraceMs: number;
+  /** When an unresolved purchase counts as never having reached Bird. */
+  grace: PurchaseGrace;
   now: () => Date;
 }
 
@@ -94,12 +97,12 @@ export class NumberClaims {
       return { record: bound, number: found };
     }
     const startedAt = record.status?.purchase?.startedAt ?? record.metadata?.creationTimestamp;
-    const age = this.options.now().getTime() - Date.parse(String(startedAt));
-    if (age < this.options.purchaseGraceMs) {
+    const remaining = this.options.grace.remainingMs(record);
+    if (remaining > 0) {
       throw new Waiting(
         `waiting for Bird to show ${numberString} (purchase started ${String(startedAt)})`,
         Reason.PurchasePending,
-        Math.min(5000, this.options.purchaseGraceMs - age),
+        Math.min(5000, remaining),
       );
     }
     await this.options.records.remove(record);

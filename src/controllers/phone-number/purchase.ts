@@ -15,6 +15,7 @@ import { rfc3339 } from "../../runtime/status.js";
 import { countryViolation, priceViolation, spendViolation } from "../guardrails.js";
 import { stockFilter, stockItemMatches } from "./desired.js";
 import type { NumberExternal, StockSource } from "./external.js";
+import type { PurchaseGrace } from "../../ownership/purchase-grace.js";
 
 export interface PurchaserOptions {
   records: RecordStore<BirdNumber>;
@@ -24,6 +25,8 @@ export interface PurchaserOptions {
   resyncMs: number;
   /** Asked right before a buy leaves: false when this replica can no longer be sure it leads (see Manager.mayAct). */
   mayAct?: () => boolean;
+  /** Told when each buy is sent and when its answer is in: an unresolved purchase's grace runs from then. */
+  grace: PurchaseGrace;
   now: () => Date;
 }
 
@@ -52,14 +55,18 @@ export class Purchaser {
     const record = await this.reserveAndClaim(pn, workspaceName, external, item, name, reserved);
     log.info({ record: name, numberString: item.numberString, stockItemId: item.id }, "Buying number");
     let number: LongCodeNumber | undefined;
+    const attempt = this.options.grace.sending(name);
     try {
       number = await external.buy(item, () => this.staleLeader(item));
     } catch (error) {
       return this.failed(pn, record, item, external, error, log);
+    } finally {
+      attempt.done();
     }
-    if (!number)
+    if (!number || number.numberString !== item.numberString)
       throw new TransientError(
-        `Bird answered the purchase of ${item.numberString} without the number; it is looked up next`,
+        `Bird answered the purchase of ${item.numberString} ` +
+          `${number ? `with another number (${number.numberString})` : "without the number"}; it is looked up next`,
         Reason.PurchasePending,
       );
     const bound = await this.bind(record, number, item.monthlyPrice);

@@ -34,7 +34,6 @@ import { birdNumbers, type NumberExternal, type NumberExternalFactory } from "./
 export interface PhoneNumberReconcilerOptions extends ManagedReconcilerOptions<PhoneNumber> {
   records: RecordStore<BirdNumber>;
   claims: NumberClaims;
-  purchaseGraceMs: number;
   /** How often a number that Bird is still provisioning is re-read. */
   provisioningPollMs?: number;
   /** Puts a key back on the queue now: a number it waits for was seen provisioned. */

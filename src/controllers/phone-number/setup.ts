@@ -22,6 +22,7 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
     events,
     waiters,
     purchaseGraceMs: config.purchaseGraceMs,
+    grace: deps.purchaseGrace,
     now,
   });
   const reconciler = new PhoneNumberReconciler({
@@ -30,7 +31,6 @@ export function setupPhoneNumberController(deps: SetupDeps): Controller {
     informer: phoneNumbers,
     records,
     claims,
-    purchaseGraceMs: config.purchaseGraceMs,
     wake,
   });
   const controller = new Controller({
@@ -71,6 +71,7 @@ function newPurchaser(deps: SetupDeps): Purchaser {
     metrics,
     resyncMs: config.resyncMs,
     mayAct: deps.mayAct,
+    grace: deps.purchaseGrace,
     now,
   });
 }

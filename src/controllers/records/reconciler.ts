@@ -13,6 +13,7 @@ import { rfc3339 } from "../../runtime/status.js";
 import { lookupNumber } from "../../workspace/lookup.js";
 import type { WorkspaceConnection, WorkspaceConnections } from "../../workspace/connections.js";
 
+import type { PurchaseGrace } from "../../ownership/purchase-grace.js";
 export interface RecordReconcilerOptions<T extends OwnershipRecord, H extends KubernetesObject> {
   records: RecordStore<T>;
   /** The kind that holds these records (PhoneNumber, AlphaSender): its cache, and a client for a consistent read. */
@@ -22,7 +23,8 @@ export interface RecordReconcilerOptions<T extends OwnershipRecord, H extends Ku
   events: EventRecorder;
   /** Namespaces this operator serves (empty: all); holders elsewhere belong to another install. */
   namespaces: readonly string[];
-  purchaseGraceMs: number;
+  /** When a purchase left by a holder that is gone counts as never having reached Bird. */
+  purchaseGrace: PurchaseGrace;
   resyncMs: number;
   now?: () => Date;
 }
@@ -113,9 +115,8 @@ export class RecordReconciler<T extends OwnershipRecord, H extends KubernetesObj
       this.options.events.record(record, "Warning", EventReason.HolderGone, message);
       return {};
     }
-    const age = this.now().getTime() - Date.parse(record.status?.purchase?.startedAt ?? "");
-    if (age < this.options.purchaseGraceMs)
-      return { requeueAfterMs: Math.max(1000, this.options.purchaseGraceMs - age) };
+    const remaining = this.options.purchaseGrace.remainingMs(record);
+    if (remaining > 0) return { requeueAfterMs: Math.max(1000, Math.min(remaining, this.options.resyncMs)) };
     await this.options.records.remove(record);
     log.info({ record: record.metadata?.name, holder }, "Orphaned purchase never reached Bird; record removed");
     return {};

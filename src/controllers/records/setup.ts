@@ -12,7 +12,7 @@ export function setupRecordControllers(deps: SetupDeps): { numbers: Controller; 
     connections,
     events,
     namespaces: config.namespaces,
-    purchaseGraceMs: config.purchaseGraceMs,
+    purchaseGrace: deps.purchaseGrace,
     resyncMs: config.resyncMs,
   };
   const numbers = new RecordReconciler({
