@@ -21,6 +21,8 @@ import type {
   NumberType,
   Page,
   PageRequest,
+  SendGuard,
+  SendOptions,
   StockFilter,
 } from "./types.js";
 
@@ -67,13 +69,20 @@ export interface BirdApi {
     endpointId: string,
     capability: string,
     countryCodes: string[],
-    options?: { validate?: boolean },
+    options?: { validate?: boolean } & SendOptions,
   ): Promise<ActivateDestinationsResult>;
-  deactivateDestinations(endpointId: string, capability: string, countryCodes: string[]): Promise<Destination[]>;
+  /** `guard`, as for a buy: asked right before each attempt leaves; its error stops the call unsent. */
+  deactivateDestinations(
+    endpointId: string,
+    capability: string,
+    countryCodes: string[],
+    options?: SendOptions,
+  ): Promise<Destination[]>;
   listSubscriptions(endpointId: string): Promise<EndpointSubscription[]>;
   /** `background`: off the path to Ready; waits behind every other GET of the workspace (see TokenBucket). */
   getSubscription(endpointId: string, name: string, options?: { background?: boolean }): Promise<EndpointSubscription>;
-  cancelSubscription(endpointId: string, name: string): Promise<EndpointSubscription>;
+  /** `guard`, as for a buy: asked right before each attempt leaves; its error stops the call unsent. */
+  cancelSubscription(endpointId: string, name: string, options?: SendOptions): Promise<EndpointSubscription>;
 }
 
 export interface BirdClient extends BirdApi {
@@ -245,13 +254,13 @@ class HttpBirdClient implements BirdClient {
   async buyNumbers(stockItemIds: string[], options: BuyOptions = {}): Promise<LongCodeNumber[]> {
     requireCount("buyNumbers", "stock item ids", stockItemIds, 25);
     const route = "/workspaces/{workspaceId}/numbers-long-code";
-    const { guard } = options;
+    const fetch = this.guarded(options.guard);
     const page = await this.call("POST", route, listOf("id"), () =>
       this.raw.POST(route, {
         params: { path: { workspaceId: this.workspaceId } },
         body: { numberStockItemIds: stockItemIds },
         parseAs: "text",
-        fetch: guard ? (request: Request): Promise<Response> => this.transport(request, { guard }) : undefined,
+        fetch,
       }),
     );
     return page.results;
@@ -313,14 +322,15 @@ class HttpBirdClient implements BirdClient {
     endpointId: string,
     capability: string,
     countryCodes: string[],
-    options: { validate?: boolean } = {},
+    options: { validate?: boolean } & SendOptions = {},
   ): Promise<ActivateDestinationsResult> {
     requireCount("activateDestinations", "country codes", countryCodes, 100);
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/destinations/activate";
     const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
     const query = options.validate ? { validate: true } : {};
+    const fetch = this.guarded(options.guard);
     const answer = await this.call("POST", route, options.validate ? quoteShape : activateShape, () =>
-      this.raw.POST(route, { params: { path, query }, body: { capability, countryCodes }, parseAs: "text" }),
+      this.raw.POST(route, { params: { path, query }, body: { capability, countryCodes }, parseAs: "text", fetch }),
     );
     if (answer.error !== undefined && answer.error !== null) {
       // Bird documents errors of this call inside a 200 body.
@@ -329,12 +339,19 @@ class HttpBirdClient implements BirdClient {
     return { subscriptionPrices: answer.subscriptionPrices, results: answer.results };
   }
 
-  async deactivateDestinations(endpointId: string, capability: string, countryCodes: string[]): Promise<Destination[]> {
+  /** `guard` is asked right before each attempt leaves (after any wait for the rate limiter or a retry). */
+  async deactivateDestinations(
+    endpointId: string,
+    capability: string,
+    countryCodes: string[],
+    options: SendOptions = {},
+  ): Promise<Destination[]> {
     requireCount("deactivateDestinations", "country codes", countryCodes, 25);
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/destinations/deactivate";
     const path = { workspaceId: this.workspaceId, endpointId: pathSegment("endpoint id", endpointId) };
+    const fetch = this.guarded(options.guard);
     const page = await this.call("POST", route, listOf("countryCode"), () =>
-      this.raw.POST(route, { params: { path }, body: { capability, countryCodes }, parseAs: "text" }),
+      this.raw.POST(route, { params: { path }, body: { capability, countryCodes }, parseAs: "text", fetch }),
     );
     return page.results;
   }
@@ -360,11 +377,18 @@ class HttpBirdClient implements BirdClient {
     );
   }
 
-  async cancelSubscription(endpointId: string, name: string): Promise<EndpointSubscription> {
+  /** `guard` is asked right before each attempt leaves (after any wait for the rate limiter or a retry). */
+  async cancelSubscription(endpointId: string, name: string, options: SendOptions = {}): Promise<EndpointSubscription> {
     const route = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{subscriptionName}/cancel";
+    const fetch = this.guarded(options.guard);
     return this.call("POST", route, objectWith("name"), () =>
-      this.raw.POST(route, { params: { path: this.subscriptionPath(endpointId, name) }, parseAs: "text" }),
+      this.raw.POST(route, { params: { path: this.subscriptionPath(endpointId, name) }, parseAs: "text", fetch }),
     );
+  }
+
+  /** A fetch that asks `guard` before each attempt, or undefined (the client's own) without one. */
+  private guarded(guard: SendGuard | undefined): ((request: Request) => Promise<Response>) | undefined {
+    return guard ? (request: Request): Promise<Response> => this.transport(request, { guard }) : undefined;
   }
 
   private subscriptionPath(

@@ -51,9 +51,11 @@ export type NumberQuery = Pick<
  */
 export type SendGuard = () => Error | undefined;
 
-export interface BuyOptions {
+export interface SendOptions {
   guard?: SendGuard;
 }
+
+export type BuyOptions = SendOptions;
 
 /** The answer of `destinations/activate`: prices when validating, the resulting destinations otherwise. */
 export interface ActivateDestinationsResult {

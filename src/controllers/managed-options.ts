@@ -16,5 +16,7 @@ export interface ManagedReconcilerOptions<T extends KubernetesObject> {
   resyncMs: number;
   /** Counts purchases, cancellations and refusals (bird_operator_*_total). */
   metrics?: Metrics;
+  /** False while another replica may still act (Manager.mayAct): asked right before each Bird write leaves. */
+  mayAct?: () => boolean;
   now?: () => Date;
 }

@@ -61,8 +61,10 @@ export function controllerOptions(deps: SetupDeps, name: string, reconcile: Reco
 }
 
 /** What the PhoneNumber and AlphaSender reconcilers share. */
-export function managedDeps({ connections, events, admission, config, metrics }: SetupDeps): ManagedDeps {
-  return { connections, events, admission, resyncMs: config.resyncMs, metrics };
+export function managedDeps({ connections, events, admission, config, metrics, mayAct }: SetupDeps): ManagedDeps {
+  return { connections, events, admission, resyncMs: config.resyncMs, metrics, mayAct };
 }
 
-export type ManagedDeps = Pick<SetupDeps, "connections" | "events" | "admission" | "metrics"> & { resyncMs: number };
+export type ManagedDeps = Pick<SetupDeps, "connections" | "events" | "admission" | "metrics" | "mayAct"> & {
+  resyncMs: number;
+};

@@ -459,6 +459,21 @@ describe("AlphaSenderReconciler, against a call-recording Bird", () => {
   });
 });
 
+describe("AlphaSenderReconciler: a Bird write on a held sender leaves only if the record still binds it", () => {
+  it("a deactivation that waited while the record was taken over is not sent; the retry holds nothing", async () => {
+    const world = deleting({ countries: ["DE", "FR"], deletionPolicy: "Delete" }).tap((w) => {
+      w.bird.beforeSend = () => {
+        const [held] = w.records.all();
+        if (held)
+          w.records.seed({ ...held, spec: { ...held.spec, claimRef: { namespace: "team-b", name: "b", uid: "b" } } });
+      };
+    });
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "transient", object: "finalizer" });
+    world.bird.beforeSend = undefined;
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "ok", object: "gone" });
+  });
+});
+
 describe("AlphaSenderReconciler: a second reconcile in a row writes nothing, to Bird or Kubernetes", () => {
   it.each([
     { reason: "after a claim and activation", world: () => registered({ countries: ["DE", "FR"] }) },

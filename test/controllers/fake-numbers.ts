@@ -1,3 +1,4 @@
+import type { SendGuard } from "../../src/bird/types.js";
 import type { BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import { BirdApiError } from "../../src/bird/errors.js";
 import type { StockItemRef } from "../../src/workspace/buy-batcher.js";
@@ -88,6 +89,8 @@ export class FakeNumbers implements NumberExternal {
 
   /** Runs while a buy is in flight (before its answer): a test moves its clock there. */
   beforeBuyAnswer?: () => void;
+  /** Runs while a write on a held number waits to leave: a test changes the world there. */
+  beforeSend?: () => void;
   /** The number a buy answers with, when not the item's (a wrong answer). */
   boughtAs?: string;
 
@@ -152,8 +155,13 @@ export class FakeNumbers implements NumberExternal {
     });
   }
 
-  activate(number: LongCodeNumber, capability: string, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.call(`activate ${number.numberString} ${capability} ${countries.join(",")}`, () => {
+  activate(
+    number: LongCodeNumber,
+    capability: string,
+    countries: string[],
+    guard?: SendGuard,
+  ): Promise<ActivateDestinationsResult> {
+    return this.call(`activate ${number.numberString} ${capability} ${countries.join(",")}`, guard, () => {
       this.count(number.id, capability, countries.length);
       return {
         results: countries.map((countryCode) => ({
@@ -164,8 +172,8 @@ export class FakeNumbers implements NumberExternal {
     });
   }
 
-  deactivate(number: LongCodeNumber, capability: string, countries: string[]): Promise<void> {
-    return this.call(`deactivate ${number.numberString} ${capability} ${countries.join(",")}`, () =>
+  deactivate(number: LongCodeNumber, capability: string, countries: string[], guard?: SendGuard): Promise<void> {
+    return this.call(`deactivate ${number.numberString} ${capability} ${countries.join(",")}`, guard, () =>
       this.count(number.id, capability, -countries.length),
     );
   }
@@ -174,8 +182,8 @@ export class FakeNumbers implements NumberExternal {
     this.stale.add(id);
   }
 
-  cancel(number: { id?: string; endpointId: string }): Promise<EndpointSubscription | undefined> {
-    return this.call(`cancel ${number.endpointId}`, () => {
+  cancel(number: { id?: string; endpointId: string }, guard?: SendGuard): Promise<EndpointSubscription | undefined> {
+    return this.call(`cancel ${number.endpointId}`, guard, () => {
       const held = [...this.numbers.values()].find((n) => n.endpointId === number.endpointId);
       if (!held) return undefined;
       held.deprovisionAt = "2026-02-01T00:00:00Z";
@@ -193,7 +201,14 @@ export class FakeNumbers implements NumberExternal {
       outbound.destinationStatuses.active = (outbound.destinationStatuses.active ?? 0) + delta;
   }
 
-  private call<T>(description: string, answer: () => T): Promise<T> {
+  /** A write waits (rate limiter, retries) before it leaves: `beforeSend` runs then, and then its guard is asked. */
+  private call<T>(description: string, guard: SendGuard | undefined, answer: () => T): Promise<T>;
+  private call<T>(description: string, answer: () => T): Promise<T>;
+  private call<T>(description: string, ...rest: [SendGuard | undefined, () => T] | [() => T]): Promise<T> {
+    const [guard, answer] = rest.length === 2 ? rest : [undefined, rest[0]];
+    if (rest.length === 2) this.beforeSend?.();
+    const refusal = guard?.();
+    if (refusal) return Promise.reject(refusal);
     this.calls.push(description);
     const failure = this.failures.get(description.split(" ")[0] ?? "");
     return failure ? Promise.reject(failure) : Promise.resolve(answer());

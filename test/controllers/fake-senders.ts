@@ -1,3 +1,4 @@
+import type { SendGuard } from "../../src/bird/types.js";
 import type { AlphaSenderSpec, BirdWorkspace } from "../../src/api/v1alpha1/index.js";
 import type {
   ActivateDestinationsResult,
@@ -33,6 +34,8 @@ export function alphaSender(alphaString: string, activeSms = 0): AlphaNumber {
  * make an activate that names them fail as Bird does (422 naming them in details.countryCodes).
  */
 export class FakeSenders implements SenderExternal {
+  /** Runs while a write on the held sender waits to leave: a test changes the world there. */
+  beforeSend?: () => void;
   readonly calls: string[] = [];
   readonly senders = new Map<string, AlphaNumber>();
   /** Subscriptions by sender id, then country. */
@@ -69,12 +72,12 @@ export class FakeSenders implements SenderExternal {
   observe(spec: AlphaSenderSpec, knownId?: string): Promise<AlphaNumber | undefined> {
     const id = knownId ?? spec.alphaNumberId;
     const found = [...this.senders.values()].find((s) => (id ? s.id === id : s.alphaString === spec.alphaString));
-    return this.call(`observe ${id ?? spec.alphaString ?? ""}`, () => found && structuredClone(found));
+    return this.call(`observe ${id ?? spec.alphaString ?? ""}`, undefined, () => found && structuredClone(found));
   }
 
   observeFresh(id: string): Promise<AlphaNumber> {
     this.stale.delete(id);
-    return this.call(`observeFresh ${id}`, () => structuredClone(this.senders.get(id) as AlphaNumber));
+    return this.call(`observeFresh ${id}`, undefined, () => structuredClone(this.senders.get(id) as AlphaNumber));
   }
 
   countsCurrent(id: string): boolean {
@@ -82,19 +85,19 @@ export class FakeSenders implements SenderExternal {
   }
 
   observeSubscriptions(sender: AlphaNumber): Promise<EndpointSubscription[]> {
-    return this.call(`subscriptions ${sender.alphaString}`, () =>
+    return this.call(`subscriptions ${sender.alphaString}`, undefined, () =>
       [...(this.subscriptions.get(sender.id)?.values() ?? [])].map((s) => structuredClone(s)),
     );
   }
 
   quote(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.call(`quote ${sender.alphaString} ${countries.join(",")}`, () => ({
+    return this.call(`quote ${sender.alphaString} ${countries.join(",")}`, undefined, () => ({
       subscriptionPrices: Object.fromEntries(countries.map((c) => [c, PRICE])),
     }));
   }
 
-  activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.call(`activate ${sender.alphaString} ${countries.join(",")}`, () => {
+  activate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<ActivateDestinationsResult> {
+    return this.call(`activate ${sender.alphaString} ${countries.join(",")}`, guard, () => {
       const subscriptions = this.subscriptions.get(sender.id) ?? new Map<string, EndpointSubscription>();
       const charged = countries.filter((c) => !this.uncharged.includes(c) && !this.billedLater.includes(c));
       for (const country of charged) {
@@ -110,8 +113,8 @@ export class FakeSenders implements SenderExternal {
     });
   }
 
-  deactivate(sender: AlphaNumber, countries: string[]): Promise<Destination[]> {
-    return this.call(`deactivate ${sender.alphaString} ${countries.join(",")}`, () => {
+  deactivate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<Destination[]> {
+    return this.call(`deactivate ${sender.alphaString} ${countries.join(",")}`, guard, () => {
       this.count(sender.id, -countries.length);
       return countries.map((countryCode) => ({ countryCode, capabilities: [{ name: "sms", status: "inactive" }] }));
     });
@@ -121,9 +124,10 @@ export class FakeSenders implements SenderExternal {
     this.stale.add(id);
   }
 
-  cancel(sender: AlphaNumber, country: string): Promise<void> {
+  cancel(sender: AlphaNumber, country: string, guard?: SendGuard): Promise<void> {
     return this.call(
       `cancel ${sender.alphaString} ${country}`,
+      guard,
       () => void this.subscriptions.get(sender.id)?.delete(country),
     );
   }
@@ -134,7 +138,11 @@ export class FakeSenders implements SenderExternal {
     if (statuses) statuses.active = (statuses.active ?? 0) + delta;
   }
 
-  private call<T>(description: string, answer: () => T): Promise<T> {
+  /** A write waits (rate limiter, retries) before it leaves: `beforeSend` runs then, and then its guard is asked. */
+  private call<T>(description: string, guard: SendGuard | undefined, answer: () => T): Promise<T> {
+    if (guard) this.beforeSend?.();
+    const refusal = guard?.();
+    if (refusal) return Promise.reject(refusal);
     this.calls.push(description);
     const [verb = "", , countries = ""] = description.split(" ");
     const failure = this.failures.get(verb);

@@ -94,6 +94,8 @@ class World {
   readonly events: RecordedEvent[];
   readonly bird: FakeNumbers;
   readonly grace: PurchaseGrace;
+  /** What Manager.mayAct answers: false once this replica's lease is no longer fresh. */
+  mayAct = true;
   /** The purchase grace's clock (the reconciler's own stays at NOW). */
   graceClock: Date;
   private readonly reconciler: PhoneNumberReconciler;
@@ -149,6 +151,7 @@ class World {
       now,
       records,
       claims,
+      mayAct: () => this.mayAct,
       external: () => this.bird,
     });
   }
@@ -718,6 +721,35 @@ describe("PhoneNumberReconciler: an unclear buy's grace", () => {
     const [record] = world.records.all();
     expect(record?.spec.numberString).toBe(NUMBER);
     expect(record?.status?.numberId).toBeUndefined();
+  });
+});
+
+describe("PhoneNumberReconciler: a Bird write on a held number leaves only if the record still binds it", () => {
+  /** Another namespace's resource now holds the record (the platform team freed it, and it was claimed). */
+  const takenOver = (w: World): void => {
+    const [held] = w.records.all();
+    if (held)
+      w.records.seed({ ...held, spec: { ...held.spec, claimRef: { namespace: "team-b", name: "b", uid: "b" } } });
+  };
+
+  it("a cancel that waited to leave while the record was taken over is not sent; the retry holds nothing", async () => {
+    const world = deleting({ deletionPolicy: "Delete" }).tap((w) => (w.bird.beforeSend = () => takenOver(w)));
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "transient", object: "finalizer" });
+    world.bird.beforeSend = undefined;
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "ok", object: "gone" });
+    expect(world.records.all()[0]?.spec.claimRef?.uid).toBe("b");
+  });
+
+  it("the same for a destination change", async () => {
+    const world = holdingWith({ destinations: sms("US", "CA") }, { destinations: rows("DE", "US") }, 2).tap(
+      (w) => (w.bird.beforeSend = () => takenOver(w)),
+    );
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "transient" });
+  });
+
+  it("nor while this replica's lease is no longer fresh", async () => {
+    const world = deleting({ deletionPolicy: "Delete" }).tap((w) => (w.bird.beforeSend = () => (w.mayAct = false)));
+    expect(await world.outcome()).toMatchObject({ bird: [], result: "transient", object: "finalizer" });
   });
 });
 

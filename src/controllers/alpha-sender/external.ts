@@ -1,6 +1,12 @@
 import type { AlphaSenderSpec, BirdWorkspace } from "../../api/v1alpha1/index.js";
 import { isBirdApiError } from "../../bird/errors.js";
-import type { ActivateDestinationsResult, AlphaNumber, Destination, EndpointSubscription } from "../../bird/types.js";
+import type {
+  ActivateDestinationsResult,
+  AlphaNumber,
+  Destination,
+  EndpointSubscription,
+  SendGuard,
+} from "../../bird/types.js";
 import type { UsageSource } from "../../ownership/usage.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import { CAPABILITY, claimsSender, findSender } from "./desired.js";
@@ -24,13 +30,17 @@ export interface SenderExternal extends UsageSource {
 
   /** What activating the countries would cost, without activating them (validate only). */
   quote(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult>;
-  activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult>;
-  deactivate(sender: AlphaNumber, countries: string[]): Promise<Destination[]>;
+  /**
+   * The writes take a `guard`, asked right before each attempt leaves: its error stops the call unsent (the record no
+   * longer names the resource, or this replica may no longer act).
+   */
+  activate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<ActivateDestinationsResult>;
+  deactivate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<Destination[]>;
   /** Our writes changed the sender: its cached destination counts are stale until the next read. */
   markChanged(id: string): void;
 
   /** Cancels the country's subscription; one already gone counts as done. */
-  cancel(sender: AlphaNumber, country: string): Promise<void>;
+  cancel(sender: AlphaNumber, country: string, guard?: SendGuard): Promise<void>;
 }
 
 /** How a reconciler gets the external client of a workspace; injected so tests can hand in a fake. */
@@ -93,21 +103,21 @@ class BirdSenderExternal implements SenderExternal {
     return this.connection.client.activateDestinations(sender.endpointId, CAPABILITY, countries, { validate: true });
   }
 
-  activate(sender: AlphaNumber, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.connection.client.activateDestinations(sender.endpointId, CAPABILITY, countries);
+  activate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<ActivateDestinationsResult> {
+    return this.connection.client.activateDestinations(sender.endpointId, CAPABILITY, countries, { guard });
   }
 
-  deactivate(sender: AlphaNumber, countries: string[]): Promise<Destination[]> {
-    return this.connection.client.deactivateDestinations(sender.endpointId, CAPABILITY, countries);
+  deactivate(sender: AlphaNumber, countries: string[], guard?: SendGuard): Promise<Destination[]> {
+    return this.connection.client.deactivateDestinations(sender.endpointId, CAPABILITY, countries, { guard });
   }
 
   markChanged(id: string): void {
     this.connection.inventory.markSenderChanged(id);
   }
 
-  async cancel(sender: AlphaNumber, country: string): Promise<void> {
+  async cancel(sender: AlphaNumber, country: string, guard?: SendGuard): Promise<void> {
     try {
-      await this.connection.client.cancelSubscription(sender.endpointId, country);
+      await this.connection.client.cancelSubscription(sender.endpointId, country, { guard });
     } catch (error) {
       if (!(isBirdApiError(error) && error.kind === "not-found")) throw error;
     }

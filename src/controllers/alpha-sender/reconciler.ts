@@ -25,6 +25,8 @@ import {
   type CleanupOutcome,
   type StepOutcome,
 } from "../../runtime/managed.js";
+import type { SendGuard } from "../../bird/types.js";
+import { holderGuard } from "../holder-guard.js";
 import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import type { SenderClaims } from "./claim.js";
@@ -347,7 +349,7 @@ export class AlphaSenderReconciler {
 
   private async activateBatch(sync: Sync, batch: string[], repair: ReadonlySet<string>): Promise<string[]> {
     const { countries, result } = await this.tolerateUnavailable(sync, batch, (b) =>
-      sync.external.activate(sync.sender, b),
+      sync.external.activate(sync.sender, b, this.guard(sync)),
     );
     if (!countries.length) return [];
     this.options.metrics?.purchases.inc(
@@ -472,7 +474,7 @@ export class AlphaSenderReconciler {
   }
 
   private async deactivateBatch(sync: Sync, toDeactivate: string[]): Promise<void> {
-    const answer = await sync.external.deactivate(sync.sender, toDeactivate);
+    const answer = await sync.external.deactivate(sync.sender, toDeactivate, this.guard(sync));
     for (const country of toDeactivate) {
       sync.rows.set(
         country,
@@ -498,7 +500,7 @@ export class AlphaSenderReconciler {
     const cancelled: string[] = [];
     try {
       for (const country of toCancel) {
-        await sync.external.cancel(sync.sender, country);
+        await sync.external.cancel(sync.sender, country, this.guard(sync));
         cancelled.push(country);
         this.options.metrics?.cancellations.inc({
           workspace: sync.alphaSender.spec.workspaceRef.name,
@@ -601,6 +603,11 @@ export class AlphaSenderReconciler {
       return undefined;
     const sender = await this.external(connection).observe(alphaSender.spec, status.alphaNumberId);
     return sender ? this.options.claims.obtain(alphaSender, sender, log).catch(() => undefined) : undefined;
+  }
+
+  /** Asked before each Bird write on the sender leaves: the record still binds the resource; this replica may act. */
+  private guard(sync: Sync): SendGuard {
+    return holderGuard(this.options.records, sync.alphaSender, sync.record.metadata?.name ?? "", this.options.mayAct);
   }
 
   /** Why deletion keeps the countries instead of cancelling them; undefined when it cancels. */

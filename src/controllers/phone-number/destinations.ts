@@ -2,6 +2,7 @@ import type { BirdWorkspace, PhoneNumber, PhoneNumberStatus } from "../../api/v1
 import { EventReason, Reason } from "../../api/v1alpha1/conditions.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { LongCodeNumber } from "../../bird/types.js";
+import type { SendGuard } from "../../bird/types.js";
 import type { Logger } from "../../log.js";
 import { PermanentError } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
@@ -19,7 +20,7 @@ export async function syncDestinations(
   number: LongCodeNumber,
   external: NumberExternal,
   status: PhoneNumberStatus,
-  deps: { events: EventRecorder; log: Logger },
+  deps: SyncDeps,
 ): Promise<void> {
   const recorded = status.destinations ?? [];
   const plan = planDestinations(pn.spec, recorded, number, external.countsCurrent(number.id));
@@ -69,13 +70,20 @@ export function withoutRefused(
   return new PermanentError(`not activated: ${messages.join("; ")}`, Reason.PolicyViolation);
 }
 
+/** `guard` is asked before each Bird write leaves (holderGuard). */
+export interface SyncDeps {
+  events: EventRecorder;
+  log: Logger;
+  guard?: SendGuard;
+}
+
 /** What one sync writes to, and the state (`capability/country` → status) it keeps as Bird answers. */
 interface Target {
   pn: PhoneNumber;
   number: LongCodeNumber;
   external: NumberExternal;
   state: Map<string, string | undefined>;
-  deps: { events: EventRecorder; log: Logger };
+  deps: SyncDeps;
 }
 
 async function activateDestinations(
@@ -84,7 +92,7 @@ async function activateDestinations(
 ): Promise<void> {
   for (const [capability, countries] of activate) {
     for (const batch of chunk(countries, ACTIVATE_BATCH)) {
-      const result = await external.activate(number, capability, batch).catch((error: unknown) => {
+      const result = await external.activate(number, capability, batch, deps.guard).catch((error: unknown) => {
         throw destinationError(error, number, capability, batch);
       });
       for (const country of batch) {
@@ -111,7 +119,7 @@ async function deactivateDestinations(
 ): Promise<void> {
   for (const [capability, countries] of deactivate) {
     for (const batch of chunk(countries, DEACTIVATE_BATCH)) {
-      await external.deactivate(number, capability, batch);
+      await external.deactivate(number, capability, batch, deps.guard);
       for (const country of batch) state.delete(`${capability}/${country}`);
       deps.log.info({ numberString: number.numberString, capability, countries: batch }, "Deactivated destinations");
       deps.events.record(

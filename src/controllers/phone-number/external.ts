@@ -3,6 +3,7 @@ import type { BuyGuard, StockItemRef } from "../../workspace/buy-batcher.js";
 import type { BirdApi } from "../../bird/client.js";
 import { isBirdApiError } from "../../bird/errors.js";
 import type { StockPool } from "../../workspace/stock-pool.js";
+import type { SendGuard } from "../../bird/types.js";
 import type {
   ActivateDestinationsResult,
   EndpointSubscription,
@@ -54,13 +55,22 @@ export interface NumberExternal extends StockSource, UsageSource {
   /** Buys the stock item (batched per workspace); `guard` runs right before the call leaves. */
   buy(item: StockItemRef, guard: BuyGuard): Promise<LongCodeNumber | undefined>;
 
-  activate(number: LongCodeNumber, capability: string, countries: string[]): Promise<ActivateDestinationsResult>;
-  deactivate(number: LongCodeNumber, capability: string, countries: string[]): Promise<void>;
+  /**
+   * The writes on a number the resource holds take a `guard`, asked right before each attempt leaves: its error stops
+   * the call unsent (the record no longer names the resource, or this replica may no longer act).
+   */
+  activate(
+    number: LongCodeNumber,
+    capability: string,
+    countries: string[],
+    guard?: SendGuard,
+  ): Promise<ActivateDestinationsResult>;
+  deactivate(number: LongCodeNumber, capability: string, countries: string[], guard?: SendGuard): Promise<void>;
   /** Our writes changed the number: its cached destination counts are stale until the next read. */
   markChanged(id: string): void;
 
   /** Cancels `main`; undefined when there was none to cancel (not found). The number leaves the inventory. */
-  cancel(number: { id?: string; endpointId: string }): Promise<EndpointSubscription | undefined>;
+  cancel(number: { id?: string; endpointId: string }, guard?: SendGuard): Promise<EndpointSubscription | undefined>;
 }
 
 /** How a reconciler gets the external client of a workspace; injected so tests can hand in a fake. */
@@ -131,22 +141,30 @@ class BirdNumberExternal implements NumberExternal {
     return number;
   }
 
-  activate(number: LongCodeNumber, capability: string, countries: string[]): Promise<ActivateDestinationsResult> {
-    return this.connection.client.activateDestinations(number.endpointId, capability, countries);
+  activate(
+    number: LongCodeNumber,
+    capability: string,
+    countries: string[],
+    guard?: SendGuard,
+  ): Promise<ActivateDestinationsResult> {
+    return this.connection.client.activateDestinations(number.endpointId, capability, countries, { guard });
   }
 
-  async deactivate(number: LongCodeNumber, capability: string, countries: string[]): Promise<void> {
-    await this.connection.client.deactivateDestinations(number.endpointId, capability, countries);
+  async deactivate(number: LongCodeNumber, capability: string, countries: string[], guard?: SendGuard): Promise<void> {
+    await this.connection.client.deactivateDestinations(number.endpointId, capability, countries, { guard });
   }
 
   markChanged(id: string): void {
     this.connection.inventory.markChanged(id);
   }
 
-  async cancel(number: { id?: string; endpointId: string }): Promise<EndpointSubscription | undefined> {
+  async cancel(
+    number: { id?: string; endpointId: string },
+    guard?: SendGuard,
+  ): Promise<EndpointSubscription | undefined> {
     let cancelled: EndpointSubscription | undefined;
     try {
-      cancelled = await this.connection.client.cancelSubscription(number.endpointId, "main");
+      cancelled = await this.connection.client.cancelSubscription(number.endpointId, "main", { guard });
     } catch (error) {
       // Not found, or an id no Bird endpoint can have (RangeError): there is no subscription to cancel.
       if (!((isBirdApiError(error) && error.kind === "not-found") || error instanceof RangeError)) throw error;

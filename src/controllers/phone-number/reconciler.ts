@@ -23,6 +23,8 @@ import {
   type CleanupOutcome,
   type StepOutcome,
 } from "../../runtime/managed.js";
+import type { SendGuard } from "../../bird/types.js";
+import { holderGuard } from "../holder-guard.js";
 import type { ManagedReconcilerOptions } from "../managed-options.js";
 import type { WorkspaceConnection } from "../../workspace/connections.js";
 import { deletionKeepReason, effectiveDeletionPolicy } from "../deletion-policy.js";
@@ -100,7 +102,10 @@ export class PhoneNumberReconciler {
     const provisioning = this.provisioning(pn, number, external, status, claimed.purchased === true);
     if (provisioning) return { ...provisioning, object: pn };
     const subscriptionRecheckMs = await this.syncSubscription(number, external, status);
-    if (!observeOnly) await syncDestinations(pn, number, external, status, { events: this.options.events, log });
+    if (!observeOnly) {
+      const guard = this.guard(pn, claimed.record);
+      await syncDestinations(pn, number, external, status, { events: this.options.events, log, guard });
+    }
     return { object: pn, ready: readiness(pn, number, status), requeueAfterMs: subscriptionRecheckMs };
   }
 
@@ -300,6 +305,11 @@ export class PhoneNumberReconciler {
     }
   }
 
+  /** Asked before each Bird write on the number leaves: the record still binds `pn`, and this replica may act. */
+  private guard(pn: PhoneNumber, record: BirdNumber): SendGuard {
+    return holderGuard(this.options.records, pn, record.metadata?.name ?? "", this.options.mayAct);
+  }
+
   /** Why deletion keeps the number instead of cancelling it; undefined when it cancels. */
   private keepReason(pn: PhoneNumber, policy: DeletionPolicy): string | undefined {
     return deletionKeepReason(pn, policy, () => this.options.admission.namespaceCheck(pn));
@@ -337,7 +347,9 @@ export class PhoneNumberReconciler {
     ({ record } = resolved);
     const { numberId } = resolved;
     const endpointId = record.status?.endpointId ?? numberId;
-    const cancelled = endpointId ? await external.cancel({ id: numberId, endpointId }) : undefined;
+    const cancelled = endpointId
+      ? await external.cancel({ id: numberId, endpointId }, this.guard(pn, record))
+      : undefined;
     if (cancelled) {
       status.subscription = {
         name: cancelled.name,
