@@ -56,7 +56,7 @@ interface Aggregate {
 
 /**
  * Records Kubernetes Events the way client-go's recorder does: repeats of one event within ten minutes bump the
- * count of one Event object instead of creating new ones, and a per-object token bucket stops a failing loop from
+ * count of one Event object instead of creating new ones, and a per-object, per-reason token bucket stops a loop from
  * flooding etcd. `record` never throws and never waits: writes happen in the background, a burst of repeats is
  * coalesced into one write carrying the latest count, and `flush` waits for them.
  */
@@ -88,7 +88,7 @@ export class EventRecorder {
       const involvedObject = reference(object);
       if (!involvedObject.name)
         throw new Error(`a ${object.kind} without metadata.name cannot be the subject of an event`);
-      if (!this.allow(involvedObject, now)) {
+      if (!this.allow(involvedObject, reason, now)) {
         this.drop(involvedObject, reason, "spam filter");
         return;
       }
@@ -108,8 +108,12 @@ export class EventRecorder {
     return this.droppedCount;
   }
 
-  private allow(involvedObject: V1ObjectReference, now: number): boolean {
-    const key = objectKey(involvedObject);
+  /**
+   * One bucket per object and reason (client-go keys by object alone): a flood of one kind of event, which another
+   * team can cause on a record (refused claims of copied manifests), never silences the record's other events.
+   */
+  private allow(involvedObject: V1ObjectReference, reason: string, now: number): boolean {
+    const key = `${objectKey(involvedObject)}\u0000${reason}`;
     const bucket = this.spamFilter.get(key) ?? { tokens: SPAM_BURST, at: now };
     bucket.tokens = Math.min(SPAM_BURST, bucket.tokens + (now - bucket.at) / SPAM_REFILL_MS);
     bucket.at = now;

@@ -182,6 +182,21 @@ describe("EventRecorder", () => {
     expect(events.dropped()).toBe(76);
   });
 
+  it("keeps a bucket per reason: a flood of one reason (refused claims) silences no other", async () => {
+    const events = recorder();
+    const record: EventSubject = {
+      apiVersion: "numbers.birdoperator.dev/v1alpha1",
+      kind: "BirdNumber",
+      metadata: { name: uniqueName("ws.3161"), uid: randomUUID(), resourceVersion: "3" },
+    };
+    for (let i = 0; i < 60; i++) events.record(record, "Warning", "ClaimRefused", `copy-${i} in team-b refused`);
+    events.record(record, "Normal", "SubscriptionCancelled", "Cancelled the main subscription");
+    await events.flush();
+    const written = await eventsFor(record, "default");
+    expect(written.filter((e) => e.reason === "ClaimRefused")).toHaveLength(25);
+    expect(written.filter((e) => e.reason === "SubscriptionCancelled")).toHaveLength(1);
+  });
+
   it("never throws, and logs, when the API server rejects the event", async () => {
     const lines: Record<string, unknown>[] = [];
     const events = recorder({ lines });
