@@ -369,9 +369,11 @@ async function pickStockItem(
   bird: BirdView,
   reserved: BirdNumber | undefined,
 ): Promise<NumberStockItem | undefined> {
+  // As the operator: a record reserved for the namespace is bought into only with the number it names.
   const free = (item: { numberString: string }): boolean => {
     const name = numberRecordName(workspace.name, item.numberString);
-    return name === reserved?.metadata?.name || (!workspace.numbers.has(name) && !workspace.ledger.has(name));
+    if (reserved) return name === reserved.metadata?.name;
+    return !workspace.numbers.has(name) && !workspace.ledger.has(name);
   };
   try {
     return await chooseStockItem(

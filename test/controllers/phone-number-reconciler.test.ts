@@ -568,6 +568,23 @@ const errorCases: Case[] = [
     want: { bird: [`buy ${NUMBER}`], result: "transient", synced: "PurchasePending", record: "Purchasing" },
   },
   {
+    // Its record is reserved again for the namespace, naming a number Bird no longer has: only that one may be bought.
+    reason: "bound to a record re-reserved for a number gone from Bird: buys no other number into it",
+    world: () => {
+      const world = new World();
+      world.bird.stock = [stockItem(NUMBER)];
+      const reserved = world.records.seed(record(OTHER, { namespace: "team-a" }, { phase: "Reserved" }));
+      const pn = phoneNumber();
+      world.phoneNumbers.seed({
+        ...pn,
+        metadata: { ...pn.metadata, finalizers: [FINALIZER] },
+        status: { boundTo: reserved.metadata?.name, numberString: OTHER },
+      });
+      return world;
+    },
+    want: { bird: [], result: "waiting", ready: "NumberUnavailable" },
+  },
+  {
     reason: "a purchase left Purchasing longer than the grace, Bird does not show it: withdrawn, another bought",
     world: () => purchasing(3_600_000),
     want: { bird: [`buy ${NUMBER}`], result: "ok" },

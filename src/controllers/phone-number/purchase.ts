@@ -277,12 +277,11 @@ export class Purchaser {
     reserved: BirdNumber | undefined,
   ): Promise<NumberStockItem> {
     const workspaceName = external.workspace.metadata?.name ?? "";
+    // A record prepared for this namespace names its number: only that number is bought into it, never another.
     const free = (item: NumberStockItem): boolean => {
       const name = numberRecordName(workspaceName, item.numberString);
-      return (
-        name === reserved?.metadata?.name ||
-        (!this.options.records.get(name) && !this.options.usage.reserved(workspaceName, name))
-      );
+      if (reserved) return name === reserved.metadata?.name;
+      return !this.options.records.get(name) && !this.options.usage.reserved(workspaceName, name);
     };
     return chooseStockItem(pn, external, free, this.options.resyncMs);
   }
