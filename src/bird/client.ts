@@ -413,13 +413,23 @@ class HttpBirdClient implements BirdClient {
     send: () => Promise<Answer>,
   ): Promise<OkBody<R, M>> {
     const { data, error, response } = await send();
-    if (!response.ok) {
-      // An answer, even a 5xx, says the request was not processed
-      // (Bird's docs); only a request without one is ambiguous.
-      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      throw this.error({ method, route, status: response.status, retryAfterMs, ...parseErrorBody(error) });
-    }
     const unsafe = !isIdempotent(method, route);
+    if (!response.ok) {
+      // Bird's answer, even a 5xx, says the request was not processed (Bird's docs). A 5xx without Bird's error body
+      // ({code, message}) came from something in between (a proxy, a load balancer's 502 or 504) that may have passed
+      // the request on: for a write, the outcome is unknown, as with no answer at all.
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      const body = parseErrorBody(error);
+      const notBirds = response.status >= 500 && body.code === undefined && body.birdMessage === undefined;
+      throw this.error({
+        method,
+        route,
+        status: response.status,
+        retryAfterMs,
+        ...body,
+        ambiguous: unsafe && notBirds,
+      });
+    }
     const body = parseJson(data);
     const problem = body === undefined ? "empty or not JSON" : shape(body.value);
     if (problem !== undefined) {

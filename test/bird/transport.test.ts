@@ -187,11 +187,6 @@ describe("buying numbers is never repeated on an unclear outcome", () => {
       answer: (): Promise<Response> => Promise.resolve(birdError(500, "internal", "boom")),
       status: 500,
     },
-    {
-      reason: "502 from a proxy",
-      answer: (): Promise<Response> => Promise.resolve(new Response("bad gateway", { status: 502 })),
-      status: 502,
-    },
   ])(
     "$reason: one attempt, a transient error that says Bird did not process it (not ambiguous)",
     async ({ answer, status }) => {
@@ -207,6 +202,34 @@ describe("buying numbers is never repeated on an unclear outcome", () => {
         BUY_ROUTE,
       ]);
       expect(error.message).toMatch(/\(not processed: Bird documents a 5xx as safe to repeat after a delay\)$/);
+    },
+  );
+
+  it.each([
+    {
+      reason: "a proxy's 502",
+      answer: (): Promise<Response> => Promise.resolve(new Response("bad gateway", { status: 502 })),
+      status: 502,
+    },
+    {
+      reason: "a load balancer's 504",
+      answer: (): Promise<Response> => Promise.resolve(new Response("", { status: 504 })),
+      status: 504,
+    },
+  ])(
+    "$reason (a 5xx without Bird's error body): one attempt, ambiguous, since it may have been passed on to Bird",
+    async ({ answer, status }) => {
+      const { fetch, requests } = fakeFetch(answer);
+      const error = (await rejectionOf(buy(fetch, 50))) as BirdApiError;
+      expect(requests).toHaveLength(1);
+      expect([error.status, error.kind, error.ambiguous, error.method, error.route]).toEqual([
+        status,
+        "transient",
+        true,
+        "POST",
+        BUY_ROUTE,
+      ]);
+      expect(error.message).toMatch(/the request may have taken effect/);
     },
   );
 
