@@ -7,9 +7,8 @@ import { apiStatusCode, classifyError, errorMessage, errorReason, PermanentError
 import type { EventRecorder, EventSubject } from "./events.js";
 import { hasFinalizer, removeFinalizer } from "./finalizer.js";
 import type { Informer } from "./informer.js";
-import { createMergePatch } from "./merge-patch.js";
-import type { ResourceClient } from "./resource-client.js";
-import { cloneJson, rfc3339, setCondition, statusChanged, type ConditionUpdate } from "./status.js";
+import type { JsonPatchOp, ResourceClient } from "./resource-client.js";
+import { cloneJson, rfc3339, sameJson, setCondition, statusChanged, type ConditionUpdate } from "./status.js";
 
 export interface ReconciledStatus {
   conditions?: Condition[];
@@ -111,9 +110,11 @@ function setConditions(
 }
 
 /**
- * Writes status only when something other than lastSyncTime changed: an idle reconcile costs no API write. A status
- * the API server refuses (422: something Bird said does not fit the schema) is replaced by the conditions alone with
- * Synced=False saying why, so the object never shows a stale Ready=True while its status cannot be written.
+ * Writes status only when something other than lastSyncTime changed: an idle reconcile costs no API write. The write
+ * is a JSON Patch that tests the object's uid first, so a status decided for an object that was deleted and re-created
+ * under the same name meanwhile (a tenant can) never lands on the new one: no borrowed Ready, boundTo or number. A
+ * status the API server refuses (422: something Bird said does not fit the schema) is replaced by the conditions alone
+ * with Synced=False saying why, so the object never shows a stale Ready=True while its status cannot be written.
  */
 export async function writeStatus<T extends KubernetesObject & { status?: S }, S extends ReconciledStatus>(
   deps: StepDeps<T>,
@@ -124,30 +125,68 @@ export async function writeStatus<T extends KubernetesObject & { status?: S }, S
   const now = deps.now();
   next.lastSyncTime = rfc3339(now);
   const { namespace, name = "" } = object.metadata ?? {};
+  const write = (from: object | undefined, to: object): Promise<T> =>
+    deps.client.patchStatusOps(namespace, name, statusOps(object.metadata?.uid, from, to));
   try {
-    await deps.client.patchStatus(namespace, name, createMergePatch(object.status ?? {}, next));
-  } catch (error) {
-    if (apiStatusCode(error) !== 422) throw error;
+    await write(object.status, next);
+    return;
+  } catch (failed) {
+    // Gone meanwhile: there is no status to write.
+    if (apiStatusCode(failed) === 404) return;
+    if (apiStatusCode(failed) !== 422) throw failed;
+  }
+  // The uid test failed (the object was replaced, or is gone) or the API server refused the status. Which one, the
+  // object as it is now tells; the patch is made again against its status once (the cache's may have been behind).
+  const fresh = await deps.client.get(namespace, name).catch((error: unknown) => {
+    if (apiStatusCode(error) === 404) return undefined;
+    throw error;
+  });
+  if (!fresh || fresh.metadata?.uid !== object.metadata?.uid) return;
+  try {
+    await write(fresh.status, next);
+  } catch (refused) {
+    if (apiStatusCode(refused) !== 422) throw refused;
     const message =
       "the API server refused the status Bird's answer produced, so only the conditions are written: " +
-      `${errorMessage(error).slice(0, 600)}`;
-    const minimal: ReconciledStatus = { observedGeneration: next.observedGeneration, lastSyncTime: next.lastSyncTime };
-    const generation = object.metadata?.generation;
-    const ready = notReady(Reason.StatusRejected, message);
-    minimal.conditions = setCondition(
-      setCondition(next.conditions, ready, generation, now),
-      { type: SYNCED, status: "False", reason: Reason.StatusRejected, message },
-      generation,
-      now,
-    );
-    await deps.client.patchStatus(namespace, name, { ...nulled(object.status), ...minimal });
+      `${errorMessage(refused).slice(0, 600)}`;
+    await write(undefined, conditionsOnly(object, next, message, now));
     deps.events.record(object as unknown as EventSubject, "Warning", EventReason.ReconcileError, message);
   }
 }
 
-/** A merge patch that removes every field of `status` (the minimal status then sets its own). */
-function nulled(status: object | undefined): Record<string, null> {
-  return Object.fromEntries(Object.keys(status ?? {}).map((key) => [key, null]));
+/** What is written when the API server refuses a status: Ready and Synced False, StatusRejected, saying why. */
+function conditionsOnly(
+  object: KubernetesObject,
+  next: ReconciledStatus,
+  message: string,
+  now: Date,
+): ReconciledStatus {
+  const minimal: ReconciledStatus = { observedGeneration: next.observedGeneration, lastSyncTime: next.lastSyncTime };
+  const generation = object.metadata?.generation;
+  minimal.conditions = setCondition(
+    setCondition(next.conditions, notReady(Reason.StatusRejected, message), generation, now),
+    { type: SYNCED, status: "False", reason: Reason.StatusRejected, message },
+    generation,
+    now,
+  );
+  return minimal;
+}
+
+/**
+ * The JSON Patch from status `from` to `to`: a test of the uid, then each top-level field that changed, whole (null
+ * removes it: the CRDs' status fields are not nullable, so the API server prunes a null). Without `from`, the whole
+ * status at once (there is none to keep, or none is to be kept).
+ */
+function statusOps(uid: string | undefined, from: object | undefined, to: object): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = uid ? [{ op: "test", path: "/metadata/uid", value: uid }] : [];
+  if (!from) return [...ops, { op: "add", path: "/status", value: to }];
+  const before = from as Record<string, unknown>;
+  const after = to as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (sameJson(before[key], after[key])) continue;
+    ops.push({ op: "add", path: `/status/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, value: after[key] ?? null });
+  }
+  return ops;
 }
 
 export interface ManagedSteps<T, S> {

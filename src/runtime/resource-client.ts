@@ -114,6 +114,19 @@ export class ResourceClient<T extends KubernetesObject> {
     );
   }
 
+  /** A JSON Patch of the status subresource (applied to the whole object, so it may `test` metadata first). */
+  patchStatusOps(namespace: string | undefined, name: string, ops: JsonPatchOp[]): Promise<T> {
+    this.onWrite?.(this.kind.kind, "patch-status");
+    return this.own(
+      this.http.request<T>({
+        method: "PATCH",
+        path: `${this.collectionPath(namespace)}/${name}/status`,
+        body: ops,
+        contentType: JSON_PATCH,
+      }),
+    );
+  }
+
   private async own(write: Promise<T>): Promise<T> {
     const object = await write;
     this.ownWrites?.record(object);

@@ -64,6 +64,8 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
       this.patch(key(namespace, name), patch, contentType),
     patchStatus: (namespace: string | undefined, name: string, status: unknown): Promise<T> =>
       this.patchStatus(key(namespace, name), status),
+    patchStatusOps: (namespace: string | undefined, name: string, ops: JsonPatchOp[]): Promise<T> =>
+      this.patchStatusOps(key(namespace, name), ops),
     delete: (
       namespace: string | undefined,
       name: string,
@@ -122,6 +124,26 @@ export class FakeResources<T extends KubernetesObject & { status?: unknown }> {
     const current = this.existing(k);
     this.record("patch-status", current.metadata?.name);
     return Promise.resolve(this.store(k, { ...current, status: mergePatch(current.status ?? {}, status) }));
+  }
+
+  /** As the API server: the ops apply to the whole object (a uid test included), and only status is kept. */
+  private async patchStatusOps(k: string, ops: JsonPatchOp[]): Promise<T> {
+    const current = this.existing(k);
+    this.record("patch-status", current.metadata?.name);
+    let status = structuredClone((current as { status?: Record<string, unknown> }).status);
+    for (const op of ops) {
+      if (op.path.startsWith("/metadata/")) {
+        applyJsonPatch(current, [op]);
+      } else if (op.path === "/status") {
+        status = structuredClone(op.value) as Record<string, unknown>;
+      } else {
+        if (!status) throw apiError(422, `no status at ${op.path}`);
+        const field = op.path.slice("/status/".length);
+        if (op.value === null) delete status[field];
+        else status[field] = structuredClone(op.value);
+      }
+    }
+    return Promise.resolve(this.store(k, { ...current, status }));
   }
 
   private async delete(k: string, preconditions?: { uid?: string; resourceVersion?: string }): Promise<unknown> {

@@ -7,7 +7,7 @@ import { silentLogger } from "../../src/log.js";
 import { PermanentError, TransientError, Waiting } from "../../src/runtime/errors.js";
 import type { EventRecorder } from "../../src/runtime/events.js";
 import type { Informer } from "../../src/runtime/informer.js";
-import type { ResourceClient } from "../../src/runtime/resource-client.js";
+import type { JsonPatchOp, ResourceClient } from "../../src/runtime/resource-client.js";
 
 /** Every write the step makes, in order: what the API server would see. */
 interface Call {
@@ -26,7 +26,10 @@ interface Harness {
   lastStatus: () => PhoneNumberStatus | undefined;
 }
 
-function harness(object: PhoneNumber, options: { statusWrite?: (body: unknown) => Error | undefined } = {}): Harness {
+function harness(
+  object: PhoneNumber,
+  options: { statusWrite?: (body: unknown) => Error | undefined; current?: () => Promise<PhoneNumber> } = {},
+): Harness {
   const calls: Call[] = [];
   const events: { type: string; reason: string; message: string }[] = [];
   const client = {
@@ -34,11 +37,18 @@ function harness(object: PhoneNumber, options: { statusWrite?: (body: unknown) =
       calls.push({ verb: "patch", body });
       return Promise.resolve(object);
     },
-    patchStatus: (_ns: string | undefined, _name: string, body: unknown) => {
+    // Recorded as the status the JSON Patch leaves (its uid test passes: the object was not replaced).
+    patchStatusOps: (_ns: string | undefined, _name: string, ops: JsonPatchOp[]) => {
+      let body: Record<string, unknown> = structuredClone((object.status ?? {}) as Record<string, unknown>);
+      for (const op of ops) {
+        if (op.path === "/status") body = structuredClone(op.value) as Record<string, unknown>;
+        else if (op.path.startsWith("/status/")) body[op.path.slice("/status/".length)] = op.value;
+      }
       calls.push({ verb: "patch-status", body });
       const refusal = options.statusWrite?.(body);
       return refusal ? Promise.reject(refusal) : Promise.resolve(object);
     },
+    get: () => (options.current ? options.current() : Promise.resolve(object)),
   } as unknown as ResourceClient<PhoneNumber>;
   const recorder = {
     record: (_o: unknown, type: string, reason: string, message: string) => events.push({ type, reason, message }),
@@ -57,14 +67,14 @@ function harness(object: PhoneNumber, options: { statusWrite?: (body: unknown) =
   return { calls, events, run, finalizerRemoved, lastStatus };
 }
 
-function phoneNumber(options: { deleting?: boolean; ready?: boolean } = {}): PhoneNumber {
+function phoneNumber(options: { deleting?: boolean; ready?: boolean; uid?: string } = {}): PhoneNumber {
   return {
     apiVersion: "numbers.birdoperator.dev/v1alpha1",
     kind: "PhoneNumber",
     metadata: {
       name: "pn",
       namespace: "ns",
-      uid: "u1",
+      uid: options.uid ?? "u1",
       generation: 2,
       finalizers: [FINALIZER],
       ...(options.deleting ? { deletionTimestamp: new Date() } : {}),
@@ -176,14 +186,28 @@ describe("runStep: what a failure writes", () => {
         return Promise.resolve({ ready: { type: "Ready", status: "True", reason: "Available", message: "ok" } });
       },
     });
+    // The write, the same write against the object as read again (the uid still the same), then the conditions alone.
     const writes = h.calls.filter((c) => c.verb === "patch-status").map((c) => c.body as Record<string, unknown>);
-    expect(writes).toHaveLength(2);
-    expect(writes[1]?.issues ?? null).toBeNull();
-    const conditions = (writes[1] as PhoneNumberStatus).conditions?.map((c) => [c.type, c.status, c.reason]);
+    expect(writes).toHaveLength(3);
+    expect(writes[2]?.issues ?? null).toBeNull();
+    const conditions = (writes[2] as PhoneNumberStatus).conditions?.map((c) => [c.type, c.status, c.reason]);
     expect(conditions).toEqual([
       ["Ready", "False", "StatusRejected"],
       ["Synced", "False", "StatusRejected"],
     ]);
     expect(h.events.map((e) => e.type)).toEqual(["Warning"]);
+  });
+
+  it.each([
+    { what: "re-created under its name (another uid)", current: () => Promise.resolve(phoneNumber({ uid: "u2" })) },
+    { what: "deleted", current: () => Promise.reject(new ApiException(404, "NotFound", "not found", {})) },
+  ])("a status decided for an object since $what is written nowhere, and nothing else happens", async ({ current }) => {
+    const failedTest = new ApiException(422, "Invalid", "the server rejected our request: test operation failed", {});
+    const h = harness(phoneNumber({ ready: true }), { statusWrite: () => failedTest, current });
+    await h.run({
+      apply: () => Promise.resolve({ ready: { type: "Ready", status: "True", reason: "Available", message: "new" } }),
+    });
+    expect(h.calls.filter((c) => c.verb === "patch-status")).toHaveLength(1);
+    expect(h.events).toEqual([]);
   });
 });
