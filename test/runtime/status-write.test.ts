@@ -76,6 +76,12 @@ describe("status writes against the API server: only on the object they were dec
     expect(second.status?.numberString).toBe("+31600000002");
     expect(second.status?.issues).toEqual(["seen by Bird"]);
     expect(second.status?.boundTo).toBe("ws.31600000001");
+    // A field the reconcile dropped is removed (a null, which the API server prunes from a non-nullable field).
+    const { issues: _dropped, ...withoutIssues } = second.status ?? {};
+    await writeStatus<PhoneNumber, PhoneNumberStatus>(deps, second, { ...withoutIssues, numberString: "+31600000002" });
+    const third = await client.get(namespace, "plain");
+    expect(third.status && "issues" in third.status).toBe(false);
+    expect(third.status?.numberString).toBe("+31600000002");
   });
 
   it("writes nothing on an object deleted and re-created under the same name since it was read", async () => {
