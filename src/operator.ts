@@ -28,7 +28,7 @@ import { exportWorkspaceUsage } from "./ownership/metrics.js";
 import { RecordStore } from "./ownership/records.js";
 import { PurchaseGrace } from "./ownership/purchase-grace.js";
 import { UsageBook } from "./ownership/usage.js";
-import { EventRecorder } from "./runtime/events.js";
+import { EventRecorder, type EventDropReason } from "./runtime/events.js";
 import { InUseReporter } from "./runtime/in-use-reporter.js";
 import { Informer, type InformerOptions } from "./runtime/informer.js";
 import type { KubeSource } from "./runtime/kube-config.js";
@@ -189,7 +189,8 @@ function createSharedDeps(
   wired: Wired,
 ): SetupDeps {
   const { workspaces, secrets, namespaces, birdNumbers, birdSenders } = wired.informers;
-  const events = new EventRecorder({ kubeConfig, http, component: "bird-operator", host: hostname(), logger });
+  const onDrop = (why: EventDropReason): void => metrics.eventsDropped.inc({ why });
+  const events = new EventRecorder({ kubeConfig, http, component: "bird-operator", host: hostname(), logger, onDrop });
   const connections = new WorkspaceConnections({
     workspaces,
     secrets,

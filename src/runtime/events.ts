@@ -22,7 +22,11 @@ export interface EventRecorderOptions {
   now?: () => number;
   /** The operator's shared API connection pool; one of its own otherwise. */
   http?: KubeHttp;
+  /** Told of each event not written (`spam-filter`, `backlog-full`): the operator counts them in a metric. */
+  onDrop?: (why: EventDropReason) => void;
 }
+
+export type EventDropReason = "spam-filter" | "backlog-full";
 
 /** A repeat within this window updates the existing Event (client-go's aggregation interval). */
 const AGGREGATION_WINDOW_MS = 10 * 60_000;
@@ -33,7 +37,7 @@ const SPAM_REFILL_MS = 5 * 60_000;
 const MAX_MESSAGE_BYTES = 1024;
 /** Writes in flight at once, and writes waiting for a slot: events must never pile up without bound. */
 const WRITE_CONCURRENCY = 8;
-const MAX_BACKLOG = 1000;
+const MAX_BACKLOG = 10_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 const RETRY_DELAYS_MS = [500, 1_000];
 
@@ -72,6 +76,7 @@ export class EventRecorder {
   private readonly backlog: Aggregate[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private droppedCount = 0;
+  private readonly onDrop?: (why: EventDropReason) => void;
   private sequence = 0;
 
   constructor(options: EventRecorderOptions) {
@@ -80,6 +85,7 @@ export class EventRecorder {
     this.host = options.host ?? hostname();
     this.logger = options.logger ?? silentLogger();
     this.now = options.now ?? Date.now;
+    this.onDrop = options.onDrop;
   }
 
   record(object: EventSubject, type: EventType, reason: string, message: string): void {
@@ -89,7 +95,7 @@ export class EventRecorder {
       if (!involvedObject.name)
         throw new Error(`a ${object.kind} without metadata.name cannot be the subject of an event`);
       if (!this.allow(involvedObject, reason, now)) {
-        this.drop(involvedObject, reason, "spam filter");
+        this.drop(involvedObject, reason, "spam-filter");
         return;
       }
       this.schedule(this.aggregate(involvedObject, type, reason, truncate(message), now));
@@ -162,7 +168,7 @@ export class EventRecorder {
     }
     if (aggregate.queued) return;
     if (this.backlog.length >= MAX_BACKLOG) {
-      this.drop(aggregate.involvedObject, aggregate.reason, "backlog full");
+      this.drop(aggregate.involvedObject, aggregate.reason, "backlog-full");
       return;
     }
     aggregate.queued = true;
@@ -253,8 +259,9 @@ export class EventRecorder {
     return (BigInt(this.now()) * 1_000_000n + BigInt(this.sequence)).toString(16);
   }
 
-  private drop(involvedObject: V1ObjectReference, reason: string, why: string): void {
+  private drop(involvedObject: V1ObjectReference, reason: string, why: EventDropReason): void {
     this.droppedCount++;
+    this.onDrop?.(why);
     this.logger.debug({ object: objectKey(involvedObject), reason, why }, "Dropped an event");
   }
 }

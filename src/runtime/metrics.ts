@@ -207,6 +207,14 @@ export class Metrics {
     labelNames: ["kind", "verb"] as const,
     registers: [this.registry],
   });
+  readonly eventsDropped = new Counter({
+    name: "bird_operator_events_dropped_total",
+    help:
+      "Kubernetes Events the operator did not write, by why: spam-filter (25 for one object and reason, then one " +
+      "per 5 minutes) or backlog-full (10,000 waiting to be written); what they said is still in the logs",
+    labelNames: ["why"] as const,
+    registers: [this.registry],
+  });
   readonly initialReconcileSeconds = new Gauge({
     name: "bird_operator_initial_reconcile_seconds",
     help:

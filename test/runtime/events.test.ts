@@ -16,7 +16,9 @@ function phoneNumber(namespace = "default"): EventSubject {
   };
 }
 
-function recorder(options: { now?: () => number; lines?: Record<string, unknown>[] } = {}): EventRecorder {
+function recorder(
+  options: { now?: () => number; lines?: Record<string, unknown>[]; onDrop?: (why: string) => void } = {},
+): EventRecorder {
   const lines = options.lines ?? [];
   const logger = pino(
     { level: "debug" },
@@ -28,6 +30,7 @@ function recorder(options: { now?: () => number; lines?: Record<string, unknown>
     host: "test-host",
     logger,
     now: options.now,
+    onDrop: options.onDrop,
   });
 }
 
@@ -163,12 +166,15 @@ describe("EventRecorder", () => {
 
   it("caps a flood from one object at the spam filter's burst, then refills slowly", async () => {
     let now = Date.now();
-    const events = recorder({ now: () => now });
+    const drops: string[] = [];
+    const events = recorder({ now: () => now, onDrop: (why) => drops.push(why) });
     const pn = phoneNumber();
     for (let i = 0; i < 100; i++) events.record(pn, "Warning", "ReconcileError", `attempt ${i} failed`);
     await events.flush();
     expect(await eventsFor(pn)).toHaveLength(25);
     expect(events.dropped()).toBe(75);
+    // What the operator counts in bird_operator_events_dropped_total{why}.
+    expect(drops).toEqual(Array(75).fill("spam-filter"));
 
     // Another object has its own bucket.
     const neighbour = phoneNumber();
