@@ -1,5 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
+import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
+import type { KubeHttp } from "../../src/runtime/kube-http.js";
+import type { ResourceClient } from "../../src/runtime/resource-client.js";
 import { kubectl, type KubectlOptions, type KubectlResult } from "../support/kubectl.js";
 
 export interface TestCluster {
@@ -21,7 +24,8 @@ export function clusterAt(kubeconfigPath: string): TestCluster {
 }
 
 // Defined in test/support (which chaos and the benchmark import, and so must not import vitest), used by most tests.
-export { uniqueName } from "../support/fixtures.js";
+import { uniqueName } from "../support/fixtures.js";
+export { uniqueName };
 
 /** The PhoneNumber kind as ResourceClient takes it, for tests that write PhoneNumbers to the API server directly. */
 export const PHONE_NUMBER_RESOURCE = {
@@ -31,3 +35,35 @@ export const PHONE_NUMBER_RESOURCE = {
   kind: "PhoneNumber",
   namespaced: true,
 };
+
+/**
+ * A namespace of its own for the current describe block, over `http` (created before its tests, deleted after them,
+ * and `http` closed), and a way to create bare PhoneNumbers in it through `client`.
+ */
+export function phoneNumberNamespace(
+  http: KubeHttp,
+  client: ResourceClient<PhoneNumber>,
+  prefix: string,
+): { namespace: string; create: (name: string, finalizers?: string[]) => Promise<PhoneNumber> } {
+  const namespace = uniqueName(prefix);
+  beforeAll(async () => {
+    await http.request({
+      method: "POST",
+      path: "/api/v1/namespaces",
+      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
+    });
+  });
+  afterAll(async () => {
+    await http.request({ method: "DELETE", path: `/api/v1/namespaces/${namespace}` }).catch(() => undefined);
+    http.close();
+  });
+  const kind = PHONE_NUMBER_RESOURCE;
+  const create = (name: string, finalizers?: string[]): Promise<PhoneNumber> =>
+    client.create({
+      apiVersion: `${kind.group}/${kind.version}`,
+      kind: kind.kind,
+      metadata: { name, namespace, finalizers },
+      spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" },
+    } as PhoneNumber);
+  return { namespace, create };
+}

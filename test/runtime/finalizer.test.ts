@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PhoneNumber } from "../../src/api/v1alpha1/index.js";
 import { FINALIZER } from "../../src/api/v1alpha1/conditions.js";
 import { addFinalizer, removeFinalizer } from "../../src/runtime/finalizer.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { MERGE_PATCH, ResourceClient } from "../../src/runtime/resource-client.js";
-import { PHONE_NUMBER_RESOURCE, testCluster, uniqueName } from "../helpers/cluster.js";
+import { PHONE_NUMBER_RESOURCE, phoneNumberNamespace, testCluster } from "../helpers/cluster.js";
 
 const KIND = PHONE_NUMBER_RESOURCE;
 
@@ -16,28 +16,8 @@ describe("finalizer patches against the API server: the version decided on; list
   const cluster = testCluster();
   const http = new KubeHttp(cluster.kubeConfig);
   const client = new ResourceClient<PhoneNumber>(http, KIND);
-  const namespace = uniqueName("finalizer");
 
-  beforeAll(async () => {
-    await http.request({
-      method: "POST",
-      path: "/api/v1/namespaces",
-      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-    });
-  });
-
-  afterAll(async () => {
-    await http.request({ method: "DELETE", path: `/api/v1/namespaces/${namespace}` }).catch(() => undefined);
-    http.close();
-  });
-
-  const create = (name: string, finalizers?: string[]): Promise<PhoneNumber> =>
-    client.create({
-      apiVersion: `${KIND.group}/${KIND.version}`,
-      kind: KIND.kind,
-      metadata: { name, namespace, finalizers },
-      spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" },
-    } as PhoneNumber);
+  const { namespace, create } = phoneNumberNamespace(http, client, "finalizer");
 
   it("adds it to the version read, and refuses a stale one (another replica added it meanwhile)", async () => {
     const read = await create("plain");

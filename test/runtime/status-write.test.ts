@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PhoneNumber, PhoneNumberStatus } from "../../src/api/v1alpha1/index.js";
 import { silentLogger } from "../../src/log.js";
 import type { EventRecorder } from "../../src/runtime/events.js";
 import { KubeHttp } from "../../src/runtime/kube-http.js";
 import { writeStatus } from "../../src/runtime/managed.js";
 import { ResourceClient } from "../../src/runtime/resource-client.js";
-import { PHONE_NUMBER_RESOURCE, testCluster, uniqueName } from "../helpers/cluster.js";
+import { PHONE_NUMBER_RESOURCE, phoneNumberNamespace, testCluster } from "../helpers/cluster.js";
 
 const KIND = PHONE_NUMBER_RESOURCE;
 
@@ -18,7 +18,6 @@ describe("status writes against the API server: only on the object they were dec
   const cluster = testCluster();
   const http = new KubeHttp(cluster.kubeConfig);
   const client = new ResourceClient<PhoneNumber>(http, KIND);
-  const namespace = uniqueName("status");
   const events: string[] = [];
   const deps = {
     client,
@@ -27,26 +26,7 @@ describe("status writes against the API server: only on the object they were dec
     now: () => new Date(),
   };
 
-  beforeAll(async () => {
-    await http.request({
-      method: "POST",
-      path: "/api/v1/namespaces",
-      body: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } },
-    });
-  });
-
-  afterAll(async () => {
-    await http.request({ method: "DELETE", path: `/api/v1/namespaces/${namespace}` }).catch(() => undefined);
-    http.close();
-  });
-
-  const create = (name: string): Promise<PhoneNumber> =>
-    client.create({
-      apiVersion: `${KIND.group}/${KIND.version}`,
-      kind: KIND.kind,
-      metadata: { name, namespace },
-      spec: { workspaceRef: { name: "ws" }, countryCode: "US", type: "local" },
-    } as PhoneNumber);
+  const { namespace, create } = phoneNumberNamespace(http, client, "status");
 
   const ready = (numberString: string): PhoneNumberStatus => ({
     numberString,
